@@ -1,0 +1,42 @@
+# trio_chat: `make serve`, `make client NAME=ana`, `make test`.
+# The first use creates .venv and installs the package with its dev extras.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# Optional: HOST, PORT (serve and client), NAME (client), MAX_CLIENTS (serve).
+SERVE_ARGS := $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT)) \
+              $(if $(MAX_CLIENTS),--max-clients $(MAX_CLIENTS))
+CLIENT_ARGS := $(if $(NAME),--name $(NAME)) $(if $(HOST),--host $(HOST)) \
+               $(if $(PORT),--port $(PORT))
+
+.PHONY: serve client test lint typecheck check-format format venv clean
+
+serve: $(STAMP)
+	@$(BIN)/trio-chat serve $(SERVE_ARGS)
+
+client: $(STAMP)
+	@$(BIN)/trio-chat client $(CLIENT_ARGS)
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy --strict trio_chat
+	$(BIN)/pytest
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis *.egg-info

@@ -1,0 +1,100 @@
+"""Command line: ``trio-chat serve`` and ``trio-chat client``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+import trio
+
+from . import __version__
+from .client import run_terminal_client
+from .server import (
+    DEFAULT_HOST,
+    DEFAULT_MAX_CLIENTS,
+    DEFAULT_PORT,
+    ServerConfig,
+    describe_bind_error,
+    run_server,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trio-chat", description="A multi-user chat server and terminal client."
+    )
+    parser.add_argument("--version", action="version", version=f"trio-chat {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the chat server")
+    serve.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help=f"address to listen on (default {DEFAULT_HOST}: every IPv4 interface)",
+    )
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s)")
+    serve.add_argument(
+        "--max-clients",
+        type=_positive,
+        default=DEFAULT_MAX_CLIENTS,
+        help="connections served at once (default %(default)s)",
+    )
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="default %(default)s",
+    )
+
+    client = commands.add_parser("client", help="chat from this terminal")
+    client.add_argument("--name", help="your name (asked for if not given)")
+    client.add_argument("--host", default="localhost", help="server address (default localhost)")
+    client.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s)")
+    return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def serve(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)-7s %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    config = ServerConfig(args.host, args.port, args.max_clients)
+    errors: list[OSError] = []
+    try:
+        trio.run(run_server, config)
+    except* OSError as group:
+        # Only listening can fail this way: every connection's errors are handled.
+        errors += [e for e in group.exceptions if isinstance(e, OSError)]
+    if errors:
+        logging.getLogger("trio_chat").error("%s", describe_bind_error(errors[0], config))
+        return 1
+    return 0
+
+
+def client(args: argparse.Namespace) -> int:
+    return trio.run(run_terminal_client, args.host, args.port, args.name)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return serve(args) if args.command == "serve" else client(args)
+    except KeyboardInterrupt:
+        # Only reachable before the signal handlers are installed.
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,324 @@
+"""The terminal client: one nursery, a reader and a writer.
+
+Theory of operation
+-------------------
+:class:`ChatClient` runs two tasks in one nursery:
+
+* ``server -> screen`` prints every line the server sends. At end of stream
+  it ends the client: cleanly (exit 0) if we asked to quit, otherwise it says
+  the server went away (exit 1).
+* ``keyboard -> server`` sends the name, waits for the server's verdict (a
+  rejected name lets the user type another; a script stops with exit 1), then
+  sends every line typed. ``/quit``, end of input (Ctrl+D) and Ctrl+C all
+  send ``/quit``, half-close the connection and wait briefly for the
+  server to close its side, so the last lines are shown and nothing is cut.
+
+The keyboard and the screen are injected, so the tests drive the client with
+memory streams. On a terminal, :class:`PromptKeyboard` keeps the line being
+typed intact below incoming lines (prompt_toolkit); with piped stdin,
+:class:`StreamKeyboard` reads plain lines and is fully scriptable.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from typing import TYPE_CHECKING, Protocol
+
+import trio
+
+from .protocol import Line, LineBuffer
+
+if TYPE_CHECKING:
+    from prompt_toolkit import PromptSession
+
+# How long to wait for the server to close after we sent /quit.
+QUIT_TIMEOUT = 2.0
+# Lines from the server longer than this are cut (the server never sends such).
+MAX_SERVER_LINE = 64 * 1024
+RECEIVE_SIZE = 64 * 1024
+# The welcome line that accepts our name, and the greeting we need not show.
+WELCOME_PREFIX = "*** Welcome, "
+GREETING_PREFIX = "*** Hello! Send your name"
+
+
+class Keyboard(Protocol):
+    """Where typed lines come from."""
+
+    interactive: bool
+
+    async def read_line(self, prompt: str) -> str | None:
+        """The next line typed, without its newline; ``None`` at end of input."""
+        ...
+
+
+class Screen(Protocol):
+    """Where lines for the user go."""
+
+    def show(self, line: str) -> None: ...
+
+
+class StreamKeyboard:
+    """Lines from a byte stream: piped stdin, or a memory stream in tests."""
+
+    interactive = False
+
+    def __init__(self, stream: trio.abc.ReceiveStream) -> None:
+        self._stream = stream
+        self._lines = LineBuffer(MAX_SERVER_LINE)
+        self._pending: list[str] = []
+        self._eof = False
+
+    async def read_line(self, prompt: str) -> str | None:
+        while not self._pending:
+            if self._eof:
+                return None
+            data = await self._stream.receive_some(RECEIVE_SIZE)
+            self._eof = not data
+            events = self._lines.feed(data)
+            self._pending = [e.text if isinstance(e, Line) else "" for e in reversed(events)]
+        return self._pending.pop()
+
+
+class PrintScreen:
+    """Plain lines on stdout (under prompt_toolkit's patch_stdout when interactive)."""
+
+    def show(self, line: str) -> None:
+        print(line, flush=True)
+
+
+class PromptKeyboard:
+    """Lines typed at a prompt_toolkit prompt, run in a worker thread.
+
+    Trio stays the main loop. ``prompt()`` blocks, so it runs in
+    ``trio.to_thread``; when the client ends while a prompt is open, the prompt
+    is exited from the trio side so the terminal leaves raw mode.
+    """
+
+    interactive = True
+
+    def __init__(self, session: PromptSession[str]) -> None:
+        self._session = session
+        # Set by the worker thread when its prompt has returned.
+        self._idle = threading.Event()
+        self._idle.set()
+
+    async def read_line(self, prompt: str) -> str | None:
+        self._idle.clear()
+        try:
+            return await trio.to_thread.run_sync(self._prompt, prompt, abandon_on_cancel=True)
+        except trio.Cancelled:
+            self.close()
+            raise
+
+    def _prompt(self, prompt: str) -> str | None:
+        try:
+            return self._session.prompt(prompt)
+        except (EOFError, KeyboardInterrupt):  # Ctrl+D, Ctrl+C: both mean quit
+            return None
+        finally:
+            self._idle.set()
+
+    def close(self) -> None:
+        """Exit a prompt that is still open (from any thread)."""
+        app = self._session.app
+        if app.is_running and app.loop is not None:
+            app.loop.call_soon_threadsafe(lambda: app.exit(exception=EOFError()))
+
+    async def wait_closed(self) -> None:
+        """Wait (briefly) until no prompt is open, so the terminal is restored."""
+        self.close()
+        with trio.move_on_after(1.0):
+            await trio.to_thread.run_sync(self._idle.wait, abandon_on_cancel=True)
+
+
+class ChatClient:
+    """One chat client on a connected stream.
+
+    Args:
+        conn: the connection to the server.
+        keyboard: where typed lines come from.
+        screen: where the server's lines go.
+        name: the name to register; asked for on the keyboard if ``None``.
+    """
+
+    def __init__(
+        self,
+        conn: trio.abc.Stream,
+        keyboard: Keyboard,
+        screen: Screen,
+        name: str | None = None,
+    ) -> None:
+        self.conn = conn
+        self.keyboard = keyboard
+        self.screen = screen
+        self.name = name
+        self.exit_code = 0
+        self.registered = False
+        self._quitting = False
+        self._server_closed = trio.Event()
+        # Set by the reader with the server's answer to a name.
+        self._verdict = trio.Event()
+        self._read_scope = trio.CancelScope()
+        self._interrupted = False
+
+    async def run(self) -> int:
+        """Chat until the user quits or the server goes away; returns the exit code."""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._from_server, nursery.cancel_scope)
+            nursery.start_soon(self._from_keyboard, nursery.cancel_scope)
+        return self.exit_code
+
+    def interrupt(self) -> None:
+        """Ctrl+C outside a prompt: quit as if the user typed /quit."""
+        self._interrupted = True
+        self._read_scope.cancel()
+
+    # --- server -> screen ----------------------------------------------------------
+
+    async def _from_server(self, done: trio.CancelScope) -> None:
+        lines = LineBuffer(MAX_SERVER_LINE)
+        lost = False
+        while True:
+            try:
+                data = await self.conn.receive_some(RECEIVE_SIZE)
+            except (trio.BrokenResourceError, OSError):
+                data, lost = b"", True
+            for event in lines.feed(data):
+                self._show(event.text if isinstance(event, Line) else f"! {event.reason}")
+            if not data:
+                break
+        self._server_closed.set()
+        if not self._quitting:
+            how = "the connection was lost" if lost else "the server closed the connection"
+            self.screen.show(f"*** disconnected: {how}")
+            self.exit_code = 1
+        done.cancel()
+
+    def _show(self, line: str) -> None:
+        if not self.registered:
+            if line.startswith(WELCOME_PREFIX):
+                self.registered = True
+                self._verdict.set()
+            elif line.startswith("! "):
+                self._verdict.set()
+            elif line.startswith(GREETING_PREFIX) and self.name is not None:
+                return  # we send our name unasked
+        self.screen.show(line)
+
+    # --- keyboard -> server ------------------------------------------------------
+
+    async def _from_keyboard(self, done: trio.CancelScope) -> None:
+        if not await self._register():
+            if not self._quitting:
+                self.exit_code = 1
+            await self._quit("", done)
+            return
+        while True:
+            line = await self._read("")
+            if line is None:
+                await self._quit("/quit", done)
+                return
+            if _is_quit(line):
+                await self._quit(line, done)
+                return
+            await self.conn.send_all((line + "\n").encode("utf-8"))
+
+    async def _register(self) -> bool:
+        """Send names until one is accepted; False if the user gave up."""
+        name = self.name
+        while True:
+            if name is None:
+                name = await self._read("name: ")
+                if name is None:
+                    self._quitting = True
+                    return False
+            self._verdict = trio.Event()
+            await self.conn.send_all((name + "\n").encode("utf-8"))
+            await self._verdict.wait()
+            if self.registered:
+                self.name = name
+                return True
+            if not self.keyboard.interactive:
+                return False  # a script cannot choose another name
+            name = None
+
+    async def _read(self, prompt: str) -> str | None:
+        if self._interrupted:
+            return None
+        with trio.CancelScope() as self._read_scope:
+            return await self.keyboard.read_line(prompt)
+        return None  # interrupted (Ctrl+C): as if input ended
+
+    async def _quit(self, line: str, done: trio.CancelScope) -> None:
+        """Send ``line`` (if any), half-close, and give the server time to close."""
+        self._quitting = True
+        try:
+            if line:
+                await self.conn.send_all((line + "\n").encode("utf-8"))
+            if isinstance(self.conn, trio.abc.HalfCloseableStream):
+                await self.conn.send_eof()
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            pass  # the server is gone already: nothing left to say to it
+        with trio.move_on_after(QUIT_TIMEOUT):
+            await self._server_closed.wait()
+        done.cancel()
+
+
+def _is_quit(line: str) -> bool:
+    verb = line.split(maxsplit=1)[0].lower() if line.strip() else ""
+    return verb == "/quit"
+
+
+# --- the command line -------------------------------------------------------------------
+
+
+async def run_terminal_client(host: str, port: int, name: str | None) -> int:
+    """Connect and chat from this terminal (or pipe); returns the exit code."""
+    try:
+        conn = await trio.open_tcp_stream(host, port)
+    except OSError as exc:
+        print(
+            f"trio-chat: cannot connect to {host}:{port}: {exc.strerror or exc}\n"
+            f"Is the server running? Start one with `make serve` "
+            f"(or `trio-chat serve`), or check HOST and PORT.",
+            file=sys.stderr,
+        )
+        return 1
+    async with conn:
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            return await _interactive(conn, name)
+        stdin = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
+        async with stdin:
+            client = ChatClient(conn, StreamKeyboard(stdin), PrintScreen(), name)
+            return await _run_with_signals(client)
+
+
+async def _interactive(conn: trio.SocketStream, name: str | None) -> int:
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.patch_stdout import patch_stdout
+
+    keyboard = PromptKeyboard(PromptSession[str]())
+    with patch_stdout(raw=True):
+        try:
+            return await _run_with_signals(ChatClient(conn, keyboard, PrintScreen(), name))
+        finally:
+            with trio.CancelScope(shield=True):
+                await keyboard.wait_closed()
+
+
+async def _run_with_signals(client: ChatClient) -> int:
+    import signal
+
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+
+            async def watch() -> None:
+                async for _ in signals:
+                    client.interrupt()
+
+            nursery.start_soon(watch)
+            code = await client.run()
+            nursery.cancel_scope.cancel()
+    return code

@@ -1,0 +1,79 @@
+"""What the hub says to members: frozen events shared by every protocol frontend.
+
+The hub never formats text or bytes. It hands these events to each member's
+encoder (the line protocol today, IRC and WebSocket later), which turns them
+into bytes once per protocol for a whole broadcast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A chat line said in a room."""
+
+    sender: str
+    room: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """A `/me` action in a room."""
+
+    sender: str
+    room: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Private:
+    """A private message from one member to another."""
+
+    sender: str
+    target: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    """Someone joined a room."""
+
+    name: str
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
+class Left:
+    """Someone left a room (or the server); ``reason`` may be empty."""
+
+    name: str
+    room: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Renamed:
+    """Someone changed their name."""
+
+    old: str
+    new: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A server notice to one member (welcome, `/who` answer, shutdown...)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    """An error answer to one member's input."""
+
+    text: str
+
+
+ServerEvent = Message | Action | Private | Joined | Left | Renamed | Notice | Error

@@ -1,0 +1,326 @@
+"""The hub: members, names and rooms, and the fan-out between them.
+
+Theory of operation
+-------------------
+The hub is a plain object, built by ``main()`` before the server starts and
+handed to every session. It knows nothing of bytes, sockets or protocols:
+each member brings an *encoder* (a function from event to bytes) and a
+bounded :class:`Outbox`; the member's session runs a writer task that drains
+that outbox to the peer.
+
+Every mutator is synchronous. Between two checkpoints only one task runs, so
+a join, a rename or a whole broadcast happens atomically without any lock.
+
+Nobody awaits a peer. ``broadcast()`` encodes an event once per encoder
+(once per protocol, not once per recipient) and puts the bytes into each
+recipient's outbox with ``send_nowait``. A recipient whose outbox is full,
+in messages or in bytes, is evicted: it leaves with the reason "too slow"
+and its session's cancel scope is cancelled. It can never stall the sender
+or the room.
+
+Membership is a set of rooms per member, so frontends where one user sits
+in several rooms at once (IRC, WebSocket) fit without redesign.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import trio
+
+from .events import Action, Joined, Left, Message, Notice, Private, Renamed, ServerEvent
+
+LOGGER = logging.getLogger(__name__)
+
+# The room everyone starts in.
+LOBBY = "#lobby"
+# An outbox holds at most this many messages...
+OUTBOX_MESSAGES = 4096
+# ...and at most this many bytes. Generous: a healthy reader must never be
+# dropped because a paste of a few hundred lines was broadcast in one go.
+OUTBOX_BYTES = 1024 * 1024
+# The writer sends at most this many queued bytes in one send_all().
+WRITE_BATCH_BYTES = 64 * 1024
+
+Encoder = Callable[[ServerEvent], bytes]
+
+
+class NameTaken(ValueError):
+    """Someone online already uses that name (compared case-insensitively)."""
+
+
+class NoSuchMember(LookupError):
+    """Nobody online has that name."""
+
+
+class OutboxFull(Exception):
+    """The recipient is not reading fast enough."""
+
+
+class Outbox:
+    """A member's bounded queue of encoded bytes, drained by its writer task.
+
+    Bounded twice: by message count (the memory channel's buffer) and by
+    bytes queued. ``put_nowait`` never blocks; it raises :class:`OutboxFull`
+    when either bound would be crossed.
+    """
+
+    def __init__(self, max_messages: int = OUTBOX_MESSAGES, max_bytes: int = OUTBOX_BYTES) -> None:
+        self._send, self._receive = trio.open_memory_channel[bytes](max_messages)
+        self.max_bytes = max_bytes
+        self.queued_bytes = 0
+
+    def put_nowait(self, data: bytes) -> None:
+        """Queue ``data``.
+
+        Raises:
+            OutboxFull: the queue is at its message or byte bound.
+            trio.BrokenResourceError: the writer is gone.
+            trio.ClosedResourceError: the outbox was closed.
+        """
+        if self.queued_bytes + len(data) > self.max_bytes:
+            raise OutboxFull
+        try:
+            self._send.send_nowait(data)
+        except trio.WouldBlock:
+            raise OutboxFull from None
+        self.queued_bytes += len(data)
+
+    async def get_batch(self, max_bytes: int = WRITE_BATCH_BYTES) -> bytes:
+        """Wait for queued bytes, then take everything queued up to ``max_bytes``.
+
+        Coalescing what is queued into one ``send_all`` costs one wake-up and
+        one system call per batch instead of one per message.
+
+        Raises:
+            trio.EndOfChannel: the outbox is closed and empty.
+        """
+        first = await self._receive.receive()
+        batch = [first]
+        size = len(first)
+        while size < max_bytes:
+            try:
+                data = self._receive.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel):
+                break
+            batch.append(data)
+            size += len(data)
+        self.queued_bytes -= size
+        return first if len(batch) == 1 else b"".join(batch)
+
+    def close(self) -> None:
+        """No more messages: the writer sends what is queued, then ends."""
+        self._send.close()
+
+    def close_reader(self) -> None:
+        """The writer is gone: further puts raise ``BrokenResourceError``."""
+        self._receive.close()
+
+
+@dataclass(eq=False)
+class Member:
+    """One registered user, as the hub sees them.
+
+    ``cancel_scope`` is the scope of the member's whole session: cancelling it
+    ends the reader and the writer together.
+    """
+
+    name: str
+    encode: Encoder
+    outbox: Outbox
+    cancel_scope: trio.CancelScope
+    address: str = ""
+    rooms: set[str] = field(default_factory=set)
+
+
+@dataclass(eq=False)
+class Room:
+    name: str
+    members: dict[str, Member] = field(default_factory=dict)  # by name key
+
+
+class Hub:
+    """Members, names and rooms; fan-out of events to members' outboxes.
+
+    Args:
+        name_key: maps a name to the form names are compared in (for
+            example case-folded), so that "Ana" and "ana" cannot both be online.
+    """
+
+    def __init__(self, name_key: Callable[[str], str] = str.casefold) -> None:
+        self._name_key = name_key
+        self._members: dict[str, Member] = {}
+        self._rooms: dict[str, Room] = {LOBBY: Room(LOBBY)}
+        self.closing = False
+
+    # --- queries ---------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    def find(self, name: str) -> Member | None:
+        return self._members.get(self._name_key(name))
+
+    def names(self, room: str | None = None) -> list[str]:
+        """Names online, sorted; only those in ``room`` if given."""
+        members = self._members.values() if room is None else self._room_members(room)
+        return sorted((m.name for m in members), key=self._name_key)
+
+    def rooms(self) -> list[str]:
+        return sorted(self._rooms)
+
+    def statistics(self) -> dict[str, int]:
+        return {"members": len(self._members), "rooms": len(self._rooms)}
+
+    # --- membership -------------------------------------------------------
+
+    def join(
+        self,
+        name: str,
+        encode: Encoder,
+        cancel_scope: trio.CancelScope,
+        *,
+        address: str = "",
+        outbox: Outbox | None = None,
+    ) -> Member:
+        """Register ``name`` and put it in the lobby; the lobby hears of it.
+
+        Raises:
+            NameTaken: someone online already has that name.
+        """
+        key = self._name_key(name)
+        if key in self._members:
+            raise NameTaken(name)
+        member = Member(name, encode, outbox or Outbox(), cancel_scope, address)
+        self._members[key] = member
+        self.enter(member, LOBBY)
+        return member
+
+    def enter(self, member: Member, room: str) -> None:
+        """Put ``member`` in ``room`` (created if needed); the room hears of it."""
+        target = self._rooms.setdefault(room, Room(room))
+        self.broadcast(room, Joined(member.name, room), exclude=member)
+        target.members[self._name_key(member.name)] = member
+        member.rooms.add(room)
+
+    def leave(self, member: Member, reason: str = "") -> None:
+        """Remove ``member`` from the hub; its rooms hear why. Idempotent.
+
+        The outbox is closed, so the member's writer sends what is still
+        queued and then ends the session.
+        """
+        key = self._name_key(member.name)
+        if self._members.get(key) is not member:
+            return
+        del self._members[key]
+        for room in sorted(member.rooms):
+            target = self._rooms[room]
+            del target.members[key]
+            if not target.members and room != LOBBY:
+                del self._rooms[room]
+            if not self.closing:
+                self.broadcast(room, Left(member.name, room, reason))
+        member.rooms.clear()
+        member.outbox.close()
+
+    def evict(self, member: Member, reason: str) -> None:
+        """Throw ``member`` out now: leave with ``reason`` and cancel its session."""
+        if self.find(member.name) is member:
+            LOGGER.warning("dropping %s (%s): %s", member.name, member.address, reason)
+        self.leave(member, reason)
+        member.cancel_scope.cancel()
+
+    def rename(self, member: Member, new: str) -> None:
+        """Give ``member`` a new name; everyone sharing a room with them hears of it.
+
+        Raises:
+            NameTaken: someone else online already has that name.
+        """
+        old_key, new_key = self._name_key(member.name), self._name_key(new)
+        if new_key != old_key and new_key in self._members:
+            raise NameTaken(new)
+        old = member.name
+        del self._members[old_key]
+        self._members[new_key] = member
+        for room in member.rooms:
+            del self._rooms[room].members[old_key]
+            self._rooms[room].members[new_key] = member
+        member.name = new
+        audience = {m for room in member.rooms for m in self._room_members(room)}
+        audience.add(member)
+        self.send_each(audience, Renamed(old, new))
+
+    # --- fan-out ----------------------------------------------------------
+
+    def say(self, member: Member, room: str, text: str) -> None:
+        self.broadcast(room, Message(member.name, room, text), exclude=member)
+
+    def act(self, member: Member, room: str, text: str) -> None:
+        self.broadcast(room, Action(member.name, room, text), exclude=member)
+
+    def private(self, member: Member, target: str, text: str) -> Member:
+        """Send ``text`` to ``target`` only; returns the recipient.
+
+        Raises:
+            NoSuchMember: nobody online has that name.
+        """
+        recipient = self.find(target)
+        if recipient is None:
+            raise NoSuchMember(target)
+        self.deliver(recipient, Private(member.name, recipient.name, text))
+        return recipient
+
+    def broadcast(self, room: str, event: ServerEvent, *, exclude: Member | None = None) -> None:
+        """Put ``event`` into the outbox of every member of ``room`` but ``exclude``."""
+        self.send_each(
+            (m for m in self._room_members(room) if m is not exclude),
+            event,
+        )
+
+    def deliver(self, member: Member, event: ServerEvent) -> None:
+        """Put ``event`` into one member's outbox (a reply, a notice)."""
+        self.send_each((member,), event)
+
+    def send_each(self, members: Iterable[Member], event: ServerEvent) -> None:
+        """Encode ``event`` once per encoder and queue it for each member.
+
+        Members that cannot take it are evicted after the loop, so that the
+        rooms being iterated do not change under it.
+        """
+        encoded: dict[Encoder, bytes] = {}
+        too_slow: list[Member] = []
+        gone: list[Member] = []
+        for member in members:
+            data = encoded.get(member.encode)
+            if data is None:
+                data = encoded[member.encode] = member.encode(event)
+            try:
+                member.outbox.put_nowait(data)
+            except OutboxFull:
+                too_slow.append(member)
+            except trio.BrokenResourceError:
+                gone.append(member)
+            except trio.ClosedResourceError:
+                pass  # already leaving: it has been told everything it will be told
+        for member in too_slow:
+            self.evict(member, "too slow")
+        for member in gone:
+            self.evict(member, "connection lost")
+
+    def shutdown(self, notice: str) -> None:
+        """Tell every member ``notice`` and close every outbox.
+
+        Writers send what is queued and end their sessions; nobody is told
+        about the others leaving.
+        """
+        self.closing = True
+        members = list(self._members.values())
+        self.send_each(members, Notice(notice))
+        for member in members:
+            member.outbox.close()
+
+    def _room_members(self, room: str) -> Iterable[Member]:
+        target = self._rooms.get(room)
+        return () if target is None else target.members.values()

@@ -1,0 +1,303 @@
+"""The chat server: accept loop, per-connection handler, limits and shutdown.
+
+Who owns what
+-------------
+``run_server`` builds the :class:`~trio_chat.hub.Hub` and a
+:class:`ChatServer`, then runs two things side by side: the server, and a
+task that turns SIGINT/SIGTERM into a graceful shutdown (a second signal
+cuts the grace period short).
+
+``ChatServer.run`` owns one nursery for the sessions. The accept loop
+(``trio.serve_tcp``) runs inside it under its own cancel scope and starts one
+handler per connection in that same nursery (``handler_nursery``), so
+stopping the accept loop leaves the sessions running.
+
+Shutdown, in hypercorn's order: (1) stop accepting; (2) tell every member
+``*** server shutting down`` and close every outbox, so each writer sends
+what is queued and ends its session; (3) give the sessions a grace period
+as a deadline on their nursery, after which those still stuck sending to a
+client that never reads are cancelled.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import resource
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from functools import partial
+
+import trio
+
+from .events import Error, Notice
+from .hub import Hub
+from .protocol import name_key
+from .session import NAME_TIMEOUT, Session
+
+LOGGER = logging.getLogger(__name__)
+
+DEFAULT_HOST = "0.0.0.0"
+DEFAULT_PORT = 5000
+# Connections (registered or not) served at once, unless --max-clients says otherwise.
+DEFAULT_MAX_CLIENTS = 10_000
+# After a shutdown signal, how long sessions get to deliver what is queued.
+SHUTDOWN_GRACE = 3.0
+# The file descriptors the process needs besides one per client.
+SPARE_FDS = 64
+# How long a rejected or timed-out connection gets to receive its last line.
+FAREWELL_TIMEOUT = 1.0
+SHUTDOWN_NOTICE = "server shutting down"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str | None = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    max_clients: int = DEFAULT_MAX_CLIENTS
+
+
+class ChatServer:
+    """Serves the line protocol for one hub.
+
+    Args:
+        hub: shared with any other frontend.
+        max_clients: connections beyond this get ``! server full`` and are closed.
+        name_timeout: seconds a connection has to choose a valid name.
+    """
+
+    def __init__(
+        self,
+        hub: Hub,
+        *,
+        max_clients: int = DEFAULT_MAX_CLIENTS,
+        name_timeout: float = NAME_TIMEOUT,
+    ) -> None:
+        self.hub = hub
+        self.max_clients = max_clients
+        self.name_timeout = name_timeout
+        self.connections = 0
+        self._accept_scope = trio.CancelScope()
+        self._sessions_scope: trio.CancelScope | None = None
+        # The cancel scopes of connections still choosing a name.
+        self._registering: set[trio.CancelScope] = set()
+
+    async def run(
+        self,
+        port: int,
+        *,
+        host: str | None = None,
+        task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Serve until :meth:`shutdown` and the grace period that follows are over."""
+        async with trio.open_nursery() as sessions:
+            self._sessions_scope = sessions.cancel_scope
+            listeners: list[trio.SocketListener] = await sessions.start(
+                self._accept, port, host, sessions
+            )
+            task_status.started(listeners)
+
+    async def _accept(
+        self,
+        port: int,
+        host: str | None,
+        handler_nursery: trio.Nursery,
+        *,
+        task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        with self._accept_scope:
+            await trio.serve_tcp(
+                self._handle_socket,
+                port,
+                host=host,
+                handler_nursery=handler_nursery,
+                task_status=task_status,
+            )
+
+    def shutdown(self, why: str = "shutdown requested", grace: float = SHUTDOWN_GRACE) -> None:
+        """Stop accepting, tell everyone, and give sessions ``grace`` seconds."""
+        LOGGER.info("%s: shutting down, %d connection(s) open", why, self.connections)
+        self._accept_scope.cancel()
+        self.hub.shutdown(SHUTDOWN_NOTICE)
+        for scope in self._registering:
+            scope.cancel()
+        if self._sessions_scope is not None:
+            self._sessions_scope.deadline = min(
+                self._sessions_scope.deadline, trio.current_time() + grace
+            )
+
+    def abort(self) -> None:
+        """End every session now."""
+        self._accept_scope.cancel()
+        if self._sessions_scope is not None:
+            self._sessions_scope.cancel()
+
+    async def _handle_socket(self, stream: trio.SocketStream) -> None:
+        await self.handle(stream, peer_name(stream))
+
+    async def handle(self, stream: trio.abc.Stream, peer: str) -> None:
+        """Serve one connection on any stream, then close it. Never raises but Cancelled."""
+        try:
+            if self.connections >= self.max_clients:
+                LOGGER.warning("refused %s: server full (%d)", peer, self.max_clients)
+                await self._farewell(Session(stream, self.hub, peer), Error("server full"))
+                return
+            self.connections += 1
+            try:
+                await self._serve(Session(stream, self.hub, peer))
+            finally:
+                self.connections -= 1
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+            LOGGER.info("%s disconnected: %s", peer, exc or type(exc).__name__)
+        except Exception:
+            # serve_tcp would crash the whole server on a handler exception:
+            # log it, close this connection, keep serving everyone else.
+            LOGGER.exception("error serving %s", peer)
+        finally:
+            await trio.aclose_forcefully(stream)
+
+    async def _serve(self, session: Session) -> None:
+        with trio.move_on_after(self.name_timeout) as registering:
+            self._registering.add(registering)
+            try:
+                member = await session.register()
+            finally:
+                self._registering.discard(registering)
+        if registering.cancelled_caught:
+            if self.hub.closing:
+                await self._farewell(session, Notice(SHUTDOWN_NOTICE))
+            else:
+                LOGGER.info("%s chose no name in %.0f s: closing", session.peer, self.name_timeout)
+                await self._farewell(
+                    session, Error(f"no name chosen within {self.name_timeout:.0f} s, closing")
+                )
+            return
+        if member is not None:
+            await session.chat(member)
+
+    async def _farewell(self, session: Session, event: Notice | Error) -> None:
+        with trio.move_on_after(FAREWELL_TIMEOUT):
+            await session.send_now(event)
+
+
+def peer_name(stream: trio.SocketStream) -> str:
+    """``host:port`` of the peer, for logs."""
+    try:
+        address = stream.socket.getpeername()
+    except OSError:
+        return "unknown peer"
+    host, port = address[0], address[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def raise_open_file_limit() -> int:
+    """Raise the soft open-file limit to the hard one; return the limit in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as exc:
+            LOGGER.warning("could not raise the open-file limit above %d: %s", soft, exc)
+    return soft if soft != resource.RLIM_INFINITY else 1 << 20
+
+
+def lan_addresses() -> list[str]:
+    """This machine's IPv4 addresses other PCs may reach (no packets are sent)."""
+    found: set[str] = set()
+    if sys.platform == "linux":
+        import fcntl
+        import struct
+
+        siocgifaddr = 0x8915
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            for _, interface in socket.if_nameindex():
+                request = struct.pack("256s", interface.encode()[:15])
+                try:
+                    reply = fcntl.ioctl(probe.fileno(), siocgifaddr, request)
+                except OSError:
+                    continue  # no IPv4 address on this interface
+                found.add(socket.inet_ntoa(reply[20:24]))
+    try:
+        for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
+            found.add(str(info[4][0]))
+    except OSError:
+        pass
+    return sorted(a for a in found if not a.startswith("127."))
+
+
+def announce(listeners: Sequence[trio.SocketListener], config: ServerConfig) -> None:
+    """Log where the server listens and how other PCs reach it."""
+    for listener in listeners:
+        host, port = listener.socket.getsockname()[:2]
+        LOGGER.info("listening on %s:%s (max %d clients)", host, port, config.max_clients)
+    port = listeners[0].socket.getsockname()[1]
+    port_arg = "" if port == DEFAULT_PORT else f" PORT={port}"
+    LOGGER.info("on this PC:      make client NAME=you%s", port_arg)
+    if config.host in (None, "", "0.0.0.0", "::"):
+        for address in lan_addresses():
+            LOGGER.info(
+                "from another PC: make client NAME=you HOST=%s%s  (or: nc %s %s)",
+                address,
+                port_arg,
+                address,
+                port,
+            )
+    else:
+        LOGGER.info("only %s is served: use HOST=0.0.0.0 to let other PCs in", config.host)
+
+
+async def run_server(
+    config: ServerConfig,
+    *,
+    task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run the server until SIGINT or SIGTERM, then shut down gracefully."""
+    fd_limit = raise_open_file_limit()
+    max_clients = config.max_clients
+    if fd_limit - SPARE_FDS < max_clients:
+        max_clients = max(1, fd_limit - SPARE_FDS)
+        LOGGER.warning("open-file limit %d: serving at most %d clients", fd_limit, max_clients)
+        config = ServerConfig(config.host, config.port, max_clients)
+    server = ChatServer(Hub(name_key), max_clients=max_clients)
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_on_signals, signals, server)
+            async with trio.open_nursery() as serving:
+                listeners: list[trio.SocketListener] = await serving.start(
+                    partial(server.run, config.port, host=config.host)
+                )
+                announce(listeners, config)
+                task_status.started(listeners)
+            # server.run() returned: the shutdown is complete.
+            nursery.cancel_scope.cancel()
+
+
+async def _on_signals(signals: AsyncIterator[int], server: ChatServer) -> None:
+    """First signal: graceful shutdown. Second: stop at once."""
+    stopping = False
+    async for signum in signals:
+        name = signal.Signals(signum).name
+        if not stopping:
+            stopping = True
+            server.shutdown(f"{name} received")
+        else:
+            LOGGER.warning("%s received again: closing all connections now", name)
+            server.abort()
+
+
+def describe_bind_error(exc: OSError, config: ServerConfig) -> str:
+    """A one-line explanation of why the server could not listen."""
+    where = f"{config.host or '*'}:{config.port}"
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"cannot listen on {where}: the port is in use (another trio-chat server?); "
+            f"choose another with PORT={config.port + 1}"
+        )
+    if exc.errno == errno.EACCES:
+        return f"cannot listen on {where}: permission denied (ports below 1024 need root)"
+    return f"cannot listen on {where}: {exc.strerror or exc}"
