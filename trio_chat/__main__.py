@@ -75,11 +75,19 @@ def serve(args: argparse.Namespace) -> int:
         trio.run(run_server, config)
     except* OSError as group:
         # Only listening can fail this way: every connection's errors are handled.
-        errors += [e for e in group.exceptions if isinstance(e, OSError)]
+        errors += _leaves(group)
     if errors:
         logging.getLogger("trio_chat").error("%s", describe_bind_error(errors[0], config))
         return 1
     return 0
+
+
+def _leaves(group: BaseExceptionGroup[OSError]) -> list[OSError]:
+    """The OSErrors in a (nested) exception group."""
+    found: list[OSError] = []
+    for error in group.exceptions:
+        found += _leaves(error) if isinstance(error, BaseExceptionGroup) else [error]
+    return found
 
 
 def client(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ typed intact below incoming lines (prompt_toolkit); with piped stdin,
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import threading
 from typing import TYPE_CHECKING, Protocol
@@ -280,7 +281,7 @@ async def run_terminal_client(host: str, port: int, name: str | None) -> int:
         conn = await trio.open_tcp_stream(host, port)
     except OSError as exc:
         print(
-            f"trio-chat: cannot connect to {host}:{port}: {exc.strerror or exc}\n"
+            f"trio-chat: cannot connect to {host}:{port}: {_why(exc)}\n"
             f"Is the server running? Start one with `make serve` "
             f"(or `trio-chat serve`), or check HOST and PORT.",
             file=sys.stderr,
@@ -289,10 +290,45 @@ async def run_terminal_client(host: str, port: int, name: str | None) -> int:
     async with conn:
         if sys.stdin.isatty() and sys.stdout.isatty():
             return await _interactive(conn, name)
-        stdin = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
-        async with stdin:
+        async with open_stdin() as stdin:
             client = ChatClient(conn, StreamKeyboard(stdin), PrintScreen(), name)
             return await _run_with_signals(client)
+
+
+def _why(exc: OSError) -> str:
+    """The most telling reason in a connection error (trio groups one per address)."""
+    cause = exc.__cause__
+    if isinstance(cause, BaseExceptionGroup):
+        for error in cause.exceptions:
+            if isinstance(error, OSError) and error.errno:
+                return os.strerror(error.errno).lower()
+    return (exc.strerror or str(exc)).lower()
+
+
+def open_stdin() -> trio.abc.ReceiveStream:
+    """Standard input as a cancellable byte stream.
+
+    Pipes, sockets and terminals are polled (``FdStream``). Regular files and
+    ``/dev/null`` cannot be polled, but never block for long, so they are read
+    in a worker thread.
+    """
+    fd = os.dup(sys.stdin.fileno())
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or os.isatty(fd):
+        return trio.lowlevel.FdStream(fd)
+    return _FileStream(fd)
+
+
+class _FileStream(trio.abc.ReceiveStream):
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        return await trio.to_thread.run_sync(os.read, self._fd, max_bytes or RECEIVE_SIZE)
+
+    async def aclose(self) -> None:
+        os.close(self._fd)
+        await trio.lowlevel.checkpoint()
 
 
 async def _interactive(conn: trio.SocketStream, name: str | None) -> int:

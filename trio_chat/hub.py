@@ -25,6 +25,7 @@ in several rooms at once (IRC, WebSocket) fit without redesign.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -147,10 +148,19 @@ class Hub:
     Args:
         name_key: maps a name to the form names are compared in (for
             example case-folded), so that "Ana" and "ana" cannot both be online.
+        outbox_messages, outbox_bytes: the bounds of each member's outbox;
+            a member whose outbox would exceed either is dropped as too slow.
     """
 
-    def __init__(self, name_key: Callable[[str], str] = str.casefold) -> None:
+    def __init__(
+        self,
+        name_key: Callable[[str], str] = str.casefold,
+        *,
+        outbox_messages: int = OUTBOX_MESSAGES,
+        outbox_bytes: int = OUTBOX_BYTES,
+    ) -> None:
         self._name_key = name_key
+        self._outbox_limits = (outbox_messages, outbox_bytes)
         self._members: dict[str, Member] = {}
         self._rooms: dict[str, Room] = {LOBBY: Room(LOBBY)}
         self.closing = False
@@ -193,7 +203,7 @@ class Hub:
         key = self._name_key(name)
         if key in self._members:
             raise NameTaken(name)
-        member = Member(name, encode, outbox or Outbox(), cancel_scope, address)
+        member = Member(name, encode, outbox or Outbox(*self._outbox_limits), cancel_scope, address)
         self._members[key] = member
         self.enter(member, LOBBY)
         return member
@@ -309,17 +319,19 @@ class Hub:
         for member in gone:
             self.evict(member, "connection lost")
 
-    def shutdown(self, notice: str) -> None:
+    def shutdown(self, notice: str, deadline: float = math.inf) -> None:
         """Tell every member ``notice`` and close every outbox.
 
         Writers send what is queued and end their sessions; nobody is told
-        about the others leaving.
+        about the others leaving. A session still running at ``deadline``
+        (stuck sending to a peer that does not read) is cancelled then.
         """
         self.closing = True
         members = list(self._members.values())
         self.send_each(members, Notice(notice))
         for member in members:
             member.outbox.close()
+            member.cancel_scope.deadline = min(member.cancel_scope.deadline, deadline)
 
     def _room_members(self, room: str) -> Iterable[Member]:
         target = self._rooms.get(room)

@@ -92,27 +92,28 @@ class ChatServer:
         host: str | None = None,
         task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Serve until :meth:`shutdown` and the grace period that follows are over."""
+        """Serve until :meth:`shutdown` and the grace period that follows are over.
+
+        Raises:
+            OSError: the port cannot be listened on (before anything started).
+        """
+        listeners = await trio.open_tcp_listeners(port, host=host)
         async with trio.open_nursery() as sessions:
             self._sessions_scope = sessions.cancel_scope
-            listeners: list[trio.SocketListener] = await sessions.start(
-                self._accept, port, host, sessions
-            )
+            await sessions.start(self._accept, listeners, sessions)
             task_status.started(listeners)
 
     async def _accept(
         self,
-        port: int,
-        host: str | None,
+        listeners: list[trio.SocketListener],
         handler_nursery: trio.Nursery,
         *,
         task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         with self._accept_scope:
-            await trio.serve_tcp(
+            await trio.serve_listeners(
                 self._handle_socket,
-                port,
-                host=host,
+                listeners,
                 handler_nursery=handler_nursery,
                 task_status=task_status,
             )
@@ -121,13 +122,13 @@ class ChatServer:
         """Stop accepting, tell everyone, and give sessions ``grace`` seconds."""
         LOGGER.info("%s: shutting down, %d connection(s) open", why, self.connections)
         self._accept_scope.cancel()
-        self.hub.shutdown(SHUTDOWN_NOTICE)
+        deadline = trio.current_time() + grace
+        self.hub.shutdown(SHUTDOWN_NOTICE, deadline)
         for scope in self._registering:
             scope.cancel()
         if self._sessions_scope is not None:
-            self._sessions_scope.deadline = min(
-                self._sessions_scope.deadline, trio.current_time() + grace
-            )
+            # A backstop for farewells: every session is done by then.
+            self._sessions_scope.deadline = deadline + FAREWELL_TIMEOUT
 
     def abort(self) -> None:
         """End every session now."""

@@ -225,6 +225,7 @@ class Session:
                 self._lost = True
             if not data:
                 self._eof = True
-            self._pending = self._lines.feed(data)
-            self._pending.reverse()
+            events = self._lines.feed(data)
+            # After a reset, an unterminated last line is not trusted to be whole.
+            self._pending = [] if self._lost else events[::-1]
         return self._pending.pop()

@@ -1,0 +1,167 @@
+"""As a user would: the real `trio-chat serve` and `trio-chat client` processes."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import trio
+
+from .conftest import STEP_TIMEOUT, Peer
+
+TRIO_CHAT = str(Path(sys.executable).parent / "trio-chat")
+
+
+class Program:
+    """A running process whose stdin we write and whose output we read by lines."""
+
+    def __init__(self, process: trio.Process, output: trio.abc.ReceiveStream) -> None:
+        self.process = process
+        assert process.stdin is not None
+        self.io = Peer(trio.StapledStream(process.stdin, output))
+
+    async def exit_code(self) -> int:
+        with trio.fail_after(STEP_TIMEOUT):
+            return await self.process.wait()
+
+
+@asynccontextmanager
+async def program(*args: str, read: str = "stdout") -> AsyncIterator[Program]:
+    process = await trio.lowlevel.open_process(
+        [TRIO_CHAT, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE if read == "stderr" else subprocess.DEVNULL,
+    )
+    output = process.stdout if read == "stdout" else process.stderr
+    assert output is not None
+    try:
+        yield Program(process, output)
+    finally:
+        if process.returncode is None:
+            process.kill()
+        with trio.CancelScope(shield=True):
+            await process.wait()
+        for stream in (process.stdin, process.stdout, process.stderr):
+            if stream is not None:
+                await stream.aclose()
+
+
+@asynccontextmanager
+async def running_server(*extra: str) -> AsyncIterator[tuple[Program, int]]:
+    async with program("serve", "--host", "127.0.0.1", "--port", "0", *extra, read="stderr") as srv:
+        line = await srv.io.line()
+        while "listening on" not in line:
+            line = await srv.io.line()
+        match = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+        assert match, line
+        yield srv, int(match.group(1))
+
+
+def client_args(name: str, port: int) -> list[str]:
+    return ["client", "--name", name, "--host", "127.0.0.1", "--port", str(port)]
+
+
+async def test_two_clients_chat_a_script_runs_and_sigint_stops_everything() -> None:
+    async with running_server() as (server, port):
+        async with program(*client_args("ana", port)) as ana:
+            await ana.io.until("*** Welcome, ana!")
+            async with program(*client_args("bob", port)) as bob:
+                await bob.io.until("*** Welcome, bob! Online: ana.")
+                await chat_then_sigint(server, ana, bob, port)
+        assert await server.exit_code() == 0
+        rest = await server.io.expect_eof()
+        assert any("SIGINT received: shutting down, 2 connection(s)" in line for line in rest)
+        assert not any("Traceback" in line for line in rest)
+
+
+async def chat_then_sigint(server: Program, ana: Program, bob: Program, port: int) -> None:
+    if True:
+        if True:
+            assert await ana.io.line() == "*** bob joined"
+
+            await bob.io.send("hi ana")
+            assert await ana.io.line() == "bob: hi ana"
+            await ana.io.send("hi bob")
+            assert await bob.io.line() == "ana: hi bob"
+
+            # printf 'hello from a script\n/quit\n' | trio-chat client --name bot
+            script = await trio.run_process(
+                [TRIO_CHAT, *client_args("bot", port)],
+                stdin=b"hello from a script\n/quit\n",
+                capture_stdout=True,
+                capture_stderr=True,
+            )
+            assert script.returncode == 0
+            assert b"*** Welcome, bot!" in script.stdout
+            assert script.stderr == b""
+            assert await ana.io.until("*** bot left") == [
+                "*** bot joined",
+                "bot: hello from a script",
+                "*** bot left",
+            ]
+
+            server.process.send_signal(signal.SIGINT)
+            for client in (ana, bob):
+                lines = await client.io.until("*** disconnected")
+                assert lines[-2:] == [
+                    "*** server shutting down",
+                    "*** disconnected: the server closed the connection",
+                ]
+                assert await client.exit_code() == 1
+
+
+async def test_sigterm_stops_the_server_with_a_client_that_never_reads() -> None:
+    async with running_server() as (server, port):
+        deaf = await trio.open_tcp_stream("127.0.0.1", port)
+        await deaf.send_all(b"deaf\n" + b"/help\n" * 20000)
+        server.process.send_signal(signal.SIGTERM)
+        assert await server.exit_code() == 0
+        await deaf.aclose()
+
+
+async def test_client_without_a_server_explains_and_fails() -> None:
+    with trio.socket.socket() as probe:
+        await probe.bind(("127.0.0.1", 0))
+        free_port = probe.getsockname()[1]
+    result = await trio.run_process(
+        [TRIO_CHAT, *client_args("ana", free_port)],
+        stdin=b"",
+        capture_stdout=True,
+        capture_stderr=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    error = result.stderr.decode()
+    assert f"cannot connect to 127.0.0.1:{free_port}: connection refused" in error
+    assert "make serve" in error
+    assert "Traceback" not in error
+
+
+async def test_server_on_a_busy_port_explains_and_fails() -> None:
+    async with running_server() as (_, port):
+        result = await trio.run_process(
+            [TRIO_CHAT, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            capture_stdout=True,
+            capture_stderr=True,
+            check=False,
+        )
+    assert result.returncode == 1
+    error = result.stderr.decode()
+    assert f"cannot listen on 127.0.0.1:{port}: the port is in use" in error
+    assert "Traceback" not in error
+
+
+async def test_module_entry_point_and_version() -> None:
+    result = await trio.run_process(
+        [sys.executable, "-m", "trio_chat", "--version"],
+        capture_stdout=True,
+        env={**os.environ},
+    )
+    assert result.stdout.decode().startswith("trio-chat ")

@@ -1,0 +1,181 @@
+"""The client's logic against a real server handler, over memory streams."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+import trio
+import trio.testing
+
+from trio_chat.client import ChatClient, StreamKeyboard
+
+from .conftest import STEP_TIMEOUT, MemoryConnector
+
+
+class RecordingScreen:
+    """A screen that remembers lines and lets a test wait for one."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._changed = trio.Event()
+
+    def show(self, line: str) -> None:
+        self.lines.append(line)
+        self._changed.set()
+        self._changed = trio.Event()
+
+    async def wait_for(self, wanted: str) -> None:
+        with trio.fail_after(STEP_TIMEOUT):
+            while not any(line.startswith(wanted) for line in self.lines):
+                await self._changed.wait()
+
+
+class Typist:
+    """A keyboard fed by the test: ``type()`` lines, ``close()`` for Ctrl+D."""
+
+    def __init__(self, *, interactive: bool = False) -> None:
+        self._send, receive = trio.testing.memory_stream_one_way_pair()
+        self.keyboard = StreamKeyboard(receive)
+        self.keyboard.interactive = interactive
+
+    async def type(self, *lines: str) -> None:
+        await self._send.send_all("".join(line + "\n" for line in lines).encode())
+
+    async def close(self) -> None:
+        await self._send.aclose()
+
+
+class RunningClient:
+    def __init__(self, client: ChatClient, typist: Typist, screen: RecordingScreen) -> None:
+        self.client = client
+        self.typist = typist
+        self.screen = screen
+        self.exit_code: int | None = None
+        self.done = trio.Event()
+
+    async def run(self) -> None:
+        self.exit_code = await self.client.run()
+        self.done.set()
+
+    async def wait_exit(self) -> int | None:
+        with trio.fail_after(STEP_TIMEOUT):
+            await self.done.wait()
+        return self.exit_code
+
+
+StartClient = Callable[..., RunningClient]
+
+
+@pytest.fixture
+async def start_client(
+    connector: MemoryConnector,
+) -> AsyncIterator[StartClient]:
+    async with trio.open_nursery() as nursery:
+
+        def start(name: str | None, *, interactive: bool = False) -> RunningClient:
+            client_side, server_side = trio.testing.memory_stream_pair()
+            connector.count += 1
+            connector.nursery.start_soon(connector.server.handle, server_side, "client")
+            typist = Typist(interactive=interactive)
+            screen = RecordingScreen()
+            running = RunningClient(
+                ChatClient(client_side, typist.keyboard, screen, name), typist, screen
+            )
+            nursery.start_soon(running.run)
+            return running
+
+        yield start
+        nursery.cancel_scope.cancel()
+
+
+async def test_client_chats_and_quits_cleanly(
+    connector: MemoryConnector, start_client: StartClient
+) -> None:
+    bob = await connector.join("bob")
+    ana = start_client("ana")
+    await ana.screen.wait_for("*** Welcome, ana!")
+    assert not any(line.startswith("*** Hello!") for line in ana.screen.lines)
+    assert await bob.line() == "*** ana joined"
+    await ana.typist.type("hi bob")
+    assert await bob.line() == "ana: hi bob"
+    await bob.send("hi ana")
+    await ana.screen.wait_for("bob: hi ana")
+    await ana.typist.type("/quit gotta go")
+    assert await ana.wait_exit() == 0
+    assert await bob.line() == "*** ana left (gotta go)"
+    assert ana.screen.lines[-1] == "*** Bye!"
+
+
+async def test_end_of_input_quits_with_exit_code_0(
+    connector: MemoryConnector, start_client: StartClient
+) -> None:
+    bob = await connector.join("bob")
+    ana = start_client("ana")
+    await ana.screen.wait_for("*** Welcome")
+    await ana.typist.type("one last thing")
+    await ana.typist.close()
+    assert await ana.wait_exit() == 0
+    assert await bob.until("*** ana left") == [
+        "*** ana joined",
+        "ana: one last thing",
+        "*** ana left",
+    ]
+
+
+async def test_interrupt_quits_cleanly(
+    connector: MemoryConnector, start_client: StartClient
+) -> None:
+    bob = await connector.join("bob")
+    ana = start_client("ana")
+    await ana.screen.wait_for("*** Welcome")
+    await bob.line()
+    ana.client.interrupt()
+    assert await ana.wait_exit() == 0
+    assert await bob.line() == "*** ana left"
+
+
+async def test_server_going_away_is_reported_with_a_nonzero_exit(
+    connector: MemoryConnector, start_client: StartClient
+) -> None:
+    ana = start_client("ana")
+    await ana.screen.wait_for("*** Welcome")
+    connector.server.shutdown(grace=1)
+    assert await ana.wait_exit() == 1
+    assert ana.screen.lines[-2:] == [
+        "*** server shutting down",
+        "*** disconnected: the server closed the connection",
+    ]
+
+
+async def test_name_is_asked_for_when_not_given(
+    connector: MemoryConnector, start_client: StartClient
+) -> None:
+    bob = await connector.join("bob")
+    ana = start_client(None)
+    # The server's greeting is the prompt for the name.
+    await ana.screen.wait_for("*** Hello! Send your name")
+    await ana.typist.type("ana", "hello")
+    assert await bob.until("ana: hello") == ["*** ana joined", "ana: hello"]
+
+
+async def test_rejected_name_lets_an_interactive_user_try_another(
+    connector: MemoryConnector, start_client: StartClient
+) -> None:
+    bob = await connector.join("bob")
+    user = start_client("Bob", interactive=True)
+    await user.screen.wait_for("! the name Bob is taken")
+    await user.typist.type("robert", "hi")
+    assert await bob.until("robert: hi") == ["*** robert joined", "robert: hi"]
+
+
+async def test_rejected_name_stops_a_script_without_sending_its_lines(
+    connector: MemoryConnector, start_client: StartClient
+) -> None:
+    bob = await connector.join("bob")
+    script = start_client("bob")
+    await script.typist.type("this must not become a name")
+    assert await script.wait_exit() == 1
+    assert any(line.startswith("! the name bob is taken") for line in script.screen.lines)
+    await bob.send("/who")
+    assert await bob.line() == "*** Online (1): bob"

@@ -1,0 +1,172 @@
+"""The server over real loopback TCP: several clients, faults, shutdown."""
+
+from __future__ import annotations
+
+import socket
+import struct
+from collections.abc import AsyncIterator
+from functools import partial
+
+import pytest
+import trio
+import trio.testing
+
+from trio_chat.hub import Hub
+from trio_chat.protocol import name_key
+from trio_chat.server import ChatServer, ServerConfig, announce, describe_bind_error
+
+from .conftest import Peer
+
+
+@pytest.fixture
+async def tcp_server(hub: Hub) -> AsyncIterator[tuple[ChatServer, trio.SocketListener]]:
+    server = ChatServer(hub, max_clients=20)
+    async with trio.open_nursery() as nursery:
+        listeners: list[trio.SocketListener] = await nursery.start(
+            partial(server.run, 0, host="127.0.0.1")
+        )
+        yield server, listeners[0]
+        nursery.cancel_scope.cancel()
+
+
+async def connect(listener: trio.SocketListener) -> Peer:
+    return Peer(await trio.testing.open_stream_to_socket_listener(listener))
+
+
+async def test_several_clients_chat_over_tcp(
+    tcp_server: tuple[ChatServer, trio.SocketListener],
+) -> None:
+    server, listener = tcp_server
+    peers = [await connect(listener) for _ in range(5)]
+    for i, peer in enumerate(peers):
+        await peer.register(f"user{i}")
+    for i, peer in enumerate(peers):
+        # Everyone hears about everyone who joined after them.
+        for later in range(i + 1, len(peers)):
+            assert await peer.line() == f"*** user{later} joined"
+    await peers[2].send("hello over TCP")
+    for i, peer in enumerate(peers):
+        if i != 2:
+            assert await peer.line() == "user2: hello over TCP"
+    assert server.hub.names() == [f"user{i}" for i in range(5)]
+    for peer in peers:
+        await peer.stream.aclose()
+
+
+async def test_a_reset_connection_is_cleaned_up_and_announced(
+    tcp_server: tuple[ChatServer, trio.SocketListener],
+) -> None:
+    server, listener = tcp_server
+    ana = await connect(listener)
+    await ana.register("ana")
+    bob = await connect(listener)
+    await bob.register("bob")
+    await ana.until("*** bob joined")
+    await bob.send_bytes(b"half a li")
+    # SO_LINGER 0 turns close() into a TCP reset.
+    stream = bob.stream
+    assert isinstance(stream, trio.SocketStream)
+    stream.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    await stream.aclose()
+    line = await ana.line()
+    # The unterminated "half a li" is dropped with a reset, or delivered if
+    # the server read it before the reset arrived; either way bob leaves.
+    if line == "bob: half a li":
+        line = await ana.line()
+    assert line.startswith("*** bob left (connection")
+    assert server.hub.names() == ["ana"]
+    await ana.send("/who")
+    assert await ana.line() == "*** Online (1): ana"
+    await ana.stream.aclose()
+
+
+async def test_nc_style_client_that_half_closes_gets_its_answers(
+    tcp_server: tuple[ChatServer, trio.SocketListener],
+) -> None:
+    _, listener = tcp_server
+    peer = await connect(listener)
+    stream = peer.stream
+    assert isinstance(stream, trio.SocketStream)
+    await peer.send("nc_user", "/who", "/quit")
+    await stream.send_eof()
+    lines = await peer.expect_eof()
+    assert lines[1:] == [
+        "*** Welcome, nc_user! Online: nobody else yet. Type /help for commands.",
+        "*** Online (1): nc_user",
+        "*** Bye!",
+    ]
+    await stream.aclose()
+
+
+async def test_server_full_over_tcp(hub: Hub) -> None:
+    server = ChatServer(hub, max_clients=1)
+    async with trio.open_nursery() as nursery:
+        listeners: list[trio.SocketListener] = await nursery.start(
+            partial(server.run, 0, host="127.0.0.1")
+        )
+        first = await connect(listeners[0])
+        await first.register("first")
+        second = await connect(listeners[0])
+        assert await second.expect_eof() == ["! server full"]
+        await first.stream.aclose()
+        await second.stream.aclose()
+        nursery.cancel_scope.cancel()
+
+
+async def test_shutdown_over_tcp_ends_run_even_with_a_client_that_never_reads() -> None:
+    hub = Hub(name_key)
+    server = ChatServer(hub)
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            listeners: list[trio.SocketListener] = await nursery.start(
+                partial(server.run, 0, host="127.0.0.1")
+            )
+            listener = listeners[0]
+            port = listener.socket.getsockname()[1]
+            reader = await connect(listener)
+            await reader.register("reader")
+            # A raw socket with a tiny receive buffer that never reads: its
+            # queue fills the kernel buffers and its writer blocks in send_all.
+            deaf = trio.socket.socket()
+            deaf.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            await deaf.connect(("127.0.0.1", port))
+            await deaf.send(b"deaf\n")
+            await reader.until("*** deaf joined")
+            for _ in range(50):
+                await reader.send("x" * 4000)
+            server.shutdown(grace=0.5)
+            assert await reader.expect_eof() == ["*** server shutting down"]
+        # run() returned: every session is over, the deaf one included.
+        assert len(hub) == 0
+        assert server.connections == 0
+        deaf.close()
+        await reader.stream.aclose()
+
+
+async def test_port_in_use_is_explained(hub: Hub) -> None:
+    server = ChatServer(hub)
+    async with trio.open_nursery() as nursery:
+        listeners: list[trio.SocketListener] = await nursery.start(
+            partial(server.run, 0, host="127.0.0.1")
+        )
+        port = listeners[0].socket.getsockname()[1]
+        with pytest.raises(OSError, match="in use") as caught:
+            await ChatServer(Hub()).run(port, host="127.0.0.1")
+        error = caught.value
+        message = describe_bind_error(error, ServerConfig("127.0.0.1", port))
+        assert "port is in use" in message
+        assert f"PORT={port + 1}" in message
+        nursery.cancel_scope.cancel()
+
+
+async def test_announce_tells_how_to_connect(
+    tcp_server: tuple[ChatServer, trio.SocketListener], caplog: pytest.LogCaptureFixture
+) -> None:
+    _, listener = tcp_server
+    port = listener.socket.getsockname()[1]
+    with caplog.at_level("INFO"):
+        announce([listener], ServerConfig("127.0.0.1", port))
+    text = caplog.text
+    assert f"listening on 127.0.0.1:{port}" in text
+    assert f"make client NAME=you PORT={port}" in text
+    assert "HOST=0.0.0.0" in text
