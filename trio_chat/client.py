@@ -217,7 +217,7 @@ class ChatClient:
             await self._quit("", done)
             return
         while True:
-            line = await self._read("")
+            line = await self._read(f"{self.name}> ")
             if line is None:
                 await self._quit("/quit", done)
                 return
