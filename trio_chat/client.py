@@ -124,8 +124,13 @@ class PromptKeyboard:
     def close(self) -> None:
         """Exit a prompt that is still open (from any thread)."""
         app = self._session.app
+
+        def exit_once() -> None:  # runs in the prompt's thread and event loop
+            if app.is_running and not app.is_done:
+                app.exit(exception=EOFError())
+
         if app.is_running and app.loop is not None:
-            app.loop.call_soon_threadsafe(lambda: app.exit(exception=EOFError()))
+            app.loop.call_soon_threadsafe(exit_once)
 
     async def wait_closed(self) -> None:
         """Wait (briefly) until no prompt is open, so the terminal is restored."""

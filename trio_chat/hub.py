@@ -42,7 +42,7 @@ OUTBOX_MESSAGES = 4096
 # ...and at most this many bytes. Generous: a healthy reader must never be
 # dropped because a paste of a few hundred lines was broadcast in one go.
 OUTBOX_BYTES = 1024 * 1024
-# The writer sends at most this many queued bytes in one send_all().
+# The writer stops adding queued messages to one send_all() once it has this many bytes.
 WRITE_BATCH_BYTES = 64 * 1024
 
 Encoder = Callable[[ServerEvent], bytes]

@@ -270,9 +270,8 @@ def parse_command(line: str) -> Command | None:
         return Say(text)
     if text.startswith("//"):
         return Say(text[1:])
-    verb, _, rest = text[1:].partition(" ")
+    verb, rest = _split_word(text[1:])
     verb = verb.lower()
-    rest = rest.strip()
     if verb == "quit":
         return Quit(rest)
     if verb == "who":
@@ -284,10 +283,15 @@ def parse_command(line: str) -> Command | None:
     if verb == "nick":
         return Nick(rest) if rest and " " not in rest else _usage("nick")
     if verb == "msg":
-        target, _, message = rest.partition(" ")
-        message = message.strip()
+        target, message = _split_word(rest)
         return PrivateMessage(target, message) if target and message else _usage("msg")
     return Invalid(f"unknown command /{verb}: type /help for the list")
+
+
+def _split_word(text: str) -> tuple[str, str]:
+    """The first word (up to any whitespace) and the trimmed rest."""
+    parts = re.split(r"\s+", text, maxsplit=1)
+    return parts[0], parts[1].strip() if len(parts) > 1 else ""
 
 
 def _usage(verb: str) -> Invalid:

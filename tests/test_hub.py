@@ -1,0 +1,466 @@
+"""The hub, driven directly: real outboxes, read the way a member's writer reads them."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+
+import pytest
+import trio
+import trio.testing
+
+from trio_chat.events import Message, Notice, ServerEvent
+from trio_chat.hub import LOBBY, Hub, Member, NameTaken, NoSuchMember, Outbox
+from trio_chat.protocol import encode, name_key
+
+# "ana" in fullwidth letters: a different string, but the same name.
+FULLWIDTH_ANA = "\uff41\uff4e\uff41"
+
+
+@pytest.fixture
+def hub() -> Hub:
+    return Hub(name_key)
+
+
+def join(hub: Hub, name: str, outbox: Outbox | None = None) -> Member:
+    """Register ``name`` with the line protocol's encoder, as a session does."""
+    return hub.join(
+        name, encode, trio.CancelScope(), address=f"test:{name}", outbox=outbox or Outbox()
+    )
+
+
+async def received(member: Member) -> bytes:
+    """Everything queued for ``member`` so far, read with get_batch, without waiting for more."""
+    chunks: list[bytes] = []
+
+    async def writer() -> None:
+        with contextlib.suppress(trio.EndOfChannel):
+            while True:
+                chunks.append(await member.outbox.get_batch())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(writer)
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.cancel_scope.cancel()
+    return b"".join(chunks)
+
+
+async def test_join_is_announced_to_others_not_to_the_joiner(hub: Hub) -> None:
+    ana = join(hub, "ana")
+    bob = join(hub, "bob")
+    assert await received(ana) == b"*** bob joined\n"
+    assert await received(bob) == b""
+    assert hub.names() == ["ana", "bob"]
+    assert hub.names(LOBBY) == ["ana", "bob"]
+
+
+async def test_join_records_the_member(hub: Hub) -> None:
+    ana = join(hub, "ana")
+    assert hub.find("ANA") is ana
+    assert ana.address == "test:ana"
+    assert ana.rooms == {LOBBY}
+    assert len(hub) == 1
+
+
+async def test_say_reaches_everyone_but_the_sender_exactly(hub: Hub) -> None:
+    ana, bob, carl = join(hub, "ana"), join(hub, "bob"), join(hub, "carl")
+    await received(ana)
+    await received(bob)
+    hub.say(ana, LOBBY, "hello everyone")
+    assert await received(bob) == b"ana: hello everyone\n"
+    assert await received(carl) == b"ana: hello everyone\n"
+    assert await received(ana) == b""
+
+
+async def test_act_reaches_everyone_but_the_actor(hub: Hub) -> None:
+    ana, bob = join(hub, "ana"), join(hub, "bob")
+    await received(ana)
+    hub.act(ana, LOBBY, "waves")
+    assert await received(bob) == b"* ana waves\n"
+    assert await received(ana) == b""
+
+
+async def test_say_keeps_order_of_messages(hub: Hub) -> None:
+    ana, bob = join(hub, "ana"), join(hub, "bob")
+    for text in ["one", "two", "three"]:
+        hub.say(ana, LOBBY, text)
+    assert await received(bob) == b"ana: one\nana: two\nana: three\n"
+
+
+@pytest.mark.parametrize("taken", ["ana", "ANA", "Ana", FULLWIDTH_ANA])
+def test_names_are_unique_case_insensitively(hub: Hub, taken: str) -> None:
+    ana = join(hub, "ana")
+    with pytest.raises(NameTaken):
+        join(hub, taken)
+    assert hub.find(taken) is ana
+    assert hub.names() == ["ana"]
+
+
+def test_sharp_s_and_ss_are_the_same_name(hub: Hub) -> None:
+    join(hub, "Straße")
+    with pytest.raises(NameTaken):
+        join(hub, "STRASSE")
+
+
+async def test_failed_join_tells_nobody(hub: Hub) -> None:
+    ana = join(hub, "ana")
+    with pytest.raises(NameTaken):
+        join(hub, "ANA")
+    assert await received(ana) == b""
+
+
+async def test_rename_is_announced_to_everyone_including_the_renamed(hub: Hub) -> None:
+    ana, bob, carl = join(hub, "ana"), join(hub, "bob"), join(hub, "carl")
+    await received(ana)
+    await received(bob)
+    hub.rename(ana, "anna")
+    for member in (ana, bob, carl):
+        assert await received(member) == b"*** ana is now known as anna\n"
+    assert ana.name == "anna"
+    assert hub.names() == ["anna", "bob", "carl"]
+    assert hub.find("anna") is ana
+
+
+async def test_rename_frees_the_old_name(hub: Hub) -> None:
+    ana = join(hub, "ana")
+    hub.rename(ana, "anna")
+    assert hub.find("ana") is None
+    newcomer = join(hub, "ANA")
+    assert hub.names() == ["ANA", "anna"]
+    assert hub.find("ana") is newcomer
+
+
+async def test_rename_to_a_taken_name_fails_and_changes_nothing(hub: Hub) -> None:
+    ana, bob = join(hub, "ana"), join(hub, "bob")
+    await received(ana)
+    with pytest.raises(NameTaken):
+        hub.rename(ana, "BOB")
+    assert ana.name == "ana"
+    assert hub.find("ana") is ana
+    assert hub.find("bob") is bob
+    assert await received(ana) == b""
+    assert await received(bob) == b""
+
+
+async def test_rename_changing_only_case_is_allowed(hub: Hub) -> None:
+    ana = join(hub, "ana")
+    hub.rename(ana, "Ana")
+    assert await received(ana) == b"*** ana is now known as Ana\n"
+    assert hub.names() == ["Ana"]
+
+
+async def test_renamed_member_is_heard_under_the_new_name(hub: Hub) -> None:
+    ana, bob = join(hub, "ana"), join(hub, "bob")
+    hub.rename(ana, "anna")
+    await received(bob)
+    hub.say(ana, LOBBY, "hi")
+    assert await received(bob) == b"anna: hi\n"
+
+
+async def test_private_reaches_only_the_target(hub: Hub) -> None:
+    ana, bob, carl = join(hub, "ana"), join(hub, "bob"), join(hub, "carl")
+    await received(ana)
+    await received(bob)
+    recipient = hub.private(ana, "BOB", "psst")
+    assert recipient is bob
+    assert await received(bob) == b"[private] ana: psst\n"
+    assert await received(carl) == b""
+    assert await received(ana) == b""
+
+
+def test_private_to_unknown_name_raises_no_such_member(hub: Hub) -> None:
+    ana = join(hub, "ana")
+    with pytest.raises(NoSuchMember):
+        hub.private(ana, "zed", "hello?")
+
+
+async def test_leave_announces_the_reason_to_the_others(hub: Hub) -> None:
+    ana, bob = join(hub, "ana"), join(hub, "bob")
+    await received(ana)
+    hub.leave(bob, "gone fishing")
+    assert await received(ana) == b"*** bob left (gone fishing)\n"
+    assert hub.names() == ["ana"]
+    assert hub.find("bob") is None
+
+
+async def test_leave_without_reason(hub: Hub) -> None:
+    ana, bob = join(hub, "ana"), join(hub, "bob")
+    await received(ana)
+    hub.leave(bob)
+    assert await received(ana) == b"*** bob left\n"
+
+
+async def test_leave_is_idempotent(hub: Hub) -> None:
+    ana, bob = join(hub, "ana"), join(hub, "bob")
+    await received(ana)
+    hub.leave(bob, "bye")
+    hub.leave(bob, "bye again")
+    assert await received(ana) == b"*** bob left (bye)\n"
+    assert hub.names() == ["ana"]
+
+
+async def test_leave_of_an_old_member_does_not_remove_a_newcomer_with_the_same_name(
+    hub: Hub,
+) -> None:
+    old = join(hub, "bob")
+    hub.leave(old)
+    new = join(hub, "bob")
+    hub.leave(old)
+    assert hub.find("bob") is new
+
+
+async def test_leave_closes_the_outbox_after_queued_data(hub: Hub) -> None:
+    ana, bob = join(hub, "ana"), join(hub, "bob")
+    hub.say(ana, LOBBY, "last words for bob")
+    hub.leave(bob, "quit")
+    assert await bob.outbox.get_batch() == b"ana: last words for bob\n"
+    with pytest.raises(trio.EndOfChannel):
+        await bob.outbox.get_batch()
+
+
+async def test_member_leaving_hears_nothing_more(hub: Hub) -> None:
+    ana, bob = join(hub, "ana"), join(hub, "bob")
+    hub.leave(bob)
+    hub.say(ana, LOBBY, "anyone?")
+    with pytest.raises(trio.EndOfChannel):
+        await bob.outbox.get_batch()
+
+
+async def test_member_with_full_message_queue_is_evicted_as_too_slow(hub: Hub) -> None:
+    ana, bob = join(hub, "ana"), join(hub, "bob")
+    slow = join(hub, "slow", Outbox(max_messages=2))
+    await received(ana)
+    await received(bob)
+    hub.say(ana, LOBBY, "one")
+    hub.say(ana, LOBBY, "two")
+    assert hub.find("slow") is slow  # two messages fit
+    hub.say(ana, LOBBY, "three")
+    assert await received(bob) == b"ana: one\nana: two\nana: three\n*** slow left (too slow)\n"
+    assert await received(ana) == b"*** slow left (too slow)\n"
+    assert slow.cancel_scope.cancel_called
+    assert hub.names() == ["ana", "bob"]
+
+
+async def test_evicted_member_keeps_what_was_queued_then_ends(hub: Hub) -> None:
+    ana = join(hub, "ana")
+    slow = join(hub, "slow", Outbox(max_messages=1))
+    hub.say(ana, LOBBY, "one")
+    hub.say(ana, LOBBY, "two")
+    assert await slow.outbox.get_batch() == b"ana: one\n"
+    with pytest.raises(trio.EndOfChannel):
+        await slow.outbox.get_batch()
+
+
+async def test_byte_budget_evicts_before_the_message_count_is_reached(hub: Hub) -> None:
+    ana = join(hub, "ana")
+    slow = join(hub, "slow", Outbox(max_messages=100, max_bytes=20))
+    await received(ana)
+    hub.say(ana, LOBBY, "0123456789")  # b"ana: 0123456789\n": 16 bytes, fits
+    assert hub.find("slow") is slow
+    hub.say(ana, LOBBY, "x")  # 7 more bytes: 23 > 20
+    assert hub.find("slow") is None
+    assert slow.cancel_scope.cancel_called
+    assert await received(ana) == b"*** slow left (too slow)\n"
+
+
+async def test_byte_budget_is_freed_as_the_writer_drains(hub: Hub) -> None:
+    ana = join(hub, "ana")
+    bob = join(hub, "bob", Outbox(max_messages=100, max_bytes=20))
+    hub.say(ana, LOBBY, "0123456789")  # 16 bytes
+    assert await received(bob) == b"ana: 0123456789\n"
+    hub.say(ana, LOBBY, "0123456789")  # 16 bytes again: fits only if the first was freed
+    assert hub.find("bob") is bob
+    assert await received(bob) == b"ana: 0123456789\n"
+
+
+async def test_message_exactly_filling_the_byte_budget_fits(hub: Hub) -> None:
+    ana = join(hub, "ana")
+    bob = join(hub, "bob", Outbox(max_bytes=len(b"ana: hi\n")))
+    hub.say(ana, LOBBY, "hi")
+    assert hub.find("bob") is bob
+    assert await received(bob) == b"ana: hi\n"
+
+
+async def test_member_whose_writer_is_gone_is_evicted_as_connection_lost(hub: Hub) -> None:
+    ana, bob, gone = join(hub, "ana"), join(hub, "bob"), join(hub, "gone")
+    await received(ana)
+    await received(bob)
+    gone.outbox.close_reader()
+    hub.say(ana, LOBBY, "hi")
+    assert await received(bob) == b"ana: hi\n*** gone left (connection lost)\n"
+    assert await received(ana) == b"*** gone left (connection lost)\n"
+    assert gone.cancel_scope.cancel_called
+    assert hub.names() == ["ana", "bob"]
+
+
+async def test_slow_private_recipient_is_evicted(hub: Hub) -> None:
+    ana = join(hub, "ana")
+    slow = join(hub, "slow", Outbox(max_messages=1))
+    await received(ana)
+    hub.private(ana, "slow", "one")
+    hub.private(ana, "slow", "two")
+    assert hub.find("slow") is None
+    assert slow.cancel_scope.cancel_called
+    assert await received(ana) == b"*** slow left (too slow)\n"
+
+
+async def test_broadcast_encodes_once_for_members_sharing_an_encoder(hub: Hub) -> None:
+    calls: list[ServerEvent] = []
+
+    def counting_encode(event: ServerEvent) -> bytes:
+        calls.append(event)
+        return encode(event)
+
+    sender, *others = [hub.join(f"m{i}", counting_encode, trio.CancelScope()) for i in range(5)]
+    for member in others:
+        await received(member)
+    calls.clear()
+    hub.say(sender, LOBBY, "hi")
+    assert calls == [Message("m0", LOBBY, "hi")]
+    for member in others:
+        assert await received(member) == b"m0: hi\n"
+
+
+async def test_shutdown_encodes_its_notice_once(hub: Hub) -> None:
+    calls: list[ServerEvent] = []
+
+    def counting_encode(event: ServerEvent) -> bytes:
+        calls.append(event)
+        return encode(event)
+
+    for i in range(4):
+        hub.join(f"m{i}", counting_encode, trio.CancelScope())
+    calls.clear()
+    hub.shutdown("bye")
+    assert calls == [Notice("bye")]
+
+
+async def test_say_encodes_once_per_encoder(hub: Hub) -> None:
+    counts = {"a": 0, "b": 0}
+
+    def encoder(tag: str) -> Callable[[ServerEvent], bytes]:
+        def counting_encode(event: ServerEvent) -> bytes:
+            counts[tag] += 1
+            return tag.encode() + encode(event)
+
+        return counting_encode
+
+    encode_a, encode_b = encoder("a"), encoder("b")
+    sender = hub.join("sender", encode_a, trio.CancelScope())
+    line_members = [hub.join(f"a{i}", encode_a, trio.CancelScope()) for i in range(3)]
+    other = hub.join("other", encode_b, trio.CancelScope())
+    counts.update(a=0, b=0)
+    hub.say(sender, LOBBY, "hi")
+    assert counts == {"a": 1, "b": 1}
+    for member in line_members:
+        assert (await received(member)).endswith(b"asender: hi\n")
+    assert (await received(other)).endswith(b"bsender: hi\n")
+
+
+async def test_get_batch_coalesces_queued_messages() -> None:
+    outbox = Outbox()
+    for data in [b"one\n", b"two\n", b"three\n"]:
+        outbox.put_nowait(data)
+    assert await outbox.get_batch() == b"one\ntwo\nthree\n"
+    assert outbox.queued_bytes == 0
+
+
+async def test_get_batch_stops_at_max_bytes() -> None:
+    outbox = Outbox()
+    for data in [b"a" * 10, b"b" * 10, b"c" * 10]:
+        outbox.put_nowait(data)
+    assert await outbox.get_batch(max_bytes=20) == b"a" * 10 + b"b" * 10
+    assert outbox.queued_bytes == 10
+    assert await outbox.get_batch(max_bytes=20) == b"c" * 10
+    assert outbox.queued_bytes == 0
+
+
+async def test_get_batch_returns_a_message_larger_than_max_bytes_whole() -> None:
+    outbox = Outbox()
+    outbox.put_nowait(b"x" * 50)
+    outbox.put_nowait(b"y")
+    assert await outbox.get_batch(max_bytes=10) == b"x" * 50
+    assert await outbox.get_batch(max_bytes=10) == b"y"
+
+
+async def test_get_batch_waits_for_data() -> None:
+    outbox = Outbox()
+    got: list[bytes] = []
+
+    async def writer() -> None:
+        got.append(await outbox.get_batch())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(writer)
+        await trio.testing.wait_all_tasks_blocked()
+        assert got == []
+        outbox.put_nowait(b"late\n")
+    assert got == [b"late\n"]
+
+
+async def test_get_batch_drains_then_raises_end_of_channel_after_close() -> None:
+    outbox = Outbox()
+    outbox.put_nowait(b"one\n")
+    outbox.put_nowait(b"two\n")
+    outbox.close()
+    assert await outbox.get_batch() == b"one\ntwo\n"
+    with pytest.raises(trio.EndOfChannel):
+        await outbox.get_batch()
+
+
+async def test_shutdown_tells_everyone_and_closes_every_outbox(hub: Hub) -> None:
+    ana, bob = join(hub, "ana"), join(hub, "bob")
+    await received(ana)
+    hub.shutdown("server shutting down")
+    for member in (ana, bob):
+        assert await member.outbox.get_batch() == b"*** server shutting down\n"
+        with pytest.raises(trio.EndOfChannel):
+            await member.outbox.get_batch()
+
+
+async def test_leaving_after_shutdown_announces_nothing(hub: Hub) -> None:
+    ana, bob = join(hub, "ana"), join(hub, "bob")
+    await received(ana)
+    hub.shutdown("server shutting down")
+    hub.leave(bob, "server shutting down")
+    hub.leave(ana, "server shutting down")
+    assert await received(ana) == b"*** server shutting down\n"
+    assert await received(bob) == b"*** server shutting down\n"
+    assert len(hub) == 0
+
+
+async def test_slow_member_at_shutdown_is_evicted_quietly(hub: Hub) -> None:
+    ana = join(hub, "ana")
+    slow = join(hub, "slow", Outbox(max_messages=1))
+    await received(ana)
+    hub.say(ana, LOBBY, "fills the queue")
+    hub.shutdown("server shutting down")
+    assert slow.cancel_scope.cancel_called
+    assert await received(ana) == b"*** server shutting down\n"
+    assert await received(slow) == b"ana: fills the queue\n"
+
+
+async def test_hub_is_empty_after_everyone_leaves(hub: Hub) -> None:
+    ana, bob = join(hub, "ana"), join(hub, "bob")
+    hub.enter(ana, "#dev")
+    hub.enter(bob, "#dev")
+    assert hub.statistics() == {"members": 2, "rooms": 2}
+    hub.leave(ana, "bye")
+    hub.leave(bob, "bye")
+    assert len(hub) == 0
+    assert hub.names() == []
+    assert hub.rooms() == [LOBBY]
+    assert hub.statistics() == {"members": 0, "rooms": 1}
+
+
+async def test_room_messages_stay_in_the_room(hub: Hub) -> None:
+    ana, bob, carl = join(hub, "ana"), join(hub, "bob"), join(hub, "carl")
+    hub.enter(ana, "#dev")
+    hub.enter(bob, "#dev")
+    await received(ana)
+    await received(bob)
+    await received(carl)
+    hub.say(ana, "#dev", "ship it")
+    assert await received(bob) == b"ana: ship it\n"
+    assert await received(carl) == b""
+    assert hub.names("#dev") == ["ana", "bob"]
