@@ -178,4 +178,4 @@ async def test_rejected_name_stops_a_script_without_sending_its_lines(
     assert await script.wait_exit() == 1
     assert any(line.startswith("! the name bob is taken") for line in script.screen.lines)
     await bob.send("/who")
-    assert await bob.line() == "*** Online (1): bob"
+    assert await bob.line() == "*** In #lobby (1): bob"

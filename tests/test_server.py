@@ -76,7 +76,7 @@ async def test_a_reset_connection_is_cleaned_up_and_announced(
     assert line.startswith("*** bob left (connection")
     assert server.hub.names() == ["ana"]
     await ana.send("/who")
-    assert await ana.line() == "*** Online (1): ana"
+    assert await ana.line() == "*** In #lobby (1): ana"
     await ana.stream.aclose()
 
 
@@ -92,7 +92,7 @@ async def test_nc_style_client_that_half_closes_gets_its_answers(
     lines = await peer.expect_eof()
     assert lines[1:] == [
         "*** Welcome, nc_user! Online: nobody else yet. Type /help for commands.",
-        "*** Online (1): nc_user",
+        "*** In #lobby (1): nc_user",
         "*** Bye!",
     ]
     await stream.aclose()

@@ -37,7 +37,7 @@ async def test_chat_reaches_everyone_else_exactly_and_is_not_echoed(
     assert await carl.line() == "ana: hello everyone"
     # No echo: ana's next line is the answer to her next command.
     await ana.send("/who")
-    assert await ana.line() == "*** Online (3): ana, bob, carl"
+    assert await ana.line() == "*** In #lobby (3): ana, bob, carl"
 
 
 async def test_blank_lines_are_ignored_and_double_slash_sends_a_literal_slash(
@@ -204,7 +204,7 @@ async def test_half_close_still_delivers_replies(connector: MemoryConnector) -> 
     await peer.send("ana", "/who")
     await client.send_eof()
     lines = await peer.expect_eof()
-    assert lines[-1] == "*** Online (1): ana"
+    assert lines[-1] == "*** In #lobby (1): ana"
 
 
 async def test_no_name_within_the_timeout_closes_the_connection(

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A chat line said in a room."""
+    """A chat line said in a room, stamped with the server's time (Unix seconds)."""
 
     sender: str
     room: str
     text: str
+    time: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,14 @@ class Action:
     sender: str
     room: str
     text: str
+    time: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Past:
+    """A message from a room's history, replayed: never to be mistaken for live chat."""
+
+    event: Message | Action
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +72,15 @@ class Renamed:
 
 
 @dataclass(frozen=True, slots=True)
+class TopicChanged:
+    """Someone set (or, with an empty topic, cleared) a room's topic."""
+
+    name: str
+    room: str
+    topic: str
+
+
+@dataclass(frozen=True, slots=True)
 class Notice:
     """A server notice to one member (welcome, `/who` answer, shutdown...)."""
 
@@ -76,4 +94,6 @@ class Error:
     text: str
 
 
-ServerEvent = Message | Action | Private | Joined | Left | Renamed | Notice | Error
+ServerEvent = (
+    Message | Action | Past | Private | Joined | Left | Renamed | TopicChanged | Notice | Error
+)

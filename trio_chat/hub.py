@@ -26,12 +26,24 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import trio
 
-from .events import Action, Joined, Left, Message, Notice, Private, Renamed, ServerEvent
+from .events import (
+    Action,
+    Joined,
+    Left,
+    Message,
+    Notice,
+    Private,
+    Renamed,
+    ServerEvent,
+    TopicChanged,
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -46,6 +58,14 @@ OUTBOX_BYTES = 1024 * 1024
 WRITE_BATCH_BYTES = 64 * 1024
 
 Encoder = Callable[[ServerEvent], bytes]
+
+
+class Recorder(Protocol):
+    """Keeps what is said in rooms (the history); called synchronously, must not block."""
+
+    def record(self, event: Message | Action) -> None: ...
+
+    def record_topic(self, room: str, topic: str) -> None: ...
 
 
 class NameTaken(ValueError):
@@ -139,6 +159,7 @@ class Member:
 @dataclass(eq=False)
 class Room:
     name: str
+    topic: str = ""
     members: dict[str, Member] = field(default_factory=dict)  # by name key
 
 
@@ -150,6 +171,8 @@ class Hub:
             example case-folded), so that "Ana" and "ana" cannot both be online.
         outbox_messages, outbox_bytes: the bounds of each member's outbox;
             a member whose outbox would exceed either is dropped as too slow.
+        recorder: told of every room message and topic change (the history).
+        topics: room topics kept from an earlier run, by room name.
     """
 
     def __init__(
@@ -158,11 +181,17 @@ class Hub:
         *,
         outbox_messages: int = OUTBOX_MESSAGES,
         outbox_bytes: int = OUTBOX_BYTES,
+        recorder: Recorder | None = None,
+        topics: Mapping[str, str] = {},
     ) -> None:
         self._name_key = name_key
         self._outbox_limits = (outbox_messages, outbox_bytes)
+        self._recorder = recorder
+        # Topics outlive their rooms: an empty room disappears, its topic stays.
+        self._topics = {name_key(room): topic for room, topic in topics.items()}
         self._members: dict[str, Member] = {}
-        self._rooms: dict[str, Room] = {LOBBY: Room(LOBBY)}
+        self._rooms: dict[str, Room] = {}
+        self._open_room(LOBBY)
         self.closing = False
 
     # --- queries ---------------------------------------------------------
@@ -179,7 +208,18 @@ class Hub:
         return sorted((m.name for m in members), key=self._name_key)
 
     def rooms(self) -> list[str]:
-        return sorted(self._rooms)
+        """The names of the rooms that have members (and the lobby), sorted."""
+        return sorted((r.name for r in self._rooms.values()), key=self._name_key)
+
+    def room_list(self) -> list[Room]:
+        """The rooms, sorted by name."""
+        return sorted(self._rooms.values(), key=lambda r: self._name_key(r.name))
+
+    def room(self, name: str) -> Room | None:
+        return self._rooms.get(self._name_key(name))
+
+    def same_room(self, a: str, b: str) -> bool:
+        return self._name_key(a) == self._name_key(b)
 
     def statistics(self) -> dict[str, int]:
         return {"members": len(self._members), "rooms": len(self._rooms)}
@@ -208,12 +248,40 @@ class Hub:
         self.enter(member, LOBBY)
         return member
 
-    def enter(self, member: Member, room: str) -> None:
+    def enter(self, member: Member, room: str) -> Room:
         """Put ``member`` in ``room`` (created if needed); the room hears of it."""
-        target = self._rooms.setdefault(room, Room(room))
-        self.broadcast(room, Joined(member.name, room), exclude=member)
+        target = self._rooms.get(self._name_key(room)) or self._open_room(room)
+        self.broadcast(target.name, Joined(member.name, target.name), exclude=member)
         target.members[self._name_key(member.name)] = member
-        member.rooms.add(room)
+        member.rooms.add(target.name)
+        return target
+
+    def part(self, member: Member, room: str, reason: str = "") -> None:
+        """Take ``member`` out of ``room``; the room hears why."""
+        target = self._rooms.get(self._name_key(room))
+        if target is None or target.name not in member.rooms:
+            return
+        self._remove_from(member, target)
+        self.broadcast(target.name, Left(member.name, target.name, reason))
+
+    def set_topic(self, member: Member, room: str, topic: str) -> None:
+        """Set (or clear) the topic of ``room``; its members hear of it."""
+        target = self._rooms[self._name_key(room)]
+        target.topic = self._topics[self._name_key(room)] = topic
+        if self._recorder is not None:
+            self._recorder.record_topic(target.name, topic)
+        self.broadcast(target.name, TopicChanged(member.name, target.name, topic))
+
+    def _open_room(self, name: str) -> Room:
+        key = self._name_key(name)
+        room = self._rooms[key] = Room(name, self._topics.get(key, ""))
+        return room
+
+    def _remove_from(self, member: Member, room: Room) -> None:
+        del room.members[self._name_key(member.name)]
+        member.rooms.discard(room.name)
+        if not room.members and room.name != LOBBY:
+            del self._rooms[self._name_key(room.name)]
 
     def leave(self, member: Member, reason: str = "") -> None:
         """Remove ``member`` from the hub; its rooms hear why. Idempotent.
@@ -226,13 +294,9 @@ class Hub:
             return
         del self._members[key]
         for room in sorted(member.rooms):
-            target = self._rooms[room]
-            del target.members[key]
-            if not target.members and room != LOBBY:
-                del self._rooms[room]
+            self._remove_from(member, self._rooms[self._name_key(room)])
             if not self.closing:
                 self.broadcast(room, Left(member.name, room, reason))
-        member.rooms.clear()
         member.outbox.close()
 
     def evict(self, member: Member, reason: str) -> None:
@@ -255,8 +319,9 @@ class Hub:
         del self._members[old_key]
         self._members[new_key] = member
         for room in member.rooms:
-            del self._rooms[room].members[old_key]
-            self._rooms[room].members[new_key] = member
+            members = self._rooms[self._name_key(room)].members
+            del members[old_key]
+            members[new_key] = member
         member.name = new
         audience = {m for room in member.rooms for m in self._room_members(room)}
         audience.add(member)
@@ -265,10 +330,17 @@ class Hub:
     # --- fan-out ----------------------------------------------------------
 
     def say(self, member: Member, room: str, text: str) -> None:
-        self.broadcast(room, Message(member.name, room, text), exclude=member)
+        """Say ``text`` in ``room``: everyone else there hears it; it is recorded."""
+        self._speak(member, Message(member.name, room, text, time.time()))
 
     def act(self, member: Member, room: str, text: str) -> None:
-        self.broadcast(room, Action(member.name, room, text), exclude=member)
+        """A ``/me`` action in ``room``."""
+        self._speak(member, Action(member.name, room, text, time.time()))
+
+    def _speak(self, member: Member, event: Message | Action) -> None:
+        self.broadcast(event.room, event, exclude=member)
+        if self._recorder is not None:
+            self._recorder.record(event)
 
     def private(self, member: Member, target: str, text: str) -> Member:
         """Send ``text`` to ``target`` only; returns the recipient.
@@ -334,5 +406,5 @@ class Hub:
             member.cancel_scope.deadline = min(member.cancel_scope.deadline, deadline)
 
     def _room_members(self, room: str) -> Iterable[Member]:
-        target = self._rooms.get(room)
+        target = self._rooms.get(self._name_key(room))
         return () if target is None else target.members.values()

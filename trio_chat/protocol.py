@@ -25,6 +25,7 @@ Rules:
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
 from dataclasses import dataclass
 
@@ -35,9 +36,11 @@ from .events import (
     Left,
     Message,
     Notice,
+    Past,
     Private,
     Renamed,
     ServerEvent,
+    TopicChanged,
 )
 
 # The longest line a client may send, in bytes, without its "\r\n".
@@ -175,17 +178,30 @@ class BadName(ValueError):
 
 def check_name(raw: str) -> str:
     """Return the name as it will be shown (NFC, trimmed), or raise BadName."""
-    name = unicodedata.normalize("NFC", raw.strip())
-    if not name:
-        raise BadName("a name is needed: type one and press Enter")
-    if len(name) > MAX_NAME_CHARS:
-        raise BadName(f"name too long (max {MAX_NAME_CHARS} characters)")
-    for char in name:
+    return _check_word(raw, "name")
+
+
+def check_room(raw: str) -> str:
+    """Return the room name as shown (``#`` + NFC name), or raise BadName.
+
+    The ``#`` is optional on input. Room names follow the rules of user names.
+    """
+    word = raw.strip()
+    return "#" + _check_word(word[1:] if word.startswith("#") else word, "room name")
+
+
+def _check_word(raw: str, what: str) -> str:
+    word = unicodedata.normalize("NFC", raw.strip())
+    if not word:
+        raise BadName(f"a {what} is needed: type one and press Enter")
+    if len(word) > MAX_NAME_CHARS:
+        raise BadName(f"{what} too long (max {MAX_NAME_CHARS} characters)")
+    for char in word:
         if not (char.isalpha() or char.isdecimal() or char in NAME_PUNCTUATION):
             raise BadName(
-                f"invalid character {char!r} in name: use letters, digits, '_', '-' and '.'"
+                f"invalid character {char!r} in {what}: use letters, digits, '_', '-' and '.'"
             )
-    return name
+    return word
 
 
 def name_key(name: str) -> str:
@@ -219,7 +235,31 @@ class Nick:
 
 @dataclass(frozen=True, slots=True)
 class Who:
+    everyone: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rooms:
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """Show the topic (``text`` is None) or set it (an empty text clears it)."""
+
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRequest:
+    """``/history [N]``: up to N older messages of the current room."""
+
+    count: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,13 +279,23 @@ class Invalid:
     reason: str
 
 
-Command = Say | Me | PrivateMessage | Nick | Who | Help | Quit | Invalid
+Command = (
+    Say | Me | PrivateMessage | Nick | Who | Join | Rooms | Topic | HistoryRequest | Help | Quit
+) | Invalid
+
+# /history shows this many older messages unless told otherwise, and at most MAX.
+HISTORY_PAGE = 50
+HISTORY_MAX = 500
 
 # (usage, description) of every command, for /help and the README.
 COMMANDS: dict[str, tuple[str, str]] = {
     "help": ("/help", "this list"),
-    "who": ("/who", "who is online"),
-    "msg": ("/msg NAME TEXT", "a private message only NAME sees"),
+    "join": ("/join ROOM", "go to ROOM (created if new); everyone starts in #lobby"),
+    "rooms": ("/rooms", "the rooms, with how many are in each and their topics"),
+    "topic": ("/topic [TEXT]", "show this room's topic, or set it ('/topic -' clears it)"),
+    "who": ("/who [*]", "who is in this room (* : everyone online)"),
+    "history": ("/history [N]", f"up to N older messages of this room (max {HISTORY_MAX})"),
+    "msg": ("/msg NAME TEXT", "a private message only NAME sees, in any room"),
     "me": ("/me ACTION", "an action: '* you ACTION'"),
     "nick": ("/nick NEW", "change your name"),
     "quit": ("/quit [REASON]", "leave the chat"),
@@ -275,7 +325,15 @@ def parse_command(line: str) -> Command | None:
     if verb == "quit":
         return Quit(rest)
     if verb == "who":
-        return Who()
+        return Who(everyone=True) if rest == "*" else Who() if not rest else _usage("who")
+    if verb == "join":
+        return Join(rest) if rest and len(rest.split()) == 1 else _usage("join")
+    if verb == "rooms":
+        return Rooms()
+    if verb == "topic":
+        return Topic(None if not rest else "" if rest == "-" else rest)
+    if verb == "history":
+        return _history(rest)
     if verb == "help":
         return Help()
     if verb == "me":
@@ -286,6 +344,14 @@ def parse_command(line: str) -> Command | None:
         target, message = _split_word(rest)
         return PrivateMessage(target, message) if target and message else _usage("msg")
     return Invalid(f"unknown command /{verb}: type /help for the list")
+
+
+def _history(rest: str) -> HistoryRequest | Invalid:
+    if not rest:
+        return HistoryRequest(HISTORY_PAGE)
+    if not rest.isdecimal() or not 1 <= int(rest) <= HISTORY_MAX:
+        return Invalid(f"usage: /history [N], N from 1 to {HISTORY_MAX}")
+    return HistoryRequest(int(rest))
 
 
 def _split_word(text: str) -> tuple[str, str]:
@@ -308,6 +374,12 @@ def format_event(event: ServerEvent) -> str:
             return f"{sender}: {text}"
         case Action(sender, _, text):
             return f"* {sender} {text}"
+        case Past(said):
+            return f"[{clock(said.time)}] {format_event(said)}"
+        case TopicChanged(name, room, ""):
+            return f"*** {name} cleared the topic of {room}"
+        case TopicChanged(name, room, topic):
+            return f"*** {name} set the topic of {room}: {topic}"
         case Private(sender, _, text):
             return f"[private] {sender}: {text}"
         case Joined(name, _):
@@ -320,6 +392,14 @@ def format_event(event: ServerEvent) -> str:
             return f"*** {text}"
         case Error(text):
             return f"! {text}"
+
+
+def clock(timestamp: float) -> str:
+    """``HH:MM`` for a time today, ``YYYY-MM-DD HH:MM`` for an older one (server's zone)."""
+    when = time.localtime(timestamp)
+    if time.strftime("%Y%m%d", when) == time.strftime("%Y%m%d"):
+        return time.strftime("%H:%M", when)
+    return time.strftime("%Y-%m-%d %H:%M", when)
 
 
 def encode(event: ServerEvent) -> bytes:

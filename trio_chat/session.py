@@ -32,22 +32,29 @@ import logging
 
 import trio
 
-from .events import Error, Notice
+from .events import Error, Notice, Past
+from .history import DEFAULT_REPLAY, Entry, History
 from .hub import LOBBY, Hub, Member, NameTaken, NoSuchMember
 from .protocol import (
     BadLine,
     BadName,
+    Command,
     Help,
+    HistoryRequest,
     Invalid,
+    Join,
     Line,
     LineBuffer,
     Me,
     Nick,
     PrivateMessage,
     Quit,
+    Rooms,
     Say,
+    Topic,
     Who,
     check_name,
+    check_room,
     encode,
     help_lines,
     parse_command,
@@ -61,6 +68,12 @@ NAME_TIMEOUT = 60.0
 DRAIN_TIMEOUT = 5.0
 # How much to ask the stream for at a time.
 RECEIVE_SIZE = 64 * 1024
+
+
+def _count(n: int) -> str:
+    return "1 message" if n == 1 else f"{n} messages"
+
+
 # The first thing a connection hears: tells `nc` users what to send.
 GREETING = "Hello! Send your name (1-32 letters, digits, '_', '-', '.')"
 
@@ -72,12 +85,28 @@ class Session:
         stream: the connection; the session never closes it (its owner does).
         hub: the hub to register with.
         peer: the peer's address, for logs.
+        history: where room history is kept, if anywhere.
+        replay: how many messages of a room's history to show on entering it.
     """
 
-    def __init__(self, stream: trio.abc.Stream, hub: Hub, peer: str) -> None:
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        hub: Hub,
+        peer: str,
+        *,
+        history: History | None = None,
+        replay: int = DEFAULT_REPLAY,
+    ) -> None:
         self.stream = stream
         self.hub = hub
         self.peer = peer
+        self.history = history
+        self.replay = replay
+        # The room plain lines go to (the text protocol has one current room).
+        self.room = LOBBY
+        # /history shows messages older than this sequence number.
+        self._history_before = 0
         self.cancel_scope = trio.CancelScope()
         self._lines = LineBuffer()
         # Lines received but not yet handled (what followed the name line in
@@ -101,22 +130,56 @@ class Session:
                 continue
             try:
                 name = check_name(event.text)
-                return self._join(name)
+                if self.hub.find(name) is not None:
+                    raise NameTaken(name)
+                # Read the lobby's history first, then join in the same step as
+                # the read returns: no message is missed or shown twice.
+                entries = await self._recent(LOBBY)
+                member = self.hub.join(name, encode, self.cancel_scope, address=self.peer)
             except BadName as exc:
                 await self.send_now(Error(f"{exc}; try another name"))
             except NameTaken:
                 await self.send_now(Error(f"the name {name} is taken; try another name"))
+            else:
+                self._welcome(member, entries)
+                return member
 
-    def _join(self, name: str) -> Member:
-        member = self.hub.join(name, encode, self.cancel_scope, address=self.peer)
-        LOGGER.info("%s joined from %s", name, self.peer)
-        others = [n for n in self.hub.names(LOBBY) if n != name]
+    def _welcome(self, member: Member, entries: list[Entry]) -> None:
+        LOGGER.info("%s joined from %s", member.name, self.peer)
+        others = [n for n in self.hub.names() if n != member.name]
         online = ", ".join(others) if others else "nobody else yet"
         self.hub.deliver(
             member,
-            Notice(f"Welcome, {name}! Online: {online}. Type /help for commands."),
+            Notice(f"Welcome, {member.name}! Online: {online}. Type /help for commands."),
         )
-        return member
+        self._show_room(member, entries, announce=False)
+
+    async def _recent(self, room: str, *, before: int | None = None, count: int = 0) -> list[Entry]:
+        if self.history is None:
+            return []
+        return await self.history.recent(room, count or self.replay, before=before)
+
+    def _show_room(self, member: Member, entries: list[Entry], *, announce: bool = True) -> None:
+        """Tell ``member`` where they are now, and replay the room's history."""
+        room = self.hub.room(self.room)
+        assert room is not None
+        if announce:
+            names = ", ".join(self.hub.names(room.name))
+            self.hub.deliver(member, Notice(f"Now in {room.name} ({len(room.members)}: {names})"))
+        if room.topic:
+            self.hub.deliver(member, Notice(f"Topic of {room.name}: {room.topic}"))
+        self._history_before = entries[0].seq if entries else self._next_seq()
+        if entries:
+            self._replay(member, f"Last {_count(len(entries))} in {room.name}:", entries)
+
+    def _replay(self, member: Member, title: str, entries: list[Entry]) -> None:
+        self.hub.deliver(member, Notice(title))
+        for entry in entries:
+            self.hub.deliver(member, Past(entry.event))
+        self.hub.deliver(member, Notice("End of history"))
+
+    def _next_seq(self) -> int:
+        return self.history.last_seq + 1 if self.history is not None else 0
 
     async def send_now(self, event: Notice | Error) -> None:
         """Send one line directly: only while no writer task is running."""
@@ -169,21 +232,55 @@ class Session:
                 self.hub.deliver(member, Error(event.reason))
                 continue
             command = parse_command(event.text)
-            if isinstance(command, Quit):
-                self.hub.deliver(member, Notice("Bye!"))
-                return command.reason
-            if command is not None:
-                self._handle(member, command)
+            match command:
+                case None:
+                    pass
+                case Quit(reason):
+                    self.hub.deliver(member, Notice("Bye!"))
+                    return reason
+                case Join(room):
+                    await self._join_room(member, room)
+                case HistoryRequest(count):
+                    await self._older(member, count)
+                case _:
+                    self._handle(member, command)
 
-    def _handle(
-        self, member: Member, command: Say | Me | PrivateMessage | Nick | Who | Help | Invalid
-    ) -> None:
+    async def _join_room(self, member: Member, raw: str) -> None:
+        try:
+            wanted = check_room(raw)
+        except BadName as exc:
+            self.hub.deliver(member, Error(str(exc)))
+            return
+        if self.hub.same_room(wanted, self.room):
+            self.hub.deliver(member, Notice(f"You are already in {self.room}"))
+            return
+        entries = await self._recent(wanted)
+        # From here to the replay, nothing awaits: the history read and the
+        # room entry happen in one step.
+        existing = self.hub.room(wanted)
+        target = existing.name if existing is not None else wanted
+        self.hub.part(member, self.room, f"went to {target}")
+        self.room = self.hub.enter(member, target).name
+        self._show_room(member, entries)
+
+    async def _older(self, member: Member, count: int) -> None:
+        room = self.room
+        entries = await self._recent(room, before=self._history_before, count=count)
+        if room != self.room:
+            return
+        if not entries:
+            self.hub.deliver(member, Notice(f"No older messages in {room}"))
+            return
+        self._history_before = entries[0].seq
+        self._replay(member, f"{_count(len(entries))} before, in {room}:", entries)
+
+    def _handle(self, member: Member, command: Command) -> None:
         hub = self.hub
         match command:
             case Say(text):
-                hub.say(member, LOBBY, text)
+                hub.say(member, self.room, text)
             case Me(text):
-                hub.act(member, LOBBY, text)
+                hub.act(member, self.room, text)
             case PrivateMessage(target, text):
                 try:
                     hub.private(member, target, text)
@@ -191,14 +288,32 @@ class Session:
                     hub.deliver(member, Error(f"nobody called {target} is online (see /who)"))
             case Nick(new):
                 self._rename(member, new)
-            case Who():
-                names = hub.names(LOBBY)
+            case Who(everyone=True):
+                names = hub.names()
                 hub.deliver(member, Notice(f"Online ({len(names)}): {', '.join(names)}"))
+            case Who():
+                names = hub.names(self.room)
+                hub.deliver(member, Notice(f"In {self.room} ({len(names)}): {', '.join(names)}"))
+            case Rooms():
+                rooms = hub.room_list()
+                hub.deliver(member, Notice(f"Rooms ({len(rooms)}):"))
+                for room in rooms:
+                    about = f": {room.topic}" if room.topic else ""
+                    hub.deliver(member, Notice(f"  {room.name} ({len(room.members)}){about}"))
+            case Topic(None):
+                current = hub.room(self.room)
+                topic = current.topic if current is not None else ""
+                text = f"Topic of {self.room}: {topic}" if topic else f"No topic in {self.room}"
+                hub.deliver(member, Notice(text))
+            case Topic(str(topic)):
+                hub.set_topic(member, self.room, topic)
             case Help():
                 for line in help_lines():
                     hub.deliver(member, Notice(line))
             case Invalid(reason):
                 hub.deliver(member, Error(reason))
+            case _:  # Quit, Join and HistoryRequest are handled by the reader
+                raise AssertionError(command)
 
     def _rename(self, member: Member, new: str) -> None:
         old = member.name
