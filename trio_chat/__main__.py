@@ -6,11 +6,13 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TypeVar
 
 import trio
 
 from . import __version__
 from .client import run_terminal_client
+from .history import DEFAULT_REPLAY, HistoryError, default_path
 from .server import (
     DEFAULT_HOST,
     DEFAULT_MAX_CLIENTS,
@@ -19,6 +21,8 @@ from .server import (
     describe_bind_error,
     run_server,
 )
+
+E = TypeVar("E", bound=BaseException)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +44,19 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive,
         default=DEFAULT_MAX_CLIENTS,
         help="connections served at once (default %(default)s)",
+    )
+    serve.add_argument(
+        "--db",
+        default=str(default_path()),
+        metavar="PATH",
+        help="the SQLite file that keeps room history (default %(default)s); ':memory:' keeps none",
+    )
+    serve.add_argument(
+        "--history",
+        type=_positive,
+        default=DEFAULT_REPLAY,
+        metavar="N",
+        help="messages of a room's history shown on entering it (default %(default)s)",
     )
     serve.add_argument(
         "--log-level",
@@ -69,22 +86,23 @@ def serve(args: argparse.Namespace) -> int:
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
-    config = ServerConfig(args.host, args.port, args.max_clients)
-    errors: list[OSError] = []
+    config = ServerConfig(args.host, args.port, args.max_clients, args.db, args.history)
+    problems: list[str] = []
     try:
         trio.run(run_server, config)
+    except* HistoryError as group:
+        problems += [str(error) for error in _leaves(group)]
     except* OSError as group:
         # Only listening can fail this way: every connection's errors are handled.
-        errors += _leaves(group)
-    if errors:
-        logging.getLogger("trio_chat").error("%s", describe_bind_error(errors[0], config))
-        return 1
-    return 0
+        problems += [describe_bind_error(error, config) for error in _leaves(group)]
+    for problem in problems[:1]:
+        logging.getLogger("trio_chat").error("%s", problem)
+    return 1 if problems else 0
 
 
-def _leaves(group: BaseExceptionGroup[OSError]) -> list[OSError]:
-    """The OSErrors in a (nested) exception group."""
-    found: list[OSError] = []
+def _leaves(group: BaseExceptionGroup[E]) -> list[E]:
+    """The exceptions in a (nested) exception group."""
+    found: list[E] = []
     for error in group.exceptions:
         found += _leaves(error) if isinstance(error, BaseExceptionGroup) else [error]
     return found

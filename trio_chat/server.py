@@ -21,6 +21,7 @@ client that never reads are cancelled.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import logging
 import resource
@@ -34,6 +35,7 @@ from functools import partial
 import trio
 
 from .events import Error, Notice
+from .history import DEFAULT_REPLAY, MEMORY, History, HistoryStore
 from .hub import Hub
 from .protocol import name_key
 from .session import NAME_TIMEOUT, Session
@@ -58,6 +60,10 @@ class ServerConfig:
     host: str | None = DEFAULT_HOST
     port: int = DEFAULT_PORT
     max_clients: int = DEFAULT_MAX_CLIENTS
+    # The history file; ":memory:" keeps none.
+    db: str = MEMORY
+    # Messages of a room's history shown on entering it.
+    replay: int = DEFAULT_REPLAY
 
 
 class ChatServer:
@@ -67,6 +73,8 @@ class ChatServer:
         hub: shared with any other frontend.
         max_clients: connections beyond this get ``! server full`` and are closed.
         name_timeout: seconds a connection has to choose a valid name.
+        history: where room messages are kept, if anywhere.
+        replay: how many messages of a room's history to show on entering it.
     """
 
     def __init__(
@@ -75,8 +83,12 @@ class ChatServer:
         *,
         max_clients: int = DEFAULT_MAX_CLIENTS,
         name_timeout: float = NAME_TIMEOUT,
+        history: History | None = None,
+        replay: int = DEFAULT_REPLAY,
     ) -> None:
         self.hub = hub
+        self.history = history
+        self.replay = replay
         self.max_clients = max_clients
         self.name_timeout = name_timeout
         self.connections = 0
@@ -148,7 +160,9 @@ class ChatServer:
                 return
             self.connections += 1
             try:
-                await self._serve(Session(stream, self.hub, peer))
+                await self._serve(
+                    Session(stream, self.hub, peer, history=self.history, replay=self.replay)
+                )
             finally:
                 self.connections -= 1
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
@@ -263,8 +277,40 @@ async def run_server(
     if fd_limit - SPARE_FDS < max_clients:
         max_clients = max(1, fd_limit - SPARE_FDS)
         LOGGER.warning("open-file limit %d: serving at most %d clients", fd_limit, max_clients)
-        config = ServerConfig(config.host, config.port, max_clients)
-    server = ChatServer(Hub(name_key), max_clients=max_clients)
+        config = dataclasses.replace(config, max_clients=max_clients)
+    history = await open_history(config.db)
+    hub = Hub(name_key, recorder=history, topics=await history.topics())
+    server = ChatServer(hub, max_clients=max_clients, history=history, replay=config.replay)
+    async with trio.open_nursery() as storage:
+        await storage.start(history.run)
+        try:
+            await _serve_until_signal(server, config, task_status)
+        finally:
+            # The writer flushes every pending message, then returns.
+            history.close()
+
+
+async def open_history(db: str) -> History:
+    """Open (creating or migrating) the history file, and log where it is.
+
+    Raises:
+        HistoryError: it cannot be used; the message says why.
+    """
+    store = await trio.to_thread.run_sync(HistoryStore, db)
+    history = History(store, name_key)
+    await history.open()
+    if db == MEMORY:
+        LOGGER.info("history: kept in memory only (--db :memory:), lost at exit")
+    else:
+        LOGGER.info("history: %s (%d messages)", db, history.last_seq)
+    return history
+
+
+async def _serve_until_signal(
+    server: ChatServer,
+    config: ServerConfig,
+    task_status: trio.TaskStatus[list[trio.SocketListener]],
+) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_on_signals, signals, server)
