@@ -104,6 +104,7 @@ class PromptKeyboard:
         # Set by the worker thread when its prompt has returned.
         self._idle = threading.Event()
         self._idle.set()
+        self._closed = False
 
     async def read_line(self, prompt: str) -> str | None:
         self._idle.clear()
@@ -115,6 +116,8 @@ class PromptKeyboard:
 
     def _prompt(self, prompt: str) -> str | None:
         try:
+            if self._closed:  # closed before this thread got to start the prompt
+                return None
             return self._session.prompt(prompt)
         except (EOFError, KeyboardInterrupt):  # Ctrl+D, Ctrl+C: both mean quit
             return None
@@ -123,6 +126,7 @@ class PromptKeyboard:
 
     def close(self) -> None:
         """Exit a prompt that is still open (from any thread)."""
+        self._closed = True
         app = self._session.app
 
         def exit_once() -> None:  # runs in the prompt's thread and event loop

@@ -1,0 +1,279 @@
+"""The interactive client in a real terminal: `trio-chat client` inside tmux.
+
+Each test starts the real server, runs the client in a detached tmux session
+on a private socket (``tmux -L``, never the user's tmux), types with
+``send-keys`` and reads the screen with ``capture-pane``. Polling the screen of
+an external terminal is the only way to wait for it, so ``wait_for_screen``
+polls, always under a deadline. Another participant, bob, is a raw TCP
+connection from the test; it reads with ``until`` so that informational
+lines the server may add (rooms, history) do not matter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shlex
+import shutil
+import signal
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import pytest
+import trio
+
+from .conftest import STEP_TIMEOUT, Peer
+from .test_cli import TRIO_CHAT, running_server
+
+WIDTH, HEIGHT = 100, 20
+POLL_INTERVAL = 0.05
+# The shell's `echo EXIT=$?` after the client; at a line start if the client
+# left the terminal in a sane state (it may be followed by junk if not).
+EXIT_LINE = re.compile(r"^EXIT=(\d+)", re.MULTILINE)
+# What must never be on the screen: Python's and prompt_toolkit's error reports.
+ERROR_MARKERS = ("Traceback", "Unhandled exception", "Press ENTER to continue")
+
+
+def lines_of(screen: str) -> list[str]:
+    """The screen's lines without trailing blanks, and without the empty lines below."""
+    lines = [line.rstrip() for line in screen.splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def assert_clean(screen: str) -> None:
+    for marker in ERROR_MARKERS:
+        assert marker not in screen, f"{marker!r} on the screen:\n{screen}"
+
+
+def assert_in_order(screen: str, *wanted: str) -> None:
+    """Each of ``wanted`` is a whole line of the screen, in this order."""
+    lines = lines_of(screen)
+    start = 0
+    for line in wanted:
+        assert line in lines[start:], f"no line {line!r} (after {start}); the screen:\n{screen}"
+        start = lines.index(line, start) + 1
+
+
+class Terminal:
+    """A tmux pane running one command, on a tmux server of its own."""
+
+    def __init__(self, socket_name: str) -> None:
+        self.socket_name = socket_name
+        self.target = "chat"
+
+    async def tmux(self, *args: str, check: bool = True) -> str:
+        env = {key: value for key, value in os.environ.items() if key != "TMUX"}
+        result = await trio.run_process(
+            ["tmux", "-L", self.socket_name, "-f", "/dev/null", *args],
+            capture_stdout=True,
+            capture_stderr=True,
+            check=check,
+            env=env,
+        )
+        return result.stdout.decode("utf-8", "replace")
+
+    async def start(self, command: str) -> None:
+        await self.tmux(
+            "new-session",
+            "-d",
+            "-s",
+            self.target,
+            "-x",
+            str(WIDTH),
+            "-y",
+            str(HEIGHT),
+            # argv form: tmux runs sh itself, whatever the user's $SHELL is.
+            "sh",
+            "-c",
+            command,
+        )
+
+    async def send_keys(self, *keys: str) -> None:
+        """Named keys, as tmux spells them: "Enter", "C-c", "C-d"."""
+        await self.tmux("send-keys", "-t", self.target, *keys)
+
+    async def type(self, text: str) -> None:
+        """Literal text, no Enter."""
+        await self.tmux("send-keys", "-t", self.target, "-l", text)
+
+    async def screen(self) -> str:
+        """The whole pane, scrolled-off history included."""
+        return await self.tmux("capture-pane", "-p", "-t", self.target, "-S", "-")
+
+    async def wait_for_screen(self, predicate: Callable[[str], bool], what: str = "") -> str:
+        """Poll the pane until ``predicate(screen)``; return that screen."""
+        screen = ""
+        try:
+            with trio.fail_after(STEP_TIMEOUT):
+                while True:
+                    screen = await self.screen()
+                    if predicate(screen):
+                        return screen
+                    await trio.sleep(POLL_INTERVAL)
+        except trio.TooSlowError:
+            raise AssertionError(
+                f"timed out waiting for {what or predicate!r}; the screen:\n{screen}"
+            ) from None
+
+    async def wait_for_text(self, text: str) -> str:
+        return await self.wait_for_screen(lambda screen: text in screen, repr(text))
+
+    async def wait_for_prompt(self, prompt: str) -> str:
+        """Wait until the last non-empty line is ``prompt`` (typed text included)."""
+        return await self.wait_for_screen(
+            lambda screen: lines_of(screen)[-1:] == [prompt.rstrip()], f"prompt {prompt!r}"
+        )
+
+    async def exit_code(self) -> tuple[int, str]:
+        """Wait for the client to end; its exit code and the screen."""
+        screen = await self.wait_for_screen(
+            lambda screen: EXIT_LINE.search(screen) is not None, "EXIT=<code> at a line start"
+        )
+        match = EXIT_LINE.search(screen)
+        assert match is not None
+        code = int(match.group(1))
+        assert f"EXIT={code}" in lines_of(screen), f"junk after EXIT={code}:\n{screen}"
+        return code, screen
+
+    async def assert_usable(self, screen: str) -> None:
+        """After the client: no error report, and typing is echoed (cooked mode again)."""
+        assert_clean(screen)
+        await self.type("still echoing")
+        after = await self.wait_for_screen(
+            lambda screen: "still echoing" in screen.partition("EXIT=")[2],
+            "typed text echoed after the client exited (is the terminal still raw?)",
+        )
+        assert_clean(after)
+
+
+@asynccontextmanager
+async def terminal_client(port: int, *extra: str) -> AsyncIterator[Terminal]:
+    """`trio-chat client --host 127.0.0.1 --port PORT *extra` in a fresh tmux pane."""
+    if shutil.which("tmux") is None:
+        pytest.fail("tmux is not installed: these tests need it (CI installs it via .ci/run)")
+    client = shlex.join([TRIO_CHAT, "client", *extra, "--host", "127.0.0.1", "--port", str(port)])
+    terminal = Terminal(f"trio-chat-test-{os.getpid()}-{uuid.uuid4().hex[:12]}")
+    socket_path = ""
+    try:
+        await terminal.start(f"{client}; echo EXIT=$?; sleep 60")
+        socket_path = (await terminal.tmux("display-message", "-p", "#{socket_path}")).strip()
+        yield terminal
+    finally:
+        with trio.CancelScope(shield=True):
+            await terminal.tmux("kill-server", check=False)
+        if socket_path:  # tmux leaves its socket file behind
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(socket_path)
+
+
+@asynccontextmanager
+async def connect(port: int) -> AsyncIterator[Peer]:
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    async with stream:
+        yield Peer(stream)
+
+
+async def test_typing_is_never_garbled_by_incoming_lines() -> None:
+    async with running_server() as (_, port), connect(port) as bob:
+        await bob.register("bob")
+        async with terminal_client(port, "--name", "ana") as term:
+            await term.wait_for_prompt("ana> ")
+            await bob.until("*** ana joined")
+
+            await term.type("hello wor")
+            await term.wait_for_prompt("ana> hello wor")
+            await bob.send("hi ana, how are you?")
+            # The prompt is erased and redrawn around the new line: wait for the
+            # redraw to end (a garbled line would never look like this).
+            await term.wait_for_screen(
+                lambda screen: (
+                    (lines := lines_of(screen))[-1:] == ["ana> hello wor"]
+                    and "bob: hi ana, how are you?" in lines[:-1]
+                ),
+                "bob's line above the intact prompt 'ana> hello wor'",
+            )
+
+            await term.type("ld")
+            await term.send_keys("Enter")
+            assert (await bob.until("ana: "))[-1] == "ana: hello world"
+            await term.wait_for_prompt("ana> ")
+
+
+async def test_quit_command_leaves_with_exit_0() -> None:
+    async with running_server() as (_, port), connect(port) as bob:
+        await bob.register("bob")
+        async with terminal_client(port, "--name", "ana") as term:
+            await term.wait_for_prompt("ana> ")
+            await bob.until("*** ana joined")
+            await term.type("/quit")
+            await term.send_keys("Enter")
+            assert (await bob.until("*** ana left"))[-1] == "*** ana left"
+            code, screen = await term.exit_code()
+            assert code == 0, screen
+            await term.assert_usable(screen)
+
+
+async def test_ctrl_c_at_the_prompt_quits_cleanly() -> None:
+    async with running_server() as (_, port), connect(port) as bob:
+        await bob.register("bob")
+        async with terminal_client(port, "--name", "ana") as term:
+            await term.wait_for_prompt("ana> ")
+            await bob.until("*** ana joined")
+            await term.type("never sent")
+            await term.wait_for_prompt("ana> never sent")
+            await term.send_keys("C-c")
+            assert (await bob.until("*** ana left"))[-1] == "*** ana left"
+            code, screen = await term.exit_code()
+            assert code == 0, screen
+            await term.assert_usable(screen)
+
+
+async def test_ctrl_d_on_an_empty_prompt_quits() -> None:
+    async with running_server() as (_, port), connect(port) as bob:
+        await bob.register("bob")
+        async with terminal_client(port, "--name", "ana") as term:
+            await term.wait_for_prompt("ana> ")
+            await bob.until("*** ana joined")
+            await term.send_keys("C-d")
+            assert (await bob.until("*** ana left"))[-1] == "*** ana left"
+            code, screen = await term.exit_code()
+            assert code == 0, screen
+            await term.assert_usable(screen)
+
+
+async def test_server_shutdown_while_typing_ends_with_exit_1() -> None:
+    async with running_server() as (server, port):
+        async with terminal_client(port, "--name", "ana") as term:
+            await term.wait_for_prompt("ana> ")
+            await term.type("half typed")
+            await term.wait_for_prompt("ana> half typed")
+
+            server.process.send_signal(signal.SIGINT)
+            code, screen = await term.exit_code()
+            assert code == 1, screen
+            assert_in_order(
+                screen,
+                "*** server shutting down",
+                "*** disconnected: the server closed the connection",
+                "EXIT=1",
+            )
+            await term.assert_usable(screen)
+        assert await server.exit_code() == 0
+
+
+async def test_a_taken_name_asks_for_another() -> None:
+    async with running_server() as (_, port), connect(port) as bob:
+        await bob.register("ana")
+        async with terminal_client(port, "--name", "ana") as term:
+            await term.wait_for_prompt("name: ")
+            screen = await term.screen()
+            assert "! the name ana is taken" in screen, screen
+            await term.type("ana2")
+            await term.send_keys("Enter")
+            await term.wait_for_text("*** Welcome, ana2!")
+            await term.wait_for_prompt("ana2> ")
+            await bob.until("*** ana2 joined")
