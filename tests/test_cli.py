@@ -55,7 +55,11 @@ async def program(*args: str, read: str = "stdout") -> AsyncIterator[Program]:
 
 @asynccontextmanager
 async def running_server(*extra: str) -> AsyncIterator[tuple[Program, int]]:
-    async with program("serve", "--host", "127.0.0.1", "--port", "0", *extra, read="stderr") as srv:
+    """A real server on a free port; history in memory unless ``extra`` gives ``--db``."""
+    db = () if "--db" in extra else ("--db", ":memory:")
+    async with program(
+        "serve", "--host", "127.0.0.1", "--port", "0", *db, *extra, read="stderr"
+    ) as srv:
         line = await srv.io.line()
         while "listening on" not in line:
             line = await srv.io.line()
@@ -147,7 +151,7 @@ async def test_client_without_a_server_explains_and_fails() -> None:
 async def test_server_on_a_busy_port_explains_and_fails() -> None:
     async with running_server() as (_, port):
         result = await trio.run_process(
-            [TRIO_CHAT, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [TRIO_CHAT, "serve", "--host", "127.0.0.1", "--port", str(port), "--db", ":memory:"],
             capture_stdout=True,
             capture_stderr=True,
             check=False,
