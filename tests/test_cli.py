@@ -104,6 +104,7 @@ async def chat_then_sigint(server: Program, ana: Program, bob: Program, port: in
             )
             assert script.returncode == 0
             assert b"*** Welcome, bot!" in script.stdout
+            assert b"\x1b" not in script.stdout  # plain: no colours or escape codes
             assert script.stderr == b""
             assert await ana.io.until("*** bot left") == [
                 "*** bot joined",

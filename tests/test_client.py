@@ -73,15 +73,16 @@ async def start_client(
 ) -> AsyncIterator[StartClient]:
     async with trio.open_nursery() as nursery:
 
-        def start(name: str | None, *, interactive: bool = False) -> RunningClient:
+        def start(
+            name: str | None, *, interactive: bool = False, echo: bool = False
+        ) -> RunningClient:
             client_side, server_side = trio.testing.memory_stream_pair()
             connector.count += 1
             connector.nursery.start_soon(connector.server.handle, server_side, "client")
             typist = Typist(interactive=interactive)
             screen = RecordingScreen()
-            running = RunningClient(
-                ChatClient(client_side, typist.keyboard, screen, name), typist, screen
-            )
+            client = ChatClient(client_side, typist.keyboard, screen, name, echo=echo)
+            running = RunningClient(client, typist, screen)
             nursery.start_soon(running.run)
             return running
 
@@ -179,3 +180,48 @@ async def test_rejected_name_stops_a_script_without_sending_its_lines(
     assert any(line.startswith("! the name bob is taken") for line in script.screen.lines)
     await bob.send("/who")
     assert await bob.line() == "*** In #lobby (1): bob"
+
+
+async def test_a_terminal_client_shows_its_own_messages_and_help(
+    connector: MemoryConnector, start_client: StartClient
+) -> None:
+    bob = await connector.join("bob")
+    ana = start_client("ana", interactive=True, echo=True)
+    await ana.screen.wait_for("*** Welcome")
+    await ana.typist.type("hello", "/me waves", "/msg bob psst", "/help")
+    await ana.screen.wait_for("***   //TEXT")
+    assert [line for line in ana.screen.lines if not line.startswith("***")] == [
+        "ana: hello",
+        "* ana waves",
+        "[private to bob] psst",
+    ]
+    assert any(line.startswith("*** Keys: Up/Down") for line in ana.screen.lines)
+    assert await bob.until("[private] ana: psst") == [
+        "*** ana joined",
+        "ana: hello",
+        "* ana waves",
+        "[private] ana: psst",
+    ]
+
+
+async def test_a_script_gets_no_echo_of_its_own_lines(
+    connector: MemoryConnector, start_client: StartClient
+) -> None:
+    bob = await connector.join("bob")
+    script = start_client("bot")
+    await script.screen.wait_for("*** Welcome")
+    await script.typist.type("hello", "/who")
+    await script.screen.wait_for("*** In #lobby")
+    assert await bob.until("bot: hello") == ["*** bot joined", "bot: hello"]
+    assert not any("bot: hello" in line for line in script.screen.lines)
+
+
+async def test_the_client_follows_the_room_it_is_in(
+    connector: MemoryConnector, start_client: StartClient
+) -> None:
+    ana = start_client("ana")
+    await ana.screen.wait_for("*** Welcome")
+    assert ana.client.room == "#lobby"
+    await ana.typist.type("/join Dev")
+    await ana.screen.wait_for("*** Now in #Dev")
+    assert ana.client.room == "#Dev"

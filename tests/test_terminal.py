@@ -50,8 +50,8 @@ def assert_clean(screen: str) -> None:
 
 
 def assert_in_order(screen: str, *wanted: str) -> None:
-    """Each of ``wanted`` is a whole line of the screen, in this order."""
-    lines = lines_of(screen)
+    """Each of ``wanted`` is a whole line of the screen (after its time), in this order."""
+    lines = [re.sub(r"^\[\d\d:\d\d\] ", "", line) for line in lines_of(screen)]
     start = 0
     for line in wanted:
         assert line in lines[start:], f"no line {line!r} (after {start}); the screen:\n{screen}"
@@ -181,33 +181,33 @@ async def test_typing_is_never_garbled_by_incoming_lines() -> None:
     async with running_server() as (_, port), connect(port) as bob:
         await bob.register("bob")
         async with terminal_client(port, "--name", "ana") as term:
-            await term.wait_for_prompt("ana> ")
+            await term.wait_for_prompt("[#lobby] ana> ")
             await bob.until("*** ana joined")
 
             await term.type("hello wor")
-            await term.wait_for_prompt("ana> hello wor")
+            await term.wait_for_prompt("[#lobby] ana> hello wor")
             await bob.send("hi ana, how are you?")
             # The prompt is erased and redrawn around the new line: wait for the
             # redraw to end (a garbled line would never look like this).
             await term.wait_for_screen(
                 lambda screen: (
-                    (lines := lines_of(screen))[-1:] == ["ana> hello wor"]
-                    and "bob: hi ana, how are you?" in lines[:-1]
+                    (lines := lines_of(screen))[-1:] == ["[#lobby] ana> hello wor"]
+                    and any(line.endswith("] bob: hi ana, how are you?") for line in lines[:-1])
                 ),
-                "bob's line above the intact prompt 'ana> hello wor'",
+                "bob's line above the intact prompt '[#lobby] ana> hello wor'",
             )
 
             await term.type("ld")
             await term.send_keys("Enter")
             assert (await bob.until("ana: "))[-1] == "ana: hello world"
-            await term.wait_for_prompt("ana> ")
+            await term.wait_for_prompt("[#lobby] ana> ")
 
 
 async def test_quit_command_leaves_with_exit_0() -> None:
     async with running_server() as (_, port), connect(port) as bob:
         await bob.register("bob")
         async with terminal_client(port, "--name", "ana") as term:
-            await term.wait_for_prompt("ana> ")
+            await term.wait_for_prompt("[#lobby] ana> ")
             await bob.until("*** ana joined")
             await term.type("/quit")
             await term.send_keys("Enter")
@@ -221,10 +221,10 @@ async def test_ctrl_c_at_the_prompt_quits_cleanly() -> None:
     async with running_server() as (_, port), connect(port) as bob:
         await bob.register("bob")
         async with terminal_client(port, "--name", "ana") as term:
-            await term.wait_for_prompt("ana> ")
+            await term.wait_for_prompt("[#lobby] ana> ")
             await bob.until("*** ana joined")
             await term.type("never sent")
-            await term.wait_for_prompt("ana> never sent")
+            await term.wait_for_prompt("[#lobby] ana> never sent")
             await term.send_keys("C-c")
             assert (await bob.until("*** ana left"))[-1] == "*** ana left"
             code, screen = await term.exit_code()
@@ -236,7 +236,7 @@ async def test_ctrl_d_on_an_empty_prompt_quits() -> None:
     async with running_server() as (_, port), connect(port) as bob:
         await bob.register("bob")
         async with terminal_client(port, "--name", "ana") as term:
-            await term.wait_for_prompt("ana> ")
+            await term.wait_for_prompt("[#lobby] ana> ")
             await bob.until("*** ana joined")
             await term.send_keys("C-d")
             assert (await bob.until("*** ana left"))[-1] == "*** ana left"
@@ -248,9 +248,9 @@ async def test_ctrl_d_on_an_empty_prompt_quits() -> None:
 async def test_server_shutdown_while_typing_ends_with_exit_1() -> None:
     async with running_server() as (server, port):
         async with terminal_client(port, "--name", "ana") as term:
-            await term.wait_for_prompt("ana> ")
+            await term.wait_for_prompt("[#lobby] ana> ")
             await term.type("half typed")
-            await term.wait_for_prompt("ana> half typed")
+            await term.wait_for_prompt("[#lobby] ana> half typed")
 
             server.process.send_signal(signal.SIGINT)
             code, screen = await term.exit_code()
@@ -275,5 +275,5 @@ async def test_a_taken_name_asks_for_another() -> None:
             await term.type("ana2")
             await term.send_keys("Enter")
             await term.wait_for_text("*** Welcome, ana2!")
-            await term.wait_for_prompt("ana2> ")
+            await term.wait_for_prompt("[#lobby] ana2> ")
             await bob.until("*** ana2 joined")

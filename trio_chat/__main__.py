@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from functools import partial
 from typing import TypeVar
 
 import trio
@@ -69,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     client.add_argument("--name", help="your name (asked for if not given)")
     client.add_argument("--host", default="localhost", help="server address (default localhost)")
     client.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s)")
+    client.add_argument(
+        "--no-color",
+        action="store_true",
+        help="no colours (also when NO_COLOR is set, or output is not a terminal)",
+    )
     return parser
 
 
@@ -109,7 +115,9 @@ def _leaves(group: BaseExceptionGroup[E]) -> list[E]:
 
 
 def client(args: argparse.Namespace) -> int:
-    return trio.run(run_terminal_client, args.host, args.port, args.name)
+    return trio.run(
+        partial(run_terminal_client, args.host, args.port, args.name, no_color=args.no_color)
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

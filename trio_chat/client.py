@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import trio
 
+from .display import Display, wants_colour
 from .protocol import Line, LineBuffer
 
 if TYPE_CHECKING:
@@ -42,6 +43,15 @@ RECEIVE_SIZE = 64 * 1024
 # The welcome line that accepts our name, and the greeting we need not show.
 WELCOME_PREFIX = "*** Welcome, "
 GREETING_PREFIX = "*** Hello! Send your name"
+# Where the server puts everyone at first.
+FIRST_ROOM = "#lobby"
+# The notice that says which room we are in now.
+ROOM_PREFIX = "*** Now in "
+# What /help adds on a terminal, after the server's list of commands.
+CLIENT_HELP = (
+    "*** Keys: Up/Down recall earlier lines; Ctrl+D, Ctrl+C or /quit leaves.",
+    "*** Your own messages are shown as the others see them; private ones in magenta.",
+)
 
 
 class Keyboard(Protocol):
@@ -151,6 +161,9 @@ class ChatClient:
         keyboard: where typed lines come from.
         screen: where the server's lines go.
         name: the name to register; asked for on the keyboard if ``None``.
+        display: how lines are shown (colours, timestamps); plain by default.
+        echo: show the user's own messages (the server does not send them back);
+            for a terminal, not for a script's output.
     """
 
     def __init__(
@@ -159,11 +172,17 @@ class ChatClient:
         keyboard: Keyboard,
         screen: Screen,
         name: str | None = None,
+        *,
+        display: Display | None = None,
+        echo: bool = False,
     ) -> None:
         self.conn = conn
         self.keyboard = keyboard
         self.screen = screen
         self.name = name
+        self.display = display or Display(colour=False, timestamps=False)
+        self.echo = echo
+        self.room = FIRST_ROOM
         self.exit_code = 0
         self.registered = False
         self._quitting = False
@@ -202,7 +221,7 @@ class ChatClient:
         self._server_closed.set()
         if not self._quitting:
             how = "the connection was lost" if lost else "the server closed the connection"
-            self.screen.show(f"*** disconnected: {how}")
+            self.screen.show(self.display.incoming(f"*** disconnected: {how}"))
             self.exit_code = 1
         done.cancel()
 
@@ -215,7 +234,9 @@ class ChatClient:
                 self._verdict.set()
             elif line.startswith(GREETING_PREFIX) and self.name is not None:
                 return  # we send our name unasked
-        self.screen.show(line)
+        elif line.startswith(ROOM_PREFIX):
+            self.room = line[len(ROOM_PREFIX) :].split(" ", 1)[0]
+        self.screen.show(self.display.incoming(line))
 
     # --- keyboard -> server ------------------------------------------------------
 
@@ -226,7 +247,7 @@ class ChatClient:
             await self._quit("", done)
             return
         while True:
-            line = await self._read(f"{self.name}> ")
+            line = await self._read(f"[{self.room}] {self.name}> ")
             if line is None:
                 await self._quit("/quit", done)
                 return
@@ -234,6 +255,18 @@ class ChatClient:
                 await self._quit(line, done)
                 return
             await self.conn.send_all((line + "\n").encode("utf-8"))
+            if self.echo:
+                self._echo(line)
+
+    def _echo(self, line: str) -> None:
+        """Show what the user just sent, as the others will see it."""
+        assert self.name is not None
+        shown = self.display.own(self.name, line)
+        if shown is not None:
+            self.screen.show(shown)
+        elif line.split(maxsplit=1)[:1] == ["/help"]:
+            for help_line in CLIENT_HELP:
+                self.screen.show(self.display.incoming(help_line))
 
     async def _register(self) -> bool:
         """Send names until one is accepted; False if the user gave up."""
@@ -284,7 +317,9 @@ def _is_quit(line: str) -> bool:
 # --- the command line -------------------------------------------------------------------
 
 
-async def run_terminal_client(host: str, port: int, name: str | None) -> int:
+async def run_terminal_client(
+    host: str, port: int, name: str | None, *, no_color: bool = False
+) -> int:
     """Connect and chat from this terminal (or pipe); returns the exit code."""
     try:
         conn = await trio.open_tcp_stream(host, port)
@@ -298,7 +333,7 @@ async def run_terminal_client(host: str, port: int, name: str | None) -> int:
         return 1
     async with conn:
         if sys.stdin.isatty() and sys.stdout.isatty():
-            return await _interactive(conn, name)
+            return await _interactive(conn, name, colour=wants_colour(no_color))
         async with open_stdin() as stdin:
             client = ChatClient(conn, StreamKeyboard(stdin), PrintScreen(), name)
             return await _run_with_signals(client)
@@ -340,14 +375,17 @@ class _FileStream(trio.abc.ReceiveStream):
         await trio.lowlevel.checkpoint()
 
 
-async def _interactive(conn: trio.SocketStream, name: str | None) -> int:
+async def _interactive(conn: trio.SocketStream, name: str | None, *, colour: bool) -> int:
     from prompt_toolkit import PromptSession
     from prompt_toolkit.patch_stdout import patch_stdout
 
-    keyboard = PromptKeyboard(PromptSession[str]())
+    # The typed line is erased on Enter and shown again as the others see it.
+    keyboard = PromptKeyboard(PromptSession[str](erase_when_done=True))
+    display = Display(colour=colour, timestamps=True)
+    client = ChatClient(conn, keyboard, PrintScreen(), name, display=display, echo=True)
     with patch_stdout(raw=True):
         try:
-            return await _run_with_signals(ChatClient(conn, keyboard, PrintScreen(), name))
+            return await _run_with_signals(client)
         finally:
             with trio.CancelScope(shield=True):
                 await keyboard.wait_closed()

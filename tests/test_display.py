@@ -1,0 +1,95 @@
+"""How the terminal client shows lines: colours, timestamps, own lines."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from trio_chat.display import NAME_COLOURS, Display, colour_wanted, name_colour
+
+NOON = time.mktime((2026, 11, 23, 12, 34, 0, 0, 0, -1))
+
+
+def plain() -> Display:
+    return Display(colour=False, timestamps=False)
+
+
+def coloured() -> Display:
+    return Display(colour=True, timestamps=False)
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["ana: hi", "* ana waves", "[private] bob: psst", "*** bob joined", "! unknown command"],
+)
+def test_plain_display_shows_server_lines_unchanged(line: str) -> None:
+    assert plain().incoming(line) == line
+
+
+def test_escape_sequences_from_the_server_are_removed() -> None:
+    assert plain().incoming("evil: \x1b[2Jgone\x1b]0;title\x07") == "evil: gone"
+
+
+def test_live_lines_get_the_local_time_and_replayed_lines_keep_theirs() -> None:
+    display = Display(colour=False, timestamps=True, clock=lambda: NOON)
+    assert display.incoming("ana: hi") == "[12:34] ana: hi"
+    assert display.incoming("[09:15] ana: earlier") == "[09:15] ana: earlier"
+    assert display.incoming("[2026-11-20 09:15] ana: older") == "[2026-11-20 09:15] ana: older"
+
+
+def test_names_are_coloured_stably_and_case_insensitively() -> None:
+    display = coloured()
+    colour = name_colour("ana")
+    assert colour in NAME_COLOURS
+    assert name_colour("ANA") == colour
+    assert display.incoming("ana: hi") == f"\x1b[1;{colour}mana\x1b[0m: hi"
+    assert display.incoming("* ana waves") == f"* \x1b[1;{colour}mana\x1b[0m waves"
+    # Different names spread over the palette.
+    assert len({name_colour(f"user{i}") for i in range(50)}) >= len(NAME_COLOURS) // 2
+
+
+def test_private_messages_errors_and_notices_stand_apart() -> None:
+    display = coloured()
+    assert display.incoming("[private] bob: psst") == "\x1b[1;35m[private] bob: psst\x1b[0m"
+    assert display.incoming("! no such user") == "\x1b[31m! no such user\x1b[0m"
+    assert display.incoming("*** bob joined") == "\x1b[2m*** bob joined\x1b[0m"
+
+
+@pytest.mark.parametrize(
+    ("typed", "shown"),
+    [
+        ("hello", "ana: hello"),
+        ("//etc", "ana: /etc"),
+        ("/me waves", "* ana waves"),
+        ("/ME  waves", "* ana waves"),
+        ("/msg bob psst now", "[private to bob] psst now"),
+        ("/who", None),
+        ("/msg bob", None),
+        ("/me", None),
+        ("/join dev", None),
+    ],
+)
+def test_own_lines_are_shown_as_the_others_see_them(typed: str, shown: str | None) -> None:
+    assert plain().own("ana", typed) == shown
+
+
+def test_own_lines_get_timestamps_too() -> None:
+    display = Display(colour=False, timestamps=True, clock=lambda: NOON)
+    assert display.own("ana", "hello") == "[12:34] ana: hello"
+
+
+@pytest.mark.parametrize(
+    ("tty", "flag", "env", "wanted"),
+    [
+        (True, False, {}, True),
+        (False, False, {}, False),
+        (True, True, {}, False),
+        (True, False, {"NO_COLOR": "1"}, False),
+        (True, False, {"NO_COLOR": ""}, True),
+    ],
+)
+def test_colour_only_on_a_terminal_without_no_color(
+    tty: bool, flag: bool, env: dict[str, str], wanted: bool
+) -> None:
+    assert colour_wanted(tty, flag, env) is wanted
