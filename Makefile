@@ -6,9 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-# Optional: HOST, PORT (serve and client), NAME (client), MAX_CLIENTS (serve).
+# Optional: HOST, PORT (serve and client), NAME (client), MAX_CLIENTS and DB (serve).
 SERVE_ARGS := $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT)) \
-              $(if $(MAX_CLIENTS),--max-clients $(MAX_CLIENTS))
+              $(if $(MAX_CLIENTS),--max-clients $(MAX_CLIENTS)) $(if $(DB),--db $(DB))
 CLIENT_ARGS := $(if $(NAME),--name $(NAME)) $(if $(HOST),--host $(HOST)) \
                $(if $(PORT),--port $(PORT))
 
