@@ -193,7 +193,7 @@ def check_room(raw: str) -> str:
 def _check_word(raw: str, what: str) -> str:
     word = unicodedata.normalize("NFC", raw.strip())
     if not word:
-        raise BadName(f"a {what} is needed: type one and press Enter")
+        raise BadName(f"a {what} is needed")
     if len(word) > MAX_NAME_CHARS:
         raise BadName(f"{what} too long (max {MAX_NAME_CHARS} characters)")
     for char in word:

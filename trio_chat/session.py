@@ -155,9 +155,18 @@ class Session:
         self._show_room(member, entries, announce=False)
 
     async def _recent(self, room: str, *, before: int | None = None, count: int = 0) -> list[Entry]:
+        """A room's history; raises Cancelled if the session was cancelled meanwhile.
+
+        The read runs in a worker thread, which a cancel cannot interrupt: an
+        eviction or a shutdown during it must still stop the caller before it
+        touches the hub. ``checkpoint_if_cancelled`` does not yield otherwise,
+        so the caller still enters the room in the same step as the read.
+        """
         if self.history is None:
             return []
-        return await self.history.recent(room, count or self.replay, before=before)
+        entries = await self.history.recent(room, count or self.replay, before=before)
+        await trio.lowlevel.checkpoint_if_cancelled()
+        return entries
 
     def _show_room(self, member: Member, entries: list[Entry], *, announce: bool = True) -> None:
         """Tell ``member`` where they are now, and replay the room's history."""
