@@ -12,7 +12,7 @@ SERVE_ARGS := $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT)) \
 CLIENT_ARGS := $(if $(NAME),--name $(NAME)) $(if $(HOST),--host $(HOST)) \
                $(if $(PORT),--port $(PORT))
 
-.PHONY: serve client test lint typecheck check-format format venv clean
+.PHONY: serve client test bench format venv clean
 
 serve: $(STAMP)
 	@$(BIN)/trio-chat serve $(SERVE_ARGS)
@@ -25,6 +25,10 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict trio_chat
 	$(BIN)/pytest
+
+# Load scenarios against trio_chat and the threaded original (a few minutes).
+bench: $(STAMP)
+	$(BIN)/trio-chat bench $(BENCH_ARGS)
 
 format: $(STAMP)
 	$(BIN)/ruff format .

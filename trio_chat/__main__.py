@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="default %(default)s",
     )
 
+    commands.add_parser("bench", help="measure servers under load (see trio-chat bench -h)")
     client = commands.add_parser("client", help="chat from this terminal")
     client.add_argument("--name", help="your name (asked for if not given)")
     client.add_argument("--host", default="localhost", help="server address (default localhost)")
@@ -121,6 +122,11 @@ def client(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:
+        from .bench import main as bench
+
+        return bench(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return serve(args) if args.command == "serve" else client(args)

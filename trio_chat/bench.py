@@ -1,0 +1,213 @@
+"""``trio-chat bench``: run the load scenarios against servers, side by side.
+
+Each scenario starts a fresh server process pinned to one core and a load
+generator (:mod:`trio_chat.loadgen`) pinned to the other, so neither steals
+the other's CPU. Targets run interleaved, scenario by scenario, so a noisy
+machine affects them alike; the table gives ratios from the same run.
+
+A rate is *sustained* when nothing was lost and p99 latency stayed under
+:data:`SUSTAINED_P99_MS`. The generator's own CPU use is reported: near 100 %
+it, not the server, was the limit, and the row is flagged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SUSTAINED_P99_MS = 100.0
+# A generator busier than this fraction of its core is the bottleneck.
+SATURATED = 0.9
+THREADED_ORIGINAL = Path(__file__).resolve().parent.parent / "benchmarks" / "threaded_original.py"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    clients: int
+    rates: tuple[float, ...]
+    senders: int = 10
+    duration: float = 5.0
+    stalled: int = 0
+
+
+SCENARIOS = {
+    "fanout-100": Scenario("fanout-100", 100, (500, 1000, 2000, 4000)),
+    "fanout-1000": Scenario("fanout-1000", 1000, (50, 100, 200, 300)),
+    "slow-consumer": Scenario("slow-consumer", 100, (200,), duration=10.0, stalled=1),
+}
+QUICK = {
+    "tiny": Scenario("tiny", 5, (20,), senders=2, duration=1.0),
+}
+
+
+@dataclass
+class Target:
+    name: str
+    command: list[str]  # "{port}" is replaced by the port
+
+
+def default_targets() -> list[Target]:
+    trio_chat = [sys.executable, "-m", "trio_chat", "serve", "--host", "127.0.0.1"]
+    trio_chat += ["--port", "{port}", "--db", ":memory:", "--log-level", "warning"]
+    original = [sys.executable, str(THREADED_ORIGINAL), "{port}"]
+    return [Target("trio_chat", trio_chat), Target("threaded-original", original)]
+
+
+@dataclass
+class Run:
+    target: str
+    scenario: str
+    clients: int
+    registration_s: float | None = None
+    server_rss_kb: int | None = None
+    phases: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with code {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)  # polling a port another process opens
+    raise RuntimeError("server did not listen in time")
+
+
+def pinned(core: int) -> list[str]:
+    """A taskset prefix pinning to ``core``, when there are cores to spare."""
+    if (os.cpu_count() or 1) < 2 or not _has("taskset"):
+        return []
+    return ["taskset", "-c", str(core)]
+
+
+def _has(program: str) -> bool:
+    return any((Path(d) / program).exists() for d in os.environ.get("PATH", "").split(":"))
+
+
+def run_one(target: Target, scenario: Scenario) -> Run:
+    run = Run(target.name, scenario.name, scenario.clients)
+    port = free_port()
+    command = [*pinned(0), *(part.replace("{port}", str(port)) for part in target.command)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_listening(port, server)
+        loadgen = [*pinned(1), sys.executable, "-m", "trio_chat.loadgen"]
+        loadgen += ["--port", str(port), "--clients", str(scenario.clients)]
+        loadgen += ["--senders", str(scenario.senders), "--duration", str(scenario.duration)]
+        loadgen += ["--rates", ",".join(str(r) for r in scenario.rates)]
+        loadgen += ["--stalled", str(scenario.stalled), "--server-pid", str(server.pid)]
+        done = subprocess.run(loadgen, capture_output=True, timeout=600, check=False)
+        if done.returncode != 0:
+            run.error = done.stderr.decode(errors="replace").strip().splitlines()[-1:][0]
+            return run
+        report = json.loads(done.stdout)
+        run.registration_s = report["registration_s"]
+        run.server_rss_kb = report["server_rss_kb"]
+        run.phases = report["phases"]
+    except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError, IndexError) as exc:
+        run.error = str(exc) or type(exc).__name__
+    finally:
+        server.kill()
+        server.wait()
+    return run
+
+
+def sustained(run: Run) -> float | None:
+    """The highest rate with no loss and p99 under the limit."""
+    best = None
+    for phase in run.phases:
+        if phase["lost"] == 0 and (phase["p99_ms"] or 0) < SUSTAINED_P99_MS:
+            best = phase["rate"]
+    return best
+
+
+def table(runs: Sequence[Run]) -> str:
+    rows = [
+        "target             scenario       clients  rate/s  deliv/s   lost  p50ms  p99ms "
+        "p99.9ms  srvCPU%  genCPU%  peakRSS"
+    ]
+    for run in runs:
+        if run.error:
+            rows.append(f"{run.target:<18} {run.scenario:<14} {run.clients:>7}  error: {run.error}")
+            continue
+        for p in run.phases:
+            secs = p["elapsed_s"] or 1
+            gen = p["loadgen_cpu_s"] / secs
+            flag = " (generator saturated)" if gen > SATURATED else ""
+            rows.append(
+                f"{run.target:<18} {run.scenario:<14} {run.clients:>7} {p['rate']:>7.0f} "
+                f"{p['deliveries_per_s']:>8.0f} {p['lost']:>6} {_ms(p['p50_ms'])} "
+                f"{_ms(p['p99_ms'])} {_ms(p['p999_ms'])} {100 * p['server_cpu_s'] / secs:>7.0f}% "
+                f"{100 * gen:>7.0f}% {(p['server_peak_rss_kb'] or 0) / 1024:>6.0f}M{flag}"
+            )
+    return "\n".join(rows)
+
+
+def _ms(value: float | None) -> str:
+    return f"{value:>6.1f}" if value is not None else "     -"
+
+
+def summary(runs: Sequence[Run]) -> str:
+    lines = ["", "sustained (no loss, p99 < 100 ms), and registration time:"]
+    by_scenario: dict[str, dict[str, Run]] = {}
+    for run in runs:
+        by_scenario.setdefault(run.scenario, {})[run.target] = run
+    for scenario, targets in by_scenario.items():
+        parts = []
+        for name, run in targets.items():
+            rate = sustained(run)
+            reg = f", registered in {run.registration_s:.1f} s" if run.registration_s else ""
+            parts.append(f"{name} {rate or 0:.0f} msg/s{reg}")
+        rates = [sustained(r) or 0 for r in targets.values()]
+        ratio = f"  (ratio {rates[0] / rates[1]:.1f}x)" if len(rates) == 2 and rates[1] else ""
+        lines.append(f"  {scenario:<14} " + "; ".join(parts) + ratio)
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="trio-chat bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", action="append", choices=[*SCENARIOS, *QUICK])
+    parser.add_argument(
+        "--target",
+        action="append",
+        metavar="CMD",
+        help="a server command to measure instead of the defaults; {port} is replaced",
+    )
+    parser.add_argument("--json", default="bench-results.json", help="where to write results")
+    args = parser.parse_args(argv)
+    scenarios = [{**SCENARIOS, **QUICK}[s] for s in args.scenario or SCENARIOS]
+    targets = (
+        [Target(cmd, shlex.split(cmd)) for cmd in args.target] if args.target else default_targets()
+    )
+    runs = []
+    for scenario in scenarios:
+        for target in targets:
+            print(f"running {scenario.name} against {target.name}...", file=sys.stderr, flush=True)
+            runs.append(run_one(target, scenario))
+    print(table(runs))
+    print(summary(runs))
+    Path(args.json).write_text(json.dumps([run.__dict__ for run in runs], indent=2) + "\n")
+    print(f"\nresults: {args.json}")
+    return 0 if not any(run.error for run in runs) else 1

@@ -1,0 +1,324 @@
+"""The benchmark's load generator: many chat clients in one process, on epoll.
+
+It runs in a process of its own (``python -m trio_chat.loadgen``), pinned to
+its own core by ``trio-chat bench``, and speaks the line protocol to any
+server (trio_chat, the threaded original, or whatever ``--target`` runs).
+It uses neither trio nor threads: one ``select.epoll`` loop drives every
+socket, so that the generator costs as little CPU per delivery as Python
+allows and its own CPU use can be reported (a saturated generator is flagged,
+not mistaken for a slow server).
+
+Each measured message carries its send time: ``m <seq> <monotonic ns>``;
+``CLOCK_MONOTONIC`` is shared by every process on the machine, so a receiver's
+latency is ``now - sent``. Output: one JSON object on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import os
+import resource
+import select
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+
+MARK = b": m "
+
+
+@dataclass(eq=False)
+class Client:
+    index: int
+    sock: socket.socket
+    name: bytes
+    buffer: bytes = b""
+    welcomed: bool = False
+    synced: bool = False
+    stalled: bool = False  # never reads after registering (the slow-consumer scenario)
+    received: int = 0
+    latencies: list[int] = field(default_factory=list)
+    outgoing: bytes = b""
+    closed: bool = False
+
+
+class LoadGenerator:
+    def __init__(self, host: str, port: int, clients: int, stalled: int = 0) -> None:
+        self.host, self.port = host, port
+        self.epoll = select.epoll()
+        self.clients: dict[int, Client] = {}
+        self.count = clients
+        self.stalled = stalled
+        self.started = time.monotonic()
+        self.phase = 0
+
+    # --- connections ------------------------------------------------------------
+
+    def connect_all(self, timeout: float) -> float:
+        """Open every connection and register a name; returns the seconds it took."""
+        start = time.monotonic()
+        pending = list(range(self.count))
+        while pending or not all(c.welcomed for c in self.clients.values()):
+            # Keep at most 200 registrations in flight, like a crowd arriving.
+            in_flight = sum(1 for c in self.clients.values() if not c.welcomed)
+            while pending and in_flight < 200:
+                self._open(pending.pop(0))
+                in_flight += 1
+            self.poll(0.05)
+            if time.monotonic() - start > timeout:
+                raise SystemExit(f"registration timed out ({self.welcomed()} of {self.count})")
+        return time.monotonic() - start
+
+    def welcomed(self) -> int:
+        return sum(1 for c in self.clients.values() if c.welcomed)
+
+    def _open(self, index: int) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.connect((self.host, self.port))
+        sock.setblocking(False)
+        client = Client(index, sock, f"b{index}".encode())
+        client.stalled = index < self.stalled
+        self.clients[sock.fileno()] = client
+        self.epoll.register(sock.fileno(), select.EPOLLIN)
+        self.send(client, client.name + b"\n")
+
+    # --- the loop ----------------------------------------------------------------
+
+    def poll(self, timeout: float) -> None:
+        for fd, events in self.epoll.poll(timeout):
+            client = self.clients.get(fd)
+            if client is None:
+                continue
+            if events & select.EPOLLOUT:
+                self._flush(client)
+            if events & (select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR):
+                self._read(client)
+
+    def _read(self, client: Client) -> None:
+        try:
+            data = client.sock.recv(262144)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._close(client)
+            return
+        now = time.monotonic_ns()
+        lines = (client.buffer + data).split(b"\n")
+        client.buffer = lines.pop()
+        for line in lines:
+            at = line.find(MARK)
+            if at > 0:
+                _, phase, _, sent = line.rsplit(b" ", 3)
+                if int(phase) == self.phase:
+                    client.received += 1
+                    client.latencies.append(now - int(sent))
+            elif not client.welcomed and line.startswith(b"*** Welcome"):
+                client.welcomed = True
+                if client.stalled:
+                    self.epoll.modify(client.sock.fileno(), 0)  # stop reading
+            elif line.endswith(b": sync"):
+                client.synced = True
+
+    def send(self, client: Client, data: bytes) -> None:
+        if client.closed:
+            return
+        if not client.outgoing:
+            try:
+                sent = client.sock.send(data)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                self._close(client)
+                return
+            data = data[sent:]
+            if not data:
+                return
+            self.epoll.modify(client.sock.fileno(), select.EPOLLIN | select.EPOLLOUT)
+        client.outgoing += data
+
+    def _flush(self, client: Client) -> None:
+        try:
+            sent = client.sock.send(client.outgoing)
+        except BlockingIOError:
+            return
+        except OSError:
+            self._close(client)
+            return
+        client.outgoing = client.outgoing[sent:]
+        if not client.outgoing:
+            mask = 0 if client.stalled and client.welcomed else select.EPOLLIN
+            self.epoll.modify(client.sock.fileno(), mask)
+
+    def _close(self, client: Client) -> None:
+        if client.closed:
+            return
+        client.closed = True
+        fd = client.sock.fileno()
+        try:
+            self.epoll.unregister(fd)
+        except (OSError, ValueError) as exc:  # already gone
+            if getattr(exc, "errno", None) not in (None, errno.ENOENT, errno.EBADF):
+                raise
+        client.sock.close()
+
+    def sync(self, timeout: float) -> float:
+        """Wait until every reading client has heard a marker: all earlier lines are in."""
+        start = time.monotonic()
+        first = next(c for c in self.clients.values() if not c.stalled)
+        self.send(first, b"sync\n")
+        first.synced = True
+        while not all(c.synced for c in self.clients.values() if not c.stalled and not c.closed):
+            self.poll(0.05)
+            if time.monotonic() - start > timeout:
+                break
+        return time.monotonic() - start
+
+    # --- the measured phase ---------------------------------------------------------
+
+    def chat(self, senders: int, rate: float, duration: float, drain: float) -> dict[str, object]:
+        """``senders`` clients send ``rate`` messages/s in all for ``duration`` s."""
+        talkers = [c for c in self.clients.values() if not c.stalled][:senders]
+        interval = senders / rate
+        sent = 0
+        start = time.monotonic()
+        next_send = [start + i * interval / senders for i in range(senders)]
+        cpu_start = resource.getrusage(resource.RUSAGE_SELF)
+        while True:
+            now = time.monotonic()
+            if now - start >= duration:
+                break
+            for i, talker in enumerate(talkers):
+                while next_send[i] <= now:
+                    message = b"m %d %d %d\n" % (self.phase, sent, time.monotonic_ns())
+                    self.send(talker, message)
+                    sent += 1
+                    next_send[i] += interval
+            self.poll(max(0.0, min(next_send) - time.monotonic()))
+        # Drain: let what is in flight arrive.
+        expected = self._expected(talkers, sent)
+        drain_end = time.monotonic() + drain
+        while self._delivered() < expected and time.monotonic() < drain_end:
+            self.poll(0.02)
+        cpu_end = resource.getrusage(resource.RUSAGE_SELF)
+        elapsed = time.monotonic() - start
+        latencies = sorted(x for c in self.clients.values() for x in c.latencies)
+        delivered = self._delivered()
+        return {
+            "sent": sent,
+            "expected_deliveries": expected,
+            "deliveries": delivered,
+            "lost": expected - delivered,
+            "deliveries_per_s": delivered / duration,
+            "messages_per_s": sent / duration,
+            "p50_ms": _percentile(latencies, 0.50),
+            "p99_ms": _percentile(latencies, 0.99),
+            "p999_ms": _percentile(latencies, 0.999),
+            "max_ms": latencies[-1] / 1e6 if latencies else None,
+            "loadgen_cpu_s": (cpu_end.ru_utime + cpu_end.ru_stime)
+            - (cpu_start.ru_utime + cpu_start.ru_stime),
+            "elapsed_s": elapsed,
+            "stalled_dropped": sum(1 for c in self.clients.values() if c.stalled and c.closed),
+            "disconnected": sum(1 for c in self.clients.values() if c.closed and not c.stalled),
+        }
+
+    def reset(self) -> None:
+        """Start a new phase: late lines of an earlier one are not counted."""
+        self.phase += 1
+        for client in self.clients.values():
+            client.received = 0
+            client.latencies = []
+
+    def _expected(self, talkers: list[Client], sent: int) -> int:
+        # Every reading client still connected hears every message but its own.
+        readers = sum(1 for c in self.clients.values() if not c.stalled and not c.closed)
+        return sent * readers - sent
+
+    def _delivered(self) -> int:
+        return sum(c.received for c in self.clients.values() if not c.stalled)
+
+
+def _percentile(values: list[int], q: float) -> float | None:
+    if not values:
+        return None
+    return values[min(len(values) - 1, int(q * len(values)))] / 1e6
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--senders", type=int, default=10)
+    parser.add_argument(
+        "--rates", default="100", help="messages/s from all senders; a comma-separated list"
+    )
+    parser.add_argument("--server-pid", type=int, help="report this process's CPU and memory")
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--stalled", type=int, default=0, help="clients that never read")
+    parser.add_argument("--connect-only", action="store_true", help="register and hold")
+    parser.add_argument("--hold", type=float, default=0.0, help="seconds to hold (connect-only)")
+    args = parser.parse_args(argv)
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    gen = LoadGenerator(args.host, args.port, args.clients, args.stalled)
+    registration = gen.connect_all(timeout=120)
+    result: dict[str, object] = {"clients": args.clients, "registration_s": registration}
+    if args.connect_only:
+        result["sync_s"] = gen.sync(timeout=120)
+        print(json.dumps(result), flush=True)
+        # Hold the connections until the orchestrator has measured the server.
+        sys.stdin.readline()
+        return 0
+    result["sync_s"] = gen.sync(timeout=60)
+    result["server_rss_kb"] = _rss_kb(args.server_pid)
+    phases = []
+    for rate in [float(r) for r in args.rates.split(",")]:
+        gen.reset()
+        before = _cpu_s(args.server_pid)
+        phase = gen.chat(args.senders, rate, args.duration, drain=3.0)
+        phase["rate"] = rate
+        phase["server_cpu_s"] = _cpu_s(args.server_pid) - before
+        phase["server_peak_rss_kb"] = _peak_rss_kb(args.server_pid)
+        phases.append(phase)
+        if phase["lost"]:
+            break  # past what the server sustains: higher rates only lose more
+    result["phases"] = phases
+    print(json.dumps(result), flush=True)
+    os._exit(0)  # thousands of sockets: let the kernel close them
+
+
+def _cpu_s(pid: int | None) -> float:
+    """User + system CPU seconds of process ``pid`` (0 if unknown)."""
+    if pid is None:
+        return 0.0
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _status_kb(pid: int | None, key: str) -> int | None:
+    if pid is None:
+        return None
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return None
+
+
+def _rss_kb(pid: int | None) -> int | None:
+    return _status_kb(pid, "VmRSS")
+
+
+def _peak_rss_kb(pid: int | None) -> int | None:
+    return _status_kb(pid, "VmHWM")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
