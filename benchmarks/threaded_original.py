@@ -26,7 +26,7 @@ def broadcast(mensaje, emisor=None):
                 try:
                     cliente.sendall(mensaje)
                 except OSError:
-                    pass
+                    continue
 
 
 def manejar_cliente(conexion, direccion):
@@ -69,7 +69,9 @@ def main():
     try:
         while True:
             conexion, direccion = servidor.accept()
-            threading.Thread(target=manejar_cliente, args=(conexion, direccion), daemon=True).start()
+            hilo = threading.Thread(target=manejar_cliente, args=(conexion, direccion))
+            hilo.daemon = True
+            hilo.start()
     except KeyboardInterrupt:
         print("server stopped")
     finally:

@@ -29,12 +29,13 @@ file of any older version into the current one at open.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import sqlite3
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,17 +120,29 @@ class HistoryStore:
         else:
             self._make_parent(Path(self.path))
             uri = Path(self.path).absolute().as_uri()
+        writer = reader = None
         try:
-            self._writer = self._connect(uri)
-            self._migrate()
-            self._reader = self._connect(uri)
-        except sqlite3.Error as exc:
+            writer = self._connect(uri)
+            self._migrate(writer)
+            reader = self._connect(uri)
+        except (sqlite3.Error, HistoryError) as exc:
+            for connection in (writer, reader):
+                if connection is not None:
+                    connection.close()
+            if isinstance(exc, HistoryError):
+                raise
             raise HistoryError(f"cannot use history file {self.path}: {exc}") from exc
+        self._writer, self._reader = writer, reader
 
     @staticmethod
     def _make_parent(path: Path) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as exc:
+            raise HistoryError(
+                f"cannot create the directory for history file {path}: "
+                f"{exc.filename or path.parent} is a file, not a directory"
+            ) from exc
         except OSError as exc:
             raise HistoryError(
                 f"cannot create the directory for history file {path}: {exc.strerror or exc}"
@@ -141,8 +154,13 @@ class HistoryStore:
         connection.execute("PRAGMA busy_timeout = 5000")
         return connection
 
-    def _migrate(self) -> None:
-        db = self._writer
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise HistoryError(
+                f"history file {self.path} has schema version {version}, newer than this "
+                f"trio_chat understands ({SCHEMA_VERSION}): upgrade trio_chat"
+            )
         if self.path != MEMORY:
             mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode != "wal":
@@ -150,22 +168,11 @@ class HistoryStore:
         # NORMAL is durable across application crashes in WAL mode; a power
         # loss may cost the last commits.
         db.execute("PRAGMA synchronous = NORMAL")
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise HistoryError(
-                f"history file {self.path} has schema version {version}, newer than this "
-                f"trio_chat understands ({SCHEMA_VERSION}): upgrade trio_chat"
-            )
         for target in range(version + 1, SCHEMA_VERSION + 1):
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with _transaction(db, "BEGIN IMMEDIATE"):
                 for statement in MIGRATIONS[target - 1]:
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {target}")
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
             if version:
                 LOGGER.info("history file %s migrated to schema version %d", self.path, target)
 
@@ -176,8 +183,7 @@ class HistoryStore:
     def append(self, entries: Sequence[Entry]) -> None:
         """Write ``entries`` in one transaction."""
         db = self._writer
-        db.execute("BEGIN")
-        try:
+        with _transaction(db):
             db.executemany(
                 "INSERT INTO messages (seq, room_key, room, sender, kind, text, time)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -194,10 +200,6 @@ class HistoryStore:
                     for e in entries
                 ],
             )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def set_topic(self, room_key: str, room: str, topic: str) -> None:
         self._writer.execute(
@@ -222,6 +224,19 @@ class HistoryStore:
     def close(self) -> None:
         self._reader.close()
         self._writer.close()
+
+
+@contextlib.contextmanager
+def _transaction(db: sqlite3.Connection, begin: str = "BEGIN") -> Iterator[None]:
+    """Commit, or roll back what SQLite has not rolled back itself (as on a full disk)."""
+    db.execute(begin)
+    try:
+        yield
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 def _entry(row: tuple[int, str, str, str, str, str, float]) -> Entry:
@@ -249,7 +264,10 @@ class History:
         self._committed = 0
         self._progress = trio.Event()
         self._write_limiter = trio.CapacityLimiter(1)
-        self._read_limiter = trio.CapacityLimiter(1)
+        # A shared-cache in-memory database locks tables instead of letting a
+        # reader see the last commit during a write: take turns there.
+        memory = store.path == MEMORY
+        self._read_limiter = self._write_limiter if memory else trio.CapacityLimiter(1)
         self.dropped = 0
 
     async def open(self) -> None:
@@ -325,7 +343,12 @@ class History:
             with trio.CancelScope(shield=True):
                 await trio.to_thread.run_sync(write, limiter=self._write_limiter)
         except sqlite3.Error as exc:
-            LOGGER.error("could not save %d message(s) to history: %s", len(entries), exc)
+            LOGGER.error(
+                "could not save %d message(s), %d topic(s) to history: %s",
+                len(entries),
+                len(topics),
+                exc,
+            )
         if entries:
             self._committed = entries[-1].seq
             self._progress.set()
