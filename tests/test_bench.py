@@ -1,0 +1,70 @@
+"""The benchmark runs end to end on a tiny scenario and reports every field."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import trio
+
+from trio_chat.bench import SUSTAINED_P99_MS, Run, sustained
+
+PHASE_FIELDS = {
+    "rate",
+    "sent",
+    "expected_deliveries",
+    "deliveries",
+    "lost",
+    "deliveries_per_s",
+    "messages_per_s",
+    "p50_ms",
+    "p99_ms",
+    "p999_ms",
+    "max_ms",
+    "server_cpu_s",
+    "server_peak_rss_kb",
+    "loadgen_cpu_s",
+    "elapsed_s",
+    "stalled_dropped",
+    "disconnected",
+}
+
+
+async def test_tiny_bench_against_both_servers(tmp_path: Path) -> None:
+    report = tmp_path / "bench.json"
+    done = await trio.run_process(
+        [sys.executable, "-m", "trio_chat", "bench", "--scenario", "tiny", "--json", str(report)],
+        capture_stdout=True,
+        capture_stderr=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    out = done.stdout.decode()
+    assert "deliv/s" in out
+    assert "p99ms" in out
+    assert "ratio" in out
+    runs = json.loads(report.read_text())
+    assert [run["target"] for run in runs] == ["trio_chat", "threaded-original"]
+    for run in runs:
+        assert run["error"] is None
+        assert run["registration_s"] > 0
+        assert run["server_rss_kb"] > 0
+        [phase] = run["phases"]
+        assert set(phase) >= PHASE_FIELDS
+        # 5 clients, 2 senders: every message reaches the 4 others, none lost.
+        assert phase["sent"] > 0
+        assert phase["deliveries"] == phase["expected_deliveries"] == phase["sent"] * 4
+        assert phase["lost"] == 0
+
+
+def test_sustained_is_the_highest_rate_without_loss_under_the_latency_limit() -> None:
+    run = Run("x", "s", 10)
+    run.phases = [
+        {"rate": 100, "lost": 0, "p99_ms": 5.0},
+        {"rate": 200, "lost": 0, "p99_ms": SUSTAINED_P99_MS + 1},
+        {"rate": 300, "lost": 3, "p99_ms": 5.0},
+    ]
+    assert sustained(run) == 100
+    run.phases[1]["p99_ms"] = 50.0
+    assert sustained(run) == 200
