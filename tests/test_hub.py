@@ -10,7 +10,7 @@ import trio
 import trio.testing
 
 from trio_chat.events import Message, Notice, ServerEvent
-from trio_chat.hub import LOBBY, Hub, Member, NameTaken, NoSuchMember, Outbox
+from trio_chat.hub import LOBBY, Hub, HubClosing, Member, NameTaken, NoSuchMember, Outbox
 from trio_chat.protocol import encode, name_key
 
 # "ana" in fullwidth letters: a different string, but the same name.
@@ -466,3 +466,26 @@ async def test_room_messages_stay_in_the_room(hub: Hub) -> None:
     assert await received(bob) == b"ana: ship it\n"
     assert await received(carl) == b""
     assert hub.names("#dev") == ["ana", "bob"]
+
+
+async def test_entering_a_room_whose_last_member_is_evicted_keeps_the_room(hub: Hub) -> None:
+    bob = hub.join("bob", encode, trio.CancelScope(), outbox=Outbox(max_messages=1))
+    hub.enter(bob, "#dev")
+    hub.part(bob, LOBBY)
+    bob.outbox.put_nowait(b"his outbox is full\n")  # bob stopped reading
+    ana = hub.join("ana", encode, trio.CancelScope())
+    hub.part(ana, LOBBY)
+    hub.enter(ana, "#dev")  # the "ana joined" notice evicts bob, the room's only member
+    room = hub.room("#dev")
+    assert room is not None
+    assert list(room.members.values()) == [ana]
+    assert hub.names() == ["ana"]
+    hub.leave(ana)
+    assert hub.rooms() == [LOBBY]
+
+
+async def test_nobody_joins_a_hub_that_is_shutting_down(hub: Hub) -> None:
+    hub.shutdown("bye")
+    with pytest.raises(HubClosing):
+        hub.join("late", encode, trio.CancelScope())
+    assert len(hub) == 0

@@ -73,15 +73,15 @@ async def test_join_moves_a_user_and_each_room_hears_its_own_notice(
     carl = await connector.join("carl")
     await ana.until("*** carl joined")
     await bob.until("*** carl joined")
-    assert await join_room(bob, "dev") == "*** Now in #dev (1: bob)"
+    assert await join_room(bob, "dev") == "*** Now in #dev (1): bob"
     assert await carl.line() == "*** bob left (went to #dev)"
     assert await ana.line() == "*** bob left (went to #dev)"
 
-    assert await join_room(ana, "#dev") == "*** Now in #dev (2: ana, bob)"
+    assert await join_room(ana, "#dev") == "*** Now in #dev (2): ana, bob"
     assert await bob.line() == "*** ana joined"
     assert await carl.line() == "*** ana left (went to #dev)"
 
-    assert await join_room(ana, "lobby") == "*** Now in #lobby (2: ana, carl)"
+    assert await join_room(ana, "lobby") == "*** Now in #lobby (2): ana, carl"
     assert await bob.line() == "*** ana left (went to #lobby)"
     assert await carl.line() == "*** ana joined"
 
@@ -115,8 +115,8 @@ async def test_room_names_are_case_insensitive_and_the_hash_is_optional(
 ) -> None:
     ana = await connector.join("ana")
     bob = await connector.join("bob")
-    assert await join_room(ana, "#dev") == "*** Now in #dev (1: ana)"
-    assert await join_room(bob, "DEV") == "*** Now in #dev (2: ana, bob)"
+    assert await join_room(ana, "#dev") == "*** Now in #dev (1): ana"
+    assert await join_room(bob, "DEV") == "*** Now in #dev (2): ana, bob"
     assert await ana.until("*** bob joined") == ["*** bob joined"]
     await bob.send("/join #Dev")
     assert await bob.line() == "*** You are already in #dev"
@@ -131,8 +131,8 @@ async def test_room_names_are_case_insensitive_and_the_hash_is_optional(
 async def test_a_new_room_keeps_the_spelling_of_its_creator(connector: MemoryConnector) -> None:
     ana = await connector.join("ana")
     bob = await connector.join("bob")
-    assert await join_room(ana, "Dev.Ops") == "*** Now in #Dev.Ops (1: ana)"
-    assert await join_room(bob, "#dev.ops") == "*** Now in #Dev.Ops (2: ana, bob)"
+    assert await join_room(ana, "Dev.Ops") == "*** Now in #Dev.Ops (1): ana"
+    assert await join_room(bob, "#dev.ops") == "*** Now in #Dev.Ops (2): ana, bob"
 
 
 async def test_room_names_may_have_1_to_32_letters_digits_and_underscore_dash_dot(
@@ -140,9 +140,9 @@ async def test_room_names_may_have_1_to_32_letters_digits_and_underscore_dash_do
 ) -> None:
     ana = await connector.join("ana")
     longest = "a" * 32
-    assert await join_room(ana, longest) == f"*** Now in #{longest} (1: ana)"
-    assert await join_room(ana, "x") == "*** Now in #x (1: ana)"
-    assert await join_room(ana, "Ré_1-2.3") == "*** Now in #Ré_1-2.3 (1: ana)"
+    assert await join_room(ana, longest) == f"*** Now in #{longest} (1): ana"
+    assert await join_room(ana, "x") == "*** Now in #x (1): ana"
+    assert await join_room(ana, "Ré_1-2.3") == "*** Now in #Ré_1-2.3 (1): ana"
 
 
 @pytest.mark.parametrize(
@@ -241,7 +241,7 @@ async def test_the_topic_is_shown_on_entering_the_room(connector: MemoryConnecto
     await join_room(ana, "dev")
     await ana.send("/topic ship it")
     await ana.until("*** ana set the topic")
-    assert await join_room(bob, "dev") == "*** Now in #dev (2: ana, bob)"
+    assert await join_room(bob, "dev") == "*** Now in #dev (2): ana, bob"
     assert await bob.line() == "*** Topic of #dev: ship it"
 
 
@@ -358,7 +358,7 @@ async def test_a_topic_survives_its_room_disappearing(connector: MemoryConnector
     assert await ana.until("***   #lobby") == ["*** Rooms (1):", "***   #lobby (1)"]
     await ana.send("/join DEV")
     assert await ana.until("*** Topic") == [
-        "*** Now in #DEV (1: ana)",
+        "*** Now in #DEV (1): ana",
         "*** Topic of #DEV: still here",
     ]
 
@@ -417,7 +417,7 @@ async def test_a_newcomer_gets_the_lobby_history_framed_and_timed(saved: MemoryC
 async def test_an_empty_room_has_no_history_block(saved: MemoryConnector) -> None:
     ana = await saved.join("ana")
     await ana.send("/join dev")
-    assert await ana.line() == "*** Now in #dev (1: ana)"
+    assert await ana.line() == "*** Now in #dev (1): ana"
     assert await settle(ana) == []
 
 
@@ -443,9 +443,9 @@ async def test_joining_a_room_replays_only_that_rooms_messages(saved: MemoryConn
     await settle(bob)
     carl = await saved.join("carl")
     assert await replay(carl) == ["*** Last 1 message in #lobby:", "ana: lobby talk"]
-    assert await join_room(carl, "DEV") == "*** Now in #dev (2: bob, carl)"
+    assert await join_room(carl, "DEV") == "*** Now in #dev (2): bob, carl"
     assert await replay(carl) == ["*** Last 2 messages in #dev:", "bob: dev one", "* bob deploys"]
-    assert await join_room(carl, "lobby") == "*** Now in #lobby (2: ana, carl)"
+    assert await join_room(carl, "lobby") == "*** Now in #lobby (2): ana, carl"
     assert await replay(carl) == ["*** Last 1 message in #lobby:", "ana: lobby talk"]
 
 
@@ -523,7 +523,7 @@ async def test_a_rooms_history_outlives_the_room(saved: MemoryConnector) -> None
     await bob.until("*** ana joined")
     await bob.send("/rooms")
     assert await bob.until("***   #lobby") == ["*** Rooms (1):", "***   #lobby (2)"]
-    assert await join_room(bob, "#Dev") == "*** Now in #Dev (1: bob)"
+    assert await join_room(bob, "#Dev") == "*** Now in #Dev (1): bob"
     assert await replay(bob) == ["*** Last 2 messages in #Dev:", "ana: before", "* ana leaves"]
 
 
@@ -542,7 +542,7 @@ async def test_history_and_topics_survive_a_restart(tmp_path: Path) -> None:
         await bob.send("new")
         await bob.send("/join dev")
         assert await bob.until("*** Topic") == [
-            "*** Now in #dev (1: bob)",
+            "*** Now in #dev (1): bob",
             "*** Topic of #dev: dev stuff",
         ]
         assert await replay(bob) == ["*** Last 1 message in #dev:", "ana: in dev"]
@@ -639,7 +639,7 @@ async def test_a_member_dropped_while_joining_a_room_is_not_left_in_it(
         await bob.expect_eof()
         assert hub.find("bob") is None
         # Not "(2: ana, bob)": an offline bob must not stay in #dev.
-        assert await join_room(ana, "dev") == "*** Now in #dev (1: ana)"
+        assert await join_room(ana, "dev") == "*** Now in #dev (1): ana"
 
 
 async def test_nobody_is_let_in_once_the_server_is_shutting_down(

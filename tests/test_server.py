@@ -165,7 +165,7 @@ async def test_announce_tells_how_to_connect(
     _, listener = tcp_server
     port = listener.socket.getsockname()[1]
     with caplog.at_level("INFO"):
-        announce([listener], ServerConfig("127.0.0.1", port))
+        await announce([listener], ServerConfig("127.0.0.1", port))
     text = caplog.text
     assert f"listening on 127.0.0.1:{port}" in text
     assert f"make client NAME=you PORT={port}" in text

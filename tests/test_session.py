@@ -9,7 +9,7 @@ from trio_chat.hub import Hub
 from trio_chat.protocol import MAX_LINE_BYTES
 from trio_chat.server import ChatServer
 
-from .conftest import MemoryConnector
+from .conftest import MemoryConnector, Peer
 
 
 async def test_welcome_names_who_is_online_and_others_hear_the_join(
@@ -198,7 +198,6 @@ async def test_eof_mid_line_delivers_the_line_and_announces_the_leave(
 async def test_half_close_still_delivers_replies(connector: MemoryConnector) -> None:
     client, server_side = trio.testing.memory_stream_pair()
     connector.nursery.start_soon(connector.server.handle, server_side, "half")
-    from .conftest import Peer
 
     peer = Peer(client)
     await peer.send("ana", "/who")
@@ -266,3 +265,75 @@ async def test_hub_is_empty_and_no_task_is_left_after_everyone_leaves(
         assert len(hub) == 0
         assert server.connections == 0
         assert len(nursery.child_tasks) == 0
+
+
+async def test_a_flood_of_short_lines_in_one_read_drops_no_healthy_reader(
+    connector: MemoryConnector, hub: Hub
+) -> None:
+    ana = await connector.join("ana")
+    bob = await connector.join("bob")
+    await ana.until("*** bob joined")
+    # 6000 lines in one write: more than an outbox holds (4096 messages).
+    await ana.send_bytes(b"".join(b"%d\n" % i for i in range(6000)))
+    received = [await bob.line() for _ in range(6000)]
+    assert received == [f"ana: {i}" for i in range(6000)]
+    assert hub.names() == ["ana", "bob"]
+
+
+async def test_a_member_dropped_mid_chunk_says_nothing_more() -> None:
+    hub = Hub(outbox_messages=64)
+    server = ChatServer(hub)
+    async with trio.open_nursery() as nursery:
+        connector = MemoryConnector(server, nursery)
+        bob = await connector.join("bob")
+        # mallory never reads: her own /help answers fill her outbox.
+        mallory = await connector.join("mallory", lockstep=True)
+        await bob.until("*** mallory joined")
+        nursery.start_soon(
+            mallory.send_bytes, b"/help\n" * 50 + b"I was dropped but still talk\n/nick zed\n"
+        )
+        assert await bob.line() == "*** mallory left (too slow)"
+        await bob.send("/who *")
+        assert await bob.line() == "*** Online (1): bob"
+        assert hub.names() == ["bob"]
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_crowd_is_summed_up_in_the_welcome_and_listed_over_several_lines(
+    hub: Hub,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        connector = MemoryConnector(ChatServer(hub, max_clients=100), nursery)
+        crowd = [await connector.join(f"user{i:02}") for i in range(60)]
+        await crowd_arrives(connector, crowd)
+        nursery.cancel_scope.cancel()
+
+
+async def crowd_arrives(connector: MemoryConnector, crowd: list[Peer]) -> None:
+    ana = connector.open()
+    await ana.line()
+    await ana.send("ana")
+    assert await ana.line() == (
+        "*** Welcome, ana! Online: 60 others (/who * lists them). Type /help for commands."
+    )
+    await ana.send("/who *")
+    assert await ana.line() == "*** Online (61):"
+    first, second = await ana.line(), await ana.line()
+    assert first.startswith("***   ana, user00, ")
+    assert len(first.split(", ")) == 50
+    assert len(second.split(", ")) == 11
+
+
+async def test_names_in_scripts_with_combining_marks(connector: MemoryConnector) -> None:
+    peer = connector.open()
+    await peer.line()
+    await peer.send("नमस्ते")
+    assert (await peer.line()).startswith("*** Welcome, नमस्ते!")
+
+
+async def test_an_over_long_topic_is_refused(connector: MemoryConnector) -> None:
+    ana = await connector.join("ana")
+    await ana.send("/topic " + "t" * 301)
+    assert await ana.line() == "! topic too long (max 300 characters)"
+    await ana.send("/topic " + "t" * 300)
+    assert (await ana.line()).startswith("*** ana set the topic of #lobby: ttt")

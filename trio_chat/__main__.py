@@ -14,6 +14,7 @@ import trio
 from . import __version__
 from .client import run_terminal_client
 from .history import DEFAULT_REPLAY, HistoryError, default_path
+from .protocol import HISTORY_MAX
 from .server import (
     DEFAULT_HOST,
     DEFAULT_MAX_CLIENTS,
@@ -54,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--history",
-        type=_positive,
+        type=_replay_count,
         default=DEFAULT_REPLAY,
         metavar="N",
         help="messages of a room's history shown on entering it (default %(default)s)",
@@ -83,6 +84,13 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _replay_count(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= HISTORY_MAX:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {HISTORY_MAX}")
     return value
 
 

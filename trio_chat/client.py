@@ -25,6 +25,7 @@ import os
 import stat
 import sys
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 import trio
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 # How long to wait for the server to close after we sent /quit.
 QUIT_TIMEOUT = 2.0
 # Lines from the server longer than this are cut (the server never sends such).
-MAX_SERVER_LINE = 64 * 1024
+MAX_SERVER_LINE = 1024 * 1024
 RECEIVE_SIZE = 64 * 1024
 # The welcome line that accepts our name, and the greeting we need not show.
 WELCOME_PREFIX = "*** Welcome, "
@@ -59,8 +60,12 @@ class Keyboard(Protocol):
 
     interactive: bool
 
-    async def read_line(self, prompt: str) -> str | None:
+    async def read_line(self, prompt: Callable[[], str]) -> str | None:
         """The next line typed, without its newline; ``None`` at end of input."""
+        ...
+
+    def refresh(self) -> None:
+        """The prompt's text has changed: show it again."""
         ...
 
 
@@ -81,7 +86,7 @@ class StreamKeyboard:
         self._pending: list[str] = []
         self._eof = False
 
-    async def read_line(self, prompt: str) -> str | None:
+    async def read_line(self, prompt: Callable[[], str]) -> str | None:
         while not self._pending:
             if self._eof:
                 return None
@@ -90,6 +95,9 @@ class StreamKeyboard:
             events = self._lines.feed(data)
             self._pending = [e.text if isinstance(e, Line) else "" for e in reversed(events)]
         return self._pending.pop()
+
+    def refresh(self) -> None:
+        pass  # no prompt is shown
 
 
 class PrintScreen:
@@ -116,7 +124,7 @@ class PromptKeyboard:
         self._idle.set()
         self._closed = False
 
-    async def read_line(self, prompt: str) -> str | None:
+    async def read_line(self, prompt: Callable[[], str]) -> str | None:
         self._idle.clear()
         try:
             return await trio.to_thread.run_sync(self._prompt, prompt, abandon_on_cancel=True)
@@ -124,7 +132,12 @@ class PromptKeyboard:
             self.close()
             raise
 
-    def _prompt(self, prompt: str) -> str | None:
+    def refresh(self) -> None:
+        app = self._session.app
+        if app.is_running and app.loop is not None:
+            app.loop.call_soon_threadsafe(app.invalidate)
+
+    def _prompt(self, prompt: Callable[[], str]) -> str | None:
         try:
             if self._closed:  # closed before this thread got to start the prompt
                 return None
@@ -189,8 +202,7 @@ class ChatClient:
         self._server_closed = trio.Event()
         # Set by the reader with the server's answer to a name.
         self._verdict = trio.Event()
-        self._read_scope = trio.CancelScope()
-        self._interrupted = False
+        self._input_scope = trio.CancelScope()
 
     async def run(self) -> int:
         """Chat until the user quits or the server goes away; returns the exit code."""
@@ -201,8 +213,8 @@ class ChatClient:
 
     def interrupt(self) -> None:
         """Ctrl+C outside a prompt: quit as if the user typed /quit."""
-        self._interrupted = True
-        self._read_scope.cancel()
+        self._quitting = True
+        self._input_scope.cancel()
 
     # --- server -> screen ----------------------------------------------------------
 
@@ -215,7 +227,10 @@ class ChatClient:
             except (trio.BrokenResourceError, OSError):
                 data, lost = b"", True
             for event in lines.feed(data):
-                self._show(event.text if isinstance(event, Line) else f"! {event.reason}")
+                if isinstance(event, Line):
+                    self._show(event.text)
+                else:  # a server never sends such a line: say so, but it is no answer
+                    self.screen.show(self.display.incoming(f"! from the server: {event.reason}"))
             if not data:
                 break
         self._server_closed.set()
@@ -236,27 +251,48 @@ class ChatClient:
                 return  # we send our name unasked
         elif line.startswith(ROOM_PREFIX):
             self.room = line[len(ROOM_PREFIX) :].split(" ", 1)[0]
+            self.keyboard.refresh()
+        elif line.startswith(f"*** {self.name} is now known as "):
+            # Only the server writes "*** " lines: no peer can fake this one.
+            self.name = line.rsplit(" ", 1)[1]
+            self.keyboard.refresh()
         self.screen.show(self.display.incoming(line))
 
     # --- keyboard -> server ------------------------------------------------------
 
     async def _from_keyboard(self, done: trio.CancelScope) -> None:
-        if not await self._register():
-            if not self._quitting:
-                self.exit_code = 1
-            await self._quit("", done)
-            return
+        quit_line = "/quit"
+        # interrupt() (Ctrl+C) cancels this scope wherever it waits: a read, the
+        # server's verdict on our name, or a send to a server that is stuck.
+        with self._input_scope:
+            try:
+                if await self._register():
+                    quit_line = await self._send_typed_lines()
+                elif not self._quitting:
+                    self.exit_code = 1  # a script's name was refused
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                # The server went away while we sent: the reader says so.
+                with trio.move_on_after(QUIT_TIMEOUT):
+                    await self._server_closed.wait()
+                done.cancel()
+                return
+        await self._quit(quit_line if self.registered else "", done)
+
+    async def _send_typed_lines(self) -> str:
+        """Send what the user types until they quit; returns the quit line to send."""
         while True:
-            line = await self._read(f"[{self.room}] {self.name}> ")
+            line = await self._read(self.prompt)
             if line is None:
-                await self._quit("/quit", done)
-                return
+                return "/quit"
             if _is_quit(line):
-                await self._quit(line, done)
-                return
+                return line
             await self.conn.send_all((line + "\n").encode("utf-8"))
             if self.echo:
                 self._echo(line)
+
+    def prompt(self) -> str:
+        """The prompt: where we are and who we are (changes with /join and /nick)."""
+        return f"[{self.room}] {self.name}> " if self.registered else "name: "
 
     def _echo(self, line: str) -> None:
         """Show what the user just sent, as the others will see it."""
@@ -273,38 +309,34 @@ class ChatClient:
         name = self.name
         while True:
             if name is None:
-                name = await self._read("name: ")
+                name = await self._read(self.prompt)
                 if name is None:
                     self._quitting = True
                     return False
             self._verdict = trio.Event()
+            self.name = name
             await self.conn.send_all((name + "\n").encode("utf-8"))
             await self._verdict.wait()
             if self.registered:
-                self.name = name
                 return True
             if not self.keyboard.interactive:
                 return False  # a script cannot choose another name
             name = None
 
-    async def _read(self, prompt: str) -> str | None:
-        if self._interrupted:
-            return None
-        with trio.CancelScope() as self._read_scope:
-            return await self.keyboard.read_line(prompt)
-        return None  # interrupted (Ctrl+C): as if input ended
+    async def _read(self, prompt: Callable[[], str]) -> str | None:
+        return await self.keyboard.read_line(prompt)
 
     async def _quit(self, line: str, done: trio.CancelScope) -> None:
         """Send ``line`` (if any), half-close, and give the server time to close."""
         self._quitting = True
-        try:
-            if line:
-                await self.conn.send_all((line + "\n").encode("utf-8"))
-            if isinstance(self.conn, trio.abc.HalfCloseableStream):
-                await self.conn.send_eof()
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-            pass  # the server is gone already: nothing left to say to it
         with trio.move_on_after(QUIT_TIMEOUT):
+            try:
+                if line:
+                    await self.conn.send_all((line + "\n").encode("utf-8"))
+                if isinstance(self.conn, trio.abc.HalfCloseableStream):
+                    await self.conn.send_eof()
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                pass  # the server is gone already: nothing left to say to it
             await self._server_closed.wait()
         done.cancel()
 

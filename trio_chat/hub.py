@@ -57,6 +57,9 @@ OUTBOX_BYTES = 1024 * 1024
 # The writer stops adding queued messages to one send_all() once it has this many bytes.
 WRITE_BATCH_BYTES = 64 * 1024
 
+# Topics of rooms that are not open are remembered up to this many (the newest).
+TOPICS_REMEMBERED = 10_000
+
 Encoder = Callable[[ServerEvent], bytes]
 
 
@@ -70,6 +73,10 @@ class Recorder(Protocol):
 
 class NameTaken(ValueError):
     """Someone online already uses that name (compared case-insensitively)."""
+
+
+class HubClosing(RuntimeError):
+    """The server is shutting down: nobody joins any more."""
 
 
 class NoSuchMember(LookupError):
@@ -239,7 +246,10 @@ class Hub:
 
         Raises:
             NameTaken: someone online already has that name.
+            HubClosing: the hub is shutting down.
         """
+        if self.closing:
+            raise HubClosing(name)
         key = self._name_key(name)
         if key in self._members:
             raise NameTaken(name)
@@ -250,10 +260,14 @@ class Hub:
 
     def enter(self, member: Member, room: str) -> Room:
         """Put ``member`` in ``room`` (created if needed); the room hears of it."""
+        if not self.is_member(member):
+            raise NoSuchMember(member.name)
         target = self._rooms.get(self._name_key(room)) or self._open_room(room)
-        self.broadcast(target.name, Joined(member.name, target.name), exclude=member)
+        # In first: the broadcast may evict the room's last other member, and
+        # a room with a member in it is never removed under us.
         target.members[self._name_key(member.name)] = member
         member.rooms.add(target.name)
+        self.broadcast(target.name, Joined(member.name, target.name), exclude=member)
         return target
 
     def part(self, member: Member, room: str, reason: str = "") -> None:
@@ -267,10 +281,23 @@ class Hub:
     def set_topic(self, member: Member, room: str, topic: str) -> None:
         """Set (or clear) the topic of ``room``; its members hear of it."""
         target = self._rooms[self._name_key(room)]
-        target.topic = self._topics[self._name_key(room)] = topic
+        key = self._name_key(room)
+        self._topics.pop(key, None)  # re-inserted last: the newest
+        target.topic = self._topics[key] = topic
+        self._forget_old_topics()
         if self._recorder is not None:
             self._recorder.record_topic(target.name, topic)
         self.broadcast(target.name, TopicChanged(member.name, target.name, topic))
+
+    def _forget_old_topics(self) -> None:
+        """Keep at most TOPICS_REMEMBERED topics of closed rooms in memory (oldest go)."""
+        excess = len(self._topics) - TOPICS_REMEMBERED
+        for key in list(self._topics):
+            if excess <= 0:
+                break
+            if key not in self._rooms:
+                del self._topics[key]
+                excess -= 1
 
     def _open_room(self, name: str) -> Room:
         key = self._name_key(name)
@@ -294,9 +321,13 @@ class Hub:
             return
         del self._members[key]
         for room in sorted(member.rooms):
-            self._remove_from(member, self._rooms[self._name_key(room)])
+            target = self._rooms.get(self._name_key(room))
+            if target is None:
+                continue
+            self._remove_from(member, target)
             if not self.closing:
                 self.broadcast(room, Left(member.name, room, reason))
+        member.rooms.clear()
         member.outbox.close()
 
     def evict(self, member: Member, reason: str) -> None:
@@ -306,12 +337,18 @@ class Hub:
         self.leave(member, reason)
         member.cancel_scope.cancel()
 
+    def is_member(self, member: Member) -> bool:
+        """Whether ``member`` is still online (not left, not evicted)."""
+        return self._members.get(self._name_key(member.name)) is member
+
     def rename(self, member: Member, new: str) -> None:
         """Give ``member`` a new name; everyone sharing a room with them hears of it.
 
         Raises:
             NameTaken: someone else online already has that name.
         """
+        if not self.is_member(member):
+            return
         old_key, new_key = self._name_key(member.name), self._name_key(new)
         if new_key != old_key and new_key in self._members:
             raise NameTaken(new)
@@ -338,6 +375,8 @@ class Hub:
         self._speak(member, Action(member.name, room, text, time.time()))
 
     def _speak(self, member: Member, event: Message | Action) -> None:
+        if not self.is_member(member):
+            return
         self.broadcast(event.room, event, exclude=member)
         if self._recorder is not None:
             self._recorder.record(event)

@@ -183,6 +183,9 @@ class LoadGenerator:
     def chat(self, senders: int, rate: float, duration: float, drain: float) -> dict[str, object]:
         """``senders`` clients send ``rate`` messages/s in all for ``duration`` s."""
         talkers = [c for c in self.clients.values() if not c.stalled][:senders]
+        # Every client reading at the start hears every message but its own: one
+        # dropped or disconnected on the way counts as loss.
+        readers = sum(1 for c in self.clients.values() if not c.stalled and not c.closed)
         interval = senders / rate
         sent = 0
         start = time.monotonic()
@@ -200,7 +203,7 @@ class LoadGenerator:
                     next_send[i] += interval
             self.poll(max(0.0, min(next_send) - time.monotonic()))
         # Drain: let what is in flight arrive.
-        expected = self._expected(talkers, sent)
+        expected = sent * readers - sent
         drain_end = time.monotonic() + drain
         while self._delivered() < expected and time.monotonic() < drain_end:
             self.poll(0.02)
@@ -232,11 +235,6 @@ class LoadGenerator:
         for client in self.clients.values():
             client.received = 0
             client.latencies = []
-
-    def _expected(self, talkers: list[Client], sent: int) -> int:
-        # Every reading client still connected hears every message but its own.
-        readers = sum(1 for c in self.clients.values() if not c.stalled and not c.closed)
-        return sent * readers - sent
 
     def _delivered(self) -> int:
         return sum(c.received for c in self.clients.values() if not c.stalled)

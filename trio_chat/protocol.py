@@ -47,6 +47,8 @@ from .events import (
 MAX_LINE_BYTES = 4096
 # The longest name, in characters (after Unicode normalisation).
 MAX_NAME_CHARS = 32
+# The longest room topic, in characters.
+MAX_TOPIC_CHARS = 300
 # Characters allowed in a name besides letters and digits.
 NAME_PUNCTUATION = frozenset("_-.")
 
@@ -196,8 +198,10 @@ def _check_word(raw: str, what: str) -> str:
         raise BadName(f"a {what} is needed")
     if len(word) > MAX_NAME_CHARS:
         raise BadName(f"{what} too long (max {MAX_NAME_CHARS} characters)")
-    for char in word:
-        if not (char.isalpha() or char.isdecimal() or char in NAME_PUNCTUATION):
+    for index, char in enumerate(word):
+        # Combining marks (Mn, Mc) complete a letter in many scripts (नमस्ते, தமிழ்).
+        mark = index > 0 and unicodedata.category(char) in ("Mn", "Mc")
+        if not (char.isalpha() or char.isdecimal() or char in NAME_PUNCTUATION or mark):
             raise BadName(
                 f"invalid character {char!r} in {what}: use letters, digits, '_', '-' and '.'"
             )
@@ -331,6 +335,8 @@ def parse_command(line: str) -> Command | None:
     if verb == "rooms":
         return Rooms()
     if verb == "topic":
+        if len(rest) > MAX_TOPIC_CHARS:
+            return Invalid(f"topic too long (max {MAX_TOPIC_CHARS} characters)")
         return Topic(None if not rest else "" if rest == "-" else rest)
     if verb == "history":
         return _history(rest)

@@ -21,6 +21,7 @@ client that never reads are cancelled.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import logging
@@ -52,7 +53,13 @@ SHUTDOWN_GRACE = 3.0
 SPARE_FDS = 64
 # How long a rejected or timed-out connection gets to receive its last line.
 FAREWELL_TIMEOUT = 1.0
+# How long a closing connection waits for the peer to close its side.
+LINGER_TIMEOUT = 1.0
 SHUTDOWN_NOTICE = "server shutting down"
+# TCP keepalive: probe after this many idle seconds, every INTERVAL, give up after COUNT.
+KEEPALIVE_IDLE = 60
+KEEPALIVE_INTERVAL = 15
+KEEPALIVE_COUNT = 4
 
 
 @dataclass(frozen=True)
@@ -110,10 +117,15 @@ class ChatServer:
             OSError: the port cannot be listened on (before anything started).
         """
         listeners = await trio.open_tcp_listeners(port, host=host)
-        async with trio.open_nursery() as sessions:
-            self._sessions_scope = sessions.cancel_scope
-            await sessions.start(self._accept, listeners, sessions)
-            task_status.started(listeners)
+        try:
+            async with trio.open_nursery() as sessions:
+                self._sessions_scope = sessions.cancel_scope
+                await sessions.start(self._accept, listeners, sessions)
+                task_status.started(listeners)
+        finally:
+            # serve_listeners closes them, unless cancelled before its tasks ran.
+            for listener in listeners:
+                await trio.aclose_forcefully(listener)
 
     async def _accept(
         self,
@@ -149,6 +161,7 @@ class ChatServer:
             self._sessions_scope.cancel()
 
     async def _handle_socket(self, stream: trio.SocketStream) -> None:
+        enable_keepalive(stream)
         await self.handle(stream, peer_name(stream))
 
     async def handle(self, stream: trio.abc.Stream, peer: str) -> None:
@@ -157,6 +170,7 @@ class ChatServer:
             if self.connections >= self.max_clients:
                 LOGGER.warning("refused %s: server full (%d)", peer, self.max_clients)
                 await self._farewell(Session(stream, self.hub, peer), Error("server full"))
+                await close_gently(stream)
                 return
             self.connections += 1
             try:
@@ -165,6 +179,7 @@ class ChatServer:
                 )
             finally:
                 self.connections -= 1
+            await close_gently(stream)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
             LOGGER.info("%s disconnected: %s", peer, exc or type(exc).__name__)
         except Exception:
@@ -175,13 +190,14 @@ class ChatServer:
             await trio.aclose_forcefully(stream)
 
     async def _serve(self, session: Session) -> None:
+        member = None
         with trio.move_on_after(self.name_timeout) as registering:
             self._registering.add(registering)
             try:
                 member = await session.register()
             finally:
                 self._registering.discard(registering)
-        if registering.cancelled_caught:
+        if registering.cancelled_caught or (member is None and self.hub.closing):
             if self.hub.closing:
                 await self._farewell(session, Notice(SHUTDOWN_NOTICE))
             else:
@@ -198,6 +214,25 @@ class ChatServer:
             await session.send_now(event)
 
 
+async def close_gently(stream: trio.abc.Stream) -> None:
+    """Half-close a TCP connection, then read and drop what the peer still sends.
+
+    Closing a socket that has unread input makes the kernel send a reset, and
+    a reset can destroy our last lines ("*** Bye!", "*** server shutting
+    down") before the peer reads them. So we send EOF first and give the peer
+    up to LINGER_TIMEOUT to close its side.
+    """
+    if not isinstance(stream, trio.SocketStream):
+        return  # in-memory streams lose nothing on close
+    with trio.move_on_after(LINGER_TIMEOUT):
+        try:
+            await stream.send_eof()
+            while await stream.receive_some(65536):
+                pass
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            pass  # the peer is gone: nothing more to wait for
+
+
 def peer_name(stream: trio.SocketStream) -> str:
     """``host:port`` of the peer, for logs."""
     try:
@@ -206,6 +241,28 @@ def peer_name(stream: trio.SocketStream) -> str:
         return "unknown peer"
     host, port = address[0], address[1]
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def enable_keepalive(stream: trio.SocketStream) -> None:
+    """Let the kernel find peers that vanished (a laptop asleep, Wi-Fi gone).
+
+    Without it a half-open connection keeps its name until its outbox fills,
+    which in a quiet room may take days. Probes start after KEEPALIVE_IDLE
+    seconds of silence; the connection is closed after KEEPALIVE_COUNT
+    unanswered ones.
+    """
+    options = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
+    for name, value in (
+        ("TCP_KEEPIDLE", KEEPALIVE_IDLE),
+        ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL),
+        ("TCP_KEEPCNT", KEEPALIVE_COUNT),
+    ):
+        if hasattr(socket, name):
+            options.append((socket.IPPROTO_TCP, getattr(socket, name), value))
+    for level, option, value in options:
+        # Not supported here: the connection works without it.
+        with contextlib.suppress(OSError):
+            stream.setsockopt(level, option, value)
 
 
 def raise_open_file_limit() -> int:
@@ -245,7 +302,7 @@ def lan_addresses() -> list[str]:
     return sorted(a for a in found if not a.startswith("127."))
 
 
-def announce(listeners: Sequence[trio.SocketListener], config: ServerConfig) -> None:
+async def announce(listeners: Sequence[trio.SocketListener], config: ServerConfig) -> None:
     """Log where the server listens and how other PCs reach it."""
     for listener in listeners:
         host, port = listener.socket.getsockname()[:2]
@@ -254,7 +311,8 @@ def announce(listeners: Sequence[trio.SocketListener], config: ServerConfig) -> 
     port_arg = "" if port == DEFAULT_PORT else f" PORT={port}"
     LOGGER.info("on this PC:      make client NAME=you%s", port_arg)
     if config.host in (None, "", "0.0.0.0", "::"):
-        for address in lan_addresses():
+        # Looking up the host name may block on DNS: not in the event loop.
+        for address in await trio.to_thread.run_sync(lan_addresses):
             LOGGER.info(
                 "from another PC: make client NAME=you HOST=%s%s  (or: nc %s %s)",
                 address,
@@ -318,7 +376,7 @@ async def _serve_until_signal(
                 listeners: list[trio.SocketListener] = await serving.start(
                     partial(server.run, config.port, host=config.host)
                 )
-                announce(listeners, config)
+                await announce(listeners, config)
                 task_status.started(listeners)
             # server.run() returned: the shutdown is complete.
             nursery.cancel_scope.cancel()

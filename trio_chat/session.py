@@ -34,7 +34,7 @@ import trio
 
 from .events import Error, Notice, Past
 from .history import DEFAULT_REPLAY, Entry, History
-from .hub import LOBBY, Hub, Member, NameTaken, NoSuchMember
+from .hub import LOBBY, Hub, HubClosing, Member, NameTaken, NoSuchMember
 from .protocol import (
     BadLine,
     BadName,
@@ -66,8 +66,29 @@ LOGGER = logging.getLogger(__name__)
 NAME_TIMEOUT = 60.0
 # After a member leaves, its writer has this long to flush what is queued.
 DRAIN_TIMEOUT = 5.0
+# A history replay queues at most this many bytes at once (the outbox holds 1 MiB).
+REPLAY_BYTES = 256 * 1024
+# Names listed on one line of /who; longer lists take several lines.
+NAMES_PER_LINE = 50
+# Rooms listed by /rooms.
+ROOMS_LISTED = 100
 # How much to ask the stream for at a time.
 RECEIVE_SIZE = 64 * 1024
+
+
+def _within_budget(entries: list[Entry]) -> list[Entry]:
+    """The newest of ``entries`` that fit in REPLAY_BYTES (all of them, usually).
+
+    A replay is queued in one step, so it must stay far below the outbox's
+    bound, or asking for history would drop the asker as too slow.
+    """
+    size = 0
+    for index in range(len(entries) - 1, -1, -1):
+        event = entries[index].event
+        size += len(event.sender) + len(event.text.encode()) + 16
+        if size > REPLAY_BYTES:
+            return entries[index + 1 :]
+    return entries
 
 
 def _count(n: int) -> str:
@@ -140,6 +161,8 @@ class Session:
                 await self.send_now(Error(f"{exc}; try another name"))
             except NameTaken:
                 await self.send_now(Error(f"the name {name} is taken; try another name"))
+            except HubClosing:
+                return None
             else:
                 self._welcome(member, entries)
                 return member
@@ -147,7 +170,12 @@ class Session:
     def _welcome(self, member: Member, entries: list[Entry]) -> None:
         LOGGER.info("%s joined from %s", member.name, self.peer)
         others = [n for n in self.hub.names() if n != member.name]
-        online = ", ".join(others) if others else "nobody else yet"
+        if not others:
+            online = "nobody else yet"
+        elif len(others) <= NAMES_PER_LINE:
+            online = ", ".join(others)
+        else:
+            online = f"{len(others)} others (/who * lists them)"
         self.hub.deliver(
             member,
             Notice(f"Welcome, {member.name}! Online: {online}. Type /help for commands."),
@@ -163,6 +191,7 @@ class Session:
         so the caller still enters the room in the same step as the read.
         """
         if self.history is None:
+            await trio.lowlevel.checkpoint_if_cancelled()
             return []
         entries = await self.history.recent(room, count or self.replay, before=before)
         await trio.lowlevel.checkpoint_if_cancelled()
@@ -173,15 +202,26 @@ class Session:
         room = self.hub.room(self.room)
         assert room is not None
         if announce:
-            names = ", ".join(self.hub.names(room.name))
-            self.hub.deliver(member, Notice(f"Now in {room.name} ({len(room.members)}: {names})"))
+            self._list_names(member, f"Now in {room.name}", self.hub.names(room.name))
         if room.topic:
             self.hub.deliver(member, Notice(f"Topic of {room.name}: {room.topic}"))
+        entries = _within_budget(entries)
         self._history_before = entries[0].seq if entries else self._next_seq()
         if entries:
             self._replay(member, f"Last {_count(len(entries))} in {room.name}:", entries)
 
+    def _list_names(self, member: Member, title: str, names: list[str]) -> None:
+        """``*** TITLE (N): a, b, c`` on one line, or over several for a crowd."""
+        if len(names) <= NAMES_PER_LINE:
+            self.hub.deliver(member, Notice(f"{title} ({len(names)}): {', '.join(names)}"))
+            return
+        self.hub.deliver(member, Notice(f"{title} ({len(names)}):"))
+        for start in range(0, len(names), NAMES_PER_LINE):
+            chunk = names[start : start + NAMES_PER_LINE]
+            self.hub.deliver(member, Notice("  " + ", ".join(chunk)))
+
     def _replay(self, member: Member, title: str, entries: list[Entry]) -> None:
+        # Queued in one step: bounded by REPLAY_BYTES, far below the outbox's bound.
         self.hub.deliver(member, Notice(title))
         for entry in entries:
             self.hub.deliver(member, Past(entry.event))
@@ -277,6 +317,7 @@ class Session:
         entries = await self._recent(room, before=self._history_before, count=count)
         if room != self.room:
             return
+        entries = _within_budget(entries)
         if not entries:
             self.hub.deliver(member, Notice(f"No older messages in {room}"))
             return
@@ -298,17 +339,17 @@ class Session:
             case Nick(new):
                 self._rename(member, new)
             case Who(everyone=True):
-                names = hub.names()
-                hub.deliver(member, Notice(f"Online ({len(names)}): {', '.join(names)}"))
+                self._list_names(member, "Online", hub.names())
             case Who():
-                names = hub.names(self.room)
-                hub.deliver(member, Notice(f"In {self.room} ({len(names)}): {', '.join(names)}"))
+                self._list_names(member, f"In {self.room}", hub.names(self.room))
             case Rooms():
                 rooms = hub.room_list()
                 hub.deliver(member, Notice(f"Rooms ({len(rooms)}):"))
-                for room in rooms:
+                for room in rooms[:ROOMS_LISTED]:
                     about = f": {room.topic}" if room.topic else ""
                     hub.deliver(member, Notice(f"  {room.name} ({len(room.members)}){about}"))
+                if len(rooms) > ROOMS_LISTED:
+                    hub.deliver(member, Notice(f"  ... and {len(rooms) - ROOMS_LISTED} more"))
             case Topic(None):
                 current = hub.room(self.room)
                 topic = current.topic if current is not None else ""
@@ -352,4 +393,10 @@ class Session:
             events = self._lines.feed(data)
             # After a reset, an unterminated last line is not trusted to be whole.
             self._pending = [] if self._lost else events[::-1]
+        else:
+            # One receive can hold thousands of lines, each handled without
+            # awaiting. Yield between them, so that writers drain the outboxes
+            # (a paste must not fill everyone's queue before any write) and so
+            # that an eviction stops this reader at once.
+            await trio.lowlevel.checkpoint()
         return self._pending.pop()
