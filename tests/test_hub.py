@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Callable
 
 import pytest
@@ -10,7 +11,16 @@ import trio
 import trio.testing
 
 from trio_chat.events import Message, Notice, ServerEvent
-from trio_chat.hub import LOBBY, Hub, HubClosing, Member, NameTaken, NoSuchMember, Outbox
+from trio_chat.hub import (
+    LOBBY,
+    Flusher,
+    Hub,
+    HubClosing,
+    Member,
+    NameTaken,
+    NoSuchMember,
+    Outbox,
+)
 from trio_chat.protocol import encode, name_key
 
 # "ana" in fullwidth letters: a different string, but the same name.
@@ -489,3 +499,119 @@ async def test_nobody_joins_a_hub_that_is_shutting_down(hub: Hub) -> None:
     with pytest.raises(HubClosing):
         hub.join("late", encode, trio.CancelScope())
     assert len(hub) == 0
+
+
+class FakePeer:
+    """A peer's kernel buffer: takes up to ``room`` bytes per write, or fails."""
+
+    def __init__(self, room: int = 1 << 20, error: OSError | None = None) -> None:
+        self.room = room
+        self.error = error
+        self.written = b""
+
+    def write(self, data: bytes) -> int:
+        if self.error is not None:
+            raise self.error
+        taken = data[: self.room]
+        self.written += taken
+        return len(taken)
+
+
+async def test_flusher_writes_for_a_parked_writer_without_waking_it() -> None:
+    flusher = Flusher(interval=0)
+    outbox = Outbox(flusher=flusher)
+    peer = FakePeer()
+    outbox.direct = peer.write
+    wakeups = 0
+
+    async def writer() -> None:
+        nonlocal wakeups
+        while True:
+            await outbox.get_batch()
+            wakeups += 1
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(flusher.run)
+        nursery.start_soon(writer)
+        await trio.testing.wait_all_tasks_blocked()
+        for i in range(3):
+            outbox.put_nowait(b"line %d\n" % i)
+        await trio.testing.wait_all_tasks_blocked()
+        assert peer.written == b"line 0\nline 1\nline 2\n"
+        assert wakeups == 0
+        assert outbox.queued_bytes == 0
+        nursery.cancel_scope.cancel()
+
+
+async def test_what_the_kernel_does_not_take_is_left_to_the_writer() -> None:
+    flusher = Flusher(interval=0)
+    outbox = Outbox(flusher=flusher)
+    peer = FakePeer(room=4)
+    outbox.direct = peer.write
+    batches: list[bytes] = []
+
+    async def writer() -> None:
+        while True:
+            batches.append(await outbox.get_batch())
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(flusher.run)
+        nursery.start_soon(writer)
+        await trio.testing.wait_all_tasks_blocked()
+        outbox.put_nowait(b"hello world\n")
+        await trio.testing.wait_all_tasks_blocked()
+        assert peer.written == b"hell"
+        assert batches == [b"o world\n"]
+        assert outbox.queued_bytes == 0
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_failed_direct_write_ends_the_writer_with_the_error() -> None:
+    flusher = Flusher(interval=0)
+    outbox = Outbox(flusher=flusher)
+    outbox.direct = FakePeer(error=BrokenPipeError(32, "Broken pipe")).write
+    async with trio.open_nursery() as nursery:
+        await nursery.start(flusher.run)
+        outbox.put_nowait(b"x\n")  # before the writer parks: flushed by the writer itself
+        assert await outbox.get_batch() == b"x\n"
+        nursery.start_soon(flusher_feeds, outbox)
+        with pytest.raises(BrokenPipeError):
+            await outbox.get_batch()
+        nursery.cancel_scope.cancel()
+
+
+async def flusher_feeds(outbox: Outbox) -> None:
+    await trio.testing.wait_all_tasks_blocked()
+    outbox.put_nowait(b"y\n")
+
+
+async def test_under_load_writers_are_flushed_at_most_once_per_interval(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    flusher = Flusher(interval=0.02)
+    outbox = Outbox(flusher=flusher)
+    peer = FakePeer()
+    writes: list[float] = []
+
+    def write(data: bytes) -> int:
+        writes.append(trio.current_time())
+        return peer.write(data)
+
+    outbox.direct = write
+
+    async def writer() -> None:
+        while True:
+            write(await outbox.get_batch())
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(flusher.run)
+        nursery.start_soon(writer)
+        for i in range(100):  # a message every millisecond for 0.1 s
+            outbox.put_nowait(b"%d\n" % i)
+            await trio.sleep(0.001)
+        await trio.sleep(0.05)
+        assert peer.written == b"".join(b"%d\n" % i for i in range(100))
+        assert len(writes) <= 7  # 0.1 s / 0.02 s, plus the first at once
+        gaps = [b - a for a, b in itertools.pairwise(writes)]
+        assert all(gap >= 0.02 - 1e-9 for gap in gaps)
+        nursery.cancel_scope.cancel()

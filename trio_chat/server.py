@@ -118,10 +118,14 @@ class ChatServer:
         """
         listeners = await trio.open_tcp_listeners(port, host=host)
         try:
-            async with trio.open_nursery() as sessions:
-                self._sessions_scope = sessions.cancel_scope
-                await sessions.start(self._accept, listeners, sessions)
-                task_status.started(listeners)
+            async with trio.open_nursery() as services:
+                await services.start(self.hub.flusher.run)
+                async with trio.open_nursery() as sessions:
+                    self._sessions_scope = sessions.cancel_scope
+                    await sessions.start(self._accept, listeners, sessions)
+                    task_status.started(listeners)
+                # Every session is over: the flusher has nothing left to flush.
+                services.cancel_scope.cancel()
         finally:
             # serve_listeners closes them, unless cancelled before its tasks ran.
             for listener in listeners:
@@ -162,9 +166,9 @@ class ChatServer:
 
     async def _handle_socket(self, stream: trio.SocketStream) -> None:
         enable_keepalive(stream)
-        await self.handle(stream, peer_name(stream))
+        await self.handle(stream, peer_name(stream), fileno=stream.socket.fileno())
 
-    async def handle(self, stream: trio.abc.Stream, peer: str) -> None:
+    async def handle(self, stream: trio.abc.Stream, peer: str, fileno: int | None = None) -> None:
         """Serve one connection on any stream, then close it. Never raises but Cancelled."""
         try:
             if self.connections >= self.max_clients:
@@ -175,7 +179,14 @@ class ChatServer:
             self.connections += 1
             try:
                 await self._serve(
-                    Session(stream, self.hub, peer, history=self.history, replay=self.replay)
+                    Session(
+                        stream,
+                        self.hub,
+                        peer,
+                        history=self.history,
+                        replay=self.replay,
+                        fileno=fileno,
+                    )
                 )
             finally:
                 self.connections -= 1
