@@ -10,6 +10,7 @@ import pytest
 import trio
 import trio.testing
 
+from trio_chat import hub as hub_module
 from trio_chat.events import Message, Notice, ServerEvent
 from trio_chat.hub import (
     LOBBY,
@@ -615,3 +616,36 @@ async def test_under_load_writers_are_flushed_at_most_once_per_interval(
         gaps = [b - a for a, b in itertools.pairwise(writes)]
         assert all(gap >= 0.02 - 1e-9 for gap in gaps)
         nursery.cancel_scope.cancel()
+
+
+async def test_a_big_room_hears_of_arrivals_and_departures_in_summaries(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch, autojump_clock: trio.testing.MockClock
+) -> None:
+    monkeypatch.setattr(hub_module, "QUIET_ROOM_SIZE", 3)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hub.run)
+        first = [join(hub, name) for name in ("a", "b", "c")]
+        assert await received(first[0]) == b"*** b joined\n*** c joined\n"
+        crowd = [join(hub, f"n{i}") for i in range(30)]
+        hub.leave(crowd[0], "bye")
+        # Nothing yet: arrivals and departures wait for the summary.
+        assert await received(first[0]) == b""
+        await trio.sleep(hub_module.SUMMARY_INTERVAL + 1)
+        names = ", ".join(f"n{i}" for i in range(20))
+        assert await received(first[0]) == (
+            f"*** 30 joined: {names} and 10 more; 1 left: n0\n".encode()
+        )
+        # Quiet again: no empty summaries.
+        await trio.sleep(hub_module.SUMMARY_INTERVAL * 3)
+        assert await received(first[0]) == b""
+        nursery.cancel_scope.cancel()
+
+
+async def test_without_the_hub_task_every_join_is_announced(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hub_module, "QUIET_ROOM_SIZE", 3)
+    ana = join(hub, "ana")
+    for i in range(5):
+        join(hub, f"n{i}")
+    assert await received(ana) == b"".join(b"*** n%d joined\n" % i for i in range(5))

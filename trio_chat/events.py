@@ -64,6 +64,15 @@ class Left:
 
 
 @dataclass(frozen=True, slots=True)
+class Crowd:
+    """Who came and went in a big room lately: one notice instead of one each."""
+
+    room: str
+    joined: tuple[str, ...]
+    left: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Renamed:
     """Someone changed their name."""
 
@@ -95,5 +104,15 @@ class Error:
 
 
 ServerEvent = (
-    Message | Action | Past | Private | Joined | Left | Renamed | TopicChanged | Notice | Error
+    Message
+    | Action
+    | Past
+    | Private
+    | Joined
+    | Left
+    | Crowd
+    | Renamed
+    | TopicChanged
+    | Notice
+    | Error
 )

@@ -35,6 +35,7 @@ import trio
 
 from .events import (
     Action,
+    Crowd,
     Joined,
     Left,
     Message,
@@ -59,6 +60,11 @@ FLUSH_INTERVAL = 0.02
 # The writer stops adding queued messages to one send_all() once it has this many bytes.
 WRITE_BATCH_BYTES = 64 * 1024
 
+# Rooms with more members than this hear of arrivals and departures in a summary
+# every SUMMARY_INTERVAL seconds, not one notice each: a crowd of N joining
+# would otherwise cost N*N/2 lines.
+QUIET_ROOM_SIZE = 100
+SUMMARY_INTERVAL = 10.0
 # Topics of rooms that are not open are remembered up to this many (the newest).
 TOPICS_REMEMBERED = 10_000
 
@@ -293,6 +299,9 @@ class Room:
     name: str
     topic: str = ""
     members: dict[str, Member] = field(default_factory=dict)  # by name key
+    # In a big room, who came and went since the last summary.
+    arrived: list[str] = field(default_factory=list)
+    departed: list[str] = field(default_factory=list)
 
 
 class Hub:
@@ -319,8 +328,10 @@ class Hub:
     ) -> None:
         self._name_key = name_key
         self._outbox_limits = (outbox_messages, outbox_bytes)
-        # Run flusher.run() beside the sessions to batch writer wake-ups.
+        # run() batches writer wake-ups and big rooms' join/leave notices.
         self.flusher = Flusher(flush_interval)
+        self._summarizing = False
+        self._summary_due = trio.Event()
         self._recorder = recorder
         # Topics outlive their rooms: an empty room disappears, its topic stays.
         self._topics = {name_key(room): topic for room, topic in topics.items()}
@@ -328,6 +339,25 @@ class Hub:
         self._rooms: dict[str, Room] = {}
         self._open_room(LOBBY)
         self.closing = False
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """The hub's background work, until cancelled: run it beside the sessions.
+
+        Without it the hub still works; every join and leave is announced on
+        its own, and writers are woken per message.
+        """
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self.flusher.run)
+            self._summarizing = True
+            try:
+                task_status.started()
+                while True:
+                    await self._summary_due.wait()
+                    await trio.sleep(SUMMARY_INTERVAL)
+                    self._summary_due = trio.Event()
+                    self.summarize()
+            finally:
+                self._summarizing = False
 
     # --- queries ---------------------------------------------------------
 
@@ -396,8 +426,31 @@ class Hub:
         # a room with a member in it is never removed under us.
         target.members[self._name_key(member.name)] = member
         member.rooms.add(target.name)
-        self.broadcast(target.name, Joined(member.name, target.name), exclude=member)
+        if self._quiet(target):
+            target.arrived.append(member.name)
+            self._summary_due.set()
+        else:
+            self.broadcast(target.name, Joined(member.name, target.name), exclude=member)
         return target
+
+    def _quiet(self, room: Room) -> bool:
+        """Whether ``room`` is big enough to hear of arrivals and departures in summaries."""
+        return self._summarizing and len(room.members) > QUIET_ROOM_SIZE
+
+    def _departed(self, room: Room, name: str, reason: str) -> None:
+        if self._quiet(room):
+            room.departed.append(name)
+            self._summary_due.set()
+        else:
+            self.broadcast(room.name, Left(name, room.name, reason))
+
+    def summarize(self) -> None:
+        """Tell each big room who came and went since its last summary."""
+        for room in list(self._rooms.values()):
+            if room.arrived or room.departed:
+                event = Crowd(room.name, tuple(room.arrived), tuple(room.departed))
+                room.arrived, room.departed = [], []
+                self.broadcast(room.name, event)
 
     def part(self, member: Member, room: str, reason: str = "") -> None:
         """Take ``member`` out of ``room``; the room hears why."""
@@ -405,7 +458,7 @@ class Hub:
         if target is None or target.name not in member.rooms:
             return
         self._remove_from(member, target)
-        self.broadcast(target.name, Left(member.name, target.name, reason))
+        self._departed(target, member.name, reason)
 
     def set_topic(self, member: Member, room: str, topic: str) -> None:
         """Set (or clear) the topic of ``room``; its members hear of it."""
@@ -455,7 +508,7 @@ class Hub:
                 continue
             self._remove_from(member, target)
             if not self.closing:
-                self.broadcast(room, Left(member.name, room, reason))
+                self._departed(target, member.name, reason)
         member.rooms.clear()
         member.outbox.close()
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from .events import (
     Action,
+    Crowd,
     Error,
     Joined,
     Left,
@@ -392,12 +393,26 @@ def format_event(event: ServerEvent) -> str:
             return f"*** {name} joined"
         case Left(name, _, reason):
             return f"*** {name} left ({reason})" if reason else f"*** {name} left"
+        case Crowd(_, joined, left):
+            parts = [
+                f"{len(names)} {verb}: {_some(names)}"
+                for verb, names in (("joined", joined), ("left", left))
+                if names
+            ]
+            return "*** " + "; ".join(parts)
         case Renamed(old, new):
             return f"*** {old} is now known as {new}"
         case Notice(text):
             return f"*** {text}"
         case Error(text):
             return f"! {text}"
+
+
+def _some(names: tuple[str, ...], most: int = 20) -> str:
+    """``a, b, c`` or ``a, b, ... and 7 more``."""
+    if len(names) <= most:
+        return ", ".join(names)
+    return ", ".join(names[:most]) + f" and {len(names) - most} more"
 
 
 def clock(timestamp: float) -> str:

@@ -119,7 +119,7 @@ class ChatServer:
         listeners = await trio.open_tcp_listeners(port, host=host)
         try:
             async with trio.open_nursery() as services:
-                await services.start(self.hub.flusher.run)
+                await services.start(self.hub.run)
                 async with trio.open_nursery() as sessions:
                     self._sessions_scope = sessions.cancel_scope
                     await sessions.start(self._accept, listeners, sessions)
