@@ -18,6 +18,18 @@ in messages or in bytes, is evicted: it leaves with the reason "too slow"
 and its session's cancel scope is cancelled. It can never stall the sender
 or the room.
 
+Writers are not woken once per message: an outbox asks the
+:class:`Flusher` when it gets its first message, and the flusher, at most
+once per :data:`FLUSH_INTERVAL` under load, writes everything queued for
+each parked writer through a non-blocking callable the session provides,
+waking a writer only for what the kernel did not take. In a big room that
+turns a task switch and a ``send_all`` per message per member into one
+plain write per member per interval.
+
+Big rooms (more than :data:`QUIET_ROOM_SIZE` members) hear of arrivals and
+departures in one summary every :data:`SUMMARY_INTERVAL`, so that a crowd of
+N arriving costs O(N) notices, not N*N/2.
+
 Membership is a set of rooms per member, so frontends where one user sits
 in several rooms at once (IRC, WebSocket) fit without redesign.
 """

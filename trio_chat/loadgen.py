@@ -258,23 +258,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server-pid", type=int, help="report this process's CPU and memory")
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--stalled", type=int, default=0, help="clients that never read")
-    parser.add_argument("--connect-only", action="store_true", help="register and hold")
-    parser.add_argument("--hold", type=float, default=0.0, help="seconds to hold (connect-only)")
+    parser.add_argument(
+        "--capacity", action="store_true", help="only register everyone; report memory per client"
+    )
     args = parser.parse_args(argv)
 
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     gen = LoadGenerator(args.host, args.port, args.clients, args.stalled)
+    idle_rss = _rss_kb(args.server_pid)
+    cpu_before = _cpu_s(args.server_pid)
     registration = gen.connect_all(timeout=120)
     result: dict[str, object] = {"clients": args.clients, "registration_s": registration}
-    if args.connect_only:
-        result["sync_s"] = gen.sync(timeout=120)
+    result["sync_s"] = gen.sync(timeout=120)
+    result["server_rss_kb"] = rss = _rss_kb(args.server_pid)
+    result["registration_server_cpu_s"] = _cpu_s(args.server_pid) - cpu_before
+    if idle_rss is not None and rss is not None:
+        result["kb_per_client"] = (rss - idle_rss) / args.clients
+    if args.capacity:
+        result["phases"] = []
         print(json.dumps(result), flush=True)
-        # Hold the connections until the orchestrator has measured the server.
-        sys.stdin.readline()
-        return 0
-    result["sync_s"] = gen.sync(timeout=60)
-    result["server_rss_kb"] = _rss_kb(args.server_pid)
+        os._exit(0)
     phases = []
     for rate in [float(r) for r in args.rates.split(",")]:
         gen.reset()
