@@ -67,8 +67,11 @@ OUTBOX_MESSAGES = 4096
 # ...and at most this many bytes. Generous: a healthy reader must never be
 # dropped because a paste of a few hundred lines was broadcast in one go.
 OUTBOX_BYTES = 1024 * 1024
-# Under load, a writer is woken at most this often (seconds): see Flusher.
+# Under load, writers are flushed at most every FLUSH_INTERVAL seconds, at least
+# MIN_FLUSH_GAP apart, and FLUSH_GAP_FACTOR times as long as a flush pass took.
 FLUSH_INTERVAL = 0.02
+MIN_FLUSH_GAP = 0.001
+FLUSH_GAP_FACTOR = 2.0
 # The writer stops adding queued messages to one send_all() once it has this many bytes.
 WRITE_BATCH_BYTES = 64 * 1024
 
@@ -108,7 +111,7 @@ class OutboxFull(Exception):
 
 
 class Flusher:
-    """Wakes writers together, at most once per ``interval``, when they have work.
+    """Flushes writers together, at most once per ``interval``, when they have work.
 
     Waking a writer costs a task switch, and in a big room that is what limits
     the server: one wake-up per message per recipient is 200,000 a second for
@@ -128,6 +131,7 @@ class Flusher:
         self._work = trio.Event()
         self._running = False
         self._last = -math.inf
+        self._gap = interval
 
     def schedule(self, outbox: Outbox) -> None:
         if not self._running:
@@ -144,13 +148,18 @@ class Flusher:
             while True:
                 await self._work.wait()
                 self._work = trio.Event()
-                wait = self._last + self.interval - trio.current_time()
+                wait = self._last + self._gap - trio.current_time()
                 if wait > 0:
                     await trio.sleep(wait)
-                self._last = trio.current_time()
+                self._last = start = trio.current_time()
                 due, self._due = self._due, []
                 for outbox in due:
                     outbox.flush()
+                # Self-tuning: the longer a pass takes (the bigger the crowd and
+                # the busier the server), the longer until the next one, so that
+                # more is sent per write; small rooms keep low latency.
+                spent = trio.current_time() - start
+                self._gap = min(self.interval, max(MIN_FLUSH_GAP, FLUSH_GAP_FACTOR * spent))
         finally:
             self._running = False
             due, self._due = self._due, []
