@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import trio
 
+from trio_chat import history as history_module
 from trio_chat.events import Action, Message
 from trio_chat.history import (
     MEMORY,
@@ -518,3 +519,30 @@ def test_default_path_without_xdg_data_home_is_under_local_share(
     monkeypatch.delenv("XDG_DATA_HOME", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     assert default_path() == tmp_path / ".local" / "share" / "trio_chat" / "history.sqlite3"
+
+
+async def test_a_read_during_which_more_is_said_than_the_tail_holds_misses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(history_module, "TAIL_SIZE", 5)
+    history = await open_history(str(tmp_path / "history.sqlite3"))
+    store_recent = history.store.recent
+    reads = 0
+
+    def slow_first_read(room_key: str, limit: int, *, before: int, upto: int) -> list[Entry]:
+        nonlocal reads
+        reads += 1
+        if reads == 1:
+            # While the first read runs, 20 messages are said (recorded from trio).
+            trio.from_thread.run_sync(say, 20)
+        return store_recent(room_key, limit, before=before, upto=upto)
+
+    def say(count: int) -> None:
+        for i in range(count):
+            history.record(Message("ana", "#lobby", f"m{i}", float(i)))
+
+    monkeypatch.setattr(history.store, "recent", slow_first_read)
+    async with writing(history):
+        entries = await recent(history, "#lobby", 50)
+    assert [e.event.text for e in entries] == [f"m{i}" for i in range(20)]
+    assert reads == 2  # the tail (5) could not cover 20: read again

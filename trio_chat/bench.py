@@ -18,6 +18,7 @@ import shlex
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ class Scenario:
     senders: int = 10
     duration: float = 5.0
     stalled: int = 0
+    padding: int = 0
     # Only register everyone, and measure memory per connection.
     capacity: bool = False
     # The default targets it runs against (None: all).
@@ -47,7 +49,8 @@ class Scenario:
 SCENARIOS = {
     "fanout-100": Scenario("fanout-100", 100, (500, 1000, 2000, 4000)),
     "fanout-1000": Scenario("fanout-1000", 1000, (50, 100, 200, 300)),
-    "slow-consumer": Scenario("slow-consumer", 100, (200,), duration=10.0, stalled=1),
+    # 1 KB messages, so that the stalled reader's buffers fill within the run.
+    "slow-consumer": Scenario("slow-consumer", 100, (200,), duration=20.0, stalled=1, padding=1000),
     # The threaded original announces every join to everyone under one lock:
     # 10,000 of them would take it hours, so it is left out here.
     "capacity": Scenario("capacity", 10_000, (), capacity=True, targets=("trio_chat",)),
@@ -60,12 +63,12 @@ QUICK = {
 @dataclass
 class Target:
     name: str
-    command: list[str]  # "{port}" is replaced by the port
+    command: list[str]  # "{port}" becomes the port, "{tmp}" a temporary directory
 
 
 def default_targets() -> list[Target]:
     trio_chat = [sys.executable, "-m", "trio_chat", "serve", "--host", "127.0.0.1"]
-    trio_chat += ["--port", "{port}", "--db", ":memory:", "--log-level", "warning"]
+    trio_chat += ["--port", "{port}", "--db", "{tmp}/history.sqlite3", "--log-level", "warning"]
     original = [sys.executable, str(THREADED_ORIGINAL), "{port}"]
     return [Target("trio_chat", trio_chat), Target("threaded-original", original)]
 
@@ -115,7 +118,9 @@ def _has(program: str) -> bool:
 def run_one(target: Target, scenario: Scenario) -> Run:
     run = Run(target.name, scenario.name, scenario.clients)
     port = free_port()
-    command = [*pinned(0), *(part.replace("{port}", str(port)) for part in target.command)]
+    tmp = tempfile.TemporaryDirectory(prefix="trio-chat-bench-")
+    parts = (p.replace("{port}", str(port)).replace("{tmp}", tmp.name) for p in target.command)
+    command = [*pinned(0), *parts]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_listening(port, server)
@@ -125,6 +130,7 @@ def run_one(target: Target, scenario: Scenario) -> Run:
         loadgen += ["--rates", ",".join(str(r) for r in scenario.rates) or "0"]
         loadgen += ["--capacity"] if scenario.capacity else []
         loadgen += ["--stalled", str(scenario.stalled), "--server-pid", str(server.pid)]
+        loadgen += ["--padding", str(scenario.padding)]
         done = subprocess.run(loadgen, capture_output=True, timeout=600, check=False)
         if done.returncode != 0:
             run.error = done.stderr.decode(errors="replace").strip().splitlines()[-1:][0]
@@ -139,6 +145,7 @@ def run_one(target: Target, scenario: Scenario) -> Run:
     finally:
         server.kill()
         server.wait()
+        tmp.cleanup()
     return run
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import logging
 import os
 import sqlite3
@@ -51,8 +52,8 @@ DEFAULT_REPLAY = 50
 # At tens of thousands of rows a second per commit, only a stuck disk fills it.
 QUEUE_SIZE = 100_000
 # Recently recorded messages kept in memory to close the gap between a query
-# and entering a room.
-TAIL_SIZE = 10_000
+# and entering a room (a query that saw more said meanwhile is run again).
+TAIL_SIZE = 2_000
 MEMORY = ":memory:"
 
 MIGRATIONS: list[Sequence[str]] = [
@@ -366,16 +367,22 @@ class History:
         Everything recorded until this returns is included (when ``before`` is
         None): call ``hub.enter`` right after, without awaiting in between.
         """
-        upto = self._last_seq
-        while self._committed < upto:
-            await self._progress.wait()
         key = self._room_key(room)
-        entries = await trio.to_thread.run_sync(
-            lambda: self.store.recent(
-                key, limit, before=sys.maxsize if before is None else before, upto=upto
-            ),
-            limiter=self._read_limiter,
-        )
-        if before is None:
+        while True:
+            upto = self._last_seq
+            while self._committed < upto:
+                await self._progress.wait()
+            query = functools.partial(
+                self.store.recent,
+                key,
+                limit,
+                before=sys.maxsize if before is None else before,
+                upto=upto,
+            )
+            entries = await trio.to_thread.run_sync(query, limiter=self._read_limiter)
+            if before is not None:
+                return entries
+            if self._tail and self._last_seq > upto and self._tail[0].seq > upto + 1:
+                continue  # more was said during the query than the tail holds: again
             entries += [e for e in self._tail if e.seq > upto and e.room_key == key]
-        return entries[-limit:] if limit else []
+            return entries[-limit:] if limit else []

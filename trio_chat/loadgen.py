@@ -77,6 +77,9 @@ class LoadGenerator:
     def _open(self, index: int) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if index < self.stalled:
+            # A reader that stops: a small window, so the server's side fills soon.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.connect((self.host, self.port))
         sock.setblocking(False)
         client = Client(index, sock, f"b{index}".encode())
@@ -180,13 +183,16 @@ class LoadGenerator:
 
     # --- the measured phase ---------------------------------------------------------
 
-    def chat(self, senders: int, rate: float, duration: float, drain: float) -> dict[str, object]:
+    def chat(
+        self, senders: int, rate: float, duration: float, drain: float, padding: int = 0
+    ) -> dict[str, object]:
         """``senders`` clients send ``rate`` messages/s in all for ``duration`` s."""
         talkers = [c for c in self.clients.values() if not c.stalled][:senders]
         # Every client reading at the start hears every message but its own: one
         # dropped or disconnected on the way counts as loss.
         readers = sum(1 for c in self.clients.values() if not c.stalled and not c.closed)
         interval = senders / rate
+        pad = b"x" * padding + b" " if padding else b""
         sent = 0
         start = time.monotonic()
         next_send = [start + i * interval / senders for i in range(senders)]
@@ -197,7 +203,7 @@ class LoadGenerator:
                 break
             for i, talker in enumerate(talkers):
                 while next_send[i] <= now:
-                    message = b"m %d %d %d\n" % (self.phase, sent, time.monotonic_ns())
+                    message = b"m %s%d %d %d\n" % (pad, self.phase, sent, time.monotonic_ns())
                     self.send(talker, message)
                     sent += 1
                     next_send[i] += interval
@@ -225,9 +231,29 @@ class LoadGenerator:
             "loadgen_cpu_s": (cpu_end.ru_utime + cpu_end.ru_stime)
             - (cpu_start.ru_utime + cpu_start.ru_stime),
             "elapsed_s": elapsed,
-            "stalled_dropped": sum(1 for c in self.clients.values() if c.stalled and c.closed),
+            "stalled_dropped": self._stalled_dropped(),
             "disconnected": sum(1 for c in self.clients.values() if c.closed and not c.stalled),
         }
+
+    def _stalled_dropped(self) -> int:
+        """How many stalled clients the server has closed (read what they hold)."""
+        dropped = 0
+        for client in self.clients.values():
+            if not client.stalled or client.closed:
+                dropped += client.closed and client.stalled
+                continue
+            while True:
+                try:
+                    data = client.sock.recv(1 << 20)
+                except BlockingIOError:
+                    break  # still open: nothing more for now
+                except OSError:
+                    data = b""
+                if not data:
+                    self._close(client)
+                    dropped += 1
+                    break
+        return dropped
 
     def reset(self) -> None:
         """Start a new phase: late lines of an earlier one are not counted."""
@@ -258,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server-pid", type=int, help="report this process's CPU and memory")
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--stalled", type=int, default=0, help="clients that never read")
+    parser.add_argument("--padding", type=int, default=0, help="extra bytes in each message")
     parser.add_argument(
         "--capacity", action="store_true", help="only register everyone; report memory per client"
     )
@@ -283,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     for rate in [float(r) for r in args.rates.split(",")]:
         gen.reset()
         before = _cpu_s(args.server_pid)
-        phase = gen.chat(args.senders, rate, args.duration, drain=3.0)
+        phase = gen.chat(args.senders, rate, args.duration, drain=3.0, padding=args.padding)
         phase["rate"] = rate
         phase["server_cpu_s"] = _cpu_s(args.server_pid) - before
         phase["server_peak_rss_kb"] = _peak_rss_kb(args.server_pid)
