@@ -176,6 +176,21 @@ class Outbox:
     but through the :class:`Flusher`, once for everything queued meanwhile.
     """
 
+    # Thousands of these live at once: no per-instance __dict__.
+    __slots__ = (
+        "_error",
+        "_flusher",
+        "_leftover",
+        "_ready",
+        "_receive",
+        "_scheduled",
+        "_send",
+        "_waiting",
+        "direct",
+        "max_bytes",
+        "queued_bytes",
+    )
+
     def __init__(
         self,
         max_messages: int = OUTBOX_MESSAGES,
@@ -299,7 +314,7 @@ class Outbox:
         self._receive.close()
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Member:
     """One registered user, as the hub sees them.
 
@@ -315,7 +330,7 @@ class Member:
     rooms: set[str] = field(default_factory=set)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Room:
     name: str
     topic: str = ""

@@ -99,6 +99,8 @@ class LineBuffer:
     means end of stream and flushes an unterminated last line.
     """
 
+    __slots__ = ("_buffer", "_discarding", "_max", "_scanned")
+
     def __init__(self, max_line_bytes: int = MAX_LINE_BYTES) -> None:
         self._max = max_line_bytes
         self._buffer = bytearray()

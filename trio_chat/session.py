@@ -74,7 +74,7 @@ NAMES_PER_LINE = 50
 # Rooms listed by /rooms.
 ROOMS_LISTED = 100
 # How much to ask the stream for at a time.
-RECEIVE_SIZE = 64 * 1024
+RECEIVE_SIZE = 8 * 1024
 
 
 def _within_budget(entries: list[Entry]) -> list[Entry]:
@@ -112,6 +112,23 @@ class Session:
         fileno: the stream's socket, when it is one (the writer writes to it
             directly when the kernel has room).
     """
+
+    # One per connection, thousands at once: no per-instance __dict__.
+    __slots__ = (
+        "_eof",
+        "_history_before",
+        "_lines",
+        "_lost",
+        "_pending",
+        "cancel_scope",
+        "fileno",
+        "history",
+        "hub",
+        "peer",
+        "replay",
+        "room",
+        "stream",
+    )
 
     def __init__(
         self,
@@ -175,13 +192,13 @@ class Session:
 
     def _welcome(self, member: Member, entries: list[Entry]) -> None:
         LOGGER.info("%s joined from %s", member.name, self.peer)
-        others = [n for n in self.hub.names() if n != member.name]
-        if not others:
+        count = len(self.hub) - 1
+        if count == 0:
             online = "nobody else yet"
-        elif len(others) <= NAMES_PER_LINE:
-            online = ", ".join(others)
+        elif count <= NAMES_PER_LINE:  # listing a crowd for each newcomer would cost N log N
+            online = ", ".join(n for n in self.hub.names() if n != member.name)
         else:
-            online = f"{len(others)} others (/who * lists them)"
+            online = f"{count} others (/who * lists them)"
         self.hub.deliver(
             member,
             Notice(f"Welcome, {member.name}! Online: {online}. Type /help for commands."),
