@@ -277,3 +277,25 @@ async def test_a_taken_name_asks_for_another() -> None:
             await term.wait_for_text("*** Welcome, ana2!")
             await term.wait_for_prompt("[#lobby] ana2> ")
             await bob.until("*** ana2 joined")
+
+
+async def test_up_arrow_recalls_earlier_lines_and_the_prompt_follows_the_room() -> None:
+    async with running_server() as (_, port), connect(port) as bob:
+        await bob.register("bob")
+        async with terminal_client(port, "--name", "ana") as term:
+            await term.wait_for_prompt("[#lobby] ana> ")
+            await bob.until("*** ana joined")
+            await term.type("first line")
+            await term.send_keys("Enter")
+            assert (await bob.until("ana: first line"))[-1] == "ana: first line"
+            # Own lines are shown as the others see them.
+            await term.wait_for_screen(
+                lambda screen: any(line.endswith("] ana: first line") for line in lines_of(screen)),
+                "ana's own line shown",
+            )
+            await term.send_keys("Up")
+            await term.wait_for_prompt("[#lobby] ana> first line")
+            await term.send_keys("C-u")  # clear the recalled line
+            await term.type("/join dev")
+            await term.send_keys("Enter")
+            await term.wait_for_prompt("[#dev] ana> ")
