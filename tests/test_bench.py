@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 import trio
 
 from trio_chat.bench import SUSTAINED_P99_MS, Run, sustained
@@ -31,16 +32,20 @@ PHASE_FIELDS = {
 }
 
 
-async def test_tiny_bench_against_both_servers(tmp_path: Path) -> None:
+@pytest.mark.parametrize("generator", ["python", "c"])
+async def test_tiny_bench_against_both_servers(tmp_path: Path, generator: str) -> None:
     report = tmp_path / "bench.json"
+    command = [sys.executable, "-m", "trio_chat", "bench", "--scenario", "tiny"]
     done = await trio.run_process(
-        [sys.executable, "-m", "trio_chat", "bench", "--scenario", "tiny", "--json", str(report)],
+        [*command, "--generator", generator, "--json", str(report)],
         capture_stdout=True,
         capture_stderr=True,
         check=False,
     )
     assert done.returncode == 0, done.stderr.decode()
     out = done.stdout.decode()
+    # The C generator is built with the machine's compiler (CI has gcc).
+    assert f"load generator: {'C' if generator == 'c' else 'Python'}" in out
     assert "deliv/s" in out
     assert "p99ms" in out
     assert "ratio" in out

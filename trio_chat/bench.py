@@ -28,7 +28,9 @@ from typing import Any
 SUSTAINED_P99_MS = 100.0
 # A generator busier than this fraction of its core is the bottleneck.
 SATURATED = 0.9
-THREADED_ORIGINAL = Path(__file__).resolve().parent.parent / "benchmarks" / "threaded_original.py"
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+THREADED_ORIGINAL = BENCHMARKS / "threaded_original.py"
+C_LOADGEN = BENCHMARKS / "loadgen.c"
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,22 @@ def _has(program: str) -> bool:
     return any((Path(d) / program).exists() for d in os.environ.get("PATH", "").split(":"))
 
 
-def run_one(target: Target, scenario: Scenario) -> Run:
+def build_c_loadgen(directory: Path) -> list[str] | None:
+    """Compile the C load generator; ``None`` if there is no compiler (or source)."""
+    compiler = next((c for c in ("cc", "gcc", "clang") if _has(c)), None)
+    if compiler is None or not C_LOADGEN.exists():
+        return None
+    binary = directory / "loadgen"
+    build = [compiler, "-O2", "-o", str(binary), str(C_LOADGEN)]
+    if subprocess.run(build, capture_output=True, check=False).returncode != 0:
+        return None
+    return [str(binary)]
+
+
+PYTHON_LOADGEN = [sys.executable, "-m", "trio_chat.loadgen"]
+
+
+def run_one(target: Target, scenario: Scenario, generator: Sequence[str] = PYTHON_LOADGEN) -> Run:
     run = Run(target.name, scenario.name, scenario.clients)
     port = free_port()
     tmp = tempfile.TemporaryDirectory(prefix="trio-chat-bench-")
@@ -124,7 +141,7 @@ def run_one(target: Target, scenario: Scenario) -> Run:
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_listening(port, server)
-        loadgen = [*pinned(1), sys.executable, "-m", "trio_chat.loadgen"]
+        loadgen = [*pinned(1), *generator]
         loadgen += ["--port", str(port), "--clients", str(scenario.clients)]
         loadgen += ["--senders", str(scenario.senders), "--duration", str(scenario.duration)]
         loadgen += ["--rates", ",".join(str(r) for r in scenario.rates) or "0"]
@@ -221,7 +238,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="a server command to measure instead of the defaults; {port} is replaced",
     )
     parser.add_argument("--json", default="bench-results.json", help="where to write results")
+    parser.add_argument(
+        "--generator",
+        choices=["c", "python"],
+        default="c",
+        help="the load generator: C (default, compiled here; Python if no compiler) or Python",
+    )
     args = parser.parse_args(argv)
+    build_dir = tempfile.TemporaryDirectory(prefix="trio-chat-loadgen-")
+    generator = (build_c_loadgen(Path(build_dir.name)) if args.generator == "c" else None) or (
+        PYTHON_LOADGEN
+    )
+    print(f"load generator: {' '.join(generator)}", file=sys.stderr)
     scenarios = [{**SCENARIOS, **QUICK}[s] for s in args.scenario or SCENARIOS]
     targets = (
         [Target(cmd, shlex.split(cmd)) for cmd in args.target] if args.target else default_targets()
@@ -232,7 +260,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not args.target and scenario.targets and target.name not in scenario.targets:
                 continue
             print(f"running {scenario.name} against {target.name}...", file=sys.stderr, flush=True)
-            runs.append(run_one(target, scenario))
+            runs.append(run_one(target, scenario, generator))
+    build_dir.cleanup()
+    kind = "C" if generator is not PYTHON_LOADGEN else "Python"
+    print(f"load generator: {kind}")
     print(table(runs))
     print(summary(runs))
     Path(args.json).write_text(json.dumps([run.__dict__ for run in runs], indent=2) + "\n")
