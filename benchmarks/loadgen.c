@@ -332,8 +332,9 @@ static long chat(int senders, double rate, double duration, int padding, int fir
             }
             if (next[i] < soonest) soonest = next[i];
         }
-        int wait = (int)((soonest - now_s()) * 1000);
-        poll_once(wait > 0 ? wait : 0);
+        /* Round up: a 0 ms timeout would spin until the next send is due. */
+        double wait = (soonest - now_s()) * 1000;
+        poll_once(wait > 0 ? (int)wait + 1 : 0);
     }
     long expected = sent * readers - sent;
     double drain_end = now_s() + 3;
