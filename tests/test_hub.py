@@ -651,3 +651,48 @@ async def test_without_the_hub_task_every_join_is_announced(
     for i in range(5):
         join(hub, f"n{i}")
     assert await received(ana) == b"".join(b"*** n%d joined\n" % i for i in range(5))
+
+
+async def test_a_stale_flush_request_and_a_close_do_not_stop_the_flusher(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # The writer emptied the queue itself after asking the flusher; then the
+    # outbox closed in the very batch of the flusher's next pass. That used to
+    # raise EndOfChannel in the flusher and take the whole server down.
+    for _ in range(40):
+        flusher = Flusher(interval=0.05)
+        outbox = Outbox(flusher=flusher)
+        outbox.direct = len
+
+        async def writer(box: Outbox = outbox) -> None:
+            with contextlib.suppress(trio.EndOfChannel):
+                while True:
+                    await box.get_batch()
+
+        async with trio.open_nursery() as nursery:
+            await nursery.start(flusher.run)
+            flusher._last = trio.current_time()  # a pass just happened
+            outbox.put_nowait(b"hello\n")  # asks the flusher...
+            nursery.start_soon(writer)  # ...but the writer takes it first
+            await trio.testing.wait_all_tasks_blocked()
+            await trio.sleep_until(flusher._last + flusher._gap)
+            outbox.close()  # in the same batch as the flusher's pass
+            await trio.sleep(0.2)
+            nursery.cancel_scope.cancel()
+
+
+async def test_arrivals_and_departures_in_a_big_room_are_told_in_order(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch, autojump_clock: trio.testing.MockClock
+) -> None:
+    monkeypatch.setattr(hub_module, "QUIET_ROOM_SIZE", 2)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hub.run)
+        watcher = join(hub, "watcher")
+        join(hub, "b")
+        await received(watcher)
+        x = join(hub, "x")  # held for the summary
+        hub.leave(join(hub, "y"))
+        hub.leave(x)  # the room is small again, but arrivals are still held
+        await trio.sleep(hub_module.SUMMARY_INTERVAL + 1)
+        assert await received(watcher) == b"*** 2 joined: x, y; 2 left: y, x\n"
+        nursery.cancel_scope.cancel()

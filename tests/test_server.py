@@ -170,3 +170,24 @@ async def test_announce_tells_how_to_connect(
     assert f"listening on 127.0.0.1:{port}" in text
     assert f"make client NAME=you PORT={port}" in text
     assert "HOST=0.0.0.0" in text
+
+
+async def test_many_short_visits_never_stop_the_server(
+    tcp_server: tuple[ChatServer, trio.SocketListener],
+) -> None:
+    # echo ana | nc -N HOST 5000, over and over: register, then half-close.
+    server, listener = tcp_server
+    for i in range(60):
+        peer = await connect(listener)
+        stream = peer.stream
+        assert isinstance(stream, trio.SocketStream)
+        await peer.send(f"visitor{i}", "/quit" if i % 2 else "")
+        await stream.send_eof()
+        await peer.expect_eof()
+        await stream.aclose()
+    last = await connect(listener)
+    await last.register("last")
+    await last.send("/who *")
+    assert await last.line() == "*** Online (1): last"
+    assert len(server.hub) == 1
+    await last.stream.aclose()

@@ -151,14 +151,21 @@ class Flusher:
                 wait = self._last + self._gap - trio.current_time()
                 if wait > 0:
                     await trio.sleep(wait)
-                self._last = start = trio.current_time()
+                start = trio.current_time()
                 due, self._due = self._due, []
                 for outbox in due:
-                    outbox.flush()
+                    try:
+                        outbox.flush()
+                    except Exception:
+                        # One outbox's trouble must not stop the others' writers.
+                        LOGGER.exception("flushing an outbox failed; its writer takes over")
+                        outbox.wake()
                 # Self-tuning: the longer a pass takes (the bigger the crowd and
                 # the busier the server), the longer until the next one, so that
-                # more is sent per write; small rooms keep low latency.
-                spent = trio.current_time() - start
+                # more is sent per write; small rooms keep low latency. The gap
+                # counts from the end of the pass, so others run in between.
+                self._last = trio.current_time()
+                spent = self._last - start
                 self._gap = min(self.interval, max(MIN_FLUSH_GAP, FLUSH_GAP_FACTOR * spent))
         finally:
             self._running = False
@@ -241,16 +248,25 @@ class Outbox:
 
     def flush(self) -> None:
         """Send what is queued for a parked writer directly; wake it only if needed."""
-        if self._waiting and self.direct is not None and not self._leftover:
-            data = self._take(math.inf)
+        if not self._scheduled:
+            # A stale request: the writer emptied the queue itself since it asked
+            # (and close() wakes the writer on its own).
+            return
+        if self._waiting and self.direct is not None and not self._leftover and not self._error:
+            try:
+                data = self._take(WRITE_BATCH_BYTES)
+            except trio.EndOfChannel:
+                data = b""
             if data:
                 try:
                     sent = self.direct(data)
                 except OSError as exc:  # the peer is gone: the writer raises it
                     self._error, sent = exc, len(data)
-                if sent == len(data) and self._error is None:
+                more = self._receive.statistics().current_buffer_used > 0
+                if sent == len(data) and self._error is None and not more:
                     self._scheduled = False
                     return
+                # Still counted against the bound until the writer has sent it.
                 self._leftover = data[sent:]
                 self.queued_bytes += len(self._leftover)
         self.wake()
@@ -474,7 +490,8 @@ class Hub:
         return self._summarizing and len(room.members) > QUIET_ROOM_SIZE
 
     def _departed(self, room: Room, name: str, reason: str) -> None:
-        if self._quiet(room):
+        if self._quiet(room) or room.arrived:
+            # While arrivals wait for a summary, departures wait too: in order.
             room.departed.append(name)
             self._summary_due.set()
         else:
