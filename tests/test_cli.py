@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -167,6 +166,5 @@ async def test_module_entry_point_and_version() -> None:
     result = await trio.run_process(
         [sys.executable, "-m", "trio_chat", "--version"],
         capture_stdout=True,
-        env={**os.environ},
     )
     assert result.stdout.decode().startswith("trio-chat ")
