@@ -296,7 +296,7 @@ async def test_member_whose_writer_is_gone_is_evicted_as_connection_lost(hub: Hu
     ana, bob, gone = join(hub, "ana"), join(hub, "bob"), join(hub, "gone")
     await received(ana)
     await received(bob)
-    gone.outbox.close_reader()
+    gone.outbox.detach()
     hub.say(ana, LOBBY, "hi")
     assert await received(bob) == b"ana: hi\n*** gone left (connection lost)\n"
     assert await received(ana) == b"*** gone left (connection lost)\n"
@@ -695,4 +695,84 @@ async def test_arrivals_and_departures_in_a_big_room_are_told_in_order(
         hub.leave(x)  # the room is small again, but arrivals are still held
         await trio.sleep(hub_module.SUMMARY_INTERVAL + 1)
         assert await received(watcher) == b"*** 2 joined: x, y; 2 left: y, x\n"
+        nursery.cancel_scope.cancel()
+
+
+class WriterStarts:
+    """Counts the writers an attached outbox asks for."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self) -> None:
+        self.count += 1
+
+
+def test_an_attached_outbox_starts_one_writer_only_when_there_is_something_to_send() -> None:
+    outbox = Outbox()
+    starts = WriterStarts()
+    outbox.attach(starts, None)
+    assert starts.count == 0
+    outbox.put_nowait(b"one\n")
+    outbox.put_nowait(b"two\n")
+    assert starts.count == 1  # one writer at a time
+    assert outbox.next_batch() == b"one\ntwo\n"
+    assert outbox.next_batch() == b""  # empty: that writer ends
+    outbox.put_nowait(b"three\n")
+    assert starts.count == 2
+    assert outbox.next_batch() == b"three\n"
+
+
+def test_attaching_with_messages_already_queued_starts_a_writer_at_once() -> None:
+    outbox = Outbox()
+    outbox.put_nowait(b"welcome\n")  # queued while the session was registering
+    starts = WriterStarts()
+    outbox.attach(starts, None)
+    assert starts.count == 1
+    assert outbox.next_batch() == b"welcome\n"
+
+
+def test_closing_an_attached_idle_outbox_starts_a_writer_to_end_the_session() -> None:
+    outbox = Outbox()
+    starts = WriterStarts()
+    outbox.attach(starts, None)
+    outbox.close()
+    assert starts.count == 1
+    with pytest.raises(trio.EndOfChannel):
+        outbox.next_batch()
+
+
+def test_a_detached_outbox_starts_nothing_and_refuses_messages() -> None:
+    outbox = Outbox()
+    starts = WriterStarts()
+    outbox.attach(starts, None)
+    outbox.detach()
+    with pytest.raises(trio.BrokenResourceError):
+        outbox.put_nowait(b"too late\n")
+    outbox.close()
+    assert starts.count == 0
+
+
+async def test_the_flusher_writes_directly_and_starts_a_writer_only_for_what_is_left() -> None:
+    flusher = Flusher(interval=0)
+    outbox = Outbox(flusher=flusher)
+    peer = FakePeer()
+    starts = WriterStarts()
+    outbox.attach(starts, peer.write)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(flusher.run)
+        for i in range(3):
+            outbox.put_nowait(b"line %d\n" % i)
+        await trio.testing.wait_all_tasks_blocked()
+        assert peer.written == b"line 0\nline 1\nline 2\n"
+        assert starts.count == 0
+        peer.room = 3  # the kernel's buffer is nearly full
+        outbox.put_nowait(b"abcdef\n")
+        await trio.testing.wait_all_tasks_blocked()
+        assert peer.written.endswith(b"abc")
+        assert starts.count == 1
+        # The writer sends the rest first, still counted against the bound until then.
+        assert outbox.queued_bytes == 4
+        assert outbox.next_batch() == b"def\n"
+        assert outbox.next_batch() == b""
         nursery.cancel_scope.cancel()

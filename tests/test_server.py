@@ -191,3 +191,39 @@ async def test_many_short_visits_never_stop_the_server(
     assert await last.line() == "*** Online (1): last"
     assert len(server.hub) == 1
     await last.stream.aclose()
+
+
+def writer_tasks() -> list[trio.lowlevel.Task]:
+    """Every running session writer task."""
+    found = []
+    tasks = [trio.lowlevel.current_root_task()]
+    while tasks:
+        task = tasks.pop()
+        assert task is not None
+        if task.name.endswith("Session._writer"):
+            found.append(task)
+        tasks.extend(t for nursery in task.child_nurseries for t in nursery.child_tasks)
+    return found
+
+
+async def test_idle_connections_have_no_writer_task(
+    tcp_server: tuple[ChatServer, trio.SocketListener],
+) -> None:
+    # An idle connection costs one parked task, not two: the flusher writes
+    # straight to sockets with room, and a writer runs only for a backlog.
+    _, listener = tcp_server
+    ana = await connect(listener)
+    await ana.register("ana")
+    bob = await connect(listener)
+    await bob.register("bob")
+    await ana.until("*** bob joined")
+    await bob.send("hello")
+    assert await ana.line() == "bob: hello"
+    await trio.testing.wait_all_tasks_blocked()
+    assert writer_tasks() == []
+    # They still end cleanly: a writer starts to send the goodbye and end the session.
+    await ana.send("/quit")
+    assert await ana.line() == "*** Bye!"
+    assert await ana.expect_eof() == []
+    for peer in (ana, bob):
+        await peer.stream.aclose()

@@ -5,8 +5,8 @@ Theory of operation
 The hub is a plain object, built by ``main()`` before the server starts and
 handed to every session. It knows nothing of bytes, sockets or protocols:
 each member brings an *encoder* (a function from event to bytes) and a
-bounded :class:`Outbox`; the member's session runs a writer task that drains
-that outbox to the peer.
+bounded :class:`Outbox`; the member's session drains that outbox to the
+peer, through a writer task it starts only when there is a backlog.
 
 Every mutator is synchronous. Between two checkpoints only one task runs, so
 a join, a rename or a whole broadcast happens atomically without any lock.
@@ -175,12 +175,22 @@ class Flusher:
 
 
 class Outbox:
-    """A member's bounded queue of encoded bytes, drained by its writer task.
+    """A member's bounded queue of encoded bytes, drained by its writer.
 
     Bounded twice: by message count (the memory channel's buffer) and by
     bytes queued. ``put_nowait`` never blocks; it raises :class:`OutboxFull`
     when either bound would be crossed. The writer is not woken per message
     but through the :class:`Flusher`, once for everything queued meanwhile.
+
+    Two ways to drain it:
+
+    * a long-lived writer task loops on :meth:`get_batch`, which waits;
+    * :meth:`attach` a way to *start* a writer: the outbox starts one only
+      when there is something the direct write could not send, and the
+      writer ends as soon as the queue is empty (:meth:`next_batch` returns
+      ``b""``). An idle connection then has no writer task at all, which
+      saves a task, its stack of frames and an Event per connection (about
+      a fifth of an idle connection's memory).
     """
 
     # Thousands of these live at once: no per-instance __dict__.
@@ -192,7 +202,8 @@ class Outbox:
         "_receive",
         "_scheduled",
         "_send",
-        "_waiting",
+        "_start",
+        "_writing",
         "direct",
         "max_bytes",
         "queued_bytes",
@@ -211,12 +222,16 @@ class Outbox:
         # True from the first put after the writer found the queue empty until
         # the writer finds it empty again: one wake-up asked for at a time.
         self._scheduled = False
-        self._ready = trio.Event()
-        # Set by the writer: a synchronous, non-blocking write to its peer,
-        # returning how much the kernel took. With it, the flusher sends for a
-        # parked writer without waking it, and wakes it only for what is left.
+        # Set while a get_batch() is parked, waiting for data.
+        self._ready: trio.Event | None = None
+        # Set by attach(): starts a writer task that drains with next_batch().
+        self._start: Callable[[], object] | None = None
+        # True from the start of an attached writer until it finds the queue empty.
+        self._writing = False
+        # A synchronous, non-blocking write to the peer, returning how much the
+        # kernel took. With it, the flusher sends for an idle writer without
+        # waking (or starting) it, and does so only for what is left.
         self.direct: Callable[[bytes], int] | None = None
-        self._waiting = False
         self._leftover = b""
         self._error: OSError | None = None
 
@@ -242,17 +257,41 @@ class Outbox:
             else:
                 self._flusher.schedule(self)
 
+    def attach(
+        self, start_writer: Callable[[], object], direct: Callable[[bytes], int] | None
+    ) -> None:
+        """Drain through writers started on demand by ``start_writer()``.
+
+        A writer so started calls :meth:`next_batch` until it returns
+        ``b""``, and then ends. If anything is waiting already, one starts now.
+        """
+        self._start = start_writer
+        self.direct = direct
+        if self._scheduled or self._leftover or self._error:
+            self.wake()
+
+    def detach(self) -> None:
+        """No more writers: further puts raise ``BrokenResourceError``."""
+        self._start = None
+        self.direct = None
+        self._receive.close()
+
     def wake(self) -> None:
-        """Let the writer look at the queue."""
-        self._ready.set()
+        """Let the writer look at the queue (start one, if attached and none runs)."""
+        if self._ready is not None:
+            self._ready.set()
+        elif self._start is not None and not self._writing:
+            self._writing = True
+            self._start()
 
     def flush(self) -> None:
-        """Send what is queued for a parked writer directly; wake it only if needed."""
+        """Send what is queued directly, if no writer is busy; wake one only if needed."""
         if not self._scheduled:
             # A stale request: the writer emptied the queue itself since it asked
             # (and close() wakes the writer on its own).
             return
-        if self._waiting and self.direct is not None and not self._leftover and not self._error:
+        idle = self._ready is not None or (self._start is not None and not self._writing)
+        if idle and self.direct is not None and not self._leftover and not self._error:
             try:
                 data = self._take(WRITE_BATCH_BYTES)
             except trio.EndOfChannel:
@@ -293,41 +332,50 @@ class Outbox:
         self.queued_bytes -= size
         return batch[0] if len(batch) == 1 else b"".join(batch)
 
-    async def get_batch(self, max_bytes: int = WRITE_BATCH_BYTES) -> bytes:
-        """Wait for queued bytes, then take what is queued, stopping once past ``max_bytes``.
+    def next_batch(self, max_bytes: int = WRITE_BATCH_BYTES) -> bytes:
+        """What is queued, stopping once past ``max_bytes``; ``b""`` if nothing is.
 
-        Coalescing what is queued into one ``send_all`` costs one wake-up and
-        one system call per batch instead of one per message.
+        Coalescing what is queued into one write costs one wake-up and one
+        system call per batch instead of one per message. For an attached
+        writer, ``b""`` means: end now (a later put starts a new writer).
 
         Raises:
+            OSError: an earlier direct write failed (the peer is gone).
+            trio.EndOfChannel: the outbox is closed and empty.
+        """
+        if self._error is not None:
+            raise self._error
+        if self._leftover:
+            data, self._leftover = self._leftover, b""
+            self.queued_bytes -= len(data)
+            return data
+        data = self._take(max_bytes)
+        if not data:
+            self._scheduled = False
+            self._writing = False
+        return data
+
+    async def get_batch(self, max_bytes: int = WRITE_BATCH_BYTES) -> bytes:
+        """Wait for queued bytes, then take them as :meth:`next_batch` does.
+
+        Raises:
+            OSError: an earlier direct write failed (the peer is gone).
             trio.EndOfChannel: the outbox is closed and empty.
         """
         while True:
-            if self._error is not None:
-                raise self._error
-            if self._leftover:
-                data, self._leftover = self._leftover, b""
-                self.queued_bytes -= len(data)
-                return data
-            data = self._take(max_bytes)
+            data = self.next_batch(max_bytes)
             if data:
                 return data
-            self._scheduled = False
             self._ready = trio.Event()
-            self._waiting = True
             try:
                 await self._ready.wait()
             finally:
-                self._waiting = False
+                self._ready = None
 
     def close(self) -> None:
         """No more messages: the writer sends what is queued, then ends."""
         self._send.close()
         self.wake()
-
-    def close_reader(self) -> None:
-        """The writer is gone: further puts raise ``BrokenResourceError``."""
-        self._receive.close()
 
 
 @dataclass(eq=False, slots=True)

@@ -8,19 +8,27 @@ stream in the tests) in two phases:
 1. **Registration** (:meth:`Session.register`): a single task reads lines
    until one is an acceptable, free name, answering each bad one with a
    ``! `` line. The caller bounds it in time (:data:`NAME_TIMEOUT`).
-2. **Chat** (:meth:`Session.chat`): a nursery holds a *reader* (lines to hub
-   calls) and a *writer* (the member's outbox to the stream). The writer is
-   the only task that sends, so no send lock is needed.
+2. **Chat** (:meth:`Session.chat`): a nursery holds the *reader* (lines to
+   hub calls; it runs in the nursery's body) and, only while there is
+   something to send, a *writer* (the member's outbox to the stream). At
+   most one writer runs at a time, and nothing else writes while it does,
+   so no send lock is needed.
+
+Who writes: on a socket, the hub's flusher writes queued bytes directly
+when the kernel has room (:meth:`Session._write_now`), and the outbox
+starts a writer task only for what the kernel did not take; the writer
+ends as soon as the queue is empty. An idle connection therefore costs
+one parked task (the reader), not two: about 9.6 KiB in all instead of 14.
 
 Who ends what:
 
 * The reader ends on ``/quit``, EOF or a receive error; it then leaves the
-  hub, which closes the outbox, and gives the writer :data:`DRAIN_TIMEOUT`
-  to flush what is queued.
-* The writer ends when its outbox is closed and empty (after a leave, or at
-  server shutdown); it then cancels the nursery, so the reader ends too.
+  hub, which closes the outbox (starting a writer to send what is queued),
+  and gives that writer :data:`DRAIN_TIMEOUT`.
+* A writer that finds its outbox closed and empty (after a leave, or at
+  server shutdown) cancels the nursery, so the reader ends too.
 * The hub evicts a member that is too slow by cancelling the session's
-  scope: reader and writer end together, wherever they are.
+  scope (the nursery's): reader and writer end together, wherever they are.
 
 Whatever happens, the member leaves the hub exactly once, the others hear
 why, and one line is logged.
@@ -35,7 +43,7 @@ import trio
 
 from .events import Error, Notice, Past
 from .history import DEFAULT_REPLAY, Entry, History
-from .hub import LOBBY, Hub, HubClosing, Member, NameTaken, NoSuchMember
+from .hub import LOBBY, Hub, HubClosing, Member, NameTaken, NoSuchMember, Outbox
 from .protocol import (
     BadLine,
     BadName,
@@ -119,8 +127,9 @@ class Session:
         "_history_before",
         "_lines",
         "_lost",
+        "_nursery",
+        "_outbox",
         "_pending",
-        "cancel_scope",
         "fileno",
         "history",
         "hub",
@@ -151,13 +160,15 @@ class Session:
         self.room = LOBBY
         # /history shows messages older than this sequence number.
         self._history_before = 0
-        self.cancel_scope = trio.CancelScope()
         self._lines = LineBuffer()
         # Lines received but not yet handled (what followed the name line in
         # the same chunk is chat, not lost).
         self._pending: list[Line | BadLine] = []
         self._eof = False
         self._lost = False
+        # The nursery of the chat phase, where writers are started as needed.
+        self._nursery: trio.Nursery | None = None
+        self._outbox: Outbox | None = None
 
     # --- registration -------------------------------------------------------
 
@@ -179,7 +190,9 @@ class Session:
                 # Read the lobby's history first, then join in the same step as
                 # the read returns: no message is missed or shown twice.
                 entries = await self._recent(LOBBY)
-                member = self.hub.join(name, encode, self.cancel_scope, address=self.peer)
+                # Until chat() replaces it with its nursery's scope, a scope
+                # that records an eviction (or a shutdown's deadline).
+                member = self.hub.join(name, encode, trio.CancelScope(), address=self.peer)
             except BadName as exc:
                 await self.send_now(Error(f"{exc}; try another name"))
             except NameTaken:
@@ -260,19 +273,31 @@ class Session:
     # --- chat ------------------------------------------------------------------
 
     async def chat(self, member: Member) -> None:
-        """Run the reader and the writer until the member leaves or is dropped."""
+        """Run the reader, and writers as needed, until the member leaves or is dropped."""
         reason = "connection lost"
+        outbox = member.outbox
         try:
-            with self.cancel_scope:
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._writer, member, nursery.cancel_scope)
-                    reason = await self._reader(member)
-                    self._leave(member, reason)
-                    nursery.cancel_scope.deadline = trio.current_time() + DRAIN_TIMEOUT
+            async with trio.open_nursery() as nursery:
+                # From here on the hub ends the session through the nursery's own
+                # scope: one cancel scope less in every connection.
+                scope = nursery.cancel_scope
+                scope.deadline = member.cancel_scope.deadline
+                if member.cancel_scope.cancel_called:
+                    scope.cancel()
+                member.cancel_scope = scope
+                self._nursery, self._outbox = nursery, outbox
+                outbox.attach(
+                    self._start_writer, self._write_now if self.fileno is not None else None
+                )
+                reason = await self._reader(member)
+                self._leave(member, reason)
+                scope.deadline = trio.current_time() + DRAIN_TIMEOUT
         except* (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as group:
             LOGGER.debug("%s: %r", member.name, group.exceptions)
             reason = "connection lost"
         finally:
+            # The nursery is closed: nothing may start a writer in it any more.
+            outbox.detach()
             self._leave(member, "server shutting down" if self.hub.closing else reason)
 
     def _leave(self, member: Member, reason: str) -> None:
@@ -282,21 +307,25 @@ class Session:
             level = logging.DEBUG if self.hub.closing else logging.INFO
             LOGGER.log(level, "%s (%s) left: %s", member.name, self.peer, reason or "quit")
 
-    async def _writer(self, member: Member, session_scope: trio.CancelScope) -> None:
-        if self.fileno is not None:
-            member.outbox.direct = self._write_now
+    def _start_writer(self) -> None:
+        assert self._nursery is not None
+        assert self._outbox is not None
+        self._nursery.start_soon(self._writer, self._outbox, self._nursery.cancel_scope)
+
+    async def _writer(self, outbox: Outbox, session_scope: trio.CancelScope) -> None:
+        """Send what is queued until the queue is empty (the outbox starts it again).
+
+        Started by the outbox only when there is something the flusher's
+        direct write did not send (or, without a socket, anything at all):
+        an idle connection has a reader task and no writer. When the outbox
+        is closed and empty, the member has left: end the session.
+        """
         try:
-            while True:
-                try:
-                    data = await member.outbox.get_batch()
-                except trio.EndOfChannel:
-                    return
+            while data := outbox.next_batch():
                 sent = self._write_now(data)
                 if sent < len(data):
                     await self.stream.send_all(memoryview(data)[sent:])
-        finally:
-            member.outbox.direct = None
-            member.outbox.close_reader()
+        except trio.EndOfChannel:
             session_scope.cancel()
 
     def _write_now(self, data: bytes) -> int:
@@ -427,7 +456,17 @@ class Session:
             if self._eof:
                 return None
             try:
-                data = await self.stream.receive_some(RECEIVE_SIZE)
+                if self.fileno is None:
+                    data = await self.stream.receive_some(RECEIVE_SIZE)
+                else:
+                    # A socket: wait and read directly. Equivalent to the stream's
+                    # receive_some, with a few layers less parked in every idle
+                    # connection (1.5 KiB each) and per receive.
+                    await trio.lowlevel.wait_readable(self.fileno)
+                    try:
+                        data = os.read(self.fileno, RECEIVE_SIZE)
+                    except BlockingIOError:
+                        continue
             except (trio.BrokenResourceError, OSError):
                 data = b""  # reset by peer: treat as the end of the stream
                 self._lost = True
