@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from trio_chat.bench import SUSTAINED_P99_MS, Run, sustained
+from trio_chat.bench import SUSTAINED_P99_MS, Run, summary, sustained
 
 PHASE_FIELDS = {
     "rate",
@@ -73,3 +73,15 @@ def test_sustained_is_the_highest_rate_without_loss_under_the_latency_limit() ->
     assert sustained(run) == 100
     run.phases[1]["p99_ms"] = 50.0
     assert sustained(run) == 200
+
+
+def test_summary_shows_what_a_stalled_reader_cost_in_memory() -> None:
+    def run(scenario: str, peak_kb: int) -> Run:
+        phase = {"rate": 200, "lost": 0, "p99_ms": 5.0, "server_peak_rss_kb": peak_kb}
+        return Run("trio_chat", scenario, 100, phases=[phase])
+
+    text = summary([run("slow-consumer-control", 36_000), run("slow-consumer", 36_512)])
+    assert (
+        "slow-consumer: trio_chat's peak memory with the stalled reader minus without: +0.50 MiB"
+        in text
+    )

@@ -53,6 +53,11 @@ SCENARIOS = {
     "fanout-1000": Scenario("fanout-1000", 1000, (50, 100, 200, 300)),
     # 1 KB messages, so that the stalled reader's buffers fill within the run.
     "slow-consumer": Scenario("slow-consumer", 100, (200,), duration=20.0, stalled=1, padding=1000),
+    # The same load with nobody stalled: the difference in peak memory is what
+    # the stalled reader cost the server (its outbox is bounded to 1 MiB).
+    "slow-consumer-control": Scenario(
+        "slow-consumer-control", 100, (200,), duration=20.0, padding=1000, targets=("trio_chat",)
+    ),
     # The threaded original announces every join to everyone under one lock:
     # 10,000 of them would take it hours, so it is left out here.
     "capacity": Scenario("capacity", 10_000, (), capacity=True, targets=("trio_chat",)),
@@ -223,7 +228,34 @@ def summary(runs: Sequence[Run]) -> str:
         rates = [sustained(r) or 0 for r in targets.values()]
         ratio = f"  (ratio {rates[0] / rates[1]:.1f}x)" if len(rates) == 2 and rates[1] else ""
         lines.append(f"  {scenario:<14} " + "; ".join(parts) + ratio)
+    lines += _memory_costs(by_scenario)
     return "\n".join(lines)
+
+
+def _peak_kb(run: Run) -> int | None:
+    peaks = [p["server_peak_rss_kb"] for p in run.phases if p.get("server_peak_rss_kb")]
+    return max(peaks) if peaks else None
+
+
+def _memory_costs(by_scenario: dict[str, dict[str, Run]]) -> list[str]:
+    """What a scenario cost in peak memory over its ``-control`` twin (same load, no stall)."""
+    lines = []
+    for scenario, targets in by_scenario.items():
+        if not scenario.endswith("-control"):
+            continue
+        for name, control in targets.items():
+            run = by_scenario.get(scenario.removesuffix("-control"), {}).get(name)
+            if (
+                run is None
+                or (peak := _peak_kb(run)) is None
+                or (base := _peak_kb(control)) is None
+            ):
+                continue
+            lines.append(
+                f"  {run.scenario}: {name}'s peak memory with the stalled reader minus "
+                f"without: {(peak - base) / 1024:+.2f} MiB"
+            )
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
