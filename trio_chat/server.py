@@ -38,6 +38,7 @@ import trio
 from .events import Error, Notice
 from .history import DEFAULT_REPLAY, MEMORY, History, HistoryStore
 from .hub import Hub
+from .limits import DEFAULT_LIMITS, AddressLimiter, Limits
 from .protocol import name_key
 from .session import NAME_TIMEOUT, Session
 
@@ -71,6 +72,8 @@ class ServerConfig:
     db: str = MEMORY
     # Messages of a room's history shown on entering it.
     replay: int = DEFAULT_REPLAY
+    # Flood and per-address limits, and who is exempt from them.
+    limits: Limits = DEFAULT_LIMITS
 
 
 class ChatServer:
@@ -82,6 +85,7 @@ class ChatServer:
         name_timeout: seconds a connection has to choose a valid name.
         history: where room messages are kept, if anywhere.
         replay: how many messages of a room's history to show on entering it.
+        limits: flood and per-address limits (loopback is exempt by default).
     """
 
     def __init__(
@@ -92,8 +96,11 @@ class ChatServer:
         name_timeout: float = NAME_TIMEOUT,
         history: History | None = None,
         replay: int = DEFAULT_REPLAY,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.hub = hub
+        self.limits = limits
+        self._addresses = AddressLimiter(limits)
         self.history = history
         self.replay = replay
         self.max_clients = max_clients
@@ -166,17 +173,33 @@ class ChatServer:
 
     async def _handle_socket(self, stream: trio.SocketStream) -> None:
         enable_keepalive(stream)
-        await self.handle(stream, peer_name(stream), fileno=stream.socket.fileno())
+        await self.handle(
+            stream, peer_name(stream), fileno=stream.socket.fileno(), address=peer_ip(stream)
+        )
 
-    async def handle(self, stream: trio.abc.Stream, peer: str, fileno: int | None = None) -> None:
-        """Serve one connection on any stream, then close it. Never raises but Cancelled."""
+    async def handle(
+        self,
+        stream: trio.abc.Stream,
+        peer: str,
+        fileno: int | None = None,
+        address: str | None = None,
+    ) -> None:
+        """Serve one connection on any stream, then close it. Never raises but Cancelled.
+
+        Args:
+            peer: how the connection is named in logs.
+            fileno: the stream's socket, for the direct-write fast path.
+            address: the peer's IP address, for the limits (None: not over
+                IP, like the exempt loopback).
+        """
         try:
-            if self.connections >= self.max_clients:
-                LOGGER.warning("refused %s: server full (%d)", peer, self.max_clients)
-                await self._farewell(Session(stream, self.hub, peer), Error("server full"))
+            refusal = self._admit(peer, address)
+            if refusal is not None:
+                await self._farewell(Session(stream, self.hub, peer), Error(refusal))
                 await close_gently(stream)
                 return
             self.connections += 1
+            limited = address is not None and not self.limits.is_exempt(address)
             try:
                 await self._serve(
                     Session(
@@ -186,10 +209,13 @@ class ChatServer:
                         history=self.history,
                         replay=self.replay,
                         fileno=fileno,
+                        flood=self.limits.flood_guard(trio.current_time()) if limited else None,
                     )
                 )
             finally:
                 self.connections -= 1
+                if limited and address is not None:
+                    self._addresses.release(address)
             await close_gently(stream)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
             LOGGER.info("%s disconnected: %s", peer, exc or type(exc).__name__)
@@ -199,6 +225,22 @@ class ChatServer:
             LOGGER.exception("error serving %s", peer)
         finally:
             await trio.aclose_forcefully(stream)
+
+    def _admit(self, peer: str, address: str | None) -> str | None:
+        """Count a new connection in, or say why it is refused (and log that)."""
+        if self.connections >= self.max_clients:
+            LOGGER.warning("refused %s: server full (%d)", peer, self.max_clients)
+            return "server full"
+        if address is None or self.limits.is_exempt(address):
+            return None
+        now = trio.current_time()
+        refusal = self._addresses.admit(address, now)
+        if refusal is not None:
+            unlogged = self._addresses.log_refusal(address, now)
+            if unlogged is not None:
+                more = f" ({unlogged} more refused since the last line)" if unlogged else ""
+                LOGGER.warning("refused %s: %s%s", peer, refusal, more)
+        return refusal
 
     async def _serve(self, session: Session) -> None:
         member = None
@@ -252,6 +294,14 @@ def peer_name(stream: trio.SocketStream) -> str:
         return "unknown peer"
     host, port = address[0], address[1]
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def peer_ip(stream: trio.SocketStream) -> str:
+    """The peer's IP address ("" if the connection is already gone)."""
+    try:
+        return str(stream.socket.getpeername()[0])
+    except OSError:
+        return ""
 
 
 def enable_keepalive(stream: trio.SocketStream) -> None:
@@ -349,7 +399,9 @@ async def run_server(
         config = dataclasses.replace(config, max_clients=max_clients)
     history = await open_history(config.db)
     hub = Hub(name_key, recorder=history, topics=await history.topics())
-    server = ChatServer(hub, max_clients=max_clients, history=history, replay=config.replay)
+    server = ChatServer(
+        hub, max_clients=max_clients, history=history, replay=config.replay, limits=config.limits
+    )
     async with trio.open_nursery() as storage:
         await storage.start(history.run)
         try:

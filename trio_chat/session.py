@@ -44,6 +44,7 @@ import trio
 from .events import Error, Notice, Past
 from .history import DEFAULT_REPLAY, Entry, History
 from .hub import LOBBY, Hub, HubClosing, Member, NameTaken, NoSuchMember, Outbox
+from .limits import FloodGuard, Flooding
 from .protocol import (
     BadLine,
     BadName,
@@ -104,6 +105,8 @@ def _count(n: int) -> str:
     return "1 message" if n == 1 else f"{n} messages"
 
 
+# The last thing a flooding connection hears.
+FLOODING = "flooding: too many lines for too long, disconnected"
 # The first thing a connection hears: tells `nc` users what to send.
 GREETING = "Hello! Send your name (1-32 letters, digits, '_', '-', '.')"
 
@@ -119,11 +122,13 @@ class Session:
         replay: how many messages of a room's history to show on entering it.
         fileno: the stream's socket, when it is one (the writer writes to it
             directly when the kernel has room).
+        flood: paces the lines this connection sends (None: not limited).
     """
 
     # One per connection, thousands at once: no per-instance __dict__.
     __slots__ = (
         "_eof",
+        "_flood",
         "_history_before",
         "_lines",
         "_lost",
@@ -148,8 +153,10 @@ class Session:
         history: History | None = None,
         replay: int = DEFAULT_REPLAY,
         fileno: int | None = None,
+        flood: FloodGuard | None = None,
     ) -> None:
         self.stream = stream
+        self._flood = flood
         # The stream's non-blocking socket, for the writer's fast path, if any.
         self.fileno = fileno
         self.hub = hub
@@ -179,6 +186,12 @@ class Session:
             event = await self._next_event()
             if event is None:
                 LOGGER.info("%s left before choosing a name", self.peer)
+                return None
+            try:
+                await self._pace(None)
+            except Flooding:
+                await self.send_now(Error(FLOODING))
+                LOGGER.warning("%s disconnected before choosing a name: flooding", self.peer)
                 return None
             if isinstance(event, BadLine):
                 await self.send_now(Error(event.reason))
@@ -349,6 +362,12 @@ class Session:
             event = await self._next_event()
             if event is None:
                 return "connection lost" if self._lost else "connection closed"
+            try:
+                await self._pace(member)
+            except Flooding:
+                self.hub.deliver(member, Error(FLOODING))
+                LOGGER.warning("%s (%s) disconnected: flooding", member.name, self.peer)
+                return "flooding"
             if isinstance(event, BadLine):
                 self.hub.deliver(member, Error(event.reason))
                 continue
@@ -365,6 +384,27 @@ class Session:
                     await self._older(member, count)
                 case _:
                     self._handle(member, command)
+
+    async def _pace(self, member: Member | None) -> None:
+        """Delay a line sent over the flood rate (warning once); nothing is dropped.
+
+        While this waits, nothing more is read from the connection, so TCP
+        slows the sender down too.
+
+        Raises:
+            Flooding: the connection has been over the rate for too long.
+        """
+        if self._flood is None:
+            return
+        delay, warn = self._flood.check(trio.current_time())
+        if warn:
+            error = Error(f"slow down: over {self._flood.rate:g} lines a second; lines are delayed")
+            if member is None:
+                await self.send_now(error)
+            else:
+                self.hub.deliver(member, error)
+        if delay > 0:
+            await trio.sleep(delay)
 
     async def _join_room(self, member: Member, raw: str) -> None:
         try:

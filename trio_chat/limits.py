@@ -1,0 +1,260 @@
+"""Flood and connection limits: pure bookkeeping, no I/O, no clock of its own.
+
+Theory of operation
+-------------------
+Every rule here is a function of "now" (a number of seconds the caller
+passes in: ``trio.current_time()`` in the server, anything in tests), so the
+rules are tested without sockets or sleeps.
+
+* :class:`TokenBucket`: ``rate`` tokens a second, at most ``burst`` saved.
+  Taking a token may run into debt; the debt says how long to wait.
+* :class:`FloodGuard`: one per connection. Lines within the rate pass at
+  once; lines over it are *delayed*, not dropped (the reader waits before
+  handling them, so TCP pushes back on the sender and nothing is lost). The
+  first delayed line of an episode earns a ``! slow down`` warning; a
+  connection that keeps sending over the rate for :data:`FLOOD_PATIENCE`
+  seconds is a flood, and is disconnected.
+* :class:`AddressLimiter`: connections open per address, and the rate of
+  new connections per address (a token bucket each).
+* Addresses in the exempt networks (loopback by default, as Ergo does) are
+  subject to neither, so local tools, tests and benchmarks are never throttled.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# Lines a second a connection may send, and how many it may send at once.
+DEFAULT_FLOOD_RATE = 5.0
+DEFAULT_FLOOD_BURST = 20
+# Sending over the rate for this many seconds on end is a flood: disconnect.
+# A paste of 150 lines (30 s at 5 a second, after the burst) still goes through.
+FLOOD_PATIENCE = 30.0
+# Connections one address may hold open at once.
+DEFAULT_MAX_PER_ADDRESS = 16
+# New connections a minute one address may open (and as many at once).
+DEFAULT_CONNECT_RATE = 30
+# Never exempted unless asked: the loopback networks are exempt by default.
+LOOPBACK: tuple[Network, ...] = (
+    ipaddress.ip_network("127.0.0.0/8"),
+    ipaddress.ip_network("::1/128"),
+)
+# Refused connections from one address are logged at most once per this many seconds.
+REFUSAL_LOG_INTERVAL = 10.0
+# Addresses remembered for the connection-rate limit before idle ones are forgotten.
+ADDRESSES_REMEMBERED = 10_000
+
+
+class Flooding(Exception):
+    """The connection kept sending over its rate for too long."""
+
+
+class TokenBucket:
+    """``rate`` tokens a second, at most ``burst`` saved up; starts full."""
+
+    __slots__ = ("_last", "_tokens", "burst", "rate")
+
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._tokens = float(burst)
+        self._last = now
+
+    def _refill(self, now: float) -> None:
+        if now > self._last:
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+            self._last = now
+
+    def take(self, now: float) -> float:
+        """Take a token; return how long to wait first (0: it was there)."""
+        self._refill(now)
+        self._tokens -= 1
+        return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+
+    def try_take(self, now: float) -> bool:
+        """Take a token if there is one, without running into debt."""
+        self._refill(now)
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+    def full(self, now: float) -> bool:
+        self._refill(now)
+        return self._tokens >= self.burst
+
+
+class FloodGuard:
+    """Paces one connection's lines.
+
+    Args:
+        rate: lines a second.
+        burst: lines that may come at once, over the rate.
+        patience: seconds of sending over the rate, on end, before it is a flood.
+    """
+
+    __slots__ = ("_bucket", "_since", "patience")
+
+    def __init__(
+        self,
+        rate: float = DEFAULT_FLOOD_RATE,
+        burst: int = DEFAULT_FLOOD_BURST,
+        patience: float = FLOOD_PATIENCE,
+        *,
+        now: float = 0.0,
+    ) -> None:
+        self._bucket = TokenBucket(rate, burst, now)
+        self.patience = patience
+        # When this episode of sending over the rate began (None: not in one).
+        self._since: float | None = None
+
+    @property
+    def rate(self) -> float:
+        return self._bucket.rate
+
+    def check(self, now: float) -> tuple[float, bool]:
+        """Account for one line; return (seconds to delay it, whether to warn).
+
+        Warns on the first delayed line of an episode; an episode ends when a
+        line passes without delay.
+
+        Raises:
+            Flooding: the connection has been over the rate for ``patience`` s.
+        """
+        delay = self._bucket.take(now)
+        if delay <= 0:
+            self._since = None
+            return 0.0, False
+        if self._since is None:
+            self._since = now
+            return delay, True
+        if now - self._since >= self.patience:
+            raise Flooding
+        return delay, False
+
+
+def parse_networks(text: str) -> tuple[Network, ...]:
+    """``--exempt``: comma-separated CIDRs or addresses, or ``none``.
+
+    Raises:
+        ValueError: a part is not a network; the message says which.
+    """
+    if text.strip().lower() == "none":
+        return ()
+    networks = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(f"not an address or network (CIDR): {part!r}") from None
+    return tuple(networks)
+
+
+def is_exempt(address: str | None, networks: Iterable[Network]) -> bool:
+    """Whether ``address`` (an IP, or None when not on IP) is in ``networks``.
+
+    A connection that is not over IP (an in-memory stream) is local: exempt.
+    """
+    if address is None:
+        return True
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in network for network in networks)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The limits a server applies; see the module's docstring."""
+
+    flood_rate: float = DEFAULT_FLOOD_RATE
+    flood_burst: int = DEFAULT_FLOOD_BURST
+    flood_patience: float = FLOOD_PATIENCE
+    max_per_address: int = DEFAULT_MAX_PER_ADDRESS
+    # New connections a minute from one address.
+    connect_rate: int = DEFAULT_CONNECT_RATE
+    exempt: tuple[Network, ...] = field(default=LOOPBACK)
+
+    def is_exempt(self, address: str | None) -> bool:
+        return is_exempt(address, self.exempt)
+
+    def flood_guard(self, now: float) -> FloodGuard:
+        return FloodGuard(self.flood_rate, self.flood_burst, self.flood_patience, now=now)
+
+
+# The limits a server applies unless told otherwise.
+DEFAULT_LIMITS = Limits()
+
+
+class AddressLimiter:
+    """Open connections and new-connection rate, per address."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._open: dict[str, int] = {}
+        self._buckets: dict[str, TokenBucket] = {}
+        # Per address: when a refusal was last logged, and how many were not
+        # logged since (logging each refusal in a storm would flood the log).
+        self._logged: dict[str, tuple[float, int]] = {}
+
+    def admit(self, address: str, now: float) -> str | None:
+        """Count a new connection from ``address``; or say why it is refused."""
+        limits = self.limits
+        if self._open.get(address, 0) >= limits.max_per_address:
+            return f"too many connections from your address (at most {limits.max_per_address})"
+        bucket = self._buckets.get(address)
+        if bucket is None:
+            if len(self._buckets) >= ADDRESSES_REMEMBERED:
+                self._forget_idle(now)
+            bucket = self._buckets[address] = TokenBucket(
+                limits.connect_rate / 60, limits.connect_rate, now
+            )
+        if not bucket.try_take(now):
+            return (
+                f"too many new connections from your address "
+                f"(at most {limits.connect_rate} a minute); try again later"
+            )
+        self._open[address] = self._open.get(address, 0) + 1
+        return None
+
+    def release(self, address: str) -> None:
+        """A connection ``admit`` let in has closed."""
+        left = self._open[address] - 1
+        if left:
+            self._open[address] = left
+        else:
+            del self._open[address]
+
+    def log_refusal(self, address: str, now: float) -> int | None:
+        """Whether to log this refusal: ``None`` if not, else how many were not logged.
+
+        At most one line per address every :data:`REFUSAL_LOG_INTERVAL` seconds.
+        """
+        last = self._logged.get(address)
+        if last is not None and now - last[0] < REFUSAL_LOG_INTERVAL:
+            self._logged[address] = (last[0], last[1] + 1)
+            return None
+        if len(self._logged) >= ADDRESSES_REMEMBERED:
+            self._logged = {
+                a: v for a, v in self._logged.items() if now - v[0] < REFUSAL_LOG_INTERVAL
+            }
+        self._logged[address] = (now, 0)
+        return last[1] if last is not None else 0
+
+    def open_from(self, address: str) -> int:
+        return self._open.get(address, 0)
+
+    def _forget_idle(self, now: float) -> None:
+        """Drop the buckets that are full again: they would start full anyway."""
+        for address in [a for a, b in self._buckets.items() if b.full(now)]:
+            del self._buckets[address]
