@@ -172,7 +172,8 @@ class Moderation:
             return
         rooms = set(target.rooms)
         why = f"kicked by {op.name}: {reason}" if reason else f"kicked by {op.name}"
-        LOGGER.warning("%s kicked %s (%s): %s", op.name, target.name, target.address, reason or "-")
+        said = f": {reason}" if reason else ""
+        LOGGER.warning("%s kicked %s (%s)%s", op.name, target.name, target.address, said)
         self._dismiss(target, why, Error(f"you were {why}"))
         if target is not op and not rooms & op.rooms:
             self.hub.deliver(op, Notice(f"{target.name} was {why}"))
