@@ -580,6 +580,7 @@ def test_name_step_lines() -> None:
     from trio_chat.protocol import Login, Name, Pass, parse_name_step
 
     assert parse_name_step("ana") == Name("ana")
+    assert parse_name_step("a\x1bb") == Name("a\x1bb")  # check_name refuses it, whole
     assert parse_name_step("/PASS  two words ") == Pass("two words")
     assert parse_name_step("/login ana my pass phrase") == Login("ana", "my pass phrase")
     assert parse_name_step("/login ana") == Invalid("usage: /login NAME PASSWORD")

@@ -428,10 +428,14 @@ def help_lines(*, operator: bool = False) -> list[str]:
 
 
 def parse_name_step(line: str) -> Name | Pass | Login | Invalid:
-    """Turn a line received before the name was accepted into what it asks for."""
+    """Turn a line received before the name was accepted into what it asks for.
+
+    A name is passed on as received: :func:`check_name` refuses what it must
+    not hold, rather than having it silently removed.
+    """
+    if not line.startswith("/"):
+        return Name(line)
     text = clean_text(line)
-    if not text.startswith("/"):
-        return Name(text)
     verb, rest = _split_word(text[1:])
     verb = verb.lower()
     if verb == "pass":
