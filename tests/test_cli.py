@@ -168,3 +168,79 @@ async def test_module_entry_point_and_version() -> None:
         capture_stdout=True,
     )
     assert result.stdout.decode().startswith("trio-chat ")
+
+
+# --- passwords ----------------------------------------------------------------------------
+
+
+def secret_file(directory: Path, name: str, secret: str) -> str:
+    path = directory / name
+    path.write_text(secret + "\n")
+    return str(path)
+
+
+async def test_a_password_server_lets_in_who_knows_it_and_no_one_else(tmp_path: Path) -> None:
+    door = secret_file(tmp_path, "door", "Door-Secret-5")
+    mine = secret_file(tmp_path, "mine", "Bot-Secret-99")
+    async with running_server("--password-file", door) as (server, port):
+        async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+            nc = Peer(stream)
+            assert await nc.line() == (
+                "*** Hello! This server needs a password: send /pass PASSWORD, then your name"
+            )
+            await nc.send("nc_user")
+            assert await nc.line() == "! this server needs a password: send /pass PASSWORD first"
+            await nc.send("/pass Wrong-Guess-1")
+            assert await nc.expect_eof() == ["! wrong password"]
+
+        async def client(*options: str, stdin: bytes) -> subprocess.CompletedProcess[bytes]:
+            return await trio.run_process(
+                [TRIO_CHAT, *client_args("bot", port), *options],
+                stdin=stdin,
+                capture_stdout=True,
+                capture_stderr=True,
+                check=False,
+            )
+
+        first = await client("--server-password-file", door, stdin=b"/register Bot-Secret-99\n")
+        assert first.returncode == 0, first
+        assert b"*** bot is registered to you now" in first.stdout
+        again = await client("--server-password-file", door, "--password-file", mine, stdin=b"")
+        assert again.returncode == 0, again
+        assert b"*** Welcome, bot!" in again.stdout
+        unnamed = await client("--server-password-file", door, stdin=b"")
+        assert unnamed.returncode == 1
+        assert b"! the name bot is registered: send /login bot PASSWORD" in unnamed.stdout
+        locked_out = await client(stdin=b"hello\n")
+        assert locked_out.returncode == 1
+        assert b"! this server needs a password: send /pass PASSWORD first" in locked_out.stdout
+
+        server.process.send_signal(signal.SIGINT)
+        assert await server.exit_code() == 0
+        log = "\n".join(await server.io.expect_eof())
+    assert "wrong server password from 127.0.0.1:" in log
+    assert re.search(r"bot \(127\.0\.0\.1:\d+\) registered their name", log)
+    for secret in ("Door-Secret-5", "Bot-Secret-99", "Wrong-Guess-1"):
+        assert secret not in log
+
+
+async def test_serve_with_a_missing_or_empty_password_file_exits_1_with_one_clear_line(
+    tmp_path: Path,
+) -> None:
+    empty = secret_file(tmp_path, "empty", "")
+    for option, path, why in (
+        ("--password-file", str(tmp_path / "missing"), "cannot read the password file"),
+        ("--oper-password-file", empty, f"the operator password file {empty} is empty"),
+    ):
+        serve = ["serve", "--host", "127.0.0.1", "--port", "0", "--db", ":memory:"]
+        result = await trio.run_process(
+            [TRIO_CHAT, *serve, option, path],
+            capture_stdout=True,
+            capture_stderr=True,
+            check=False,
+        )
+        assert result.returncode == 1
+        error = result.stderr.decode()
+        assert why in error
+        assert "Traceback" not in error
+        assert "listening" not in error

@@ -8,7 +8,10 @@ import pytest
 import trio
 import trio.testing
 
+from trio_chat.accounts import Guard, ScryptCost
 from trio_chat.client import ChatClient, StreamKeyboard
+from trio_chat.hub import Hub
+from trio_chat.server import ChatServer
 
 from .conftest import STEP_TIMEOUT, MemoryConnector
 
@@ -74,14 +77,28 @@ async def start_client(
     async with trio.open_nursery() as nursery:
 
         def start(
-            name: str | None, *, interactive: bool = False, echo: bool = False
+            name: str | None,
+            *,
+            interactive: bool = False,
+            echo: bool = False,
+            via: MemoryConnector = connector,
+            server_password: str | None = None,
+            password: str | None = None,
         ) -> RunningClient:
             client_side, server_side = trio.testing.memory_stream_pair()
-            connector.count += 1
-            connector.nursery.start_soon(connector.server.handle, server_side, "client")
+            via.count += 1
+            via.nursery.start_soon(via.server.handle, server_side, "client")
             typist = Typist(interactive=interactive)
             screen = RecordingScreen()
-            client = ChatClient(client_side, typist.keyboard, screen, name, echo=echo)
+            client = ChatClient(
+                client_side,
+                typist.keyboard,
+                screen,
+                name,
+                echo=echo,
+                server_password=server_password,
+                password=password,
+            )
             running = RunningClient(client, typist, screen)
             nursery.start_soon(running.run)
             return running
@@ -225,3 +242,54 @@ async def test_the_client_follows_the_room_it_is_in(
     await ana.typist.type("/join Dev")
     await ana.screen.wait_for("*** Now in #Dev")
     assert ana.client.room == "#Dev"
+
+
+# --- passwords --------------------------------------------------------------------------
+
+CHEAP = ScryptCost(n=2**10, r=8, p=1)
+
+
+@pytest.fixture
+async def locked(hub: Hub) -> AsyncIterator[MemoryConnector]:
+    """A server that needs the password "door-pw-1" and has ana registered ("ana-pw-12")."""
+    guard = Guard(server_password="door-pw-1", cost=CHEAP)
+    await guard.register("ana", "ana-pw-12")
+    async with trio.open_nursery() as nursery:
+        yield MemoryConnector(ChatServer(hub, guard=guard), nursery)
+        nursery.cancel_scope.cancel()
+
+
+async def test_the_client_sends_the_server_password_and_logs_in_from_its_options(
+    locked: MemoryConnector, start_client: StartClient
+) -> None:
+    ana = start_client("ANA", via=locked, server_password="door-pw-1", password="ana-pw-12")
+    await ana.screen.wait_for("*** Welcome, ana!")
+    assert ana.client.name == "ana"  # as registered
+    assert not any("pw" in line for line in ana.screen.lines)
+
+
+async def test_an_interactive_client_asks_for_the_passwords_the_server_needs(
+    locked: MemoryConnector, start_client: StartClient
+) -> None:
+    ana = start_client("ana", via=locked, interactive=True)
+    await ana.screen.wait_for("! this server needs a password: send /pass PASSWORD first")
+    await ana.typist.type("door-pw-1")  # at the prompt "server password: "
+    await ana.screen.wait_for("! the name ana is registered")
+    await ana.typist.type("ana-pw-12")  # at the prompt "password for ana: "
+    await ana.screen.wait_for("*** Welcome, ana!")
+
+
+async def test_a_script_without_the_server_password_stops_with_the_reason(
+    locked: MemoryConnector, start_client: StartClient
+) -> None:
+    script = start_client("bot", via=locked)
+    assert await script.wait_exit() == 1
+    assert "! this server needs a password: send /pass PASSWORD first" in script.screen.lines
+
+
+async def test_a_wrong_password_ends_even_an_interactive_client(
+    locked: MemoryConnector, start_client: StartClient
+) -> None:
+    ana = start_client("ana", via=locked, interactive=True, server_password="nope-nope")
+    assert await ana.wait_exit() == 1
+    assert "! wrong password" in ana.screen.lines

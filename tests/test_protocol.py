@@ -571,3 +571,74 @@ def test_protocol_module_does_not_import_trio() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+# --- accounts and operators --------------------------------------------------------------
+
+
+def test_name_step_lines() -> None:
+    from trio_chat.protocol import Login, Name, Pass, parse_name_step
+
+    assert parse_name_step("ana") == Name("ana")
+    assert parse_name_step("a\x1bb") == Name("a\x1bb")  # check_name refuses it, whole
+    assert parse_name_step("/PASS  two words ") == Pass("two words")
+    assert parse_name_step("/login ana my pass phrase") == Login("ana", "my pass phrase")
+    assert parse_name_step("/login ana") == Invalid("usage: /login NAME PASSWORD")
+    assert parse_name_step("/pass") == Invalid("usage: /pass PASSWORD")
+    assert parse_name_step("/who") == Invalid(
+        "send your name first (or /login NAME PASSWORD for a registered name)"
+    )
+
+
+def test_account_and_operator_commands_parse() -> None:
+    from trio_chat.protocol import (
+        Ban,
+        Bans,
+        Kick,
+        Mute,
+        NewPassword,
+        Oper,
+        Register,
+        Unban,
+        Unregister,
+    )
+
+    assert parse_command("/register my secret") == Register("my secret")
+    assert parse_command("/password new one") == NewPassword("new one")
+    assert parse_command("/unregister") == Unregister()
+    assert parse_command("/oper pw") == Oper("pw")
+    assert parse_command("/kick bob go away") == Kick("bob", "go away")
+    assert parse_command("/kick bob") == Kick("bob", "")
+    assert parse_command("/ban bob") == Ban("bob", None)
+    assert parse_command("/ban 10.0.0.0/8 2H") == Ban("10.0.0.0/8", 7200)
+    assert parse_command("/unban bob") == Unban("bob")
+    assert parse_command("/bans") == Bans()
+    assert parse_command("/mute bob") == Mute("bob", on=True)
+    assert parse_command("/unmute bob") == Mute("bob", on=False)
+    assert parse_command("/login ana pw") == Invalid(
+        "you are in already: /login is for the name step"
+    )
+    assert parse_command("/kick") == Invalid("usage: /kick NAME [REASON]")
+    assert parse_command("/ban a b c") == Invalid("usage: /ban NAME|ADDRESS [TIME]")
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("30s", 30),
+        ("10m", 600),
+        ("2h", 7200),
+        ("1d", 86400),
+        ("1w", 604800),
+        ("0m", None),
+        ("10", None),
+        ("m", None),
+        ("-1h", None),
+        ("1y", None),
+        ("999999999w", 10 * 365 * 86400),
+    ],
+)
+def test_durations(text: str, seconds: int | None) -> None:
+    from trio_chat.protocol import parse_duration
+
+    assert parse_duration(text) == seconds

@@ -20,6 +20,7 @@ import signal
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 import trio
@@ -299,3 +300,30 @@ async def test_up_arrow_recalls_earlier_lines_and_the_prompt_follows_the_room() 
             await term.type("/join dev")
             await term.send_keys("Enter")
             await term.wait_for_prompt("[#dev] ana> ")
+
+
+async def test_the_server_password_is_asked_at_a_prompt_that_hides_it(tmp_path: Path) -> None:
+    door = tmp_path / "door"
+    await trio.Path(door).write_text("Door-Secret-5\n")
+    async with (
+        running_server("--password-file", str(door)) as (_, port),
+        terminal_client(port, "--name", "ana") as term,
+    ):
+        await term.wait_for_prompt("server password: ")
+        await term.type("Door-Secret-5")
+        await term.wait_for_prompt("server password: " + "*" * len("Door-Secret-5"))
+        await term.send_keys("Enter")
+        await term.wait_for_prompt("[#lobby] ana> ")
+        await term.send_keys("Up")  # the password is in no input history
+        await term.wait_for_prompt("[#lobby] ana> ")
+        screen = await term.screen()
+        assert "Door-Secret-5" not in screen, screen
+        assert_in_order(
+            screen,
+            "! this server needs a password: send /pass PASSWORD first",
+            "*** Password accepted. Send your name (1-32 letters, digits, '_', '-', '.')",
+        )
+        await term.send_keys("C-d")
+        code, screen = await term.exit_code()
+        assert code == 0, screen
+        await term.assert_usable(screen)

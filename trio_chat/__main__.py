@@ -12,6 +12,7 @@ from typing import TypeVar
 import trio
 
 from . import __version__
+from .accounts import SecretFileError, read_secret
 from .client import run_terminal_client
 from .history import DEFAULT_REPLAY, HistoryError, default_path
 from .protocol import HISTORY_MAX
@@ -61,6 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="messages of a room's history shown on entering it (default %(default)s)",
     )
     serve.add_argument(
+        "--password-file",
+        metavar="FILE",
+        help="a password to connect: the first line of FILE (clients send /pass PASSWORD)",
+    )
+    serve.add_argument(
+        "--oper-password-file",
+        metavar="FILE",
+        help="the operators' password: the first line of FILE (/oper PASSWORD)",
+    )
+    serve.add_argument(
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],
@@ -72,6 +83,16 @@ def build_parser() -> argparse.ArgumentParser:
     client.add_argument("--name", help="your name (asked for if not given)")
     client.add_argument("--host", default="localhost", help="server address (default localhost)")
     client.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s)")
+    client.add_argument(
+        "--server-password-file",
+        metavar="FILE",
+        help="the server's password, first line of FILE (asked for if the server needs one)",
+    )
+    client.add_argument(
+        "--password-file",
+        metavar="FILE",
+        help="your registered name's password, first line of FILE (asked for if needed)",
+    )
     client.add_argument(
         "--no-color",
         action="store_true",
@@ -101,11 +122,19 @@ def serve(args: argparse.Namespace) -> int:
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
-    config = ServerConfig(args.host, args.port, args.max_clients, args.db, args.history)
+    config = ServerConfig(
+        args.host,
+        args.port,
+        args.max_clients,
+        args.db,
+        args.history,
+        password_file=args.password_file,
+        oper_password_file=args.oper_password_file,
+    )
     problems: list[str] = []
     try:
         trio.run(run_server, config)
-    except* HistoryError as group:
+    except* (HistoryError, SecretFileError) as group:
         problems += [str(error) for error in _leaves(group)]
     except* OSError as group:
         # Only listening can fail this way: every connection's errors are handled.
@@ -124,9 +153,27 @@ def _leaves(group: BaseExceptionGroup[E]) -> list[E]:
 
 
 def client(args: argparse.Namespace) -> int:
+    try:
+        server_password = _secret(args.server_password_file, "server password")
+        password = _secret(args.password_file, "password")
+    except SecretFileError as exc:
+        print(f"trio-chat: {exc}", file=sys.stderr)
+        return 1
     return trio.run(
-        partial(run_terminal_client, args.host, args.port, args.name, no_color=args.no_color)
+        partial(
+            run_terminal_client,
+            args.host,
+            args.port,
+            args.name,
+            no_color=args.no_color,
+            server_password=server_password,
+            password=password,
+        )
     )
+
+
+def _secret(path: str | None, what: str) -> str | None:
+    return None if path is None else read_secret(path, what)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,9 +9,14 @@ Theory of operation
   the server went away (exit 1).
 * ``keyboard -> server`` sends the name, waits for the server's verdict (a
   rejected name lets the user type another; a script stops with exit 1), then
-  sends every line typed. ``/quit``, end of input (Ctrl+D) and Ctrl+C all
-  send ``/quit``, half-close the connection and wait briefly for the
-  server to close its side, so the last lines are shown and nothing is cut.
+  sends every line typed. Before the name it sends ``/pass PASSWORD`` if it
+  has the server's password; it sends ``/login NAME PASSWORD`` instead of the
+  name if it has the user's. When the server says it needs either, an
+  interactive client asks for it at a prompt that does not show what is
+  typed (a script, which cannot be asked, stops with exit 1). ``/quit``,
+  end of input (Ctrl+D) and Ctrl+C all send ``/quit``, half-close the
+  connection and wait briefly for the server to close its side, so the
+  last lines are shown and nothing is cut.
 
 The keyboard and the screen are injected, so the tests drive the client with
 memory streams. On a terminal, :class:`PromptKeyboard` keeps the line being
@@ -43,7 +48,11 @@ MAX_SERVER_LINE = 1024 * 1024
 RECEIVE_SIZE = 64 * 1024
 # The welcome line that accepts our name, and the greeting we need not show.
 WELCOME_PREFIX = "*** Welcome, "
-GREETING_PREFIX = "*** Hello! Send your name"
+GREETING_PREFIX = "*** Hello! "
+# The server's refusals that a password answers.
+NEEDS_SERVER_PASSWORD = "! this server needs a password"
+NAME_REGISTERED = "! the name "
+WRONG_PASSWORD = "! wrong password"
 # Where the server puts everyone at first.
 FIRST_ROOM = "#lobby"
 # The notice that says which room we are in now.
@@ -66,6 +75,10 @@ class Keyboard(Protocol):
 
     def refresh(self) -> None:
         """The prompt's text has changed: show it again."""
+        ...
+
+    async def read_secret(self, prompt: str) -> str | None:
+        """A password typed without showing it; ``None`` if it cannot be asked."""
         ...
 
 
@@ -99,6 +112,10 @@ class StreamKeyboard:
     def refresh(self) -> None:
         pass  # no prompt is shown
 
+    async def read_secret(self, prompt: str) -> str | None:
+        """A script is not asked (``None``); a test's interactive keyboard types it."""
+        return await self.read_line(lambda: prompt) if self.interactive else None
+
 
 class PrintScreen:
     """Plain lines on stdout (under prompt_toolkit's patch_stdout when interactive)."""
@@ -119,29 +136,46 @@ class PromptKeyboard:
 
     def __init__(self, session: PromptSession[str]) -> None:
         self._session = session
+        # The session of the prompt open now (a password prompt has its own).
+        self._current = session
         # Set by the worker thread when its prompt has returned.
         self._idle = threading.Event()
         self._idle.set()
         self._closed = False
 
     async def read_line(self, prompt: Callable[[], str]) -> str | None:
+        return await self._read(self._session, prompt)
+
+    async def read_secret(self, prompt: str) -> str | None:
+        """A password, shown as asterisks; a fresh session each time keeps no history of it."""
+        from prompt_toolkit import PromptSession
+
+        session = PromptSession[str](is_password=True, erase_when_done=True)
+        return await self._read(session, lambda: prompt)
+
+    async def _read(self, session: PromptSession[str], prompt: Callable[[], str]) -> str | None:
         self._idle.clear()
+        self._current = session
         try:
-            return await trio.to_thread.run_sync(self._prompt, prompt, abandon_on_cancel=True)
+            return await trio.to_thread.run_sync(
+                self._prompt, session, prompt, abandon_on_cancel=True
+            )
         except trio.Cancelled:
             self.close()
             raise
+        finally:
+            self._current = self._session
 
     def refresh(self) -> None:
         app = self._session.app
         if app.is_running and app.loop is not None:
             app.loop.call_soon_threadsafe(app.invalidate)
 
-    def _prompt(self, prompt: Callable[[], str]) -> str | None:
+    def _prompt(self, session: PromptSession[str], prompt: Callable[[], str]) -> str | None:
         try:
             if self._closed:  # closed before this thread got to start the prompt
                 return None
-            return self._session.prompt(prompt)
+            return session.prompt(prompt)
         except (EOFError, KeyboardInterrupt):  # Ctrl+D, Ctrl+C: both mean quit
             return None
         finally:
@@ -150,7 +184,7 @@ class PromptKeyboard:
     def close(self) -> None:
         """Exit a prompt that is still open (from any thread)."""
         self._closed = True
-        app = self._session.app
+        app = self._current.app
 
         def exit_once() -> None:  # runs in the prompt's thread and event loop
             if app.is_running and not app.is_done:
@@ -177,6 +211,9 @@ class ChatClient:
         display: how lines are shown (colours, timestamps); plain by default.
         echo: show the user's own messages (the server does not send them back);
             for a terminal, not for a script's output.
+        server_password: sent as ``/pass`` before the name, if given.
+        password: the registered name's password: the name is sent as
+            ``/login NAME PASSWORD``.
     """
 
     def __init__(
@@ -188,8 +225,14 @@ class ChatClient:
         *,
         display: Display | None = None,
         echo: bool = False,
+        server_password: str | None = None,
+        password: str | None = None,
     ) -> None:
         self.conn = conn
+        self.server_password = server_password
+        self.password = password
+        # The server's last "! " answer before our name was accepted.
+        self._refusal = ""
         self.keyboard = keyboard
         self.screen = screen
         self.name = name
@@ -244,8 +287,11 @@ class ChatClient:
         if not self.registered:
             if line.startswith(WELCOME_PREFIX):
                 self.registered = True
+                # As the server spells it (a login may change its case).
+                self.name = line[len(WELCOME_PREFIX) :].split("!", 1)[0]
                 self._verdict.set()
             elif line.startswith("! "):
+                self._refusal = line
                 self._verdict.set()
             elif line.startswith(GREETING_PREFIX) and self.name is not None:
                 return  # we send our name unasked
@@ -306,6 +352,8 @@ class ChatClient:
 
     async def _register(self) -> bool:
         """Send names until one is accepted; False if the user gave up."""
+        if self.server_password is not None:
+            await self._send_line(f"/pass {self.server_password}")
         name = self.name
         while True:
             if name is None:
@@ -315,13 +363,39 @@ class ChatClient:
                     return False
             self._verdict = trio.Event()
             self.name = name
-            await self.conn.send_all((name + "\n").encode("utf-8"))
+            login = f"/login {name} {self.password}" if self.password is not None else name
+            await self._send_line(login)
             await self._verdict.wait()
             if self.registered:
                 return True
-            if not self.keyboard.interactive:
-                return False  # a script cannot choose another name
-            name = None
+            if not self.keyboard.interactive or self._refusal.startswith(WRONG_PASSWORD):
+                return False  # a script cannot choose another name; a wrong password ends
+            if not await self._answer(self._refusal, name):
+                name = None
+
+    async def _answer(self, refusal: str, name: str) -> bool:
+        """Ask for the password ``refusal`` calls for; False if it calls for none.
+
+        Raises:
+            trio.Cancelled: the user gave up (Ctrl+D or Ctrl+C at the prompt).
+        """
+        if refusal.startswith(NEEDS_SERVER_PASSWORD):
+            secret = await self.keyboard.read_secret("server password: ")
+            if secret is not None:
+                await self._send_line(f"/pass {secret}")
+        elif refusal.startswith(NAME_REGISTERED) and " is registered" in refusal:
+            secret = await self.keyboard.read_secret(f"password for {name}: ")
+            if secret is not None:
+                self.password = secret
+        else:
+            return False
+        if secret is None:
+            self._quitting = True
+            self._input_scope.cancel()
+        return True
+
+    async def _send_line(self, line: str) -> None:
+        await self.conn.send_all((line + "\n").encode("utf-8"))
 
     async def _read(self, prompt: Callable[[], str]) -> str | None:
         return await self.keyboard.read_line(prompt)
@@ -350,7 +424,13 @@ def _is_quit(line: str) -> bool:
 
 
 async def run_terminal_client(
-    host: str, port: int, name: str | None, *, no_color: bool = False
+    host: str,
+    port: int,
+    name: str | None,
+    *,
+    no_color: bool = False,
+    server_password: str | None = None,
+    password: str | None = None,
 ) -> int:
     """Connect and chat from this terminal (or pipe); returns the exit code."""
     try:
@@ -365,9 +445,23 @@ async def run_terminal_client(
         return 1
     async with conn:
         if sys.stdin.isatty() and sys.stdout.isatty():
-            return await _interactive(conn, name, colour=wants_colour(no_color))
+            return await _interactive(
+                conn,
+                name,
+                colour=wants_colour(no_color),
+                server_password=server_password,
+                password=password,
+            )
         async with open_stdin() as stdin:
-            client = ChatClient(conn, StreamKeyboard(stdin), PrintScreen(), name)
+            keyboard = StreamKeyboard(stdin)
+            client = ChatClient(
+                conn,
+                keyboard,
+                PrintScreen(),
+                name,
+                server_password=server_password,
+                password=password,
+            )
             return await _run_with_signals(client)
 
 
@@ -407,14 +501,30 @@ class _FileStream(trio.abc.ReceiveStream):
         await trio.lowlevel.checkpoint()
 
 
-async def _interactive(conn: trio.SocketStream, name: str | None, *, colour: bool) -> int:
+async def _interactive(
+    conn: trio.SocketStream,
+    name: str | None,
+    *,
+    colour: bool,
+    server_password: str | None,
+    password: str | None,
+) -> int:
     from prompt_toolkit import PromptSession
     from prompt_toolkit.patch_stdout import patch_stdout
 
     # The typed line is erased on Enter and shown again as the others see it.
     keyboard = PromptKeyboard(PromptSession[str](erase_when_done=True))
     display = Display(colour=colour, timestamps=True)
-    client = ChatClient(conn, keyboard, PrintScreen(), name, display=display, echo=True)
+    client = ChatClient(
+        conn,
+        keyboard,
+        PrintScreen(),
+        name,
+        display=display,
+        echo=True,
+        server_password=server_password,
+        password=password,
+    )
     with patch_stdout(raw=True):
         try:
             return await _run_with_signals(client)

@@ -39,6 +39,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -76,6 +77,24 @@ MIGRATIONS: list[Sequence[str]] = [
             room_key TEXT PRIMARY KEY,
             room TEXT NOT NULL,
             topic TEXT NOT NULL
+        )""",
+    ],
+    # 2 -> 3: registered names and bans (trio_chat/accounts.py). A password is
+    # only ever stored as "scrypt$N$r$p$salt$key" (base64), never in clear.
+    [
+        """CREATE TABLE accounts (
+            name_key TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            password_hash TEXT NOT NULL,
+            created REAL NOT NULL
+        )""",
+        """CREATE TABLE bans (
+            target TEXT PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('name', 'address')),
+            shown TEXT NOT NULL,
+            until REAL,
+            banned_by TEXT NOT NULL,
+            created REAL NOT NULL
         )""",
     ],
 ]
@@ -222,6 +241,13 @@ class HistoryStore:
         ).fetchall()
         return [_entry(row) for row in reversed(rows)]
 
+    def execute(self, statement: str, parameters: Sequence[object] = ()) -> None:
+        """Run one writing statement, a transaction of its own."""
+        self._writer.execute(statement, parameters)
+
+    def query(self, statement: str, parameters: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        return self._reader.execute(statement, parameters).fetchall()
+
     def close(self) -> None:
         self._reader.close()
         self._writer.close()
@@ -279,6 +305,26 @@ class History:
 
     async def topics(self) -> dict[str, str]:
         return await trio.to_thread.run_sync(self.store.topics, limiter=self._read_limiter)
+
+    async def execute(self, statement: str, parameters: Sequence[object] = ()) -> None:
+        """Run one writing statement in a worker thread, in turn with the writer task.
+
+        For the other tables in the file (accounts, bans).
+
+        Raises:
+            sqlite3.Error: it failed (a full disk, a closed file).
+        """
+        await trio.to_thread.run_sync(
+            self.store.execute, statement, parameters, limiter=self._write_limiter
+        )
+
+    async def query(
+        self, statement: str, parameters: Sequence[object] = ()
+    ) -> list[tuple[Any, ...]]:
+        """Run one query in a worker thread."""
+        return await trio.to_thread.run_sync(
+            self.store.query, statement, parameters, limiter=self._read_limiter
+        )
 
     # --- the hub's side: synchronous, never waits ---------------------------------
 

@@ -392,6 +392,9 @@ class Member:
     cancel_scope: trio.CancelScope
     address: str = ""
     rooms: set[str] = field(default_factory=set)
+    # Moderation: an operator may kick, ban and mute; a muted member's lines reach nobody.
+    operator: bool = False
+    muted: bool = False
 
 
 @dataclass(eq=False, slots=True)
@@ -619,6 +622,15 @@ class Hub:
             LOGGER.warning("dropping %s (%s): %s", member.name, member.address, reason)
         self.leave(member, reason)
         member.cancel_scope.cancel()
+
+    def dismiss(self, member: Member, reason: str, deadline: float) -> None:
+        """Remove ``member`` (kicked, banned): its rooms hear ``reason``.
+
+        Unlike :meth:`evict`, the member's writer first sends what is queued
+        (the reason, told to them); their session ends by ``deadline`` at the latest.
+        """
+        self.leave(member, reason)
+        member.cancel_scope.deadline = min(member.cancel_scope.deadline, deadline)
 
     def is_member(self, member: Member) -> bool:
         """Whether ``member`` is still online (not left, not evicted)."""

@@ -35,6 +35,7 @@ from functools import partial
 
 import trio
 
+from .accounts import Guard, read_secret
 from .events import Error, Notice
 from .history import DEFAULT_REPLAY, MEMORY, History, HistoryStore
 from .hub import Hub
@@ -74,6 +75,9 @@ class ServerConfig:
     replay: int = DEFAULT_REPLAY
     # Flood and per-address limits, and who is exempt from them.
     limits: Limits = DEFAULT_LIMITS
+    # Files whose first line is the server's password and the operators' password.
+    password_file: str | None = None
+    oper_password_file: str | None = None
 
 
 class ChatServer:
@@ -86,6 +90,8 @@ class ChatServer:
         history: where room messages are kept, if anywhere.
         replay: how many messages of a room's history to show on entering it.
         limits: flood and per-address limits (loopback is exempt by default).
+        guard: passwords, registered names and bans (by default: none, and
+            accounts kept for the run).
     """
 
     def __init__(
@@ -97,10 +103,12 @@ class ChatServer:
         history: History | None = None,
         replay: int = DEFAULT_REPLAY,
         limits: Limits = DEFAULT_LIMITS,
+        guard: Guard | None = None,
     ) -> None:
         self.hub = hub
         self.limits = limits
         self._addresses = AddressLimiter(limits)
+        self.guard = guard or Guard()
         self.history = history
         self.replay = replay
         self.max_clients = max_clients
@@ -210,6 +218,7 @@ class ChatServer:
                         replay=self.replay,
                         fileno=fileno,
                         flood=self.limits.flood_guard(trio.current_time()) if limited else None,
+                        guard=self.guard,
                     )
                 )
             finally:
@@ -397,10 +406,23 @@ async def run_server(
         max_clients = max(1, fd_limit - SPARE_FDS)
         LOGGER.warning("open-file limit %d: serving at most %d clients", fd_limit, max_clients)
         config = dataclasses.replace(config, max_clients=max_clients)
+    # Password files first: a missing one stops the server before any file is made.
+    password, oper_password = await read_secrets(config)
     history = await open_history(config.db)
+    guard = Guard(history, server_password=password, oper_password=oper_password)
+    await guard.open()
+    if guard.needs_password:
+        LOGGER.info("a password is needed to connect (--password-file)")
+    if guard.has_operators:
+        LOGGER.info("operators: /oper with the password of --oper-password-file")
     hub = Hub(name_key, recorder=history, topics=await history.topics())
     server = ChatServer(
-        hub, max_clients=max_clients, history=history, replay=config.replay, limits=config.limits
+        hub,
+        max_clients=max_clients,
+        history=history,
+        replay=config.replay,
+        limits=config.limits,
+        guard=guard,
     )
     async with trio.open_nursery() as storage:
         await storage.start(history.run)
@@ -409,6 +431,22 @@ async def run_server(
         finally:
             # The writer flushes every pending message, then returns.
             history.close()
+
+
+async def read_secrets(config: ServerConfig) -> tuple[str | None, str | None]:
+    """The server's and the operators' passwords, from the files ``config`` names.
+
+    Raises:
+        SecretFileError: a file is missing, unreadable or empty; the message says which.
+    """
+    password = oper_password = None
+    if config.password_file is not None:
+        password = await trio.to_thread.run_sync(read_secret, config.password_file, "password")
+    if config.oper_password_file is not None:
+        oper_password = await trio.to_thread.run_sync(
+            read_secret, config.oper_password_file, "operator password"
+        )
+    return password, oper_password
 
 
 async def open_history(db: str) -> History:

@@ -41,11 +41,14 @@ import os
 
 import trio
 
+from .accounts import Guard
 from .events import Error, Notice, Past
 from .history import DEFAULT_REPLAY, Entry, History
 from .hub import LOBBY, Hub, HubClosing, Member, NameTaken, NoSuchMember, Outbox
 from .limits import FloodGuard, Flooding
+from .moderation import Moderation
 from .protocol import (
+    ACCOUNT_COMMANDS,
     BadLine,
     BadName,
     Command,
@@ -55,8 +58,11 @@ from .protocol import (
     Join,
     Line,
     LineBuffer,
+    Login,
     Me,
+    Name,
     Nick,
+    Pass,
     PrivateMessage,
     Quit,
     Rooms,
@@ -67,7 +73,9 @@ from .protocol import (
     check_room,
     encode,
     help_lines,
+    name_key,
     parse_command,
+    parse_name_step,
 )
 
 LOGGER = logging.getLogger(__name__)
@@ -101,6 +109,13 @@ def _within_budget(entries: list[Entry]) -> list[Entry]:
     return entries
 
 
+def _speaks(command: Command) -> bool:
+    """Whether others would see ``command`` (what a muted member may not do)."""
+    if isinstance(command, Topic):
+        return command.text is not None  # showing the topic is fine
+    return isinstance(command, Say | Me | PrivateMessage | Nick)
+
+
 def _count(n: int) -> str:
     return "1 message" if n == 1 else f"{n} messages"
 
@@ -108,7 +123,15 @@ def _count(n: int) -> str:
 # The last thing a flooding connection hears.
 FLOODING = "flooding: too many lines for too long, disconnected"
 # The first thing a connection hears: tells `nc` users what to send.
-GREETING = "Hello! Send your name (1-32 letters, digits, '_', '-', '.')"
+NAME_RULES = "Send your name (1-32 letters, digits, '_', '-', '.')"
+GREETING = f"Hello! {NAME_RULES}, or /login NAME PASSWORD for a registered name"
+# The same, on a server with a password (--password-file).
+PASSWORD_GREETING = "Hello! This server needs a password: send /pass PASSWORD, then your name"
+NEEDS_PASSWORD = "this server needs a password: send /pass PASSWORD first"
+
+
+class _TurnedAway(Exception):
+    """Registration ends without a member: the peer was told why, the connection closes."""
 
 
 class Session:
@@ -123,6 +146,7 @@ class Session:
         fileno: the stream's socket, when it is one (the writer writes to it
             directly when the kernel has room).
         flood: paces the lines this connection sends (None: not limited).
+        guard: the server's passwords, accounts and bans (none by default).
     """
 
     # One per connection, thousands at once: no per-instance __dict__.
@@ -136,8 +160,10 @@ class Session:
         "_outbox",
         "_pending",
         "fileno",
+        "guard",
         "history",
         "hub",
+        "moderation",
         "peer",
         "replay",
         "room",
@@ -154,9 +180,12 @@ class Session:
         replay: int = DEFAULT_REPLAY,
         fileno: int | None = None,
         flood: FloodGuard | None = None,
+        guard: Guard | None = None,
     ) -> None:
         self.stream = stream
         self._flood = flood
+        self.guard = guard or Guard()
+        self.moderation = Moderation(hub, self.guard, peer)
         # The stream's non-blocking socket, for the writer's fast path, if any.
         self.fileno = fileno
         self.hub = hub
@@ -180,41 +209,120 @@ class Session:
     # --- registration -------------------------------------------------------
 
     async def register(self) -> Member | None:
-        """Read lines until one is a free, valid name; ``None`` if the peer left."""
-        await self.send_now(Notice(GREETING))
-        while True:
-            event = await self._next_event()
-            if event is None:
-                LOGGER.info("%s left before choosing a name", self.peer)
+        """Read lines until one is a free, valid name; ``None`` if the peer left.
+
+        On a server with a password, ``/pass PASSWORD`` must come first: a
+        wrong one ends the connection. ``/login NAME PASSWORD`` takes a
+        registered name (a wrong password ends the connection); a plain name
+        that is registered is refused. A banned address or name is told so,
+        and the connection ends.
+        """
+        await self.send_now(Notice(PASSWORD_GREETING if self.guard.needs_password else GREETING))
+        try:
+            self._check_address()
+            admitted = not self.guard.needs_password
+            while True:
+                event = await self._next_event()
+                if event is None:
+                    LOGGER.info("%s left before choosing a name", self.peer)
+                    return None
+                try:
+                    await self._pace(None)
+                except Flooding:
+                    LOGGER.warning("%s disconnected before choosing a name: flooding", self.peer)
+                    raise _TurnedAway(FLOODING) from None
+                if isinstance(event, BadLine):
+                    await self.send_now(Error(event.reason))
+                    continue
+                member: Member | None = None
+                match parse_name_step(event.text):
+                    case Pass(secret):
+                        admitted = await self._check_pass(secret, admitted)
+                    case _ if not admitted:
+                        await self.send_now(Error(NEEDS_PASSWORD))
+                    case Invalid(reason):
+                        await self.send_now(Error(reason))
+                    case Name(text):
+                        member = await self._take_name(text)
+                    case Login(name, password):
+                        member = await self._take_name(name, password)
+                if member is not None:
+                    return member
+        except _TurnedAway as turned_away:
+            await self.send_now(Error(str(turned_away)))
+            return None
+        except HubClosing:
+            return None  # the server tells everyone it is shutting down
+
+    def _check_address(self) -> None:
+        ban = self.guard.ban_of_peer(self.peer)
+        if ban is not None:
+            LOGGER.warning("refused %s: the address is banned %s", self.peer, ban.term())
+            raise _TurnedAway(f"you are banned ({ban.term()})")
+
+    async def _check_pass(self, secret: str, admitted: bool) -> bool:
+        """``/pass SECRET``: whether the connection is admitted now."""
+        if not self.guard.needs_password:
+            await self.send_now(Notice(f"This server needs no password. {NAME_RULES}"))
+        elif admitted:
+            await self.send_now(Notice(f"Password accepted already. {NAME_RULES}"))
+        elif self.guard.server_password_ok(secret):
+            await self.send_now(Notice(f"Password accepted. {NAME_RULES}"))
+        else:
+            LOGGER.warning("wrong server password from %s", self.peer)
+            raise _TurnedAway("wrong password")
+        return True
+
+    async def _take_name(self, raw: str, password: str | None = None) -> Member | None:
+        """Join as ``raw`` (logging in with ``password`` if given); None: try again.
+
+        Raises:
+            _TurnedAway: the name is banned, the password is wrong, or the
+                server is shutting down.
+        """
+        try:
+            name = check_name(raw)
+        except BadName as exc:
+            await self.send_now(Error(f"{exc}; try another name"))
+            return None
+        ban = self.guard.ban_of_name(name)
+        if ban is not None:
+            LOGGER.warning("refused %s from %s: the name is banned", name, self.peer)
+            raise _TurnedAway(f"you are banned ({ban.term()})")
+        registered = self.guard.registered_name(name)
+        if password is not None:
+            if registered is None:
+                await self.send_now(
+                    Error(f"{name} is not registered: send the name alone (or /login another)")
+                )
                 return None
-            try:
-                await self._pace(None)
-            except Flooding:
-                await self.send_now(Error(FLOODING))
-                LOGGER.warning("%s disconnected before choosing a name: flooding", self.peer)
-                return None
-            if isinstance(event, BadLine):
-                await self.send_now(Error(event.reason))
-                continue
-            try:
-                name = check_name(event.text)
-                if self.hub.find(name) is not None:
-                    raise NameTaken(name)
-                # Read the lobby's history first, then join in the same step as
-                # the read returns: no message is missed or shown twice.
-                entries = await self._recent(LOBBY)
-                # Until chat() replaces it with its nursery's scope, a scope
-                # that records an eviction (or a shutdown's deadline).
-                member = self.hub.join(name, encode, trio.CancelScope(), address=self.peer)
-            except BadName as exc:
-                await self.send_now(Error(f"{exc}; try another name"))
-            except NameTaken:
-                await self.send_now(Error(f"the name {name} is taken; try another name"))
-            except HubClosing:
-                return None
-            else:
-                self._welcome(member, entries)
-                return member
+            if not await self.guard.verify(name, password):
+                LOGGER.warning("wrong password for %s from %s", registered, self.peer)
+                raise _TurnedAway(f"wrong password for {registered}")
+            name = registered
+            self.moderation.identified.add(name_key(name))
+            holder = self.hub.find(name)
+            if holder is not None:  # a lost connection still holds it, or an old login
+                self.hub.evict(holder, "logged in from elsewhere")
+        elif registered is not None:
+            taken = f"the name {name} is registered: send /login {name} PASSWORD, or another name"
+            await self.send_now(Error(taken))
+            return None
+        try:
+            if self.hub.find(name) is not None:
+                raise NameTaken(name)
+            # Read the lobby's history first, then join in the same step as
+            # the read returns: no message is missed or shown twice.
+            entries = await self._recent(LOBBY)
+            # Until chat() replaces it with its nursery's scope, a scope that
+            # records an eviction (or a shutdown's deadline).
+            member = self.hub.join(name, encode, trio.CancelScope(), address=self.peer)
+        except NameTaken:
+            await self.send_now(Error(f"the name {name} is taken; try another name"))
+            return None
+        member.muted = name_key(name) in self.guard.muted
+        self._welcome(member, entries)
+        return member
 
     def _welcome(self, member: Member, entries: list[Entry]) -> None:
         LOGGER.info("%s joined from %s", member.name, self.peer)
@@ -362,6 +470,8 @@ class Session:
             event = await self._next_event()
             if event is None:
                 return "connection lost" if self._lost else "connection closed"
+            if not self.hub.is_member(member):
+                return "removed"  # kicked or banned: the writer is delivering why
             try:
                 await self._pace(member)
             except Flooding:
@@ -375,6 +485,8 @@ class Session:
             match command:
                 case None:
                     pass
+                case _ if isinstance(command, ACCOUNT_COMMANDS):
+                    await self.moderation.handle(member, self.room, command)
                 case Quit(reason):
                     self.hub.deliver(member, Notice("Bye!"))
                     return reason
@@ -394,8 +506,8 @@ class Session:
         Raises:
             Flooding: the connection has been over the rate for too long.
         """
-        if self._flood is None:
-            return
+        if self._flood is None or (member is not None and member.operator):
+            return  # exempt address, or an operator
         delay, warn = self._flood.check(trio.current_time())
         if warn:
             error = Error(f"slow down: over {self._flood.rate:g} lines a second; lines are delayed")
@@ -438,6 +550,9 @@ class Session:
 
     def _handle(self, member: Member, command: Command) -> None:
         hub = self.hub
+        if member.muted and _speaks(command):
+            hub.deliver(member, Error("you are muted"))
+            return
         match command:
             case Say(text):
                 hub.say(member, self.room, text)
@@ -470,17 +585,24 @@ class Session:
             case Topic(str(topic)):
                 hub.set_topic(member, self.room, topic)
             case Help():
-                for line in help_lines():
+                for line in help_lines(operator=member.operator):
                     hub.deliver(member, Notice(line))
             case Invalid(reason):
                 hub.deliver(member, Error(reason))
-            case _:  # Quit, Join and HistoryRequest are handled by the reader
+            case _:  # Quit, Join, HistoryRequest and account commands: the reader
                 raise AssertionError(command)
 
     def _rename(self, member: Member, new: str) -> None:
         old = member.name
         try:
-            self.hub.rename(member, check_name(new))
+            name = check_name(new)
+            if not self.moderation.may_take(name):
+                self.hub.deliver(member, Error(f"the name {name} is registered to someone else"))
+                return
+            if self.guard.ban_of_name(name) is not None:
+                self.hub.deliver(member, Error(f"the name {name} is banned"))
+                return
+            self.hub.rename(member, name)
         except BadName as exc:
             self.hub.deliver(member, Error(str(exc)))
         except NameTaken:
