@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import struct
 from collections.abc import AsyncIterator
@@ -227,3 +228,20 @@ async def test_idle_connections_have_no_writer_task(
     assert await ana.expect_eof() == []
     for peer in (ana, bob):
         await peer.stream.aclose()
+
+
+async def test_stopping_at_once_logs_no_error(
+    tcp_server: tuple[ChatServer, trio.SocketListener], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Every session is cancelled at once (a second Ctrl+C): as each ends, the
+    # others' departure notices reach outboxes whose sessions are gone too.
+    server, listener = tcp_server
+    peers = [await connect(listener) for _ in range(6)]
+    for i, peer in enumerate(peers):
+        await peer.register(f"user{i}")
+    await peers[0].until("*** user5 joined")
+    server.abort()
+    for peer in peers:
+        await peer.expect_eof()
+        await peer.stream.aclose()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

@@ -15,6 +15,16 @@ from . import __version__
 from .accounts import SecretFileError, read_secret
 from .client import run_terminal_client
 from .history import DEFAULT_REPLAY, HistoryError, default_path
+from .limits import (
+    DEFAULT_CONNECT_RATE,
+    DEFAULT_FLOOD_BURST,
+    DEFAULT_FLOOD_RATE,
+    DEFAULT_MAX_PER_ADDRESS,
+    LOOPBACK,
+    Limits,
+    Network,
+    parse_networks,
+)
 from .protocol import HISTORY_MAX
 from .server import (
     DEFAULT_HOST,
@@ -71,6 +81,45 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="the operators' password: the first line of FILE (/oper PASSWORD)",
     )
+    limits = serve.add_argument_group(
+        "limits", "flood and connection limits; addresses in --exempt are subject to none"
+    )
+    limits.add_argument(
+        "--flood-rate",
+        type=_positive_float,
+        default=DEFAULT_FLOOD_RATE,
+        metavar="N",
+        help="lines a second a connection may send; more are delayed (default %(default)g)",
+    )
+    limits.add_argument(
+        "--flood-burst",
+        type=_positive,
+        default=DEFAULT_FLOOD_BURST,
+        metavar="N",
+        help="lines a connection may send at once above the rate (default %(default)s)",
+    )
+    limits.add_argument(
+        "--max-per-address",
+        type=_positive,
+        default=DEFAULT_MAX_PER_ADDRESS,
+        metavar="N",
+        help="connections open at once from one address (default %(default)s)",
+    )
+    limits.add_argument(
+        "--connect-rate",
+        type=_positive,
+        default=DEFAULT_CONNECT_RATE,
+        metavar="N",
+        help="new connections a minute from one address (default %(default)s)",
+    )
+    limits.add_argument(
+        "--exempt",
+        type=_networks,
+        default=LOOPBACK,
+        metavar="CIDR[,CIDR...]",
+        help="addresses exempt from the limits above (default loopback: 127.0.0.0/8,::1); "
+        "'none' limits everyone",
+    )
     serve.add_argument(
         "--log-level",
         default="info",
@@ -108,6 +157,20 @@ def _positive(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("must be a number above 0")
+    return value
+
+
+def _networks(text: str) -> tuple[Network, ...]:
+    try:
+        return parse_networks(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _replay_count(text: str) -> int:
     value = int(text)
     if not 0 <= value <= HISTORY_MAX:
@@ -130,6 +193,13 @@ def serve(args: argparse.Namespace) -> int:
         args.history,
         password_file=args.password_file,
         oper_password_file=args.oper_password_file,
+        limits=Limits(
+            flood_rate=args.flood_rate,
+            flood_burst=args.flood_burst,
+            max_per_address=args.max_per_address,
+            connect_rate=args.connect_rate,
+            exempt=args.exempt,
+        ),
     )
     problems: list[str] = []
     try:

@@ -120,7 +120,8 @@ def _count(n: int) -> str:
     return "1 message" if n == 1 else f"{n} messages"
 
 
-# The last thing a flooding connection hears.
+# Why a flooding member left, as the room hears it, and the last thing they hear.
+FLOODED = "flooding"
 FLOODING = "flooding: too many lines for too long, disconnected"
 # The first thing a connection hears: tells `nc` users what to send.
 NAME_RULES = "Send your name (1-32 letters, digits, '_', '-', '.')"
@@ -410,9 +411,17 @@ class Session:
                 outbox.attach(
                     self._start_writer, self._write_now if self.fileno is not None else None
                 )
-                reason = await self._reader(member)
-                self._leave(member, reason)
-                scope.deadline = trio.current_time() + DRAIN_TIMEOUT
+                try:
+                    reason = await self._reader(member)
+                    self._leave(member, reason)
+                    scope.deadline = trio.current_time() + DRAIN_TIMEOUT
+                finally:
+                    # From here the nursery may close as soon as a running writer
+                    # ends, and other tasks run before this one resumes: starting a
+                    # writer then would fail in whichever task queued a message.
+                    # The session is ending; what matters is sent by a writer
+                    # already running (after a leave, the outbox is closed).
+                    self._nursery = None
         except* (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as group:
             LOGGER.debug("%s: %r", member.name, group.exceptions)
             reason = "connection lost"
@@ -425,13 +434,15 @@ class Session:
         """Leave the hub once, and log it once; an evicted member was logged already."""
         if self.hub.find(member.name) is member:
             self.hub.leave(member, reason)
-            level = logging.DEBUG if self.hub.closing else logging.INFO
+            if self.hub.closing:
+                level = logging.DEBUG
+            else:
+                level = logging.WARNING if reason == FLOODED else logging.INFO
             LOGGER.log(level, "%s (%s) left: %s", member.name, self.peer, reason or "quit")
 
     def _start_writer(self) -> None:
-        assert self._nursery is not None
-        assert self._outbox is not None
-        self._nursery.start_soon(self._writer, self._outbox, self._nursery.cancel_scope)
+        if self._nursery is not None and self._outbox is not None:
+            self._nursery.start_soon(self._writer, self._outbox, self._nursery.cancel_scope)
 
     async def _writer(self, outbox: Outbox, session_scope: trio.CancelScope) -> None:
         """Send what is queued until the queue is empty (the outbox starts it again).
@@ -476,8 +487,7 @@ class Session:
                 await self._pace(member)
             except Flooding:
                 self.hub.deliver(member, Error(FLOODING))
-                LOGGER.warning("%s (%s) disconnected: flooding", member.name, self.peer)
-                return "flooding"
+                return FLOODED
             if isinstance(event, BadLine):
                 self.hub.deliver(member, Error(event.reason))
                 continue
