@@ -244,3 +244,25 @@ async def test_serve_with_a_missing_or_empty_password_file_exits_1_with_one_clea
         assert why in error
         assert "Traceback" not in error
         assert "listening" not in error
+
+
+async def test_limits_from_the_command_line_apply_to_loopback_with_exempt_none() -> None:
+    limits = ("--exempt", "none", "--max-per-address", "1", "--flood-rate", "50")
+    async with running_server(*limits, "--flood-burst", "2") as (server, port):
+        ana = Peer(await trio.open_tcp_stream("127.0.0.1", port))
+        await ana.register("ana")
+        second = Peer(await trio.open_tcp_stream("127.0.0.1", port))
+        assert await second.expect_eof() == ["! too many connections from your address (at most 1)"]
+        await second.stream.aclose()
+        logged = await server.io.line()
+        while "refused" not in logged:
+            logged = await server.io.line()
+        assert logged.endswith("too many connections from your address (at most 1)")
+        # Lines over the rate are delayed, not lost, and the sender is told once.
+        await ana.send(*(f"/msg ana n{i}" for i in range(10)))
+        lines = [await ana.line() for _ in range(11)]
+        assert lines.count("! slow down: over 50 lines a second; lines are delayed") == 1
+        assert [line for line in lines if not line.startswith("!")] == [
+            f"[private] ana: n{i}" for i in range(10)
+        ]
+        await ana.stream.aclose()
