@@ -14,7 +14,16 @@ import trio.testing
 
 from trio_chat.hub import Hub
 from trio_chat.protocol import name_key
-from trio_chat.server import ChatServer, ServerConfig, announce, describe_bind_error
+from trio_chat.server import (
+    KEEPALIVE_COUNT,
+    KEEPALIVE_IDLE,
+    USER_TIMEOUT_MS,
+    ChatServer,
+    ServerConfig,
+    announce,
+    describe_bind_error,
+    enable_keepalive,
+)
 
 from .conftest import Peer
 
@@ -245,3 +254,19 @@ async def test_stopping_at_once_logs_no_error(
         await peer.expect_eof()
         await peer.stream.aclose()
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_server_sockets_detect_vanished_peers() -> None:
+    # Keepalive probes an idle connection; TCP_USER_TIMEOUT bounds unacknowledged
+    # sends: a laptop that vanished is dropped within about two minutes.
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = listeners[0].socket.getsockname()[1]
+    async with await trio.open_tcp_stream("127.0.0.1", port), await listeners[0].accept() as stream:
+        assert isinstance(stream, trio.SocketStream)
+        enable_keepalive(stream)
+        assert stream.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+        assert stream.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == KEEPALIVE_IDLE
+        assert stream.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == KEEPALIVE_COUNT
+        user_timeout = stream.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT)
+        assert user_timeout == USER_TIMEOUT_MS == 120_000
+    await listeners[0].aclose()

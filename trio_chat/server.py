@@ -62,6 +62,8 @@ SHUTDOWN_NOTICE = "server shutting down"
 KEEPALIVE_IDLE = 60
 KEEPALIVE_INTERVAL = 15
 KEEPALIVE_COUNT = 4
+# A peer that acknowledges nothing we send for this long (ms) is gone.
+USER_TIMEOUT_MS = (KEEPALIVE_IDLE + KEEPALIVE_INTERVAL * KEEPALIVE_COUNT) * 1000
 
 
 @dataclass(frozen=True)
@@ -319,13 +321,18 @@ def enable_keepalive(stream: trio.SocketStream) -> None:
     Without it a half-open connection keeps its name until its outbox fills,
     which in a quiet room may take days. Probes start after KEEPALIVE_IDLE
     seconds of silence; the connection is closed after KEEPALIVE_COUNT
-    unanswered ones.
+    unanswered ones. While we are sending, TCP_USER_TIMEOUT closes it once
+    nothing has been acknowledged for as long (two minutes): either way a
+    vanished peer is dropped, "connection lost", within about two minutes.
     """
     options = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
     for name, value in (
         ("TCP_KEEPIDLE", KEEPALIVE_IDLE),
         ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL),
         ("TCP_KEEPCNT", KEEPALIVE_COUNT),
+        # Data we sent that stays unacknowledged this long: the peer is gone
+        # (keepalive only probes an idle connection; this covers a busy one).
+        ("TCP_USER_TIMEOUT", USER_TIMEOUT_MS),
     ):
         if hasattr(socket, name):
             options.append((socket.IPPROTO_TCP, getattr(socket, name), value))
