@@ -85,40 +85,38 @@ async def test_two_clients_chat_a_script_runs_and_sigint_stops_everything() -> N
 
 
 async def chat_then_sigint(server: Program, ana: Program, bob: Program, port: int) -> None:
-    if True:
-        if True:
-            assert await ana.io.line() == "*** bob joined"
+    assert await ana.io.line() == "*** bob joined"
 
-            await bob.io.send("hi ana")
-            assert await ana.io.line() == "bob: hi ana"
-            await ana.io.send("hi bob")
-            assert await bob.io.line() == "ana: hi bob"
+    await bob.io.send("hi ana")
+    assert await ana.io.line() == "bob: hi ana"
+    await ana.io.send("hi bob")
+    assert await bob.io.line() == "ana: hi bob"
 
-            # printf 'hello from a script\n/quit\n' | trio-chat client --name bot
-            script = await trio.run_process(
-                [TRIO_CHAT, *client_args("bot", port)],
-                stdin=b"hello from a script\n/quit\n",
-                capture_stdout=True,
-                capture_stderr=True,
-            )
-            assert script.returncode == 0
-            assert b"*** Welcome, bot!" in script.stdout
-            assert b"\x1b" not in script.stdout  # plain: no colours or escape codes
-            assert script.stderr == b""
-            assert await ana.io.until("*** bot left") == [
-                "*** bot joined",
-                "bot: hello from a script",
-                "*** bot left",
-            ]
+    # printf 'hello from a script\n/quit\n' | trio-chat client --name bot
+    script = await trio.run_process(
+        [TRIO_CHAT, *client_args("bot", port)],
+        stdin=b"hello from a script\n/quit\n",
+        capture_stdout=True,
+        capture_stderr=True,
+    )
+    assert script.returncode == 0
+    assert b"*** Welcome, bot!" in script.stdout
+    assert b"\x1b" not in script.stdout  # plain: no colours or escape codes
+    assert script.stderr == b""
+    assert await ana.io.until("*** bot left") == [
+        "*** bot joined",
+        "bot: hello from a script",
+        "*** bot left",
+    ]
 
-            server.process.send_signal(signal.SIGINT)
-            for client in (ana, bob):
-                lines = await client.io.until("*** disconnected")
-                assert lines[-2:] == [
-                    "*** server shutting down",
-                    "*** disconnected: the server closed the connection",
-                ]
-                assert await client.exit_code() == 1
+    server.process.send_signal(signal.SIGINT)
+    for client in (ana, bob):
+        lines = await client.io.until("*** disconnected")
+        assert lines[-2:] == [
+            "*** server shutting down",
+            "*** disconnected: the server closed the connection",
+        ]
+        assert await client.exit_code() == 1
 
 
 async def test_sigterm_stops_the_server_with_a_client_that_never_reads() -> None:
