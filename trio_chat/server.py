@@ -12,6 +12,13 @@ cuts the grace period short).
 handler per connection in that same nursery (``handler_nursery``), so
 stopping the accept loop leaves the sessions running.
 
+With TLS the listeners are wrapped in ``trio.SSLListener``: the line protocol
+runs inside TLS, on the same port. The handshake happens on the first send
+(the greeting), so it is inside the name timeout, counted among the
+connections and cancelled at shutdown like any registration. A failed
+handshake is one log line. A TLS session never gets the socket's file
+descriptor: the writer's direct writes would bypass the encryption.
+
 Shutdown, in hypercorn's order: (1) stop accepting; (2) tell every member
 ``*** server shutting down`` and close every outbox, so each writer sends
 what is queued and ends its session; (3) give the sessions a grace period
@@ -28,10 +35,12 @@ import logging
 import resource
 import signal
 import socket
+import ssl
 import sys
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 import trio
 
@@ -40,6 +49,7 @@ from .history import DEFAULT_REPLAY, MEMORY, History, HistoryStore
 from .hub import Hub
 from .protocol import name_key
 from .session import NAME_TIMEOUT, Session
+from .tls import describe_server_failure, server_context
 
 LOGGER = logging.getLogger(__name__)
 
@@ -71,6 +81,9 @@ class ServerConfig:
     db: str = MEMORY
     # Messages of a room's history shown on entering it.
     replay: int = DEFAULT_REPLAY
+    # PEM files of the certificate (chain) and its key: serve TLS when set.
+    tls_cert: str | None = None
+    tls_key: str | None = None
 
 
 class ChatServer:
@@ -82,6 +95,7 @@ class ChatServer:
         name_timeout: seconds a connection has to choose a valid name.
         history: where room messages are kept, if anywhere.
         replay: how many messages of a room's history to show on entering it.
+        ssl_context: serve TLS with this context; plain TCP when ``None``.
     """
 
     def __init__(
@@ -92,8 +106,10 @@ class ChatServer:
         name_timeout: float = NAME_TIMEOUT,
         history: History | None = None,
         replay: int = DEFAULT_REPLAY,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.hub = hub
+        self.ssl_context = ssl_context
         self.history = history
         self.replay = replay
         self.max_clients = max_clients
@@ -136,15 +152,25 @@ class ChatServer:
         listeners: list[trio.SocketListener],
         handler_nursery: trio.Nursery,
         *,
-        task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
+        task_status: trio.TaskStatus[object] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         with self._accept_scope:
-            await trio.serve_listeners(
-                self._handle_socket,
-                listeners,
-                handler_nursery=handler_nursery,
-                task_status=task_status,
-            )
+            if self.ssl_context is None:
+                await trio.serve_listeners(
+                    self._handle_socket,
+                    listeners,
+                    handler_nursery=handler_nursery,
+                    task_status=task_status,
+                )
+            else:
+                # https_compatible=False: a TLS connection ends with a close_notify.
+                secure = [trio.SSLListener(each, self.ssl_context) for each in listeners]
+                await trio.serve_listeners(
+                    self._handle_tls,
+                    secure,
+                    handler_nursery=handler_nursery,
+                    task_status=task_status,
+                )
 
     def shutdown(self, why: str = "shutdown requested", grace: float = SHUTDOWN_GRACE) -> None:
         """Stop accepting, tell everyone, and give sessions ``grace`` seconds."""
@@ -167,6 +193,11 @@ class ChatServer:
     async def _handle_socket(self, stream: trio.SocketStream) -> None:
         enable_keepalive(stream)
         await self.handle(stream, peer_name(stream), fileno=stream.socket.fileno())
+
+    async def _handle_tls(self, stream: trio.SSLStream[trio.SocketStream]) -> None:
+        # No fileno: what the writer writes must go through the encryption.
+        enable_keepalive(stream.transport_stream)
+        await self.handle(stream, peer_name(stream.transport_stream))
 
     async def handle(self, stream: trio.abc.Stream, peer: str, fileno: int | None = None) -> None:
         """Serve one connection on any stream, then close it. Never raises but Cancelled."""
@@ -192,7 +223,14 @@ class ChatServer:
                 self.connections -= 1
             await close_gently(stream)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-            LOGGER.info("%s disconnected: %s", peer, exc or type(exc).__name__)
+            if isinstance(exc.__cause__, ssl.SSLError):
+                # Only the first send (the handshake) can fail this way: receive
+                # errors end a session as "connection lost" without getting here.
+                LOGGER.info(
+                    "%s: TLS handshake failed: %s", peer, describe_server_failure(exc.__cause__)
+                )
+            else:
+                LOGGER.info("%s disconnected: %s", peer, exc or type(exc).__name__)
         except Exception:
             # serve_tcp would crash the whole server on a handler exception:
             # log it, close this connection, keep serving everyone else.
@@ -221,8 +259,11 @@ class ChatServer:
             await session.chat(member)
 
     async def _farewell(self, session: Session, event: Notice | Error) -> None:
+        """Send a last line if the peer takes it; why it is closed is logged already."""
         with trio.move_on_after(FAREWELL_TIMEOUT):
-            await session.send_now(event)
+            # A TLS connection whose handshake was cut short cannot take it.
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                await session.send_now(event)
 
 
 async def close_gently(stream: trio.abc.Stream) -> None:
@@ -233,15 +274,44 @@ async def close_gently(stream: trio.abc.Stream) -> None:
     down") before the peer reads them. So we send EOF first and give the peer
     up to LINGER_TIMEOUT to close its side.
     """
+    if isinstance(stream, trio.SSLStream):
+        await _close_tls_gently(stream)
+        return
     if not isinstance(stream, trio.SocketStream):
         return  # in-memory streams lose nothing on close
     with trio.move_on_after(LINGER_TIMEOUT):
-        try:
-            await stream.send_eof()
-            while await stream.receive_some(65536):
-                pass
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-            pass  # the peer is gone: nothing more to wait for
+        await _linger(stream)
+
+
+async def _close_tls_gently(stream: trio.SSLStream[trio.SocketStream]) -> None:
+    """End TLS with close_notify both ways, then close TCP as :func:`close_gently` does.
+
+    The peer must see our close_notify, or its TLS library reports a lost
+    connection instead of the end of the stream. ``unwrap`` sends it and
+    waits for the peer's; after that the TCP socket is ours to close.
+    """
+    transport: trio.abc.Stream | None = None
+    try:
+        with trio.move_on_after(LINGER_TIMEOUT):
+            try:
+                transport, _ = await stream.unwrap()
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                return  # the peer is gone, or broke TLS: the caller closes the socket
+            if isinstance(transport, trio.SocketStream):
+                await _linger(transport)
+    finally:
+        if transport is not None:
+            await trio.aclose_forcefully(transport)
+
+
+async def _linger(stream: trio.SocketStream) -> None:
+    """Send EOF, then read and drop what the peer sends until it closes."""
+    try:
+        await stream.send_eof()
+        while await stream.receive_some(65536):
+            pass
+    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+        pass  # the peer is gone: nothing more to wait for
 
 
 def peer_name(stream: trio.SocketStream) -> str:
@@ -315,21 +385,24 @@ def lan_addresses() -> list[str]:
 
 async def announce(listeners: Sequence[trio.SocketListener], config: ServerConfig) -> None:
     """Log where the server listens and how other PCs reach it."""
+    tls = "TLS, " if config.tls_cert else ""
     for listener in listeners:
         host, port = listener.socket.getsockname()[:2]
-        LOGGER.info("listening on %s:%s (max %d clients)", host, port, config.max_clients)
+        LOGGER.info("listening on %s:%s (%smax %d clients)", host, port, tls, config.max_clients)
     port = listeners[0].socket.getsockname()[1]
     port_arg = "" if port == DEFAULT_PORT else f" PORT={port}"
-    LOGGER.info("on this PC:      make client NAME=you%s", port_arg)
+    here = there = ""
+    if config.tls_cert:
+        # A self-signed certificate (trio-chat cert) is what clients must trust.
+        here = f" TLS_CA={config.tls_cert}"
+        there = f" TLS_CA={Path(config.tls_cert).name}  (copy the certificate there first)"
+    LOGGER.info("on this PC:      make client NAME=you%s%s", port_arg, here)
     if config.host in (None, "", "0.0.0.0", "::"):
         # Looking up the host name may block on DNS: not in the event loop.
         for address in await trio.to_thread.run_sync(lan_addresses):
+            alternative = there or f"  (or: nc {address} {port})"
             LOGGER.info(
-                "from another PC: make client NAME=you HOST=%s%s  (or: nc %s %s)",
-                address,
-                port_arg,
-                address,
-                port,
+                "from another PC: make client NAME=you HOST=%s%s%s", address, port_arg, alternative
             )
     else:
         LOGGER.info("only %s is served: use HOST=0.0.0.0 to let other PCs in", config.host)
@@ -347,9 +420,15 @@ async def run_server(
         max_clients = max(1, fd_limit - SPARE_FDS)
         LOGGER.warning("open-file limit %d: serving at most %d clients", fd_limit, max_clients)
         config = dataclasses.replace(config, max_clients=max_clients)
+    context = None
+    if config.tls_cert and config.tls_key:
+        # Before the history and the port: a bad file stops the server at once.
+        context = await trio.to_thread.run_sync(server_context, config.tls_cert, config.tls_key)
     history = await open_history(config.db)
     hub = Hub(name_key, recorder=history, topics=await history.topics())
-    server = ChatServer(hub, max_clients=max_clients, history=history, replay=config.replay)
+    server = ChatServer(
+        hub, max_clients=max_clients, history=history, replay=config.replay, ssl_context=context
+    )
     async with trio.open_nursery() as storage:
         await storage.start(history.run)
         try:
