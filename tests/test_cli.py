@@ -245,6 +245,22 @@ async def test_tls_client_refuses_a_certificate_without_its_host(tmp_path: Path)
         assert b"*** Welcome, bob!" in fine.stdout
 
 
+async def test_a_client_without_tls_on_a_tls_server_is_told_what_to_do(tmp_path: Path) -> None:
+    made = await trio.run_process(
+        [TRIO_CHAT, "cert", "--out", str(tmp_path)], capture_stdout=True, capture_stderr=True
+    )
+    assert made.returncode == 0
+    tls_args = ("--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem"))
+    async with running_server(*tls_args) as (_, port):
+        result = await run_client_script(client_args("ana", port), b"hi\n")
+    assert result.returncode == 1
+    assert result.stdout.decode().splitlines() == [
+        "! this server speaks TLS: connect with --tls-ca cert.pem (make client TLS_CA=cert.pem)"
+        " or --tls",
+        "*** disconnected: the server closed the connection",
+    ]
+
+
 async def test_tls_client_against_a_plain_server_says_so(tmp_path: Path) -> None:
     ca = trustme.CA()
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))

@@ -12,11 +12,13 @@ cuts the grace period short).
 handler per connection in that same nursery (``handler_nursery``), so
 stopping the accept loop leaves the sessions running.
 
-With TLS the listeners are wrapped in ``trio.SSLListener``: the line protocol
-runs inside TLS, on the same port. The handshake happens on the first send
-(the greeting), so it is inside the name timeout, counted among the
-connections and cancelled at shutdown like any registration. A failed
-handshake is one log line. A TLS session never gets the socket's file
+With TLS each accepted connection is wrapped in a ``trio.SSLStream`` (what
+``trio.SSLListener`` does): the line protocol runs inside TLS, on the same
+port. The handshake happens on the first send (the greeting), so it is inside
+the name timeout, counted among the connections and cancelled at shutdown
+like any registration. A failed handshake is one log line. Between the two
+sits :class:`TLSOnly`, which answers a client that speaks plain text with
+one plain line saying so. A TLS session never gets the socket's file
 descriptor: the writer's direct writes would bypass the encryption.
 
 Shutdown, in hypercorn's order: (1) stop accepting; (2) tell every member
@@ -163,11 +165,9 @@ class ChatServer:
                     task_status=task_status,
                 )
             else:
-                # https_compatible=False: a TLS connection ends with a close_notify.
-                secure = [trio.SSLListener(each, self.ssl_context) for each in listeners]
                 await trio.serve_listeners(
                     self._handle_tls,
-                    secure,
+                    listeners,
                     handler_nursery=handler_nursery,
                     task_status=task_status,
                 )
@@ -194,10 +194,13 @@ class ChatServer:
         enable_keepalive(stream)
         await self.handle(stream, peer_name(stream), fileno=stream.socket.fileno())
 
-    async def _handle_tls(self, stream: trio.SSLStream[trio.SocketStream]) -> None:
+    async def _handle_tls(self, tcp: trio.SocketStream) -> None:
+        assert self.ssl_context is not None
+        enable_keepalive(tcp)
+        # https_compatible=False: a TLS connection ends with a close_notify.
+        stream = trio.SSLStream(TLSOnly(tcp), self.ssl_context, server_side=True)
         # No fileno: what the writer writes must go through the encryption.
-        enable_keepalive(stream.transport_stream)
-        await self.handle(stream, peer_name(stream.transport_stream))
+        await self.handle(stream, peer_name(tcp))
 
     async def handle(self, stream: trio.abc.Stream, peer: str, fileno: int | None = None) -> None:
         """Serve one connection on any stream, then close it. Never raises but Cancelled."""
@@ -223,7 +226,9 @@ class ChatServer:
                 self.connections -= 1
             await close_gently(stream)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-            if isinstance(exc.__cause__, ssl.SSLError):
+            if isinstance(exc, NotTLS):
+                LOGGER.info("%s: TLS handshake failed: not a TLS client (sent plain text)", peer)
+            elif isinstance(exc.__cause__, ssl.SSLError):
                 # Only the first send (the handshake) can fail this way: receive
                 # errors end a session as "connection lost" without getting here.
                 LOGGER.info(
@@ -283,7 +288,7 @@ async def close_gently(stream: trio.abc.Stream) -> None:
         await _linger(stream)
 
 
-async def _close_tls_gently(stream: trio.SSLStream[trio.SocketStream]) -> None:
+async def _close_tls_gently(stream: trio.SSLStream[TLSOnly]) -> None:
     """End TLS with close_notify both ways, then close TCP as :func:`close_gently` does.
 
     The peer must see our close_notify, or its TLS library reports a lost
@@ -297,14 +302,14 @@ async def _close_tls_gently(stream: trio.SSLStream[trio.SocketStream]) -> None:
                 transport, _ = await stream.unwrap()
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                 return  # the peer is gone, or broke TLS: the caller closes the socket
-            if isinstance(transport, trio.SocketStream):
+            if isinstance(transport, trio.abc.HalfCloseableStream):
                 await _linger(transport)
     finally:
         if transport is not None:
             await trio.aclose_forcefully(transport)
 
 
-async def _linger(stream: trio.SocketStream) -> None:
+async def _linger(stream: trio.abc.HalfCloseableStream) -> None:
     """Send EOF, then read and drop what the peer sends until it closes."""
     try:
         await stream.send_eof()
@@ -312,6 +317,67 @@ async def _linger(stream: trio.SocketStream) -> None:
             pass
     except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
         pass  # the peer is gone: nothing more to wait for
+
+
+class NotTLS(trio.BrokenResourceError):
+    """A client on the TLS port spoke plain text."""
+
+
+# What a client that speaks plain text to the TLS port reads, in plain text.
+NOT_TLS_REPLY = (
+    b"! this server speaks TLS: connect with --tls-ca cert.pem (make client TLS_CA=cert.pem)"
+    b" or --tls\n"
+)
+# Every TLS connection starts with a handshake record, whose type is 22.
+TLS_HANDSHAKE_RECORD = 0x16
+
+
+class TLSOnly(trio.abc.HalfCloseableStream):
+    """The TCP connection under a server's SSLStream; turns away plain-text clients.
+
+    Without it, a client that forgot TLS (``nc``, or ``trio-chat client``
+    without ``--tls-ca``) would hear nothing: the server waits for a TLS
+    handshake, the client for a greeting, until the name timeout. Its first
+    bytes tell: a TLS client's are a handshake record. Anything else is
+    answered with :data:`NOT_TLS_REPLY`, in plain text, and ends the
+    connection (:class:`NotTLS`, a ``BrokenResourceError``).
+    """
+
+    # One per TLS connection, thousands at once: no per-instance __dict__.
+    __slots__ = ("_checked", "transport")
+
+    def __init__(self, transport: trio.SocketStream) -> None:
+        self.transport = transport
+        self._checked = False
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        data = await self.transport.receive_some(max_bytes)
+        if not self._checked and data:
+            self._checked = True
+            if data[0] != TLS_HANDSHAKE_RECORD:
+                await self._turn_away()
+                raise NotTLS
+        return data
+
+    async def _turn_away(self) -> None:
+        with trio.move_on_after(LINGER_TIMEOUT):
+            try:
+                await self.transport.send_all(NOT_TLS_REPLY)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                return
+            await _linger(self.transport)  # so the reply is read, not reset
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await self.transport.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.transport.wait_send_all_might_not_block()
+
+    async def send_eof(self) -> None:
+        await self.transport.send_eof()
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
 
 
 def peer_name(stream: trio.SocketStream) -> str:
