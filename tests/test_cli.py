@@ -254,11 +254,11 @@ async def test_a_client_without_tls_on_a_tls_server_is_told_what_to_do(tmp_path:
     async with running_server(*tls_args) as (_, port):
         result = await run_client_script(client_args("ana", port), b"hi\n")
     assert result.returncode == 1
-    assert result.stdout.decode().splitlines() == [
+    # (A "*** disconnected" line may follow, as the close races the refused name.)
+    assert result.stdout.decode().splitlines()[0] == (
         "! this server speaks TLS: connect with --tls-ca cert.pem (make client TLS_CA=cert.pem)"
-        " or --tls",
-        "*** disconnected: the server closed the connection",
-    ]
+        " or --tls"
+    )
 
 
 async def test_tls_client_against_a_plain_server_says_so(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import trio
+import trio.testing
 import trustme
 from cryptography.hazmat.primitives import serialization
 
@@ -274,6 +275,17 @@ async def test_a_tls_client_against_a_plain_server_fails_clearly(
         nursery.cancel_scope.cancel()
 
 
+async def test_the_client_gives_up_on_a_server_that_never_handshakes(
+    autojump_clock: trio.testing.MockClock, trusting: ssl.SSLContext
+) -> None:
+    # Connections wait in the backlog of a listener nobody accepts from.
+    [listener] = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    async with listener:
+        port = listener.socket.getsockname()[1]
+        with pytest.raises(tls.TLSError, match=r"^no TLS handshake within 10 s$"):
+            await connect("127.0.0.1", port, trusting)
+
+
 async def test_announce_tells_tls_clients_which_certificate_to_trust(
     tls_server: tuple[ChatServer, int], logs: pytest.LogCaptureFixture
 ) -> None:
@@ -334,3 +346,14 @@ def test_client_context_checks_host_names_and_explains_a_missing_file(tmp_path: 
     (tmp_path / "cert.pem").write_text("hello\n")
     with pytest.raises(tls.TLSError, match="not a PEM certificate"):
         tls.client_context(str(tmp_path / "cert.pem"))
+
+
+def test_server_failures_in_words() -> None:
+    alert = ssl.SSLError(1, "[SSL: TLSV1_ALERT_UNKNOWN_CA] tlsv1 alert unknown ca")
+    alert.reason = "TLSV1_ALERT_UNKNOWN_CA"  # what `openssl s_client` without the CA sends
+    assert tls.describe_server_failure(alert) == (
+        "the client refused the certificate (tlsv1 alert unknown ca)"
+    )
+    other = ssl.SSLError(1, "[SSL: NO_SHARED_CIPHER] no shared cipher")
+    other.reason = "NO_SHARED_CIPHER"
+    assert tls.describe_server_failure(other) == "no shared cipher"

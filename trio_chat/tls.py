@@ -42,6 +42,13 @@ _UNTRUSTED = {18, 19, 20, 21}  # self-signed (in chain), unknown issuer, cannot 
 _EXPIRED = {10}  # X509_V_ERR_CERT_HAS_EXPIRED
 # What OpenSSL says when the other side does not speak TLS at all.
 _NOT_TLS = {"WRONG_VERSION_NUMBER", "HTTP_REQUEST", "UNKNOWN_PROTOCOL", "RECORD_LAYER_FAILURE"}
+# Alerts a client sends when it refuses the server's certificate.
+_REFUSED = {
+    "TLSV1_ALERT_UNKNOWN_CA",
+    "SSLV3_ALERT_BAD_CERTIFICATE",
+    "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
+    "SSLV3_ALERT_CERTIFICATE_EXPIRED",
+}
 _PEM_CERT = b"-----BEGIN CERTIFICATE-----"
 _PEM_KEY = b"PRIVATE KEY-----"
 
@@ -96,6 +103,8 @@ def describe_server_failure(error: ssl.SSLError) -> str:
     """Why a client's handshake failed, for the server's log."""
     if error.reason in _NOT_TLS:
         return f"not a TLS client ({_reason(error)})"
+    if error.reason in _REFUSED:
+        return f"the client refused the certificate ({_reason(error)})"
     if isinstance(error, ssl.SSLEOFError):
         return "the client closed the connection (did it refuse the certificate?)"
     return _reason(error)
