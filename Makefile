@@ -1,4 +1,4 @@
-# trio_chat: `make serve`, `make client NAME=ana`, `make test`.
+# trio_chat: `make serve`, `make client NAME=ana`, `make cert`, `make test`.
 # The first use creates .venv and installs the package with its dev extras.
 
 PYTHON ?= python3
@@ -7,18 +7,28 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 # Optional: HOST, PORT (serve and client), NAME (client), MAX_CLIENTS and DB (serve).
+# TLS: TLS_CERT and TLS_KEY (serve); TLS_CA=cert.pem or TLS=1 (client).
+# make cert: HOSTS="name 192.168.1.20" (more names), CERT_DIR, DAYS, FORCE=1.
 SERVE_ARGS := $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT)) \
-              $(if $(MAX_CLIENTS),--max-clients $(MAX_CLIENTS)) $(if $(DB),--db $(DB))
+              $(if $(MAX_CLIENTS),--max-clients $(MAX_CLIENTS)) $(if $(DB),--db $(DB)) \
+              $(if $(TLS_CERT),--tls-cert $(TLS_CERT)) $(if $(TLS_KEY),--tls-key $(TLS_KEY))
 CLIENT_ARGS := $(if $(NAME),--name $(NAME)) $(if $(HOST),--host $(HOST)) \
-               $(if $(PORT),--port $(PORT))
+               $(if $(PORT),--port $(PORT)) $(if $(TLS_CA),--tls-ca $(TLS_CA)) \
+               $(if $(filter-out 0,$(TLS)),--tls)
+CERT_ARGS := $(foreach name,$(HOSTS),--host $(name)) $(if $(CERT_DIR),--out $(CERT_DIR)) \
+             $(if $(DAYS),--days $(DAYS)) $(if $(filter-out 0,$(FORCE)),--force)
 
-.PHONY: serve client test bench format venv clean
+.PHONY: serve client cert test bench format venv clean
 
 serve: $(STAMP)
 	@$(BIN)/trio-chat serve $(SERVE_ARGS)
 
 client: $(STAMP)
 	@$(BIN)/trio-chat client $(CLIENT_ARGS)
+
+# A self-signed TLS certificate for this PC: cert.pem and key.pem (see README, Security).
+cert: $(STAMP)
+	@$(BIN)/trio-chat cert $(CERT_ARGS)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import trio
+import trustme
 
 from .conftest import STEP_TIMEOUT, Peer
 
@@ -264,3 +265,130 @@ async def test_limits_from_the_command_line_apply_to_loopback_with_exempt_none()
             f"[private] ana: n{i}" for i in range(10)
         ]
         await ana.stream.aclose()
+
+
+# --- TLS ---------------------------------------------------------------------------------
+
+
+def tls_client_args(name: str, port: int, ca: Path, host: str = "127.0.0.1") -> list[str]:
+    return ["client", "--name", name, "--host", host, "--port", str(port), "--tls-ca", str(ca)]
+
+
+async def run_client_script(args: list[str], script: bytes) -> trio.CompletedProcess[bytes]:
+    return await trio.run_process(
+        [TRIO_CHAT, *args], stdin=script, capture_stdout=True, capture_stderr=True, check=False
+    )
+
+
+async def test_tls_from_trio_chat_cert_to_a_chat(tmp_path: Path) -> None:
+    # The README's steps: make cert, serve with it, clients trust cert.pem.
+    made = await trio.run_process(
+        [TRIO_CHAT, "cert", "--out", str(tmp_path)], capture_stdout=True, capture_stderr=True
+    )
+    assert made.stderr == b""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    async with running_server("--tls-cert", str(cert), "--tls-key", str(key)) as (server, port):
+        async with program(*tls_client_args("ana", port, cert)) as ana:
+            await ana.io.until("*** Welcome, ana!")
+            script = await run_client_script(
+                tls_client_args("bot", port, cert), b"hello over TLS\n/quit\n"
+            )
+            assert script.returncode == 0, script.stderr
+            assert b"*** Welcome, bot! Online: ana." in script.stdout
+            assert script.stderr == b""
+            assert await ana.io.until("*** bot left") == [
+                "*** bot joined",
+                "bot: hello over TLS",
+                "*** bot left",
+            ]
+            await ana.io.send("/quit")
+            assert await ana.io.expect_eof() == ["*** Bye!"]
+            assert await ana.exit_code() == 0
+        server.process.send_signal(signal.SIGINT)
+        assert await server.exit_code() == 0
+        log = await server.io.expect_eof()
+        assert not any("Traceback" in line or "TLS handshake failed" in line for line in log)
+
+
+async def test_tls_client_refuses_a_certificate_without_its_host(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    leaf = ca.issue_cert("localhost")  # `--host 127.0.0.1` is not in it
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    leaf.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    leaf.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    tls_args = ("--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem"))
+    async with running_server(*tls_args) as (server, port):
+        refused = await run_client_script(
+            tls_client_args("ana", port, tmp_path / "ca.pem"), b"hi\n"
+        )
+        assert refused.returncode == 1
+        error = refused.stderr.decode()
+        assert error.startswith(
+            f"trio-chat: no secure connection to 127.0.0.1:{port}: "
+            "the server's certificate is not valid for 127.0.0.1 (IP address mismatch"
+        )
+        assert error.count("\n") == 1
+        assert refused.stdout == b""
+        # One line in the server's log, and it goes on serving.
+        line = await server.io.line()
+        while "TLS handshake failed" not in line:
+            assert "Traceback" not in line
+            line = await server.io.line()
+        fine = await run_client_script(
+            tls_client_args("bob", port, tmp_path / "ca.pem", host="localhost"), b"/quit\n"
+        )
+        assert fine.returncode == 0, fine.stderr
+        assert b"*** Welcome, bob!" in fine.stdout
+
+
+async def test_a_client_without_tls_on_a_tls_server_is_told_what_to_do(tmp_path: Path) -> None:
+    made = await trio.run_process(
+        [TRIO_CHAT, "cert", "--out", str(tmp_path)], capture_stdout=True, capture_stderr=True
+    )
+    assert made.returncode == 0
+    tls_args = ("--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem"))
+    async with running_server(*tls_args) as (_, port):
+        result = await run_client_script(client_args("ana", port), b"hi\n")
+    assert result.returncode == 1
+    # (A "*** disconnected" line may follow, as the close races the refused name.)
+    assert result.stdout.decode().splitlines()[0] == (
+        "! this server speaks TLS: connect with --tls-ca cert.pem (make client TLS_CA=cert.pem)"
+        " or --tls"
+    )
+
+
+async def test_tls_client_against_a_plain_server_says_so(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    async with running_server() as (_, port):
+        result = await run_client_script(tls_client_args("ana", port, tmp_path / "ca.pem"), b"")
+    assert result.returncode == 1
+    error = result.stderr.decode()
+    assert "the server does not speak TLS" in error
+    assert "Traceback" not in error
+
+
+async def test_tls_setup_errors_are_one_clear_line(tmp_path: Path) -> None:
+    made = await trio.run_process(
+        [TRIO_CHAT, "cert", "--out", str(tmp_path)], capture_stdout=True, capture_stderr=True
+    )
+    assert made.returncode == 0
+    cert = str(tmp_path / "cert.pem")
+    serve = [TRIO_CHAT, "serve", "--host", "127.0.0.1", "--port", "0", "--db", ":memory:"]
+    cases = [
+        (["--tls-cert", cert, "--tls-key", "missing.pem"], "cannot read missing.pem: no such file"),
+        (["--tls-cert", cert, "--tls-key", cert], f"{cert} is not a PEM private key"),
+    ]
+    for extra, expected in cases:
+        result = await trio.run_process(
+            [*serve, *extra], capture_stdout=True, capture_stderr=True, check=False
+        )
+        assert result.returncode == 1
+        error = result.stderr.decode()
+        assert error.count("\n") == 1, error
+        assert f"ERROR   cannot serve TLS: {expected}" in error
+    client = await run_client_script(tls_client_args("ana", 1, tmp_path / "nope.pem"), b"")
+    assert client.returncode == 1
+    assert client.stderr.decode() == (
+        f"trio-chat: cannot use TLS: cannot read {tmp_path / 'nope.pem'}: no such file\n"
+    )

@@ -1,4 +1,4 @@
-"""Command line: ``trio-chat serve`` and ``trio-chat client``."""
+"""Command line: ``trio-chat serve``, ``trio-chat client`` and ``trio-chat cert``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from functools import partial
+from pathlib import Path
 from typing import TypeVar
 
 import trio
@@ -34,6 +35,7 @@ from .server import (
     describe_bind_error,
     run_server,
 )
+from .tls import DEFAULT_DAYS, TLSError, client_context
 
 E = TypeVar("E", bound=BaseException)
 
@@ -121,6 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
         "'none' limits everyone",
     )
     serve.add_argument(
+        "--tls-cert",
+        metavar="FILE",
+        help="serve TLS with this PEM certificate (chain), e.g. from `trio-chat cert`",
+    )
+    serve.add_argument("--tls-key", metavar="FILE", help="the certificate's PEM private key")
+    serve.add_argument(
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],
@@ -147,6 +155,41 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="no colours (also when NO_COLOR is set, or output is not a terminal)",
     )
+    client.add_argument(
+        "--tls",
+        action="store_true",
+        help="connect with TLS, trusting the system's certificate authorities",
+    )
+    client.add_argument(
+        "--tls-ca",
+        metavar="FILE",
+        help="connect with TLS, trusting this PEM certificate (the server's cert.pem)",
+    )
+
+    cert = commands.add_parser(
+        "cert",
+        help="make a self-signed TLS certificate for this PC (cert.pem, key.pem)",
+        description="Make a key (key.pem, mode 0600) and a self-signed certificate "
+        "(cert.pem) valid for localhost, 127.0.0.1, ::1, this PC's host name and LAN "
+        "addresses, and every --host given.",
+    )
+    cert.add_argument(
+        "--host",
+        action="append",
+        default=[],
+        metavar="NAME_OR_IP",
+        help="another name or address clients use to reach this PC (repeatable)",
+    )
+    cert.add_argument(
+        "--out", default=".", metavar="DIR", help="where to write the files (default: here)"
+    )
+    cert.add_argument(
+        "--days",
+        type=_positive,
+        default=DEFAULT_DAYS,
+        help="how long the certificate is valid (default %(default)s)",
+    )
+    cert.add_argument("--force", action="store_true", help="replace existing files")
     return parser
 
 
@@ -200,12 +243,16 @@ def serve(args: argparse.Namespace) -> int:
             connect_rate=args.connect_rate,
             exempt=args.exempt,
         ),
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
     )
     problems: list[str] = []
     try:
         trio.run(run_server, config)
     except* (HistoryError, SecretFileError) as group:
         problems += [str(error) for error in _leaves(group)]
+    except* TLSError as group:
+        problems += [f"cannot serve TLS: {error}" for error in _leaves(group)]
     except* OSError as group:
         # Only listening can fail this way: every connection's errors are handled.
         problems += [describe_bind_error(error, config) for error in _leaves(group)]
@@ -229,6 +276,13 @@ def client(args: argparse.Namespace) -> int:
     except SecretFileError as exc:
         print(f"trio-chat: {exc}", file=sys.stderr)
         return 1
+    context = None
+    if args.tls or args.tls_ca:
+        try:
+            context = client_context(args.tls_ca)
+        except TLSError as exc:
+            print(f"trio-chat: cannot use TLS: {exc}", file=sys.stderr)
+            return 1
     return trio.run(
         partial(
             run_terminal_client,
@@ -238,12 +292,29 @@ def client(args: argparse.Namespace) -> int:
             no_color=args.no_color,
             server_password=server_password,
             password=password,
+            ssl_context=context,
         )
     )
 
 
 def _secret(path: str | None, what: str) -> str | None:
     return None if path is None else read_secret(path, what)
+
+
+def cert(args: argparse.Namespace) -> int:
+    from .certs import CertError, write_self_signed
+
+    try:
+        files = write_self_signed(Path(args.out), args.host, args.days, force=args.force)
+    except CertError as exc:
+        print(f"trio-chat: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {files.cert} (the certificate: copy it to the other PCs)")
+    print(f"wrote {files.key} (the private key, mode 0600: keep it on this PC only)")
+    print(f"valid until {files.not_after:%Y-%m-%d} for: {', '.join(files.names)}")
+    print(f"serve:  make serve TLS_CERT={files.cert} TLS_KEY={files.key}")
+    print(f"client: make client NAME=you HOST=ADDRESS TLS_CA={files.cert.name}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -253,8 +324,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return bench(argv[1:])
     args = build_parser().parse_args(argv)
+    if args.command == "serve" and (args.tls_cert is None) != (args.tls_key is None):
+        build_parser().error("serve: --tls-cert and --tls-key go together")
+    commands = {"serve": serve, "client": client, "cert": cert}
     try:
-        return serve(args) if args.command == "serve" else client(args)
+        return commands[args.command](args)
     except KeyboardInterrupt:
         # Only reachable before the signal handlers are installed.
         print("\ninterrupted", file=sys.stderr)

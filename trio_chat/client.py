@@ -19,14 +19,19 @@ Theory of operation
   last lines are shown and nothing is cut.
 
 The keyboard and the screen are injected, so the tests drive the client with
-memory streams. On a terminal, :class:`PromptKeyboard` keeps the line being
-typed intact below incoming lines (prompt_toolkit); with piped stdin,
+memory streams. With TLS (:func:`connect`), the handshake and the check of
+the server's certificate happen before any of this starts, so a refused
+certificate is one clear error, never a chat that dies on its first line.
+
+On a terminal, :class:`PromptKeyboard` keeps the line being typed intact
+below incoming lines (prompt_toolkit); with piped stdin,
 :class:`StreamKeyboard` reads plain lines and is fully scriptable.
 """
 
 from __future__ import annotations
 
 import os
+import ssl
 import stat
 import sys
 import threading
@@ -37,12 +42,15 @@ import trio
 
 from .display import Display, wants_colour
 from .protocol import Line, LineBuffer
+from .tls import TLSError, describe_client_failure
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
 
 # How long to wait for the server to close after we sent /quit.
 QUIT_TIMEOUT = 2.0
+# How long the server may take to complete the TLS handshake.
+HANDSHAKE_TIMEOUT = 10.0
 # Lines from the server longer than this are cut (the server never sends such).
 MAX_SERVER_LINE = 1024 * 1024
 RECEIVE_SIZE = 64 * 1024
@@ -431,10 +439,11 @@ async def run_terminal_client(
     no_color: bool = False,
     server_password: str | None = None,
     password: str | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> int:
     """Connect and chat from this terminal (or pipe); returns the exit code."""
     try:
-        conn = await trio.open_tcp_stream(host, port)
+        conn = await connect(host, port, ssl_context)
     except OSError as exc:
         print(
             f"trio-chat: cannot connect to {host}:{port}: {_why(exc)}\n"
@@ -442,6 +451,9 @@ async def run_terminal_client(
             f"(or `trio-chat serve`), or check HOST and PORT.",
             file=sys.stderr,
         )
+        return 1
+    except TLSError as exc:
+        print(f"trio-chat: no secure connection to {host}:{port}: {exc}", file=sys.stderr)
         return 1
     async with conn:
         if sys.stdin.isatty() and sys.stdout.isatty():
@@ -463,6 +475,35 @@ async def run_terminal_client(
                 password=password,
             )
             return await _run_with_signals(client)
+
+
+async def connect(host: str, port: int, ssl_context: ssl.SSLContext | None) -> trio.abc.Stream:
+    """A connection to the server; with TLS, handshaken and its certificate checked.
+
+    The certificate must be valid for ``host`` as typed: a name it lists, or
+    an IP address it lists (``--host 192.168.1.20``).
+
+    Raises:
+        OSError: no TCP connection.
+        TLSError: the handshake failed or the certificate was refused; says why.
+    """
+    tcp = await trio.open_tcp_stream(host, port)
+    if ssl_context is None:
+        return tcp
+    conn = trio.SSLStream(tcp, ssl_context, server_hostname=host)
+    try:
+        with trio.fail_after(HANDSHAKE_TIMEOUT):
+            await conn.do_handshake()
+    except trio.TooSlowError:
+        await trio.aclose_forcefully(conn)
+        raise TLSError(f"no TLS handshake within {HANDSHAKE_TIMEOUT:.0f} s") from None
+    except trio.BrokenResourceError as exc:
+        await trio.aclose_forcefully(conn)
+        cause = exc.__cause__
+        if isinstance(cause, ssl.SSLError):
+            raise TLSError(describe_client_failure(cause, host)) from None
+        raise TLSError("the server closed the connection during the TLS handshake") from None
+    return conn
 
 
 def _why(exc: OSError) -> str:
@@ -502,7 +543,7 @@ class _FileStream(trio.abc.ReceiveStream):
 
 
 async def _interactive(
-    conn: trio.SocketStream,
+    conn: trio.abc.Stream,
     name: str | None,
     *,
     colour: bool,

@@ -12,6 +12,15 @@ cuts the grace period short).
 handler per connection in that same nursery (``handler_nursery``), so
 stopping the accept loop leaves the sessions running.
 
+With TLS each accepted connection is wrapped in a ``trio.SSLStream`` (what
+``trio.SSLListener`` does): the line protocol runs inside TLS, on the same
+port. The handshake happens on the first send (the greeting), so it is inside
+the name timeout, counted among the connections and cancelled at shutdown
+like any registration. A failed handshake is one log line. Between the two
+sits :class:`TLSOnly`, which answers a client that speaks plain text with
+one plain line saying so. A TLS session never gets the socket's file
+descriptor: the writer's direct writes would bypass the encryption.
+
 Shutdown, in hypercorn's order: (1) stop accepting; (2) tell every member
 ``*** server shutting down`` and close every outbox, so each writer sends
 what is queued and ends its session; (3) give the sessions a grace period
@@ -28,10 +37,12 @@ import logging
 import resource
 import signal
 import socket
+import ssl
 import sys
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 import trio
 
@@ -42,6 +53,7 @@ from .hub import Hub
 from .limits import DEFAULT_LIMITS, AddressLimiter, Limits
 from .protocol import name_key
 from .session import NAME_TIMEOUT, Session
+from .tls import describe_server_failure, server_context
 
 LOGGER = logging.getLogger(__name__)
 
@@ -80,6 +92,9 @@ class ServerConfig:
     # Files whose first line is the server's password and the operators' password.
     password_file: str | None = None
     oper_password_file: str | None = None
+    # PEM files of the certificate (chain) and its key: serve TLS when set.
+    tls_cert: str | None = None
+    tls_key: str | None = None
 
 
 class ChatServer:
@@ -94,6 +109,7 @@ class ChatServer:
         limits: flood and per-address limits (loopback is exempt by default).
         guard: passwords, registered names and bans (by default: none, and
             accounts kept for the run).
+        ssl_context: serve TLS with this context; plain TCP when ``None``.
     """
 
     def __init__(
@@ -106,11 +122,13 @@ class ChatServer:
         replay: int = DEFAULT_REPLAY,
         limits: Limits = DEFAULT_LIMITS,
         guard: Guard | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.hub = hub
         self.limits = limits
         self._addresses = AddressLimiter(limits)
         self.guard = guard or Guard()
+        self.ssl_context = ssl_context
         self.history = history
         self.replay = replay
         self.max_clients = max_clients
@@ -153,15 +171,23 @@ class ChatServer:
         listeners: list[trio.SocketListener],
         handler_nursery: trio.Nursery,
         *,
-        task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
+        task_status: trio.TaskStatus[object] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         with self._accept_scope:
-            await trio.serve_listeners(
-                self._handle_socket,
-                listeners,
-                handler_nursery=handler_nursery,
-                task_status=task_status,
-            )
+            if self.ssl_context is None:
+                await trio.serve_listeners(
+                    self._handle_socket,
+                    listeners,
+                    handler_nursery=handler_nursery,
+                    task_status=task_status,
+                )
+            else:
+                await trio.serve_listeners(
+                    self._handle_tls,
+                    listeners,
+                    handler_nursery=handler_nursery,
+                    task_status=task_status,
+                )
 
     def shutdown(self, why: str = "shutdown requested", grace: float = SHUTDOWN_GRACE) -> None:
         """Stop accepting, tell everyone, and give sessions ``grace`` seconds."""
@@ -186,6 +212,14 @@ class ChatServer:
         await self.handle(
             stream, peer_name(stream), fileno=stream.socket.fileno(), address=peer_ip(stream)
         )
+
+    async def _handle_tls(self, tcp: trio.SocketStream) -> None:
+        assert self.ssl_context is not None
+        enable_keepalive(tcp)
+        # https_compatible=False: a TLS connection ends with a close_notify.
+        stream = trio.SSLStream(TLSOnly(tcp), self.ssl_context, server_side=True)
+        # No fileno: what the writer writes must go through the encryption.
+        await self.handle(stream, peer_name(tcp), address=peer_ip(tcp))
 
     async def handle(
         self,
@@ -229,7 +263,16 @@ class ChatServer:
                     self._addresses.release(address)
             await close_gently(stream)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-            LOGGER.info("%s disconnected: %s", peer, exc or type(exc).__name__)
+            if isinstance(exc, NotTLS):
+                LOGGER.info("%s: TLS handshake failed: not a TLS client (sent plain text)", peer)
+            elif isinstance(exc.__cause__, ssl.SSLError):
+                # Only the first send (the handshake) can fail this way: receive
+                # errors end a session as "connection lost" without getting here.
+                LOGGER.info(
+                    "%s: TLS handshake failed: %s", peer, describe_server_failure(exc.__cause__)
+                )
+            else:
+                LOGGER.info("%s disconnected: %s", peer, exc or type(exc).__name__)
         except Exception:
             # serve_tcp would crash the whole server on a handler exception:
             # log it, close this connection, keep serving everyone else.
@@ -274,8 +317,11 @@ class ChatServer:
             await session.chat(member)
 
     async def _farewell(self, session: Session, event: Notice | Error) -> None:
+        """Send a last line if the peer takes it; why it is closed is logged already."""
         with trio.move_on_after(FAREWELL_TIMEOUT):
-            await session.send_now(event)
+            # A TLS connection whose handshake was cut short cannot take it.
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                await session.send_now(event)
 
 
 async def close_gently(stream: trio.abc.Stream) -> None:
@@ -286,15 +332,105 @@ async def close_gently(stream: trio.abc.Stream) -> None:
     down") before the peer reads them. So we send EOF first and give the peer
     up to LINGER_TIMEOUT to close its side.
     """
+    if isinstance(stream, trio.SSLStream):
+        await _close_tls_gently(stream)
+        return
     if not isinstance(stream, trio.SocketStream):
         return  # in-memory streams lose nothing on close
     with trio.move_on_after(LINGER_TIMEOUT):
-        try:
-            await stream.send_eof()
-            while await stream.receive_some(65536):
-                pass
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-            pass  # the peer is gone: nothing more to wait for
+        await _linger(stream)
+
+
+async def _close_tls_gently(stream: trio.SSLStream[TLSOnly]) -> None:
+    """End TLS with close_notify both ways, then close TCP as :func:`close_gently` does.
+
+    The peer must see our close_notify, or its TLS library reports a lost
+    connection instead of the end of the stream. ``unwrap`` sends it and
+    waits for the peer's; after that the TCP socket is ours to close.
+    """
+    transport: trio.abc.Stream | None = None
+    try:
+        with trio.move_on_after(LINGER_TIMEOUT):
+            try:
+                transport, _ = await stream.unwrap()
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                return  # the peer is gone, or broke TLS: the caller closes the socket
+            if isinstance(transport, trio.abc.HalfCloseableStream):
+                await _linger(transport)
+    finally:
+        if transport is not None:
+            await trio.aclose_forcefully(transport)
+
+
+async def _linger(stream: trio.abc.HalfCloseableStream) -> None:
+    """Send EOF, then read and drop what the peer sends until it closes."""
+    try:
+        await stream.send_eof()
+        while await stream.receive_some(65536):
+            pass
+    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+        pass  # the peer is gone: nothing more to wait for
+
+
+class NotTLS(trio.BrokenResourceError):
+    """A client on the TLS port spoke plain text."""
+
+
+# What a client that speaks plain text to the TLS port reads, in plain text.
+NOT_TLS_REPLY = (
+    b"! this server speaks TLS: connect with --tls-ca cert.pem (make client TLS_CA=cert.pem)"
+    b" or --tls\n"
+)
+# Every TLS connection starts with a handshake record, whose type is 22.
+TLS_HANDSHAKE_RECORD = 0x16
+
+
+class TLSOnly(trio.abc.HalfCloseableStream):
+    """The TCP connection under a server's SSLStream; turns away plain-text clients.
+
+    Without it, a client that forgot TLS (``nc``, or ``trio-chat client``
+    without ``--tls-ca``) would hear nothing: the server waits for a TLS
+    handshake, the client for a greeting, until the name timeout. Its first
+    bytes tell: a TLS client's are a handshake record. Anything else is
+    answered with :data:`NOT_TLS_REPLY`, in plain text, and ends the
+    connection (:class:`NotTLS`, a ``BrokenResourceError``).
+    """
+
+    # One per TLS connection, thousands at once: no per-instance __dict__.
+    __slots__ = ("_checked", "transport")
+
+    def __init__(self, transport: trio.SocketStream) -> None:
+        self.transport = transport
+        self._checked = False
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        data = await self.transport.receive_some(max_bytes)
+        if not self._checked and data:
+            self._checked = True
+            if data[0] != TLS_HANDSHAKE_RECORD:
+                await self._turn_away()
+                raise NotTLS
+        return data
+
+    async def _turn_away(self) -> None:
+        with trio.move_on_after(LINGER_TIMEOUT):
+            try:
+                await self.transport.send_all(NOT_TLS_REPLY)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                return
+            await _linger(self.transport)  # so the reply is read, not reset
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await self.transport.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.transport.wait_send_all_might_not_block()
+
+    async def send_eof(self) -> None:
+        await self.transport.send_eof()
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
 
 
 def peer_name(stream: trio.SocketStream) -> str:
@@ -381,21 +517,24 @@ def lan_addresses() -> list[str]:
 
 async def announce(listeners: Sequence[trio.SocketListener], config: ServerConfig) -> None:
     """Log where the server listens and how other PCs reach it."""
+    tls = "TLS, " if config.tls_cert else ""
     for listener in listeners:
         host, port = listener.socket.getsockname()[:2]
-        LOGGER.info("listening on %s:%s (max %d clients)", host, port, config.max_clients)
+        LOGGER.info("listening on %s:%s (%smax %d clients)", host, port, tls, config.max_clients)
     port = listeners[0].socket.getsockname()[1]
     port_arg = "" if port == DEFAULT_PORT else f" PORT={port}"
-    LOGGER.info("on this PC:      make client NAME=you%s", port_arg)
+    here = there = ""
+    if config.tls_cert:
+        # A self-signed certificate (trio-chat cert) is what clients must trust.
+        here = f" TLS_CA={config.tls_cert}"
+        there = f" TLS_CA={Path(config.tls_cert).name}  (copy the certificate there first)"
+    LOGGER.info("on this PC:      make client NAME=you%s%s", port_arg, here)
     if config.host in (None, "", "0.0.0.0", "::"):
         # Looking up the host name may block on DNS: not in the event loop.
         for address in await trio.to_thread.run_sync(lan_addresses):
+            alternative = there or f"  (or: nc {address} {port})"
             LOGGER.info(
-                "from another PC: make client NAME=you HOST=%s%s  (or: nc %s %s)",
-                address,
-                port_arg,
-                address,
-                port,
+                "from another PC: make client NAME=you HOST=%s%s%s", address, port_arg, alternative
             )
     else:
         LOGGER.info("only %s is served: use HOST=0.0.0.0 to let other PCs in", config.host)
@@ -413,6 +552,10 @@ async def run_server(
         max_clients = max(1, fd_limit - SPARE_FDS)
         LOGGER.warning("open-file limit %d: serving at most %d clients", fd_limit, max_clients)
         config = dataclasses.replace(config, max_clients=max_clients)
+    context = None
+    if config.tls_cert and config.tls_key:
+        # Before the history and the port: a bad file stops the server at once.
+        context = await trio.to_thread.run_sync(server_context, config.tls_cert, config.tls_key)
     # Password files first: a missing one stops the server before any file is made.
     password, oper_password = await read_secrets(config)
     history = await open_history(config.db)
@@ -430,6 +573,7 @@ async def run_server(
         replay=config.replay,
         limits=config.limits,
         guard=guard,
+        ssl_context=context,
     )
     async with trio.open_nursery() as storage:
         await storage.start(history.run)
