@@ -66,6 +66,8 @@ _ANSI_ESCAPE = re.compile(
 )
 # Everything else that must never reach a terminal: C0 except tab, DEL, C1, and
 # the bidirectional overrides that can make a line read differently than it is.
+# Lone surrogates too: no decoded line holds one, but text from elsewhere may,
+# and it could not be encoded for anyone.
 _CONTROL_CHARS = dict.fromkeys(
     [
         *range(0x00, 0x09),
@@ -74,6 +76,7 @@ _CONTROL_CHARS = dict.fromkeys(
         *range(0x80, 0xA0),
         *range(0x202A, 0x202F),
         *range(0x2066, 0x206A),
+        *range(0xD800, 0xE000),
     ]
 )
 
