@@ -14,6 +14,7 @@ import trio
 from . import __version__
 from .client import run_terminal_client
 from .history import DEFAULT_REPLAY, HistoryError, default_path
+from .logs import LOG_FORMATS, configure_logging
 from .protocol import HISTORY_MAX
 from .server import (
     DEFAULT_HOST,
@@ -66,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["debug", "info", "warning", "error"],
         help="default %(default)s",
     )
+    serve.add_argument(
+        "--log-format",
+        default="text",
+        choices=LOG_FORMATS,
+        help="text (default) or json: one JSON object per line, for log collectors",
+    )
 
     commands.add_parser("bench", help="measure servers under load (see trio-chat bench -h)")
     client = commands.add_parser("client", help="chat from this terminal")
@@ -95,12 +102,7 @@ def _replay_count(text: str) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)-7s %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
-    )
+    configure_logging(args.log_level, args.log_format)
     config = ServerConfig(args.host, args.port, args.max_clients, args.db, args.history)
     problems: list[str] = []
     try:

@@ -148,7 +148,12 @@ class ChatServer:
 
     def shutdown(self, why: str = "shutdown requested", grace: float = SHUTDOWN_GRACE) -> None:
         """Stop accepting, tell everyone, and give sessions ``grace`` seconds."""
-        LOGGER.info("%s: shutting down, %d connection(s) open", why, self.connections)
+        LOGGER.info(
+            "%s: shutting down, %d connection(s) open",
+            why,
+            self.connections,
+            extra={"fields": {"event": "shutdown", "reason": why, "connections": self.connections}},
+        )
         self._accept_scope.cancel()
         deadline = trio.current_time() + grace
         self.hub.shutdown(SHUTDOWN_NOTICE, deadline)
@@ -172,7 +177,14 @@ class ChatServer:
         """Serve one connection on any stream, then close it. Never raises but Cancelled."""
         try:
             if self.connections >= self.max_clients:
-                LOGGER.warning("refused %s: server full (%d)", peer, self.max_clients)
+                LOGGER.warning(
+                    "refused %s: server full (%d)",
+                    peer,
+                    self.max_clients,
+                    extra={
+                        "fields": {"event": "refused", "address": peer, "reason": "server full"}
+                    },
+                )
                 await self._farewell(Session(stream, self.hub, peer), Error("server full"))
                 await close_gently(stream)
                 return
@@ -192,11 +204,19 @@ class ChatServer:
                 self.connections -= 1
             await close_gently(stream)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-            LOGGER.info("%s disconnected: %s", peer, exc or type(exc).__name__)
+            why = str(exc) or type(exc).__name__
+            LOGGER.info(
+                "%s disconnected: %s",
+                peer,
+                why,
+                extra={"fields": {"event": "disconnected", "address": peer, "reason": why}},
+            )
         except Exception:
             # serve_tcp would crash the whole server on a handler exception:
             # log it, close this connection, keep serving everyone else.
-            LOGGER.exception("error serving %s", peer)
+            LOGGER.exception(
+                "error serving %s", peer, extra={"fields": {"event": "error", "address": peer}}
+            )
         finally:
             await trio.aclose_forcefully(stream)
 
@@ -212,7 +232,12 @@ class ChatServer:
             if self.hub.closing:
                 await self._farewell(session, Notice(SHUTDOWN_NOTICE))
             else:
-                LOGGER.info("%s chose no name in %.0f s: closing", session.peer, self.name_timeout)
+                LOGGER.info(
+                    "%s chose no name in %.0f s: closing",
+                    session.peer,
+                    self.name_timeout,
+                    extra={"fields": {"event": "name_timeout", "address": session.peer}},
+                )
                 await self._farewell(
                     session, Error(f"no name chosen within {self.name_timeout:.0f} s, closing")
                 )
@@ -221,7 +246,9 @@ class ChatServer:
             await session.chat(member)
 
     async def _farewell(self, session: Session, event: Notice | Error) -> None:
-        with trio.move_on_after(FAREWELL_TIMEOUT):
+        # Best effort: a peer already gone is not a second event to log.
+        connection_errors = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
+        with trio.move_on_after(FAREWELL_TIMEOUT), contextlib.suppress(*connection_errors):
             await session.send_now(event)
 
 
@@ -317,7 +344,13 @@ async def announce(listeners: Sequence[trio.SocketListener], config: ServerConfi
     """Log where the server listens and how other PCs reach it."""
     for listener in listeners:
         host, port = listener.socket.getsockname()[:2]
-        LOGGER.info("listening on %s:%s (max %d clients)", host, port, config.max_clients)
+        LOGGER.info(
+            "listening on %s:%s (max %d clients)",
+            host,
+            port,
+            config.max_clients,
+            extra={"fields": {"event": "listening", "address": f"{host}:{port}"}},
+        )
     port = listeners[0].socket.getsockname()[1]
     port_arg = "" if port == DEFAULT_PORT else f" PORT={port}"
     LOGGER.info("on this PC:      make client NAME=you%s", port_arg)

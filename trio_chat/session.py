@@ -167,7 +167,11 @@ class Session:
         while True:
             event = await self._next_event()
             if event is None:
-                LOGGER.info("%s left before choosing a name", self.peer)
+                LOGGER.info(
+                    "%s left before choosing a name",
+                    self.peer,
+                    extra={"fields": {"event": "left", "address": self.peer, "reason": "no name"}},
+                )
                 return None
             if isinstance(event, BadLine):
                 await self.send_now(Error(event.reason))
@@ -191,7 +195,12 @@ class Session:
                 return member
 
     def _welcome(self, member: Member, entries: list[Entry]) -> None:
-        LOGGER.info("%s joined from %s", member.name, self.peer)
+        LOGGER.info(
+            "%s joined from %s",
+            member.name,
+            self.peer,
+            extra={"fields": {"event": "registered", "address": self.peer, "name": member.name}},
+        )
         count = len(self.hub) - 1
         if count == 0:
             online = "nobody else yet"
@@ -280,7 +289,11 @@ class Session:
         if self.hub.find(member.name) is member:
             self.hub.leave(member, reason)
             level = logging.DEBUG if self.hub.closing else logging.INFO
-            LOGGER.log(level, "%s (%s) left: %s", member.name, self.peer, reason or "quit")
+            why = reason or "quit"
+            fields = {"event": "left", "address": self.peer, "name": member.name, "reason": why}
+            LOGGER.log(
+                level, "%s (%s) left: %s", member.name, self.peer, why, extra={"fields": fields}
+            )
 
     async def _writer(self, member: Member, session_scope: trio.CancelScope) -> None:
         if self.fileno is not None:
@@ -417,7 +430,15 @@ class Session:
         except NameTaken:
             self.hub.deliver(member, Error(f"the name {new} is taken"))
         else:
-            LOGGER.info("%s is now known as %s", old, member.name)
+            fields = {
+                "event": "renamed",
+                "address": self.peer,
+                "name": member.name,
+                "old_name": old,
+            }
+            LOGGER.info(
+                "%s (%s) is now known as %s", old, self.peer, member.name, extra={"fields": fields}
+            )
 
     # --- input -------------------------------------------------------------------
 
