@@ -12,7 +12,7 @@ SERVE_ARGS := $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT)) \
 CLIENT_ARGS := $(if $(NAME),--name $(NAME)) $(if $(HOST),--host $(HOST)) \
                $(if $(PORT),--port $(PORT))
 
-.PHONY: serve client test bench format venv clean
+.PHONY: serve client test bench soak format venv clean
 
 serve: $(STAMP)
 	@$(BIN)/trio-chat serve $(SERVE_ARGS)
@@ -29,6 +29,10 @@ test: $(STAMP)
 # Load scenarios against trio_chat and the threaded original (a few minutes).
 bench: $(STAMP)
 	$(BIN)/trio-chat bench $(BENCH_ARGS)
+
+# Clients join, chat, leave and reconnect for 2 minutes; fails on any loss, leak or error.
+soak: $(STAMP)
+	$(BIN)/trio-chat soak $(SOAK_ARGS)
 
 format: $(STAMP)
 	$(BIN)/ruff format .

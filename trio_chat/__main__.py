@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("bench", help="measure servers under load (see trio-chat bench -h)")
+    commands.add_parser("soak", help="clients come and go for minutes (see trio-chat soak -h)")
     client = commands.add_parser("client", help="chat from this terminal")
     client.add_argument("--name", help="your name (asked for if not given)")
     client.add_argument("--host", default="localhost", help="server address (default localhost)")
@@ -137,6 +138,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .bench import main as bench
 
         return bench(argv[1:])
+    if argv[:1] == ["soak"]:
+        from .soak import main as soak
+
+        return soak(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return serve(args) if args.command == "serve" else client(args)
