@@ -6,8 +6,10 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 import trio
 
+from trio_chat import soak
 from trio_chat.soak import Figures, Options, Run, ServerLog, judge, leaks
 from trio_chat.soak_clients import Presence, account
 
@@ -97,3 +99,13 @@ def test_server_log_counts_connection_events_and_finds_the_port() -> None:
     assert log.listening.is_set()
     assert log.events == {"listening": 1, "registered": 1, "left": 1}
     assert log.problems == []
+
+
+def test_a_server_that_does_not_start_is_reported_plainly(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    broken = [sys.executable, "-c", "import sys; sys.exit('cannot listen')"]
+    monkeypatch.setattr(soak, "server_command", lambda tmp: broken)
+    assert soak.main(["--seconds", "1", "--json", str(tmp_path / "r.json")]) == 2
+    error = capsys.readouterr().err
+    assert error == "trio-chat soak: the server did not start: not JSON: cannot listen\n"

@@ -201,7 +201,7 @@ async def _drive(run: Run, process: trio.Process) -> None:
         await run.log.listening.wait()
     port = run.log.port
     if port is None:
-        raise RuntimeError(f"the server did not start: {run.log.problems[-3:]}")
+        raise RuntimeError(" / ".join(run.log.problems[-3:]) or "it exited")
     options, ledger, pid = run.options, run.ledger, process.pid
     run.idle = figures(pid)
     async with trio.open_nursery() as warmup:
@@ -221,7 +221,7 @@ async def _drive(run: Run, process: trio.Process) -> None:
     run.cpu_s = _cpu_s(pid) - cpu
     run.peak_rss_kb = _peak_rss_kb(pid)
     process.send_signal(signal.SIGTERM)
-    with trio.fail_after(START_TIMEOUT):
+    with trio.move_on_after(START_TIMEOUT):  # else exit_code stays None: a failure
         run.exit_code = await process.wait()
 
 
@@ -366,7 +366,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     seconds = args.seconds if args.seconds is not None else args.minutes * 60
     seed = args.seed if args.seed is not None else random.randrange(1_000_000)
     options = Options(args.clients, seconds, args.rate, seed)
-    results = report(trio.run(soak, options))
+    problem = None
+    try:
+        run = trio.run(soak, options)
+    except* (RuntimeError, trio.TooSlowError) as group:
+        problem = str(group.exceptions[0]) or "timed out"
+    if problem is not None:
+        print(f"trio-chat soak: the server did not start: {problem}", file=sys.stderr)
+        return 2
+    results = report(run)
     print(text(results))
     Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     print(f"results: {args.json}")

@@ -311,5 +311,8 @@ async def run_client(
         lifetime = min(left, rng.uniform(0.5, 1.5) * mean)
         move_at = rng.uniform(0, lifetime) if rng.random() < 0.5 else None
         plan = Plan(lifetime, rate, move_at, drop=rng.random() < 0.5)
+        failures = len(ledger.failures)
         await run_connection(ledger, port, f"c{index}g{generation}", plan, rng)
+        if len(ledger.failures) > failures:
+            return  # one failure is enough to fail the soak: don't hammer a broken server
         generation += 1
