@@ -71,3 +71,17 @@ async def test_a_connection_reads_arrivals_deliveries_acks_and_errors() -> None:
     assert ledger.duplicates == 1
     assert ledger.sent["n.1"].acked is not None
     assert ledger.errors == ["n got: ! something went wrong"]
+
+
+async def test_nothing_is_counted_after_the_sync_before_a_drop() -> None:
+    ledger = Ledger()
+    stream, _ = trio.testing.memory_stream_pair()
+    conn = Connection(ledger, "n", stream)
+    conn.handle("*** Welcome, n! Online: c1g0. Type /help for commands.")
+    conn.handle("[private] n: sync")
+    # Broadcast after the sync, in the same read: the client is gone as far as it counts.
+    conn.handle("c1g0: soak c1g0.1")
+    [presence] = ledger.presences
+    assert presence.hard_end < math.inf
+    assert conn.synced.is_set()
+    assert ledger.deliveries["n"] == {}

@@ -335,6 +335,7 @@ def text(results: dict[str, Any]) -> str:
     ]
     for title, items in (
         ("lost", d["lost_samples"]),
+        ("misrouted", d["misrouted_samples"]),
         ("client error", results["client_errors"]),
         ("failure", results["client_failures"]),
         ("server log", results["server_log"]["problems"]),
@@ -349,19 +350,43 @@ def _mib(kb: int | None) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="trio-chat soak", description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=_positive_int, default=DEFAULT_CLIENTS)
+    parser = argparse.ArgumentParser(
+        prog="trio-chat soak",
+        description="Clients join, chat, leave and come back against a real server; "
+        "fails if a message is lost, a file descriptor leaks or an error appears.",
+    )
+    parser.add_argument(
+        "--clients",
+        type=_positive_int,
+        default=DEFAULT_CLIENTS,
+        metavar="N",
+        help="clients at once (default %(default)s)",
+    )
     length = parser.add_mutually_exclusive_group()
-    length.add_argument("--minutes", type=_positive_float, default=DEFAULT_MINUTES)
-    length.add_argument("--seconds", type=_positive_float, help="the length, in seconds")
+    length.add_argument(
+        "--minutes",
+        type=_positive_float,
+        default=DEFAULT_MINUTES,
+        metavar="M",
+        help="how long (default %(default)s)",
+    )
+    length.add_argument("--seconds", type=_positive_float, metavar="S", help="how long, in seconds")
     parser.add_argument(
         "--rate",
         type=_positive_float,
         default=DEFAULT_RATE,
+        metavar="R",
         help="messages per second from each connected client (default %(default)s)",
     )
-    parser.add_argument("--seed", type=int, help="for the clients' choices (default: random)")
-    parser.add_argument("--json", default="soak-results.json", help="where to write results")
+    parser.add_argument(
+        "--seed", type=int, metavar="N", help="for the clients' choices (default: random)"
+    )
+    parser.add_argument(
+        "--json",
+        default="soak-results.json",
+        metavar="PATH",
+        help="where to write the results (default %(default)s)",
+    )
     args = parser.parse_args(argv)
     seconds = args.seconds if args.seconds is not None else args.minutes * 60
     seed = args.seed if args.seed is not None else random.randrange(1_000_000)

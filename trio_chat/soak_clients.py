@@ -22,7 +22,9 @@ by the client that sees or does the thing):
   or, before dropping the socket, a ``/msg <own name> sync`` whose answer it
   reads first. Whatever the server queued for it before that line arrives
   before the answer, ``*** Bye!`` or the next room's ``Now in``. It ends
-  *hard* when the client reads that (or drops the socket).
+  *hard* when the client reads that answer, the end of the stream or the
+  next room's ``Now in``. (After the sync answer the client reads no more:
+  lines that follow it in the same read are not counted.)
 * A message is **expected** by every other client whose presence in its room
   started before it was sent and ended softly after its ack was read: they
   were there from before it was sent until after it was broadcast, and kept
@@ -84,6 +86,7 @@ class Tally:
     misrouted: int = 0
     duplicates: int = 0
     lost_samples: list[str] = field(default_factory=list)
+    misrouted_samples: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -131,6 +134,8 @@ def account(ledger: Ledger) -> Tally:
                 tally.also_delivered += 1
             else:
                 tally.misrouted += 1
+                if len(tally.misrouted_samples) < SAMPLES:
+                    tally.misrouted_samples.append(f"{message_id} ({message.room}) to {client}")
     return tally
 
 
@@ -172,6 +177,8 @@ class Connection:
 
     def handle(self, line: str) -> None:
         now = trio.current_time()
+        if self.synced.is_set():
+            return  # about to drop the socket: what comes now is not counted
         if line.startswith("! "):
             self.ledger.errors.append(f"{self.name} got: {line}")
         elif line.startswith(f"[private] {self.name}: "):
@@ -179,6 +186,8 @@ class Connection:
             if words[2:3] == ["ack"] and words[3] in self.ledger.sent:
                 self.ledger.sent[words[3]].acked = now
             elif words[2:3] == ["sync"]:
+                if self.presence is not None:
+                    self.presence.hard_end = now
                 self.synced.set()
         elif line.startswith("*** Welcome, "):
             self._enter(ROOMS[0], now)
@@ -292,8 +301,6 @@ async def _leave(conn: Connection, drop: bool) -> None:
         # Read everything queued before the sync, then vanish without a word.
         await conn.send(f"/msg {conn.name} sync")
         await conn.synced.wait()
-        if conn.presence is not None:
-            conn.presence.hard_end = trio.current_time()
     else:
         await conn.send("/quit soak")
         await conn.closed.wait()
