@@ -318,8 +318,8 @@ def text(results: dict[str, Any]) -> str:
         f"connections  {results['connections']} ({results['quits']} quit, {results['drops']} "
         f"dropped their socket), {results['room_changes']} room changes",
         f"messages     {d['messages']} sent, {d['messages'] - d['unacked']} acknowledged",
-        f"deliveries   {d['expected']} expected, {d['delivered']} delivered, {d['lost']} lost; "
-        f"{d['also_delivered']} more to clients there for part of the time; "
+        f"deliveries   {d['expected']} expected, {d['delivered']} delivered, {d['lost']} lost",
+        f"             {d['also_delivered']} more to clients there for part of the time; "
         f"{d['misrouted']} misrouted, {d['duplicates']} duplicates",
         f"server fds   {start.get('fds')} at start, {end.get('fds')} at end "
         f"(sockets {start.get('sockets')} -> {end.get('sockets')})",

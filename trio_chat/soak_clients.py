@@ -168,9 +168,8 @@ class Connection:
             buffer = lines.pop()
             for line in lines:
                 self.handle(line.decode("utf-8", "replace"))
-        now = trio.current_time()
-        if self.presence is not None:
-            self.presence.hard_end = now
+        if self.presence is not None and self.presence.hard_end == math.inf:
+            self.presence.hard_end = trio.current_time()
         if not self.leaving:
             self.ledger.failures.append(f"{self.name}: the server closed the connection")
         self.closed.set()
