@@ -18,7 +18,7 @@ CLIENT_ARGS := $(if $(NAME),--name $(NAME)) $(if $(HOST),--host $(HOST)) \
 CERT_ARGS := $(foreach name,$(HOSTS),--host $(name)) $(if $(CERT_DIR),--out $(CERT_DIR)) \
              $(if $(DAYS),--days $(DAYS)) $(if $(filter-out 0,$(FORCE)),--force)
 
-.PHONY: serve client cert test bench format venv clean
+.PHONY: serve client cert test bench soak format venv clean
 
 serve: $(STAMP)
 	@$(BIN)/trio-chat serve $(SERVE_ARGS)
@@ -39,6 +39,10 @@ test: $(STAMP)
 # Load scenarios against trio_chat and the threaded original (a few minutes).
 bench: $(STAMP)
 	$(BIN)/trio-chat bench $(BENCH_ARGS)
+
+# Clients join, chat, leave and reconnect for 2 minutes; fails on any loss, leak or error.
+soak: $(STAMP)
+	$(BIN)/trio-chat soak $(SOAK_ARGS)
 
 format: $(STAMP)
 	$(BIN)/ruff format .

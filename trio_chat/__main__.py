@@ -26,6 +26,7 @@ from .limits import (
     Network,
     parse_networks,
 )
+from .logs import LOG_FORMATS, configure_logging
 from .protocol import HISTORY_MAX
 from .server import (
     DEFAULT_HOST,
@@ -134,8 +135,15 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["debug", "info", "warning", "error"],
         help="default %(default)s",
     )
+    serve.add_argument(
+        "--log-format",
+        default="text",
+        choices=LOG_FORMATS,
+        help="text (default) or json: one JSON object per line, for log collectors",
+    )
 
     commands.add_parser("bench", help="measure servers under load (see trio-chat bench -h)")
+    commands.add_parser("soak", help="clients come and go for minutes (see trio-chat soak -h)")
     client = commands.add_parser("client", help="chat from this terminal")
     client.add_argument("--name", help="your name (asked for if not given)")
     client.add_argument("--host", default="localhost", help="server address (default localhost)")
@@ -222,12 +230,7 @@ def _replay_count(text: str) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)-7s %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
-    )
+    configure_logging(args.log_level, args.log_format)
     config = ServerConfig(
         args.host,
         args.port,
@@ -323,6 +326,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .bench import main as bench
 
         return bench(argv[1:])
+    if argv[:1] == ["soak"]:
+        from .soak import main as soak
+
+        return soak(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "serve" and (args.tls_cert is None) != (args.tls_key is None):
         build_parser().error("serve: --tls-cert and --tls-key go together")

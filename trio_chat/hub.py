@@ -619,7 +619,17 @@ class Hub:
     def evict(self, member: Member, reason: str) -> None:
         """Throw ``member`` out now: leave with ``reason`` and cancel its session."""
         if self.find(member.name) is member:
-            LOGGER.warning("dropping %s (%s): %s", member.name, member.address, reason)
+            # Too slow is the server's doing; a connection lost is the peer's.
+            level = logging.INFO if reason == "connection lost" else logging.WARNING
+            fields = {"event": "dropped", "address": member.address, "name": member.name}
+            LOGGER.log(
+                level,
+                "dropping %s (%s): %s",
+                member.name,
+                member.address,
+                reason,
+                extra={"fields": {**fields, "reason": reason}},
+            )
         self.leave(member, reason)
         member.cancel_scope.cancel()
 

@@ -115,7 +115,12 @@ class Moderation:
         )
         if await self._save(member, password, notice):
             self.identified.add(name_key(name))
-            LOGGER.info("%s (%s) registered their name", name, self.peer)
+            LOGGER.info(
+                "%s (%s) registered their name",
+                name,
+                self.peer,
+                extra={"fields": {"event": "account", "address": self.peer, "name": name}},
+            )
 
     async def _save(self, member: Member, password: str, notice: str) -> bool:
         try:
@@ -157,11 +162,23 @@ class Moderation:
             self.hub.deliver(member, Notice("You are an operator already"))
         elif self.guard.oper_password_ok(password):
             member.operator = True
-            LOGGER.warning("%s (%s) is now an operator", member.name, self.peer)
+            LOGGER.warning(
+                "%s (%s) is now an operator",
+                member.name,
+                self.peer,
+                extra={"fields": {"event": "oper", "address": self.peer, "name": member.name}},
+            )
             self.hub.deliver(member, Notice("You are an operator now: /help lists your commands"))
         else:
             self._oper_failures += 1
-            LOGGER.warning("wrong operator password from %s (%s)", member.name, self.peer)
+            fields = {"event": "oper", "address": self.peer, "name": member.name}
+            fields["reason"] = "wrong operator password"
+            LOGGER.warning(
+                "wrong operator password from %s (%s)",
+                member.name,
+                self.peer,
+                extra={"fields": fields},
+            )
             self._error(member, "wrong operator password")
             if self._oper_failures >= OPER_ATTEMPTS:
                 self._dismiss(member, "too many wrong operator passwords", None)
@@ -173,7 +190,16 @@ class Moderation:
         rooms = set(target.rooms)
         why = f"kicked by {op.name}: {reason}" if reason else f"kicked by {op.name}"
         said = f": {reason}" if reason else ""
-        LOGGER.warning("%s kicked %s (%s)%s", op.name, target.name, target.address, said)
+        fields = {"event": "kicked", "address": target.address, "name": target.name}
+        fields["reason"] = why
+        LOGGER.warning(
+            "%s kicked %s (%s)%s",
+            op.name,
+            target.name,
+            target.address,
+            said,
+            extra={"fields": fields},
+        )
         self._dismiss(target, why, Error(f"you were {why}"))
         if target is not op and not rooms & op.rooms:
             self.hub.deliver(op, Notice(f"{target.name} was {why}"))
@@ -184,7 +210,15 @@ class Moderation:
         except (BadName, AccountError) as exc:
             self._error(op, str(exc))
             return
-        LOGGER.warning("%s banned %s (%s) %s", op.name, entry.shown, entry.kind, entry.term())
+        fields = {"event": "banned", "name": op.name, "reason": f"{entry.shown} {entry.term()}"}
+        LOGGER.warning(
+            "%s banned %s (%s) %s",
+            op.name,
+            entry.shown,
+            entry.kind,
+            entry.term(),
+            extra={"fields": fields},
+        )
         targets = self._online_under(entry)
         rooms = {room}.union(*(t.rooms for t in targets))
         self._announce(rooms, f"{op.name} banned {entry.shown} {entry.term()}")

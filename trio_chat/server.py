@@ -191,7 +191,12 @@ class ChatServer:
 
     def shutdown(self, why: str = "shutdown requested", grace: float = SHUTDOWN_GRACE) -> None:
         """Stop accepting, tell everyone, and give sessions ``grace`` seconds."""
-        LOGGER.info("%s: shutting down, %d connection(s) open", why, self.connections)
+        LOGGER.info(
+            "%s: shutting down, %d connection(s) open",
+            why,
+            self.connections,
+            extra={"fields": {"event": "shutdown", "reason": why, "connections": self.connections}},
+        )
         self._accept_scope.cancel()
         deadline = trio.current_time() + grace
         self.hub.shutdown(SHUTDOWN_NOTICE, deadline)
@@ -264,26 +269,37 @@ class ChatServer:
             await close_gently(stream)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
             if isinstance(exc, NotTLS):
-                LOGGER.info("%s: TLS handshake failed: not a TLS client (sent plain text)", peer)
+                why = "TLS handshake failed: not a TLS client (sent plain text)"
             elif isinstance(exc.__cause__, ssl.SSLError):
                 # Only the first send (the handshake) can fail this way: receive
                 # errors end a session as "connection lost" without getting here.
-                LOGGER.info(
-                    "%s: TLS handshake failed: %s", peer, describe_server_failure(exc.__cause__)
-                )
+                why = f"TLS handshake failed: {describe_server_failure(exc.__cause__)}"
             else:
-                LOGGER.info("%s disconnected: %s", peer, exc or type(exc).__name__)
+                why = f"disconnected: {exc or type(exc).__name__}"
+            LOGGER.info(
+                "%s %s",
+                peer if why.startswith("disconnected") else f"{peer}:",
+                why,
+                extra={"fields": {"event": "disconnected", "address": peer, "reason": why}},
+            )
         except Exception:
             # serve_tcp would crash the whole server on a handler exception:
             # log it, close this connection, keep serving everyone else.
-            LOGGER.exception("error serving %s", peer)
+            LOGGER.exception(
+                "error serving %s", peer, extra={"fields": {"event": "error", "address": peer}}
+            )
         finally:
             await trio.aclose_forcefully(stream)
 
     def _admit(self, peer: str, address: str | None) -> str | None:
         """Count a new connection in, or say why it is refused (and log that)."""
         if self.connections >= self.max_clients:
-            LOGGER.warning("refused %s: server full (%d)", peer, self.max_clients)
+            LOGGER.warning(
+                "refused %s: server full (%d)",
+                peer,
+                self.max_clients,
+                extra={"fields": {"event": "refused", "address": peer, "reason": "server full"}},
+            )
             return "server full"
         if address is None or self.limits.is_exempt(address):
             return None
@@ -293,7 +309,8 @@ class ChatServer:
             unlogged = self._addresses.log_refusal(address, now)
             if unlogged is not None:
                 more = f" ({unlogged} more refused since the last line)" if unlogged else ""
-                LOGGER.warning("refused %s: %s%s", peer, refusal, more)
+                fields = {"event": "refused", "address": peer, "reason": refusal}
+                LOGGER.warning("refused %s: %s%s", peer, refusal, more, extra={"fields": fields})
         return refusal
 
     async def _serve(self, session: Session) -> None:
@@ -308,7 +325,12 @@ class ChatServer:
             if self.hub.closing:
                 await self._farewell(session, Notice(SHUTDOWN_NOTICE))
             else:
-                LOGGER.info("%s chose no name in %.0f s: closing", session.peer, self.name_timeout)
+                LOGGER.info(
+                    "%s chose no name in %.0f s: closing",
+                    session.peer,
+                    self.name_timeout,
+                    extra={"fields": {"event": "name_timeout", "address": session.peer}},
+                )
                 await self._farewell(
                     session, Error(f"no name chosen within {self.name_timeout:.0f} s, closing")
                 )
@@ -318,10 +340,11 @@ class ChatServer:
 
     async def _farewell(self, session: Session, event: Notice | Error) -> None:
         """Send a last line if the peer takes it; why it is closed is logged already."""
-        with trio.move_on_after(FAREWELL_TIMEOUT):
-            # A TLS connection whose handshake was cut short cannot take it.
-            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-                await session.send_now(event)
+        # Best effort: a peer already gone (or a TLS handshake cut short) is
+        # not a second event to log.
+        connection_errors = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
+        with trio.move_on_after(FAREWELL_TIMEOUT), contextlib.suppress(*connection_errors):
+            await session.send_now(event)
 
 
 async def close_gently(stream: trio.abc.Stream) -> None:
@@ -520,7 +543,14 @@ async def announce(listeners: Sequence[trio.SocketListener], config: ServerConfi
     tls = "TLS, " if config.tls_cert else ""
     for listener in listeners:
         host, port = listener.socket.getsockname()[:2]
-        LOGGER.info("listening on %s:%s (%smax %d clients)", host, port, tls, config.max_clients)
+        LOGGER.info(
+            "listening on %s:%s (%smax %d clients)",
+            host,
+            port,
+            tls,
+            config.max_clients,
+            extra={"fields": {"event": "listening", "address": f"{host}:{port}"}},
+        )
     port = listeners[0].socket.getsockname()[1]
     port_arg = "" if port == DEFAULT_PORT else f" PORT={port}"
     here = there = ""

@@ -225,12 +225,22 @@ class Session:
             while True:
                 event = await self._next_event()
                 if event is None:
-                    LOGGER.info("%s left before choosing a name", self.peer)
+                    LOGGER.info(
+                        "%s left before choosing a name",
+                        self.peer,
+                        extra={
+                            "fields": {"event": "left", "address": self.peer, "reason": "no name"}
+                        },
+                    )
                     return None
                 try:
                     await self._pace(None)
                 except Flooding:
-                    LOGGER.warning("%s disconnected before choosing a name: flooding", self.peer)
+                    LOGGER.warning(
+                        "%s disconnected before choosing a name: flooding",
+                        self.peer,
+                        extra={"fields": self._fields("disconnected", "flooding")},
+                    )
                     raise _TurnedAway(FLOODING) from None
                 if isinstance(event, BadLine):
                     await self.send_now(Error(event.reason))
@@ -255,10 +265,22 @@ class Session:
         except HubClosing:
             return None  # the server tells everyone it is shutting down
 
+    def _fields(self, event: str, reason: str, name: str | None = None) -> dict[str, str]:
+        """Structured log fields (``--log-format json``) of a connection event."""
+        fields = {"event": event, "address": self.peer, "reason": reason}
+        if name is not None:
+            fields["name"] = name
+        return fields
+
     def _check_address(self) -> None:
         ban = self.guard.ban_of_peer(self.peer)
         if ban is not None:
-            LOGGER.warning("refused %s: the address is banned %s", self.peer, ban.term())
+            LOGGER.warning(
+                "refused %s: the address is banned %s",
+                self.peer,
+                ban.term(),
+                extra={"fields": self._fields("refused", "banned address")},
+            )
             raise _TurnedAway(f"you are banned ({ban.term()})")
 
     async def _check_pass(self, secret: str, admitted: bool) -> bool:
@@ -270,7 +292,11 @@ class Session:
         elif self.guard.server_password_ok(secret):
             await self.send_now(Notice(f"Password accepted. {NAME_RULES}"))
         else:
-            LOGGER.warning("wrong server password from %s", self.peer)
+            LOGGER.warning(
+                "wrong server password from %s",
+                self.peer,
+                extra={"fields": self._fields("refused", "wrong server password")},
+            )
             raise _TurnedAway("wrong password")
         return True
 
@@ -288,7 +314,12 @@ class Session:
             return None
         ban = self.guard.ban_of_name(name)
         if ban is not None:
-            LOGGER.warning("refused %s from %s: the name is banned", name, self.peer)
+            LOGGER.warning(
+                "refused %s from %s: the name is banned",
+                name,
+                self.peer,
+                extra={"fields": self._fields("refused", "banned name", name)},
+            )
             raise _TurnedAway(f"you are banned ({ban.term()})")
         registered = self.guard.registered_name(name)
         if password is not None:
@@ -298,7 +329,12 @@ class Session:
                 )
                 return None
             if not await self.guard.verify(name, password):
-                LOGGER.warning("wrong password for %s from %s", registered, self.peer)
+                LOGGER.warning(
+                    "wrong password for %s from %s",
+                    registered,
+                    self.peer,
+                    extra={"fields": self._fields("refused", "wrong password", registered)},
+                )
                 raise _TurnedAway(f"wrong password for {registered}")
             name = registered
             self.moderation.identified.add(name_key(name))
@@ -326,7 +362,12 @@ class Session:
         return member
 
     def _welcome(self, member: Member, entries: list[Entry]) -> None:
-        LOGGER.info("%s joined from %s", member.name, self.peer)
+        LOGGER.info(
+            "%s joined from %s",
+            member.name,
+            self.peer,
+            extra={"fields": {"event": "registered", "address": self.peer, "name": member.name}},
+        )
         count = len(self.hub) - 1
         if count == 0:
             online = "nobody else yet"
@@ -438,7 +479,11 @@ class Session:
                 level = logging.DEBUG
             else:
                 level = logging.WARNING if reason == FLOODED else logging.INFO
-            LOGGER.log(level, "%s (%s) left: %s", member.name, self.peer, reason or "quit")
+            why = reason or "quit"
+            fields = {"event": "left", "address": self.peer, "name": member.name, "reason": why}
+            LOGGER.log(
+                level, "%s (%s) left: %s", member.name, self.peer, why, extra={"fields": fields}
+            )
 
     def _start_writer(self) -> None:
         if self._nursery is not None and self._outbox is not None:
@@ -618,7 +663,15 @@ class Session:
         except NameTaken:
             self.hub.deliver(member, Error(f"the name {new} is taken"))
         else:
-            LOGGER.info("%s is now known as %s", old, member.name)
+            fields = {
+                "event": "renamed",
+                "address": self.peer,
+                "name": member.name,
+                "old_name": old,
+            }
+            LOGGER.info(
+                "%s (%s) is now known as %s", old, self.peer, member.name, extra={"fields": fields}
+            )
 
     # --- input -------------------------------------------------------------------
 
