@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import array
+import contextlib
+import fcntl
 import logging
 import socket
 import struct
+import termios
 from collections.abc import AsyncIterator
 from functools import partial
 
@@ -17,6 +21,7 @@ from trio_chat.protocol import name_key
 from trio_chat.server import (
     KEEPALIVE_COUNT,
     KEEPALIVE_IDLE,
+    KEEPALIVE_INTERVAL,
     USER_TIMEOUT_MS,
     ChatServer,
     ServerConfig,
@@ -24,6 +29,7 @@ from trio_chat.server import (
     describe_bind_error,
     enable_keepalive,
 )
+from trio_chat.session import RECEIVE_SIZE, Session
 
 from .conftest import Peer
 
@@ -239,20 +245,25 @@ async def test_idle_connections_have_no_writer_task(
         await peer.stream.aclose()
 
 
-async def test_stopping_at_once_logs_no_error(
-    tcp_server: tuple[ChatServer, trio.SocketListener], caplog: pytest.LogCaptureFixture
-) -> None:
-    # Every session is cancelled at once (a second Ctrl+C): as each ends, the
-    # others' departure notices reach outboxes whose sessions are gone too.
-    server, listener = tcp_server
-    peers = [await connect(listener) for _ in range(6)]
-    for i, peer in enumerate(peers):
-        await peer.register(f"user{i}")
-    await peers[0].until("*** user5 joined")
-    server.abort()
-    for peer in peers:
-        await peer.expect_eof()
-        await peer.stream.aclose()
+async def test_sessions_cancelled_together_log_no_error(caplog: pytest.LogCaptureFixture) -> None:
+    # All sessions cancelled at once (a second Ctrl+C, or a test's teardown):
+    # as each ends, the others' departure notices reach outboxes whose
+    # sessions are ending too. Without a flusher every message starts a
+    # writer, and one must never be started in a nursery already closed
+    # (a RuntimeError in whichever session sent the notice).
+    server = ChatServer(Hub(name_key))  # hub.run() not started: no flusher
+    for _ in range(5):
+        async with trio.open_nursery() as nursery:
+            peers = []
+            for i in range(20):
+                client, server_side = trio.testing.memory_stream_pair()
+                nursery.start_soon(server.handle, server_side, f"p{i}")
+                await client.send_all(f"user{i}\n".encode())
+                peers.append(client)
+            await trio.testing.wait_all_tasks_blocked()
+            nursery.cancel_scope.cancel()
+        for client in peers:
+            await client.aclose()
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
@@ -266,7 +277,46 @@ async def test_server_sockets_detect_vanished_peers() -> None:
         enable_keepalive(stream)
         assert stream.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
         assert stream.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == KEEPALIVE_IDLE
+        assert stream.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == KEEPALIVE_INTERVAL
         assert stream.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == KEEPALIVE_COUNT
         user_timeout = stream.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT)
         assert user_timeout == USER_TIMEOUT_MS == 120_000
     await listeners[0].aclose()
+
+
+async def test_a_peer_streaming_bytes_without_a_newline_does_not_hold_the_loop() -> None:
+    # The reader reads the socket directly: a read that makes no line (the rest
+    # of one too long, being dropped) must still let the other tasks run.
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        theirs.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                theirs.send(b"x" * 65536)  # fill the buffer: no newline, ever
+        ours.setblocking(False)
+        stream = trio.SocketStream(trio.socket.from_stdlib_socket(ours))
+        session = Session(stream, Hub(name_key), "streamer", fileno=ours.fileno())
+
+        def unread() -> int:
+            count = array.array("i", [0])
+            fcntl.ioctl(ours.fileno(), termios.FIONREAD, count)
+            return count[0]
+
+        assert unread() > 20 * RECEIVE_SIZE
+        turns_while_unread = 0
+
+        async def other_task() -> None:
+            nonlocal turns_while_unread
+            while unread() > 0:
+                turns_while_unread += 1
+                await trio.lowlevel.checkpoint()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(other_task)
+            first = await session._next_event()  # one error for the too-long line
+            assert first is not None
+            assert getattr(first, "reason", "").startswith("line too long")
+            theirs.shutdown(socket.SHUT_WR)
+            assert await session._next_event() is None  # the rest is dropped, then EOF
+        # Another task ran between the reads, not only once the buffer was empty.
+        assert turns_while_unread >= 10

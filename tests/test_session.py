@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import trio
 import trio.testing
 
+from trio_chat.events import Notice
 from trio_chat.hub import Hub
 from trio_chat.protocol import MAX_LINE_BYTES
 from trio_chat.server import ChatServer
@@ -337,3 +339,24 @@ async def test_an_over_long_topic_is_refused(connector: MemoryConnector) -> None
     assert await ana.line() == "! topic too long (max 300 characters)"
     await ana.send("/topic " + "t" * 300)
     assert (await ana.line()).startswith("*** ana set the topic of #lobby: ttt")
+
+
+async def test_a_dismissed_member_that_keeps_sending_ends_by_the_dismissal_deadline(
+    server: ChatServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    # Kicked while not reading: its writer may deliver the reason until the
+    # deadline given. A line it sends meanwhile ends its reader, which must
+    # not push that deadline later (to the usual drain time after a /quit).
+    client, server_side = trio.testing.lockstep_stream_pair()
+    ana = Peer(client)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(server.handle, server_side, "memory:1")
+        await ana.register("ana")
+        member = server.hub.find("ana")
+        assert member is not None
+        server.hub.deliver(member, Notice("x" * 100))  # stuck: ana does not read
+        start = trio.current_time()
+        server.hub.dismiss(member, "kicked", start + 2.0)
+        await ana.send("hello?")
+    # The session (and its handler) ended at the dismissal's deadline.
+    assert trio.current_time() - start == pytest.approx(2.0)

@@ -83,10 +83,6 @@ class TokenBucket:
         self._tokens -= 1
         return True
 
-    def full(self, now: float) -> bool:
-        self._refill(now)
-        return self._tokens >= self.burst
-
 
 class FloodGuard:
     """Paces one connection's lines.
@@ -141,20 +137,38 @@ def parse_networks(text: str) -> tuple[Network, ...]:
     """``--exempt``: comma-separated CIDRs or addresses, or ``none``.
 
     Raises:
-        ValueError: a part is not a network; the message says which.
+        ValueError: a part is not a network, or there is none; the message says which.
     """
     if text.strip().lower() == "none":
         return ()
-    networks = []
+    networks: list[Network] = []
     for part in text.split(","):
         part = part.strip()
         if not part:
             continue
         try:
-            networks.append(ipaddress.ip_network(part, strict=False))
+            network = ipaddress.ip_network(part, strict=False)
         except ValueError:
             raise ValueError(f"not an address or network (CIDR): {part!r}") from None
+        # Peers on IPv4 are compared as IPv4, even on a dual-stack socket.
+        if isinstance(network, ipaddress.IPv6Network) and network.prefixlen >= 96:
+            mapped = network.network_address.ipv4_mapped
+            if mapped is not None:
+                network = ipaddress.ip_network(f"{mapped}/{network.prefixlen - 96}")
+        networks.append(network)
+    if not networks:
+        raise ValueError("no network given (use 'none' to exempt nobody)")
     return tuple(networks)
+
+
+def _ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
 
 
 def is_exempt(address: str | None, networks: Iterable[Network]) -> bool:
@@ -164,13 +178,21 @@ def is_exempt(address: str | None, networks: Iterable[Network]) -> bool:
     """
     if address is None:
         return True
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return any(ip in network for network in networks)
+    ip = _ip(address)
+    return ip is not None and any(ip in network for network in networks)
+
+
+def address_key(address: str) -> str:
+    """Whom the per-address limits count a connection against.
+
+    An IPv4 address is one host. An IPv6 host usually has a whole /64 to
+    itself (and may pick a new address in it per connection), so IPv6
+    addresses count per /64.
+    """
+    ip = _ip(address)
+    if isinstance(ip, ipaddress.IPv6Address):
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip) if ip is not None else address
 
 
 @dataclass(frozen=True)
@@ -210,51 +232,52 @@ class AddressLimiter:
     def admit(self, address: str, now: float) -> str | None:
         """Count a new connection from ``address``; or say why it is refused."""
         limits = self.limits
-        if self._open.get(address, 0) >= limits.max_per_address:
+        key = address_key(address)
+        if self._open.get(key, 0) >= limits.max_per_address:
             return f"too many connections from your address (at most {limits.max_per_address})"
-        bucket = self._buckets.get(address)
+        # Most recently seen last; past the cap, the longest unseen is forgotten
+        # (a storm of new addresses costs O(1) each, and bounded memory).
+        bucket = self._buckets.pop(key, None)
         if bucket is None:
+            bucket = TokenBucket(limits.connect_rate / 60, limits.connect_rate, now)
             if len(self._buckets) >= ADDRESSES_REMEMBERED:
-                self._forget_idle(now)
-            bucket = self._buckets[address] = TokenBucket(
-                limits.connect_rate / 60, limits.connect_rate, now
-            )
+                del self._buckets[next(iter(self._buckets))]
+        self._buckets[key] = bucket
         if not bucket.try_take(now):
             return (
                 f"too many new connections from your address "
                 f"(at most {limits.connect_rate} a minute); try again later"
             )
-        self._open[address] = self._open.get(address, 0) + 1
+        self._open[key] = self._open.get(key, 0) + 1
         return None
 
     def release(self, address: str) -> None:
         """A connection ``admit`` let in has closed."""
-        left = self._open[address] - 1
+        key = address_key(address)
+        left = self._open[key] - 1
         if left:
-            self._open[address] = left
+            self._open[key] = left
         else:
-            del self._open[address]
+            del self._open[key]
 
     def log_refusal(self, address: str, now: float) -> int | None:
         """Whether to log this refusal: ``None`` if not, else how many were not logged.
 
         At most one line per address every :data:`REFUSAL_LOG_INTERVAL` seconds.
         """
-        last = self._logged.get(address)
+        key = address_key(address)
+        last = self._logged.pop(key, None)
         if last is not None and now - last[0] < REFUSAL_LOG_INTERVAL:
-            self._logged[address] = (last[0], last[1] + 1)
+            self._logged[key] = (last[0], last[1] + 1)
             return None
         if len(self._logged) >= ADDRESSES_REMEMBERED:
-            self._logged = {
-                a: v for a, v in self._logged.items() if now - v[0] < REFUSAL_LOG_INTERVAL
-            }
-        self._logged[address] = (now, 0)
+            del self._logged[next(iter(self._logged))]
+        self._logged[key] = (now, 0)
         return last[1] if last is not None else 0
 
     def open_from(self, address: str) -> int:
-        return self._open.get(address, 0)
+        return self._open.get(address_key(address), 0)
 
-    def _forget_idle(self, now: float) -> None:
-        """Drop the buckets that are full again: they would start full anyway."""
-        for address in [a for a, b in self._buckets.items() if b.full(now)]:
-            del self._buckets[address]
+    def remembered(self) -> int:
+        """Addresses whose connection rate is remembered (bounded)."""
+        return len(self._buckets)

@@ -70,6 +70,10 @@ FAREWELL_TIMEOUT = 1.0
 # How long a closing connection waits for the peer to close its side.
 LINGER_TIMEOUT = 1.0
 SHUTDOWN_NOTICE = "server shutting down"
+# Refused connections told why at once; beyond this, more are closed without a word.
+MAX_REFUSING = 32
+# The key the "server full" refusals are counted under for their log line.
+SERVER_FULL = "server full"
 # TCP keepalive: probe after this many idle seconds, every INTERVAL, give up after COUNT.
 KEEPALIVE_IDLE = 60
 KEEPALIVE_INTERVAL = 15
@@ -127,6 +131,8 @@ class ChatServer:
         self.hub = hub
         self.limits = limits
         self._addresses = AddressLimiter(limits)
+        # Refused connections still being told why (bounded: see MAX_REFUSING).
+        self._refusing = 0
         self.guard = guard or Guard()
         self.ssl_context = ssl_context
         self.history = history
@@ -237,15 +243,24 @@ class ChatServer:
 
         Args:
             peer: how the connection is named in logs.
-            fileno: the stream's socket, for the direct-write fast path.
+            fileno: the stream's plain socket, for the direct read and write
+                fast paths (None for a wrapped stream such as TLS).
             address: the peer's IP address, for the limits (None: not over
                 IP, like the exempt loopback).
         """
         try:
             refusal = self._admit(peer, address)
             if refusal is not None:
-                await self._farewell(Session(stream, self.hub, peer), Error(refusal))
-                await close_gently(stream)
+                if self._refusing < MAX_REFUSING:
+                    # Say why, then close without a reset that could destroy it.
+                    self._refusing += 1
+                    try:
+                        await self._farewell(Session(stream, self.hub, peer), Error(refusal))
+                        await close_gently(stream)
+                    finally:
+                        self._refusing -= 1
+                # Else a storm: close at once (below), so refusals cannot
+                # exhaust the file descriptors they are there to protect.
                 return
             self.connections += 1
             limited = address is not None and not self.limits.is_exempt(address)
@@ -294,12 +309,19 @@ class ChatServer:
     def _admit(self, peer: str, address: str | None) -> str | None:
         """Count a new connection in, or say why it is refused (and log that)."""
         if self.connections >= self.max_clients:
-            LOGGER.warning(
-                "refused %s: server full (%d)",
-                peer,
-                self.max_clients,
-                extra={"fields": {"event": "refused", "address": peer, "reason": "server full"}},
-            )
+            # Logged at most once per REFUSAL_LOG_INTERVAL, with the count not logged.
+            unlogged = self._addresses.log_refusal(SERVER_FULL, trio.current_time())
+            if unlogged is not None:
+                more = f" ({unlogged} more refused since the last line)" if unlogged else ""
+                LOGGER.warning(
+                    "refused %s: server full (%d)%s",
+                    peer,
+                    self.max_clients,
+                    more,
+                    extra={
+                        "fields": {"event": "refused", "address": peer, "reason": "server full"}
+                    },
+                )
             return "server full"
         if address is None or self.limits.is_exempt(address):
             return None

@@ -144,8 +144,9 @@ class Session:
         peer: the peer's address, for logs.
         history: where room history is kept, if anywhere.
         replay: how many messages of a room's history to show on entering it.
-        fileno: the stream's socket, when it is one (the writer writes to it
-            directly when the kernel has room).
+        fileno: the stream's plain socket, when it is one: the session reads
+            from it and writes to it directly (never for a wrapped stream,
+            such as TLS, whose bytes are not the protocol's).
         flood: paces the lines this connection sends (None: not limited).
         guard: the server's passwords, accounts and bans (none by default).
     """
@@ -455,7 +456,8 @@ class Session:
                 try:
                     reason = await self._reader(member)
                     self._leave(member, reason)
-                    scope.deadline = trio.current_time() + DRAIN_TIMEOUT
+                    # A dismissal or a shutdown may have set an earlier one.
+                    scope.deadline = min(scope.deadline, trio.current_time() + DRAIN_TIMEOUT)
                 finally:
                     # From here the nursery may close as soon as a running writer
                     # ends, and other tasks run before this one resumes: starting a
@@ -701,6 +703,11 @@ class Session:
             events = self._lines.feed(data)
             # After a reset, an unterminated last line is not trusted to be whole.
             self._pending = [] if self._lost else events[::-1]
+            if not self._pending and not self._eof:
+                # A read that made no line (part of one, or the rest of one too
+                # long, being dropped): yield, as trio's receive_some would, or a
+                # peer streaming bytes without a newline would hold the loop.
+                await trio.lowlevel.checkpoint()
         else:
             # One receive can hold thousands of lines, each handled without
             # awaiting. Yield between them, so that writers drain the outboxes
