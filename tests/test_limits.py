@@ -25,7 +25,7 @@ from trio_chat.limits import (
     parse_networks,
 )
 from trio_chat.protocol import name_key
-from trio_chat.server import ChatServer
+from trio_chat.server import MAX_REFUSING, ChatServer
 from trio_chat.session import FLOODING
 
 from .conftest import Peer
@@ -348,3 +348,30 @@ async def test_a_connection_storm_is_refused_and_logged_once(
     await ana.send("/who")
     assert await ana.line() == "*** In #lobby (1): ana"
     await ana.stream.aclose()
+
+
+async def test_a_storm_of_refusals_cannot_hold_many_sockets_open() -> None:
+    # A refused connection is told why and lingers up to a second for the
+    # peer to close; past MAX_REFUSING at once, more are closed at once.
+    server = ChatServer(Hub(name_key), max_clients=1)
+    async with trio.open_nursery() as nursery:
+        listeners: list[trio.SocketListener] = await nursery.start(
+            partial(server.run, 0, host="127.0.0.1")
+        )
+        ana = Peer(await trio.testing.open_stream_to_socket_listener(listeners[0]))
+        await ana.register("ana")
+        storm = [
+            Peer(await trio.testing.open_stream_to_socket_listener(listeners[0]))
+            for _ in range(MAX_REFUSING + 8)
+        ]
+        # Nobody in the storm closes its side: each refusal lingers.
+        answers = [await peer.expect_eof() for peer in storm]
+        told = [a for a in answers if a == ["! server full"]]
+        assert len(told) >= MAX_REFUSING
+        assert len(told) < len(storm)
+        assert all(a in ([], ["! server full"]) for a in answers)
+        await ana.send("/who")
+        assert await ana.line() == "*** In #lobby (1): ana"
+        for peer in (ana, *storm):
+            await peer.stream.aclose()
+        nursery.cancel_scope.cancel()

@@ -50,7 +50,7 @@ class Scenario:
 
 SCENARIOS = {
     "fanout-100": Scenario("fanout-100", 100, (500, 1000, 2000, 4000)),
-    "fanout-1000": Scenario("fanout-1000", 1000, (50, 100, 200, 300)),
+    "fanout-1000": Scenario("fanout-1000", 1000, (50, 100, 200, 300, 400)),
     # 1 KB messages, so that the stalled reader's buffers fill within the run.
     "slow-consumer": Scenario("slow-consumer", 100, (200,), duration=20.0, stalled=1, padding=1000),
     # The same load with nobody stalled: the difference in peak memory is what

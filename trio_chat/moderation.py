@@ -54,6 +54,10 @@ OPER_ATTEMPTS = 3
 AccountCommand = Register | NewPassword | Unregister | Oper | Kick | Ban | Unban | Bans | Mute
 
 
+# The names a fresh connection has proved it owns (one shared, immutable set).
+NOBODY: frozenset[str] = frozenset()
+
+
 class Moderation:
     """Account and operator commands for one session.
 
@@ -69,9 +73,14 @@ class Moderation:
         self.hub = hub
         self.guard = guard
         self.peer = peer
-        # Keys of the registered names this connection proved it owns.
-        self.identified: set[str] = set()
+        # Keys of the registered names this connection proved it owns
+        # (immutable: thousands of sessions share the empty one, never log in).
+        self.identified: frozenset[str] = NOBODY
         self._oper_failures = 0
+
+    def identify(self, name: str) -> None:
+        """This connection proved it owns the registered ``name``."""
+        self.identified |= {name_key(name)}
 
     def may_take(self, name: str) -> bool:
         """Whether this connection may use ``name`` (free of an account, or its own)."""
@@ -114,7 +123,7 @@ class Moderation:
             "instead of your name"
         )
         if await self._save(member, password, notice):
-            self.identified.add(name_key(name))
+            self.identify(name)
             LOGGER.info(
                 "%s (%s) registered their name",
                 name,
@@ -139,7 +148,7 @@ class Moderation:
         except AccountError as exc:
             self._error(member, str(exc))
             return
-        self.identified.discard(name_key(member.name))
+        self.identified -= {name_key(member.name)}
         LOGGER.info("%s (%s) gave up their account", member.name, self.peer)
         self.hub.deliver(member, Notice(f"{member.name} is not registered any more"))
 

@@ -116,6 +116,21 @@ def _speaks(command: Command) -> bool:
     return isinstance(command, Say | Me | PrivateMessage | Nick)
 
 
+def _read_now(fileno: int) -> bytes | None:
+    """What the socket has for us now (``b""`` at its end); ``None`` if nothing yet.
+
+    The caller waits outside any except clause: an idle connection parked
+    there would keep the BlockingIOError and its traceback (0.5 KiB each).
+
+    Raises:
+        OSError: the connection failed (reset by the peer, for example).
+    """
+    try:
+        return os.read(fileno, RECEIVE_SIZE)
+    except BlockingIOError:
+        return None
+
+
 def _count(n: int) -> str:
     return "1 message" if n == 1 else f"{n} messages"
 
@@ -338,7 +353,7 @@ class Session:
                 )
                 raise _TurnedAway(f"wrong password for {registered}")
             name = registered
-            self.moderation.identified.add(name_key(name))
+            self.moderation.identify(name)
             holder = self.hub.find(name)
             if holder is not None:  # a lost connection still holds it, or an old login
                 self.hub.evict(holder, "logged in from elsewhere")
@@ -690,11 +705,11 @@ class Session:
                     # to read. Equivalent to the stream's receive_some, with a
                     # few layers less per receive and parked in every idle
                     # connection (1.5 KiB each). The checkpoint is below.
-                    try:
-                        data = os.read(self.fileno, RECEIVE_SIZE)
-                    except BlockingIOError:
+                    ready = _read_now(self.fileno)
+                    if ready is None:
                         await trio.lowlevel.wait_readable(self.fileno)
                         continue
+                    data = ready
             except (trio.BrokenResourceError, OSError):
                 data = b""  # reset by peer: treat as the end of the stream
                 self._lost = True
