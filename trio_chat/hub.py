@@ -301,7 +301,8 @@ class Outbox:
                     sent = self.direct(data)
                 except OSError as exc:  # the peer is gone: the writer raises it
                     self._error, sent = exc, len(data)
-                more = self._receive.statistics().current_buffer_used > 0
+                # Bytes still queued (there was no leftover): more than one batch.
+                more = self.queued_bytes > 0
                 if sent == len(data) and self._error is None and not more:
                     self._scheduled = False
                     return
