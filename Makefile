@@ -9,6 +9,7 @@ STAMP := $(VENV)/.installed
 # Optional: HOST, PORT (serve and client), NAME (client), MAX_CLIENTS and DB (serve).
 # TLS: TLS_CERT and TLS_KEY (serve); TLS_CA=cert.pem or TLS=1 (client).
 # make cert: HOSTS="name 192.168.1.20" (more names), CERT_DIR, DAYS, FORCE=1.
+# make bench BENCH_ARGS='--scenario fanout-100'; make soak SOAK_ARGS='--clients 200'.
 SERVE_ARGS := $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT)) \
               $(if $(MAX_CLIENTS),--max-clients $(MAX_CLIENTS)) $(if $(DB),--db $(DB)) \
               $(if $(TLS_CERT),--tls-cert $(TLS_CERT)) $(if $(TLS_KEY),--tls-key $(TLS_KEY))

@@ -157,8 +157,7 @@ async def test_accounts_and_bans_survive_a_restart_and_a_timed_ban_expires(
             assert (await refused.expect_eof())[0].startswith("! you are banned")
         client, server_side = trio.testing.memory_stream_pair()
         chat.nursery.start_soon(chat.server.handle, server_side, "192.0.2.77:1000")
-        refused = Peer(client)
-        await refused.line()
+        refused = Peer(client)  # refused before any greeting
         assert (await refused.expect_eof())[0].startswith("! you are banned (until ")
 
         clock.now += 61

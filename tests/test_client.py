@@ -293,3 +293,15 @@ async def test_a_wrong_password_ends_even_an_interactive_client(
     ana = start_client("ana", via=locked, interactive=True, server_password="nope-nope")
     assert await ana.wait_exit() == 1
     assert "! wrong password" in ana.screen.lines
+
+
+def test_lines_with_a_password_stay_out_of_the_input_history() -> None:
+    from trio_chat.client import secret_free_history
+
+    history = secret_free_history()
+    typed = ["hello", "/oper Hunter-2-secret", "/REGISTER my secret", "/password new-one"]
+    typed += ["/login ana pw", "/pass door", "/msg bob hi", "  /oper again"]
+    for line in typed:
+        history.append_string(line)
+    # What Up/Down can recall (newest first).
+    assert history.get_strings()[::-1] == ["/msg bob hi", "hello"]

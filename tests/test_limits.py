@@ -119,12 +119,12 @@ def test_the_address_limiter_limits_new_connections_a_minute() -> None:
     assert limiter.admit("10.0.0.1", 20) is None  # one more every 20 s
 
 
-def test_an_ipv6_host_counts_per_64_and_mapped_exempt_networks_work() -> None:
+def test_addresses_count_per_host_and_mapped_exempt_networks_work() -> None:
     limiter = AddressLimiter(Limits(max_per_address=1))
     assert limiter.admit("2001:db8:1:2::a", 0) is None
-    # A new address in the same /64 (privacy addresses) is the same host.
-    assert limiter.admit("2001:db8:1:2::b", 0) is not None
-    assert limiter.admit("2001:db8:1:3::a", 0) is None
+    assert limiter.admit("2001:db8:1:2::a", 0) is not None
+    # Another host of the same LAN (the same /64) has a budget of its own.
+    assert limiter.admit("2001:db8:1:2::b", 0) is None
     assert limiter.admit("::ffff:10.0.0.1", 0) is None
     assert limiter.admit("10.0.0.1", 0) is not None  # the same IPv4 host
     networks = parse_networks("::ffff:10.0.0.0/104")

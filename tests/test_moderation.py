@@ -75,8 +75,8 @@ class Server:
         await recorder.until("*** Welcome")
         return recorder
 
-    async def oper(self, name: str) -> Recorder:
-        op = await self.join(name)
+    async def oper(self, name: str, *, peer: str | None = None) -> Recorder:
+        op = await self.join(name, peer=peer)
         await op.send(f"/oper {OPER_SECRET}")
         assert await op.line() == "*** You are an operator now: /help lists your commands"
         return op
@@ -397,7 +397,8 @@ async def test_ban_of_a_name_kicks_refuses_later_and_unban_lifts_it(
         "*** op banned Bob permanently",
         "! you are banned (permanently)",
     ]
-    assert "op banned Bob (name) permanently" in caplog.text
+    assert "op (memory:1) banned Bob (name) permanently" in caplog.text
+    assert "bob (memory:2) left: banned by op" in caplog.text
 
     again = chat.open()
     await again.line()
@@ -431,14 +432,40 @@ async def test_ban_of_an_address_refuses_it_at_connect_and_kicks_who_is_on_it(
     assert await op.line() == "*** op banned 203.0.113.7 permanently"
     assert await op.line() == "*** bob left (banned by op)"
     assert (await bob.expect_eof())[-1] == "! you are banned (permanently)"
-    refused = chat.open("203.0.113.7:40001")
-    assert (await refused.line()).startswith("*** Hello!")
+    refused = chat.open("203.0.113.7:40001")  # refused before any greeting
     assert await refused.expect_eof() == ["! you are banned (permanently)"]
     # A network: everyone in it.
     await op.send("/ban 203.0.113.0/24 1h")
     await op.until("*** carl left (banned by op)")
     assert (await carl.expect_eof())[-1].startswith("! you are banned (until ")
     await chat.join("dave", peer="[2001:db8::1]:5000")
+
+
+async def test_a_connection_choosing_its_name_when_its_address_is_banned_cannot_join(
+    chat: Server,
+) -> None:
+    op = await chat.oper("op")
+    waiting = chat.open("203.0.113.9:40000")
+    assert (await waiting.line()).startswith("*** Hello!")
+    await op.send("/ban 203.0.113.9 5m")
+    assert (await op.line()).startswith("*** op banned 203.0.113.9 until ")
+    await waiting.send("troll", "hello all")
+    assert (await waiting.expect_eof())[0].startswith("! you are banned (until ")
+    await op.send("/who")
+    assert await op.line() == "*** In #lobby (1): op"
+
+
+async def test_an_operator_cannot_ban_their_own_address_or_name(chat: Server) -> None:
+    op = await chat.oper("op", peer="192.168.1.20:5000")
+    bob = await chat.join("bob", peer="192.168.1.21:5000")
+    await op.until("*** bob joined")
+    for target in ("192.168.1.0/24", "192.168.1.20", "op"):
+        await op.send(f"/ban {target}")
+        assert await op.line() == f"! a ban on {target} would ban you too: not done"
+    await op.send("/bans")
+    assert await op.line() == "*** No bans"
+    await bob.send("still here")
+    assert await op.line() == "bob: still here"
 
 
 async def test_a_timed_ban_expires(chat: Server, clock: Clock) -> None:

@@ -209,10 +209,11 @@ def _network(text: str) -> IpNetwork | None:
         network = ipaddress.ip_network(text.strip("[]"), strict=False)
     except ValueError:
         return None
-    if isinstance(network, ipaddress.IPv6Network) and network.num_addresses == 1:
+    if isinstance(network, ipaddress.IPv6Network) and network.prefixlen >= 96:
+        # Peers on IPv4 are compared as IPv4, even on a dual-stack socket.
         mapped = network.network_address.ipv4_mapped
         if mapped is not None:
-            return ipaddress.ip_network(mapped)
+            return ipaddress.ip_network(f"{mapped}/{network.prefixlen - 96}")
     return network
 
 

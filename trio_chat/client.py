@@ -46,6 +46,7 @@ from .tls import TLSError, describe_client_failure
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import History
 
 # How long to wait for the server to close after we sent /quit.
 QUIT_TIMEOUT = 2.0
@@ -542,6 +543,28 @@ class _FileStream(trio.abc.ReceiveStream):
         await trio.lowlevel.checkpoint()
 
 
+# Commands whose argument is a password: never kept in the input history.
+SECRET_COMMANDS = ("/pass", "/login", "/register", "/password", "/oper")
+
+
+def carries_secret(line: str) -> bool:
+    """Whether ``line`` is a command with a password in it."""
+    verb = line.strip().split(" ", 1)[0].lower()
+    return verb in SECRET_COMMANDS
+
+
+def secret_free_history() -> History:
+    """An in-memory input history that leaves out lines carrying a password."""
+    from prompt_toolkit.history import InMemoryHistory
+
+    class SecretFreeHistory(InMemoryHistory):
+        def append_string(self, string: str) -> None:
+            if not carries_secret(string):
+                super().append_string(string)
+
+    return SecretFreeHistory()
+
+
 async def _interactive(
     conn: trio.abc.Stream,
     name: str | None,
@@ -553,8 +576,10 @@ async def _interactive(
     from prompt_toolkit import PromptSession
     from prompt_toolkit.patch_stdout import patch_stdout
 
-    # The typed line is erased on Enter and shown again as the others see it.
-    keyboard = PromptKeyboard(PromptSession[str](erase_when_done=True))
+    # The typed line is erased on Enter and shown again as the others see it;
+    # Up/Down recall earlier lines, but never one that carries a password.
+    history = secret_free_history()
+    keyboard = PromptKeyboard(PromptSession[str](erase_when_done=True, history=history))
     display = Display(colour=colour, timestamps=True)
     client = ChatClient(
         conn,

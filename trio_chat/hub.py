@@ -620,8 +620,10 @@ class Hub:
     def evict(self, member: Member, reason: str) -> None:
         """Throw ``member`` out now: leave with ``reason`` and cancel its session."""
         if self.find(member.name) is member:
-            # Too slow is the server's doing; a connection lost is the peer's.
-            level = logging.INFO if reason == "connection lost" else logging.WARNING
+            # Too slow is a problem; a connection lost, or a login from
+            # elsewhere taking the name over, is ordinary.
+            ordinary = reason in ("connection lost", "logged in from elsewhere")
+            level = logging.INFO if ordinary else logging.WARNING
             fields = {"event": "dropped", "address": member.address, "name": member.name}
             LOGGER.log(
                 level,

@@ -183,15 +183,15 @@ def is_exempt(address: str | None, networks: Iterable[Network]) -> bool:
 
 
 def address_key(address: str) -> str:
-    """Whom the per-address limits count a connection against.
+    """Whom the per-address limits count a connection against: its IP address.
 
-    An IPv4 address is one host. An IPv6 host usually has a whole /64 to
-    itself (and may pick a new address in it per connection), so IPv6
-    addresses count per /64.
+    IPv4 on a dual-stack socket (``::ffff:10.0.0.7``) counts as the IPv4
+    address. IPv6 counts per address, not per /64: on a LAN every host of
+    the network shares one /64, and a class must not share one budget. (A
+    host on the internet can pick new addresses in its /64 to get around
+    the limit; ``--max-clients`` still bounds the whole server.)
     """
     ip = _ip(address)
-    if isinstance(ip, ipaddress.IPv6Address):
-        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
     return str(ip) if ip is not None else address
 
 

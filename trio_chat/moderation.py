@@ -27,7 +27,7 @@ from collections.abc import Iterable
 
 import trio
 
-from .accounts import AccountError, BanEntry, Guard, covers_peer
+from .accounts import AccountError, BanEntry, Guard, ban_target, covers_peer
 from .events import Error, Notice
 from .hub import Hub, Member
 from .protocol import (
@@ -149,7 +149,19 @@ class Moderation:
             self._error(member, str(exc))
             return
         self.identified -= {name_key(member.name)}
-        LOGGER.info("%s (%s) gave up their account", member.name, self.peer)
+        LOGGER.info(
+            "%s (%s) gave up their account",
+            member.name,
+            self.peer,
+            extra={
+                "fields": {
+                    "event": "account",
+                    "address": self.peer,
+                    "name": member.name,
+                    "reason": "unregistered",
+                }
+            },
+        )
         self.hub.deliver(member, Notice(f"{member.name} is not registered any more"))
 
     def _owns(self, member: Member) -> bool:
@@ -190,7 +202,15 @@ class Moderation:
             )
             self._error(member, "wrong operator password")
             if self._oper_failures >= OPER_ATTEMPTS:
-                self._dismiss(member, "too many wrong operator passwords", None)
+                why = "too many wrong operator passwords"
+                LOGGER.warning(
+                    "%s (%s) left: %s",
+                    member.name,
+                    self.peer,
+                    why,
+                    extra={"fields": {**fields, "event": "left", "reason": why}},
+                )
+                self._dismiss(member, why, None)
 
     def _kick(self, op: Member, name: str, reason: str) -> None:
         target = self._online(op, name)
@@ -215,24 +235,50 @@ class Moderation:
 
     async def _ban(self, op: Member, room: str, text: str, seconds: int | None) -> None:
         try:
+            kind, target_key, shown = ban_target(text)
+        except BadName as exc:
+            self._error(op, str(exc))
+            return
+        probe = BanEntry(target_key, kind, shown, None, op.name)
+        if op in self._online_under(probe):
+            # An operator locked out could not even /unban it.
+            self._error(op, f"a ban on {shown} would ban you too: not done")
+            return
+        try:
             entry = await self.guard.ban(text, seconds, op.name)
         except (BadName, AccountError) as exc:
             self._error(op, str(exc))
             return
         fields = {"event": "banned", "name": op.name, "reason": f"{entry.shown} {entry.term()}"}
         LOGGER.warning(
-            "%s banned %s (%s) %s",
+            "%s (%s) banned %s (%s) %s",
             op.name,
+            self.peer,
             entry.shown,
             entry.kind,
             entry.term(),
-            extra={"fields": fields},
+            extra={"fields": {**fields, "address": self.peer}},
         )
         targets = self._online_under(entry)
         rooms = {room}.union(*(t.rooms for t in targets))
         self._announce(rooms, f"{op.name} banned {entry.shown} {entry.term()}")
+        why = f"banned by {op.name}"
         for target in targets:
-            self._dismiss(target, f"banned by {op.name}", Error(f"you are banned ({entry.term()})"))
+            LOGGER.warning(
+                "%s (%s) left: %s",
+                target.name,
+                target.address,
+                why,
+                extra={
+                    "fields": {
+                        "event": "left",
+                        "address": target.address,
+                        "name": target.name,
+                        "reason": why,
+                    }
+                },
+            )
+            self._dismiss(target, why, Error(f"you are banned ({entry.term()})"))
 
     def _online_under(self, entry: BanEntry) -> list[Member]:
         """Who is online under a ban: its name, or anyone from its addresses."""
@@ -251,7 +297,13 @@ class Moderation:
         if entry is None:
             self._error(op, f"{text} is not banned (see /bans)")
             return
-        LOGGER.warning("%s lifted the ban on %s (%s)", op.name, entry.shown, entry.kind)
+        LOGGER.warning(
+            "%s lifted the ban on %s (%s)",
+            op.name,
+            entry.shown,
+            entry.kind,
+            extra={"fields": {"event": "unbanned", "name": op.name, "reason": entry.shown}},
+        )
         self._announce({room}, f"{op.name} lifted the ban on {entry.shown}")
 
     def _list_bans(self, op: Member) -> None:
@@ -277,7 +329,21 @@ class Moderation:
             self.guard.muted.add(name_key(target.name))
         else:
             self.guard.muted.discard(name_key(target.name))
-        LOGGER.warning("%s %s %s (%s)", op.name, verb, target.name, target.address)
+        LOGGER.warning(
+            "%s %s %s (%s)",
+            op.name,
+            verb,
+            target.name,
+            target.address,
+            extra={
+                "fields": {
+                    "event": verb,
+                    "address": target.address,
+                    "name": target.name,
+                    "reason": f"{verb} by {op.name}",
+                }
+            },
+        )
         self._announce({room, *target.rooms}, f"{op.name} {verb} {target.name}")
 
     # --- helpers ---------------------------------------------------------------------

@@ -8,7 +8,7 @@ task that turns SIGINT/SIGTERM into a graceful shutdown (a second signal
 cuts the grace period short).
 
 ``ChatServer.run`` owns one nursery for the sessions. The accept loop
-(``trio.serve_tcp``) runs inside it under its own cancel scope and starts one
+(``trio.serve_listeners``) runs inside it under its own cancel scope and starts one
 handler per connection in that same nursery (``handler_nursery``), so
 stopping the accept loop leaves the sessions running.
 
@@ -298,7 +298,7 @@ class ChatServer:
                 extra={"fields": {"event": "disconnected", "address": peer, "reason": why}},
             )
         except Exception:
-            # serve_tcp would crash the whole server on a handler exception:
+            # serve_listeners would crash the whole server on a handler exception:
             # log it, close this connection, keep serving everyone else.
             LOGGER.exception(
                 "error serving %s", peer, extra={"fields": {"event": "error", "address": peer}}
@@ -323,6 +323,22 @@ class ChatServer:
                     },
                 )
             return "server full"
+        ban = self.guard.ban_of_peer(peer)
+        if ban is not None:
+            # Before any TLS handshake or greeting, and logged like other refusals.
+            unlogged = self._addresses.log_refusal(address or peer, trio.current_time())
+            if unlogged is not None:
+                more = f" ({unlogged} more refused since the last line)" if unlogged else ""
+                LOGGER.warning(
+                    "refused %s: the address is banned %s%s",
+                    peer,
+                    ban.term(),
+                    more,
+                    extra={
+                        "fields": {"event": "refused", "address": peer, "reason": "banned address"}
+                    },
+                )
+            return f"you are banned ({ban.term()})"
         if address is None or self.limits.is_exempt(address):
             return None
         now = trio.current_time()

@@ -236,7 +236,6 @@ class Session:
         """
         await self.send_now(Notice(PASSWORD_GREETING if self.guard.needs_password else GREETING))
         try:
-            self._check_address()
             admitted = not self.guard.needs_password
             while True:
                 event = await self._next_event()
@@ -367,6 +366,9 @@ class Session:
             # Read the lobby's history first, then join in the same step as
             # the read returns: no message is missed or shown twice.
             entries = await self._recent(LOBBY)
+            # The address may have been banned while this connection chose its
+            # name (the server checked it when the connection opened).
+            self._check_address()
             # Until chat() replaces it with its nursery's scope, a scope that
             # records an eviction (or a shutdown's deadline).
             member = self.hub.join(name, encode, trio.CancelScope(), address=self.peer)

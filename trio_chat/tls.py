@@ -2,9 +2,10 @@
 
 Theory of operation
 -------------------
-TLS wraps the same line protocol on the same port: the server wraps its TCP
-listeners in ``trio.SSLListener`` and the client its TCP stream in
-``trio.SSLStream``. Nothing above the stream changes.
+TLS wraps the same line protocol on the same port: the server wraps each
+accepted TCP stream in a ``trio.SSLStream`` (after a first-byte check that it
+is TLS at all), and the client its TCP stream too. Nothing above the stream
+changes.
 
 What it gives: nobody on the network between a client and the server can read
 or change what they say, and a client that verifies the certificate knows it
