@@ -40,27 +40,20 @@ def join(hub: Hub, name: str, outbox: Outbox | None = None) -> Member:
     )
 
 
-async def received(member: Member) -> bytes:
-    """Everything queued for ``member`` so far, read with get_batch, without waiting for more."""
+def received(member: Member) -> bytes:
+    """Everything queued for ``member`` so far, taken as its writer takes it."""
     chunks: list[bytes] = []
-
-    async def writer() -> None:
-        with contextlib.suppress(trio.EndOfChannel):
-            while True:
-                chunks.append(await member.outbox.get_batch())
-
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(writer)
-        await trio.testing.wait_all_tasks_blocked()
-        nursery.cancel_scope.cancel()
+    with contextlib.suppress(trio.EndOfChannel):
+        while data := member.outbox.next_batch():
+            chunks.append(data)
     return b"".join(chunks)
 
 
 async def test_join_is_announced_to_others_not_to_the_joiner(hub: Hub) -> None:
     ana = join(hub, "ana")
     bob = join(hub, "bob")
-    assert await received(ana) == b"*** bob joined\n"
-    assert await received(bob) == b""
+    assert received(ana) == b"*** bob joined\n"
+    assert received(bob) == b""
     assert hub.names() == ["ana", "bob"]
     assert hub.names(LOBBY) == ["ana", "bob"]
 
@@ -75,27 +68,27 @@ async def test_join_records_the_member(hub: Hub) -> None:
 
 async def test_say_reaches_everyone_but_the_sender_exactly(hub: Hub) -> None:
     ana, bob, carl = join(hub, "ana"), join(hub, "bob"), join(hub, "carl")
-    await received(ana)
-    await received(bob)
+    received(ana)
+    received(bob)
     hub.say(ana, LOBBY, "hello everyone")
-    assert await received(bob) == b"ana: hello everyone\n"
-    assert await received(carl) == b"ana: hello everyone\n"
-    assert await received(ana) == b""
+    assert received(bob) == b"ana: hello everyone\n"
+    assert received(carl) == b"ana: hello everyone\n"
+    assert received(ana) == b""
 
 
 async def test_act_reaches_everyone_but_the_actor(hub: Hub) -> None:
     ana, bob = join(hub, "ana"), join(hub, "bob")
-    await received(ana)
+    received(ana)
     hub.act(ana, LOBBY, "waves")
-    assert await received(bob) == b"* ana waves\n"
-    assert await received(ana) == b""
+    assert received(bob) == b"* ana waves\n"
+    assert received(ana) == b""
 
 
 async def test_say_keeps_order_of_messages(hub: Hub) -> None:
     ana, bob = join(hub, "ana"), join(hub, "bob")
     for text in ["one", "two", "three"]:
         hub.say(ana, LOBBY, text)
-    assert await received(bob) == b"ana: one\nana: two\nana: three\n"
+    assert received(bob) == b"ana: one\nana: two\nana: three\n"
 
 
 @pytest.mark.parametrize("taken", ["ana", "ANA", "Ana", FULLWIDTH_ANA])
@@ -117,16 +110,16 @@ async def test_failed_join_tells_nobody(hub: Hub) -> None:
     ana = join(hub, "ana")
     with pytest.raises(NameTaken):
         join(hub, "ANA")
-    assert await received(ana) == b""
+    assert received(ana) == b""
 
 
 async def test_rename_is_announced_to_everyone_including_the_renamed(hub: Hub) -> None:
     ana, bob, carl = join(hub, "ana"), join(hub, "bob"), join(hub, "carl")
-    await received(ana)
-    await received(bob)
+    received(ana)
+    received(bob)
     hub.rename(ana, "anna")
     for member in (ana, bob, carl):
-        assert await received(member) == b"*** ana is now known as anna\n"
+        assert received(member) == b"*** ana is now known as anna\n"
     assert ana.name == "anna"
     assert hub.names() == ["anna", "bob", "carl"]
     assert hub.find("anna") is ana
@@ -143,40 +136,40 @@ async def test_rename_frees_the_old_name(hub: Hub) -> None:
 
 async def test_rename_to_a_taken_name_fails_and_changes_nothing(hub: Hub) -> None:
     ana, bob = join(hub, "ana"), join(hub, "bob")
-    await received(ana)
+    received(ana)
     with pytest.raises(NameTaken):
         hub.rename(ana, "BOB")
     assert ana.name == "ana"
     assert hub.find("ana") is ana
     assert hub.find("bob") is bob
-    assert await received(ana) == b""
-    assert await received(bob) == b""
+    assert received(ana) == b""
+    assert received(bob) == b""
 
 
 async def test_rename_changing_only_case_is_allowed(hub: Hub) -> None:
     ana = join(hub, "ana")
     hub.rename(ana, "Ana")
-    assert await received(ana) == b"*** ana is now known as Ana\n"
+    assert received(ana) == b"*** ana is now known as Ana\n"
     assert hub.names() == ["Ana"]
 
 
 async def test_renamed_member_is_heard_under_the_new_name(hub: Hub) -> None:
     ana, bob = join(hub, "ana"), join(hub, "bob")
     hub.rename(ana, "anna")
-    await received(bob)
+    received(bob)
     hub.say(ana, LOBBY, "hi")
-    assert await received(bob) == b"anna: hi\n"
+    assert received(bob) == b"anna: hi\n"
 
 
 async def test_private_reaches_only_the_target(hub: Hub) -> None:
     ana, bob, carl = join(hub, "ana"), join(hub, "bob"), join(hub, "carl")
-    await received(ana)
-    await received(bob)
+    received(ana)
+    received(bob)
     recipient = hub.private(ana, "BOB", "psst")
     assert recipient is bob
-    assert await received(bob) == b"[private] ana: psst\n"
-    assert await received(carl) == b""
-    assert await received(ana) == b""
+    assert received(bob) == b"[private] ana: psst\n"
+    assert received(carl) == b""
+    assert received(ana) == b""
 
 
 def test_private_to_unknown_name_raises_no_such_member(hub: Hub) -> None:
@@ -187,26 +180,26 @@ def test_private_to_unknown_name_raises_no_such_member(hub: Hub) -> None:
 
 async def test_leave_announces_the_reason_to_the_others(hub: Hub) -> None:
     ana, bob = join(hub, "ana"), join(hub, "bob")
-    await received(ana)
+    received(ana)
     hub.leave(bob, "gone fishing")
-    assert await received(ana) == b"*** bob left (gone fishing)\n"
+    assert received(ana) == b"*** bob left (gone fishing)\n"
     assert hub.names() == ["ana"]
     assert hub.find("bob") is None
 
 
 async def test_leave_without_reason(hub: Hub) -> None:
     ana, bob = join(hub, "ana"), join(hub, "bob")
-    await received(ana)
+    received(ana)
     hub.leave(bob)
-    assert await received(ana) == b"*** bob left\n"
+    assert received(ana) == b"*** bob left\n"
 
 
 async def test_leave_is_idempotent(hub: Hub) -> None:
     ana, bob = join(hub, "ana"), join(hub, "bob")
-    await received(ana)
+    received(ana)
     hub.leave(bob, "bye")
     hub.leave(bob, "bye again")
-    assert await received(ana) == b"*** bob left (bye)\n"
+    assert received(ana) == b"*** bob left (bye)\n"
     assert hub.names() == ["ana"]
 
 
@@ -224,9 +217,9 @@ async def test_leave_closes_the_outbox_after_queued_data(hub: Hub) -> None:
     ana, bob = join(hub, "ana"), join(hub, "bob")
     hub.say(ana, LOBBY, "last words for bob")
     hub.leave(bob, "quit")
-    assert await bob.outbox.get_batch() == b"ana: last words for bob\n"
+    assert bob.outbox.next_batch() == b"ana: last words for bob\n"
     with pytest.raises(trio.EndOfChannel):
-        await bob.outbox.get_batch()
+        bob.outbox.next_batch()
 
 
 async def test_member_leaving_hears_nothing_more(hub: Hub) -> None:
@@ -234,20 +227,20 @@ async def test_member_leaving_hears_nothing_more(hub: Hub) -> None:
     hub.leave(bob)
     hub.say(ana, LOBBY, "anyone?")
     with pytest.raises(trio.EndOfChannel):
-        await bob.outbox.get_batch()
+        bob.outbox.next_batch()
 
 
 async def test_member_with_full_message_queue_is_evicted_as_too_slow(hub: Hub) -> None:
     ana, bob = join(hub, "ana"), join(hub, "bob")
     slow = join(hub, "slow", Outbox(max_messages=2))
-    await received(ana)
-    await received(bob)
+    received(ana)
+    received(bob)
     hub.say(ana, LOBBY, "one")
     hub.say(ana, LOBBY, "two")
     assert hub.find("slow") is slow  # two messages fit
     hub.say(ana, LOBBY, "three")
-    assert await received(bob) == b"ana: one\nana: two\nana: three\n*** slow left (too slow)\n"
-    assert await received(ana) == b"*** slow left (too slow)\n"
+    assert received(bob) == b"ana: one\nana: two\nana: three\n*** slow left (too slow)\n"
+    assert received(ana) == b"*** slow left (too slow)\n"
     assert slow.cancel_scope.cancel_called
     assert hub.names() == ["ana", "bob"]
 
@@ -257,31 +250,31 @@ async def test_evicted_member_keeps_what_was_queued_then_ends(hub: Hub) -> None:
     slow = join(hub, "slow", Outbox(max_messages=1))
     hub.say(ana, LOBBY, "one")
     hub.say(ana, LOBBY, "two")
-    assert await slow.outbox.get_batch() == b"ana: one\n"
+    assert slow.outbox.next_batch() == b"ana: one\n"
     with pytest.raises(trio.EndOfChannel):
-        await slow.outbox.get_batch()
+        slow.outbox.next_batch()
 
 
 async def test_byte_budget_evicts_before_the_message_count_is_reached(hub: Hub) -> None:
     ana = join(hub, "ana")
     slow = join(hub, "slow", Outbox(max_messages=100, max_bytes=20))
-    await received(ana)
+    received(ana)
     hub.say(ana, LOBBY, "0123456789")  # b"ana: 0123456789\n": 16 bytes, fits
     assert hub.find("slow") is slow
     hub.say(ana, LOBBY, "x")  # 7 more bytes: 23 > 20
     assert hub.find("slow") is None
     assert slow.cancel_scope.cancel_called
-    assert await received(ana) == b"*** slow left (too slow)\n"
+    assert received(ana) == b"*** slow left (too slow)\n"
 
 
 async def test_byte_budget_is_freed_as_the_writer_drains(hub: Hub) -> None:
     ana = join(hub, "ana")
     bob = join(hub, "bob", Outbox(max_messages=100, max_bytes=20))
     hub.say(ana, LOBBY, "0123456789")  # 16 bytes
-    assert await received(bob) == b"ana: 0123456789\n"
+    assert received(bob) == b"ana: 0123456789\n"
     hub.say(ana, LOBBY, "0123456789")  # 16 bytes again: fits only if the first was freed
     assert hub.find("bob") is bob
-    assert await received(bob) == b"ana: 0123456789\n"
+    assert received(bob) == b"ana: 0123456789\n"
 
 
 async def test_message_exactly_filling_the_byte_budget_fits(hub: Hub) -> None:
@@ -289,17 +282,17 @@ async def test_message_exactly_filling_the_byte_budget_fits(hub: Hub) -> None:
     bob = join(hub, "bob", Outbox(max_bytes=len(b"ana: hi\n")))
     hub.say(ana, LOBBY, "hi")
     assert hub.find("bob") is bob
-    assert await received(bob) == b"ana: hi\n"
+    assert received(bob) == b"ana: hi\n"
 
 
 async def test_member_whose_writer_is_gone_is_evicted_as_connection_lost(hub: Hub) -> None:
     ana, bob, gone = join(hub, "ana"), join(hub, "bob"), join(hub, "gone")
-    await received(ana)
-    await received(bob)
+    received(ana)
+    received(bob)
     gone.outbox.detach()
     hub.say(ana, LOBBY, "hi")
-    assert await received(bob) == b"ana: hi\n*** gone left (connection lost)\n"
-    assert await received(ana) == b"*** gone left (connection lost)\n"
+    assert received(bob) == b"ana: hi\n*** gone left (connection lost)\n"
+    assert received(ana) == b"*** gone left (connection lost)\n"
     assert gone.cancel_scope.cancel_called
     assert hub.names() == ["ana", "bob"]
 
@@ -307,12 +300,12 @@ async def test_member_whose_writer_is_gone_is_evicted_as_connection_lost(hub: Hu
 async def test_slow_private_recipient_is_evicted(hub: Hub) -> None:
     ana = join(hub, "ana")
     slow = join(hub, "slow", Outbox(max_messages=1))
-    await received(ana)
+    received(ana)
     hub.private(ana, "slow", "one")
     hub.private(ana, "slow", "two")
     assert hub.find("slow") is None
     assert slow.cancel_scope.cancel_called
-    assert await received(ana) == b"*** slow left (too slow)\n"
+    assert received(ana) == b"*** slow left (too slow)\n"
 
 
 async def test_broadcast_encodes_once_for_members_sharing_an_encoder(hub: Hub) -> None:
@@ -324,14 +317,14 @@ async def test_broadcast_encodes_once_for_members_sharing_an_encoder(hub: Hub) -
 
     sender, *others = [hub.join(f"m{i}", counting_encode, trio.CancelScope()) for i in range(5)]
     for member in others:
-        await received(member)
+        received(member)
     calls.clear()
     hub.say(sender, LOBBY, "hi")
     assert len(calls) == 1
     assert isinstance(calls[0], Message)
     assert (calls[0].sender, calls[0].room, calls[0].text) == ("m0", LOBBY, "hi")
     for member in others:
-        assert await received(member) == b"m0: hi\n"
+        assert received(member) == b"m0: hi\n"
 
 
 async def test_shutdown_encodes_its_notice_once(hub: Hub) -> None:
@@ -366,91 +359,76 @@ async def test_say_encodes_once_per_encoder(hub: Hub) -> None:
     hub.say(sender, LOBBY, "hi")
     assert counts == {"a": 1, "b": 1}
     for member in line_members:
-        assert (await received(member)).endswith(b"asender: hi\n")
-    assert (await received(other)).endswith(b"bsender: hi\n")
+        assert (received(member)).endswith(b"asender: hi\n")
+    assert (received(other)).endswith(b"bsender: hi\n")
 
 
-async def test_get_batch_coalesces_queued_messages() -> None:
+async def test_next_batch_coalesces_queued_messages() -> None:
     outbox = Outbox()
     for data in [b"one\n", b"two\n", b"three\n"]:
         outbox.put_nowait(data)
-    assert await outbox.get_batch() == b"one\ntwo\nthree\n"
+    assert outbox.next_batch() == b"one\ntwo\nthree\n"
     assert outbox.queued_bytes == 0
 
 
-async def test_get_batch_stops_at_max_bytes() -> None:
+async def test_next_batch_stops_at_max_bytes() -> None:
     outbox = Outbox()
     for data in [b"a" * 10, b"b" * 10, b"c" * 10]:
         outbox.put_nowait(data)
-    assert await outbox.get_batch(max_bytes=20) == b"a" * 10 + b"b" * 10
+    assert outbox.next_batch(max_bytes=20) == b"a" * 10 + b"b" * 10
     assert outbox.queued_bytes == 10
-    assert await outbox.get_batch(max_bytes=20) == b"c" * 10
+    assert outbox.next_batch(max_bytes=20) == b"c" * 10
     assert outbox.queued_bytes == 0
 
 
-async def test_get_batch_returns_a_message_larger_than_max_bytes_whole() -> None:
+async def test_next_batch_returns_a_message_larger_than_max_bytes_whole() -> None:
     outbox = Outbox()
     outbox.put_nowait(b"x" * 50)
     outbox.put_nowait(b"y")
-    assert await outbox.get_batch(max_bytes=10) == b"x" * 50
-    assert await outbox.get_batch(max_bytes=10) == b"y"
+    assert outbox.next_batch(max_bytes=10) == b"x" * 50
+    assert outbox.next_batch(max_bytes=10) == b"y"
 
 
-async def test_get_batch_waits_for_data() -> None:
-    outbox = Outbox()
-    got: list[bytes] = []
-
-    async def writer() -> None:
-        got.append(await outbox.get_batch())
-
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(writer)
-        await trio.testing.wait_all_tasks_blocked()
-        assert got == []
-        outbox.put_nowait(b"late\n")
-    assert got == [b"late\n"]
-
-
-async def test_get_batch_drains_then_raises_end_of_channel_after_close() -> None:
+async def test_next_batch_drains_then_raises_end_of_channel_after_close() -> None:
     outbox = Outbox()
     outbox.put_nowait(b"one\n")
     outbox.put_nowait(b"two\n")
     outbox.close()
-    assert await outbox.get_batch() == b"one\ntwo\n"
+    assert outbox.next_batch() == b"one\ntwo\n"
     with pytest.raises(trio.EndOfChannel):
-        await outbox.get_batch()
+        outbox.next_batch()
 
 
 async def test_shutdown_tells_everyone_and_closes_every_outbox(hub: Hub) -> None:
     ana, bob = join(hub, "ana"), join(hub, "bob")
-    await received(ana)
+    received(ana)
     hub.shutdown("server shutting down")
     for member in (ana, bob):
-        assert await member.outbox.get_batch() == b"*** server shutting down\n"
+        assert member.outbox.next_batch() == b"*** server shutting down\n"
         with pytest.raises(trio.EndOfChannel):
-            await member.outbox.get_batch()
+            member.outbox.next_batch()
 
 
 async def test_leaving_after_shutdown_announces_nothing(hub: Hub) -> None:
     ana, bob = join(hub, "ana"), join(hub, "bob")
-    await received(ana)
+    received(ana)
     hub.shutdown("server shutting down")
     hub.leave(bob, "server shutting down")
     hub.leave(ana, "server shutting down")
-    assert await received(ana) == b"*** server shutting down\n"
-    assert await received(bob) == b"*** server shutting down\n"
+    assert received(ana) == b"*** server shutting down\n"
+    assert received(bob) == b"*** server shutting down\n"
     assert len(hub) == 0
 
 
 async def test_slow_member_at_shutdown_is_evicted_quietly(hub: Hub) -> None:
     ana = join(hub, "ana")
     slow = join(hub, "slow", Outbox(max_messages=1))
-    await received(ana)
+    received(ana)
     hub.say(ana, LOBBY, "fills the queue")
     hub.shutdown("server shutting down")
     assert slow.cancel_scope.cancel_called
-    assert await received(ana) == b"*** server shutting down\n"
-    assert await received(slow) == b"ana: fills the queue\n"
+    assert received(ana) == b"*** server shutting down\n"
+    assert received(slow) == b"ana: fills the queue\n"
 
 
 async def test_hub_is_empty_after_everyone_leaves(hub: Hub) -> None:
@@ -470,12 +448,12 @@ async def test_room_messages_stay_in_the_room(hub: Hub) -> None:
     ana, bob, carl = join(hub, "ana"), join(hub, "bob"), join(hub, "carl")
     hub.enter(ana, "#dev")
     hub.enter(bob, "#dev")
-    await received(ana)
-    await received(bob)
-    await received(carl)
+    received(ana)
+    received(bob)
+    received(carl)
     hub.say(ana, "#dev", "ship it")
-    assert await received(bob) == b"ana: ship it\n"
-    assert await received(carl) == b""
+    assert received(bob) == b"ana: ship it\n"
+    assert received(carl) == b""
     assert hub.names("#dev") == ["ana", "bob"]
 
 
@@ -518,72 +496,46 @@ class FakePeer:
         return len(taken)
 
 
-async def test_flusher_writes_for_a_parked_writer_without_waking_it() -> None:
-    flusher = Flusher(interval=0)
-    outbox = Outbox(flusher=flusher)
-    peer = FakePeer()
-    outbox.direct = peer.write
-    wakeups = 0
+class Writers:
+    """Attaches to ``outbox`` writers that run as a session's do, in ``nursery``.
 
-    async def writer() -> None:
-        nonlocal wakeups
-        while True:
-            await outbox.get_batch()
-            wakeups += 1
+    Each drains the outbox with ``next_batch`` into ``write`` and ends when
+    it is empty; ``started`` counts them, ``error`` keeps what one raised.
+    """
 
-    async with trio.open_nursery() as nursery:
-        await nursery.start(flusher.run)
-        nursery.start_soon(writer)
-        await trio.testing.wait_all_tasks_blocked()
-        for i in range(3):
-            outbox.put_nowait(b"line %d\n" % i)
-        await trio.testing.wait_all_tasks_blocked()
-        assert peer.written == b"line 0\nline 1\nline 2\n"
-        assert wakeups == 0
-        assert outbox.queued_bytes == 0
-        nursery.cancel_scope.cancel()
+    def __init__(
+        self, nursery: trio.Nursery, outbox: Outbox, write: Callable[[bytes], int]
+    ) -> None:
+        self.started = 0
+        self.error: BaseException | None = None
+        self._nursery, self._outbox, self._write = nursery, outbox, write
+        outbox.attach(self._start, write)
 
+    def _start(self) -> None:
+        self.started += 1
+        self._nursery.start_soon(self._run)
 
-async def test_what_the_kernel_does_not_take_is_left_to_the_writer() -> None:
-    flusher = Flusher(interval=0)
-    outbox = Outbox(flusher=flusher)
-    peer = FakePeer(room=4)
-    outbox.direct = peer.write
-    batches: list[bytes] = []
-
-    async def writer() -> None:
-        while True:
-            batches.append(await outbox.get_batch())
-
-    async with trio.open_nursery() as nursery:
-        await nursery.start(flusher.run)
-        nursery.start_soon(writer)
-        await trio.testing.wait_all_tasks_blocked()
-        outbox.put_nowait(b"hello world\n")
-        await trio.testing.wait_all_tasks_blocked()
-        assert peer.written == b"hell"
-        assert batches == [b"o world\n"]
-        assert outbox.queued_bytes == 0
-        nursery.cancel_scope.cancel()
+    async def _run(self) -> None:
+        try:
+            while data := self._outbox.next_batch():
+                self._write(data)
+        except (trio.EndOfChannel, OSError) as exc:
+            self.error = exc
 
 
 async def test_a_failed_direct_write_ends_the_writer_with_the_error() -> None:
     flusher = Flusher(interval=0)
     outbox = Outbox(flusher=flusher)
-    outbox.direct = FakePeer(error=BrokenPipeError(32, "Broken pipe")).write
+    broken = FakePeer(error=BrokenPipeError(32, "Broken pipe"))
     async with trio.open_nursery() as nursery:
         await nursery.start(flusher.run)
-        outbox.put_nowait(b"x\n")  # before the writer parks: flushed by the writer itself
-        assert await outbox.get_batch() == b"x\n"
-        nursery.start_soon(flusher_feeds, outbox)
-        with pytest.raises(BrokenPipeError):
-            await outbox.get_batch()
+        writers = Writers(nursery, outbox, broken.write)
+        outbox.put_nowait(b"x\n")
+        await trio.testing.wait_all_tasks_blocked()
+        # The flusher's write failed: a writer started and ended with the error.
+        assert writers.started == 1
+        assert isinstance(writers.error, BrokenPipeError)
         nursery.cancel_scope.cancel()
-
-
-async def flusher_feeds(outbox: Outbox) -> None:
-    await trio.testing.wait_all_tasks_blocked()
-    outbox.put_nowait(b"y\n")
 
 
 async def test_under_load_writers_are_flushed_at_most_once_per_gap(
@@ -600,20 +552,15 @@ async def test_under_load_writers_are_flushed_at_most_once_per_gap(
         writes.append(trio.current_time())
         return peer.write(data)
 
-    outbox.direct = write
-
-    async def writer() -> None:
-        while True:
-            write(await outbox.get_batch())
-
     async with trio.open_nursery() as nursery:
         await nursery.start(flusher.run)
-        nursery.start_soon(writer)
+        writers = Writers(nursery, outbox, write)
         for i in range(100):  # a message every millisecond for 0.1 s
             outbox.put_nowait(b"%d\n" % i)
             await trio.sleep(0.001)
         await trio.sleep(0.05)
         assert peer.written == b"".join(b"%d\n" % i for i in range(100))
+        assert writers.started == 0  # the kernel took everything: no writer task
         assert len(writes) <= 7  # 0.1 s / 0.02 s, plus the first at once
         gaps = [b - a for a, b in itertools.pairwise(writes)]
         assert all(gap >= 0.02 - 1e-9 for gap in gaps)
@@ -627,19 +574,17 @@ async def test_a_big_room_hears_of_arrivals_and_departures_in_summaries(
     async with trio.open_nursery() as nursery:
         await nursery.start(hub.run)
         first = [join(hub, name) for name in ("a", "b", "c")]
-        assert await received(first[0]) == b"*** b joined\n*** c joined\n"
+        assert received(first[0]) == b"*** b joined\n*** c joined\n"
         crowd = [join(hub, f"n{i}") for i in range(30)]
         hub.leave(crowd[0], "bye")
         # Nothing yet: arrivals and departures wait for the summary.
-        assert await received(first[0]) == b""
+        assert received(first[0]) == b""
         await trio.sleep(hub_module.SUMMARY_INTERVAL + 1)
         names = ", ".join(f"n{i}" for i in range(20))
-        assert await received(first[0]) == (
-            f"*** 30 joined: {names} and 10 more; 1 left: n0\n".encode()
-        )
+        assert received(first[0]) == (f"*** 30 joined: {names} and 10 more; 1 left: n0\n".encode())
         # Quiet again: no empty summaries.
         await trio.sleep(hub_module.SUMMARY_INTERVAL * 3)
-        assert await received(first[0]) == b""
+        assert received(first[0]) == b""
         nursery.cancel_scope.cancel()
 
 
@@ -650,34 +595,30 @@ async def test_without_the_hub_task_every_join_is_announced(
     ana = join(hub, "ana")
     for i in range(5):
         join(hub, f"n{i}")
-    assert await received(ana) == b"".join(b"*** n%d joined\n" % i for i in range(5))
+    assert received(ana) == b"".join(b"*** n%d joined\n" % i for i in range(5))
 
 
 async def test_a_stale_flush_request_and_a_close_do_not_stop_the_flusher(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    # The writer emptied the queue itself after asking the flusher; then the
-    # outbox closed in the very batch of the flusher's next pass. That used to
-    # raise EndOfChannel in the flusher and take the whole server down.
+    # A running writer emptied the queue itself after the outbox asked the
+    # flusher; then the outbox closed in the very batch of the flusher's next
+    # pass. That once raised EndOfChannel in the flusher and took the whole
+    # server down.
     for _ in range(40):
         flusher = Flusher(interval=0.05)
         outbox = Outbox(flusher=flusher)
-        outbox.direct = len
-
-        async def writer(box: Outbox = outbox) -> None:
-            with contextlib.suppress(trio.EndOfChannel):
-                while True:
-                    await box.get_batch()
-
         async with trio.open_nursery() as nursery:
             await nursery.start(flusher.run)
+            writers = Writers(nursery, outbox, len)
             flusher._last = trio.current_time()  # a pass just happened
             outbox.put_nowait(b"hello\n")  # asks the flusher...
-            nursery.start_soon(writer)  # ...but the writer takes it first
-            await trio.testing.wait_all_tasks_blocked()
+            assert outbox.next_batch() == b"hello\n"  # ...but a writer takes it first
+            assert outbox.next_batch() == b""
             await trio.sleep_until(flusher._last + flusher._gap)
             outbox.close()  # in the same batch as the flusher's pass
             await trio.sleep(0.2)
+            assert isinstance(writers.error, trio.EndOfChannel)  # the close ended it
             nursery.cancel_scope.cancel()
 
 
@@ -689,12 +630,12 @@ async def test_arrivals_and_departures_in_a_big_room_are_told_in_order(
         await nursery.start(hub.run)
         watcher = join(hub, "watcher")
         join(hub, "b")
-        await received(watcher)
+        received(watcher)
         x = join(hub, "x")  # held for the summary
         hub.leave(join(hub, "y"))
         hub.leave(x)  # the room is small again, but arrivals are still held
         await trio.sleep(hub_module.SUMMARY_INTERVAL + 1)
-        assert await received(watcher) == b"*** 2 joined: x, y; 2 left: y, x\n"
+        assert received(watcher) == b"*** 2 joined: x, y; 2 left: y, x\n"
         nursery.cancel_scope.cancel()
 
 

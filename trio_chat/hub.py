@@ -182,15 +182,13 @@ class Outbox:
     when either bound would be crossed. The writer is not woken per message
     but through the :class:`Flusher`, once for everything queued meanwhile.
 
-    Two ways to drain it:
-
-    * a long-lived writer task loops on :meth:`get_batch`, which waits;
-    * :meth:`attach` a way to *start* a writer: the outbox starts one only
-      when there is something the direct write could not send, and the
-      writer ends as soon as the queue is empty (:meth:`next_batch` returns
-      ``b""``). An idle connection then has no writer task at all, which
-      saves a task, its stack of frames and an Event per connection (about
-      a fifth of an idle connection's memory).
+    Its owner attaches (:meth:`attach`) a way to *start* a writer: the outbox starts
+    one only when there is something the direct write could not send (or,
+    without a direct write, anything at all), and the writer ends as soon as
+    the queue is empty (:meth:`next_batch` returns ``b""``). An idle
+    connection then has no writer task at all, which saves a task, its stack
+    of frames and an Event per connection (about a fifth of an idle
+    connection's memory).
     """
 
     # Thousands of these live at once: no per-instance __dict__.
@@ -198,7 +196,6 @@ class Outbox:
         "_error",
         "_flusher",
         "_leftover",
-        "_ready",
         "_receive",
         "_scheduled",
         "_send",
@@ -222,8 +219,6 @@ class Outbox:
         # True from the first put after the writer found the queue empty until
         # the writer finds it empty again: one wake-up asked for at a time.
         self._scheduled = False
-        # Set while a get_batch() is parked, waiting for data.
-        self._ready: trio.Event | None = None
         # Set by attach(): starts a writer task that drains with next_batch().
         self._start: Callable[[], object] | None = None
         # True from the start of an attached writer until it finds the queue empty.
@@ -277,10 +272,8 @@ class Outbox:
         self._receive.close()
 
     def wake(self) -> None:
-        """Let the writer look at the queue (start one, if attached and none runs)."""
-        if self._ready is not None:
-            self._ready.set()
-        elif self._start is not None and not self._writing:
+        """Start a writer, if one can be (attached) and none runs."""
+        if self._start is not None and not self._writing:
             self._writing = True
             self._start()
 
@@ -290,7 +283,7 @@ class Outbox:
             # A stale request: the writer emptied the queue itself since it asked
             # (and close() wakes the writer on its own).
             return
-        idle = self._ready is not None or (self._start is not None and not self._writing)
+        idle = self._start is not None and not self._writing
         if idle and self.direct is not None and not self._leftover and not self._error:
             try:
                 data = self._take(WRITE_BATCH_BYTES)
@@ -355,23 +348,6 @@ class Outbox:
             self._scheduled = False
             self._writing = False
         return data
-
-    async def get_batch(self, max_bytes: int = WRITE_BATCH_BYTES) -> bytes:
-        """Wait for queued bytes, then take them as :meth:`next_batch` does.
-
-        Raises:
-            OSError: an earlier direct write failed (the peer is gone).
-            trio.EndOfChannel: the outbox is closed and empty.
-        """
-        while True:
-            data = self.next_batch(max_bytes)
-            if data:
-                return data
-            self._ready = trio.Event()
-            try:
-                await self._ready.wait()
-            finally:
-                self._ready = None
 
     def close(self) -> None:
         """No more messages: the writer sends what is queued, then ends."""

@@ -275,9 +275,6 @@ class AddressLimiter:
         self._logged[key] = (now, 0)
         return last[1] if last is not None else 0
 
-    def open_from(self, address: str) -> int:
-        return self._open.get(address_key(address), 0)
-
     def remembered(self) -> int:
         """Addresses whose connection rate is remembered (bounded)."""
         return len(self._buckets)
