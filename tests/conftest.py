@@ -100,6 +100,13 @@ class MemoryConnector:
         await peer.register(name)
         return peer
 
+    async def members(self, *names: str) -> list[Peer]:
+        """Join ``names`` in order; everyone but the last has read up to the last's arrival."""
+        peers = [await self.join(name) for name in names]
+        for peer in peers[:-1]:
+            await peer.until(f"*** {names[-1]} joined")
+        return peers
+
 
 @pytest.fixture
 async def connector(server: ChatServer) -> AsyncIterator[MemoryConnector]:

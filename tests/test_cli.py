@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -122,11 +123,21 @@ async def chat_then_sigint(server: Program, ana: Program, bob: Program, port: in
 
 async def test_sigterm_stops_the_server_with_a_client_that_never_reads() -> None:
     async with running_server() as (server, port):
-        deaf = await trio.open_tcp_stream("127.0.0.1", port)
-        await deaf.send_all(b"deaf\n" + b"/help\n" * 20000)
+        reader = Peer(await trio.open_tcp_stream("127.0.0.1", port))
+        await reader.register("reader")
+        # A member that never reads, with a small receive buffer: its writer
+        # gets stuck in a send, which only the shutdown's grace period ends.
+        deaf = trio.socket.socket()
+        deaf.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        await deaf.connect(("127.0.0.1", port))
+        await deaf.send(b"deaf\n")
+        await reader.until("*** deaf joined")
+        await reader.send(*(["x" * 4000] * 50), "/who")
+        assert (await reader.until("*** In #lobby"))[-1] == "*** In #lobby (2): deaf, reader"
         server.process.send_signal(signal.SIGTERM)
         assert await server.exit_code() == 0
-        await deaf.aclose()
+        deaf.close()
+        await reader.stream.aclose()
 
 
 async def test_client_without_a_server_explains_and_fails() -> None:

@@ -192,7 +192,7 @@ async def test_rejected_name_stops_a_script_without_sending_its_lines(
 ) -> None:
     bob = await connector.join("bob")
     script = start_client("bob")
-    await script.typist.type("this must not become a name")
+    await script.typist.type("robert")  # a valid name: it must not be sent as one
     assert await script.wait_exit() == 1
     assert any(line.startswith("! the name bob is taken") for line in script.screen.lines)
     await bob.send("/who")

@@ -443,11 +443,7 @@ async def test_a_member_sending_anything_never_breaks_the_server_or_the_room(
     with captured_logs() as records, trio.fail_after(STEP_TIMEOUT):
         async with trio.open_nursery() as nursery:
             connector = MemoryConnector(ChatServer(hub), nursery)
-            bob = await connector.join("bob")
-            carl = await connector.join("carl")
-            ana = await connector.join("ana")
-            await bob.until("*** ana joined")
-            await carl.until("*** ana joined")
+            bob, carl, ana = await connector.members("bob", "carl", "ana")
             for chunk in chunks:
                 try:
                     await ana.send_bytes(chunk)
@@ -462,7 +458,6 @@ async def test_a_member_sending_anything_never_breaks_the_server_or_the_room(
             # The others were not disturbed: they still hear each other.
             await carl.send("after the storm")
             heard = await bob.until("carl: after the storm")
-            assert all(WELL_FORMED.match(line) for line in heard), heard
             assert_protocol_lines("".join(line + "\n" for line in heard).encode())
             assert hub.names() == ["bob", "carl"]
             for peer in (bob, carl):

@@ -357,10 +357,6 @@ def test_valid_names_are_accepted_unchanged(name: str) -> None:
     assert check_name(name) == name
 
 
-def test_max_name_length_is_32() -> None:
-    assert MAX_NAME_CHARS == 32
-
-
 @pytest.mark.parametrize(
     ("name", "complaint"),
     [

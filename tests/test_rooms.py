@@ -56,6 +56,16 @@ async def join_room(peer: Peer, room: str) -> str:
     return (await peer.until("*** Now in"))[-1]
 
 
+async def pair_in_dev(connector: MemoryConnector) -> tuple[Peer, Peer, Peer]:
+    """ana and bob in #dev, carl left in #lobby; what they heard on the way is read."""
+    ana, bob, carl = await connector.members("ana", "bob", "carl")
+    await join_room(ana, "dev")
+    await join_room(bob, "dev")
+    await ana.until("*** bob joined")
+    await carl.until("*** bob left")
+    return ana, bob, carl
+
+
 # --- rooms, without history ---------------------------------------------------
 
 
@@ -68,11 +78,7 @@ async def test_everyone_starts_in_the_lobby(connector: MemoryConnector) -> None:
 async def test_join_moves_a_user_and_each_room_hears_its_own_notice(
     connector: MemoryConnector,
 ) -> None:
-    ana = await connector.join("ana")
-    bob = await connector.join("bob")
-    carl = await connector.join("carl")
-    await ana.until("*** carl joined")
-    await bob.until("*** carl joined")
+    ana, bob, carl = await connector.members("ana", "bob", "carl")
     assert await join_room(bob, "dev") == "*** Now in #dev (1): bob"
     assert await carl.line() == "*** bob left (went to #dev)"
     assert await ana.line() == "*** bob left (went to #dev)"
@@ -89,14 +95,7 @@ async def test_join_moves_a_user_and_each_room_hears_its_own_notice(
 async def test_plain_lines_and_actions_reach_only_the_current_room(
     connector: MemoryConnector,
 ) -> None:
-    ana = await connector.join("ana")
-    bob = await connector.join("bob")
-    carl = await connector.join("carl")
-    await ana.until("*** carl joined")
-    await join_room(ana, "dev")
-    await join_room(bob, "dev")
-    await ana.until("*** bob joined")
-    await carl.until("*** bob left")
+    ana, bob, carl = await pair_in_dev(connector)
 
     await ana.send("in dev", "/me codes")
     assert await bob.line() == "ana: in dev"
@@ -160,9 +159,7 @@ async def test_room_names_may_have_1_to_32_letters_digits_and_underscore_dash_do
 async def test_invalid_room_names_are_refused_and_the_user_stays(
     connector: MemoryConnector, command: str, error: str
 ) -> None:
-    ana = await connector.join("ana")
-    bob = await connector.join("bob")
-    await ana.until("*** bob joined")
+    ana, bob = await connector.members("ana", "bob")
     await ana.send(command)
     assert (await ana.line()).startswith(error)
     await ana.send("still here")
@@ -172,9 +169,7 @@ async def test_invalid_room_names_are_refused_and_the_user_stays(
 
 
 async def test_joining_the_current_room_says_so(connector: MemoryConnector) -> None:
-    ana = await connector.join("ana")
-    bob = await connector.join("bob")
-    await ana.until("*** bob joined")
+    ana, bob = await connector.members("ana", "bob")
     await ana.send("/join lobby")
     assert await ana.line() == "*** You are already in #lobby"
     await join_room(ana, "dev")
@@ -209,13 +204,7 @@ async def test_rooms_lists_rooms_with_counts_and_topics_in_name_order(
 async def test_topic_is_shown_set_for_the_room_only_and_cleared(
     connector: MemoryConnector,
 ) -> None:
-    ana = await connector.join("ana")
-    bob = await connector.join("bob")
-    carl = await connector.join("carl")
-    await join_room(ana, "dev")
-    await join_room(bob, "dev")
-    await ana.until("*** bob joined")
-    await carl.until("*** bob left")
+    ana, bob, carl = await pair_in_dev(connector)
 
     await ana.send("/topic")
     assert await ana.line() == "*** No topic in #dev"
@@ -283,13 +272,7 @@ async def test_msg_reaches_someone_in_another_room(connector: MemoryConnector) -
 async def test_nick_is_announced_to_the_room_shared_with_others_and_to_the_user(
     connector: MemoryConnector,
 ) -> None:
-    ana = await connector.join("ana")
-    bob = await connector.join("bob")
-    carl = await connector.join("carl")
-    await join_room(ana, "dev")
-    await join_room(bob, "dev")
-    await ana.until("*** bob joined")
-    await carl.until("*** bob left")
+    ana, bob, carl = await pair_in_dev(connector)
 
     await ana.send("/nick anita")
     assert await ana.line() == "*** ana is now known as anita"
@@ -611,9 +594,7 @@ async def test_a_member_dropped_while_joining_a_room_is_not_left_in_it(
         history = connector.server.history
         hub = connector.server.hub
         assert history is not None
-        ana = await connector.join("ana")
-        bob = await connector.join("bob")
-        await ana.until("*** bob joined")
+        ana, bob = await connector.members("ana", "bob")
 
         # A slow disk: reading #dev's history blocks (in its worker thread).
         reading, release = threading.Event(), threading.Event()

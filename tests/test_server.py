@@ -223,24 +223,37 @@ def writer_tasks() -> list[trio.lowlevel.Task]:
 
 
 async def test_idle_connections_have_no_writer_task(
-    tcp_server: tuple[ChatServer, trio.SocketListener],
+    tcp_server: tuple[ChatServer, trio.SocketListener], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # An idle connection costs one parked task, not two: the flusher writes
     # straight to sockets with room, and a writer runs only for a backlog.
+    started: list[str] = []
+    start_writer = Session._start_writer
+
+    def counting(session: Session) -> None:
+        started.append(session.peer)
+        start_writer(session)
+
+    # Before anyone connects: an outbox keeps the method it was attached with.
+    monkeypatch.setattr(Session, "_start_writer", counting)
     _, listener = tcp_server
     ana = await connect(listener)
     await ana.register("ana")
     bob = await connect(listener)
     await bob.register("bob")
     await ana.until("*** bob joined")
-    await bob.send("hello")
-    assert await ana.line() == "bob: hello"
+    started.clear()  # (a writer sends what was queued while registering)
+    for i in range(20):
+        await bob.send(f"hello {i}")
+        assert await ana.line() == f"bob: hello {i}"
     await trio.testing.wait_all_tasks_blocked()
+    assert started == []  # the flusher wrote every line itself
     assert writer_tasks() == []
     # They still end cleanly: a writer starts to send the goodbye and end the session.
     await ana.send("/quit")
     assert await ana.line() == "*** Bye!"
     assert await ana.expect_eof() == []
+    assert len(started) == 1
     for peer in (ana, bob):
         await peer.stream.aclose()
 

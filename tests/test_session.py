@@ -29,11 +29,7 @@ async def test_welcome_names_who_is_online_and_others_hear_the_join(
 async def test_chat_reaches_everyone_else_exactly_and_is_not_echoed(
     connector: MemoryConnector,
 ) -> None:
-    ana = await connector.join("ana")
-    bob = await connector.join("bob")
-    carl = await connector.join("carl")
-    await ana.until("*** carl joined")
-    await bob.until("*** carl joined")
+    ana, bob, carl = await connector.members("ana", "bob", "carl")
     await ana.send("hello everyone")
     assert await bob.line() == "ana: hello everyone"
     assert await carl.line() == "ana: hello everyone"
@@ -45,9 +41,7 @@ async def test_chat_reaches_everyone_else_exactly_and_is_not_echoed(
 async def test_blank_lines_are_ignored_and_double_slash_sends_a_literal_slash(
     connector: MemoryConnector,
 ) -> None:
-    ana = await connector.join("ana")
-    bob = await connector.join("bob")
-    await ana.until("*** bob joined")
+    ana, bob = await connector.members("ana", "bob")
     await ana.send("", "   ", "//etc/hosts is a file")
     assert await bob.line() == "ana: /etc/hosts is a file"
 
@@ -85,11 +79,7 @@ async def test_name_rules_give_a_reason_and_let_the_user_try_again(
 
 
 async def test_commands(connector: MemoryConnector) -> None:
-    ana = await connector.join("ana")
-    bob = await connector.join("bob")
-    carl = await connector.join("carl")
-    await ana.until("*** carl joined")
-    await bob.until("*** carl joined")
+    ana, bob, carl = await connector.members("ana", "bob", "carl")
 
     await ana.send("/me waves")
     assert await bob.line() == "* ana waves"
@@ -128,9 +118,7 @@ async def test_commands(connector: MemoryConnector) -> None:
 async def test_over_long_line_is_refused_and_the_connection_stays_usable(
     connector: MemoryConnector,
 ) -> None:
-    ana = await connector.join("ana")
-    bob = await connector.join("bob")
-    await ana.until("*** bob joined")
+    ana, bob = await connector.members("ana", "bob")
     await ana.send("x" * (MAX_LINE_BYTES + 1), "still here")
     assert await ana.line() == f"! line too long (max {MAX_LINE_BYTES} bytes), dropped"
     assert await bob.line() == "ana: still here"
@@ -141,9 +129,7 @@ async def test_over_long_line_is_refused_and_the_connection_stays_usable(
 async def test_invalid_utf8_is_refused_and_control_characters_never_reach_others(
     connector: MemoryConnector,
 ) -> None:
-    ana = await connector.join("ana")
-    bob = await connector.join("bob")
-    await ana.until("*** bob joined")
+    ana, bob = await connector.members("ana", "bob")
     await ana.send_bytes(b"caf\xe9\n")
     assert await ana.line() == "! invalid UTF-8, line dropped"
     await ana.send_bytes("\x1b[2J\x1b]0;pwned\x07red \x1b[31mtext\x1b[0m\x08\x00\x9b1m!\n".encode())
@@ -158,9 +144,7 @@ async def test_a_client_that_stops_reading_is_dropped_and_others_lose_nothing() 
     async with trio.open_nursery() as nursery:
         connector = MemoryConnector(server, nursery)
         stalled = await connector.join("stalled", lockstep=True)
-        ana = await connector.join("ana")
-        bob = await connector.join("bob")
-        await ana.until("*** bob joined")
+        ana, bob = await connector.members("ana", "bob")
         # stalled reads nothing from now on; its writer blocks in send_all.
         for i in range(200):
             await ana.send(f"message {i}")
@@ -175,9 +159,7 @@ async def test_a_client_that_stops_reading_is_dropped_and_others_lose_nothing() 
 async def test_a_paste_of_hundreds_of_lines_in_one_read_does_not_drop_a_reader(
     connector: MemoryConnector,
 ) -> None:
-    ana = await connector.join("ana")
-    bob = await connector.join("bob")
-    await ana.until("*** bob joined")
+    ana, bob = await connector.members("ana", "bob")
     paste = [f"line {i}: " + "z" * 100 for i in range(800)]
     await ana.send(*paste)  # one send_all: one receive_some on the server
     received = [await bob.line() for _ in paste]
@@ -187,9 +169,7 @@ async def test_a_paste_of_hundreds_of_lines_in_one_read_does_not_drop_a_reader(
 async def test_eof_mid_line_delivers_the_line_and_announces_the_leave(
     connector: MemoryConnector, hub: Hub
 ) -> None:
-    ana = await connector.join("ana")
-    bob = await connector.join("bob")
-    await ana.until("*** bob joined")
+    ana, bob = await connector.members("ana", "bob")
     await ana.send_bytes(b"last words")
     await ana.stream.aclose()
     assert await bob.line() == "ana: last words"
@@ -272,9 +252,7 @@ async def test_hub_is_empty_and_no_task_is_left_after_everyone_leaves(
 async def test_a_flood_of_short_lines_in_one_read_drops_no_healthy_reader(
     connector: MemoryConnector, hub: Hub
 ) -> None:
-    ana = await connector.join("ana")
-    bob = await connector.join("bob")
-    await ana.until("*** bob joined")
+    ana, bob = await connector.members("ana", "bob")
     # 6000 lines in one write: more than an outbox holds (4096 messages).
     await ana.send_bytes(b"".join(b"%d\n" % i for i in range(6000)))
     received = [await bob.line() for _ in range(6000)]
