@@ -293,13 +293,13 @@ def main(argv: list[str] | None = None) -> int:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     gen = LoadGenerator(args.host, args.port, args.clients, args.stalled)
-    idle_rss = _rss_kb(args.server_pid)
-    cpu_before = _cpu_s(args.server_pid)
+    idle_rss = process_rss_kb(args.server_pid)
+    cpu_before = process_cpu_s(args.server_pid)
     registration = gen.connect_all(timeout=120)
     result: dict[str, object] = {"clients": args.clients, "registration_s": registration}
     result["sync_s"] = gen.sync(timeout=120)
-    result["server_rss_kb"] = rss = _rss_kb(args.server_pid)
-    result["registration_server_cpu_s"] = _cpu_s(args.server_pid) - cpu_before
+    result["server_rss_kb"] = rss = process_rss_kb(args.server_pid)
+    result["registration_server_cpu_s"] = process_cpu_s(args.server_pid) - cpu_before
     if idle_rss is not None and rss is not None:
         result["kb_per_client"] = (rss - idle_rss) / args.clients
     if args.capacity:
@@ -309,11 +309,11 @@ def main(argv: list[str] | None = None) -> int:
     phases = []
     for rate in [float(r) for r in args.rates.split(",")]:
         gen.reset()
-        before = _cpu_s(args.server_pid)
+        before = process_cpu_s(args.server_pid)
         phase = gen.chat(args.senders, rate, args.duration, drain=3.0, padding=args.padding)
         phase["rate"] = rate
-        phase["server_cpu_s"] = _cpu_s(args.server_pid) - before
-        phase["server_peak_rss_kb"] = _peak_rss_kb(args.server_pid)
+        phase["server_cpu_s"] = process_cpu_s(args.server_pid) - before
+        phase["server_peak_rss_kb"] = process_peak_rss_kb(args.server_pid)
         phases.append(phase)
         if phase["lost"]:
             break  # past what the server sustains: higher rates only lose more
@@ -322,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     os._exit(0)  # thousands of sockets: let the kernel close them
 
 
-def _cpu_s(pid: int | None) -> float:
+def process_cpu_s(pid: int | None) -> float:
     """User + system CPU seconds of process ``pid`` (0 if unknown)."""
     if pid is None:
         return 0.0
@@ -341,11 +341,11 @@ def _status_kb(pid: int | None, key: str) -> int | None:
     return None
 
 
-def _rss_kb(pid: int | None) -> int | None:
+def process_rss_kb(pid: int | None) -> int | None:
     return _status_kb(pid, "VmRSS")
 
 
-def _peak_rss_kb(pid: int | None) -> int | None:
+def process_peak_rss_kb(pid: int | None) -> int | None:
     return _status_kb(pid, "VmHWM")
 
 

@@ -38,7 +38,7 @@ from typing import Any
 
 import trio
 
-from .loadgen import _cpu_s, _peak_rss_kb, _rss_kb
+from .loadgen import process_cpu_s, process_peak_rss_kb, process_rss_kb
 from .server import raise_open_file_limit
 from .soak_clients import SAMPLES, Ledger, Plan, Tally, account, run_client, run_connection
 
@@ -79,7 +79,7 @@ def figures(pid: int) -> Figures:
             sockets += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
         except OSError:
             continue  # closed while we looked
-    return Figures(len(fds), sockets, _rss_kb(pid))
+    return Figures(len(fds), sockets, process_rss_kb(pid))
 
 
 async def settle(pid: int, *, sockets: int | None = None, fds: int | None = None) -> Figures:
@@ -209,7 +209,7 @@ async def _drive(run: Run, process: trio.Process) -> None:
             plan = Plan(0.5, 10.0, None, drop=i % 2 == 1)
             warmup.start_soon(run_connection, ledger, port, f"w{i}", plan, random.Random(i))
     run.start = await settle(pid, sockets=run.idle.sockets)
-    cpu = _cpu_s(pid)
+    cpu = process_cpu_s(pid)
     began = trio.current_time()
     deadline = began + options.seconds
     async with trio.open_nursery() as clients:
@@ -218,8 +218,8 @@ async def _drive(run: Run, process: trio.Process) -> None:
             clients.start_soon(run_client, ledger, port, i, deadline, options.rate, rng)
     run.elapsed_s = trio.current_time() - began
     run.end = await settle(pid, fds=run.start.fds)
-    run.cpu_s = _cpu_s(pid) - cpu
-    run.peak_rss_kb = _peak_rss_kb(pid)
+    run.cpu_s = process_cpu_s(pid) - cpu
+    run.peak_rss_kb = process_peak_rss_kb(pid)
     process.send_signal(signal.SIGTERM)
     with trio.move_on_after(START_TIMEOUT):  # else exit_code stays None: a failure
         run.exit_code = await process.wait()
