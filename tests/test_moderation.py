@@ -334,7 +334,7 @@ async def test_kick_tells_the_room_and_the_kicked_why_and_closes(
     await op.send("/kick bob stop spamming")
     assert await op.line() == "*** bob left (kicked by op: stop spamming)"
     assert await bob.expect_eof() == ["! you were kicked by op: stop spamming"]
-    assert "op kicked bob (memory:2): stop spamming" in caplog.text
+    assert "bob (memory:2) left: kicked by op: stop spamming" in caplog.text
     await op.send("/kick nobody")
     assert await op.line() == "! nobody called nobody is online (see /who)"
     assert chat.hub.names() == ["op"]

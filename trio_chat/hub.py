@@ -616,8 +616,18 @@ class Hub:
         """Remove ``member`` (kicked, banned): its rooms hear ``reason``.
 
         Unlike :meth:`evict`, the member's writer first sends what is queued
-        (the reason, told to them); their session ends by ``deadline`` at the latest.
+        (the reason, told to them); their session ends by ``deadline`` at the
+        latest. Logged here, once: the session finds the member gone.
         """
+        if self.is_member(member):
+            fields = {"event": "left", "address": member.address, "name": member.name}
+            LOGGER.warning(
+                "%s (%s) left: %s",
+                member.name,
+                member.address,
+                reason,
+                extra={"fields": {**fields, "reason": reason}},
+            )
         self.leave(member, reason)
         member.cancel_scope.deadline = min(member.cancel_scope.deadline, deadline)
 

@@ -202,15 +202,7 @@ class Moderation:
             )
             self._error(member, "wrong operator password")
             if self._oper_failures >= OPER_ATTEMPTS:
-                why = "too many wrong operator passwords"
-                LOGGER.warning(
-                    "%s (%s) left: %s",
-                    member.name,
-                    self.peer,
-                    why,
-                    extra={"fields": {**fields, "event": "left", "reason": why}},
-                )
-                self._dismiss(member, why, None)
+                self._dismiss(member, "too many wrong operator passwords", None)
 
     def _kick(self, op: Member, name: str, reason: str) -> None:
         target = self._online(op, name)
@@ -218,17 +210,6 @@ class Moderation:
             return
         rooms = set(target.rooms)
         why = f"kicked by {op.name}: {reason}" if reason else f"kicked by {op.name}"
-        said = f": {reason}" if reason else ""
-        fields = {"event": "kicked", "address": target.address, "name": target.name}
-        fields["reason"] = why
-        LOGGER.warning(
-            "%s kicked %s (%s)%s",
-            op.name,
-            target.name,
-            target.address,
-            said,
-            extra={"fields": fields},
-        )
         self._dismiss(target, why, Error(f"you were {why}"))
         if target is not op and not rooms & op.rooms:
             self.hub.deliver(op, Notice(f"{target.name} was {why}"))
@@ -264,20 +245,6 @@ class Moderation:
         self._announce(rooms, f"{op.name} banned {entry.shown} {entry.term()}")
         why = f"banned by {op.name}"
         for target in targets:
-            LOGGER.warning(
-                "%s (%s) left: %s",
-                target.name,
-                target.address,
-                why,
-                extra={
-                    "fields": {
-                        "event": "left",
-                        "address": target.address,
-                        "name": target.name,
-                        "reason": why,
-                    }
-                },
-            )
             self._dismiss(target, why, Error(f"you are banned ({entry.term()})"))
 
     def _online_under(self, entry: BanEntry) -> list[Member]:
