@@ -8,9 +8,9 @@ import pytest
 import trio
 import trio.testing
 
-from trio_chat.hub import Hub
-from trio_chat.protocol import name_key
-from trio_chat.server import ChatServer
+from trio_chat.core.hub import Hub
+from trio_chat.core.names import name_key
+from trio_chat.text.server import ChatServer
 
 # No single wait in a test may take longer than this (real or virtual seconds).
 STEP_TIMEOUT = 10

@@ -11,7 +11,8 @@ import pytest
 import trio
 import trio.testing
 
-from trio_chat.accounts import (
+from trio_chat.app import open_history
+from trio_chat.core.accounts import (
     Guard,
     ScryptCost,
     SecretFileError,
@@ -20,10 +21,10 @@ from trio_chat.accounts import (
     peer_host,
     read_secret,
 )
-from trio_chat.history import SCHEMA_VERSION
-from trio_chat.hub import Hub
-from trio_chat.protocol import name_key
-from trio_chat.server import ChatServer, open_history
+from trio_chat.core.history import SCHEMA_VERSION
+from trio_chat.core.hub import Hub
+from trio_chat.core.names import name_key
+from trio_chat.text.server import ChatServer
 
 from .conftest import MemoryConnector, Peer
 

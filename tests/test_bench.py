@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from trio_chat.bench import SUSTAINED_P99_MS, Run, summary, sustained
+from trio_chat.tools.bench import SUSTAINED_P99_MS, Run, summary, sustained
 
 PHASE_FIELDS = {
     "rate",

@@ -15,11 +15,12 @@ import pytest
 import trio
 from cryptography import x509
 
-from trio_chat import tls
-from trio_chat.certs import CertError, write_self_signed
-from trio_chat.client import connect
-from trio_chat.hub import Hub
-from trio_chat.server import ChatServer, lan_addresses
+from trio_chat.client.terminal import connect
+from trio_chat.core.hub import Hub
+from trio_chat.net import tls
+from trio_chat.net.listeners import lan_addresses
+from trio_chat.text.server import ChatServer
+from trio_chat.tools.certs import CertError, write_self_signed
 
 from .conftest import Peer
 from .test_cli import TRIO_CHAT

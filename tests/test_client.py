@@ -8,10 +8,10 @@ import pytest
 import trio
 import trio.testing
 
-from trio_chat.accounts import Guard, ScryptCost
-from trio_chat.client import ChatClient, StreamKeyboard
-from trio_chat.hub import Hub
-from trio_chat.server import ChatServer
+from trio_chat.client.terminal import ChatClient, StreamKeyboard
+from trio_chat.core.accounts import Guard, ScryptCost
+from trio_chat.core.hub import Hub
+from trio_chat.text.server import ChatServer
 
 from .conftest import STEP_TIMEOUT, MemoryConnector
 
@@ -296,7 +296,7 @@ async def test_a_wrong_password_ends_even_an_interactive_client(
 
 
 def test_lines_with_a_password_stay_out_of_the_input_history() -> None:
-    from trio_chat.client import secret_free_history
+    from trio_chat.client.terminal import secret_free_history
 
     history = secret_free_history()
     typed = ["hello", "/oper Hunter-2-secret", "/REGISTER my secret", "/password new-one"]

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from trio_chat.display import NAME_COLOURS, Display, colour_wanted, name_colour
+from trio_chat.client.display import NAME_COLOURS, Display, colour_wanted, name_colour
 
 NOON = time.mktime((2026, 11, 23, 12, 34, 0, 0, 0, -1))
 

@@ -24,10 +24,11 @@ import pytest
 import trio
 import trio.testing
 
-from trio_chat.hub import Hub
-from trio_chat.protocol import MAX_LINE_BYTES, name_key
-from trio_chat.server import ChatServer
-from trio_chat.session import NAME_TIMEOUT
+from trio_chat.core.hub import Hub
+from trio_chat.core.names import name_key
+from trio_chat.text.codec import MAX_LINE_BYTES
+from trio_chat.text.server import ChatServer
+from trio_chat.text.session import NAME_TIMEOUT
 
 from .conftest import STEP_TIMEOUT, Peer
 from .test_fuzz import WELL_FORMED, assert_displayable

@@ -25,7 +25,7 @@ import trio.testing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trio_chat.events import (
+from trio_chat.core.events import (
     Action,
     Crowd,
     Error,
@@ -39,15 +39,21 @@ from trio_chat.events import (
     ServerEvent,
     TopicChanged,
 )
-from trio_chat.hub import Hub
-from trio_chat.protocol import (
-    COMMANDS,
-    HISTORY_MAX,
+from trio_chat.core.hub import Hub
+from trio_chat.core.names import (
     MAX_NAME_CHARS,
     MAX_TOPIC_CHARS,
     NAME_PUNCTUATION,
-    BadLine,
     BadName,
+    check_name,
+    check_room,
+    clean_text,
+    name_key,
+)
+from trio_chat.text.codec import (
+    COMMANDS,
+    HISTORY_MAX,
+    BadLine,
     HistoryRequest,
     Invalid,
     Join,
@@ -59,15 +65,11 @@ from trio_chat.protocol import (
     Quit,
     Say,
     Topic,
-    check_name,
-    check_room,
-    clean_text,
     encode,
     format_event,
-    name_key,
     parse_command,
 )
-from trio_chat.server import ChatServer
+from trio_chat.text.server import ChatServer
 
 from .conftest import STEP_TIMEOUT, MemoryConnector
 

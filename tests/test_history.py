@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 import trio
 
-from trio_chat import history as history_module
-from trio_chat.events import Action, Message
-from trio_chat.history import (
+from trio_chat.app import open_history
+from trio_chat.core import history as history_module
+from trio_chat.core.events import Action, Message
+from trio_chat.core.history import (
     MEMORY,
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -27,7 +28,6 @@ from trio_chat.history import (
     HistoryStore,
     default_path,
 )
-from trio_chat.server import open_history
 
 from .conftest import STEP_TIMEOUT, Peer
 from .test_cli import TRIO_CHAT, Program, program
@@ -130,7 +130,7 @@ def test_version_1_file_is_migrated_and_its_rows_stay_readable(
         db.execute("PRAGMA user_version = 1")
         db.commit()
 
-    with caplog.at_level(logging.INFO, logger="trio_chat.history"):
+    with caplog.at_level(logging.INFO, logger="trio_chat.core.history"):
         store = HistoryStore(path)
     try:
         lobby = store.recent("#lobby", 10, before=sys.maxsize, upto=sys.maxsize)

@@ -11,19 +11,13 @@ import pytest
 import trio
 import trio.testing
 
-from trio_chat import hub as hub_module
-from trio_chat.events import Message, Notice, ServerEvent
-from trio_chat.hub import (
-    LOBBY,
-    Flusher,
-    Hub,
-    HubClosing,
-    Member,
-    NameTaken,
-    NoSuchMember,
-    Outbox,
-)
-from trio_chat.protocol import encode, name_key
+from trio_chat.core import hub as hub_module
+from trio_chat.core import outbox as outbox_module
+from trio_chat.core.events import Message, Notice, ServerEvent
+from trio_chat.core.hub import LOBBY, Hub, HubClosing, Member, NameTaken, NoSuchMember
+from trio_chat.core.names import name_key
+from trio_chat.core.outbox import Flusher, Outbox
+from trio_chat.text.codec import encode
 
 # "ana" in fullwidth letters: a different string, but the same name.
 FULLWIDTH_ANA = "\uff41\uff4e\uff41"
@@ -543,7 +537,7 @@ async def test_under_load_writers_are_flushed_at_most_once_per_gap(
     autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Flush passes take no (virtual) time here: the gap is the minimum.
-    monkeypatch.setattr(hub_module, "MIN_FLUSH_GAP", 0.02)
+    monkeypatch.setattr(outbox_module, "MIN_FLUSH_GAP", 0.02)
     flusher = Flusher(interval=0.02)
     outbox = Outbox(flusher=flusher)
     peer = FakePeer()

@@ -11,9 +11,9 @@ import pytest
 import trio
 import trio.testing
 
-from trio_chat.accounts import Guard
-from trio_chat.hub import Hub
-from trio_chat.limits import (
+from trio_chat.core.accounts import Guard
+from trio_chat.core.hub import Hub
+from trio_chat.core.limits import (
     ADDRESSES_REMEMBERED,
     LOOPBACK,
     AddressLimiter,
@@ -24,9 +24,9 @@ from trio_chat.limits import (
     is_exempt,
     parse_networks,
 )
-from trio_chat.protocol import name_key
-from trio_chat.server import MAX_REFUSING, ChatServer
-from trio_chat.session import FLOODING
+from trio_chat.core.names import name_key
+from trio_chat.text.server import MAX_REFUSING, ChatServer
+from trio_chat.text.session import FLOODING
 
 from .conftest import Peer
 

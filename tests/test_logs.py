@@ -13,9 +13,9 @@ import pytest
 import trio
 import trio.testing
 
-from trio_chat.hub import Hub
+from trio_chat.core.hub import Hub
 from trio_chat.logs import FIELDS, JsonFormatter
-from trio_chat.server import ChatServer
+from trio_chat.text.server import ChatServer
 
 from .conftest import Peer
 from .test_cli import Program, running_server

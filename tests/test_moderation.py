@@ -9,10 +9,10 @@ import pytest
 import trio
 import trio.testing
 
-from trio_chat.accounts import Guard, ScryptCost
-from trio_chat.hub import Hub
-from trio_chat.protocol import name_key
-from trio_chat.server import ChatServer
+from trio_chat.core.accounts import Guard, ScryptCost
+from trio_chat.core.hub import Hub
+from trio_chat.core.names import name_key
+from trio_chat.text.server import ChatServer
 
 from .conftest import STEP_TIMEOUT, MemoryConnector, Peer
 
@@ -272,7 +272,7 @@ async def test_a_login_takes_the_name_from_a_connection_still_holding_it(chat: S
 
 
 async def test_commands_that_carry_a_password_hide_it_from_repr() -> None:
-    from trio_chat.protocol import parse_command, parse_name_step
+    from trio_chat.text.codec import parse_command, parse_name_step
 
     for line in (f"/register {ANA_SECRET}", f"/password {ANA_SECRET}", f"/oper {ANA_SECRET}"):
         assert ANA_SECRET not in repr(parse_command(line))

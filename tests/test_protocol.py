@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trio_chat.events import (
+from trio_chat.core.events import (
     Action,
     Error,
     Joined,
@@ -24,12 +24,11 @@ from trio_chat.events import (
     Renamed,
     ServerEvent,
 )
-from trio_chat.protocol import (
+from trio_chat.core.names import MAX_NAME_CHARS, BadName, check_name, clean_text, name_key
+from trio_chat.text.codec import (
     COMMANDS,
     MAX_LINE_BYTES,
-    MAX_NAME_CHARS,
     BadLine,
-    BadName,
     Command,
     Help,
     Invalid,
@@ -41,11 +40,8 @@ from trio_chat.protocol import (
     Quit,
     Say,
     Who,
-    check_name,
-    clean_text,
     encode,
     format_event,
-    name_key,
     parse_command,
 )
 
@@ -562,7 +558,7 @@ def test_encoded_event_round_trips_through_the_line_buffer() -> None:
 
 
 def test_protocol_module_does_not_import_trio() -> None:
-    code = "import trio_chat.protocol, sys; assert 'trio' not in sys.modules"
+    code = "import trio_chat.text.codec, sys; assert 'trio' not in sys.modules"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=False
     )
@@ -573,7 +569,7 @@ def test_protocol_module_does_not_import_trio() -> None:
 
 
 def test_name_step_lines() -> None:
-    from trio_chat.protocol import Login, Name, Pass, parse_name_step
+    from trio_chat.text.codec import Login, Name, Pass, parse_name_step
 
     assert parse_name_step("ana") == Name("ana")
     assert parse_name_step("a\x1bb") == Name("a\x1bb")  # check_name refuses it, whole
@@ -587,7 +583,7 @@ def test_name_step_lines() -> None:
 
 
 def test_account_and_operator_commands_parse() -> None:
-    from trio_chat.protocol import (
+    from trio_chat.text.codec import (
         Ban,
         Bans,
         Kick,
@@ -635,6 +631,6 @@ def test_account_and_operator_commands_parse() -> None:
     ],
 )
 def test_durations(text: str, seconds: int | None) -> None:
-    from trio_chat.protocol import parse_duration
+    from trio_chat.text.codec import parse_duration
 
     assert parse_duration(text) == seconds

@@ -12,10 +12,11 @@ import pytest
 import trio
 import trio.testing
 
-from trio_chat.history import Entry
-from trio_chat.hub import Hub
-from trio_chat.protocol import name_key
-from trio_chat.server import ChatServer, open_history
+from trio_chat.app import open_history
+from trio_chat.core.history import Entry
+from trio_chat.core.hub import Hub
+from trio_chat.core.names import name_key
+from trio_chat.text.server import ChatServer
 
 from .conftest import STEP_TIMEOUT, MemoryConnector, Peer
 

@@ -16,20 +16,18 @@ import pytest
 import trio
 import trio.testing
 
-from trio_chat.hub import Hub
-from trio_chat.protocol import name_key
-from trio_chat.server import (
+from trio_chat.app import ServerConfig, announce, describe_bind_error
+from trio_chat.core.hub import Hub
+from trio_chat.core.names import name_key
+from trio_chat.net.listeners import (
     KEEPALIVE_COUNT,
     KEEPALIVE_IDLE,
     KEEPALIVE_INTERVAL,
     USER_TIMEOUT_MS,
-    ChatServer,
-    ServerConfig,
-    announce,
-    describe_bind_error,
     enable_keepalive,
 )
-from trio_chat.session import RECEIVE_SIZE, Session
+from trio_chat.text.server import ChatServer
+from trio_chat.text.session import RECEIVE_SIZE, Session
 
 from .conftest import Peer
 

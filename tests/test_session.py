@@ -6,10 +6,10 @@ import pytest
 import trio
 import trio.testing
 
-from trio_chat.events import Notice
-from trio_chat.hub import Hub
-from trio_chat.protocol import MAX_LINE_BYTES
-from trio_chat.server import ChatServer
+from trio_chat.core.events import Notice
+from trio_chat.core.hub import Hub
+from trio_chat.text.codec import MAX_LINE_BYTES
+from trio_chat.text.server import ChatServer
 
 from .conftest import MemoryConnector, Peer
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import trio
 
-from trio_chat import soak
-from trio_chat.soak import Figures, Options, Run, ServerLog, judge, leaks
-from trio_chat.soak_clients import Presence, account
+from trio_chat.tools import soak
+from trio_chat.tools.soak import Figures, Options, Run, ServerLog, judge, leaks
+from trio_chat.tools.soak_clients import Presence, account
 
 from .test_soak_clients import ledger_with
 

@@ -7,7 +7,7 @@ import math
 import trio
 import trio.testing
 
-from trio_chat.soak_clients import Connection, Ledger, Presence, Sent, account
+from trio_chat.tools.soak_clients import Connection, Ledger, Presence, Sent, account
 
 
 def ledger_with(*presences: Presence, **deliveries: dict[str, float]) -> Ledger:

@@ -19,11 +19,13 @@ import trio.testing
 import trustme
 from cryptography.hazmat.primitives import serialization
 
-from trio_chat import tls
-from trio_chat.client import connect
-from trio_chat.hub import Hub
-from trio_chat.server import NOT_TLS_REPLY, ChatServer, ServerConfig, announce
-from trio_chat.session import NAME_TIMEOUT
+from trio_chat.app import ServerConfig, announce
+from trio_chat.client.terminal import connect
+from trio_chat.core.hub import Hub
+from trio_chat.net import tls
+from trio_chat.net.tls import NOT_TLS_REPLY
+from trio_chat.text.server import ChatServer
+from trio_chat.text.session import NAME_TIMEOUT
 
 from .conftest import STEP_TIMEOUT, Peer
 

@@ -12,11 +12,17 @@ from typing import TypeVar
 
 import trio
 
-from . import __version__
-from .accounts import SecretFileError, read_secret
-from .client import run_terminal_client
-from .history import DEFAULT_REPLAY, HistoryError, default_path
-from .limits import (
+from trio_chat.app import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    ServerConfig,
+    describe_bind_error,
+    run_server,
+)
+from trio_chat.client.terminal import run_terminal_client
+from trio_chat.core.accounts import SecretFileError, read_secret
+from trio_chat.core.history import DEFAULT_REPLAY, HistoryError, default_path
+from trio_chat.core.limits import (
     DEFAULT_CONNECT_RATE,
     DEFAULT_FLOOD_BURST,
     DEFAULT_FLOOD_RATE,
@@ -26,17 +32,12 @@ from .limits import (
     Network,
     parse_networks,
 )
-from .logs import LOG_FORMATS, configure_logging
-from .protocol import HISTORY_MAX
-from .server import (
-    DEFAULT_HOST,
-    DEFAULT_MAX_CLIENTS,
-    DEFAULT_PORT,
-    ServerConfig,
-    describe_bind_error,
-    run_server,
-)
-from .tls import DEFAULT_DAYS, TLSError, client_context
+from trio_chat.logs import LOG_FORMATS, configure_logging
+from trio_chat.net.tls import DEFAULT_DAYS, TLSError, client_context
+from trio_chat.text.codec import HISTORY_MAX
+from trio_chat.text.server import DEFAULT_MAX_CLIENTS
+
+from . import __version__
 
 E = TypeVar("E", bound=BaseException)
 
@@ -305,7 +306,7 @@ def _secret(path: str | None, what: str) -> str | None:
 
 
 def cert(args: argparse.Namespace) -> int:
-    from .certs import CertError, write_self_signed
+    from trio_chat.tools.certs import CertError, write_self_signed
 
     try:
         files = write_self_signed(Path(args.out), args.host, args.days, force=args.force)
@@ -323,11 +324,11 @@ def cert(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["bench"]:
-        from .bench import main as bench
+        from trio_chat.tools.bench import main as bench
 
         return bench(argv[1:])
     if argv[:1] == ["soak"]:
-        from .soak import main as soak
+        from trio_chat.tools.soak import main as soak
 
         return soak(argv[1:])
     args = build_parser().parse_args(argv)

@@ -4,7 +4,7 @@ Theory of operation
 -------------------
 The soak starts a real ``trio-chat serve`` process (a free port, a history
 file in a temporary directory, ``--log-format json``) and drives it over
-real TCP with N clients in this process (:mod:`trio_chat.soak_clients`,
+real TCP with N clients in this process (:mod:`trio_chat.tools.soak_clients`,
 which also defines how deliveries are counted: what is *expected*, *lost*,
 *misrouted*).
 
@@ -38,9 +38,17 @@ from typing import Any
 
 import trio
 
-from .loadgen import process_cpu_s, process_peak_rss_kb, process_rss_kb
-from .server import raise_open_file_limit
-from .soak_clients import SAMPLES, Ledger, Plan, Tally, account, run_client, run_connection
+from trio_chat.net.listeners import raise_open_file_limit
+from trio_chat.tools.loadgen import process_cpu_s, process_peak_rss_kb, process_rss_kb
+from trio_chat.tools.soak_clients import (
+    SAMPLES,
+    Ledger,
+    Plan,
+    Tally,
+    account,
+    run_client,
+    run_connection,
+)
 
 DEFAULT_CLIENTS = 50
 DEFAULT_MINUTES = 2.0

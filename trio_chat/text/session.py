@@ -41,16 +41,17 @@ import os
 
 import trio
 
-from .accounts import Guard
-from .events import Error, Notice, Past
-from .history import DEFAULT_REPLAY, Entry, History
-from .hub import LOBBY, Hub, HubClosing, Member, NameTaken, NoSuchMember, Outbox
-from .limits import FloodGuard, Flooding
-from .moderation import Moderation
-from .protocol import (
+from trio_chat.core.accounts import Guard
+from trio_chat.core.events import Error, Notice, Past
+from trio_chat.core.history import DEFAULT_REPLAY, Entry, History
+from trio_chat.core.hub import LOBBY, Hub, HubClosing, Member, NameTaken, NoSuchMember
+from trio_chat.core.limits import FloodGuard, Flooding
+from trio_chat.core.moderation import Moderation
+from trio_chat.core.names import BadName, check_name, check_room, name_key
+from trio_chat.core.outbox import Outbox
+from trio_chat.text.codec import (
     ACCOUNT_COMMANDS,
     BadLine,
-    BadName,
     Command,
     Help,
     HistoryRequest,
@@ -69,11 +70,8 @@ from .protocol import (
     Say,
     Topic,
     Who,
-    check_name,
-    check_room,
     encode,
     help_lines,
-    name_key,
     parse_command,
     parse_name_step,
 )

@@ -40,9 +40,9 @@ from typing import TYPE_CHECKING, Protocol
 
 import trio
 
-from .display import Display, wants_colour
-from .protocol import Line, LineBuffer
-from .tls import TLSError, describe_client_failure
+from trio_chat.client.display import Display, wants_colour
+from trio_chat.net.tls import TLSError, describe_client_failure
+from trio_chat.text.codec import Line, LineBuffer
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession

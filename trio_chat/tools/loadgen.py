@@ -1,6 +1,6 @@
 """The benchmark's load generator: many chat clients in one process, on epoll.
 
-It runs in a process of its own (``python -m trio_chat.loadgen``), pinned to
+It runs in a process of its own (``python -m trio_chat.tools.loadgen``), pinned to
 its own core by ``trio-chat bench``, and speaks the line protocol to any
 server (trio_chat, the threaded original, or whatever ``--target`` runs).
 It uses neither trio nor threads: one ``select.epoll`` loop drives every

@@ -52,8 +52,8 @@ from typing import Literal
 
 import trio
 
-from .history import History
-from .protocol import check_name, name_key
+from trio_chat.core.history import History
+from trio_chat.core.names import check_name, name_key
 
 LOGGER = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """``trio-chat bench``: run the load scenarios against servers, side by side.
 
 Each scenario starts a fresh server process pinned to one core and a load
-generator (:mod:`trio_chat.loadgen`) pinned to the other, so neither steals
+generator (:mod:`trio_chat.tools.loadgen`) pinned to the other, so neither steals
 the other's CPU. Targets run interleaved, scenario by scenario, so a noisy
 machine affects them alike; the table gives ratios from the same run.
 
@@ -28,7 +28,7 @@ from typing import Any
 SUSTAINED_P99_MS = 100.0
 # A generator busier than this fraction of its core is the bottleneck.
 SATURATED = 0.9
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 THREADED_ORIGINAL = BENCHMARKS / "threaded_original.py"
 C_LOADGEN = BENCHMARKS / "loadgen.c"
 
@@ -134,7 +134,7 @@ def build_c_loadgen(directory: Path) -> list[str] | None:
     return [str(binary)]
 
 
-PYTHON_LOADGEN = [sys.executable, "-m", "trio_chat.loadgen"]
+PYTHON_LOADGEN = [sys.executable, "-m", "trio_chat.tools.loadgen"]
 
 
 def run_one(target: Target, scenario: Scenario, generator: Sequence[str] = PYTHON_LOADGEN) -> Run:

@@ -1,4 +1,4 @@
-"""The soak's clients, and how their deliveries are counted (see :mod:`trio_chat.soak`).
+"""The soak's clients, and how their deliveries are counted (see :mod:`trio_chat.tools.soak`).
 
 Theory of operation
 -------------------

@@ -6,9 +6,9 @@ A :class:`Moderation` belongs to one session. It remembers which registered
 names this connection has proved it owns (``/login`` or ``/register``), and
 carries out ``/register``, ``/password``, ``/unregister``, ``/oper`` and the
 operator commands against the hub and the server's
-:class:`~trio_chat.accounts.Guard`.
+:class:`~trio_chat.core.accounts.Guard`.
 
-Operators are a flag on the hub's :class:`~trio_chat.hub.Member`, and so is
+Operators are a flag on the hub's :class:`~trio_chat.core.hub.Member`, and so is
 being muted: both follow the member through renames and room changes, and an
 operator's session reaches another member's state through the hub.
 
@@ -27,11 +27,11 @@ from collections.abc import Iterable
 
 import trio
 
-from .accounts import AccountError, BanEntry, Guard, ban_target, covers_peer
-from .events import Error, Notice
-from .hub import Hub, Member
-from .protocol import (
-    BadName,
+from trio_chat.core.accounts import AccountError, BanEntry, Guard, ban_target, covers_peer
+from trio_chat.core.events import Error, Notice
+from trio_chat.core.hub import Hub, Member
+from trio_chat.core.names import BadName, name_key
+from trio_chat.text.codec import (
     Ban,
     Bans,
     Kick,
@@ -41,7 +41,6 @@ from .protocol import (
     Register,
     Unban,
     Unregister,
-    name_key,
 )
 
 LOGGER = logging.getLogger(__name__)

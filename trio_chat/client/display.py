@@ -14,7 +14,7 @@ import time
 import zlib
 from collections.abc import Callable, Mapping
 
-from .protocol import clean_text, name_key
+from trio_chat.core.names import clean_text, name_key
 
 # Foreground colours for names: distinct, readable on dark and light terminals.
 NAME_COLOURS = (31, 32, 33, 34, 35, 36, 91, 92, 93, 94, 95, 96)

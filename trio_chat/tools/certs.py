@@ -11,7 +11,7 @@ it never leaves the server PC and is written with mode 0600.
 
 The certificate names every way a client may reach this PC (its subject
 alternative names): ``localhost``, ``127.0.0.1``, ``::1``, the host name (and
-``NAME.local`` for mDNS), the LAN addresses of :func:`~trio_chat.server.lan_addresses`,
+``NAME.local`` for mDNS), the LAN addresses of :func:`~trio_chat.net.listeners.lan_addresses`,
 and any name or address given with ``--host``. The client checks the name it
 connected to against this list, so a DHCP lease that changes the server's
 address means a new certificate (or ``--host`` with a stable name).
@@ -47,8 +47,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from .server import lan_addresses
-from .tls import CERT_FILE, DEFAULT_DAYS, KEY_FILE
+from trio_chat.net.listeners import lan_addresses
+from trio_chat.net.tls import CERT_FILE, DEFAULT_DAYS, KEY_FILE
 
 # The certificate is valid from a day before it is made: another PC's clock
 # that runs a little late must not find it "not yet valid".

@@ -43,7 +43,7 @@ from typing import Any
 
 import trio
 
-from .events import Action, Message
+from trio_chat.core.events import Action, Message
 
 LOGGER = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ still connect and pick a free name.
 
 Certificates come from files: a public one (``--tls-cert``) for a server with a
 name in DNS, or a self-signed one from ``trio-chat cert`` (see
-:mod:`trio_chat.certs`) that each client trusts by its file (``--tls-ca``).
+:mod:`trio_chat.tools.certs`) that each client trusts by its file (``--tls-ca``).
 The client always checks that the certificate names the host it connects to:
 ``--host 192.168.1.20`` needs that IP address in the certificate.
 
@@ -29,6 +29,10 @@ from __future__ import annotations
 
 import ssl
 from pathlib import Path
+
+import trio
+
+from trio_chat.net.listeners import LINGER_TIMEOUT, linger
 
 # What `trio-chat cert` writes (certs.py; kept here so that the command line
 # need not import the cryptography package to show its defaults).
@@ -170,3 +174,64 @@ def _reason(error: ssl.SSLError) -> str:
     if error.reason:
         return str(error.reason).lower().replace("_", " ")
     return str(error.strerror or error)
+
+
+class NotTLS(trio.BrokenResourceError):
+    """A client on the TLS port spoke plain text."""
+
+
+# What a client that speaks plain text to the TLS port reads, in plain text.
+NOT_TLS_REPLY = (
+    b"! this server speaks TLS: connect with --tls-ca cert.pem (make client TLS_CA=cert.pem)"
+    b" or --tls\n"
+)
+# Every TLS connection starts with a handshake record, whose type is 22.
+TLS_HANDSHAKE_RECORD = 0x16
+
+
+class TLSOnly(trio.abc.HalfCloseableStream):
+    """The TCP connection under a server's SSLStream; turns away plain-text clients.
+
+    Without it, a client that forgot TLS (``nc``, or ``trio-chat client``
+    without ``--tls-ca``) would hear nothing: the server waits for a TLS
+    handshake, the client for a greeting, until the name timeout. Its first
+    bytes tell: a TLS client's are a handshake record. Anything else is
+    answered with :data:`NOT_TLS_REPLY`, in plain text, and ends the
+    connection (:class:`NotTLS`, a ``BrokenResourceError``).
+    """
+
+    # One per TLS connection, thousands at once: no per-instance __dict__.
+    __slots__ = ("_checked", "transport")
+
+    def __init__(self, transport: trio.SocketStream) -> None:
+        self.transport = transport
+        self._checked = False
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        data = await self.transport.receive_some(max_bytes)
+        if not self._checked and data:
+            self._checked = True
+            if data[0] != TLS_HANDSHAKE_RECORD:
+                await self._turn_away()
+                raise NotTLS
+        return data
+
+    async def _turn_away(self) -> None:
+        with trio.move_on_after(LINGER_TIMEOUT):
+            try:
+                await self.transport.send_all(NOT_TLS_REPLY)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                return
+            await linger(self.transport)  # so the reply is read, not reset
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await self.transport.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.transport.wait_send_all_might_not_block()
+
+    async def send_eof(self) -> None:
+        await self.transport.send_eof()
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()

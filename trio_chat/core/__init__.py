@@ -1,0 +1,1 @@
+"""The chat core: members, names, rooms and rules. No bytes, no sockets, no wording."""

@@ -1,0 +1,1 @@
+"""Networking every stream frontend shares: listeners, TLS, connections."""

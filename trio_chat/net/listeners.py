@@ -1,0 +1,159 @@
+"""Listening sockets and accepted connections: keepalive, gentle closes, peer names.
+
+Nothing here knows a chat protocol; every stream frontend uses it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import resource
+import socket
+import sys
+from typing import TYPE_CHECKING
+
+import trio
+
+if TYPE_CHECKING:
+    from trio_chat.net.tls import TLSOnly
+
+LOGGER = logging.getLogger(__name__)
+
+# How long a closing connection waits for the peer to close its side.
+LINGER_TIMEOUT = 1.0
+# TCP keepalive: probe after this many idle seconds, every INTERVAL, give up after COUNT.
+KEEPALIVE_IDLE = 60
+KEEPALIVE_INTERVAL = 15
+KEEPALIVE_COUNT = 4
+# A peer that acknowledges nothing we send for this long (ms) is gone.
+USER_TIMEOUT_MS = (KEEPALIVE_IDLE + KEEPALIVE_INTERVAL * KEEPALIVE_COUNT) * 1000
+
+
+async def close_gently(stream: trio.abc.Stream) -> None:
+    """Half-close a TCP connection, then read and drop what the peer still sends.
+
+    Closing a socket that has unread input makes the kernel send a reset, and
+    a reset can destroy our last lines ("*** Bye!", "*** server shutting
+    down") before the peer reads them. So we send EOF first and give the peer
+    up to LINGER_TIMEOUT to close its side.
+    """
+    if isinstance(stream, trio.SSLStream):
+        await _close_tls_gently(stream)
+        return
+    if not isinstance(stream, trio.SocketStream):
+        return  # in-memory streams lose nothing on close
+    with trio.move_on_after(LINGER_TIMEOUT):
+        await linger(stream)
+
+
+async def _close_tls_gently(stream: trio.SSLStream[TLSOnly]) -> None:
+    """End TLS with close_notify both ways, then close TCP as :func:`close_gently` does.
+
+    The peer must see our close_notify, or its TLS library reports a lost
+    connection instead of the end of the stream. ``unwrap`` sends it and
+    waits for the peer's; after that the TCP socket is ours to close.
+    """
+    transport: trio.abc.Stream | None = None
+    try:
+        with trio.move_on_after(LINGER_TIMEOUT):
+            try:
+                transport, _ = await stream.unwrap()
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                return  # the peer is gone, or broke TLS: the caller closes the socket
+            if isinstance(transport, trio.abc.HalfCloseableStream):
+                await linger(transport)
+    finally:
+        if transport is not None:
+            await trio.aclose_forcefully(transport)
+
+
+async def linger(stream: trio.abc.HalfCloseableStream) -> None:
+    """Send EOF, then read and drop what the peer sends until it closes."""
+    try:
+        await stream.send_eof()
+        while await stream.receive_some(65536):
+            pass
+    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+        pass  # the peer is gone: nothing more to wait for
+
+
+def peer_name(stream: trio.SocketStream) -> str:
+    """``host:port`` of the peer, for logs."""
+    try:
+        address = stream.socket.getpeername()
+    except OSError:
+        return "unknown peer"
+    host, port = address[0], address[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def peer_ip(stream: trio.SocketStream) -> str:
+    """The peer's IP address ("" if the connection is already gone)."""
+    try:
+        return str(stream.socket.getpeername()[0])
+    except OSError:
+        return ""
+
+
+def enable_keepalive(stream: trio.SocketStream) -> None:
+    """Let the kernel find peers that vanished (a laptop asleep, Wi-Fi gone).
+
+    Without it a half-open connection keeps its name until its outbox fills,
+    which in a quiet room may take days. Probes start after KEEPALIVE_IDLE
+    seconds of silence; the connection is closed after KEEPALIVE_COUNT
+    unanswered ones. While we are sending, TCP_USER_TIMEOUT closes it once
+    nothing has been acknowledged for as long (two minutes): either way a
+    vanished peer is dropped, "connection lost", within about two minutes.
+    """
+    options = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
+    for name, value in (
+        ("TCP_KEEPIDLE", KEEPALIVE_IDLE),
+        ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL),
+        ("TCP_KEEPCNT", KEEPALIVE_COUNT),
+        # Data we sent that stays unacknowledged this long: the peer is gone
+        # (keepalive only probes an idle connection; this covers a busy one).
+        ("TCP_USER_TIMEOUT", USER_TIMEOUT_MS),
+    ):
+        if hasattr(socket, name):
+            options.append((socket.IPPROTO_TCP, getattr(socket, name), value))
+    for level, option, value in options:
+        # Not supported here: the connection works without it.
+        with contextlib.suppress(OSError):
+            stream.setsockopt(level, option, value)
+
+
+def raise_open_file_limit() -> int:
+    """Raise the soft open-file limit to the hard one; return the limit in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as exc:
+            LOGGER.warning("could not raise the open-file limit above %d: %s", soft, exc)
+    return soft if soft != resource.RLIM_INFINITY else 1 << 20
+
+
+def lan_addresses() -> list[str]:
+    """This machine's IPv4 addresses other PCs may reach (no packets are sent)."""
+    found: set[str] = set()
+    if sys.platform == "linux":
+        import fcntl
+        import struct
+
+        siocgifaddr = 0x8915
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            for _, interface in socket.if_nameindex():
+                request = struct.pack("256s", interface.encode()[:15])
+                try:
+                    reply = fcntl.ioctl(probe.fileno(), siocgifaddr, request)
+                except OSError:
+                    continue  # no IPv4 address on this interface
+                found.add(socket.inet_ntoa(reply[20:24]))
+    try:
+        for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
+            found.add(str(info[4][0]))
+    except OSError:
+        pass
+    return sorted(a for a in found if not a.startswith("127."))

@@ -1,0 +1,1 @@
+"""Benchmark, load generator, soak and certificates: never imported by the server."""
