@@ -3,17 +3,42 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import trio
 import trio.testing
 
+from trio_chat.core.accounts import Guard
+from trio_chat.core.history import DEFAULT_REPLAY, History
 from trio_chat.core.hub import Hub
+from trio_chat.core.limits import DEFAULT_LIMITS, Limits
 from trio_chat.core.names import name_key
+from trio_chat.core.service import ChatService
 from trio_chat.text.server import ChatServer
 
 # No single wait in a test may take longer than this (real or virtual seconds).
 STEP_TIMEOUT = 10
+
+
+def text_server(
+    hub: Hub | None = None,
+    *,
+    history: History | None = None,
+    replay: int = DEFAULT_REPLAY,
+    guard: Guard | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    **options: Any,
+) -> ChatServer:
+    """A text frontend on a chat service over ``hub`` (a fresh one by default)."""
+    service = ChatService(
+        hub if hub is not None else Hub(name_key),
+        guard=guard,
+        history=history,
+        limits=limits,
+        replay=replay,
+    )
+    return ChatServer(service, **options)
 
 
 class Peer:
@@ -76,7 +101,7 @@ def hub() -> Hub:
 
 @pytest.fixture
 def server(hub: Hub) -> ChatServer:
-    return ChatServer(hub, max_clients=50)
+    return text_server(hub, max_clients=50)
 
 
 class MemoryConnector:

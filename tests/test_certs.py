@@ -19,10 +19,9 @@ from trio_chat.client.terminal import connect
 from trio_chat.core.hub import Hub
 from trio_chat.net import tls
 from trio_chat.net.listeners import lan_addresses
-from trio_chat.text.server import ChatServer
 from trio_chat.tools.certs import CertError, write_self_signed
 
-from .conftest import Peer
+from .conftest import Peer, text_server
 from .test_cli import TRIO_CHAT
 
 
@@ -111,7 +110,7 @@ def test_names_are_normalised_and_not_repeated(tmp_path: Path) -> None:
 
 async def test_a_strict_client_accepts_the_certificate_over_tls(tmp_path: Path) -> None:
     files = write_self_signed(tmp_path, [], 1)
-    server = ChatServer(Hub(), ssl_context=tls.server_context(str(files.cert), str(files.key)))
+    server = text_server(Hub(), ssl_context=tls.server_context(str(files.cert), str(files.key)))
     # Python 3.13's default context is this strict: the certificate must pass it.
     client = tls.client_context(str(files.cert))
     client.verify_flags |= ssl.VERIFY_X509_STRICT | ssl.VERIFY_X509_PARTIAL_CHAIN

@@ -11,9 +11,8 @@ import trio.testing
 from trio_chat.client.terminal import ChatClient, StreamKeyboard
 from trio_chat.core.accounts import Guard, ScryptCost
 from trio_chat.core.hub import Hub
-from trio_chat.text.server import ChatServer
 
-from .conftest import STEP_TIMEOUT, MemoryConnector
+from .conftest import STEP_TIMEOUT, MemoryConnector, text_server
 
 
 class RecordingScreen:
@@ -255,7 +254,7 @@ async def locked(hub: Hub) -> AsyncIterator[MemoryConnector]:
     guard = Guard(server_password="door-pw-1", cost=CHEAP)
     await guard.register("ana", "ana-pw-12")
     async with trio.open_nursery() as nursery:
-        yield MemoryConnector(ChatServer(hub, guard=guard), nursery)
+        yield MemoryConnector(text_server(hub, guard=guard), nursery)
         nursery.cancel_scope.cancel()
 
 

@@ -30,7 +30,7 @@ from trio_chat.text.codec import MAX_LINE_BYTES
 from trio_chat.text.server import ChatServer
 from trio_chat.text.session import NAME_TIMEOUT
 
-from .conftest import STEP_TIMEOUT, Peer
+from .conftest import STEP_TIMEOUT, Peer, text_server
 from .test_fuzz import WELL_FORMED, assert_displayable
 
 
@@ -70,7 +70,7 @@ async def serving(
     *, max_clients: int = 50, name_timeout: float = NAME_TIMEOUT
 ) -> AsyncIterator[Lab]:
     """Serve until the block ends, then close every client."""
-    server = ChatServer(Hub(name_key), max_clients=max_clients, name_timeout=name_timeout)
+    server = text_server(Hub(name_key), max_clients=max_clients, name_timeout=name_timeout)
     async with trio.open_nursery() as nursery:
         listeners: list[trio.SocketListener] = await nursery.start(
             partial(server.run, 0, host="127.0.0.1")

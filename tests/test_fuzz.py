@@ -30,9 +30,9 @@ from trio_chat.core.events import (
     Crowd,
     Error,
     Joined,
-    Left,
     Message,
     Notice,
+    Parted,
     Past,
     Private,
     Renamed,
@@ -69,9 +69,8 @@ from trio_chat.text.codec import (
     format_event,
     parse_command,
 )
-from trio_chat.text.server import ChatServer
 
-from .conftest import STEP_TIMEOUT, MemoryConnector
+from .conftest import STEP_TIMEOUT, MemoryConnector, text_server
 
 # Fuzzing is cheap per example but the suite must stay fast: modest counts.
 CODEC = settings(max_examples=200, deadline=None)
@@ -355,9 +354,7 @@ server_event: st.SearchStrategy[ServerEvent] = st.one_of(
     st.builds(Past, said_event),
     st.builds(Private, valid_name, valid_name, said),
     st.builds(Joined, valid_name, st.just("#lobby")),
-    st.builds(
-        Left, valid_name, st.just("#lobby"), st.sampled_from(["", "too slow", "quit"]) | said
-    ),
+    st.builds(Parted, valid_name, st.just("#lobby"), st.sampled_from(["", "went to #dev"]) | said),
     st.builds(
         Crowd,
         st.just("#big"),
@@ -444,7 +441,7 @@ async def test_a_member_sending_anything_never_breaks_the_server_or_the_room(
     hub = Hub(name_key)
     with captured_logs() as records, trio.fail_after(STEP_TIMEOUT):
         async with trio.open_nursery() as nursery:
-            connector = MemoryConnector(ChatServer(hub), nursery)
+            connector = MemoryConnector(text_server(hub), nursery)
             bob, carl, ana = await connector.members("bob", "carl", "ana")
             for chunk in chunks:
                 try:

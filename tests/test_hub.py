@@ -13,10 +13,11 @@ import trio.testing
 
 from trio_chat.core import hub as hub_module
 from trio_chat.core import outbox as outbox_module
-from trio_chat.core.events import Message, Notice, ServerEvent
-from trio_chat.core.hub import LOBBY, Hub, HubClosing, Member, NameTaken, NoSuchMember
+from trio_chat.core.events import Message, Notice, Reason, ServerEvent
+from trio_chat.core.hub import LOBBY, Hub, Member
 from trio_chat.core.names import name_key
 from trio_chat.core.outbox import Flusher, Outbox
+from trio_chat.core.refusals import NameTaken, NoSuchMember, ServerClosing
 from trio_chat.text.codec import encode
 
 # "ana" in fullwidth letters: a different string, but the same name.
@@ -30,9 +31,11 @@ def hub() -> Hub:
 
 def join(hub: Hub, name: str, outbox: Outbox | None = None) -> Member:
     """Register ``name`` with the line protocol's encoder, as a session does."""
-    return hub.join(
+    member = hub.join(
         name, encode, trio.CancelScope(), address=f"test:{name}", outbox=outbox or Outbox()
     )
+    hub.enter(member, LOBBY)  # where the text frontend puts everyone
+    return member
 
 
 def received(member: Member) -> bytes:
@@ -160,8 +163,8 @@ async def test_private_reaches_only_the_target(hub: Hub) -> None:
     ana, bob, carl = join(hub, "ana"), join(hub, "bob"), join(hub, "carl")
     received(ana)
     received(bob)
-    recipient = hub.private(ana, "BOB", "psst")
-    assert recipient is bob
+    event = hub.private(ana, "BOB", "psst")
+    assert (event.sender, event.target, event.text) == ("ana", "bob", "psst")
     assert received(bob) == b"[private] ana: psst\n"
     assert received(carl) == b""
     assert received(ana) == b""
@@ -176,7 +179,7 @@ def test_private_to_unknown_name_raises_no_such_member(hub: Hub) -> None:
 async def test_leave_announces_the_reason_to_the_others(hub: Hub) -> None:
     ana, bob = join(hub, "ana"), join(hub, "bob")
     received(ana)
-    hub.leave(bob, "gone fishing")
+    hub.leave(bob, Reason.QUIT, "gone fishing")
     assert received(ana) == b"*** bob left (gone fishing)\n"
     assert hub.names() == ["ana"]
     assert hub.find("bob") is None
@@ -185,15 +188,15 @@ async def test_leave_announces_the_reason_to_the_others(hub: Hub) -> None:
 async def test_leave_without_reason(hub: Hub) -> None:
     ana, bob = join(hub, "ana"), join(hub, "bob")
     received(ana)
-    hub.leave(bob)
+    hub.leave(bob, Reason.QUIT)
     assert received(ana) == b"*** bob left\n"
 
 
 async def test_leave_is_idempotent(hub: Hub) -> None:
     ana, bob = join(hub, "ana"), join(hub, "bob")
     received(ana)
-    hub.leave(bob, "bye")
-    hub.leave(bob, "bye again")
+    hub.leave(bob, Reason.QUIT, "bye")
+    hub.leave(bob, Reason.QUIT, "bye again")
     assert received(ana) == b"*** bob left (bye)\n"
     assert hub.names() == ["ana"]
 
@@ -202,16 +205,16 @@ async def test_leave_of_an_old_member_does_not_remove_a_newcomer_with_the_same_n
     hub: Hub,
 ) -> None:
     old = join(hub, "bob")
-    hub.leave(old)
+    hub.leave(old, Reason.CLOSED)
     new = join(hub, "bob")
-    hub.leave(old)
+    hub.leave(old, Reason.CLOSED)
     assert hub.find("bob") is new
 
 
 async def test_leave_closes_the_outbox_after_queued_data(hub: Hub) -> None:
     ana, bob = join(hub, "ana"), join(hub, "bob")
     hub.say(ana, LOBBY, "last words for bob")
-    hub.leave(bob, "quit")
+    hub.leave(bob, Reason.QUIT)
     assert bob.outbox.next_batch() == b"ana: last words for bob\n"
     with pytest.raises(trio.EndOfChannel):
         bob.outbox.next_batch()
@@ -219,7 +222,7 @@ async def test_leave_closes_the_outbox_after_queued_data(hub: Hub) -> None:
 
 async def test_member_leaving_hears_nothing_more(hub: Hub) -> None:
     ana, bob = join(hub, "ana"), join(hub, "bob")
-    hub.leave(bob)
+    hub.leave(bob, Reason.CLOSED)
     hub.say(ana, LOBBY, "anyone?")
     with pytest.raises(trio.EndOfChannel):
         bob.outbox.next_batch()
@@ -311,6 +314,8 @@ async def test_broadcast_encodes_once_for_members_sharing_an_encoder(hub: Hub) -
         return encode(event)
 
     sender, *others = [hub.join(f"m{i}", counting_encode, trio.CancelScope()) for i in range(5)]
+    for member in (sender, *others):
+        hub.enter(member, LOBBY)
     for member in others:
         received(member)
     calls.clear()
@@ -350,6 +355,8 @@ async def test_say_encodes_once_per_encoder(hub: Hub) -> None:
     sender = hub.join("sender", encode_a, trio.CancelScope())
     line_members = [hub.join(f"a{i}", encode_a, trio.CancelScope()) for i in range(3)]
     other = hub.join("other", encode_b, trio.CancelScope())
+    for member in (sender, *line_members, other):
+        hub.enter(member, LOBBY)
     counts.update(a=0, b=0)
     hub.say(sender, LOBBY, "hi")
     assert counts == {"a": 1, "b": 1}
@@ -408,8 +415,8 @@ async def test_leaving_after_shutdown_announces_nothing(hub: Hub) -> None:
     ana, bob = join(hub, "ana"), join(hub, "bob")
     received(ana)
     hub.shutdown("server shutting down")
-    hub.leave(bob, "server shutting down")
-    hub.leave(ana, "server shutting down")
+    hub.leave(bob, Reason.SHUTDOWN)
+    hub.leave(ana, Reason.SHUTDOWN)
     assert received(ana) == b"*** server shutting down\n"
     assert received(bob) == b"*** server shutting down\n"
     assert len(hub) == 0
@@ -431,8 +438,8 @@ async def test_hub_is_empty_after_everyone_leaves(hub: Hub) -> None:
     hub.enter(ana, "#dev")
     hub.enter(bob, "#dev")
     assert hub.statistics() == {"members": 2, "rooms": 2}
-    hub.leave(ana, "bye")
-    hub.leave(bob, "bye")
+    hub.leave(ana, Reason.QUIT)
+    hub.leave(bob, Reason.QUIT)
     assert len(hub) == 0
     assert hub.names() == []
     assert hub.rooms() == [LOBBY]
@@ -455,22 +462,20 @@ async def test_room_messages_stay_in_the_room(hub: Hub) -> None:
 async def test_entering_a_room_whose_last_member_is_evicted_keeps_the_room(hub: Hub) -> None:
     bob = hub.join("bob", encode, trio.CancelScope(), outbox=Outbox(max_messages=1))
     hub.enter(bob, "#dev")
-    hub.part(bob, LOBBY)
     bob.outbox.put_nowait(b"his outbox is full\n")  # bob stopped reading
     ana = hub.join("ana", encode, trio.CancelScope())
-    hub.part(ana, LOBBY)
     hub.enter(ana, "#dev")  # the "ana joined" notice evicts bob, the room's only member
     room = hub.room("#dev")
     assert room is not None
     assert list(room.members.values()) == [ana]
     assert hub.names() == ["ana"]
-    hub.leave(ana)
+    hub.leave(ana, Reason.QUIT)
     assert hub.rooms() == [LOBBY]
 
 
 async def test_nobody_joins_a_hub_that_is_shutting_down(hub: Hub) -> None:
     hub.shutdown("bye")
-    with pytest.raises(HubClosing):
+    with pytest.raises(ServerClosing):
         hub.join("late", encode, trio.CancelScope())
     assert len(hub) == 0
 
@@ -571,7 +576,7 @@ async def test_a_big_room_hears_of_arrivals_and_departures_in_summaries(
         first = [join(hub, name) for name in ("a", "b", "c")]
         assert received(first[0]) == b"*** b joined\n*** c joined\n"
         crowd = [join(hub, f"n{i}") for i in range(30)]
-        hub.leave(crowd[0], "bye")
+        hub.leave(crowd[0], Reason.QUIT)
         # Nothing yet: arrivals and departures wait for the summary.
         assert received(first[0]) == b""
         await trio.sleep(hub_module.SUMMARY_INTERVAL + 1)
@@ -629,8 +634,8 @@ async def test_arrivals_and_departures_in_a_big_room_are_told_in_order(
         join(hub, "b")
         received(watcher)
         x = join(hub, "x")  # held for the summary
-        hub.leave(join(hub, "y"))
-        hub.leave(x)  # the room is small again, but arrivals are still held
+        hub.leave(join(hub, "y"), Reason.QUIT)
+        hub.leave(x, Reason.QUIT)  # the room is small again, but arrivals are still held
         await trio.sleep(hub_module.SUMMARY_INTERVAL + 1)
         assert received(watcher) == b"*** 2 joined: x, y; 2 left: y, x\n"
         nursery.cancel_scope.cancel()

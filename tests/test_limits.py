@@ -28,7 +28,7 @@ from trio_chat.core.names import name_key
 from trio_chat.text.server import MAX_REFUSING, ChatServer
 from trio_chat.text.session import FLOODING
 
-from .conftest import Peer
+from .conftest import Peer, text_server
 
 # --- the rules, with time passed in -----------------------------------------------
 
@@ -185,7 +185,7 @@ OPER_SECRET = "oper-Secret-42"
 @pytest.fixture
 async def limited() -> AsyncIterator[Connector]:
     limits = Limits(flood_rate=2, flood_burst=3, flood_patience=10)
-    server = ChatServer(Hub(name_key), limits=limits, guard=Guard(oper_password=OPER_SECRET))
+    server = text_server(Hub(name_key), limits=limits, guard=Guard(oper_password=OPER_SECRET))
     async with trio.open_nursery() as nursery:
         yield Connector(server, nursery)
         nursery.cancel_scope.cancel()
@@ -260,7 +260,7 @@ async def test_a_flood_of_name_attempts_is_paced_too(
 
 
 async def test_loopback_is_exempt_by_default(autojump_clock: trio.testing.MockClock) -> None:
-    server = ChatServer(Hub(name_key), limits=Limits(flood_rate=1, flood_burst=1))
+    server = text_server(Hub(name_key), limits=Limits(flood_rate=1, flood_burst=1))
     async with trio.open_nursery() as nursery:
         connector = Connector(server, nursery)
         ana = await connector.join("ana", "192.168.1.10")
@@ -294,7 +294,7 @@ async def test_operators_are_exempt_from_flood_control(
 @pytest.fixture
 async def strict_tcp() -> AsyncIterator[tuple[ChatServer, trio.SocketListener]]:
     # Loopback is exempt by default; these tests need it limited.
-    server = ChatServer(Hub(name_key), limits=Limits(max_per_address=2, connect_rate=4, exempt=()))
+    server = text_server(Hub(name_key), limits=Limits(max_per_address=2, connect_rate=4, exempt=()))
     async with trio.open_nursery() as nursery:
         listeners: list[trio.SocketListener] = await nursery.start(
             partial(server.run, 0, host="127.0.0.1")
@@ -353,7 +353,7 @@ async def test_a_connection_storm_is_refused_and_logged_once(
 async def test_a_storm_of_refusals_cannot_hold_many_sockets_open() -> None:
     # A refused connection is told why and lingers up to a second for the
     # peer to close; past MAX_REFUSING at once, more are closed at once.
-    server = ChatServer(Hub(name_key), max_clients=1)
+    server = text_server(Hub(name_key), max_clients=1)
     async with trio.open_nursery() as nursery:
         listeners: list[trio.SocketListener] = await nursery.start(
             partial(server.run, 0, host="127.0.0.1")

@@ -17,7 +17,7 @@ from trio_chat.core.hub import Hub
 from trio_chat.logs import FIELDS, JsonFormatter
 from trio_chat.text.server import ChatServer
 
-from .conftest import Peer
+from .conftest import Peer, text_server
 from .test_cli import Program, running_server
 
 SECRET = "hunter2-s3cret"
@@ -233,7 +233,7 @@ async def test_a_peer_gone_before_the_greeting_is_one_disconnected_line(
 async def test_refusing_a_peer_already_gone_is_one_line(
     hub: Hub, log: pytest.LogCaptureFixture
 ) -> None:
-    full = ChatServer(hub, max_clients=1)
+    full = text_server(hub, max_clients=1)
     full.connections = 1
     client, server_side = trio.testing.memory_stream_pair()
     await client.aclose()

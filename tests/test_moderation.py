@@ -12,9 +12,8 @@ import trio.testing
 from trio_chat.core.accounts import Guard, ScryptCost
 from trio_chat.core.hub import Hub
 from trio_chat.core.names import name_key
-from trio_chat.text.server import ChatServer
 
-from .conftest import STEP_TIMEOUT, MemoryConnector, Peer
+from .conftest import STEP_TIMEOUT, MemoryConnector, Peer, text_server
 
 # Cheap hashes: the rules, not scrypt's cost, are under test here.
 CHEAP = ScryptCost(n=2**10, r=8, p=1)
@@ -51,7 +50,7 @@ class Server:
     def __init__(self, nursery: trio.Nursery, guard: Guard) -> None:
         self.hub = Hub(name_key)
         self.guard = guard
-        self.connector = MemoryConnector(ChatServer(self.hub, guard=guard), nursery)
+        self.connector = MemoryConnector(text_server(self.hub, guard=guard), nursery)
         self.seen: list[str] = []
 
     def open(self, peer: str | None = None) -> Recorder:
@@ -192,8 +191,16 @@ async def test_register_then_the_name_needs_login_and_a_wrong_password_closes(
     assert await intruder.line() == (
         "! the name ANA is registered: send /login ANA PASSWORD, or another name"
     )
+    # A few tries, as for a mistyped password; the last wrong one closes.
     await intruder.send("/login ana Wrong-Guess-99")
-    assert await intruder.expect_eof() == ["! wrong password for ana"]
+    assert await intruder.line() == (
+        "! wrong password for ana (2 tries left): send /login ana PASSWORD"
+    )
+    await intruder.send("/login ana Wrong-Guess-98", "/login ana Wrong-Guess-97")
+    assert await intruder.expect_eof() == [
+        "! wrong password for ana (1 try left): send /login ana PASSWORD",
+        "! wrong password for ana",
+    ]
     assert "wrong password for ana from 198.51.100.4:4000" in caplog.text
 
     again = await chat.login("ANA", ANA_SECRET)  # any case: the registered spelling is used
@@ -250,7 +257,8 @@ async def test_register_rules_password_change_and_unregister(chat: Server) -> No
     old = chat.open()
     await old.line()
     await old.send(f"/login ana {ANA_SECRET}")
-    assert await old.expect_eof() == ["! wrong password for ana"]
+    assert (await old.line()).startswith("! wrong password for ana (2 tries left)")
+    await old.send("/quit")
     ana = await chat.login("ana", "ana-New-5678")
     await ana.send("/unregister")
     assert await ana.line() == "*** ana is not registered any more"
@@ -293,7 +301,7 @@ async def test_oper_with_the_right_password_and_operators_only_for_others(
         await bob.send(command)
         assert await bob.line() == "! operators only", command
     await bob.send("/oper Wrong-Guess-99")
-    assert await bob.line() == "! wrong operator password"
+    assert await bob.line() == "! wrong operator password (2 tries left)"
     assert "wrong operator password from bob (memory:1)" in caplog.text
     await bob.send("/help")
     assert not any("/kick" in line for line in await bob.until("***   //TEXT"))
@@ -312,7 +320,12 @@ async def test_three_wrong_operator_passwords_close_the_connection(chat: Server)
     bob = await chat.join("bob")
     for _ in range(3):
         await bob.send("/oper Wrong-Guess-99")
-    assert await bob.expect_eof() == ["! wrong operator password"] * 3
+    # Told how many tries are left, and why the connection ends.
+    assert await bob.expect_eof() == [
+        "! wrong operator password (2 tries left)",
+        "! wrong operator password (1 try left)",
+        "! too many wrong operator passwords: disconnected",
+    ]
     assert "*** bob left (too many wrong operator passwords)" in await carl.until("*** bob left")
 
 

@@ -15,14 +15,19 @@ from hypothesis import strategies as st
 
 from trio_chat.core.events import (
     Action,
+    Dismissed,
     Error,
     Joined,
-    Left,
     Message,
     Notice,
+    Parted,
     Private,
+    Reason,
     Renamed,
     ServerEvent,
+)
+from trio_chat.core.events import (
+    Quit as Departed,
 )
 from trio_chat.core.names import MAX_NAME_CHARS, BadName, check_name, clean_text, name_key
 from trio_chat.text.codec import (
@@ -528,11 +533,21 @@ def test_parse_command_never_raises_and_invalid_always_says_why(line: str) -> No
         pytest.param(Action("ana", "#lobby", "waves"), b"* ana waves\n", id="action"),
         pytest.param(Private("ana", "bob", "psst"), b"[private] ana: psst\n", id="private"),
         pytest.param(Joined("ana", "#lobby"), b"*** ana joined\n", id="joined"),
-        pytest.param(Left("ana", "#lobby"), b"*** ana left\n", id="left"),
-        pytest.param(Left("ana", "#lobby", ""), b"*** ana left\n", id="left-empty-reason"),
+        pytest.param(Parted("ana", "#lobby"), b"*** ana left\n", id="parted"),
+        pytest.param(Departed("ana", Reason.QUIT), b"*** ana left\n", id="quit"),
+        pytest.param(Departed("ana", Reason.QUIT, "bye"), b"*** ana left (bye)\n", id="quit-words"),
         pytest.param(
-            Left("ana", "#lobby", "too slow"), b"*** ana left (too slow)\n", id="left-why"
+            Departed("ana", Reason.KICKED, "spam", "op"),
+            b"*** ana left (kicked by op: spam)\n",
+            id="kicked",
         ),
+        pytest.param(
+            Dismissed(Reason.ELSEWHERE),
+            b"! you logged in from elsewhere: this connection is closed\n",
+            id="dismissed-elsewhere",
+        ),
+        pytest.param(Parted("ana", "#lobby", ""), b"*** ana left\n", id="parted-empty"),
+        pytest.param(Departed("ana", Reason.TOO_SLOW), b"*** ana left (too slow)\n", id="too-slow"),
         pytest.param(Renamed("ana", "anna"), b"*** ana is now known as anna\n", id="renamed"),
         pytest.param(Notice("server shutting down"), b"*** server shutting down\n", id="notice"),
         pytest.param(Error("no such user: zed"), b"! no such user: zed\n", id="error"),

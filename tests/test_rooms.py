@@ -13,12 +13,12 @@ import trio
 import trio.testing
 
 from trio_chat.app import open_history
+from trio_chat.core.events import Reason
 from trio_chat.core.history import Entry
 from trio_chat.core.hub import Hub
 from trio_chat.core.names import name_key
-from trio_chat.text.server import ChatServer
 
-from .conftest import STEP_TIMEOUT, MemoryConnector, Peer
+from .conftest import STEP_TIMEOUT, MemoryConnector, Peer, text_server
 
 # Messages replayed on entering a room, in the tests with history.
 REPLAY = 5
@@ -368,7 +368,7 @@ async def serving(path: Path, replay: int = REPLAY) -> AsyncIterator[MemoryConne
     async with trio.open_nursery() as storage:
         await storage.start(history.run)
         hub = Hub(name_key, recorder=history, topics=await history.topics())
-        server = ChatServer(hub, history=history, replay=replay)
+        server = text_server(hub, history=history, replay=replay)
         try:
             async with trio.open_nursery() as handlers:
                 yield MemoryConnector(server, handlers)
@@ -414,6 +414,8 @@ async def test_private_messages_are_never_in_history(saved: MemoryConnector) -> 
     carl = await saved.join("carl")
     assert await replay(carl) == ["*** Last 1 message in #lobby:", "ana: public"]
     await carl.send("/history")
+    assert await replay(carl) == ["*** Last 1 message in #lobby:", "ana: public"]
+    await carl.send("/history")
     assert await carl.line() == "*** No older messages in #lobby"
 
 
@@ -452,14 +454,20 @@ async def test_history_pages_backwards_without_duplicates(saved: MemoryConnector
     await settle(ana)
     bob = await saved.join("bob")
     assert (await replay(bob))[1:] == [f"ana: m{i}" for i in range(8, 13)]
-    await ana.send("m13")  # said after bob came: live, never in his /history pages
+    await ana.send("m13")  # said after bob came: live, and the latest in /history
     assert await bob.line() == "ana: m13"
+    # The first /history shows the latest, as a user expects; then further back.
     await bob.send("/history 3")
     assert await replay(bob) == [
-        "*** 3 messages before, in #lobby:",
-        "ana: m5",
-        "ana: m6",
-        "ana: m7",
+        "*** Last 3 messages in #lobby:",
+        "ana: m11",
+        "ana: m12",
+        "ana: m13",
+    ]
+    await bob.send("/history 6")
+    assert await replay(bob) == [
+        "*** 6 messages before, in #lobby:",
+        *(f"ana: m{i}" for i in range(5, 11)),
     ]
     await bob.send("/history")
     assert await replay(bob) == [
@@ -482,7 +490,9 @@ async def test_history_pages_restart_in_each_room_entered(saved: MemoryConnector
     await join_room(ana, "lobby")
     assert (await replay(ana))[1:] == [f"ana: m{i}" for i in range(3, 8)]
     await ana.send("/history 1")
-    assert await replay(ana) == ["*** 1 message before, in #lobby:", "ana: m2"]
+    assert await replay(ana) == ["*** Last 1 message in #lobby:", "ana: m7"]
+    await ana.send("/history 1")
+    assert await replay(ana) == ["*** 1 message before, in #lobby:", "ana: m6"]
 
 
 @pytest.mark.parametrize("argument", ["0", "501", "x", "-1", "2 3"])
@@ -592,7 +602,7 @@ async def test_a_member_dropped_while_joining_a_room_is_not_left_in_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with serving(tmp_path / "chat.db") as connector:
-        history = connector.server.history
+        history = connector.server.service.history
         hub = connector.server.hub
         assert history is not None
         ana, bob = await connector.members("ana", "bob")
@@ -614,7 +624,7 @@ async def test_a_member_dropped_while_joining_a_room_is_not_left_in_it(
             # Meanwhile bob is dropped (as the hub does when his outbox is full).
             member = hub.find("bob")
             assert member is not None
-            hub.evict(member, "too slow")
+            hub.evict(member, Reason.TOO_SLOW)
             assert await ana.line() == "*** bob left (too slow)"
         finally:
             release.set()
@@ -628,7 +638,7 @@ async def test_nobody_is_let_in_once_the_server_is_shutting_down(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with serving(tmp_path / "chat.db") as connector:
-        history = connector.server.history
+        history = connector.server.service.history
         assert history is not None
         reading, release = threading.Event(), threading.Event()
         read = history.store.recent

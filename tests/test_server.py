@@ -19,6 +19,8 @@ import trio.testing
 from trio_chat.app import ServerConfig, announce, describe_bind_error
 from trio_chat.core.hub import Hub
 from trio_chat.core.names import name_key
+from trio_chat.core.service import ChatService
+from trio_chat.net.connection import RECEIVE_SIZE, Connection
 from trio_chat.net.listeners import (
     KEEPALIVE_COUNT,
     KEEPALIVE_IDLE,
@@ -27,14 +29,14 @@ from trio_chat.net.listeners import (
     enable_keepalive,
 )
 from trio_chat.text.server import ChatServer
-from trio_chat.text.session import RECEIVE_SIZE, Session
+from trio_chat.text.session import Session
 
-from .conftest import Peer
+from .conftest import Peer, text_server
 
 
 @pytest.fixture
 async def tcp_server(hub: Hub) -> AsyncIterator[tuple[ChatServer, trio.SocketListener]]:
-    server = ChatServer(hub, max_clients=20)
+    server = text_server(hub, max_clients=20)
     async with trio.open_nursery() as nursery:
         listeners: list[trio.SocketListener] = await nursery.start(
             partial(server.run, 0, host="127.0.0.1")
@@ -113,7 +115,7 @@ async def test_nc_style_client_that_half_closes_gets_its_answers(
 
 
 async def test_server_full_over_tcp(hub: Hub) -> None:
-    server = ChatServer(hub, max_clients=1)
+    server = text_server(hub, max_clients=1)
     async with trio.open_nursery() as nursery:
         listeners: list[trio.SocketListener] = await nursery.start(
             partial(server.run, 0, host="127.0.0.1")
@@ -129,7 +131,7 @@ async def test_server_full_over_tcp(hub: Hub) -> None:
 
 async def test_shutdown_over_tcp_ends_run_even_with_a_client_that_never_reads() -> None:
     hub = Hub(name_key)
-    server = ChatServer(hub)
+    server = text_server(hub)
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
             listeners: list[trio.SocketListener] = await nursery.start(
@@ -158,14 +160,14 @@ async def test_shutdown_over_tcp_ends_run_even_with_a_client_that_never_reads() 
 
 
 async def test_port_in_use_is_explained(hub: Hub) -> None:
-    server = ChatServer(hub)
+    server = text_server(hub)
     async with trio.open_nursery() as nursery:
         listeners: list[trio.SocketListener] = await nursery.start(
             partial(server.run, 0, host="127.0.0.1")
         )
         port = listeners[0].socket.getsockname()[1]
         with pytest.raises(OSError, match="in use") as caught:
-            await ChatServer(Hub()).run(port, host="127.0.0.1")
+            await text_server(Hub()).run(port, host="127.0.0.1")
         error = caught.value
         message = describe_bind_error(error, ServerConfig("127.0.0.1", port))
         assert "port is in use" in message
@@ -214,7 +216,7 @@ def writer_tasks() -> list[trio.lowlevel.Task]:
     while tasks:
         task = tasks.pop()
         assert task is not None
-        if task.name.endswith("Session._writer"):
+        if task.name.endswith("Connection._writer"):
             found.append(task)
         tasks.extend(t for nursery in task.child_nurseries for t in nursery.child_tasks)
     return found
@@ -226,14 +228,14 @@ async def test_idle_connections_have_no_writer_task(
     # An idle connection costs one parked task, not two: the flusher writes
     # straight to sockets with room, and a writer runs only for a backlog.
     started: list[str] = []
-    start_writer = Session._start_writer
+    start_writer = Connection._start_writer
 
-    def counting(session: Session) -> None:
-        started.append(session.peer)
-        start_writer(session)
+    def counting(connection: Connection) -> None:
+        started.append(connection.peer)
+        start_writer(connection)
 
     # Before anyone connects: an outbox keeps the method it was attached with.
-    monkeypatch.setattr(Session, "_start_writer", counting)
+    monkeypatch.setattr(Connection, "_start_writer", counting)
     _, listener = tcp_server
     ana = await connect(listener)
     await ana.register("ana")
@@ -262,7 +264,7 @@ async def test_sessions_cancelled_together_log_no_error(caplog: pytest.LogCaptur
     # sessions are ending too. Without a flusher every message starts a
     # writer, and one must never be started in a nursery already closed
     # (a RuntimeError in whichever session sent the notice).
-    server = ChatServer(Hub(name_key))  # hub.run() not started: no flusher
+    server = text_server(Hub(name_key))  # hub.run() not started: no flusher
     for _ in range(5):
         async with trio.open_nursery() as nursery:
             peers = []
@@ -306,7 +308,8 @@ async def test_a_peer_streaming_bytes_without_a_newline_does_not_hold_the_loop()
                 theirs.send(b"x" * 65536)  # fill the buffer: no newline, ever
         ours.setblocking(False)
         stream = trio.SocketStream(trio.socket.from_stdlib_socket(ours))
-        session = Session(stream, Hub(name_key), "streamer", fileno=ours.fileno())
+        connection = Connection(stream, "streamer", ours.fileno())
+        session = Session(connection, ChatService(Hub(name_key)))
 
         def unread() -> int:
             count = array.array("i", [0])

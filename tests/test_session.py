@@ -6,12 +6,12 @@ import pytest
 import trio
 import trio.testing
 
-from trio_chat.core.events import Notice
+from trio_chat.core.events import Notice, Reason
 from trio_chat.core.hub import Hub
 from trio_chat.text.codec import MAX_LINE_BYTES
 from trio_chat.text.server import ChatServer
 
-from .conftest import MemoryConnector, Peer
+from .conftest import MemoryConnector, Peer, text_server
 
 
 async def test_welcome_names_who_is_online_and_others_hear_the_join(
@@ -140,7 +140,7 @@ async def test_invalid_utf8_is_refused_and_control_characters_never_reach_others
 
 async def test_a_client_that_stops_reading_is_dropped_and_others_lose_nothing() -> None:
     hub = Hub(outbox_messages=16, outbox_bytes=4096)
-    server = ChatServer(hub)
+    server = text_server(hub)
     async with trio.open_nursery() as nursery:
         connector = MemoryConnector(server, nursery)
         stalled = await connector.join("stalled", lockstep=True)
@@ -199,7 +199,7 @@ async def test_no_name_within_the_timeout_closes_the_connection(
 
 
 async def test_server_full(hub: Hub) -> None:
-    server = ChatServer(hub, max_clients=2)
+    server = text_server(hub, max_clients=2)
     async with trio.open_nursery() as nursery:
         connector = MemoryConnector(server, nursery)
         await connector.join("ana")
@@ -212,7 +212,7 @@ async def test_server_full(hub: Hub) -> None:
 async def test_shutdown_tells_everyone_and_closes_every_connection(
     hub: Hub, autojump_clock: trio.testing.MockClock
 ) -> None:
-    server = ChatServer(hub)
+    server = text_server(hub)
     async with trio.open_nursery() as nursery:
         connector = MemoryConnector(server, nursery)
         ana = await connector.join("ana")
@@ -262,7 +262,7 @@ async def test_a_flood_of_short_lines_in_one_read_drops_no_healthy_reader(
 
 async def test_a_member_dropped_mid_chunk_says_nothing_more() -> None:
     hub = Hub(outbox_messages=64)
-    server = ChatServer(hub)
+    server = text_server(hub)
     async with trio.open_nursery() as nursery:
         connector = MemoryConnector(server, nursery)
         bob = await connector.join("bob")
@@ -283,7 +283,7 @@ async def test_a_crowd_is_summed_up_in_the_welcome_and_listed_over_several_lines
     hub: Hub,
 ) -> None:
     async with trio.open_nursery() as nursery:
-        connector = MemoryConnector(ChatServer(hub, max_clients=100), nursery)
+        connector = MemoryConnector(text_server(hub, max_clients=100), nursery)
         crowd = [await connector.join(f"user{i:02}") for i in range(60)]
         await crowd_arrives(connector, crowd)
         nursery.cancel_scope.cancel()
@@ -334,7 +334,7 @@ async def test_a_dismissed_member_that_keeps_sending_ends_by_the_dismissal_deadl
         assert member is not None
         server.hub.deliver(member, Notice("x" * 100))  # stuck: ana does not read
         start = trio.current_time()
-        server.hub.dismiss(member, "kicked", start + 2.0)
+        server.hub.dismiss(member, Reason.KICKED, start + 2.0, by="op")
         await ana.send("hello?")
     # The session (and its handler) ended at the dismissal's deadline.
     assert trio.current_time() - start == pytest.approx(2.0)

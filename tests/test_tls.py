@@ -27,7 +27,7 @@ from trio_chat.net.tls import NOT_TLS_REPLY
 from trio_chat.text.server import ChatServer
 from trio_chat.text.session import NAME_TIMEOUT
 
-from .conftest import STEP_TIMEOUT, Peer
+from .conftest import STEP_TIMEOUT, Peer, text_server
 
 LOGGER_NAME = "trio_chat"
 
@@ -58,7 +58,7 @@ def trusting(files: dict[str, Path]) -> ssl.SSLContext:
 async def start_server(
     nursery: trio.Nursery, context: ssl.SSLContext | None, name_timeout: float = NAME_TIMEOUT
 ) -> tuple[ChatServer, int]:
-    server = ChatServer(Hub(), max_clients=20, ssl_context=context, name_timeout=name_timeout)
+    server = text_server(Hub(), max_clients=20, ssl_context=context, name_timeout=name_timeout)
     listeners: list[trio.SocketListener] = await nursery.start(
         partial(server.run, 0, host="127.0.0.1")
     )

@@ -24,6 +24,7 @@ from trio_chat.core.history import DEFAULT_REPLAY, MEMORY, History, HistoryStore
 from trio_chat.core.hub import Hub
 from trio_chat.core.limits import DEFAULT_LIMITS, Limits
 from trio_chat.core.names import name_key
+from trio_chat.core.service import ChatService
 from trio_chat.net.listeners import lan_addresses, raise_open_file_limit
 from trio_chat.net.tls import server_context
 from trio_chat.text.server import DEFAULT_MAX_CLIENTS, ChatServer
@@ -112,16 +113,11 @@ async def run_server(
         LOGGER.info("a password is needed to connect (--password-file)")
     if guard.has_operators:
         LOGGER.info("operators: /oper with the password of --oper-password-file")
-    hub = Hub(name_key, recorder=history, topics=await history.topics())
-    server = ChatServer(
-        hub,
-        max_clients=max_clients,
-        history=history,
-        replay=config.replay,
-        limits=config.limits,
-        guard=guard,
-        ssl_context=context,
+    hub = Hub(name_key, recorder=history, topics=await history.topics(), last_id=history.last_seq)
+    service = ChatService(
+        hub, guard=guard, history=history, limits=config.limits, replay=config.replay
     )
+    server = ChatServer(service, max_clients=max_clients, ssl_context=context)
     async with trio.open_nursery() as storage:
         await storage.start(history.run)
         try:

@@ -2,12 +2,55 @@
 
 The hub never formats text or bytes. It hands these events to each member's
 encoder (the line protocol today, IRC and WebSocket later), which turns them
-into bytes once per protocol for a whole broadcast.
+into bytes once per distinct encoding for a whole broadcast.
+
+Everything said (messages, actions, private messages, topic changes) carries
+``id``, unique and increasing, and ``time``, the server's clock (Unix
+seconds), both stamped once by the hub: every recipient, the history and
+(later) other servers see the same pair.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
+
+
+class Reason(enum.Enum):
+    """Why a member left the server: data, worded by each frontend."""
+
+    QUIT = "quit"  # they asked to (``detail``: their parting words, if any)
+    CLOSED = "connection closed"  # their side closed the connection
+    LOST = "connection lost"  # the connection failed (reset, timeout)
+    TOO_SLOW = "too slow"  # their outbox overflowed: they were not reading
+    FLOODING = "flooding"  # over the flood rate for too long
+    KICKED = "kicked"  # by an operator (``by``; ``detail``: the reason given)
+    BANNED = "banned"  # by an operator (``by``; ``detail``: the ban's term)
+    ELSEWHERE = "logged in from elsewhere"  # their account logged in again
+    OPER_FAILURES = "too many wrong operator passwords"
+    SHUTDOWN = "server shutting down"
+
+
+def departure(reason: Reason, detail: str = "", by: str = "") -> str:
+    """Why someone left, in the server log's words (and the text protocol's)."""
+    match reason:
+        case Reason.QUIT:
+            return detail or "quit"
+        case Reason.KICKED:
+            return f"kicked by {by}: {detail}" if detail else f"kicked by {by}"
+        case Reason.BANNED:
+            return f"banned by {by}"
+        case _:
+            return str(reason.value)
+
+
+class ModAction(enum.Enum):
+    """What an operator did, as announced to the rooms concerned."""
+
+    BANNED = "banned"
+    UNBANNED = "unbanned"
+    MUTED = "muted"
+    UNMUTED = "unmuted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +61,7 @@ class Message:
     room: str
     text: str
     time: float = 0.0
+    id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +72,7 @@ class Action:
     room: str
     text: str
     time: float = 0.0
+    id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +89,8 @@ class Private:
     sender: str
     target: str
     text: str
+    time: float = 0.0
+    id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +102,41 @@ class Joined:
 
 
 @dataclass(frozen=True, slots=True)
-class Left:
-    """Someone left a room (or the server); ``reason`` may be empty."""
+class Parted:
+    """Someone left one room (and stays on the server); ``detail`` may be empty."""
 
     name: str
     room: str
-    reason: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Quit:
+    """Someone left the server: one event per observer, whatever rooms they shared."""
+
+    name: str
+    reason: Reason
+    detail: str = ""
+    by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Dismissed:
+    """To the member being ended by the server: why, before the connection closes."""
+
+    reason: Reason
+    detail: str = ""
+    by: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Moderated:
+    """An operator's action, announced to the rooms concerned."""
+
+    action: ModAction
+    by: str
+    target: str
+    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +163,8 @@ class TopicChanged:
     name: str
     room: str
     topic: str
+    time: float = 0.0
+    id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +187,10 @@ ServerEvent = (
     | Past
     | Private
     | Joined
-    | Left
+    | Parted
+    | Quit
+    | Dismissed
+    | Moderated
     | Crowd
     | Renamed
     | TopicChanged

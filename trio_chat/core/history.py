@@ -241,6 +241,15 @@ class HistoryStore:
         ).fetchall()
         return [_entry(row) for row in reversed(rows)]
 
+    def following(self, room_key: str, limit: int, *, after: int, upto: int) -> list[Entry]:
+        """The first ``limit`` messages of a room with ``after < seq <= upto``."""
+        rows = self._reader.execute(
+            "SELECT seq, room_key, room, sender, kind, text, time FROM messages"
+            " WHERE room_key = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+            (room_key, after, upto, limit),
+        ).fetchall()
+        return [_entry(row) for row in rows]
+
     def execute(self, statement: str, parameters: Sequence[object] = ()) -> None:
         """Run one writing statement, a transaction of its own."""
         self._writer.execute(statement, parameters)
@@ -334,7 +343,8 @@ class History:
         return self._last_seq
 
     def record(self, event: Message | Action) -> None:
-        entry = Entry(self._last_seq + 1, self._room_key(event.room), event)
+        """Queue ``event`` to be written, under its id (ids only ever increase)."""
+        entry = Entry(event.id or self._last_seq + 1, self._room_key(event.room), event)
         # A sequence number is used only once the entry is queued, so that
         # readers waiting for it to be committed never wait for a dropped one.
         if self._queue(entry):
@@ -406,6 +416,22 @@ class History:
         self._send.close()
 
     # --- reading ---------------------------------------------------------------------
+
+    async def after(self, room: str, limit: int, *, after: int) -> list[Entry]:
+        """The first ``limit`` messages of ``room`` newer than id ``after`` (committed ones)."""
+        upto = self._last_seq
+        while self._committed < upto:
+            await self._progress.wait()
+        query = functools.partial(
+            self.store.following, self._room_key(room), limit, after=after, upto=upto
+        )
+        return await trio.to_thread.run_sync(query, limiter=self._read_limiter)
+
+    async def around(self, room: str, limit: int, *, around: int) -> list[Entry]:
+        """Up to ``limit`` messages of ``room`` around id ``around`` (it included, if a message)."""
+        older = await self.recent(room, limit // 2, before=around)
+        newer = await self.after(room, limit - len(older), after=around - 1)
+        return older + newer
 
     async def recent(self, room: str, limit: int, *, before: int | None = None) -> list[Entry]:
         """The last ``limit`` messages of ``room`` (older than ``before`` if given).

@@ -48,15 +48,20 @@ import trio
 from trio_chat.core.events import (
     Action,
     Crowd,
+    Dismissed,
     Joined,
-    Left,
     Message,
     Notice,
+    Parted,
     Private,
+    Quit,
+    Reason,
     Renamed,
     ServerEvent,
     TopicChanged,
+    departure,
 )
+from trio_chat.core.refusals import NameTaken, NoSuchMember, NoSuchRoom, NotInRoom, ServerClosing
 
 from .outbox import FLUSH_INTERVAL, OUTBOX_BYTES, OUTBOX_MESSAGES, Flusher, Outbox, OutboxFull
 
@@ -79,21 +84,18 @@ Encoder = Callable[[ServerEvent], bytes]
 class Recorder(Protocol):
     """Keeps what is said in rooms (the history); called synchronously, must not block."""
 
+    @property
+    def last_seq(self) -> int:
+        """The id of the last event it kept: the hub's ids go on from there."""
+        ...
+
     def record(self, event: Message | Action) -> None: ...
 
     def record_topic(self, room: str, topic: str) -> None: ...
 
 
-class NameTaken(ValueError):
-    """Someone online already uses that name (compared case-insensitively)."""
-
-
-class HubClosing(RuntimeError):
-    """The server is shutting down: nobody joins any more."""
-
-
-class NoSuchMember(LookupError):
-    """Nobody online has that name."""
+# Departures that are part of running a server, logged at INFO; others at WARNING.
+ORDINARY = frozenset({Reason.QUIT, Reason.CLOSED, Reason.LOST, Reason.ELSEWHERE})
 
 
 @dataclass(eq=False, slots=True)
@@ -135,6 +137,9 @@ class Hub:
             a member whose outbox would exceed either is dropped as too slow.
         recorder: told of every room message and topic change (the history).
         topics: room topics kept from an earlier run, by room name.
+        last_id: the id of the last event stamped in an earlier run; ids go on
+            from there (the history's last sequence number).
+        home: rooms that stay open when empty (the text protocol's lobby).
     """
 
     def __init__(
@@ -146,8 +151,13 @@ class Hub:
         flush_interval: float = FLUSH_INTERVAL,
         recorder: Recorder | None = None,
         topics: Mapping[str, str] = {},
+        last_id: int = 0,
+        home: Iterable[str] = (LOBBY,),
     ) -> None:
         self._name_key = name_key
+        # Ids never go back, not even across restarts (the recorder keeps them).
+        self._last_id = max(last_id, recorder.last_seq if recorder is not None else 0)
+        self._home = frozenset(name_key(room) for room in home)
         self._outbox_limits = (outbox_messages, outbox_bytes)
         # run() batches writer wake-ups and big rooms' join/leave notices.
         self.flusher = Flusher(flush_interval)
@@ -158,7 +168,8 @@ class Hub:
         self._topics = {name_key(room): topic for room, topic in topics.items()}
         self._members: dict[str, Member] = {}
         self._rooms: dict[str, Room] = {}
-        self._open_room(LOBBY)
+        for room in home:
+            self._open_room(room)
         self.closing = False
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -221,28 +232,32 @@ class Hub:
         address: str = "",
         outbox: Outbox | None = None,
     ) -> Member:
-        """Register ``name`` and put it in the lobby; the lobby hears of it.
+        """Register ``name``, in no room yet (the frontend chooses where it goes).
 
         Raises:
             NameTaken: someone online already has that name.
-            HubClosing: the hub is shutting down.
+            ServerClosing: the hub is shutting down.
         """
         if self.closing:
-            raise HubClosing(name)
+            raise ServerClosing
         key = self._name_key(name)
         if key in self._members:
             raise NameTaken(name)
         outbox = outbox or Outbox(*self._outbox_limits, flusher=self.flusher)
         member = Member(name, encode, outbox, cancel_scope, address)
         self._members[key] = member
-        self.enter(member, LOBBY)
         return member
 
     def enter(self, member: Member, room: str) -> Room:
-        """Put ``member`` in ``room`` (created if needed); the room hears of it."""
+        """Put ``member`` in ``room`` (created if needed); the room hears of it.
+
+        Entering a room one is in already changes nothing.
+        """
         if not self.is_member(member):
             raise NoSuchMember(member.name)
         target = self._rooms.get(self._name_key(room)) or self._open_room(room)
+        if target.name in member.rooms:
+            return target
         # In first: the broadcast may evict the room's last other member, and
         # a room with a member in it is never removed under us.
         target.members[self._name_key(member.name)] = member
@@ -258,13 +273,14 @@ class Hub:
         """Whether ``room`` is big enough to hear of arrivals and departures in summaries."""
         return self._summarizing and len(room.members) > QUIET_ROOM_SIZE
 
-    def _departed(self, room: Room, name: str, reason: str) -> None:
+    def _summarized(self, room: Room, name: str) -> bool:
+        """Whether ``name``'s departure from ``room`` waits for its summary."""
         if self._quiet(room) or room.arrived:
             # While arrivals wait for a summary, departures wait too: in order.
             room.departed.append(name)
             self._summary_due.set()
-        else:
-            self.broadcast(room.name, Left(name, room.name, reason))
+            return True
+        return False
 
     def summarize(self) -> None:
         """Tell each big room who came and went since its last summary."""
@@ -274,24 +290,42 @@ class Hub:
                 room.arrived, room.departed = [], []
                 self.broadcast(room.name, event)
 
-    def part(self, member: Member, room: str, reason: str = "") -> None:
-        """Take ``member`` out of ``room``; the room hears why."""
+    def part(self, member: Member, room: str, detail: str = "") -> None:
+        """Take ``member`` out of ``room`` (they stay online); the room hears of it.
+
+        Raises:
+            NotInRoom: ``member`` is not in ``room``.
+        """
         target = self._rooms.get(self._name_key(room))
         if target is None or target.name not in member.rooms:
-            return
+            raise NotInRoom(room)
         self._remove_from(member, target)
-        self._departed(target, member.name, reason)
+        if not self._summarized(target, member.name):
+            self.broadcast(target.name, Parted(member.name, target.name, detail))
 
-    def set_topic(self, member: Member, room: str, topic: str) -> None:
-        """Set (or clear) the topic of ``room``; its members hear of it."""
-        target = self._rooms[self._name_key(room)]
+    def set_topic(self, member: Member, room: str, topic: str) -> TopicChanged:
+        """Set (or clear) the topic of ``room``; its members hear of it.
+
+        Raises:
+            NoSuchRoom: no such room is open.
+        """
         key = self._name_key(room)
+        target = self._rooms.get(key)
+        if target is None:
+            raise NoSuchRoom(room)
         self._topics.pop(key, None)  # re-inserted last: the newest
         target.topic = self._topics[key] = topic
         self._forget_old_topics()
         if self._recorder is not None:
             self._recorder.record_topic(target.name, topic)
-        self.broadcast(target.name, TopicChanged(member.name, target.name, topic))
+        event = TopicChanged(member.name, target.name, topic, *self._stamp())
+        self.broadcast(target.name, event)
+        return event
+
+    def _stamp(self) -> tuple[float, int]:
+        """The server's time and the next id, for an event said once, seen everywhere."""
+        self._last_id += 1
+        return time.time(), self._last_id
 
     def _forget_old_topics(self) -> None:
         """Keep at most TOPICS_REMEMBERED topics of closed rooms in memory (oldest go)."""
@@ -311,65 +345,58 @@ class Hub:
     def _remove_from(self, member: Member, room: Room) -> None:
         del room.members[self._name_key(member.name)]
         member.rooms.discard(room.name)
-        if not room.members and room.name != LOBBY:
+        if not room.members and self._name_key(room.name) not in self._home:
             del self._rooms[self._name_key(room.name)]
 
-    def leave(self, member: Member, reason: str = "") -> None:
-        """Remove ``member`` from the hub; its rooms hear why. Idempotent.
+    def leave(self, member: Member, reason: Reason, detail: str = "", by: str = "") -> None:
+        """Remove ``member`` from the hub. Idempotent.
 
-        The outbox is closed, so the member's writer sends what is still
-        queued and then ends the session.
+        Everyone who shared a room with them hears one :class:`Quit`, however
+        many rooms they shared (big rooms hear of it in their summary). The
+        outbox is closed, so the member's writer sends what is still queued
+        and then ends the session.
         """
         key = self._name_key(member.name)
         if self._members.get(key) is not member:
             return
         del self._members[key]
+        audience: set[Member] = set()
         for room in sorted(member.rooms):
             target = self._rooms.get(self._name_key(room))
             if target is None:
                 continue
             self._remove_from(member, target)
-            if not self.closing:
-                self._departed(target, member.name, reason)
+            if not self.closing and not self._summarized(target, member.name):
+                audience.update(target.members.values())
         member.rooms.clear()
         member.outbox.close()
+        if audience:
+            self.send_each(audience, Quit(member.name, reason, detail, by))
 
-    def evict(self, member: Member, reason: str) -> None:
-        """Throw ``member`` out now: leave with ``reason`` and cancel its session."""
-        if self.find(member.name) is member:
-            # Too slow is a problem; a connection lost, or a login from
-            # elsewhere taking the name over, is ordinary.
-            ordinary = reason in ("connection lost", "logged in from elsewhere")
-            level = logging.INFO if ordinary else logging.WARNING
-            fields = {"event": "dropped", "address": member.address, "name": member.name}
-            LOGGER.log(
-                level,
-                "dropping %s (%s): %s",
-                member.name,
-                member.address,
-                reason,
-                extra={"fields": {**fields, "reason": reason}},
-            )
+    def evict(self, member: Member, reason: Reason) -> None:
+        """Throw ``member`` out now (too slow, connection lost): leave and cancel its session.
+
+        Nothing more can reach them: their outbox is full or their peer gone.
+        """
+        if self.is_member(member):
+            _log_departure(member, reason, "dropped")
         self.leave(member, reason)
         member.cancel_scope.cancel()
 
-    def dismiss(self, member: Member, reason: str, deadline: float) -> None:
-        """Remove ``member`` (kicked, banned): its rooms hear ``reason``.
+    def dismiss(
+        self, member: Member, reason: Reason, deadline: float, *, detail: str = "", by: str = ""
+    ) -> None:
+        """End ``member``'s session, telling them why first; their rooms hear it too.
 
-        Unlike :meth:`evict`, the member's writer first sends what is queued
-        (the reason, told to them); their session ends by ``deadline`` at the
-        latest. Logged here, once: the session finds the member gone.
+        Unlike :meth:`evict`, the member's writer first sends what is queued,
+        ending with a :class:`Dismissed` that says why; their session ends by
+        ``deadline`` at the latest. Logged here, once: the session finds the
+        member gone.
         """
         if self.is_member(member):
-            fields = {"event": "left", "address": member.address, "name": member.name}
-            LOGGER.warning(
-                "%s (%s) left: %s",
-                member.name,
-                member.address,
-                reason,
-                extra={"fields": {**fields, "reason": reason}},
-            )
-        self.leave(member, reason)
+            _log_departure(member, reason, "left", detail, by)
+            self.deliver(member, Dismissed(reason, detail, by))
+        self.leave(member, reason, detail, by)
         member.cancel_scope.deadline = min(member.cancel_scope.deadline, deadline)
 
     def is_member(self, member: Member) -> bool:
@@ -401,23 +428,37 @@ class Hub:
 
     # --- fan-out ----------------------------------------------------------
 
-    def say(self, member: Member, room: str, text: str) -> None:
-        """Say ``text`` in ``room``: everyone else there hears it; it is recorded."""
-        self._speak(member, Message(member.name, room, text, time.time()))
+    def say(self, member: Member, room: str, text: str) -> Message:
+        """Say ``text`` in ``room``: everyone else there hears it; it is recorded.
 
-    def act(self, member: Member, room: str, text: str) -> None:
-        """A ``/me`` action in ``room``."""
-        self._speak(member, Action(member.name, room, text, time.time()))
+        Raises:
+            NotInRoom: ``member`` is not in ``room`` (nothing is said or recorded).
+        """
+        target = self._room_of(member, room)
+        event = Message(member.name, target.name, text, *self._stamp())
+        self._speak(member, event)
+        return event
+
+    def act(self, member: Member, room: str, text: str) -> Action:
+        """A ``/me`` action in ``room``; raises :class:`NotInRoom` as :meth:`say` does."""
+        target = self._room_of(member, room)
+        event = Action(member.name, target.name, text, *self._stamp())
+        self._speak(member, event)
+        return event
+
+    def _room_of(self, member: Member, room: str) -> Room:
+        target = self._rooms.get(self._name_key(room))
+        if target is None or target.name not in member.rooms or not self.is_member(member):
+            raise NotInRoom(room)
+        return target
 
     def _speak(self, member: Member, event: Message | Action) -> None:
-        if not self.is_member(member):
-            return
         self.broadcast(event.room, event, exclude=member)
         if self._recorder is not None:
             self._recorder.record(event)
 
-    def private(self, member: Member, target: str, text: str) -> Member:
-        """Send ``text`` to ``target`` only; returns the recipient.
+    def private(self, member: Member, target: str, text: str) -> Private:
+        """Send ``text`` to ``target`` only.
 
         Raises:
             NoSuchMember: nobody online has that name.
@@ -425,8 +466,9 @@ class Hub:
         recipient = self.find(target)
         if recipient is None:
             raise NoSuchMember(target)
-        self.deliver(recipient, Private(member.name, recipient.name, text))
-        return recipient
+        event = Private(member.name, recipient.name, text, *self._stamp())
+        self.deliver(recipient, event)
+        return event
 
     def broadcast(self, room: str, event: ServerEvent, *, exclude: Member | None = None) -> None:
         """Put ``event`` into the outbox of every member of ``room`` but ``exclude``."""
@@ -448,10 +490,19 @@ class Hub:
         encoded: dict[Encoder, bytes] = {}
         too_slow: list[Member] = []
         gone: list[Member] = []
+        failed: set[Encoder] = set()
         for member in members:
             data = encoded.get(member.encode)
             if data is None:
-                data = encoded[member.encode] = member.encode(event)
+                if member.encode in failed:
+                    continue
+                try:
+                    data = encoded[member.encode] = member.encode(event)
+                except Exception:
+                    # A frontend's bug must not stop delivery to everyone else.
+                    LOGGER.exception("encoding %s for %s failed", type(event).__name__, member.name)
+                    failed.add(member.encode)
+                    continue
             try:
                 member.outbox.put_nowait(data)
             except OutboxFull:
@@ -461,9 +512,9 @@ class Hub:
             except trio.ClosedResourceError:
                 pass  # already leaving: it has been told everything it will be told
         for member in too_slow:
-            self.evict(member, "too slow")
+            self.evict(member, Reason.TOO_SLOW)
         for member in gone:
-            self.evict(member, "connection lost")
+            self.evict(member, Reason.LOST)
 
     def shutdown(self, notice: str, deadline: float = math.inf) -> None:
         """Tell every member ``notice`` and close every outbox.
@@ -482,3 +533,13 @@ class Hub:
     def _room_members(self, room: str) -> Iterable[Member]:
         target = self._rooms.get(self._name_key(room))
         return () if target is None else target.members.values()
+
+
+def _log_departure(
+    member: Member, reason: Reason, event: str, detail: str = "", by: str = ""
+) -> None:
+    why = departure(reason, detail, by)
+    level = logging.INFO if reason in ORDINARY else logging.WARNING
+    verb = "dropping %s (%s): %s" if event == "dropped" else "%s (%s) left: %s"
+    fields = {"event": event, "address": member.address, "name": member.name, "reason": why}
+    LOGGER.log(level, verb, member.name, member.address, why, extra={"fields": fields})

@@ -31,21 +31,27 @@ from dataclasses import dataclass, field
 from trio_chat.core.events import (
     Action,
     Crowd,
+    Dismissed,
     Error,
     Joined,
-    Left,
     Message,
+    Moderated,
     Notice,
+    Parted,
     Past,
     Private,
     Renamed,
     ServerEvent,
     TopicChanged,
 )
+from trio_chat.core.events import (
+    Quit as Departed,
+)
 from trio_chat.core.names import (
     MAX_TOPIC_CHARS,
     clean_text,
 )
+from trio_chat.text.wording import dismissed_line, moderated_line, quit_line
 
 # The longest line a client may send, in bytes, without its "\r\n".
 MAX_LINE_BYTES = 4096
@@ -494,8 +500,14 @@ def format_event(event: ServerEvent) -> str:
             return f"[private] {sender}: {text}"
         case Joined(name, _):
             return f"*** {name} joined"
-        case Left(name, _, reason):
-            return f"*** {name} left ({reason})" if reason else f"*** {name} left"
+        case Parted(name, _, detail):
+            return f"*** {name} left ({detail})" if detail else f"*** {name} left"
+        case Departed():
+            return quit_line(event)
+        case Dismissed():
+            return dismissed_line(event)
+        case Moderated():
+            return moderated_line(event)
         case Crowd(_, joined, left):
             parts = [
                 f"{len(names)} {verb}: {_some(names)}"

@@ -36,13 +36,13 @@ import ssl
 
 import trio
 
-from trio_chat.core.accounts import Guard
 from trio_chat.core.events import Error, Notice
-from trio_chat.core.history import DEFAULT_REPLAY, History
-from trio_chat.core.hub import Hub
-from trio_chat.core.limits import DEFAULT_LIMITS, AddressLimiter, Limits
+from trio_chat.core.limits import AddressLimiter
+from trio_chat.core.service import ChatService
+from trio_chat.net.connection import Connection
 from trio_chat.net.listeners import close_gently, enable_keepalive, peer_ip, peer_name
 from trio_chat.net.tls import NotTLS, TLSOnly, describe_server_failure
+from trio_chat.text.codec import encode
 from trio_chat.text.session import NAME_TIMEOUT, Session
 
 LOGGER = logging.getLogger(__name__)
@@ -64,38 +64,29 @@ class ChatServer:
     """Serves the line protocol for one hub.
 
     Args:
-        hub: shared with any other frontend.
+        service: the chat service, shared with any other frontend (its limits
+            apply: per address, flood, and who is exempt).
         max_clients: connections beyond this get ``! server full`` and are closed.
         name_timeout: seconds a connection has to choose a valid name.
-        history: where room messages are kept, if anywhere.
-        replay: how many messages of a room's history to show on entering it.
-        limits: flood and per-address limits (loopback is exempt by default).
-        guard: passwords, registered names and bans (by default: none, and
-            accounts kept for the run).
         ssl_context: serve TLS with this context; plain TCP when ``None``.
     """
 
     def __init__(
         self,
-        hub: Hub,
+        service: ChatService,
         *,
         max_clients: int = DEFAULT_MAX_CLIENTS,
         name_timeout: float = NAME_TIMEOUT,
-        history: History | None = None,
-        replay: int = DEFAULT_REPLAY,
-        limits: Limits = DEFAULT_LIMITS,
-        guard: Guard | None = None,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        self.hub = hub
-        self.limits = limits
-        self._addresses = AddressLimiter(limits)
+        self.service = service
+        self.hub = service.hub
+        self.guard = service.guard
+        self.limits = service.limits
+        self._addresses = AddressLimiter(self.limits)
         # Refused connections still being told why (bounded: see MAX_REFUSING).
         self._refusing = 0
-        self.guard = guard or Guard()
         self.ssl_context = ssl_context
-        self.history = history
-        self.replay = replay
         self.max_clients = max_clients
         self.name_timeout = name_timeout
         self.connections = 0
@@ -214,7 +205,7 @@ class ChatServer:
                     # Say why, then close without a reset that could destroy it.
                     self._refusing += 1
                     try:
-                        await self._farewell(Session(stream, self.hub, peer), Error(refusal))
+                        await self._farewell(Connection(stream, peer), Error(refusal))
                         await close_gently(stream)
                     finally:
                         self._refusing -= 1
@@ -224,18 +215,8 @@ class ChatServer:
             self.connections += 1
             limited = address is not None and not self.limits.is_exempt(address)
             try:
-                await self._serve(
-                    Session(
-                        stream,
-                        self.hub,
-                        peer,
-                        history=self.history,
-                        replay=self.replay,
-                        fileno=fileno,
-                        flood=self.limits.flood_guard(trio.current_time()) if limited else None,
-                        guard=self.guard,
-                    )
-                )
+                connection = Connection(stream, peer, fileno)
+                await self._serve(Session(connection, self.service, address=address))
             finally:
                 self.connections -= 1
                 if limited and address is not None:
@@ -320,7 +301,7 @@ class ChatServer:
                 self._registering.discard(registering)
         if registering.cancelled_caught or (member is None and self.hub.closing):
             if self.hub.closing:
-                await self._farewell(session, Notice(SHUTDOWN_NOTICE))
+                await self._farewell(session.connection, Notice(SHUTDOWN_NOTICE))
             else:
                 LOGGER.info(
                     "%s chose no name in %.0f s: closing",
@@ -329,16 +310,17 @@ class ChatServer:
                     extra={"fields": {"event": "name_timeout", "address": session.peer}},
                 )
                 await self._farewell(
-                    session, Error(f"no name chosen within {self.name_timeout:.0f} s, closing")
+                    session.connection,
+                    Error(f"no name chosen within {self.name_timeout:.0f} s, closing"),
                 )
             return
         if member is not None:
             await session.chat(member)
 
-    async def _farewell(self, session: Session, event: Notice | Error) -> None:
+    async def _farewell(self, connection: Connection, event: Notice | Error) -> None:
         """Send a last line if the peer takes it; why it is closed is logged already."""
         # Best effort: a peer already gone (or a TLS handshake cut short) is
         # not a second event to log.
         connection_errors = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
         with trio.move_on_after(FAREWELL_TIMEOUT), contextlib.suppress(*connection_errors):
-            await session.send_now(event)
+            await connection.send_now(encode(event))

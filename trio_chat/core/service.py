@@ -1,0 +1,447 @@
+"""The chat service: the one place where a frontend asks for something to happen.
+
+Theory of operation
+-------------------
+Every frontend (the text protocol today; IRC and the web page next) turns
+its wire into calls on :class:`ChatService` and the results back into its
+wire. The service applies the chat's rules, the same for every door: the
+server password, names and registered accounts, bans, mutes, room
+membership, flood pacing and history. It answers with results (events,
+rooms, history entries) or raises a typed :class:`~.refusals.Refused` that
+each frontend words in its own protocol. It knows no bytes and no wording.
+
+One :class:`Client` is one connection's standing with the service: its
+address, whether it gave the server password, which registered names it
+proved it owns, its flood pacing and, once it has a name, its hub
+:class:`~.hub.Member`. Operator and account commands live in
+:mod:`.moderation`, on the same client.
+
+Reading a room's history takes a trip to a worker thread; entering the room
+happens in the same synchronous step as the read returns, so a newcomer sees
+each message once: in the replay or live, never both, never neither.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass, field
+
+import trio
+
+from trio_chat.core.accounts import Guard
+from trio_chat.core.events import Action, Message, Private, Reason, TopicChanged, departure
+from trio_chat.core.history import DEFAULT_REPLAY, Entry, History
+from trio_chat.core.hub import LOBBY, Encoder, Hub, Member, Room
+from trio_chat.core.limits import DEFAULT_LIMITS, FloodGuard, Limits
+from trio_chat.core.moderation import DISMISS_TIMEOUT, Moderation
+from trio_chat.core.names import BadName, check_name, check_room, name_key
+from trio_chat.core.outbox import Outbox
+from trio_chat.core.refusals import (
+    Banned,
+    InvalidName,
+    Muted,
+    NameBanned,
+    NameRegistered,
+    NameTaken,
+    NoSuchRoom,
+    NotInRoom,
+    NotRegistered,
+    PasswordNeeded,
+    WrongPassword,
+    WrongServerPassword,
+)
+
+LOGGER = logging.getLogger(__name__)
+
+# Wrong account passwords a connection may send before it is closed.
+LOGIN_ATTEMPTS = 3
+# The names a fresh connection has proved it owns (one shared, immutable set).
+NOBODY: frozenset[str] = frozenset()
+
+
+class Password(enum.Enum):
+    """What giving the server password did."""
+
+    NOT_NEEDED = "not needed"
+    ALREADY = "accepted already"
+    ACCEPTED = "accepted"
+
+
+@dataclass(eq=False, slots=True)
+class Client:
+    """One connection's standing with the service (thousands at once: slots)."""
+
+    peer: str
+    # Paces what the connection sends (None: exempt from flood control).
+    flood: FloodGuard | None = None
+    # Whether it gave the server password (or the server needs none).
+    admitted: bool = True
+    # Keys of the registered names it proved it owns (/login, /register).
+    identified: frozenset[str] = NOBODY
+    login_failures: int = 0
+    oper_failures: int = 0
+    # Its member, once it has a name; None before, and after it left.
+    member: Member | None = field(default=None)
+
+    def named(self) -> Member:
+        """Its member; only for connections past the name step."""
+        if self.member is None:
+            raise RuntimeError("the connection has no name yet")
+        return self.member
+
+    def fields(self, event: str, reason: str | None = None) -> dict[str, str]:
+        """Structured log fields (``--log-format json``) of an event of this connection."""
+        fields = {"event": event, "address": self.peer}
+        if self.member is not None:
+            fields["name"] = self.member.name
+        if reason is not None:
+            fields["reason"] = reason
+        return fields
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """A member entered a room: where, and the history to show them."""
+
+    room: Room
+    entries: list[Entry]
+    # True when they were in that room already (nothing changed).
+    already: bool = False
+
+
+class ChatService:
+    """The chat's rules, for every frontend.
+
+    Args:
+        hub: members, rooms and fan-out.
+        guard: passwords, accounts, bans and mutes.
+        history: where room history is kept, if anywhere.
+        limits: flood limits, and who is exempt from them.
+        replay: messages of a room's history shown on entering it.
+    """
+
+    def __init__(
+        self,
+        hub: Hub,
+        *,
+        guard: Guard | None = None,
+        history: History | None = None,
+        limits: Limits = DEFAULT_LIMITS,
+        replay: int = DEFAULT_REPLAY,
+    ) -> None:
+        self.hub = hub
+        self.guard = guard or Guard()
+        self.history = history
+        self.limits = limits
+        self.replay = replay
+        # Account and operator commands.
+        self.moderation = Moderation(hub, self.guard)
+
+    # --- connections -----------------------------------------------------------
+
+    def connect(self, peer: str, address: str | None = None) -> Client:
+        """A new connection's standing: paced unless ``address`` is exempt (or None)."""
+        limited = address is not None and not self.limits.is_exempt(address)
+        flood = self.limits.flood_guard(trio.current_time()) if limited else None
+        return Client(peer, flood, admitted=not self.guard.needs_password)
+
+    @property
+    def needs_password(self) -> bool:
+        return self.guard.needs_password
+
+    def give_password(self, client: Client, secret: str) -> Password:
+        """The server password, before a name.
+
+        Raises:
+            WrongServerPassword: it does not match (the frontend closes the connection).
+        """
+        if not self.guard.needs_password:
+            return Password.NOT_NEEDED
+        if client.admitted:
+            return Password.ALREADY
+        if not self.guard.server_password_ok(secret):
+            LOGGER.warning(
+                "wrong server password from %s",
+                client.peer,
+                extra={"fields": client.fields("refused", "wrong server password")},
+            )
+            raise WrongServerPassword
+        client.admitted = True
+        return Password.ACCEPTED
+
+    async def pace(self, client: Client) -> bool:
+        """Delay a line sent over the flood rate; True on the first delayed one (warn).
+
+        Nothing is dropped: while this waits, nothing more is read from the
+        connection, so TCP slows the sender down too. Operators are exempt.
+
+        Raises:
+            Flooding: the connection has been over the rate for too long.
+        """
+        member = client.member
+        if client.flood is None or (member is not None and member.operator):
+            return False
+        delay, warn = client.flood.check(trio.current_time())
+        if delay > 0:
+            await trio.sleep(delay)
+        return warn
+
+    # --- names -----------------------------------------------------------------
+
+    async def take_name(
+        self,
+        client: Client,
+        raw: str,
+        encode: Encoder,
+        *,
+        password: str | None = None,
+        room: str = LOBBY,
+        outbox: Outbox | None = None,
+    ) -> Arrival:
+        """Join as ``raw`` (logging in with ``password`` if given), in ``room``.
+
+        Until the frontend hands it its session's scope, the member's cancel
+        scope is a fresh one that records an eviction or a shutdown deadline.
+
+        Raises:
+            PasswordNeeded: the server password comes first.
+            InvalidName, NameTaken, NameRegistered, NotRegistered: try another.
+            Banned: the name or the address is banned (close the connection).
+            WrongPassword: ``tries_left`` 0 means close the connection.
+            ServerClosing: the server is shutting down.
+        """
+        name = self._check_name(client, raw)
+        if password is not None:
+            name = await self._login(client, name, password)
+        elif self.guard.registered_name(name) is not None:
+            raise NameRegistered(name)
+        if self.hub.find(name) is not None:
+            raise NameTaken(name)
+        entries = await self._recent(room)
+        # The address may have been banned while this connection chose its name.
+        self.check_address(client)
+        member = self.hub.join(name, encode, trio.CancelScope(), address=client.peer, outbox=outbox)
+        member.muted = name_key(name) in self.guard.muted
+        client.member = member
+        LOGGER.info(
+            "%s joined from %s",
+            name,
+            client.peer,
+            extra={"fields": client.fields("registered")},
+        )
+        return Arrival(self.hub.enter(member, room), entries)
+
+    def _check_name(self, client: Client, raw: str) -> str:
+        if not client.admitted:
+            raise PasswordNeeded
+        name = _valid_name(raw)
+        ban = self.guard.ban_of_name(name)
+        if ban is not None:
+            LOGGER.warning(
+                "refused %s from %s: the name is banned",
+                name,
+                client.peer,
+                extra={"fields": {**client.fields("refused", "banned name"), "name": name}},
+            )
+            raise Banned(ban)
+        return name
+
+    async def _login(self, client: Client, name: str, password: str) -> str:
+        """The registered form of ``name``, if ``password`` is its; frees the name.
+
+        Whoever holds the name now (an old login, a lost connection not yet
+        noticed) is told they logged in from elsewhere, and leaves.
+        """
+        registered = self.guard.registered_name(name)
+        if registered is None:
+            raise NotRegistered(name)
+        if not await self.guard.verify(name, password):
+            client.login_failures += 1
+            fields = client.fields("refused", "wrong password")
+            LOGGER.warning(
+                "wrong password for %s from %s",
+                registered,
+                client.peer,
+                extra={"fields": {**fields, "name": registered}},
+            )
+            raise WrongPassword(registered, max(0, LOGIN_ATTEMPTS - client.login_failures))
+        client.identified |= {name_key(registered)}
+        holder = self.hub.find(registered)
+        if holder is not None:
+            self.hub.dismiss(holder, Reason.ELSEWHERE, trio.current_time() + DISMISS_TIMEOUT)
+        return registered
+
+    def check_address(self, client: Client) -> None:
+        """Raises :class:`Banned` if the connection's address is banned (and logs it)."""
+        ban = self.guard.ban_of_peer(client.peer)
+        if ban is not None:
+            LOGGER.warning(
+                "refused %s: the address is banned %s",
+                client.peer,
+                ban.term(),
+                extra={"fields": client.fields("refused", "banned address")},
+            )
+            raise Banned(ban)
+
+    def may_take(self, client: Client, name: str) -> bool:
+        """Whether ``client`` may use ``name`` (free of an account, or its own)."""
+        return self.guard.registered_name(name) is None or name_key(name) in client.identified
+
+    def rename(self, client: Client, raw: str) -> str:
+        """Give the client's member a new name; returns it as shown.
+
+        Raises:
+            Muted, InvalidName, NameRegistered, NameBanned, NameTaken.
+        """
+        member = self._speaker(client)
+        old = member.name
+        name = _valid_name(raw)
+        if not self.may_take(client, name):
+            raise NameRegistered(name)
+        if self.guard.ban_of_name(name) is not None:
+            raise NameBanned(name)
+        self.hub.rename(member, name)
+        fields = {**client.fields("renamed"), "old_name": old}
+        LOGGER.info(
+            "%s (%s) is now known as %s", old, client.peer, member.name, extra={"fields": fields}
+        )
+        return member.name
+
+    # --- rooms -----------------------------------------------------------------
+
+    async def enter(self, client: Client, raw: str) -> Arrival:
+        """Enter room ``raw`` (created if needed), with its latest history.
+
+        Raises:
+            InvalidName: not a valid room name.
+        """
+        member = client.named()
+        room = _valid_room(raw)
+        current = self.hub.room(room)
+        if current is not None and current.name in member.rooms:
+            return Arrival(current, [], already=True)
+        entries = await self._recent(room)
+        # From here on nothing awaits: the read and the entry are one step.
+        return Arrival(self.hub.enter(member, room), entries)
+
+    def part(self, client: Client, room: str, detail: str = "") -> None:
+        """Leave one room (staying online). Raises :class:`NotInRoom`."""
+        self.hub.part(client.named(), room, detail)
+
+    def topic(self, room: str) -> str:
+        """The topic of an open room ("" if none). Raises :class:`NoSuchRoom`."""
+        found = self.hub.room(room)
+        if found is None:
+            raise NoSuchRoom(room)
+        return found.topic
+
+    def set_topic(self, client: Client, room: str, topic: str) -> TopicChanged:
+        """Set (or with "" clear) a room's topic. Raises Muted, NotInRoom."""
+        member = self._speaker(client)
+        found = self.hub.room(room)
+        if found is None or found.name not in member.rooms:
+            raise NotInRoom(room)
+        return self.hub.set_topic(member, found.name, topic)
+
+    def members(self, room: str | None = None) -> list[str]:
+        """Names online (in ``room``, if given), sorted."""
+        return self.hub.names(room)
+
+    def rooms(self) -> list[Room]:
+        """The open rooms, sorted by name."""
+        return self.hub.room_list()
+
+    # --- speech ----------------------------------------------------------------
+
+    def say(self, client: Client, room: str, text: str) -> Message:
+        """Say ``text`` in ``room``. Raises Muted, NotInRoom (nothing said or recorded)."""
+        return self.hub.say(self._speaker(client), room, text)
+
+    def act(self, client: Client, room: str, text: str) -> Action:
+        """A ``/me`` action in ``room``. Raises Muted, NotInRoom."""
+        return self.hub.act(self._speaker(client), room, text)
+
+    def private(self, client: Client, target: str, text: str) -> Private:
+        """A private message to one member. Raises Muted, NoSuchMember."""
+        return self.hub.private(self._speaker(client), target, text)
+
+    def _speaker(self, client: Client) -> Member:
+        member = client.named()
+        if member.muted:
+            raise Muted
+        return member
+
+    # --- history ---------------------------------------------------------------
+
+    async def read_history(
+        self,
+        room: str,
+        count: int,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        around: int | None = None,
+    ) -> list[Entry]:
+        """Up to ``count`` messages of ``room``: the latest, or before, after or around an id."""
+        if self.history is None or count <= 0:
+            await trio.lowlevel.checkpoint()
+            return []
+        if after is not None:
+            entries = await self.history.after(room, count, after=after)
+        elif around is not None:
+            entries = await self.history.around(room, count, around=around)
+        else:
+            entries = await self.history.recent(room, count, before=before)
+        await trio.lowlevel.checkpoint_if_cancelled()
+        return entries
+
+    async def _recent(self, room: str) -> list[Entry]:
+        """A room's latest history; raises Cancelled if the caller was cancelled meanwhile.
+
+        The read runs in a worker thread, which a cancel cannot interrupt: an
+        eviction or a shutdown during it must still stop the caller before it
+        touches the hub. ``checkpoint_if_cancelled`` does not yield otherwise,
+        so the caller still enters the room in the same step as the read.
+        """
+        if self.history is None or self.replay <= 0:
+            await trio.lowlevel.checkpoint_if_cancelled()
+            return []
+        entries = await self.history.recent(room, self.replay)
+        await trio.lowlevel.checkpoint_if_cancelled()
+        return entries
+
+    # --- leaving ---------------------------------------------------------------
+
+    def leave(self, client: Client, reason: Reason, detail: str = "") -> None:
+        """The connection is ending: its member leaves, once, and it is logged once.
+
+        A member the server removed already (evicted, kicked) was logged then.
+        """
+        member, client.member = client.member, None
+        if member is None or not self.hub.is_member(member):
+            return
+        self.hub.leave(member, reason, detail)
+        if self.hub.closing:
+            level = logging.DEBUG
+        else:
+            level = logging.WARNING if reason is Reason.FLOODING else logging.INFO
+        why = departure(reason, detail)
+        fields = {"event": "left", "address": client.peer, "name": member.name, "reason": why}
+        LOGGER.log(
+            level, "%s (%s) left: %s", member.name, client.peer, why, extra={"fields": fields}
+        )
+
+
+def _valid_name(raw: str) -> str:
+    try:
+        return check_name(raw)
+    except BadName as exc:
+        raise InvalidName(str(exc)) from None
+
+
+def _valid_room(raw: str) -> str:
+    try:
+        return check_room(raw)
+    except BadName as exc:
+        raise InvalidName(str(exc), room=True) from None

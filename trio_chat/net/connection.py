@@ -1,0 +1,260 @@
+"""The I/O of one stream connection, for any stream-based frontend.
+
+Theory of operation
+-------------------
+A :class:`Connection` wraps a ``trio.abc.Stream`` (a TCP socket, a TLS
+stream, or an in-memory stream in the tests). A frontend's session uses it
+in two phases:
+
+1. **Before it is a member** (a greeting, a name, a refusal): the session
+   reads with :meth:`Connection.receive` and answers with
+   :meth:`Connection.send_now`, in its own task.
+2. **As a member** (:meth:`Connection.serve_member`): a nursery holds the
+   session's *reader* (it runs in the nursery's body) and, only while there
+   is something to send, a *writer* (the member's outbox to the stream). At
+   most one writer runs at a time, and nothing else writes while it does,
+   so no send lock is needed.
+
+Who writes: on a plain socket (``fileno`` given), the hub's flusher writes
+queued bytes directly when the kernel has room (:meth:`Connection._write_now`),
+and the outbox starts a writer task only for what the kernel did not take;
+the writer ends as soon as the queue is empty. An idle connection therefore
+costs one parked task (the reader), not two. Reads on a plain socket are
+direct too: ``os.read``, and ``wait_readable`` only when there is nothing.
+A wrapped stream (TLS) never gets the file descriptor: its bytes are not
+the protocol's.
+
+Who ends what:
+
+* The reader returns why the member is done (``/quit``, EOF, a receive
+  error); ``leave`` then takes the member out of the hub, which closes the
+  outbox (starting a writer to send what is queued), and that writer gets
+  :data:`DRAIN_TIMEOUT`.
+* A writer that finds its outbox closed and empty (after a leave, or at
+  server shutdown) cancels the nursery, so the reader ends too.
+* The hub evicts a member by cancelling ``member.cancel_scope``, which is
+  the nursery's own scope from the moment the chat phase starts; and
+  :meth:`Connection.close` does the same for whoever holds the connection.
+  Reader and writer end together, wherever they are.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import trio
+
+from trio_chat.core.hub import Member
+from trio_chat.core.outbox import Outbox
+
+LOGGER = logging.getLogger(__name__)
+
+# Why the chat phase ended, in the frontend's own terms.
+Why = TypeVar("Why")
+
+# After a member leaves, its writer has this long to flush what is queued.
+DRAIN_TIMEOUT = 5.0
+# How much to ask the stream for at a time.
+RECEIVE_SIZE = 8 * 1024
+# What ended a chat phase whose reader did not say (an eviction, a failed write).
+LOST = "connection lost"
+# The errors that mean the peer is gone, wherever they come from.
+CONNECTION_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
+
+
+def _read_now(fileno: int) -> bytes | None:
+    """What the socket has for us now (``b""`` at its end); ``None`` if nothing yet.
+
+    The caller waits outside any except clause: an idle connection parked
+    there would keep the BlockingIOError and its traceback (0.5 KiB each).
+
+    Raises:
+        OSError: the connection failed (reset by the peer, for example).
+    """
+    try:
+        return os.read(fileno, RECEIVE_SIZE)
+    except BlockingIOError:
+        return None
+
+
+class Connection:
+    """One connection's reads, writes and chat-phase tasks; it never closes the stream.
+
+    Args:
+        stream: the connection; its owner (the frontend's handler) closes it.
+        peer: how the connection is named in logs.
+        fileno: the stream's plain non-blocking socket, when it is one: reads
+            and writes go to it directly (never for a wrapped stream, such as
+            TLS, whose bytes are not the protocol's).
+    """
+
+    # One per connection, thousands at once: no per-instance __dict__.
+    __slots__ = ("_nursery", "_outbox", "_scope", "fileno", "lost", "peer", "reason", "stream")
+
+    def __init__(self, stream: trio.abc.Stream, peer: str, fileno: int | None = None) -> None:
+        self.stream = stream
+        self.peer = peer
+        self.fileno = fileno
+        # Whether the stream ended in an error (a reset) rather than a clean EOF.
+        self.lost = False
+        # Why close() ended it, if it did (the first reason given wins).
+        self.reason: str | None = None
+        # The nursery of the chat phase, where writers are started as needed.
+        self._nursery: trio.Nursery | None = None
+        self._outbox: Outbox | None = None
+        # What close() acts on: the chat phase's scope, or, before it, one that
+        # records the request until the chat phase takes it over.
+        self._scope: trio.CancelScope | None = None
+
+    # --- reading -----------------------------------------------------------------
+
+    async def receive(self) -> bytes:
+        """The next bytes from the peer; ``b""`` at the end of the stream.
+
+        Always a checkpoint, like ``receive_some``. A reset (or any receive
+        error) is an end too, with :attr:`lost` set: the caller should not
+        trust an unterminated last message to be whole.
+        """
+        try:
+            if self.fileno is None:
+                return bytes(await self.stream.receive_some(RECEIVE_SIZE))
+            # A socket: read directly, and wait only if there is nothing to
+            # read. The same checkpoints as the stream's receive_some (data
+            # read is never lost to a cancel), with a few layers less per
+            # receive and parked in every idle connection (1.5 KiB each).
+            await trio.lowlevel.checkpoint_if_cancelled()
+            data = _read_now(self.fileno)
+            if data is not None:
+                await trio.lowlevel.cancel_shielded_checkpoint()
+                return data
+            while data is None:
+                await trio.lowlevel.wait_readable(self.fileno)
+                data = _read_now(self.fileno)
+            return data
+        except (trio.BrokenResourceError, OSError):
+            self.lost = True  # reset by peer: the end of the stream
+            return b""
+
+    # --- writing before (or without) a writer ------------------------------------
+
+    async def send_now(self, data: bytes) -> None:
+        """Send ``data`` directly: only while no writer task can run (outside the chat phase)."""
+        await self.stream.send_all(data)
+
+    # --- the chat phase ------------------------------------------------------------
+
+    async def serve_member(
+        self,
+        member: Member,
+        reader: Callable[[], Awaitable[Why]],
+        leave: Callable[[Why], None],
+    ) -> None:
+        """Run ``reader``, and writers as needed, until the member leaves or is dropped.
+
+        Args:
+            member: its outbox is drained to the stream; its ``cancel_scope``
+                becomes the chat phase's own (the hub evicts through it).
+            reader: reads and handles the member's input until they are done;
+                returns why (the reason the hub and the log hear).
+            leave: takes the member out of the hub with that reason, which
+                closes the outbox; called once the reader returns, while a
+                writer can still send what is queued (within DRAIN_TIMEOUT).
+
+        The caller still makes sure the member has left (after a cancel, an
+        eviction or a failed write, ``leave`` is not called).
+        """
+        outbox = member.outbox
+        try:
+            async with trio.open_nursery() as nursery:
+                scope = nursery.cancel_scope
+                self._take_over(member, scope)
+                self._nursery, self._outbox = nursery, outbox
+                direct = self._write_now if self.fileno is not None else None
+                outbox.attach(self._start_writer, direct)
+                try:
+                    reason = await reader()
+                    leave(reason)
+                    # A dismissal or a shutdown may have set an earlier one.
+                    scope.deadline = min(scope.deadline, trio.current_time() + DRAIN_TIMEOUT)
+                finally:
+                    # From here the nursery may close as soon as a running writer
+                    # ends, and other tasks run before this one resumes: starting a
+                    # writer then would fail in whichever task queued a message.
+                    # The session is ending; what matters is sent by a writer
+                    # already running (after a leave, the outbox is closed).
+                    self._nursery = None
+        except* CONNECTION_ERRORS as group:
+            LOGGER.debug("%s: %r", member.name, group.exceptions)
+        finally:
+            # The nursery is closed: nothing may start a writer in it any more.
+            outbox.detach()
+
+    def _take_over(self, member: Member, scope: trio.CancelScope) -> None:
+        """From here on, evictions and close() end the chat phase through ``scope``.
+
+        Whatever was asked of the placeholder scopes before (an eviction, a
+        deadline) carries over. Reusing the nursery's scope costs every
+        connection one cancel scope less.
+        """
+        for earlier in (member.cancel_scope, self._scope):
+            if earlier is None:
+                continue
+            scope.deadline = min(scope.deadline, earlier.deadline)
+            if earlier.cancel_called:
+                scope.cancel()
+        member.cancel_scope = self._scope = scope
+
+    def close(self, reason: str, deadline: float = -math.inf) -> None:
+        """End the chat phase by ``deadline`` (at once by default), as ``reason``.
+
+        A writer still sending what is queued gets until ``deadline``. Asked
+        before the chat phase, it applies as soon as it starts; after it, it
+        does nothing. The frontend's handler closes the stream itself.
+        """
+        if self.reason is None:
+            self.reason = reason
+        if self._scope is None:
+            self._scope = trio.CancelScope()
+        if deadline == -math.inf:
+            self._scope.cancel()
+        else:
+            self._scope.deadline = min(self._scope.deadline, deadline)
+
+    def _start_writer(self) -> None:
+        if self._nursery is not None and self._outbox is not None:
+            self._nursery.start_soon(self._writer, self._outbox, self._nursery.cancel_scope)
+
+    async def _writer(self, outbox: Outbox, session_scope: trio.CancelScope) -> None:
+        """Send what is queued until the queue is empty (the outbox starts it again).
+
+        Started by the outbox only when there is something the flusher's
+        direct write did not send (or, without a socket, anything at all):
+        an idle connection has a reader task and no writer. When the outbox
+        is closed and empty, the member has left: end the chat phase.
+        """
+        try:
+            while data := outbox.next_batch():
+                sent = self._write_now(data)
+                if sent < len(data):
+                    await self.stream.send_all(memoryview(data)[sent:])
+        except trio.EndOfChannel:
+            session_scope.cancel()
+
+    def _write_now(self, data: bytes) -> int:
+        """Write what the kernel takes right now, without a trip through the scheduler.
+
+        In a big room this is the common case: the socket buffer has room, and
+        a plain non-blocking write costs a fraction of ``send_all``. What does
+        not fit is left to ``send_all``, which waits for room. Only the writer
+        task calls this, and never during a ``send_all``, so writes stay in order.
+        """
+        if self.fileno is None:
+            return 0
+        try:
+            return os.write(self.fileno, data)
+        except BlockingIOError:
+            return 0
