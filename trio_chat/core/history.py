@@ -22,6 +22,10 @@ query ran. Callers enter the room in the same synchronous step as they get
 the result, so a newcomer sees each message exactly once: in the replay or
 live, never both, never neither.
 
+One server per file: a store holds an exclusive ``flock`` on ``FILE.lock``
+for its life (a second server would reuse sequence numbers and lose
+messages); the kernel releases it when the process ends, however it ends.
+
 Schema versions live in ``PRAGMA user_version``; :data:`MIGRATIONS` turns a
 file of any older version into the current one at open.
 """
@@ -105,6 +109,10 @@ class HistoryError(Exception):
     """The history file cannot be used; ``str(exc)`` says why, for the user."""
 
 
+class HistoryInUse(HistoryError):
+    """Another server holds the history file (its lock file beside it)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One stored room message."""
@@ -134,11 +142,15 @@ class HistoryStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
+        self._lock: int | None = None
         if self.path == MEMORY:
             # Two connections must see the same in-memory database.
             uri = f"file:trio_chat-{uuid.uuid4().hex}?mode=memory&cache=shared"
         else:
             self._make_parent(Path(self.path))
+            # Held until close(): a second server on this file would reuse its
+            # sequence numbers, and lose messages.
+            self._lock = _lock(Path(self.path))
             uri = Path(self.path).absolute().as_uri()
         writer = reader = None
         try:
@@ -149,6 +161,7 @@ class HistoryStore:
             for connection in (writer, reader):
                 if connection is not None:
                     connection.close()
+            self._unlock()
             if isinstance(exc, HistoryError):
                 raise
             raise HistoryError(f"cannot use history file {self.path}: {exc}") from exc
@@ -251,6 +264,63 @@ class HistoryStore:
     def close(self) -> None:
         self._reader.close()
         self._writer.close()
+        self._unlock()
+
+    def _unlock(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)  # closing the file releases its lock
+            self._lock = None
+
+
+def _lock(path: Path) -> int:
+    """Lock ``path`` for this process: an exclusive flock on ``PATH.lock``.
+
+    The kernel releases the lock when the process ends, however it ends, so a
+    crashed server never blocks the next one. The file holds the owner's pid.
+
+    Raises:
+        HistoryInUse: another process holds it.
+        HistoryError: the lock file cannot be opened or locked.
+    """
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise HistoryError(
+            f"cannot use history file {path}: cannot open {lock_path}: {exc.strerror or exc}"
+        ) from exc
+    try:
+        _flock(fd)
+    except BlockingIOError:
+        owner = os.read(fd, 32).decode("ascii", "replace").strip()
+        os.close(fd)
+        process = f" (process {owner})" if owner.isdecimal() else ""
+        raise HistoryInUse(
+            f"history file {path} is in use by another trio-chat server{process}: "
+            "stop that server, or give this one its own file (--db PATH; make serve DB=PATH)"
+        ) from None
+    except OSError as exc:
+        os.close(fd)
+        raise HistoryError(
+            f"cannot use history file {path}: cannot lock {lock_path}: {exc.strerror or exc}"
+        ) from exc
+    # Only to name the owner in that error: a full disk fails the file itself next.
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
+if sys.platform == "win32":
+
+    def _flock(fd: int) -> None:
+        """No flock on Windows: one server per file is up to the user there."""
+
+else:
+    import fcntl
+
+    def _flock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 @contextlib.contextmanager
