@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, closing
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, closing, contextmanager
 from pathlib import Path
 
 import pytest
 import trio
 import trio.testing
 
-from trio_chat.core.history import HistoryError, HistoryInUse, HistoryStore
+from trio_chat.core.history import HistoryError, HistoryInUse, HistoryStore, default_path
 
 from .conftest import STEP_TIMEOUT, Peer
 
@@ -142,3 +145,83 @@ async def test_a_second_server_on_the_same_file_is_refused_and_the_first_loses_n
     with closing(sqlite3.connect(db)) as check:
         texts = [text for (text,) in check.execute("SELECT text FROM messages")]
     assert texts == ["said after the second server was refused"]
+
+
+# --- private to its user -------------------------------------------------------------------
+
+POSIX = pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+
+
+@contextmanager
+def umask(mask: int) -> Iterator[None]:
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def not_private(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "history not private" in r.getMessage()]
+
+
+@POSIX
+def test_a_new_file_its_folder_and_companions_are_for_their_owner_only(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "data" / "history.sqlite3"
+    with umask(0o022):
+        store = HistoryStore(path)
+    try:
+        store.execute("INSERT INTO topics VALUES ('#lobby', '#lobby', 'hi')")
+        companions = [path.with_name(path.name + end) for end in ("-wal", "-shm", ".lock")]
+        assert all(file.exists() for file in companions)
+        assert {str(file): mode(file) for file in [path, *companions]} == {
+            str(file): 0o600 for file in [path, *companions]
+        }
+        assert mode(path.parent) == 0o700
+    finally:
+        store.close()
+    assert not_private(caplog) == []
+
+
+@POSIX
+def test_an_existing_file_others_can_read_gets_one_warning_with_the_chmod(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "history.sqlite3"
+    with umask(0o022):
+        HistoryStore(path).close()
+    path.chmod(0o644)
+    with caplog.at_level(logging.WARNING, logger="trio_chat.core.history"):
+        HistoryStore(path).close()
+    [warning] = not_private(caplog)
+    assert str(path) in warning
+    assert warning.endswith(f"run chmod 600 {path}")
+    assert mode(path) == 0o644  # told, not changed behind the user's back
+
+
+@POSIX
+def test_the_data_folder_others_can_enter_gets_a_warning_too(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    path = default_path()
+    path.parent.mkdir(mode=0o755)  # as trio_chat made it before
+    path.parent.chmod(0o755)
+    with caplog.at_level(logging.WARNING, logger="trio_chat.core.history"):
+        HistoryStore(path).close()
+    [warning] = not_private(caplog)
+    assert warning.endswith(f"run chmod 700 {path.parent}")
+    # A folder the user chose is theirs: no advice about it.
+    caplog.clear()
+    mine = tmp_path / "mine"
+    mine.mkdir(mode=0o755)
+    mine.chmod(0o755)
+    with caplog.at_level(logging.WARNING, logger="trio_chat.core.history"):
+        HistoryStore(mine / "chat.sqlite3").close()
+    assert not_private(caplog) == []

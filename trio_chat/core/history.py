@@ -22,9 +22,8 @@ query ran. Callers enter the room in the same synchronous step as they get
 the result, so a newcomer sees each message exactly once: in the replay or
 live, never both, never neither.
 
-One server per file: a store holds an exclusive ``flock`` on ``FILE.lock``
-for its life (a second server would reuse sequence numbers and lose
-messages); the kernel releases it when the process ends, however it ends.
+The file itself (its folder, its modes, one server at a time) is
+:mod:`trio_chat.core.datafile`'s.
 
 Schema versions live in ``PRAGMA user_version``; :data:`MIGRATIONS` turns a
 file of any older version into the current one at open.
@@ -47,6 +46,10 @@ from typing import Any
 
 import trio
 
+from trio_chat.core.datafile import HistoryError as HistoryError
+from trio_chat.core.datafile import HistoryInUse as HistoryInUse
+from trio_chat.core.datafile import default_path as default_path
+from trio_chat.core.datafile import prepare
 from trio_chat.core.events import Action, Message
 
 LOGGER = logging.getLogger(__name__)
@@ -105,14 +108,6 @@ MIGRATIONS: list[Sequence[str]] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-class HistoryError(Exception):
-    """The history file cannot be used; ``str(exc)`` says why, for the user."""
-
-
-class HistoryInUse(HistoryError):
-    """Another server holds the history file (its lock file beside it)."""
-
-
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One stored room message."""
@@ -120,17 +115,6 @@ class Entry:
     seq: int
     room_key: str
     event: Message | Action
-
-
-def default_path() -> Path:
-    """Where history lives unless ``--db`` says otherwise: the user's data directory."""
-    if sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    elif os.name == "nt":
-        base = Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming")
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "trio_chat" / "history.sqlite3"
 
 
 class HistoryStore:
@@ -147,10 +131,8 @@ class HistoryStore:
             # Two connections must see the same in-memory database.
             uri = f"file:trio_chat-{uuid.uuid4().hex}?mode=memory&cache=shared"
         else:
-            self._make_parent(Path(self.path))
-            # Held until close(): a second server on this file would reuse its
-            # sequence numbers, and lose messages.
-            self._lock = _lock(Path(self.path))
+            # The lock is held until close(): one server per file.
+            self._lock = prepare(Path(self.path))
             uri = Path(self.path).absolute().as_uri()
         writer = reader = None
         try:
@@ -166,20 +148,6 @@ class HistoryStore:
                 raise
             raise HistoryError(f"cannot use history file {self.path}: {exc}") from exc
         self._writer, self._reader = writer, reader
-
-    @staticmethod
-    def _make_parent(path: Path) -> None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError) as exc:
-            raise HistoryError(
-                f"cannot create the directory for history file {path}: "
-                f"{exc.filename or path.parent} is a file, not a directory"
-            ) from exc
-        except OSError as exc:
-            raise HistoryError(
-                f"cannot create the directory for history file {path}: {exc.strerror or exc}"
-            ) from exc
 
     @staticmethod
     def _connect(uri: str) -> sqlite3.Connection:
@@ -270,57 +238,6 @@ class HistoryStore:
         if self._lock is not None:
             os.close(self._lock)  # closing the file releases its lock
             self._lock = None
-
-
-def _lock(path: Path) -> int:
-    """Lock ``path`` for this process: an exclusive flock on ``PATH.lock``.
-
-    The kernel releases the lock when the process ends, however it ends, so a
-    crashed server never blocks the next one. The file holds the owner's pid.
-
-    Raises:
-        HistoryInUse: another process holds it.
-        HistoryError: the lock file cannot be opened or locked.
-    """
-    lock_path = path.with_name(path.name + ".lock")
-    try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except OSError as exc:
-        raise HistoryError(
-            f"cannot use history file {path}: cannot open {lock_path}: {exc.strerror or exc}"
-        ) from exc
-    try:
-        _flock(fd)
-    except BlockingIOError:
-        owner = os.read(fd, 32).decode("ascii", "replace").strip()
-        os.close(fd)
-        process = f" (process {owner})" if owner.isdecimal() else ""
-        raise HistoryInUse(
-            f"history file {path} is in use by another trio-chat server{process}: "
-            "stop that server, or give this one its own file (--db PATH; make serve DB=PATH)"
-        ) from None
-    except OSError as exc:
-        os.close(fd)
-        raise HistoryError(
-            f"cannot use history file {path}: cannot lock {lock_path}: {exc.strerror or exc}"
-        ) from exc
-    # Only to name the owner in that error: a full disk fails the file itself next.
-    with contextlib.suppress(OSError):
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-    return fd
-
-
-if sys.platform == "win32":
-
-    def _flock(fd: int) -> None:
-        """No flock on Windows: one server per file is up to the user there."""
-
-else:
-    import fcntl
-
-    def _flock(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 @contextlib.contextmanager
