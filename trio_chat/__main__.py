@@ -55,7 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_HOST,
         help=f"address to listen on (default {DEFAULT_HOST}: every IPv4 interface)",
     )
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s)")
+    serve.add_argument(
+        "--port",
+        type=_listen_port,
+        default=DEFAULT_PORT,
+        help="port (default %(default)s; 0: any free port, logged at start)",
+    )
     serve.add_argument(
         "--max-clients",
         type=_positive,
@@ -148,7 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     client = commands.add_parser("client", help="chat from this terminal")
     client.add_argument("--name", help="your name (asked for if not given)")
     client.add_argument("--host", default="localhost", help="server address (default localhost)")
-    client.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s)")
+    client.add_argument(
+        "--port", type=_server_port, default=DEFAULT_PORT, help="port (default %(default)s)"
+    )
     client.add_argument(
         "--server-password-file",
         metavar="FILE",
@@ -206,6 +213,24 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _listen_port(text: str) -> int:
+    return _port(text, 0, "from 0 to 65535 (0: any free port)")
+
+
+def _server_port(text: str) -> int:
+    return _port(text, 1, "from 1 to 65535")
+
+
+def _port(text: str, lowest: int, which: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not lowest <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: use a number {which}")
     return value
 
 
