@@ -20,6 +20,8 @@ import stat
 import sys
 from pathlib import Path
 
+from trio_chat import hints
+
 LOGGER = logging.getLogger("trio_chat.core.history")
 
 # Files beside the database: SQLite's, and our lock.
@@ -100,9 +102,10 @@ def _lock(path: Path) -> int:
         owner = os.read(fd, 32).decode("ascii", "replace").strip()
         os.close(fd)
         process = f" (process {owner})" if owner.isdecimal() else ""
+        own_file = hints.option("serve", "--db", "PATH")
         raise HistoryInUse(
             f"history file {path} is in use by another trio-chat server{process}: "
-            "stop that server, or give this one its own file (--db PATH; make serve DB=PATH)"
+            f"stop that server, or give this one its own file: {own_file}"
         ) from None
     except OSError as exc:
         os.close(fd)
