@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# trio-chat then words its hints as make variables (PORT=5001, not --port 5001).
+VIA_MAKE := TRIO_CHAT_VIA_MAKE=1
 
 # Optional: HOST, PORT (serve and client), NAME (client), MAX_CLIENTS and DB (serve).
 # TLS: TLS_CERT and TLS_KEY (serve); TLS_CA=cert.pem or TLS=1 (client).
@@ -22,14 +24,14 @@ CERT_ARGS := $(foreach name,$(HOSTS),--host $(name)) $(if $(CERT_DIR),--out $(CE
 .PHONY: serve client cert test bench soak format venv clean
 
 serve: $(STAMP)
-	@$(BIN)/trio-chat serve $(SERVE_ARGS)
+	@$(VIA_MAKE) $(BIN)/trio-chat serve $(SERVE_ARGS)
 
 client: $(STAMP)
-	@$(BIN)/trio-chat client $(CLIENT_ARGS)
+	@$(VIA_MAKE) $(BIN)/trio-chat client $(CLIENT_ARGS)
 
 # A self-signed TLS certificate for this PC: cert.pem and key.pem (see README, Security).
 cert: $(STAMP)
-	@$(BIN)/trio-chat cert $(CERT_ARGS)
+	@$(VIA_MAKE) $(BIN)/trio-chat cert $(CERT_ARGS)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -154,7 +154,7 @@ async def test_client_without_a_server_explains_and_fails() -> None:
     assert result.returncode == 1
     error = result.stderr.decode()
     assert f"cannot connect to 127.0.0.1:{free_port}: connection refused" in error
-    assert "make serve" in error
+    assert "trio-chat serve" in error
     assert "Traceback" not in error
 
 

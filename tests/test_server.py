@@ -171,7 +171,7 @@ async def test_port_in_use_is_explained(hub: Hub) -> None:
         error = caught.value
         message = describe_bind_error(error, ServerConfig("127.0.0.1", port))
         assert "port is in use" in message
-        assert f"PORT={port + 1}" in message
+        assert f"--port {port + 1}" in message
         nursery.cancel_scope.cancel()
 
 
@@ -184,8 +184,8 @@ async def test_announce_tells_how_to_connect(
         await announce([listener], ServerConfig("127.0.0.1", port))
     text = caplog.text
     assert f"listening on 127.0.0.1:{port}" in text
-    assert f"make client NAME=you PORT={port}" in text
-    assert "HOST=0.0.0.0" in text
+    assert f"trio-chat client --name you --port {port}" in text
+    assert "--host 0.0.0.0" in text
 
 
 async def test_many_short_visits_never_stop_the_server(

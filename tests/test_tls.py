@@ -254,7 +254,7 @@ async def test_the_client_refuses_a_certificate_for_another_host(
             await connect("127.0.0.1", port, trusting)
         message = str(refused.value)
         assert message.startswith("the server's certificate is not valid for 127.0.0.1")
-        assert "trio-chat cert --host 127.0.0.1" in message
+        assert "trio-chat cert --force --host 127.0.0.1" in message
         # The name it does list works.
         ana = await tls_peer(port, trusting, host="localhost")
         await ana.register("ana")
@@ -298,8 +298,8 @@ async def test_announce_tells_tls_clients_which_certificate_to_trust(
         await announce([listener], config)
     text = logs.text
     assert "(TLS, max 10000 clients)" in text
-    assert "make client NAME=you PORT=" in text
-    assert "TLS_CA=/srv/chat/cert.pem" in text
+    assert "trio-chat client --name you --port " in text
+    assert "--tls-ca /srv/chat/cert.pem" in text
     assert " nc " not in text  # nc cannot speak TLS
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 import trio
 
+from trio_chat import hints
 from trio_chat.app import (
     DEFAULT_HOST,
     DEFAULT_PORT,
@@ -42,10 +44,26 @@ from . import __version__
 E = TypeVar("E", bound=BaseException)
 
 
+class Parser(argparse.ArgumentParser):
+    """Under make, a usage error is one line in make's words (``make serve: PORT: ...``)."""
+
+    def error(self, message: str) -> NoReturn:
+        verb = self.prog.split()[-1]
+        if not hints.via_make() or verb not in hints.MAKE_VARIABLES:
+            super().error(message)
+        flags = re.compile(r"argument (--[\w-]+)(?:/-\w)?:")
+        usage_error(verb, flags.sub(lambda m: hints.spelled(verb, m[1]) + ":", message))
+
+
+def usage_error(verb: str, message: str) -> NoReturn:
+    """Stop with a one-line usage error (exit 2): ``trio-chat serve: error: ...``."""
+    where = f"make {verb}" if hints.via_make() else f"trio-chat {verb}: error"
+    print(f"{where}: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="trio-chat", description="A multi-user chat server and terminal client."
-    )
+    parser = Parser(prog="trio-chat", description="A multi-user chat server and terminal client.")
     parser.add_argument("--version", action="version", version=f"trio-chat {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -55,7 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_HOST,
         help=f"address to listen on (default {DEFAULT_HOST}: every IPv4 interface)",
     )
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s)")
+    serve.add_argument(
+        "--port",
+        type=_listen_port,
+        default=DEFAULT_PORT,
+        help="port (default %(default)s; 0: any free port, logged at start)",
+    )
     serve.add_argument(
         "--max-clients",
         type=_positive,
@@ -148,7 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     client = commands.add_parser("client", help="chat from this terminal")
     client.add_argument("--name", help="your name (asked for if not given)")
     client.add_argument("--host", default="localhost", help="server address (default localhost)")
-    client.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s)")
+    client.add_argument(
+        "--port", type=_server_port, default=DEFAULT_PORT, help="port (default %(default)s)"
+    )
     client.add_argument(
         "--server-password-file",
         metavar="FILE",
@@ -206,6 +231,24 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _listen_port(text: str) -> int:
+    return _port(text, 0, "from 0 to 65535 (0: any free port)")
+
+
+def _server_port(text: str) -> int:
+    return _port(text, 1, "from 1 to 65535")
+
+
+def _port(text: str, lowest: int, which: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not lowest <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: use a number {which}")
     return value
 
 
@@ -316,8 +359,10 @@ def cert(args: argparse.Namespace) -> int:
     print(f"wrote {files.cert} (the certificate: copy it to the other PCs)")
     print(f"wrote {files.key} (the private key, mode 0600: keep it on this PC only)")
     print(f"valid until {files.not_after:%Y-%m-%d} for: {', '.join(files.names)}")
-    print(f"serve:  make serve TLS_CERT={files.cert} TLS_KEY={files.key}")
-    print(f"client: make client NAME=you HOST=ADDRESS TLS_CA={files.cert.name}")
+    tls = [("--tls-cert", files.cert), ("--tls-key", files.key)]
+    print(f"serve:  {hints.command('serve', *tls)}")
+    here = [("--name", "you"), ("--host", "ADDRESS"), ("--tls-ca", files.cert.name)]
+    print(f"client: {hints.command('client', *here)}")
     return 0
 
 
@@ -333,7 +378,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return soak(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "serve" and (args.tls_cert is None) != (args.tls_key is None):
-        build_parser().error("serve: --tls-cert and --tls-key go together")
+        both = (hints.option("serve", flag) for flag in ("--tls-cert", "--tls-key"))
+        usage_error("serve", " and ".join(both) + " go together")
     commands = {"serve": serve, "client": client, "cert": cert}
     try:
         return commands[args.command](args)

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import trio
 
+from trio_chat import DEFAULT_PORT as DEFAULT_PORT
+from trio_chat import hints
 from trio_chat.core.accounts import Guard, read_secret
 from trio_chat.core.history import DEFAULT_REPLAY, MEMORY, History, HistoryStore
 from trio_chat.core.hub import Hub
@@ -32,7 +34,6 @@ from trio_chat.text.server import DEFAULT_MAX_CLIENTS, ChatServer
 LOGGER = logging.getLogger(__name__)
 
 DEFAULT_HOST = "0.0.0.0"
-DEFAULT_PORT = 5000
 # The file descriptors the process needs besides one per client.
 SPARE_FDS = 64
 
@@ -70,22 +71,26 @@ async def announce(listeners: Sequence[trio.SocketListener], config: ServerConfi
             extra={"fields": {"event": "listening", "address": f"{host}:{port}"}},
         )
     port = listeners[0].socket.getsockname()[1]
-    port_arg = "" if port == DEFAULT_PORT else f" PORT={port}"
-    here = there = ""
+    you: list[tuple[str, object]] = [("--name", "you")]
+    port_option: list[tuple[str, object]] = [] if port == DEFAULT_PORT else [("--port", port)]
+    here: list[tuple[str, object]] = []
+    there: list[tuple[str, object]] = []
     if config.tls_cert:
         # A self-signed certificate (trio-chat cert) is what clients must trust.
-        here = f" TLS_CA={config.tls_cert}"
-        there = f" TLS_CA={Path(config.tls_cert).name}  (copy the certificate there first)"
-    LOGGER.info("on this PC:      make client NAME=you%s%s", port_arg, here)
+        here = [("--tls-ca", config.tls_cert)]
+        there = [("--tls-ca", Path(config.tls_cert).name)]
+    LOGGER.info("on this PC:      %s", hints.command("client", *you, *port_option, *here))
     if config.host in (None, "", "0.0.0.0", "::"):
         # Looking up the host name may block on DNS: not in the event loop.
         for address in await trio.to_thread.run_sync(lan_addresses):
-            alternative = there or f"  (or: nc {address} {port})"
-            LOGGER.info(
-                "from another PC: make client NAME=you HOST=%s%s%s", address, port_arg, alternative
+            where = [("--host", address), *port_option, *there]
+            alternative = (
+                "  (copy the certificate there first)" if there else f"  (or: nc {address} {port})"
             )
+            LOGGER.info("from another PC: %s%s", hints.command("client", *you, *where), alternative)
     else:
-        LOGGER.info("only %s is served: use HOST=0.0.0.0 to let other PCs in", config.host)
+        everyone = hints.option("serve", "--host", "0.0.0.0")
+        LOGGER.info("only %s is served: use %s to let other PCs in", config.host, everyone)
 
 
 async def run_server(
@@ -196,7 +201,7 @@ def describe_bind_error(exc: OSError, config: ServerConfig) -> str:
     if exc.errno == errno.EADDRINUSE:
         return (
             f"cannot listen on {where}: the port is in use (another trio-chat server?); "
-            f"choose another with PORT={config.port + 1}"
+            f"choose another with {hints.option('serve', '--port', config.port + 1)}"
         )
     if exc.errno == errno.EACCES:
         return f"cannot listen on {where}: permission denied (ports below 1024 need root)"

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import trio
 
+from trio_chat import DEFAULT_PORT, hints
 from trio_chat.client.display import Display, wants_colour
 from trio_chat.net.tls import TLSError, describe_client_failure
 from trio_chat.text.codec import Line, LineBuffer
@@ -432,6 +433,10 @@ def _is_quit(line: str) -> bool:
 # --- the command line -------------------------------------------------------------------
 
 
+def _serve_hint(port: int) -> str:
+    return hints.command("serve", *([] if port == DEFAULT_PORT else [("--port", port)]))
+
+
 async def run_terminal_client(
     host: str,
     port: int,
@@ -448,8 +453,8 @@ async def run_terminal_client(
     except OSError as exc:
         print(
             f"trio-chat: cannot connect to {host}:{port}: {_why(exc)}\n"
-            f"Is the server running? Start one with `make serve` "
-            f"(or `trio-chat serve`), or check HOST and PORT.",
+            f"Is the server running? Start one with `{_serve_hint(port)}`, or check "
+            f"{hints.spelled('client', '--host')} and {hints.spelled('client', '--port')}.",
             file=sys.stderr,
         )
         return 1

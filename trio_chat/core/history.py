@@ -22,6 +22,9 @@ query ran. Callers enter the room in the same synchronous step as they get
 the result, so a newcomer sees each message exactly once: in the replay or
 live, never both, never neither.
 
+The file itself (its folder, its modes, one server at a time) is
+:mod:`trio_chat.core.datafile`'s.
+
 Schema versions live in ``PRAGMA user_version``; :data:`MIGRATIONS` turns a
 file of any older version into the current one at open.
 """
@@ -43,6 +46,10 @@ from typing import Any
 
 import trio
 
+from trio_chat.core.datafile import HistoryError as HistoryError
+from trio_chat.core.datafile import HistoryInUse as HistoryInUse
+from trio_chat.core.datafile import default_path as default_path
+from trio_chat.core.datafile import prepare
 from trio_chat.core.events import Action, Message
 
 LOGGER = logging.getLogger(__name__)
@@ -101,10 +108,6 @@ MIGRATIONS: list[Sequence[str]] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-class HistoryError(Exception):
-    """The history file cannot be used; ``str(exc)`` says why, for the user."""
-
-
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One stored room message."""
@@ -112,17 +115,6 @@ class Entry:
     seq: int
     room_key: str
     event: Message | Action
-
-
-def default_path() -> Path:
-    """Where history lives unless ``--db`` says otherwise: the user's data directory."""
-    if sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    elif os.name == "nt":
-        base = Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming")
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "trio_chat" / "history.sqlite3"
 
 
 class HistoryStore:
@@ -134,11 +126,13 @@ class HistoryStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
+        self._lock: int | None = None
         if self.path == MEMORY:
             # Two connections must see the same in-memory database.
             uri = f"file:trio_chat-{uuid.uuid4().hex}?mode=memory&cache=shared"
         else:
-            self._make_parent(Path(self.path))
+            # The lock is held until close(): one server per file.
+            self._lock = prepare(Path(self.path))
             uri = Path(self.path).absolute().as_uri()
         writer = reader = None
         try:
@@ -149,24 +143,11 @@ class HistoryStore:
             for connection in (writer, reader):
                 if connection is not None:
                     connection.close()
+            self._unlock()
             if isinstance(exc, HistoryError):
                 raise
             raise HistoryError(f"cannot use history file {self.path}: {exc}") from exc
         self._writer, self._reader = writer, reader
-
-    @staticmethod
-    def _make_parent(path: Path) -> None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError) as exc:
-            raise HistoryError(
-                f"cannot create the directory for history file {path}: "
-                f"{exc.filename or path.parent} is a file, not a directory"
-            ) from exc
-        except OSError as exc:
-            raise HistoryError(
-                f"cannot create the directory for history file {path}: {exc.strerror or exc}"
-            ) from exc
 
     @staticmethod
     def _connect(uri: str) -> sqlite3.Connection:
@@ -260,6 +241,12 @@ class HistoryStore:
     def close(self) -> None:
         self._reader.close()
         self._writer.close()
+        self._unlock()
+
+    def _unlock(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)  # closing the file releases its lock
+            self._lock = None
 
 
 @contextlib.contextmanager

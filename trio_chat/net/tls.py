@@ -32,6 +32,7 @@ from pathlib import Path
 
 import trio
 
+from trio_chat import hints
 from trio_chat.net.listeners import LINGER_TIMEOUT, linger
 
 # What `trio-chat cert` writes (certs.py; kept here so that the command line
@@ -122,22 +123,26 @@ def describe_client_failure(error: ssl.SSLError, host: str) -> str:
         if code in _NOT_VALID_FOR_HOST:
             return (
                 f"the server's certificate is not valid for {host} ({why}). "
-                f"Connect with a --host the certificate names, or make a certificate "
-                f"for it on the server: trio-chat cert --host {host}"
+                f"Connect with a {hints.spelled('client', '--host')} the certificate names, "
+                f"or make a certificate for it on the server: "
+                f"{hints.command('cert', ('--force', None), ('--host', host))}"
             )
         if code in _UNTRUSTED:
             return (
                 f"the server's certificate is not trusted ({why}). If the server uses "
                 f"a self-signed certificate (trio-chat cert), copy its current cert.pem "
-                f"to this PC and pass it with --tls-ca cert.pem"
+                f"to this PC and pass it with {hints.option('client', '--tls-ca', 'cert.pem')}"
             )
         if code in _EXPIRED:
-            return "the server's certificate has expired: make a new one (trio-chat cert)"
+            renew = hints.command("cert", ("--force", None))
+            return f"the server's certificate has expired: make a new one ({renew})"
         return f"the server's certificate was refused: {why}"
     if error.reason in _NOT_TLS:
+        cert = hints.spelled("serve", "--tls-cert")
+        tls, ca = (hints.spelled("client", flag) for flag in ("--tls", "--tls-ca"))
         return (
-            "the server does not speak TLS (started without --tls-cert?): "
-            "connect without --tls and --tls-ca, or start it with TLS"
+            f"the server does not speak TLS (started without {cert}?): "
+            f"connect without {tls} and {ca}, or start it with TLS"
         )
     if isinstance(error, ssl.SSLEOFError):
         return "the server closed the connection during the TLS handshake"

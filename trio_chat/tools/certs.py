@@ -47,6 +47,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from trio_chat import hints
 from trio_chat.net.listeners import lan_addresses
 from trio_chat.net.tls import CERT_FILE, DEFAULT_DAYS, KEY_FILE
 
@@ -162,7 +163,8 @@ def write_self_signed(
     if not force:
         for path in (cert_path, key_path):
             if path.exists():
-                raise CertError(f"{path} exists: keep it, or replace it with --force")
+                replace = hints.option("cert", "--force")
+                raise CertError(f"{path} exists: keep it, or replace it with {replace}")
     cert_pem, key_pem, certificate = make_self_signed(local_names() + list(extra_names), days)
     try:
         out.mkdir(parents=True, exist_ok=True)

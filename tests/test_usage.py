@@ -1,0 +1,191 @@
+"""The command line's answers to mistakes, as a user reads them (`trio-chat` and `make`)."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+import ssl
+import subprocess
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+import trio
+
+from trio_chat import hints
+from trio_chat.__main__ import main
+from trio_chat.app import ServerConfig, announce, describe_bind_error
+from trio_chat.core.history import HistoryInUse, HistoryStore
+from trio_chat.net import tls
+
+from .conftest import STEP_TIMEOUT
+
+
+def usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    """Run ``trio-chat ARGV``, which must stop as a usage error (exit 2); its stderr."""
+    with pytest.raises(SystemExit) as stopped:
+        main(list(argv))
+    assert stopped.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "Traceback" not in captured.err
+    return captured.err
+
+
+# --- port numbers ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("port", ["99999", "65536", "-5", "five"])
+def test_serve_refuses_a_port_that_is_not_one(
+    capsys: pytest.CaptureFixture[str], port: str
+) -> None:
+    error = usage_error(capsys, "serve", "--host", "127.0.0.1", "--db", ":memory:", "--port", port)
+    assert error.endswith(
+        f"argument --port: {port!r} is not a port: use a number from 0 to 65535 "
+        "(0: any free port)\n"
+    )
+
+
+@pytest.mark.parametrize("port", ["0", "99999", "-1"])
+def test_client_refuses_a_port_that_is_not_a_server_s(
+    capsys: pytest.CaptureFixture[str], port: str
+) -> None:
+    error = usage_error(capsys, "client", "--port", port)
+    assert error.endswith(
+        f"argument --port: {port!r} is not a port: use a number from 1 to 65535\n"
+    )
+
+
+# --- hints in the user's dialect: make variables under make, options otherwise -------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(params=["make", "trio-chat"])
+def dialect(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test as under ``make`` (TRIO_CHAT_VIA_MAKE=1) and as plain ``trio-chat``."""
+    if request.param == "make":
+        monkeypatch.setenv(hints.VIA_MAKE, "1")
+    else:
+        monkeypatch.delenv(hints.VIA_MAKE, raising=False)
+    return str(request.param)
+
+
+def in_dialect(dialect: str, make: str, cli: str) -> str:
+    return make if dialect == "make" else cli
+
+
+def test_the_makefile_tells_trio_chat_it_runs_under_make() -> None:
+    dry_run = subprocess.run(
+        ["make", "-n", "serve", "client", "cert"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=STEP_TIMEOUT,
+    )
+    runs = [line for line in dry_run.stdout.splitlines() if "bin/trio-chat " in line]
+    assert len(runs) == 3, dry_run.stdout
+    assert all(line.startswith(f"{hints.VIA_MAKE}=1 ") for line in runs)
+
+
+def test_a_usage_error_under_make_is_one_line_in_make_variables(
+    capsys: pytest.CaptureFixture[str], dialect: str
+) -> None:
+    error = usage_error(capsys, "serve", "--db", ":memory:", "--port", "99999")
+    if dialect == "make":
+        assert error == (
+            "make serve: PORT: '99999' is not a port: use a number from 0 to 65535 "
+            "(0: any free port)\n"
+        )
+    else:
+        assert error.startswith("usage: trio-chat serve")
+        assert "trio-chat serve: error: argument --port: '99999' is not a port" in error
+
+
+def test_tls_cert_without_key_is_named_as_typed(
+    capsys: pytest.CaptureFixture[str], dialect: str
+) -> None:
+    error = usage_error(capsys, "serve", "--db", ":memory:", "--tls-cert", "cert.pem")
+    assert error == in_dialect(
+        dialect,
+        "make serve: TLS_CERT= and TLS_KEY= go together\n",
+        "trio-chat serve: error: --tls-cert and --tls-key go together\n",
+    )
+
+
+def test_an_existing_certificate_is_replaced_as_typed(
+    capsys: pytest.CaptureFixture[str], dialect: str, tmp_path: Path
+) -> None:
+    assert main(["cert", "--out", str(tmp_path)]) == 0
+    made = capsys.readouterr().out
+    assert in_dialect(
+        dialect, "serve:  make serve TLS_CERT=", "serve:  trio-chat serve --tls-cert "
+    )
+    assert in_dialect(dialect, "TLS_CA=cert.pem\n", "--tls-ca cert.pem\n") in made
+    assert main(["cert", "--out", str(tmp_path)]) == 1
+    error = capsys.readouterr().err
+    assert error.endswith(
+        f"keep it, or replace it with {in_dialect(dialect, 'FORCE=1', '--force')}\n"
+    )
+
+
+def test_no_server_there_suggests_starting_one_on_the_port_tried(
+    capsys: pytest.CaptureFixture[str], dialect: str
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free_port = probe.getsockname()[1]
+    assert main(["client", "--name", "ana", "--host", "127.0.0.1", "--port", str(free_port)]) == 1
+    error = capsys.readouterr().err
+    start = in_dialect(
+        dialect, f"make serve PORT={free_port}", f"trio-chat serve --port {free_port}"
+    )
+    check = in_dialect(dialect, "HOST and PORT", "--host and --port")
+    assert f"Start one with `{start}`, or check {check}." in error
+
+
+async def test_the_server_s_hints_name_options_as_typed(
+    dialect: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    [listener] = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    async with listener:
+        port = listener.socket.getsockname()[1]
+        with caplog.at_level(logging.INFO, logger="trio_chat"):
+            await announce([listener], ServerConfig("127.0.0.1", port))
+    in_use = describe_bind_error(OSError(errno.EADDRINUSE, "in use"), ServerConfig(port=5000))
+    assert (
+        in_dialect(
+            dialect,
+            f"make client NAME=you PORT={port}\n",
+            f"trio-chat client --name you --port {port}\n",
+        )
+        in caplog.text
+    )
+    assert in_dialect(dialect, "use HOST=0.0.0.0 to", "use --host 0.0.0.0 to") in caplog.text
+    assert in_use.endswith(
+        in_dialect(dialect, "choose another with PORT=5001", "choose another with --port 5001")
+    )
+
+
+def test_a_history_file_in_use_suggests_another_as_typed(dialect: str, tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite3"
+    with closing(HistoryStore(path)), pytest.raises(HistoryInUse) as caught:
+        HistoryStore(path)
+    assert str(caught.value).endswith(in_dialect(dialect, "DB=PATH", "--db PATH"))
+
+
+def test_tls_advice_to_the_client_names_options_as_typed(dialect: str) -> None:
+    error = ssl.SSLError(1, "wrong version number")
+    error.reason = "WRONG_VERSION_NUMBER"
+    advice = tls.describe_client_failure(error, "192.168.1.23")
+    assert advice.startswith("the server does not speak TLS ")
+    assert advice.endswith(
+        in_dialect(
+            dialect,
+            "(started without TLS_CERT?): connect without TLS and TLS_CA, or start it with TLS",
+            "(started without --tls-cert?): connect without --tls and --tls-ca, or start it "
+            "with TLS",
+        )
+    )

@@ -1,0 +1,70 @@
+"""Hints in the words the user typed: ``make serve PORT=5001`` or ``trio-chat serve --port 5001``.
+
+The Makefile runs ``trio-chat`` with ``TRIO_CHAT_VIA_MAKE=1`` in its
+environment (only its serve, client and cert recipes: not ``make test``);
+every hint that names an option or a command asks this module how to say it.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+
+VIA_MAKE = "TRIO_CHAT_VIA_MAKE"
+
+# Each command's options with a make variable (the Makefile's), and whether the
+# option takes a value (an option without one is VARIABLE=1 under make).
+MAKE_VARIABLES: dict[str, dict[str, tuple[str, bool]]] = {
+    "serve": {
+        "--host": ("HOST", True),
+        "--port": ("PORT", True),
+        "--max-clients": ("MAX_CLIENTS", True),
+        "--db": ("DB", True),
+        "--tls-cert": ("TLS_CERT", True),
+        "--tls-key": ("TLS_KEY", True),
+    },
+    "client": {
+        "--name": ("NAME", True),
+        "--host": ("HOST", True),
+        "--port": ("PORT", True),
+        "--tls-ca": ("TLS_CA", True),
+        "--tls": ("TLS", False),
+    },
+    "cert": {
+        "--host": ("HOSTS", True),
+        "--out": ("CERT_DIR", True),
+        "--days": ("DAYS", True),
+        "--force": ("FORCE", False),
+    },
+}
+
+
+def via_make() -> bool:
+    """Whether this process was started by the Makefile."""
+    return os.environ.get(VIA_MAKE, "") not in ("", "0")
+
+
+def spelled(command: str, flag: str) -> str:
+    """What the user calls an option: ``PORT`` under make, else ``--port``."""
+    variable = MAKE_VARIABLES.get(command, {}).get(flag)
+    return variable[0] if variable and via_make() else flag
+
+
+def option(command: str, flag: str, value: object = None) -> str:
+    """One option as typed: ``PORT=5001`` or ``--port 5001``.
+
+    Without ``value``, an option that takes one is named alone (``TLS_CERT=``,
+    ``--tls-cert``); one that takes none is ``FORCE=1`` or ``--force``.
+    """
+    variable = MAKE_VARIABLES.get(command, {}).get(flag)
+    if variable and via_make():
+        given, takes_value = variable
+        shown = "1" if not takes_value else "" if value is None else shlex.quote(str(value))
+        return f"{given}={shown}"
+    return flag if value is None else f"{flag} {shlex.quote(str(value))}"
+
+
+def command(verb: str, *options: tuple[str, object]) -> str:
+    """A whole command line: ``make client NAME=you`` or ``trio-chat client --name you``."""
+    program = "make" if via_make() else "trio-chat"
+    return " ".join([program, verb, *(option(verb, flag, value) for flag, value in options)])
