@@ -1,8 +1,17 @@
-"""Shared test helpers: a line reader with deadlines, servers and connections."""
+"""Shared test helpers: a line reader with deadlines, servers and connections.
+
+Every helper more than one test module needs lives here (or is a fixture
+here): no test module imports another's.
+"""
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 import trio
@@ -11,6 +20,7 @@ import trio.testing
 from trio_chat.core.hub import Hub
 from trio_chat.core.names import name_key
 from trio_chat.text.server import ChatServer
+from trio_chat.tools.soak_clients import Ledger, Presence, Sent
 
 # No single wait in a test may take longer than this (real or virtual seconds).
 STEP_TIMEOUT = 10
@@ -113,3 +123,113 @@ async def connector(server: ChatServer) -> AsyncIterator[MemoryConnector]:
     async with trio.open_nursery() as handlers:
         yield MemoryConnector(server, handlers)
         handlers.cancel_scope.cancel()
+
+
+# --- the trio-chat program, as a user runs it ----------------------------------------------
+
+TRIO_CHAT = str(Path(sys.executable).parent / "trio-chat")
+
+
+class Program:
+    """A running process whose stdin we write and whose output we read by lines."""
+
+    def __init__(self, process: trio.Process, output: trio.abc.ReceiveStream) -> None:
+        self.process = process
+        assert process.stdin is not None
+        self.io = Peer(trio.StapledStream(process.stdin, output))
+        # What a server logged up to "listening on" (see running_server).
+        self.startup: list[str] = []
+
+    async def exit_code(self) -> int:
+        with trio.fail_after(STEP_TIMEOUT):
+            return await self.process.wait()
+
+
+@asynccontextmanager
+async def program(*args: str, read: str = "stdout") -> AsyncIterator[Program]:
+    """``trio-chat *args``, killed at the end of the block if still running."""
+    process = await trio.lowlevel.open_process(
+        [TRIO_CHAT, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE if read == "stderr" else subprocess.DEVNULL,
+    )
+    output = process.stdout if read == "stdout" else process.stderr
+    assert output is not None
+    try:
+        yield Program(process, output)
+    finally:
+        if process.returncode is None:
+            process.kill()
+        with trio.CancelScope(shield=True):
+            await process.wait()
+        for stream in (process.stdin, process.stdout, process.stderr):
+            if stream is not None:
+                await stream.aclose()
+
+
+@asynccontextmanager
+async def running_server(*extra: str) -> AsyncIterator[tuple[Program, int]]:
+    """A real server on a free port; history in memory unless ``extra`` gives ``--db``.
+
+    The server's log (stderr) is read up to its "listening on" line, kept
+    in ``Program.startup``.
+    """
+    db = () if "--db" in extra else ("--db", ":memory:")
+    async with program(
+        "serve", "--host", "127.0.0.1", "--port", "0", *db, *extra, read="stderr"
+    ) as srv:
+        srv.startup.append(await srv.io.line())
+        while "listening on" not in srv.startup[-1]:
+            srv.startup.append(await srv.io.line())
+        match = re.search(r"listening on 127\.0\.0\.1:(\d+)", srv.startup[-1])
+        assert match, srv.startup
+        yield srv, int(match.group(1))
+
+
+async def run_trio_chat(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    """``trio-chat *args`` to its end, with ``stdin``; output captured, any exit code."""
+    with trio.fail_after(STEP_TIMEOUT):
+        return await trio.run_process(
+            [TRIO_CHAT, *args], stdin=stdin, capture_stdout=True, capture_stderr=True, check=False
+        )
+
+
+# --- what a user's terminal may be shown ---------------------------------------------------
+
+# Characters that must never reach a user's terminal inside a line: C0 but tab,
+# DEL, C1, and the bidirectional overrides and isolates.
+FORBIDDEN = frozenset(
+    [chr(c) for c in (*range(0x00, 0x09), *range(0x0A, 0x20), *range(0x7F, 0xA0))]
+    + [chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))]
+)
+
+# How every line a client may receive begins (README, "The protocol").
+WELL_FORMED = re.compile(
+    r"\*\*\* |! |\[private\] [^\s:]+: |\* [^\s:]+ |\[[-\d: ]+\] |[^\s:*!\[][^\s:]*: "
+)
+
+
+def assert_displayable(text: str) -> None:
+    """No control characters, no escape sequences, no lone surrogates."""
+    bad = [char for char in text if char in FORBIDDEN or 0xD800 <= ord(char) <= 0xDFFF]
+    assert not bad, f"{bad!r} in {text!r}"
+
+
+def assert_well_formed(lines: list[str]) -> None:
+    """Each line is displayable and begins as a protocol line does."""
+    for line in lines:
+        assert_displayable(line)
+        assert WELL_FORMED.match(line), line
+
+
+# --- the soak's bookkeeping ----------------------------------------------------------------
+
+
+def ledger_with(*presences: Presence, **deliveries: dict[str, float]) -> Ledger:
+    """A ledger of one message, s.1 from s in #lobby (sent at 10, acknowledged at 11)."""
+    ledger = Ledger()
+    ledger.sent["s.1"] = Sent("s", "#lobby", sent=10.0, acked=11.0)
+    ledger.presences = list(presences)
+    ledger.deliveries = dict(deliveries)
+    return ledger

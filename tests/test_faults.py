@@ -30,8 +30,7 @@ from trio_chat.text.codec import MAX_LINE_BYTES
 from trio_chat.text.server import ChatServer
 from trio_chat.text.session import NAME_TIMEOUT
 
-from .conftest import STEP_TIMEOUT, Peer
-from .test_fuzz import WELL_FORMED, assert_displayable
+from .conftest import STEP_TIMEOUT, Peer, assert_well_formed
 
 
 @pytest.fixture(autouse=True)
@@ -129,12 +128,6 @@ async def until_all(peer: Peer, *wanted: str) -> list[str]:
     while not set(wanted) <= set(seen):
         seen.append(await peer.line())
     return seen
-
-
-def assert_well_formed(lines: list[str]) -> None:
-    for line in lines:
-        assert_displayable(line)
-        assert WELL_FORMED.match(line), line
 
 
 class Collector:
