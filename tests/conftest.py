@@ -79,6 +79,29 @@ class Peer:
         return await self.until("*** Welcome")
 
 
+@pytest.fixture(autouse=True)
+def private_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A home directory of the test's own, so that no test touches the user's files.
+
+    The history's default path is under XDG_DATA_HOME (else ~/.local/share):
+    a server a test starts without ``--db``, in the process or as a program
+    (which inherits the environment, tmux panes included), writes in here.
+    """
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    for variable, directory in XDG_DIRECTORIES.items():
+        monkeypatch.setenv(variable, str(home / directory))
+    return home
+
+
+XDG_DIRECTORIES = {
+    "XDG_DATA_HOME": ".local/share",
+    "XDG_STATE_HOME": ".local/state",
+    "XDG_CONFIG_HOME": ".config",
+    "XDG_CACHE_HOME": ".cache",
+}
+
+
 @pytest.fixture
 def hub() -> Hub:
     return Hub(name_key)
@@ -169,13 +192,18 @@ async def program(*args: str, read: str = "stdout") -> AsyncIterator[Program]:
 
 
 @asynccontextmanager
-async def running_server(*extra: str) -> AsyncIterator[tuple[Program, int]]:
+async def running_server(
+    *extra: str, default_history: bool = False
+) -> AsyncIterator[tuple[Program, int]]:
     """A real server on a free port; history in memory unless ``extra`` gives ``--db``.
+
+    With ``default_history`` and no ``--db``, history is where the server keeps it by
+    default (in the test's own home, see ``private_home``).
 
     The server's log (stderr) is read up to its "listening on" line, kept
     in ``Program.startup``.
     """
-    db = () if "--db" in extra else ("--db", ":memory:")
+    db = () if default_history or "--db" in extra else ("--db", ":memory:")
     async with program(
         "serve", "--host", "127.0.0.1", "--port", "0", *db, *extra, read="stderr"
     ) as srv:

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 import ast
+import signal
+import sqlite3
+from contextlib import closing
 from pathlib import Path
+
+import trio
+
+from trio_chat.core.history import default_path
+
+from .conftest import Peer, running_server
 
 TESTS = Path(__file__).parent
 
@@ -24,3 +33,22 @@ def test_no_test_module_imports_another_test_modules_helpers() -> None:
                 if name.split(".")[-1].startswith("test_"):
                     offenders.append(f"{module.relative_to(TESTS)}:{node.lineno} imports {name}")
     assert offenders == []
+
+
+async def test_a_server_run_without_db_keeps_its_history_in_the_tests_own_home(
+    private_home: Path,
+) -> None:
+    assert Path.home() == private_home
+    expected = private_home / ".local" / "share" / "trio_chat" / "history.sqlite3"
+    assert default_path() == expected
+    async with running_server(default_history=True) as (server, port):
+        assert any(f"history: {expected} (0 messages)" in line for line in server.startup)
+        async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+            ana = Peer(stream)
+            await ana.register("ana")
+            await ana.send("kept at home", "/quit")
+            assert await ana.expect_eof() == ["*** Bye!"]
+        server.process.send_signal(signal.SIGINT)
+        assert await server.exit_code() == 0
+    with closing(sqlite3.connect(expected)) as db:
+        assert db.execute("SELECT text FROM messages").fetchall() == [("kept at home",)]
