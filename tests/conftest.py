@@ -6,16 +6,18 @@ here): no test module imports another's.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 import trio
 import trio.testing
+from hypothesis import HealthCheck, settings
 
 from trio_chat.core.hub import Hub
 from trio_chat.core.names import name_key
@@ -24,6 +26,37 @@ from trio_chat.tools.soak_clients import Ledger, Presence, Sent
 
 # No single wait in a test may take longer than this (real or virtual seconds).
 STEP_TIMEOUT = 10
+
+
+# --- Hypothesis: a profile for CI, one for the desk -----------------------------------------
+
+# On a shared CI runner any example may be slow, so no deadline and no "too
+# slow" health check; and the gate must not turn red on an example never seen
+# before: the same examples every run (derandomize), so a failure is one that
+# reproduces. The blob replays it. (Hypothesis's own "ci" profile, written down.)
+_BASE = settings.get_profile("default")
+settings.register_profile(
+    "ci",
+    parent=_BASE,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+# At the desk: new random examples each run, failures remembered in .hypothesis,
+# and Hypothesis's deadline to notice an example grown slow.
+settings.register_profile("dev", parent=_BASE, print_blob=True)
+
+
+def hypothesis_profile(environ: Mapping[str, str]) -> str:
+    """HYPOTHESIS_PROFILE if set; else "ci" where CI says so (CI=true, as CI services set)."""
+    if "HYPOTHESIS_PROFILE" in environ:
+        return environ["HYPOTHESIS_PROFILE"]
+    return "ci" if environ.get("CI", "").lower() not in ("", "0", "false", "no") else "dev"
+
+
+settings.load_profile(hypothesis_profile(os.environ))
 
 
 class Peer:

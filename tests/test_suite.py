@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import ast
+import os
 import signal
 import sqlite3
 from contextlib import closing
 from pathlib import Path
 
 import trio
+from hypothesis import settings
 
 from trio_chat.core.history import default_path
 
-from .conftest import Peer, running_server
+from .conftest import Peer, hypothesis_profile, running_server
 
 TESTS = Path(__file__).parent
 
@@ -52,3 +54,17 @@ async def test_a_server_run_without_db_keeps_its_history_in_the_tests_own_home(
         assert await server.exit_code() == 0
     with closing(sqlite3.connect(expected)) as db:
         assert db.execute("SELECT text FROM messages").fetchall() == [("kept at home",)]
+
+
+def test_ci_runs_hypothesis_without_a_deadline_on_the_same_examples_every_time() -> None:
+    ci = settings.get_profile("ci")
+    assert (ci.deadline, ci.derandomize) == (None, True)
+    assert settings.get_profile("dev").deadline is not None
+    assert hypothesis_profile({"CI": "true"}) == "ci"
+    assert hypothesis_profile({"CI": "1"}) == "ci"
+    assert hypothesis_profile({}) == "dev"
+    assert hypothesis_profile({"CI": "false"}) == "dev"
+    assert hypothesis_profile({"CI": "true", "HYPOTHESIS_PROFILE": "dev"}) == "dev"
+    # The profile this run chose is the one in force.
+    chosen = settings.get_profile(hypothesis_profile(os.environ))
+    assert (settings().deadline, settings().derandomize) == (chosen.deadline, chosen.derandomize)
