@@ -135,6 +135,25 @@ XDG_DIRECTORIES = {
 }
 
 
+# Real seconds every task may sit blocked before a frozen clock moves on.
+STUCK = 1.0
+
+
+@pytest.fixture
+def frozen_clock(mock_clock: trio.testing.MockClock) -> trio.testing.MockClock:
+    """Virtual time that stands still while a test waits on real sockets.
+
+    No timeout (a linger, a farewell) expires however slow the machine is,
+    so what a test sees does not depend on it; the test moves time with
+    ``frozen_clock.jump``. Only a stuck test, every task blocked for STUCK
+    real seconds, moves it on, to the next deadline: its fail_after still
+    ends it. (autojump_clock jumps as soon as every task waits, even on
+    the kernel delivering bytes over loopback: too soon for these tests.)
+    """
+    mock_clock.autojump_threshold = STUCK
+    return mock_clock
+
+
 @pytest.fixture
 def hub() -> Hub:
     return Hub(name_key)
