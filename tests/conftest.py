@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Mapping
@@ -21,6 +22,12 @@ from hypothesis import HealthCheck, settings
 
 from trio_chat.core.hub import Hub
 from trio_chat.core.names import name_key
+from trio_chat.net.listeners import (
+    KEEPALIVE_COUNT,
+    KEEPALIVE_IDLE,
+    KEEPALIVE_INTERVAL,
+    USER_TIMEOUT_MS,
+)
 from trio_chat.text.server import ChatServer
 from trio_chat.tools.soak_clients import Ledger, Presence, Sent
 
@@ -152,6 +159,48 @@ def frozen_clock(mock_clock: trio.testing.MockClock) -> trio.testing.MockClock:
     """
     mock_clock.autojump_threshold = STUCK
     return mock_clock
+
+
+@pytest.fixture
+def accepted(monkeypatch: pytest.MonkeyPatch) -> list[trio.SocketStream]:
+    """The server's end of each TCP connection accepted in the test, as its handler gets it.
+
+    ``trio.serve_listeners`` hands each stream ``SocketListener.accept``
+    returns to the handler: this records them on the way.
+    """
+    streams: list[trio.SocketStream] = []
+    accept = trio.SocketListener.accept
+
+    async def recording(listener: trio.SocketListener) -> trio.SocketStream:
+        stream = await accept(listener)
+        streams.append(stream)
+        return stream
+
+    monkeypatch.setattr(trio.SocketListener, "accept", recording)
+    return streams
+
+
+# What the server sets on every connection it accepts (enable_keepalive): the
+# kernel drops a vanished peer within about two minutes.
+SERVER_KEEPALIVE = {
+    "SO_KEEPALIVE": 1,
+    "TCP_KEEPIDLE": KEEPALIVE_IDLE,
+    "TCP_KEEPINTVL": KEEPALIVE_INTERVAL,
+    "TCP_KEEPCNT": KEEPALIVE_COUNT,
+    "TCP_USER_TIMEOUT": USER_TIMEOUT_MS,
+}
+
+
+def keepalive_options(stream: trio.SocketStream) -> dict[str, int]:
+    """How the kernel watches this connection for a vanished peer."""
+    tcp = socket.IPPROTO_TCP
+    return {
+        "SO_KEEPALIVE": stream.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+        "TCP_KEEPIDLE": stream.getsockopt(tcp, socket.TCP_KEEPIDLE),
+        "TCP_KEEPINTVL": stream.getsockopt(tcp, socket.TCP_KEEPINTVL),
+        "TCP_KEEPCNT": stream.getsockopt(tcp, socket.TCP_KEEPCNT),
+        "TCP_USER_TIMEOUT": stream.getsockopt(tcp, socket.TCP_USER_TIMEOUT),
+    }
 
 
 @pytest.fixture
