@@ -1,13 +1,25 @@
-"""Shared test helpers: a line reader with deadlines, servers and connections."""
+"""Shared test helpers: a line reader with deadlines, servers and connections.
+
+Every helper more than one test module needs lives here (or is a fixture
+here): no test module imports another's.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+import re
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
 import trio.testing
+from hypothesis import HealthCheck, settings
 
 from trio_chat.core.accounts import Guard
 from trio_chat.core.history import DEFAULT_REPLAY, History
@@ -15,10 +27,48 @@ from trio_chat.core.hub import Hub
 from trio_chat.core.limits import DEFAULT_LIMITS, Limits
 from trio_chat.core.names import name_key
 from trio_chat.core.service import ChatService
+from trio_chat.net.listeners import (
+    KEEPALIVE_COUNT,
+    KEEPALIVE_IDLE,
+    KEEPALIVE_INTERVAL,
+    USER_TIMEOUT_MS,
+)
 from trio_chat.text.server import ChatServer
+from trio_chat.tools.soak_clients import Ledger, Presence, Sent
 
 # No single wait in a test may take longer than this (real or virtual seconds).
 STEP_TIMEOUT = 10
+
+
+# --- Hypothesis: a profile for CI, one for the desk -----------------------------------------
+
+# On a shared CI runner any example may be slow, so no deadline and no "too
+# slow" health check; and the gate must not turn red on an example never seen
+# before: the same examples every run (derandomize), so a failure is one that
+# reproduces. The blob replays it. (Hypothesis's own "ci" profile, written down.)
+_BASE = settings.get_profile("default")
+settings.register_profile(
+    "ci",
+    parent=_BASE,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+# At the desk: new random examples each run, failures remembered in .hypothesis,
+# and Hypothesis's deadline to notice an example grown slow.
+settings.register_profile("dev", parent=_BASE, print_blob=True)
+
+
+def hypothesis_profile(environ: Mapping[str, str]) -> str:
+    """HYPOTHESIS_PROFILE if set; else "ci" where CI says so (CI=true, as CI services set)."""
+    if "HYPOTHESIS_PROFILE" in environ:
+        return environ["HYPOTHESIS_PROFILE"]
+    return "ci" if environ.get("CI", "").lower() not in ("", "0", "false", "no") else "dev"
+
+
+settings.load_profile(hypothesis_profile(os.environ))
 
 
 def text_server(
@@ -94,6 +144,90 @@ class Peer:
         return await self.until("*** Welcome")
 
 
+@pytest.fixture(autouse=True)
+def private_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A home directory of the test's own, so that no test touches the user's files.
+
+    The history's default path is under XDG_DATA_HOME (else ~/.local/share):
+    a server a test starts without ``--db``, in the process or as a program
+    (which inherits the environment, tmux panes included), writes in here.
+    """
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    for variable, directory in XDG_DIRECTORIES.items():
+        monkeypatch.setenv(variable, str(home / directory))
+    return home
+
+
+XDG_DIRECTORIES = {
+    "XDG_DATA_HOME": ".local/share",
+    "XDG_STATE_HOME": ".local/state",
+    "XDG_CONFIG_HOME": ".config",
+    "XDG_CACHE_HOME": ".cache",
+}
+
+
+# Real seconds every task may sit blocked before a frozen clock moves on.
+STUCK = 1.0
+
+
+@pytest.fixture
+def frozen_clock(mock_clock: trio.testing.MockClock) -> trio.testing.MockClock:
+    """Virtual time that stands still while a test waits on real sockets.
+
+    No timeout (a linger, a farewell) expires however slow the machine is,
+    so what a test sees does not depend on it; the test moves time with
+    ``frozen_clock.jump``. Only a stuck test, every task blocked for STUCK
+    real seconds, moves it on, to the next deadline: its fail_after still
+    ends it. (autojump_clock jumps as soon as every task waits, even on
+    the kernel delivering bytes over loopback: too soon for these tests.)
+    """
+    mock_clock.autojump_threshold = STUCK
+    return mock_clock
+
+
+@pytest.fixture
+def accepted(monkeypatch: pytest.MonkeyPatch) -> list[trio.SocketStream]:
+    """The server's end of each TCP connection accepted in the test, as its handler gets it.
+
+    ``trio.serve_listeners`` hands each stream ``SocketListener.accept``
+    returns to the handler: this records them on the way.
+    """
+    streams: list[trio.SocketStream] = []
+    accept = trio.SocketListener.accept
+
+    async def recording(listener: trio.SocketListener) -> trio.SocketStream:
+        stream = await accept(listener)
+        streams.append(stream)
+        return stream
+
+    monkeypatch.setattr(trio.SocketListener, "accept", recording)
+    return streams
+
+
+# What the server sets on every connection it accepts (enable_keepalive): the
+# kernel drops a vanished peer within about two minutes.
+SERVER_KEEPALIVE = {
+    "SO_KEEPALIVE": 1,
+    "TCP_KEEPIDLE": KEEPALIVE_IDLE,
+    "TCP_KEEPINTVL": KEEPALIVE_INTERVAL,
+    "TCP_KEEPCNT": KEEPALIVE_COUNT,
+    "TCP_USER_TIMEOUT": USER_TIMEOUT_MS,
+}
+
+
+def keepalive_options(stream: trio.SocketStream) -> dict[str, int]:
+    """How the kernel watches this connection for a vanished peer."""
+    tcp = socket.IPPROTO_TCP
+    return {
+        "SO_KEEPALIVE": stream.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+        "TCP_KEEPIDLE": stream.getsockopt(tcp, socket.TCP_KEEPIDLE),
+        "TCP_KEEPINTVL": stream.getsockopt(tcp, socket.TCP_KEEPINTVL),
+        "TCP_KEEPCNT": stream.getsockopt(tcp, socket.TCP_KEEPCNT),
+        "TCP_USER_TIMEOUT": stream.getsockopt(tcp, socket.TCP_USER_TIMEOUT),
+    }
+
+
 @pytest.fixture
 def hub() -> Hub:
     return Hub(name_key)
@@ -138,3 +272,118 @@ async def connector(server: ChatServer) -> AsyncIterator[MemoryConnector]:
     async with trio.open_nursery() as handlers:
         yield MemoryConnector(server, handlers)
         handlers.cancel_scope.cancel()
+
+
+# --- the trio-chat program, as a user runs it ----------------------------------------------
+
+TRIO_CHAT = str(Path(sys.executable).parent / "trio-chat")
+
+
+class Program:
+    """A running process whose stdin we write and whose output we read by lines."""
+
+    def __init__(self, process: trio.Process, output: trio.abc.ReceiveStream) -> None:
+        self.process = process
+        assert process.stdin is not None
+        self.io = Peer(trio.StapledStream(process.stdin, output))
+        # What a server logged up to "listening on" (see running_server).
+        self.startup: list[str] = []
+
+    async def exit_code(self) -> int:
+        with trio.fail_after(STEP_TIMEOUT):
+            return await self.process.wait()
+
+
+@asynccontextmanager
+async def program(*args: str, read: str = "stdout") -> AsyncIterator[Program]:
+    """``trio-chat *args``, killed at the end of the block if still running."""
+    process = await trio.lowlevel.open_process(
+        [TRIO_CHAT, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE if read == "stderr" else subprocess.DEVNULL,
+    )
+    output = process.stdout if read == "stdout" else process.stderr
+    assert output is not None
+    try:
+        yield Program(process, output)
+    finally:
+        if process.returncode is None:
+            process.kill()
+        with trio.CancelScope(shield=True):
+            await process.wait()
+        for stream in (process.stdin, process.stdout, process.stderr):
+            if stream is not None:
+                await stream.aclose()
+
+
+@asynccontextmanager
+async def running_server(
+    *extra: str, default_history: bool = False
+) -> AsyncIterator[tuple[Program, int]]:
+    """A real server on a free port; history in memory unless ``extra`` gives ``--db``.
+
+    With ``default_history`` and no ``--db``, history is where the server keeps it by
+    default (in the test's own home, see ``private_home``).
+
+    The server's log (stderr) is read up to its "listening on" line, kept
+    in ``Program.startup``.
+    """
+    db = () if default_history or "--db" in extra else ("--db", ":memory:")
+    async with program(
+        "serve", "--host", "127.0.0.1", "--port", "0", *db, *extra, read="stderr"
+    ) as srv:
+        srv.startup.append(await srv.io.line())
+        while "listening on" not in srv.startup[-1]:
+            srv.startup.append(await srv.io.line())
+        match = re.search(r"listening on 127\.0\.0\.1:(\d+)", srv.startup[-1])
+        assert match, srv.startup
+        yield srv, int(match.group(1))
+
+
+async def run_trio_chat(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    """``trio-chat *args`` to its end, with ``stdin``; output captured, any exit code."""
+    with trio.fail_after(STEP_TIMEOUT):
+        return await trio.run_process(
+            [TRIO_CHAT, *args], stdin=stdin, capture_stdout=True, capture_stderr=True, check=False
+        )
+
+
+# --- what a user's terminal may be shown ---------------------------------------------------
+
+# Characters that must never reach a user's terminal inside a line: C0 but tab,
+# DEL, C1, and the bidirectional overrides and isolates.
+FORBIDDEN = frozenset(
+    [chr(c) for c in (*range(0x00, 0x09), *range(0x0A, 0x20), *range(0x7F, 0xA0))]
+    + [chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))]
+)
+
+# How every line a client may receive begins (README, "The protocol").
+WELL_FORMED = re.compile(
+    r"\*\*\* |! |\[private\] [^\s:]+: |\* [^\s:]+ |\[[-\d: ]+\] |[^\s:*!\[][^\s:]*: "
+)
+
+
+def assert_displayable(text: str) -> None:
+    """No control characters, no escape sequences, no lone surrogates."""
+    bad = [char for char in text if char in FORBIDDEN or 0xD800 <= ord(char) <= 0xDFFF]
+    assert not bad, f"{bad!r} in {text!r}"
+
+
+def assert_well_formed(lines: list[str]) -> None:
+    """Each line is displayable and begins as a protocol line does."""
+    for line in lines:
+        assert_displayable(line)
+        assert WELL_FORMED.match(line), line
+
+
+# --- the soak's bookkeeping ----------------------------------------------------------------
+
+
+def ledger_with(*presences: Presence, **deliveries: dict[str, float]) -> Ledger:
+    """A ledger of one message, s.1 from s in #lobby (sent at 10, acknowledged at 11)."""
+    ledger = Ledger()
+    ledger.sent["s.1"] = Sent("s", "#lobby", sent=10.0, acked=11.0)
+    ledger.presences = list(presences)
+    ledger.deliveries = dict(deliveries)
+    return ledger

@@ -8,6 +8,7 @@ import os
 import socket
 import ssl
 import stat
+import subprocess
 from functools import partial
 from pathlib import Path
 
@@ -21,14 +22,11 @@ from trio_chat.net import tls
 from trio_chat.net.listeners import lan_addresses
 from trio_chat.tools.certs import CertError, write_self_signed
 
-from .conftest import Peer, text_server
-from .test_cli import TRIO_CHAT
+from .conftest import Peer, run_trio_chat, text_server
 
 
-async def run_cert(*args: str) -> trio.CompletedProcess[bytes]:
-    return await trio.run_process(
-        [TRIO_CHAT, "cert", *args], capture_stdout=True, capture_stderr=True, check=False
-    )
+async def run_cert(*args: str) -> subprocess.CompletedProcess[bytes]:
+    return await run_trio_chat("cert", *args)
 
 
 def alt_names(cert_file: Path) -> set[str]:

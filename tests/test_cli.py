@@ -7,66 +7,12 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import trio
 import trustme
 
-from .conftest import STEP_TIMEOUT, Peer
-
-TRIO_CHAT = str(Path(sys.executable).parent / "trio-chat")
-
-
-class Program:
-    """A running process whose stdin we write and whose output we read by lines."""
-
-    def __init__(self, process: trio.Process, output: trio.abc.ReceiveStream) -> None:
-        self.process = process
-        assert process.stdin is not None
-        self.io = Peer(trio.StapledStream(process.stdin, output))
-
-    async def exit_code(self) -> int:
-        with trio.fail_after(STEP_TIMEOUT):
-            return await self.process.wait()
-
-
-@asynccontextmanager
-async def program(*args: str, read: str = "stdout") -> AsyncIterator[Program]:
-    process = await trio.lowlevel.open_process(
-        [TRIO_CHAT, *args],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE if read == "stderr" else subprocess.DEVNULL,
-    )
-    output = process.stdout if read == "stdout" else process.stderr
-    assert output is not None
-    try:
-        yield Program(process, output)
-    finally:
-        if process.returncode is None:
-            process.kill()
-        with trio.CancelScope(shield=True):
-            await process.wait()
-        for stream in (process.stdin, process.stdout, process.stderr):
-            if stream is not None:
-                await stream.aclose()
-
-
-@asynccontextmanager
-async def running_server(*extra: str) -> AsyncIterator[tuple[Program, int]]:
-    """A real server on a free port; history in memory unless ``extra`` gives ``--db``."""
-    db = () if "--db" in extra else ("--db", ":memory:")
-    async with program(
-        "serve", "--host", "127.0.0.1", "--port", "0", *db, *extra, read="stderr"
-    ) as srv:
-        line = await srv.io.line()
-        while "listening on" not in line:
-            line = await srv.io.line()
-        match = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
-        assert match, line
-        yield srv, int(match.group(1))
+from .conftest import Peer, Program, program, run_trio_chat, running_server
 
 
 def client_args(name: str, port: int) -> list[str]:
@@ -95,12 +41,7 @@ async def chat_then_sigint(server: Program, ana: Program, bob: Program, port: in
     assert await bob.io.line() == "ana: hi bob"
 
     # printf 'hello from a script\n/quit\n' | trio-chat client --name bot
-    script = await trio.run_process(
-        [TRIO_CHAT, *client_args("bot", port)],
-        stdin=b"hello from a script\n/quit\n",
-        capture_stdout=True,
-        capture_stderr=True,
-    )
+    script = await run_trio_chat(*client_args("bot", port), stdin=b"hello from a script\n/quit\n")
     assert script.returncode == 0
     assert b"*** Welcome, bot!" in script.stdout
     assert b"\x1b" not in script.stdout  # plain: no colours or escape codes
@@ -144,13 +85,7 @@ async def test_client_without_a_server_explains_and_fails() -> None:
     with trio.socket.socket() as probe:
         await probe.bind(("127.0.0.1", 0))
         free_port = probe.getsockname()[1]
-    result = await trio.run_process(
-        [TRIO_CHAT, *client_args("ana", free_port)],
-        stdin=b"",
-        capture_stdout=True,
-        capture_stderr=True,
-        check=False,
-    )
+    result = await run_trio_chat(*client_args("ana", free_port))
     assert result.returncode == 1
     error = result.stderr.decode()
     assert f"cannot connect to 127.0.0.1:{free_port}: connection refused" in error
@@ -160,11 +95,8 @@ async def test_client_without_a_server_explains_and_fails() -> None:
 
 async def test_server_on_a_busy_port_explains_and_fails() -> None:
     async with running_server() as (_, port):
-        result = await trio.run_process(
-            [TRIO_CHAT, "serve", "--host", "127.0.0.1", "--port", str(port), "--db", ":memory:"],
-            capture_stdout=True,
-            capture_stderr=True,
-            check=False,
+        result = await run_trio_chat(
+            "serve", "--host", "127.0.0.1", "--port", str(port), "--db", ":memory:"
         )
     assert result.returncode == 1
     error = result.stderr.decode()
@@ -204,13 +136,7 @@ async def test_a_password_server_lets_in_who_knows_it_and_no_one_else(tmp_path: 
             assert await nc.expect_eof() == ["! wrong password"]
 
         async def client(*options: str, stdin: bytes) -> subprocess.CompletedProcess[bytes]:
-            return await trio.run_process(
-                [TRIO_CHAT, *client_args("bot", port), *options],
-                stdin=stdin,
-                capture_stdout=True,
-                capture_stderr=True,
-                check=False,
-            )
+            return await run_trio_chat(*client_args("bot", port), *options, stdin=stdin)
 
         first = await client("--server-password-file", door, stdin=b"/register Bot-Secret-99\n")
         assert first.returncode == 0, first
@@ -243,12 +169,7 @@ async def test_serve_with_a_missing_or_empty_password_file_exits_1_with_one_clea
         ("--oper-password-file", empty, f"the operator password file {empty} is empty"),
     ):
         serve = ["serve", "--host", "127.0.0.1", "--port", "0", "--db", ":memory:"]
-        result = await trio.run_process(
-            [TRIO_CHAT, *serve, option, path],
-            capture_stdout=True,
-            capture_stderr=True,
-            check=False,
-        )
+        result = await run_trio_chat(*serve, option, path)
         assert result.returncode == 1
         error = result.stderr.decode()
         assert why in error
@@ -285,24 +206,16 @@ def tls_client_args(name: str, port: int, ca: Path, host: str = "127.0.0.1") -> 
     return ["client", "--name", name, "--host", host, "--port", str(port), "--tls-ca", str(ca)]
 
 
-async def run_client_script(args: list[str], script: bytes) -> trio.CompletedProcess[bytes]:
-    return await trio.run_process(
-        [TRIO_CHAT, *args], stdin=script, capture_stdout=True, capture_stderr=True, check=False
-    )
-
-
 async def test_tls_from_trio_chat_cert_to_a_chat(tmp_path: Path) -> None:
     # The README's steps: make cert, serve with it, clients trust cert.pem.
-    made = await trio.run_process(
-        [TRIO_CHAT, "cert", "--out", str(tmp_path)], capture_stdout=True, capture_stderr=True
-    )
-    assert made.stderr == b""
+    made = await run_trio_chat("cert", "--out", str(tmp_path))
+    assert (made.returncode, made.stderr) == (0, b"")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     async with running_server("--tls-cert", str(cert), "--tls-key", str(key)) as (server, port):
         async with program(*tls_client_args("ana", port, cert)) as ana:
             await ana.io.until("*** Welcome, ana!")
-            script = await run_client_script(
-                tls_client_args("bot", port, cert), b"hello over TLS\n/quit\n"
+            script = await run_trio_chat(
+                *tls_client_args("bot", port, cert), stdin=b"hello over TLS\n/quit\n"
             )
             assert script.returncode == 0, script.stderr
             assert b"*** Welcome, bot! Online: ana." in script.stdout
@@ -329,8 +242,8 @@ async def test_tls_client_refuses_a_certificate_without_its_host(tmp_path: Path)
     leaf.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
     tls_args = ("--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem"))
     async with running_server(*tls_args) as (server, port):
-        refused = await run_client_script(
-            tls_client_args("ana", port, tmp_path / "ca.pem"), b"hi\n"
+        refused = await run_trio_chat(
+            *tls_client_args("ana", port, tmp_path / "ca.pem"), stdin=b"hi\n"
         )
         assert refused.returncode == 1
         error = refused.stderr.decode()
@@ -345,21 +258,19 @@ async def test_tls_client_refuses_a_certificate_without_its_host(tmp_path: Path)
         while "TLS handshake failed" not in line:
             assert "Traceback" not in line
             line = await server.io.line()
-        fine = await run_client_script(
-            tls_client_args("bob", port, tmp_path / "ca.pem", host="localhost"), b"/quit\n"
+        fine = await run_trio_chat(
+            *tls_client_args("bob", port, tmp_path / "ca.pem", host="localhost"), stdin=b"/quit\n"
         )
         assert fine.returncode == 0, fine.stderr
         assert b"*** Welcome, bob!" in fine.stdout
 
 
 async def test_a_client_without_tls_on_a_tls_server_is_told_what_to_do(tmp_path: Path) -> None:
-    made = await trio.run_process(
-        [TRIO_CHAT, "cert", "--out", str(tmp_path)], capture_stdout=True, capture_stderr=True
-    )
+    made = await run_trio_chat("cert", "--out", str(tmp_path))
     assert made.returncode == 0
     tls_args = ("--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem"))
     async with running_server(*tls_args) as (_, port):
-        result = await run_client_script(client_args("ana", port), b"hi\n")
+        result = await run_trio_chat(*client_args("ana", port), stdin=b"hi\n")
     assert result.returncode == 1
     # (A "*** disconnected" line may follow, as the close races the refused name.)
     assert result.stdout.decode().splitlines()[0] == (
@@ -372,7 +283,7 @@ async def test_tls_client_against_a_plain_server_says_so(tmp_path: Path) -> None
     ca = trustme.CA()
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
     async with running_server() as (_, port):
-        result = await run_client_script(tls_client_args("ana", port, tmp_path / "ca.pem"), b"")
+        result = await run_trio_chat(*tls_client_args("ana", port, tmp_path / "ca.pem"))
     assert result.returncode == 1
     error = result.stderr.decode()
     assert "the server does not speak TLS" in error
@@ -380,25 +291,21 @@ async def test_tls_client_against_a_plain_server_says_so(tmp_path: Path) -> None
 
 
 async def test_tls_setup_errors_are_one_clear_line(tmp_path: Path) -> None:
-    made = await trio.run_process(
-        [TRIO_CHAT, "cert", "--out", str(tmp_path)], capture_stdout=True, capture_stderr=True
-    )
+    made = await run_trio_chat("cert", "--out", str(tmp_path))
     assert made.returncode == 0
     cert = str(tmp_path / "cert.pem")
-    serve = [TRIO_CHAT, "serve", "--host", "127.0.0.1", "--port", "0", "--db", ":memory:"]
+    serve = ["serve", "--host", "127.0.0.1", "--port", "0", "--db", ":memory:"]
     cases = [
         (["--tls-cert", cert, "--tls-key", "missing.pem"], "cannot read missing.pem: no such file"),
         (["--tls-cert", cert, "--tls-key", cert], f"{cert} is not a PEM private key"),
     ]
     for extra, expected in cases:
-        result = await trio.run_process(
-            [*serve, *extra], capture_stdout=True, capture_stderr=True, check=False
-        )
+        result = await run_trio_chat(*serve, *extra)
         assert result.returncode == 1
         error = result.stderr.decode()
         assert error.count("\n") == 1, error
         assert f"ERROR   cannot serve TLS: {expected}" in error
-    client = await run_client_script(tls_client_args("ana", 1, tmp_path / "nope.pem"), b"")
+    client = await run_trio_chat(*tls_client_args("ana", 1, tmp_path / "nope.pem"))
     assert client.returncode == 1
     assert client.stderr.decode() == (
         f"trio-chat: cannot use TLS: cannot read {tmp_path / 'nope.pem'}: no such file\n"

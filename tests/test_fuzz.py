@@ -15,7 +15,6 @@ import contextlib
 import dataclasses
 import itertools
 import logging
-import re
 import string
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,7 +69,13 @@ from trio_chat.text.codec import (
     parse_command,
 )
 
-from .conftest import STEP_TIMEOUT, MemoryConnector, text_server
+from .conftest import (
+    STEP_TIMEOUT,
+    MemoryConnector,
+    assert_displayable,
+    assert_well_formed,
+    text_server,
+)
 
 # Fuzzing is cheap per example but the suite must stay fast: modest counts.
 CODEC = settings(max_examples=200, deadline=None)
@@ -80,20 +85,6 @@ SESSION = settings(max_examples=40, deadline=None, suppress_health_check=[Health
 def line_errors(max_bytes: int) -> set[str]:
     """The only reasons a LineBuffer gives for dropping a line (README, "Limits")."""
     return {f"line too long (max {max_bytes} bytes), dropped", "invalid UTF-8, line dropped"}
-
-
-# Characters that must never reach a user's terminal inside a line: C0 but tab,
-# DEL, C1, and the bidirectional overrides and isolates.
-FORBIDDEN = frozenset(
-    [chr(c) for c in (*range(0x00, 0x09), *range(0x0A, 0x20), *range(0x7F, 0xA0))]
-    + [chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))]
-)
-
-
-def assert_displayable(text: str) -> None:
-    """No control characters, no escape sequences, no lone surrogates."""
-    bad = [char for char in text if char in FORBIDDEN or 0xD800 <= ord(char) <= 0xDFFF]
-    assert not bad, f"{bad!r} in {text!r}"
 
 
 def assert_one_wire_line(data: bytes) -> str:
@@ -381,21 +372,12 @@ def test_every_event_encodes_to_exactly_one_utf8_line(event: ServerEvent) -> Non
 
 # --- a live session ------------------------------------------------------------------------
 
-# How every line a client may receive begins (README, "The protocol").
-WELL_FORMED = re.compile(
-    r"\*\*\* |! |\[private\] [^\s:]+: |\* [^\s:]+ |\[[-\d: ]+\] |[^\s:*!\[][^\s:]*: "
-)
-
 
 def assert_protocol_lines(data: bytes) -> list[str]:
     """``data`` is whole protocol lines, each well-formed; return them."""
     assert data.endswith(b"\n") or not data, data[-200:]
-    lines = []
-    for raw in data.split(b"\n")[:-1]:
-        line = raw.decode("utf-8")
-        assert_displayable(line)
-        assert WELL_FORMED.match(line), line
-        lines.append(line)
+    lines = [raw.decode("utf-8") for raw in data.split(b"\n")[:-1]]
+    assert_well_formed(lines)
     return lines
 
 

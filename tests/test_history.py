@@ -29,8 +29,7 @@ from trio_chat.core.history import (
     default_path,
 )
 
-from .conftest import STEP_TIMEOUT, Peer
-from .test_cli import TRIO_CHAT, Program, program
+from .conftest import STEP_TIMEOUT, TRIO_CHAT, Peer, running_server
 
 LINUX = sys.platform.startswith("linux")
 # Places where nobody, not even root, can create a file on Linux: /proc and
@@ -366,17 +365,6 @@ async def test_topics_survive_a_reopen(tmp_path: Path) -> None:
 # --- the CLI, as a user runs it ------------------------------------------------------------
 
 
-@asynccontextmanager
-async def serving(db: Path) -> AsyncIterator[tuple[Program, int, list[str]]]:
-    """``trio-chat serve --db db`` on a free port; also the lines it logged before listening."""
-    args = ["serve", "--host", "127.0.0.1", "--port", "0", "--db", str(db)]
-    async with program(*args, read="stderr") as server:
-        startup = [await server.io.line()]
-        while "listening on 127.0.0.1:" not in startup[-1]:
-            startup.append(await server.io.line())
-        yield server, int(startup[-1].split("listening on 127.0.0.1:")[1].split()[0]), startup
-
-
 async def join(port: int, name: str) -> tuple[trio.SocketStream, Peer]:
     stream = await trio.open_tcp_stream("127.0.0.1", port)
     peer = Peer(stream)
@@ -390,8 +378,8 @@ async def test_serve_saves_every_accepted_message_before_exiting_on_sigterm(
     path = tmp_path / "data" / "history.sqlite3"
     lines = [f"/me waves {i}" if i % 10 == 0 else f"line {i} from ana" for i in range(300)]
     started = time.time()
-    async with serving(path) as (server, port, startup):
-        assert any(f"history: {path} (0 messages)" in line for line in startup)
+    async with running_server("--db", str(path)) as (server, port):
+        assert any(f"history: {path} (0 messages)" in line for line in server.startup)
         bob_stream, _ = await join(port, "bob")
         ana_stream, ana = await join(port, "ana")
         async with bob_stream, ana_stream:
@@ -420,7 +408,7 @@ async def test_serve_saves_every_accepted_message_before_exiting_on_sigterm(
 
 async def test_sigterm_waits_for_writes_still_held_up_by_the_disk(tmp_path: Path) -> None:
     path = tmp_path / "history.sqlite3"
-    async with serving(path) as (server, port, _):
+    async with running_server("--db", str(path)) as (server, port):
         stream, ana = await join(port, "ana")
         async with stream:
             # Another process holds the write lock: the server's writer waits
@@ -447,8 +435,8 @@ async def test_serve_restarted_on_the_same_file_keeps_and_counts_the_history(
 ) -> None:
     path = tmp_path / "history.sqlite3"
     for run in range(2):
-        async with serving(path) as (server, port, startup):
-            assert any(f"history: {path} ({run} messages)" in line for line in startup)
+        async with running_server("--db", str(path)) as (server, port):
+            assert any(f"history: {path} ({run} messages)" in line for line in server.startup)
             stream, peer = await join(port, f"user{run}")
             async with stream:
                 await peer.send(f"said in run {run}", "/who")

@@ -25,6 +25,7 @@ from trio_chat.core.limits import (
     parse_networks,
 )
 from trio_chat.core.names import name_key
+from trio_chat.net.listeners import LINGER_TIMEOUT
 from trio_chat.text.server import MAX_REFUSING, ChatServer
 from trio_chat.text.session import FLOODING
 
@@ -350,28 +351,40 @@ async def test_a_connection_storm_is_refused_and_logged_once(
     await ana.stream.aclose()
 
 
-async def test_a_storm_of_refusals_cannot_hold_many_sockets_open() -> None:
-    # A refused connection is told why and lingers up to a second for the
-    # peer to close; past MAX_REFUSING at once, more are closed at once.
-    server = text_server(Hub(name_key), max_clients=1)
+async def test_a_storm_of_refusals_cannot_hold_many_sockets_open(
+    frozen_clock: trio.testing.MockClock,
+) -> None:
+    # A refused connection is told why, then lingers up to LINGER_TIMEOUT for
+    # the peer to close; past MAX_REFUSING at once, more are closed at once.
+    # Time stands still while the storm arrives, so no linger ends early
+    # however slow the machine: exactly MAX_REFUSING are told.
+    server = text_server(Hub(name_key, flush_interval=0), max_clients=1)
     async with trio.open_nursery() as nursery:
         listeners: list[trio.SocketListener] = await nursery.start(
             partial(server.run, 0, host="127.0.0.1")
         )
-        ana = Peer(await trio.testing.open_stream_to_socket_listener(listeners[0]))
+
+        async def connect() -> Peer:
+            return Peer(await trio.testing.open_stream_to_socket_listener(listeners[0]))
+
+        ana = await connect()
         await ana.register("ana")
-        storm = [
-            Peer(await trio.testing.open_stream_to_socket_listener(listeners[0]))
-            for _ in range(MAX_REFUSING + 8)
-        ]
-        # Nobody in the storm closes its side: each refusal lingers.
+        # Nobody in the storm closes its side: each refusal told lingers.
+        storm = [await connect() for _ in range(MAX_REFUSING + 8)]
         answers = [await peer.expect_eof() for peer in storm]
-        told = [a for a in answers if a == ["! server full"]]
-        assert len(told) >= MAX_REFUSING
-        assert len(told) < len(storm)
-        assert all(a in ([], ["! server full"]) for a in answers)
+        assert sorted(answers) == [[]] * 8 + [["! server full"]] * MAX_REFUSING
+        # Until the lingers end, the refusals hold their places: one more is
+        # closed without a word.
+        frozen_clock.jump(LINGER_TIMEOUT * 0.99)
+        late = await connect()
+        assert await late.expect_eof() == []
+        # Then they end, storm or not, and the next one is told why again.
+        frozen_clock.jump(LINGER_TIMEOUT)
+        await trio.testing.wait_all_tasks_blocked()
+        later = await connect()
+        assert await later.expect_eof() == ["! server full"]
         await ana.send("/who")
         assert await ana.line() == "*** In #lobby (1): ana"
-        for peer in (ana, *storm):
+        for peer in (ana, *storm, late, later):
             await peer.stream.aclose()
         nursery.cancel_scope.cancel()

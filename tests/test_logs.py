@@ -17,8 +17,7 @@ from trio_chat.core.hub import Hub
 from trio_chat.logs import FIELDS, JsonFormatter
 from trio_chat.text.server import ChatServer
 
-from .conftest import Peer, text_server
-from .test_cli import Program, running_server
+from .conftest import Peer, Program, running_server, text_server
 
 SECRET = "hunter2-s3cret"
 

@@ -21,17 +21,11 @@ from trio_chat.core.hub import Hub
 from trio_chat.core.names import name_key
 from trio_chat.core.service import ChatService
 from trio_chat.net.connection import RECEIVE_SIZE, Connection
-from trio_chat.net.listeners import (
-    KEEPALIVE_COUNT,
-    KEEPALIVE_IDLE,
-    KEEPALIVE_INTERVAL,
-    USER_TIMEOUT_MS,
-    enable_keepalive,
-)
+from trio_chat.net.listeners import USER_TIMEOUT_MS
 from trio_chat.text.server import ChatServer
 from trio_chat.text.session import Session
 
-from .conftest import Peer, text_server
+from .conftest import SERVER_KEEPALIVE, Peer, keepalive_options, text_server
 
 
 @pytest.fixture
@@ -280,21 +274,22 @@ async def test_sessions_cancelled_together_log_no_error(caplog: pytest.LogCaptur
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
-async def test_server_sockets_detect_vanished_peers() -> None:
+async def test_the_server_watches_the_connections_it_accepts_for_vanished_peers(
+    tcp_server: tuple[ChatServer, trio.SocketListener], accepted: list[trio.SocketStream]
+) -> None:
     # Keepalive probes an idle connection; TCP_USER_TIMEOUT bounds unacknowledged
     # sends: a laptop that vanished is dropped within about two minutes.
-    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
-    port = listeners[0].socket.getsockname()[1]
-    async with await trio.open_tcp_stream("127.0.0.1", port), await listeners[0].accept() as stream:
-        assert isinstance(stream, trio.SocketStream)
-        enable_keepalive(stream)
-        assert stream.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
-        assert stream.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == KEEPALIVE_IDLE
-        assert stream.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == KEEPALIVE_INTERVAL
-        assert stream.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == KEEPALIVE_COUNT
-        user_timeout = stream.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT)
-        assert user_timeout == USER_TIMEOUT_MS == 120_000
-    await listeners[0].aclose()
+    _, listener = tcp_server
+    ana = await connect(listener)
+    await ana.register("ana")  # the handler has run: it set the options first
+    assert isinstance(ana.stream, trio.SocketStream)
+    [ours] = accepted
+    assert ours.socket.getpeername() == ana.stream.socket.getsockname()
+    assert keepalive_options(ours) == SERVER_KEEPALIVE
+    assert USER_TIMEOUT_MS == 120_000
+    # A socket nobody configured has none of it (the check above means something).
+    assert keepalive_options(ana.stream) != SERVER_KEEPALIVE
+    await ana.stream.aclose()
 
 
 async def test_a_peer_streaming_bytes_without_a_newline_does_not_hold_the_loop() -> None:

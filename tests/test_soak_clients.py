@@ -9,13 +9,7 @@ import trio.testing
 
 from trio_chat.tools.soak_clients import Connection, Ledger, Presence, Sent, account
 
-
-def ledger_with(*presences: Presence, **deliveries: dict[str, float]) -> Ledger:
-    ledger = Ledger()
-    ledger.sent["s.1"] = Sent("s", "#lobby", sent=10.0, acked=11.0)
-    ledger.presences = list(presences)
-    ledger.deliveries = dict(deliveries)
-    return ledger
+from .conftest import ledger_with
 
 
 def test_a_client_there_throughout_expects_the_message() -> None:

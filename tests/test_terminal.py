@@ -25,8 +25,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from .conftest import STEP_TIMEOUT, Peer
-from .test_cli import TRIO_CHAT, running_server
+from .conftest import STEP_TIMEOUT, TRIO_CHAT, Peer, running_server
 
 WIDTH, HEIGHT = 100, 20
 POLL_INTERVAL = 0.05

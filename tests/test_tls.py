@@ -27,7 +27,7 @@ from trio_chat.net.tls import NOT_TLS_REPLY
 from trio_chat.text.server import ChatServer
 from trio_chat.text.session import NAME_TIMEOUT
 
-from .conftest import STEP_TIMEOUT, Peer, text_server
+from .conftest import SERVER_KEEPALIVE, STEP_TIMEOUT, Peer, keepalive_options, text_server
 
 LOGGER_NAME = "trio_chat"
 
@@ -359,3 +359,16 @@ def test_server_failures_in_words() -> None:
     other = ssl.SSLError(1, "[SSL: NO_SHARED_CIPHER] no shared cipher")
     other.reason = "NO_SHARED_CIPHER"
     assert tls.describe_server_failure(other) == "no shared cipher"
+
+
+async def test_the_tls_server_watches_its_connections_for_vanished_peers(
+    tls_server: tuple[ChatServer, int], trusting: ssl.SSLContext, accepted: list[trio.SocketStream]
+) -> None:
+    _, port = tls_server
+    ana = await tls_peer(port, trusting)
+    await ana.register("ana")
+    assert isinstance(ana.stream, trio.SSLStream)
+    [ours] = accepted  # the TCP connection under the server's TLS
+    assert ours.socket.getpeername() == ana.stream.transport_stream.socket.getsockname()
+    assert keepalive_options(ours) == SERVER_KEEPALIVE
+    await ana.stream.aclose()
