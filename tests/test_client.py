@@ -8,7 +8,8 @@ import pytest
 import trio
 import trio.testing
 
-from trio_chat.client.terminal import ChatClient, StreamKeyboard
+from trio_chat.client.chat import ChatClient
+from trio_chat.client.keyboard import StreamKeyboard
 from trio_chat.core.accounts import Guard, ScryptCost
 from trio_chat.core.hub import Hub
 from trio_chat.text.server import ChatServer
@@ -296,7 +297,7 @@ async def test_a_wrong_password_ends_even_an_interactive_client(
 
 
 def test_lines_with_a_password_stay_out_of_the_input_history() -> None:
-    from trio_chat.client.terminal import secret_free_history
+    from trio_chat.client.keyboard import secret_free_history
 
     history = secret_free_history()
     typed = ["hello", "/oper Hunter-2-secret", "/REGISTER my secret", "/password new-one"]
