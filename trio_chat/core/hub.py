@@ -48,6 +48,7 @@ import trio
 from trio_chat.core.events import (
     Action,
     Crowd,
+    Echo,
     Joined,
     Left,
     Message,
@@ -113,6 +114,8 @@ class Member:
     # Moderation: an operator may kick, ban and mute; a muted member's lines reach nobody.
     operator: bool = False
     muted: bool = False
+    # /echo on: the member's own messages come back to them, as the others see them.
+    echo: bool = False
 
 
 @dataclass(eq=False, slots=True)
@@ -412,7 +415,7 @@ class Hub:
     def _speak(self, member: Member, event: Message | Action) -> None:
         if not self.is_member(member):
             return
-        self.broadcast(event.room, event, exclude=member)
+        self.broadcast(event.room, event, exclude=None if member.echo else member)
         if self._recorder is not None:
             self._recorder.record(event)
 
@@ -425,7 +428,10 @@ class Hub:
         recipient = self.find(target)
         if recipient is None:
             raise NoSuchMember(target)
-        self.deliver(recipient, Private(member.name, recipient.name, text))
+        event = Private(member.name, recipient.name, text)
+        self.deliver(recipient, event)
+        if member.echo:
+            self.deliver(member, Echo(event))
         return recipient
 
     def broadcast(self, room: str, event: ServerEvent, *, exclude: Member | None = None) -> None:

@@ -53,6 +53,7 @@ from trio_chat.text.codec import (
     ACCOUNT_COMMANDS,
     BadLine,
     Command,
+    EchoSetting,
     Help,
     HistoryRequest,
     Invalid,
@@ -659,6 +660,9 @@ class Session:
             case Help():
                 for line in help_lines(operator=member.operator):
                     hub.deliver(member, Notice(line))
+            case EchoSetting(on):
+                member.echo = on
+                hub.deliver(member, Notice(f"echo {'on' if on else 'off'}"))
             case Invalid(reason):
                 hub.deliver(member, Error(reason))
             case _:  # Quit, Join, HistoryRequest and account commands: the reader
