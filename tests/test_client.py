@@ -200,25 +200,48 @@ async def test_rejected_name_stops_a_script_without_sending_its_lines(
     assert await bob.line() == "*** In #lobby (1): bob"
 
 
-async def test_a_terminal_client_shows_its_own_messages_and_help(
+async def test_a_terminal_client_shows_its_own_messages_as_the_server_echoes_them(
     connector: MemoryConnector, start_client: StartClient
 ) -> None:
     bob = await connector.join("bob")
     ana = start_client("ana", interactive=True, echo=True)
     await ana.screen.wait_for("*** Welcome")
-    await ana.typist.type("hello", "/me waves", "/msg bob psst", "/help")
-    await ana.screen.wait_for("***   //TEXT")
+    await ana.typist.type("hello", "/me waves", "/msg bob psst", "/HELP")
+    await ana.screen.wait_for("*** Keys: ")
     assert [line for line in ana.screen.lines if not line.startswith("***")] == [
         "ana: hello",
         "* ana waves",
         "[private to bob] psst",
     ]
-    assert any(line.startswith("*** Keys: Up/Down") for line in ana.screen.lines)
+    assert "*** echo on" not in ana.screen.lines  # the client's own request
+    # The client's keys follow the server's list of commands.
+    help_end = next(i for i, line in enumerate(ana.screen.lines) if line.startswith("***   //"))
+    assert ana.screen.lines[help_end + 1].startswith("*** Keys: ")
     assert await bob.until("[private] ana: psst") == [
         "*** ana joined",
         "ana: hello",
         "* ana waves",
         "[private] ana: psst",
+    ]
+
+
+async def test_a_line_the_server_refuses_is_never_shown_as_said(
+    connector: MemoryConnector, start_client: StartClient, hub: Hub
+) -> None:
+    await connector.join("bob")
+    ana = start_client("ana", interactive=True, echo=True)
+    await ana.screen.wait_for("*** Welcome")
+    await ana.typist.type("x" * 4500, "/msg nobody hi")
+    await ana.screen.wait_for("! nobody called nobody is online")
+    member = hub.find("ana")
+    assert member is not None
+    member.muted = True
+    await ana.typist.type("can you hear me?", "/who")
+    await ana.screen.wait_for("*** In #lobby")
+    assert [line for line in ana.screen.lines if not line.startswith("***")] == [
+        "! line too long (max 4096 bytes), dropped",
+        "! nobody called nobody is online (see /who)",
+        "! you are muted",
     ]
 
 

@@ -56,27 +56,18 @@ def test_private_messages_errors_and_notices_stand_apart() -> None:
     assert display.incoming("*** bob joined") == "\x1b[2m*** bob joined\x1b[0m"
 
 
-@pytest.mark.parametrize(
-    ("typed", "shown"),
-    [
-        ("hello", "ana: hello"),
-        ("//etc", "ana: /etc"),
-        ("/me waves", "* ana waves"),
-        ("/ME  waves", "* ana waves"),
-        ("/msg bob psst now", "[private to bob] psst now"),
-        ("/who", None),
-        ("/msg bob", None),
-        ("/me", None),
-        ("/join dev", None),
-    ],
-)
-def test_own_lines_are_shown_as_the_others_see_them(typed: str, shown: str | None) -> None:
-    assert plain().own("ana", typed) == shown
-
-
-def test_own_lines_get_timestamps_too() -> None:
-    display = Display(colour=False, timestamps=True, clock=lambda: NOON)
-    assert display.own("ana", "hello") == "[12:34] ana: hello"
+def test_own_lines_echoed_by_the_server_stand_out() -> None:
+    display = coloured()
+    own = "\x1b[1mana\x1b[0m"  # bold, in none of the palette's colours
+    assert display.incoming("ana: hi", me="ana") == f"{own}: hi"
+    assert display.incoming("* Ana waves", me="ana") == "* \x1b[1mAna\x1b[0m waves"
+    assert display.incoming("[private to bob] psst", me="ana") == (
+        "\x1b[1;35m[private to bob] psst\x1b[0m"
+    )
+    colour = name_colour("bob")
+    assert display.incoming("bob: ana: hi", me="ana") == f"\x1b[1;{colour}mbob\x1b[0m: ana: hi"
+    # Without colours, own lines are shown exactly as the others see them.
+    assert plain().incoming("ana: hi", me="ana") == "ana: hi"
 
 
 @pytest.mark.parametrize(

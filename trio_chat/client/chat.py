@@ -48,10 +48,13 @@ WRONG_PASSWORD = "! wrong password"
 FIRST_ROOM = "#lobby"
 # The notice that says which room we are in now.
 ROOM_PREFIX = "*** Now in "
-# What /help adds on a terminal, after the server's list of commands.
+# The server's answer to /echo on.
+ECHO_ON = "*** echo on"
+# The last line of the server's /help, and what the client adds after it on a terminal.
+HELP_END = "***   //TEXT"
 CLIENT_HELP = (
     "*** Keys: Up/Down recall earlier lines; Ctrl+D, Ctrl+C or /quit leaves.",
-    "*** Your own messages are shown as the others see them; private ones in magenta.",
+    "*** Your own lines are shown once the server took them, as the others see them.",
 )
 
 
@@ -64,8 +67,9 @@ class ChatClient:
         screen: where the server's lines go.
         name: the name to register; asked for on the keyboard if ``None``.
         display: how lines are shown (colours, timestamps); plain by default.
-        echo: show the user's own messages (the server does not send them back);
-            for a terminal, not for a script's output.
+        echo: show the user's own messages: ask the server (``/echo on``) to
+            send them back as the others see them, so that a line is shown
+            only once the server took it; for a terminal, not for a script.
         server_password: sent as ``/pass`` before the name, if given.
         password: the registered name's password: the name is sent as
             ``/login NAME PASSWORD``.
@@ -101,6 +105,10 @@ class ChatClient:
         # Set by the reader with the server's answer to a name.
         self._verdict = trio.Event()
         self._input_scope = trio.CancelScope()
+        # "*** echo on" answers to our own /echo on (not shown), and /help lists
+        # still to be followed by the client's keys.
+        self._echo_requests = 0
+        self._help_requests = 0
 
     async def run(self) -> int:
         """Chat until the user quits or the server goes away; returns the exit code."""
@@ -150,6 +158,9 @@ class ChatClient:
                 self._verdict.set()
             elif line.startswith(GREETING_PREFIX) and self.name is not None:
                 return  # we send our name unasked
+        elif line == ECHO_ON and self._echo_requests:
+            self._echo_requests -= 1
+            return  # our own request, not the user's
         elif line.startswith(ROOM_PREFIX):
             self.room = line[len(ROOM_PREFIX) :].split(" ", 1)[0]
             self.keyboard.refresh()
@@ -157,7 +168,11 @@ class ChatClient:
             # Only the server writes "*** " lines: no peer can fake this one.
             self.name = line.rsplit(" ", 1)[1]
             self.keyboard.refresh()
-        self.screen.show(self.display.incoming(line))
+        self.screen.show(self.display.incoming(line, me=self.name if self.registered else None))
+        if line.startswith(HELP_END) and self._help_requests:
+            self._help_requests -= 1
+            for help_line in CLIENT_HELP:
+                self.screen.show(self.display.incoming(help_line))
 
     # --- keyboard -> server ------------------------------------------------------
 
@@ -187,23 +202,13 @@ class ChatClient:
                 return "/quit"
             if _is_quit(line):
                 return line
+            if self.echo and line.lower().split(maxsplit=1)[:1] == ["/help"]:
+                self._help_requests += 1
             await self.conn.send_all((line + "\n").encode("utf-8"))
-            if self.echo:
-                self._echo(line)
 
     def prompt(self) -> str:
         """The prompt: where we are and who we are (changes with /join and /nick)."""
         return f"[{self.room}] {self.name}> " if self.registered else "name: "
-
-    def _echo(self, line: str) -> None:
-        """Show what the user just sent, as the others will see it."""
-        assert self.name is not None
-        shown = self.display.own(self.name, line)
-        if shown is not None:
-            self.screen.show(shown)
-        elif line.split(maxsplit=1)[:1] == ["/help"]:
-            for help_line in CLIENT_HELP:
-                self.screen.show(self.display.incoming(help_line))
 
     async def _register(self) -> bool:
         """Send names until one is accepted; False if the user gave up."""
@@ -222,6 +227,9 @@ class ChatClient:
             await self._send_line(login)
             await self._verdict.wait()
             if self.registered:
+                if self.echo:
+                    self._echo_requests += 1
+                    await self._send_line("/echo on")
                 return True
             if not self.keyboard.interactive or self._refusal.startswith(WRONG_PASSWORD):
                 return False  # a script cannot choose another name; a wrong password ends
