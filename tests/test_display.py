@@ -31,11 +31,21 @@ def test_escape_sequences_from_the_server_are_removed() -> None:
     assert plain().incoming("evil: \x1b[2Jgone\x1b]0;title\x07") == "evil: gone"
 
 
-def test_live_lines_get_the_local_time_and_replayed_lines_keep_theirs() -> None:
+def test_live_lines_get_the_local_time_and_replayed_lines_keep_theirs_behind_a_mark() -> None:
     display = Display(colour=False, timestamps=True, clock=lambda: NOON)
     assert display.incoming("ana: hi") == "[12:34] ana: hi"
-    assert display.incoming("[09:15] ana: earlier") == "[09:15] ana: earlier"
-    assert display.incoming("[2026-11-20 09:15] ana: older") == "[2026-11-20 09:15] ana: older"
+    assert display.incoming("[09:15] ana: earlier") == "| [09:15] ana: earlier"
+    assert display.incoming("[2026-11-20 09:15] * ana waved") == "| [2026-11-20 09:15] * ana waved"
+
+
+def test_replayed_lines_are_dimmed_without_name_colours_and_plain_for_a_script() -> None:
+    terminal = Display(colour=True, timestamps=True, clock=lambda: NOON)
+    assert terminal.incoming("[09:15] ana: earlier", me="bob") == (
+        "\x1b[2m| [09:15] ana: earlier\x1b[0m"
+    )
+    live = terminal.incoming("ana: now")
+    assert live.startswith("\x1b[2m[12:34] \x1b[0m\x1b[1;")  # a live line: time, coloured name
+    assert plain().incoming("[09:15] ana: earlier") == "[09:15] ana: earlier"
 
 
 def test_names_are_coloured_stably_and_case_insensitively() -> None:

@@ -24,6 +24,8 @@ BOLD = "1"
 RED = "31"
 PRIVATE = "1;35"
 
+# Before each replayed line on a terminal, so that history never looks like live chat.
+HISTORY_MARK = "| "
 _PAST = re.compile(r"\[(\d\d:\d\d|\d{4}-\d\d-\d\d \d\d:\d\d)\] ")
 _CHAT = re.compile(r"([^\s:*!\[][^\s:]*): ")
 _ACTION = re.compile(r"\* (\S+) ")
@@ -48,7 +50,8 @@ class Display:
     Args:
         colour: add ANSI colours.
         timestamps: prefix live lines with the local time (``[HH:MM]``); lines
-            replayed from history already carry the server's.
+            replayed from history already carry the server's, and get
+            :data:`HISTORY_MARK` before it.
         clock: returns the time to show (for tests).
     """
 
@@ -70,10 +73,18 @@ class Display:
         others see them: ``me: text``, ``* me waves``, ``[private to bob] text``.
         """
         line = clean_text(line)  # a server is trusted no more than a peer
-        past = _PAST.match(line)
-        if past:
-            return self._style(DIM, past.group(0)) + self._body(line[past.end() :], me)
+        if _PAST.match(line):
+            return self._past(line)
         return self._stamp() + self._body(line, me)
+
+    def _past(self, line: str) -> str:
+        """A replayed message: dimmed, no colours, and behind a marker.
+
+        Live lines get a time on a terminal too, so the server's time alone
+        does not set a replay apart; the marker does, with colours off as well.
+        Without timestamps (a script), the server's line is left as it is.
+        """
+        return self._style(DIM, HISTORY_MARK + line if self.timestamps else line)
 
     def _body(self, line: str, me: str | None) -> str:
         if not self.colour:
