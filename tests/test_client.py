@@ -329,3 +329,20 @@ def test_lines_with_a_password_stay_out_of_the_input_history() -> None:
         history.append_string(line)
     # What Up/Down can recall (newest first).
     assert history.get_strings()[::-1] == ["/msg bob hi", "hello"]
+
+
+@pytest.mark.parametrize(
+    ("before", "pasted", "after", "sent", "left"),
+    [
+        ("", "one\ntwo\nthree", "", ["one", "two"], "three"),
+        ("say ", "one\n\n  \ntwo\n", "!", ["say one!", "two"], ""),
+        ("", "\nonly the rest", "", [], "only the rest"),
+    ],
+)
+def test_a_paste_is_split_into_the_lines_it_sends_and_what_it_leaves(
+    before: str, pasted: str, after: str, sent: list[str], left: str
+) -> None:
+    from trio_chat.client.keyboard import normal_newlines, split_paste
+
+    assert split_paste(before, pasted, after) == (sent, left)
+    assert normal_newlines("a\r\nb\rc\n") == "a\nb\nc\n"

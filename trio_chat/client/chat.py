@@ -53,7 +53,8 @@ ECHO_ON = "*** echo on"
 # The last line of the server's /help, and what the client adds after it on a terminal.
 HELP_END = "***   //TEXT"
 CLIENT_HELP = (
-    "*** Keys: Up/Down recall earlier lines; Ctrl+D, Ctrl+C or /quit leaves.",
+    "*** Keys: Up/Down recall earlier lines; Ctrl+U clears the input; Ctrl+D, Ctrl+C"
+    " or /quit leaves. A paste sends one message per line.",
     "*** Your own lines are shown once the server took them, as the others see them.",
 )
 

@@ -11,6 +11,7 @@ import os
 import stat
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
@@ -21,6 +22,7 @@ from trio_chat.text.codec import Line, LineBuffer
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
     from prompt_toolkit.history import History
+    from prompt_toolkit.key_binding import KeyBindings
 
 # The longest line read from a pipe (the server refuses what is longer than its limit).
 MAX_INPUT_LINE = 1024 * 1024
@@ -97,31 +99,84 @@ class PromptKeyboard:
 
     interactive = True
 
-    def __init__(self, session: PromptSession[str]) -> None:
-        self._session = session
+    def __init__(self, history: History) -> None:
+        from prompt_toolkit import PromptSession
+
+        # The typed line is erased on Enter (the server's echo shows it); Up/Down
+        # recall earlier lines from ``history``.
+        self._session = PromptSession[str](
+            erase_when_done=True, history=history, key_bindings=self._line_keys()
+        )
         # The session of the prompt open now (a password prompt has its own).
-        self._current = session
+        self._current = self._session
         # Set by the worker thread when its prompt has returned.
         self._idle = threading.Event()
         self._idle.set()
         self._closed = False
+        # A paste's lines still to send, and what it left in the input. Filled by
+        # the prompt's thread before its prompt returns; read after it returned.
+        self._pasted: deque[str] = deque()
+        self._rest = ""
 
     async def read_line(self, prompt: Callable[[], str]) -> str | None:
-        return await self._read(self._session, prompt)
+        if self._pasted:
+            await trio.lowlevel.checkpoint()
+            return self._pasted.popleft()
+        rest, self._rest = self._rest, ""
+        return await self._read(self._session, prompt, rest)
+
+    def _line_keys(self) -> KeyBindings:
+        """A paste is sent line by line; Ctrl+U clears the whole input."""
+        from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+        from prompt_toolkit.keys import Keys
+
+        keys = KeyBindings()
+
+        @keys.add(Keys.BracketedPaste)
+        def _paste(event: KeyPressEvent) -> None:
+            buffer = event.current_buffer
+            text = normal_newlines(event.data)
+            if "\n" not in text:
+                buffer.insert_text(text)
+                return
+            document = buffer.document
+            lines, rest = split_paste(document.text_before_cursor, text, document.text_after_cursor)
+            if not lines:
+                buffer.text, buffer.cursor_position = rest, len(rest)
+                return
+            self._pasted.extend(lines[1:])
+            self._rest = rest
+            buffer.text = lines[0]
+            buffer.validate_and_handle()  # returns lines[0] from the prompt, in history
+            for line in lines[1:]:
+                if buffer.history.get_strings()[-1:] != [line]:
+                    buffer.history.append_string(line)
+
+        @keys.add("c-u")
+        def _clear(event: KeyPressEvent) -> None:
+            buffer = event.current_buffer
+            event.app.clipboard.set_text(buffer.text)  # Ctrl+Y brings it back
+            buffer.text = ""
+
+        return keys
 
     async def read_secret(self, prompt: str) -> str | None:
         """A password, shown as asterisks; a fresh session each time keeps no history of it."""
         from prompt_toolkit import PromptSession
 
-        session = PromptSession[str](is_password=True, erase_when_done=True)
+        session = PromptSession[str](
+            is_password=True, erase_when_done=True, key_bindings=_secret_keys()
+        )
         return await self._read(session, lambda: prompt)
 
-    async def _read(self, session: PromptSession[str], prompt: Callable[[], str]) -> str | None:
+    async def _read(
+        self, session: PromptSession[str], prompt: Callable[[], str], default: str = ""
+    ) -> str | None:
         self._idle.clear()
         self._current = session
         try:
             return await trio.to_thread.run_sync(
-                self._prompt, session, prompt, abandon_on_cancel=True
+                self._prompt, session, prompt, default, abandon_on_cancel=True
             )
         except trio.Cancelled:
             self.close()
@@ -134,11 +189,13 @@ class PromptKeyboard:
         if app.is_running and app.loop is not None:
             app.loop.call_soon_threadsafe(app.invalidate)
 
-    def _prompt(self, session: PromptSession[str], prompt: Callable[[], str]) -> str | None:
+    def _prompt(
+        self, session: PromptSession[str], prompt: Callable[[], str], default: str
+    ) -> str | None:
         try:
             if self._closed:  # closed before this thread got to start the prompt
                 return None
-            return session.prompt(prompt)
+            return session.prompt(prompt, default=default)
         except (EOFError, KeyboardInterrupt):  # Ctrl+D, Ctrl+C: both mean quit
             return None
         finally:
@@ -161,6 +218,41 @@ class PromptKeyboard:
         self.close()
         with trio.move_on_after(1.0):
             await trio.to_thread.run_sync(self._idle.wait, abandon_on_cancel=True)
+
+
+def normal_newlines(text: str) -> str:
+    """Line breaks as ``\\n`` (terminals paste ``\\r`` or ``\\r\\n``)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def split_paste(before: str, pasted: str, after: str) -> tuple[list[str], str]:
+    """The lines a paste with line breaks sends, and what it leaves in the input.
+
+    ``before`` and ``after`` are the input around the cursor. Each line break
+    works as Enter: the input with the paste's first line in it is sent, then
+    each whole line of the paste; what follows the last break stays in the
+    input, to finish or to send. Blank lines are not sent (the server ignores them).
+    """
+    first, *middle, rest = pasted.split("\n")
+    lines = [before + first + after, *middle]
+    return [line for line in lines if line.strip()], rest
+
+
+def _secret_keys() -> KeyBindings:
+    """A password pasted with a line break is entered; nothing after the break is kept."""
+    from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+    from prompt_toolkit.keys import Keys
+
+    keys = KeyBindings()
+
+    @keys.add(Keys.BracketedPaste)
+    def _paste(event: KeyPressEvent) -> None:
+        first, newline, _ = normal_newlines(event.data).partition("\n")
+        event.current_buffer.insert_text(first)
+        if newline:
+            event.current_buffer.validate_and_handle()
+
+    return keys
 
 
 def open_stdin() -> trio.abc.ReceiveStream:

@@ -123,13 +123,12 @@ async def _interactive(
     server_password: str | None,
     password: str | None,
 ) -> int:
-    from prompt_toolkit import PromptSession
     from prompt_toolkit.patch_stdout import patch_stdout
 
     # The typed line is erased on Enter and shown again as the others see it;
     # Up/Down recall earlier lines, but never one that carries a password.
     history = secret_free_history()
-    keyboard = PromptKeyboard(PromptSession[str](erase_when_done=True, history=history))
+    keyboard = PromptKeyboard(history)
     display = Display(colour=colour, timestamps=True)
     client = ChatClient(
         conn,
