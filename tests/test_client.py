@@ -8,7 +8,8 @@ import pytest
 import trio
 import trio.testing
 
-from trio_chat.client.terminal import ChatClient, StreamKeyboard
+from trio_chat.client.chat import ChatClient
+from trio_chat.client.keyboard import StreamKeyboard
 from trio_chat.core.accounts import Guard, ScryptCost
 from trio_chat.core.hub import Hub
 
@@ -198,25 +199,48 @@ async def test_rejected_name_stops_a_script_without_sending_its_lines(
     assert await bob.line() == "*** In #lobby (1): bob"
 
 
-async def test_a_terminal_client_shows_its_own_messages_and_help(
+async def test_a_terminal_client_shows_its_own_messages_as_the_server_echoes_them(
     connector: MemoryConnector, start_client: StartClient
 ) -> None:
     bob = await connector.join("bob")
     ana = start_client("ana", interactive=True, echo=True)
     await ana.screen.wait_for("*** Welcome")
-    await ana.typist.type("hello", "/me waves", "/msg bob psst", "/help")
-    await ana.screen.wait_for("***   //TEXT")
+    await ana.typist.type("hello", "/me waves", "/msg bob psst", "/HELP")
+    await ana.screen.wait_for("*** Keys: ")
     assert [line for line in ana.screen.lines if not line.startswith("***")] == [
         "ana: hello",
         "* ana waves",
         "[private to bob] psst",
     ]
-    assert any(line.startswith("*** Keys: Up/Down") for line in ana.screen.lines)
+    assert "*** echo on" not in ana.screen.lines  # the client's own request
+    # The client's keys follow the server's list of commands.
+    help_end = next(i for i, line in enumerate(ana.screen.lines) if line.startswith("***   //"))
+    assert ana.screen.lines[help_end + 1].startswith("*** Keys: ")
     assert await bob.until("[private] ana: psst") == [
         "*** ana joined",
         "ana: hello",
         "* ana waves",
         "[private] ana: psst",
+    ]
+
+
+async def test_a_line_the_server_refuses_is_never_shown_as_said(
+    connector: MemoryConnector, start_client: StartClient, hub: Hub
+) -> None:
+    await connector.join("bob")
+    ana = start_client("ana", interactive=True, echo=True)
+    await ana.screen.wait_for("*** Welcome")
+    await ana.typist.type("x" * 4500, "/msg nobody hi")
+    await ana.screen.wait_for("! nobody called nobody is online")
+    member = hub.find("ana")
+    assert member is not None
+    member.muted = True
+    await ana.typist.type("can you hear me?", "/who")
+    await ana.screen.wait_for("*** In #lobby")
+    assert [line for line in ana.screen.lines if not line.startswith("***")] == [
+        "! line too long (max 4096 bytes), dropped",
+        "! nobody called nobody is online (see /who)",
+        "! you are muted",
     ]
 
 
@@ -295,7 +319,7 @@ async def test_a_wrong_password_ends_even_an_interactive_client(
 
 
 def test_lines_with_a_password_stay_out_of_the_input_history() -> None:
-    from trio_chat.client.terminal import secret_free_history
+    from trio_chat.client.keyboard import secret_free_history
 
     history = secret_free_history()
     typed = ["hello", "/oper Hunter-2-secret", "/REGISTER my secret", "/password new-one"]
@@ -304,3 +328,20 @@ def test_lines_with_a_password_stay_out_of_the_input_history() -> None:
         history.append_string(line)
     # What Up/Down can recall (newest first).
     assert history.get_strings()[::-1] == ["/msg bob hi", "hello"]
+
+
+@pytest.mark.parametrize(
+    ("before", "pasted", "after", "sent", "left"),
+    [
+        ("", "one\ntwo\nthree", "", ["one", "two"], "three"),
+        ("say ", "one\n\n  \ntwo\n", "!", ["say one!", "two"], ""),
+        ("", "\nonly the rest", "", [], "only the rest"),
+    ],
+)
+def test_a_paste_is_split_into_the_lines_it_sends_and_what_it_leaves(
+    before: str, pasted: str, after: str, sent: list[str], left: str
+) -> None:
+    from trio_chat.client.keyboard import normal_newlines, split_paste
+
+    assert split_paste(before, pasted, after) == (sent, left)
+    assert normal_newlines("a\r\nb\rc\n") == "a\nb\nc\n"

@@ -31,11 +31,21 @@ def test_escape_sequences_from_the_server_are_removed() -> None:
     assert plain().incoming("evil: \x1b[2Jgone\x1b]0;title\x07") == "evil: gone"
 
 
-def test_live_lines_get_the_local_time_and_replayed_lines_keep_theirs() -> None:
+def test_live_lines_get_the_local_time_and_replayed_lines_keep_theirs_behind_a_mark() -> None:
     display = Display(colour=False, timestamps=True, clock=lambda: NOON)
     assert display.incoming("ana: hi") == "[12:34] ana: hi"
-    assert display.incoming("[09:15] ana: earlier") == "[09:15] ana: earlier"
-    assert display.incoming("[2026-11-20 09:15] ana: older") == "[2026-11-20 09:15] ana: older"
+    assert display.incoming("[09:15] ana: earlier") == "| [09:15] ana: earlier"
+    assert display.incoming("[2026-11-20 09:15] * ana waved") == "| [2026-11-20 09:15] * ana waved"
+
+
+def test_replayed_lines_are_dimmed_without_name_colours_and_plain_for_a_script() -> None:
+    terminal = Display(colour=True, timestamps=True, clock=lambda: NOON)
+    assert terminal.incoming("[09:15] ana: earlier", me="bob") == (
+        "\x1b[2m| [09:15] ana: earlier\x1b[0m"
+    )
+    live = terminal.incoming("ana: now")
+    assert live.startswith("\x1b[2m[12:34] \x1b[0m\x1b[1;")  # a live line: time, coloured name
+    assert plain().incoming("[09:15] ana: earlier") == "[09:15] ana: earlier"
 
 
 def test_names_are_coloured_stably_and_case_insensitively() -> None:
@@ -56,27 +66,18 @@ def test_private_messages_errors_and_notices_stand_apart() -> None:
     assert display.incoming("*** bob joined") == "\x1b[2m*** bob joined\x1b[0m"
 
 
-@pytest.mark.parametrize(
-    ("typed", "shown"),
-    [
-        ("hello", "ana: hello"),
-        ("//etc", "ana: /etc"),
-        ("/me waves", "* ana waves"),
-        ("/ME  waves", "* ana waves"),
-        ("/msg bob psst now", "[private to bob] psst now"),
-        ("/who", None),
-        ("/msg bob", None),
-        ("/me", None),
-        ("/join dev", None),
-    ],
-)
-def test_own_lines_are_shown_as_the_others_see_them(typed: str, shown: str | None) -> None:
-    assert plain().own("ana", typed) == shown
-
-
-def test_own_lines_get_timestamps_too() -> None:
-    display = Display(colour=False, timestamps=True, clock=lambda: NOON)
-    assert display.own("ana", "hello") == "[12:34] ana: hello"
+def test_own_lines_echoed_by_the_server_stand_out() -> None:
+    display = coloured()
+    own = "\x1b[1mana\x1b[0m"  # bold, in none of the palette's colours
+    assert display.incoming("ana: hi", me="ana") == f"{own}: hi"
+    assert display.incoming("* Ana waves", me="ana") == "* \x1b[1mAna\x1b[0m waves"
+    assert display.incoming("[private to bob] psst", me="ana") == (
+        "\x1b[1;35m[private to bob] psst\x1b[0m"
+    )
+    colour = name_colour("bob")
+    assert display.incoming("bob: ana: hi", me="ana") == f"\x1b[1;{colour}mbob\x1b[0m: ana: hi"
+    # Without colours, own lines are shown exactly as the others see them.
+    assert plain().incoming("ana: hi", me="ana") == "ana: hi"
 
 
 @pytest.mark.parametrize(

@@ -100,6 +100,11 @@ class Terminal:
         """Literal text, no Enter."""
         await self.tmux("send-keys", "-t", self.target, "-l", text)
 
+    async def paste(self, text: str) -> None:
+        """Paste ``text`` as a terminal does (bracketed, if the program asked for that)."""
+        await self.tmux("set-buffer", "-b", "paste", "--", text)
+        await self.tmux("paste-buffer", "-p", "-d", "-b", "paste", "-t", self.target)
+
     async def screen(self) -> str:
         """The whole pane, scrolled-off history included."""
         return await self.tmux("capture-pane", "-p", "-t", self.target, "-S", "-")
@@ -328,3 +333,27 @@ async def test_the_server_password_is_asked_at_a_prompt_that_hides_it(tmp_path: 
         code, screen = await term.exit_code()
         assert code == 0, screen
         await term.assert_usable(screen)
+
+
+async def test_a_paste_sends_one_message_per_line_and_ctrl_u_clears_the_input() -> None:
+    pasted = [f"pasted line {n}" for n in range(1, 51)]
+    async with running_server() as (_, port), connect(port) as bob:
+        await bob.register("bob")
+        async with terminal_client(port, "--name", "ana") as term:
+            await term.wait_for_prompt("[#lobby] ana> ")
+            await bob.until("*** ana joined")
+            await term.type("first: ")
+            await term.paste("\n".join(pasted) + "\nnot yet sent")
+            said = await bob.until("ana: pasted line 50")
+            assert said == ["ana: first: pasted line 1", *(f"ana: {line}" for line in pasted[1:])]
+            # What follows the last line break waits in the input, under a prompt.
+            screen = await term.wait_for_prompt("[#lobby] ana> not yet sent")
+            # Each line is shown as the server echoed it, with its own time.
+            shown = [line for line in lines_of(screen) if re.match(r"\[\d\d:\d\d\] ana: ", line)]
+            assert len(shown) == 50, screen
+            await term.send_keys("Left", "Left", "Left", "C-u")  # the cursor mid-line
+            await term.wait_for_prompt("[#lobby] ana> ")
+            await term.send_keys("Up")  # history holds single lines
+            await term.wait_for_prompt("[#lobby] ana> pasted line 50")
+            await term.send_keys("Up")
+            await term.wait_for_prompt("[#lobby] ana> pasted line 49")

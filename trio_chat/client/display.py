@@ -24,10 +24,14 @@ BOLD = "1"
 RED = "31"
 PRIVATE = "1;35"
 
+# Before each replayed line on a terminal, so that history never looks like live chat.
+HISTORY_MARK = "| "
 _PAST = re.compile(r"\[(\d\d:\d\d|\d{4}-\d\d-\d\d \d\d:\d\d)\] ")
 _CHAT = re.compile(r"([^\s:*!\[][^\s:]*): ")
 _ACTION = re.compile(r"\* (\S+) ")
 _PRIVATE = re.compile(r"\[private\] (\S+): ")
+# The echo of a private message you sent (no name starts with "[": only the server's).
+_PRIVATE_TO = re.compile(r"\[private to (\S+)\] ")
 
 
 def colour_wanted(stdout_is_tty: bool, no_color_flag: bool, env: Mapping[str, str]) -> bool:
@@ -46,7 +50,8 @@ class Display:
     Args:
         colour: add ANSI colours.
         timestamps: prefix live lines with the local time (``[HH:MM]``); lines
-            replayed from history already carry the server's.
+            replayed from history already carry the server's, and get
+            :data:`HISTORY_MARK` before it.
         clock: returns the time to show (for tests).
     """
 
@@ -61,49 +66,48 @@ class Display:
         self.timestamps = timestamps
         self._clock = clock
 
-    def incoming(self, line: str) -> str:
-        """A line from the server, as shown."""
+    def incoming(self, line: str, me: str | None = None) -> str:
+        """A line from the server, as shown; ``me``: the user's name (their own lines stand out).
+
+        With ``/echo on`` the server sends the user's own messages back as the
+        others see them: ``me: text``, ``* me waves``, ``[private to bob] text``.
+        """
         line = clean_text(line)  # a server is trusted no more than a peer
-        past = _PAST.match(line)
-        if past:
-            return self._style(DIM, past.group(0)) + self._body(line[past.end() :])
-        return self._stamp() + self._body(line)
+        if _PAST.match(line):
+            return self._past(line)
+        return self._stamp() + self._body(line, me)
 
-    def own(self, name: str, line: str) -> str | None:
-        """The user's own chat line or action, as shown locally (the server does not echo)."""
-        if line.startswith("//"):
-            return self._stamp() + self._body(f"{name}: {line[1:]}")
-        if not line.startswith("/"):
-            return self._stamp() + self._body(f"{name}: {line}")
-        verb, _, rest = line.partition(" ")
-        rest = rest.strip()
-        if verb.lower() == "/me" and rest:
-            return self._stamp() + self._body(f"* {name} {rest}")
-        if verb.lower() == "/msg":
-            target, _, text = rest.partition(" ")
-            if target and text.strip():
-                return self._stamp() + self._style(PRIVATE, f"[private to {target}] {text.strip()}")
-        return None
+    def _past(self, line: str) -> str:
+        """A replayed message: dimmed, no colours, and behind a marker.
 
-    def _body(self, line: str) -> str:
+        Live lines get a time on a terminal too, so the server's time alone
+        does not set a replay apart; the marker does, with colours off as well.
+        Without timestamps (a script), the server's line is left as it is.
+        """
+        return self._style(DIM, HISTORY_MARK + line if self.timestamps else line)
+
+    def _body(self, line: str, me: str | None) -> str:
         if not self.colour:
             return line
         if line.startswith("*** "):
             return self._style(DIM, line)
         if line.startswith("! "):
             return self._style(RED, line)
-        if _PRIVATE.match(line):
+        if _PRIVATE.match(line) or _PRIVATE_TO.match(line):
             return self._style(PRIVATE, line)
         action = _ACTION.match(line)
         if action:
             name = action.group(1)
-            return f"* {self._name(name)} {line[action.end() :]}"
+            return f"* {self._name(name, me)} {line[action.end() :]}"
         chat = _CHAT.match(line)
         if chat:
-            return f"{self._name(chat.group(1))}: {line[chat.end() :]}"
+            return f"{self._name(chat.group(1), me)}: {line[chat.end() :]}"
         return line
 
-    def _name(self, name: str) -> str:
+    def _name(self, name: str, me: str | None) -> str:
+        """Another's name in its colour; the user's own in bold, in no colour of the palette."""
+        if me is not None and name_key(name) == name_key(me):
+            return self._style(BOLD, name)
         return self._style(f"{BOLD};{name_colour(name)}", name)
 
     def _stamp(self) -> str:

@@ -94,6 +94,13 @@ class Private:
 
 
 @dataclass(frozen=True, slots=True)
+class Echo:
+    """A member's own line sent back to them (``/echo on``), as the others see it."""
+
+    event: Message | Action | Private
+
+
+@dataclass(frozen=True, slots=True)
 class Joined:
     """Someone joined a room."""
 
@@ -186,6 +193,7 @@ ServerEvent = (
     | Action
     | Past
     | Private
+    | Echo
     | Joined
     | Parted
     | Quit

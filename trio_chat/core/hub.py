@@ -49,6 +49,7 @@ from trio_chat.core.events import (
     Action,
     Crowd,
     Dismissed,
+    Echo,
     Joined,
     Message,
     Notice,
@@ -115,6 +116,8 @@ class Member:
     # Moderation: an operator may kick, ban and mute; a muted member's lines reach nobody.
     operator: bool = False
     muted: bool = False
+    # /echo on: the member's own messages come back to them, as the others see them.
+    echo: bool = False
 
 
 @dataclass(eq=False, slots=True)
@@ -453,7 +456,7 @@ class Hub:
         return target
 
     def _speak(self, member: Member, event: Message | Action) -> None:
-        self.broadcast(event.room, event, exclude=member)
+        self.broadcast(event.room, event, exclude=None if member.echo else member)
         if self._recorder is not None:
             self._recorder.record(event)
 
@@ -468,6 +471,8 @@ class Hub:
             raise NoSuchMember(target)
         event = Private(member.name, recipient.name, text, *self._stamp())
         self.deliver(recipient, event)
+        if member.echo:
+            self.deliver(member, Echo(event))
         return event
 
     def broadcast(self, room: str, event: ServerEvent, *, exclude: Member | None = None) -> None:

@@ -366,6 +366,14 @@ class ChatService:
         """A private message to one member. Raises Muted, NoSuchMember."""
         return self.hub.private(self._speaker(client), target, text)
 
+    def set_echo(self, client: Client, on: bool) -> None:
+        """Whether the member hears their own messages back, as the others see them.
+
+        A frontend that asks for it shows a line as sent only once the
+        service took it (IRCv3 echo-message; the text client's ``/echo on``).
+        """
+        client.named().echo = on
+
     def _speaker(self, client: Client) -> Member:
         member = client.named()
         if member.muted:

@@ -32,6 +32,7 @@ from trio_chat.core.events import (
     Action,
     Crowd,
     Dismissed,
+    Echo,
     Error,
     Joined,
     Message,
@@ -202,6 +203,13 @@ class Help:
 
 
 @dataclass(frozen=True, slots=True)
+class EchoSetting:
+    """``/echo on`` or ``/echo off``: whether your own lines come back to you."""
+
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Quit:
     reason: str = ""
 
@@ -299,6 +307,7 @@ class Invalid:
 
 Command = (
     (Say | Me | PrivateMessage | Nick | Who | Join | Rooms | Topic | HistoryRequest | Help | Quit)
+    | EchoSetting
     | (Register | Unregister | NewPassword | Oper | Kick | Ban | Unban | Bans | Mute)
     | Invalid
 )
@@ -321,6 +330,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "me": ("/me ACTION", "an action: '* you ACTION'"),
     "nick": ("/nick NEW", "change your name"),
     "quit": ("/quit [REASON]", "leave the chat"),
+    "echo": ("/echo on|off", "on: your own lines come back to you, as the others see them"),
     "register": ("/register PASSWORD", "claim your name: next time, /login NAME PASSWORD"),
     "password": ("/password NEW", "change the password of your registered name"),
     "unregister": ("/unregister", "give up the account of your name"),
@@ -403,6 +413,9 @@ def parse_command(line: str) -> Command | None:
         return _history(rest)
     if verb == "help":
         return Help()
+    if verb == "echo":
+        setting = rest.lower()
+        return EchoSetting(setting == "on") if setting in ("on", "off") else _usage("echo")
     if verb == "me":
         return Me(rest) if rest else _usage("me")
     if verb == "nick":
@@ -498,6 +511,10 @@ def format_event(event: ServerEvent) -> str:
             return f"*** {name} set the topic of {room}: {topic}"
         case Private(sender, _, text):
             return f"[private] {sender}: {text}"
+        case Echo(Private(_, target, text)):
+            return f"[private to {target}] {text}"
+        case Echo(said):
+            return format_event(said)
         case Joined(name, _):
             return f"*** {name} joined"
         case Parted(name, _, detail):

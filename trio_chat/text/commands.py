@@ -17,6 +17,7 @@ from trio_chat.text.codec import (
     Ban,
     Bans,
     Command,
+    EchoSetting,
     Help,
     Invalid,
     Kick,
@@ -163,6 +164,9 @@ class Commands:
                 )
             case Topic(str(topic)):
                 service.set_topic(client, self.room, topic)
+            case EchoSetting(on):
+                service.set_echo(client, on)
+                self._tell(Notice(f"echo {'on' if on else 'off'}"))
             case Help():
                 for line in help_lines(operator=client.named().operator):
                     self._tell(Notice(line))
