@@ -265,7 +265,7 @@ def _transaction(db: sqlite3.Connection, begin: str = "BEGIN") -> Iterator[None]
 def _entry(row: tuple[int, str, str, str, str, str, float]) -> Entry:
     seq, room_key, room, sender, kind, text, when = row
     event_type = Action if kind == "action" else Message
-    return Entry(seq, room_key, event_type(sender, room, text, when))
+    return Entry(seq, room_key, event_type(sender, room, text, when, seq))
 
 
 class History:

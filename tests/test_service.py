@@ -1,0 +1,195 @@
+"""What the chat service and its hub guarantee every frontend (issue #10, items 2 and 3)."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import pytest
+import trio
+
+from trio_chat.app import open_history
+from trio_chat.core.accounts import Guard
+from trio_chat.core.events import Message, Private, Quit, Reason, ServerEvent, TopicChanged
+from trio_chat.core.hub import LOBBY, Hub, Member
+from trio_chat.core.names import name_key
+from trio_chat.core.outbox import Outbox
+from trio_chat.core.refusals import (
+    InvalidName,
+    Muted,
+    NameTaken,
+    NoSuchRoom,
+    NotInRoom,
+    PasswordNeeded,
+)
+from trio_chat.core.service import ChatService, Client
+
+
+class Recording:
+    """An encoder that keeps the events it was given (and encodes nothing)."""
+
+    def __init__(self) -> None:
+        self.events: list[ServerEvent] = []
+
+    def __call__(self, event: ServerEvent) -> bytes:
+        self.events.append(event)
+        return b"x"
+
+
+def drain(member: Member) -> None:
+    with contextlib.suppress(trio.EndOfChannel):
+        while member.outbox.next_batch():
+            pass
+
+
+async def named(service: ChatService, name: str, encode: Recording) -> Client:
+    client = service.connect(f"test:{name}")
+    await service.take_name(client, name, encode, outbox=Outbox())
+    return client
+
+
+async def test_entering_a_room_twice_changes_nothing() -> None:
+    service = ChatService(Hub(name_key))
+    ana_sees, bob_sees = Recording(), Recording()
+    ana = await named(service, "ana", ana_sees)
+    await named(service, "bob", bob_sees)
+    await service.enter(ana, "dev")
+    before = len(bob_sees.events), service.members("#dev")
+    again = await service.enter(ana, "#DEV")
+    assert again.already
+    assert (len(bob_sees.events), service.members("#dev")) == before
+    assert ana.named().rooms == {LOBBY, "#dev"}
+
+
+async def test_saying_into_a_room_one_is_not_in_is_refused_and_never_recorded(
+    tmp_path: Path,
+) -> None:
+    history = await open_history(str(tmp_path / "chat.db"))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(history.run)
+        hub = Hub(name_key, recorder=history)
+        service = ChatService(hub, history=history)
+        ana = await named(service, "ana", Recording())
+        bob_sees = Recording()
+        bob = await named(service, "bob", bob_sees)
+        await service.enter(bob, "dev")
+        with pytest.raises(NotInRoom):
+            service.say(ana, "#dev", "not in there")
+        with pytest.raises(NotInRoom):
+            service.act(ana, "#nowhere", "waves")
+        service.say(bob, "#dev", "in here")
+        assert not any(isinstance(e, Message) and e.text == "not in there" for e in bob_sees.events)
+        assert [e.event.text for e in await service.read_history("#dev", 10)] == ["in here"]
+        history.close()
+
+
+async def test_leaving_the_server_is_one_quit_for_each_observer() -> None:
+    service = ChatService(Hub(name_key))
+    ana_sees = Recording()
+    ana = await named(service, "ana", ana_sees)
+    bob = await named(service, "bob", Recording())
+    for room in ("dev", "ops", "games"):
+        await service.enter(ana, room)
+        await service.enter(bob, room)
+    ana_sees.events.clear()
+    service.leave(bob, Reason.QUIT, "bye")
+    assert ana_sees.events == [Quit("bob", Reason.QUIT, "bye")]
+    # Parting one room is not leaving the server.
+    carl = await named(service, "carl", Recording())
+    await service.enter(carl, "dev")
+    await service.enter(ana, "dev")
+    ana_sees.events.clear()
+    service.part(carl, "#dev", "later")
+    assert [type(e).__name__ for e in ana_sees.events] == ["Parted"]
+    assert service.members() == ["ana", "carl"]
+
+
+async def test_a_topic_on_a_missing_room_is_refused() -> None:
+    service = ChatService(Hub(name_key))
+    ana = await named(service, "ana", Recording())
+    with pytest.raises(NoSuchRoom):
+        service.topic("#nowhere")
+    with pytest.raises(NotInRoom):
+        service.set_topic(ana, "#nowhere", "hello")
+
+
+async def test_said_things_get_one_increasing_id_and_time_seen_by_all(tmp_path: Path) -> None:
+    history = await open_history(str(tmp_path / "chat.db"))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(history.run)
+        service = ChatService(Hub(name_key, recorder=history), history=history)
+        ana_sees, bob_sees, carl_sees = Recording(), Recording(), Recording()
+        ana = await named(service, "ana", ana_sees)
+        await named(service, "bob", bob_sees)
+        await named(service, "carl", carl_sees)
+        said = [
+            service.say(ana, LOBBY, "one"),
+            service.private(ana, "bob", "psst"),
+            service.act(ana, LOBBY, "waves"),
+            service.set_topic(ana, LOBBY, "news"),
+        ]
+        ids = [event.id for event in said]
+        assert ids == sorted(ids)
+        assert len(set(ids)) == 4
+        assert ids[0] > 0
+        assert all(event.time > 0 for event in said)
+        # Every recipient gets the very event (same id, same time).
+        assert said[0] in bob_sees.events
+        assert said[0] in carl_sees.events
+        assert said[1] in bob_sees.events
+        assert said[1] not in carl_sees.events
+        assert isinstance(said[1], Private)
+        assert isinstance(said[3], TopicChanged)
+        stored = await service.read_history(LOBBY, 10)
+        assert [(e.seq, e.event.id) for e in stored] == [(ids[0], ids[0]), (ids[2], ids[2])]
+        history.close()
+    # After a restart, ids go on from the last one kept.
+    history = await open_history(str(tmp_path / "chat.db"))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(history.run)
+        service = ChatService(Hub(name_key, recorder=history), history=history)
+        dan = await named(service, "dan", Recording())
+        assert service.say(dan, LOBBY, "later").id > ids[2]
+        history.close()
+
+
+async def test_one_encoder_failing_does_not_stop_delivery_to_the_rest(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    service = ChatService(Hub(name_key))
+
+    def broken(event: ServerEvent) -> bytes:
+        if isinstance(event, Message):
+            raise ValueError("a frontend bug")
+        return b"x"
+
+    ana = await named(service, "ana", Recording())
+    client = service.connect("test:broken")
+    await service.take_name(client, "broken", broken, outbox=Outbox())
+    bob_sees = Recording()
+    await named(service, "bob", bob_sees)
+    event = service.say(ana, LOBBY, "hello")
+    assert event in bob_sees.events
+    assert "encoding Message for broken failed" in caplog.text
+    assert service.members() == ["ana", "bob", "broken"]
+
+
+async def test_rules_are_the_services_for_every_frontend() -> None:
+    guard = Guard(server_password="Door-Secret-42")
+    service = ChatService(Hub(name_key), guard=guard)
+    client = service.connect("test:1")
+    with pytest.raises(PasswordNeeded):
+        await service.take_name(client, "ana", Recording())
+    service.give_password(client, "Door-Secret-42")
+    with pytest.raises(InvalidName):
+        await service.take_name(client, "ana maria", Recording())
+    await service.take_name(client, "ana", Recording(), outbox=Outbox())
+    other = service.connect("test:2", None)
+    service.give_password(other, "Door-Secret-42")
+    with pytest.raises(NameTaken):
+        await service.take_name(other, "ANA", Recording())
+    client.named().muted = True
+    with pytest.raises(Muted):
+        service.say(client, LOBBY, "hi")
+    with pytest.raises(Muted):
+        service.rename(client, "anna")
