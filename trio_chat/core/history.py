@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import functools
 import logging
 import os
@@ -331,7 +332,9 @@ class History:
 
     def record(self, event: Message | Action) -> None:
         """Queue ``event`` to be written, under its id (ids only ever increase)."""
-        entry = Entry(event.id or self._last_seq + 1, self._room_key(event.room), event)
+        if not event.id:  # recorded without the hub (tests, tools): stamped here
+            event = dataclasses.replace(event, id=self._last_seq + 1)
+        entry = Entry(event.id, self._room_key(event.room), event)
         # A sequence number is used only once the entry is queued, so that
         # readers waiting for it to be committed never wait for a dropped one.
         if self._queue(entry):
