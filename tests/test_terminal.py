@@ -346,9 +346,11 @@ async def test_a_paste_sends_one_message_per_line_and_ctrl_u_clears_the_input() 
             await term.paste("\n".join(pasted) + "\nnot yet sent")
             said = await bob.until("ana: pasted line 50")
             assert said == ["ana: first: pasted line 1", *(f"ana: {line}" for line in pasted[1:])]
+            # Each line is shown as the server echoed it, with its own time (the
+            # echoes may still be arriving: wait for the last one).
+            await term.wait_for_text("ana: pasted line 50")
             # What follows the last line break waits in the input, under a prompt.
             screen = await term.wait_for_prompt("[#lobby] ana> not yet sent")
-            # Each line is shown as the server echoed it, with its own time.
             shown = [line for line in lines_of(screen) if re.match(r"\[\d\d:\d\d\] ana: ", line)]
             assert len(shown) == 50, screen
             await term.send_keys("Left", "Left", "Left", "C-u")  # the cursor mid-line
