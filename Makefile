@@ -12,14 +12,20 @@ VIA_MAKE := TRIO_CHAT_VIA_MAKE=1
 # TLS: TLS_CERT and TLS_KEY (serve); TLS_CA=cert.pem or TLS=1 (client).
 # make cert: HOSTS="name 192.168.1.20" (more names), CERT_DIR, DAYS, FORCE=1.
 # make bench BENCH_ARGS='--scenario fanout-100'; make soak SOAK_ARGS='--clients 200'.
-SERVE_ARGS := $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT)) \
-              $(if $(MAX_CLIENTS),--max-clients $(MAX_CLIENTS)) $(if $(DB),--db $(DB)) \
-              $(if $(TLS_CERT),--tls-cert $(TLS_CERT)) $(if $(TLS_KEY),--tls-key $(TLS_KEY))
-CLIENT_ARGS := $(if $(NAME),--name $(NAME)) $(if $(HOST),--host $(HOST)) \
-               $(if $(PORT),--port $(PORT)) $(if $(TLS_CA),--tls-ca $(TLS_CA)) \
+# Values go to the shell quoted: NAME='ana maria' reaches trio-chat as one argument.
+quote = '$(subst ','\'',$(1))'
+SERVE_ARGS := $(if $(HOST),--host $(call quote,$(HOST))) $(if $(PORT),--port $(call quote,$(PORT))) \
+              $(if $(MAX_CLIENTS),--max-clients $(call quote,$(MAX_CLIENTS))) \
+              $(if $(DB),--db $(call quote,$(DB))) \
+              $(if $(TLS_CERT),--tls-cert $(call quote,$(TLS_CERT))) \
+              $(if $(TLS_KEY),--tls-key $(call quote,$(TLS_KEY)))
+CLIENT_ARGS := $(if $(NAME),--name $(call quote,$(NAME))) $(if $(HOST),--host $(call quote,$(HOST))) \
+               $(if $(PORT),--port $(call quote,$(PORT))) \
+               $(if $(TLS_CA),--tls-ca $(call quote,$(TLS_CA))) \
                $(if $(filter-out 0,$(TLS)),--tls)
-CERT_ARGS := $(foreach name,$(HOSTS),--host $(name)) $(if $(CERT_DIR),--out $(CERT_DIR)) \
-             $(if $(DAYS),--days $(DAYS)) $(if $(filter-out 0,$(FORCE)),--force)
+CERT_ARGS := $(foreach name,$(HOSTS),--host $(call quote,$(name))) \
+             $(if $(CERT_DIR),--out $(call quote,$(CERT_DIR))) \
+             $(if $(DAYS),--days $(call quote,$(DAYS))) $(if $(filter-out 0,$(FORCE)),--force)
 
 .PHONY: serve client cert test bench soak format venv clean
 

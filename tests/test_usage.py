@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import shlex
 import socket
 import ssl
 import subprocess
@@ -76,18 +77,25 @@ def in_dialect(dialect: str, make: str, cli: str) -> str:
     return make if dialect == "make" else cli
 
 
-def test_the_makefile_tells_trio_chat_it_runs_under_make() -> None:
+def make_dry_run(*args: str) -> list[str]:
+    """The trio-chat command ``make ARGS`` would run, as the shell splits it (env first)."""
     dry_run = subprocess.run(
-        ["make", "-n", "serve", "client", "cert"],
+        ["make", "-n", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
         timeout=STEP_TIMEOUT,
     )
-    runs = [line for line in dry_run.stdout.splitlines() if "bin/trio-chat " in line]
-    assert len(runs) == 3, dry_run.stdout
-    assert all(line.startswith(f"{hints.VIA_MAKE}=1 ") for line in runs)
+    [line] = [line for line in dry_run.stdout.splitlines() if "bin/trio-chat " in line]
+    return shlex.split(line)
+
+
+def test_the_makefile_tells_trio_chat_it_runs_under_make() -> None:
+    for verb in ("serve", "client", "cert"):
+        run = make_dry_run(verb)
+        assert run[0] == f"{hints.VIA_MAKE}=1"
+        assert run[2] == verb
 
 
 def test_a_usage_error_under_make_is_one_line_in_make_variables(
@@ -188,4 +196,24 @@ def test_tls_advice_to_the_client_names_options_as_typed(dialect: str) -> None:
             "(started without --tls-cert?): connect without --tls and --tls-ca, or start it "
             "with TLS",
         )
+    )
+
+
+# --- names ------------------------------------------------------------------------------
+
+
+def test_make_passes_a_value_with_spaces_or_quotes_as_one_argument() -> None:
+    run = make_dry_run("client", "NAME=ana maria", "HOST=it's here")
+    assert run[2:] == ["client", "--name", "ana maria", "--host", "it's here"]
+
+
+def test_a_name_with_a_space_is_one_line_saying_why(
+    capsys: pytest.CaptureFixture[str], dialect: str
+) -> None:
+    error = usage_error(capsys, "client", "--name", "ana maria", "--port", "1")
+    given = in_dialect(
+        dialect, "make client: NAME='ana maria'", "trio-chat client: error: --name 'ana maria'"
+    )
+    assert (
+        error == f"{given}: invalid character ' ' in name: use letters, digits, '_', '-' and '.'\n"
     )

@@ -34,6 +34,7 @@ from trio_chat.core.limits import (
     Network,
     parse_networks,
 )
+from trio_chat.core.names import BadName, check_name
 from trio_chat.logs import LOG_FORMATS, configure_logging
 from trio_chat.net.tls import DEFAULT_DAYS, TLSError, client_context
 from trio_chat.text.codec import HISTORY_MAX
@@ -317,6 +318,12 @@ def _leaves(group: BaseExceptionGroup[E]) -> list[E]:
 
 
 def client(args: argparse.Namespace) -> int:
+    if args.name is not None:
+        try:
+            check_name(args.name)
+        except BadName as exc:
+            # The server would say the same; no need to connect to hear it.
+            usage_error("client", f"{hints.option('client', '--name', args.name)}: {exc}")
     try:
         server_password = _secret(args.server_password_file, "server password")
         password = _secret(args.password_file, "password")
