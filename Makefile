@@ -8,24 +8,36 @@ STAMP := $(VENV)/.installed
 # trio-chat then words its hints as make variables (PORT=5001, not --port 5001).
 VIA_MAKE := TRIO_CHAT_VIA_MAKE=1
 
-# Optional: HOST, PORT (serve and client), NAME (client), MAX_CLIENTS and DB (serve).
-# TLS: TLS_CERT and TLS_KEY (serve); TLS_CA=cert.pem or TLS=1 (client).
-# make cert: HOSTS="name 192.168.1.20" (more names), CERT_DIR, DAYS, FORCE=1.
-# make bench BENCH_ARGS='--scenario fanout-100'; make soak SOAK_ARGS='--clients 200'.
-# Values go to the shell quoted: NAME='ana maria' reaches trio-chat as one argument.
+# Every option has a make variable (the README's Options table lists them all):
+#   make serve   HOST PORT MAX_CLIENTS DB HISTORY PASSWORD_FILE OPER_PASSWORD_FILE
+#                FLOOD_RATE FLOOD_BURST MAX_PER_ADDRESS CONNECT_RATE EXEMPT
+#                TLS_CERT TLS_KEY LOG_LEVEL LOG_FORMAT
+#   make client  NAME HOST PORT SERVER_PASSWORD_FILE PASSWORD_FILE TLS_CA TLS=1 NO_COLOR=1
+#   make cert    HOSTS="name 192.168.1.20" (more names) CERT_DIR DAYS FORCE=1
+#   make bench BENCH_ARGS='--scenario fanout-100'; make soak SOAK_ARGS='--clients 200'.
+# e.g. make serve PORT=5001 DB=class.sqlite3 PASSWORD_FILE=door.txt LOG_FORMAT=json
+# Without make: .venv/bin/trio-chat serve --port 5001 ... (or `pipx install .`).
+
+# $(call opt,VAR,--flag): `--flag 'VALUE'` if VAR is set, quoted for the shell (so
+# NAME='ana maria' reaches trio-chat as one argument); $(call flag,VAR,--flag): `--flag`
+# if VAR is set and not 0.
 quote = '$(subst ','\'',$(1))'
-SERVE_ARGS := $(if $(HOST),--host $(call quote,$(HOST))) $(if $(PORT),--port $(call quote,$(PORT))) \
-              $(if $(MAX_CLIENTS),--max-clients $(call quote,$(MAX_CLIENTS))) \
-              $(if $(DB),--db $(call quote,$(DB))) \
-              $(if $(TLS_CERT),--tls-cert $(call quote,$(TLS_CERT))) \
-              $(if $(TLS_KEY),--tls-key $(call quote,$(TLS_KEY)))
-CLIENT_ARGS := $(if $(NAME),--name $(call quote,$(NAME))) $(if $(HOST),--host $(call quote,$(HOST))) \
-               $(if $(PORT),--port $(call quote,$(PORT))) \
-               $(if $(TLS_CA),--tls-ca $(call quote,$(TLS_CA))) \
-               $(if $(filter-out 0,$(TLS)),--tls)
+opt = $(if $($(1)),$(2) $(call quote,$($(1))))
+flag = $(if $(filter-out 0,$($(1))),$(2))
+SERVE_ARGS := $(call opt,HOST,--host) $(call opt,PORT,--port) \
+	$(call opt,MAX_CLIENTS,--max-clients) $(call opt,DB,--db) $(call opt,HISTORY,--history) \
+	$(call opt,PASSWORD_FILE,--password-file) \
+	$(call opt,OPER_PASSWORD_FILE,--oper-password-file) \
+	$(call opt,FLOOD_RATE,--flood-rate) $(call opt,FLOOD_BURST,--flood-burst) \
+	$(call opt,MAX_PER_ADDRESS,--max-per-address) $(call opt,CONNECT_RATE,--connect-rate) \
+	$(call opt,EXEMPT,--exempt) $(call opt,TLS_CERT,--tls-cert) $(call opt,TLS_KEY,--tls-key) \
+	$(call opt,LOG_LEVEL,--log-level) $(call opt,LOG_FORMAT,--log-format)
+CLIENT_ARGS := $(call opt,NAME,--name) $(call opt,HOST,--host) $(call opt,PORT,--port) \
+	$(call opt,SERVER_PASSWORD_FILE,--server-password-file) \
+	$(call opt,PASSWORD_FILE,--password-file) $(call opt,TLS_CA,--tls-ca) \
+	$(call flag,TLS,--tls) $(call flag,NO_COLOR,--no-color)
 CERT_ARGS := $(foreach name,$(HOSTS),--host $(call quote,$(name))) \
-             $(if $(CERT_DIR),--out $(call quote,$(CERT_DIR))) \
-             $(if $(DAYS),--days $(call quote,$(DAYS))) $(if $(filter-out 0,$(FORCE)),--force)
+	$(call opt,CERT_DIR,--out) $(call opt,DAYS,--days) $(call flag,FORCE,--force)
 
 .PHONY: serve client cert test bench soak format venv clean
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import errno
 import logging
 import shlex
@@ -15,7 +16,7 @@ import pytest
 import trio
 
 from trio_chat import hints
-from trio_chat.__main__ import main
+from trio_chat.__main__ import build_parser, main
 from trio_chat.app import ServerConfig, announce, describe_bind_error
 from trio_chat.core.history import HistoryInUse, HistoryStore
 from trio_chat.net import tls
@@ -217,3 +218,42 @@ def test_a_name_with_a_space_is_one_line_saying_why(
     assert (
         error == f"{given}: invalid character ' ' in name: use letters, digits, '_', '-' and '.'\n"
     )
+
+
+# --- every option has a make variable ---------------------------------------------------------
+
+# A value each option accepts (any other option takes a file or a word).
+SAMPLES = {
+    "--port": "5001",
+    "--max-clients": "7",
+    "--history": "9",
+    "--flood-rate": "2.5",
+    "--flood-burst": "3",
+    "--max-per-address": "4",
+    "--connect-rate": "6",
+    "--exempt": "10.0.0.0/8",
+    "--log-level": "debug",
+    "--log-format": "json",
+    "--days": "30",
+}
+
+
+def options_of(verb: str) -> list[argparse.Action]:
+    [commands] = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    parser = commands.choices[verb]
+    return [a for a in parser._actions if a.option_strings and a.dest != "help"]
+
+
+@pytest.mark.parametrize("verb", ["serve", "client", "cert"])
+def test_every_option_has_a_make_variable_that_the_makefile_passes_on(verb: str) -> None:
+    variables = hints.MAKE_VARIABLES[verb]
+    assert sorted(variables) == sorted(a.option_strings[0] for a in options_of(verb))
+    settings, direct = [], [verb]
+    for action in options_of(verb):
+        flag = action.option_strings[0]
+        variable, takes_value = variables[flag]
+        value = SAMPLES.get(flag, "chat.lan" if verb == "cert" else f"{variable.lower()} file")
+        settings.append(f"{variable}={value}" if takes_value else f"{variable}=1")
+        direct += [flag, value] if takes_value else [flag]
+    run = make_dry_run(verb, *settings)
+    assert build_parser().parse_args(run[2:]) == build_parser().parse_args(direct)
