@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # trio-chat then words its hints as make variables (PORT=5001, not --port 5001).
+# Recipes `exec` it, so that no shell sits between make and trio-chat: one that
+# died of Ctrl+C would make make print "Interrupt" after the server's clean stop.
 VIA_MAKE := TRIO_CHAT_VIA_MAKE=1
 
 # Every option has a make variable (the README's Options table lists them all):
@@ -42,14 +44,14 @@ CERT_ARGS := $(foreach name,$(HOSTS),--host $(call quote,$(name))) \
 .PHONY: serve client cert test bench soak format venv clean
 
 serve: $(STAMP)
-	@$(VIA_MAKE) $(BIN)/trio-chat serve $(SERVE_ARGS)
+	@exec env $(VIA_MAKE) $(BIN)/trio-chat serve $(SERVE_ARGS)
 
 client: $(STAMP)
-	@$(VIA_MAKE) $(BIN)/trio-chat client $(CLIENT_ARGS)
+	@exec env $(VIA_MAKE) $(BIN)/trio-chat client $(CLIENT_ARGS)
 
 # A self-signed TLS certificate for this PC: cert.pem and key.pem (see README, Security).
 cert: $(STAMP)
-	@$(VIA_MAKE) $(BIN)/trio-chat cert $(CERT_ARGS)
+	@exec env $(VIA_MAKE) $(BIN)/trio-chat cert $(CERT_ARGS)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
