@@ -221,6 +221,27 @@ async def test_a_terminal_client_shows_its_own_messages_and_help(
     ]
 
 
+async def test_help_shows_the_keys_before_the_commands_however_fast_the_server_answers(
+    connector: MemoryConnector, start_client: StartClient
+) -> None:
+    ana = start_client("ana", interactive=True, echo=True)
+    await ana.screen.wait_for("*** Welcome")
+    # The server's answer is on the screen before sending "/help" returns.
+    sending = ana.client.conn.send_stream
+    pump = sending.send_all_hook
+
+    async def answered_before_the_send_returns() -> None:
+        await pump()
+        await ana.screen.wait_for("***   //TEXT")
+
+    sending.send_all_hook = answered_before_the_send_returns
+    await ana.typist.type("/help")
+    await ana.screen.wait_for("*** Keys")
+    await ana.screen.wait_for("***   //TEXT")
+    starts = [line.split(":")[0] for line in ana.screen.lines if line.startswith("*** ")]
+    assert starts.index("*** Keys") < starts.index("*** Commands")
+
+
 async def test_a_script_gets_no_echo_of_its_own_lines(
     connector: MemoryConnector, start_client: StartClient
 ) -> None:

@@ -67,7 +67,8 @@ WRONG_PASSWORD = "! wrong password"
 FIRST_ROOM = "#lobby"
 # The notice that says which room we are in now.
 ROOM_PREFIX = "*** Now in "
-# What /help adds on a terminal, after the server's list of commands.
+# What /help adds on a terminal, shown before the server's list of commands (as it
+# is sent: the list's arrival cannot overtake it).
 CLIENT_HELP = (
     "*** Keys: Up/Down recall earlier lines; Ctrl+D, Ctrl+C or /quit leaves.",
     "*** Your own messages are shown as the others see them; private ones in magenta.",
@@ -342,6 +343,9 @@ class ChatClient:
                 return "/quit"
             if _is_quit(line):
                 return line
+            if self.echo and line.split(maxsplit=1)[:1] == ["/help"]:
+                for help_line in CLIENT_HELP:
+                    self.screen.show(self.display.incoming(help_line))
             await self.conn.send_all((line + "\n").encode("utf-8"))
             if self.echo:
                 self._echo(line)
@@ -356,9 +360,6 @@ class ChatClient:
         shown = self.display.own(self.name, line)
         if shown is not None:
             self.screen.show(shown)
-        elif line.split(maxsplit=1)[:1] == ["/help"]:
-            for help_line in CLIENT_HELP:
-                self.screen.show(self.display.incoming(help_line))
 
     async def _register(self) -> bool:
         """Send names until one is accepted; False if the user gave up."""
