@@ -9,6 +9,7 @@ import shlex
 import socket
 import ssl
 import subprocess
+import sys
 from contextlib import closing
 from pathlib import Path
 
@@ -259,3 +260,55 @@ def test_every_option_has_a_make_variable_that_the_makefile_passes_on(verb: str)
         direct += [flag, value] if takes_value else [flag]
     _, run = make_dry_run(verb, *settings)
     assert build_parser().parse_args(run) == build_parser().parse_args(direct)
+
+
+# --- each command loads what it needs (issue #10) ----------------------------------------------
+
+LOADED = """
+import sys
+from trio_chat.__main__ import main
+code = main(sys.argv[1:])
+print(" ".join(sorted(name for name in sys.modules if name.startswith("trio_chat"))))
+sys.exit(code)
+"""
+
+
+def loaded_by(*argv: str) -> set[str]:
+    """The trio_chat modules ``trio-chat ARGV`` imports, in a fresh interpreter."""
+    ran = subprocess.run(
+        [sys.executable, "-c", LOADED, *argv],
+        capture_output=True,
+        text=True,
+        timeout=STEP_TIMEOUT,
+        check=False,
+    )
+    assert "Traceback" not in ran.stderr, ran.stderr
+    return set(ran.stdout.splitlines()[-1].split())
+
+
+def test_cert_does_not_load_the_server_or_the_client(tmp_path: Path) -> None:
+    loaded = loaded_by("cert", "--out", str(tmp_path))
+    assert (tmp_path / "cert.pem").exists()
+    assert "trio_chat.tools.certs" in loaded
+    for server_or_client in ("trio_chat.app", "trio_chat.core.hub", "trio_chat.client"):
+        assert server_or_client not in loaded
+    assert not [name for name in loaded if name.startswith("trio_chat.text")]
+
+
+def test_client_does_not_load_the_server() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free_port = probe.getsockname()[1]
+    loaded = loaded_by("client", "--name", "ana", "--host", "127.0.0.1", "--port", str(free_port))
+    assert "trio_chat.client.terminal" in loaded
+    for server in ("trio_chat.app", "trio_chat.core.hub", "trio_chat.text.server"):
+        assert server not in loaded
+
+
+def test_every_command_still_lists_its_options_and_defaults(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for verb, shown in (("serve", "--flood-rate N"), ("client", "--tls-ca FILE"), ("cert", "825")):
+        with pytest.raises(SystemExit):
+            main([verb, "--help"])
+        assert shown in capsys.readouterr().out
