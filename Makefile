@@ -6,32 +6,52 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # trio-chat then words its hints as make variables (PORT=5001, not --port 5001).
+# Recipes `exec` it, so that no shell sits between make and trio-chat: one that
+# died of Ctrl+C would make make print "Interrupt" after the server's clean stop.
 VIA_MAKE := TRIO_CHAT_VIA_MAKE=1
 
-# Optional: HOST, PORT (serve and client), NAME (client), MAX_CLIENTS and DB (serve).
-# TLS: TLS_CERT and TLS_KEY (serve); TLS_CA=cert.pem or TLS=1 (client).
-# make cert: HOSTS="name 192.168.1.20" (more names), CERT_DIR, DAYS, FORCE=1.
-# make bench BENCH_ARGS='--scenario fanout-100'; make soak SOAK_ARGS='--clients 200'.
-SERVE_ARGS := $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT)) \
-              $(if $(MAX_CLIENTS),--max-clients $(MAX_CLIENTS)) $(if $(DB),--db $(DB)) \
-              $(if $(TLS_CERT),--tls-cert $(TLS_CERT)) $(if $(TLS_KEY),--tls-key $(TLS_KEY))
-CLIENT_ARGS := $(if $(NAME),--name $(NAME)) $(if $(HOST),--host $(HOST)) \
-               $(if $(PORT),--port $(PORT)) $(if $(TLS_CA),--tls-ca $(TLS_CA)) \
-               $(if $(filter-out 0,$(TLS)),--tls)
-CERT_ARGS := $(foreach name,$(HOSTS),--host $(name)) $(if $(CERT_DIR),--out $(CERT_DIR)) \
-             $(if $(DAYS),--days $(DAYS)) $(if $(filter-out 0,$(FORCE)),--force)
+# Every option has a make variable (the README's Options table lists them all):
+#   make serve   HOST PORT MAX_CLIENTS DB HISTORY PASSWORD_FILE OPER_PASSWORD_FILE
+#                FLOOD_RATE FLOOD_BURST MAX_PER_ADDRESS CONNECT_RATE EXEMPT
+#                TLS_CERT TLS_KEY LOG_LEVEL LOG_FORMAT
+#   make client  NAME HOST PORT SERVER_PASSWORD_FILE PASSWORD_FILE TLS_CA TLS=1 NO_COLOR=1
+#   make cert    HOSTS="name 192.168.1.20" (more names) CERT_DIR DAYS FORCE=1
+#   make bench BENCH_ARGS='--scenario fanout-100'; make soak SOAK_ARGS='--clients 200'.
+# e.g. make serve PORT=5001 DB=class.sqlite3 PASSWORD_FILE=door.txt LOG_FORMAT=json
+# Without make: .venv/bin/trio-chat serve --port 5001 ... (or `pipx install .`).
+
+# $(call opt,VAR,--flag): `--flag 'VALUE'` if VAR is set, quoted for the shell (so
+# NAME='ana maria' reaches trio-chat as one argument); $(call flag,VAR,--flag): `--flag`
+# if VAR is set and not 0.
+quote = '$(subst ','\'',$(1))'
+opt = $(if $($(1)),$(2) $(call quote,$($(1))))
+flag = $(if $(filter-out 0,$($(1))),$(2))
+SERVE_ARGS := $(call opt,HOST,--host) $(call opt,PORT,--port) \
+	$(call opt,MAX_CLIENTS,--max-clients) $(call opt,DB,--db) $(call opt,HISTORY,--history) \
+	$(call opt,PASSWORD_FILE,--password-file) \
+	$(call opt,OPER_PASSWORD_FILE,--oper-password-file) \
+	$(call opt,FLOOD_RATE,--flood-rate) $(call opt,FLOOD_BURST,--flood-burst) \
+	$(call opt,MAX_PER_ADDRESS,--max-per-address) $(call opt,CONNECT_RATE,--connect-rate) \
+	$(call opt,EXEMPT,--exempt) $(call opt,TLS_CERT,--tls-cert) $(call opt,TLS_KEY,--tls-key) \
+	$(call opt,LOG_LEVEL,--log-level) $(call opt,LOG_FORMAT,--log-format)
+CLIENT_ARGS := $(call opt,NAME,--name) $(call opt,HOST,--host) $(call opt,PORT,--port) \
+	$(call opt,SERVER_PASSWORD_FILE,--server-password-file) \
+	$(call opt,PASSWORD_FILE,--password-file) $(call opt,TLS_CA,--tls-ca) \
+	$(call flag,TLS,--tls) $(call flag,NO_COLOR,--no-color)
+CERT_ARGS := $(foreach name,$(HOSTS),--host $(call quote,$(name))) \
+	$(call opt,CERT_DIR,--out) $(call opt,DAYS,--days) $(call flag,FORCE,--force)
 
 .PHONY: serve client cert test bench soak format venv clean
 
 serve: $(STAMP)
-	@$(VIA_MAKE) $(BIN)/trio-chat serve $(SERVE_ARGS)
+	@exec env $(VIA_MAKE) $(BIN)/trio-chat serve $(SERVE_ARGS)
 
 client: $(STAMP)
-	@$(VIA_MAKE) $(BIN)/trio-chat client $(CLIENT_ARGS)
+	@exec env $(VIA_MAKE) $(BIN)/trio-chat client $(CLIENT_ARGS)
 
 # A self-signed TLS certificate for this PC: cert.pem and key.pem (see README, Security).
 cert: $(STAMP)
-	@$(VIA_MAKE) $(BIN)/trio-chat cert $(CERT_ARGS)
+	@exec env $(VIA_MAKE) $(BIN)/trio-chat cert $(CERT_ARGS)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -53,11 +73,14 @@ format: $(STAMP)
 
 venv: $(STAMP)
 
+# pip -qq: only errors (setuptools' notes on editable installs are not for users).
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	@echo "Setting up $(VENV) with trio_chat and its tools (once; a minute or so)..."
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -qq --upgrade pip
+	@$(BIN)/python -m pip install -qq -e '.[dev]'
+	@touch $(STAMP)
+	@echo "Done: $(BIN)/trio-chat is installed."
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis *.egg-info

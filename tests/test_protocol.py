@@ -465,7 +465,7 @@ def test_parse_command(line: str, command: Command) -> None:
         ("/me", "me"),
         ("/me   ", "me"),
         ("/nick", "nick"),
-        ("/nick two words", "nick"),
+        ("/join", "join"),
         ("/msg", "msg"),
         ("/msg bob", "msg"),
         ("/msg bob    ", "msg"),
@@ -473,6 +473,24 @@ def test_parse_command(line: str, command: Command) -> None:
 )
 def test_command_with_wrong_arguments_answers_its_usage(line: str, verb: str) -> None:
     assert parse_command(line) == Invalid(f"usage: {COMMANDS[verb][0]}")
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ("/nick bad name!", "invalid character ' ' in name"),
+        ("/nick bad!", None),  # one word: the session checks it, with the same words
+        ("/join bad room", "invalid character ' ' in room name"),
+        ("/join #dev\tops", "invalid character '\\t' in room name"),
+    ],
+)
+def test_a_name_of_several_words_is_refused_with_the_name_rule_it_breaks(
+    line: str, why: str | None
+) -> None:
+    if why is None:
+        assert parse_command(line) == Nick("bad!")
+    else:
+        assert parse_command(line) == Invalid(f"{why}: use letters, digits, '_', '-' and '.'")
 
 
 def test_usages_name_the_arguments() -> None:

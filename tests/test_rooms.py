@@ -153,7 +153,7 @@ async def test_room_names_may_have_1_to_32_letters_digits_and_underscore_dash_do
         ("/join ##dev", "! invalid character '#' in room name"),
         ("/join de#v", "! invalid character '#' in room name"),
         ("/join #", "! a room name is needed"),
-        ("/join dev ops", "! usage: /join ROOM"),
+        ("/join dev ops", "! invalid character ' ' in room name"),
         ("/join", "! usage: /join ROOM"),
     ],
 )

@@ -99,6 +99,13 @@ async def test_commands(connector: MemoryConnector) -> None:
     assert await bob.line() == "! the name CARL is taken"
     await bob.send("/nick")
     assert await bob.line() == "! usage: /nick NEW"
+    # A bad name says which rule it breaks, one word or several.
+    await bob.send("/nick bad!", "/nick bad name!")
+    rule = "in name: use letters, digits, '_', '-' and '.'"
+    assert [await bob.line() for _ in range(2)] == [
+        f"! invalid character '!' {rule}",
+        f"! invalid character ' ' {rule}",
+    ]
 
     await ana.send("/help")
     help_lines = await ana.until("***   //TEXT")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import errno
 import logging
+import shlex
 import socket
 import ssl
 import subprocess
+import sys
 from contextlib import closing
 from pathlib import Path
 
@@ -14,7 +17,7 @@ import pytest
 import trio
 
 from trio_chat import hints
-from trio_chat.__main__ import main
+from trio_chat.__main__ import build_parser, main
 from trio_chat.app import ServerConfig, announce, describe_bind_error
 from trio_chat.core.history import HistoryInUse, HistoryStore
 from trio_chat.net import tls
@@ -76,18 +79,27 @@ def in_dialect(dialect: str, make: str, cli: str) -> str:
     return make if dialect == "make" else cli
 
 
-def test_the_makefile_tells_trio_chat_it_runs_under_make() -> None:
+def make_dry_run(*args: str) -> tuple[list[str], list[str]]:
+    """What runs trio-chat in ``make ARGS``, and its arguments, as the shell splits them."""
     dry_run = subprocess.run(
-        ["make", "-n", "serve", "client", "cert"],
+        ["make", "-n", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
         timeout=STEP_TIMEOUT,
     )
-    runs = [line for line in dry_run.stdout.splitlines() if "bin/trio-chat " in line]
-    assert len(runs) == 3, dry_run.stdout
-    assert all(line.startswith(f"{hints.VIA_MAKE}=1 ") for line in runs)
+    [line] = [line for line in dry_run.stdout.splitlines() if "bin/trio-chat " in line]
+    words = shlex.split(line)
+    [program] = [i for i, word in enumerate(words) if word.endswith("bin/trio-chat")]
+    return words[:program], words[program + 1 :]
+
+
+def test_the_makefile_tells_trio_chat_it_runs_under_make() -> None:
+    for verb in ("serve", "client", "cert"):
+        runner, run = make_dry_run(verb)
+        assert runner == ["exec", "env", f"{hints.VIA_MAKE}=1"]
+        assert run[0] == verb
 
 
 def test_a_usage_error_under_make_is_one_line_in_make_variables(
@@ -189,3 +201,114 @@ def test_tls_advice_to_the_client_names_options_as_typed(dialect: str) -> None:
             "with TLS",
         )
     )
+
+
+# --- names ------------------------------------------------------------------------------
+
+
+def test_make_passes_a_value_with_spaces_or_quotes_as_one_argument() -> None:
+    _, run = make_dry_run("client", "NAME=ana maria", "HOST=it's here")
+    assert run == ["client", "--name", "ana maria", "--host", "it's here"]
+
+
+def test_a_name_with_a_space_is_one_line_saying_why(
+    capsys: pytest.CaptureFixture[str], dialect: str
+) -> None:
+    error = usage_error(capsys, "client", "--name", "ana maria", "--port", "1")
+    given = in_dialect(
+        dialect, "make client: NAME='ana maria'", "trio-chat client: error: --name 'ana maria'"
+    )
+    assert (
+        error == f"{given}: invalid character ' ' in name: use letters, digits, '_', '-' and '.'\n"
+    )
+
+
+# --- every option has a make variable ---------------------------------------------------------
+
+# A value each option accepts (any other option takes a file or a word).
+SAMPLES = {
+    "--port": "5001",
+    "--max-clients": "7",
+    "--history": "9",
+    "--flood-rate": "2.5",
+    "--flood-burst": "3",
+    "--max-per-address": "4",
+    "--connect-rate": "6",
+    "--exempt": "10.0.0.0/8",
+    "--log-level": "debug",
+    "--log-format": "json",
+    "--days": "30",
+}
+
+
+def options_of(verb: str) -> list[argparse.Action]:
+    [commands] = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    parser = commands.choices[verb]
+    return [a for a in parser._actions if a.option_strings and a.dest != "help"]
+
+
+@pytest.mark.parametrize("verb", ["serve", "client", "cert"])
+def test_every_option_has_a_make_variable_that_the_makefile_passes_on(verb: str) -> None:
+    variables = hints.MAKE_VARIABLES[verb]
+    assert sorted(variables) == sorted(a.option_strings[0] for a in options_of(verb))
+    settings, direct = [], [verb]
+    for action in options_of(verb):
+        flag = action.option_strings[0]
+        variable, takes_value = variables[flag]
+        value = SAMPLES.get(flag, "chat.lan" if verb == "cert" else f"{variable.lower()} file")
+        settings.append(f"{variable}={value}" if takes_value else f"{variable}=1")
+        direct += [flag, value] if takes_value else [flag]
+    _, run = make_dry_run(verb, *settings)
+    assert build_parser().parse_args(run) == build_parser().parse_args(direct)
+
+
+# --- each command loads what it needs (issue #10) ----------------------------------------------
+
+LOADED = """
+import sys
+from trio_chat.__main__ import main
+code = main(sys.argv[1:])
+print(" ".join(sorted(name for name in sys.modules if name.startswith("trio_chat"))))
+sys.exit(code)
+"""
+
+
+def loaded_by(*argv: str) -> set[str]:
+    """The trio_chat modules ``trio-chat ARGV`` imports, in a fresh interpreter."""
+    ran = subprocess.run(
+        [sys.executable, "-c", LOADED, *argv],
+        capture_output=True,
+        text=True,
+        timeout=STEP_TIMEOUT,
+        check=False,
+    )
+    assert "Traceback" not in ran.stderr, ran.stderr
+    return set(ran.stdout.splitlines()[-1].split())
+
+
+def test_cert_does_not_load_the_server_or_the_client(tmp_path: Path) -> None:
+    loaded = loaded_by("cert", "--out", str(tmp_path))
+    assert (tmp_path / "cert.pem").exists()
+    assert "trio_chat.tools.certs" in loaded
+    for server_or_client in ("trio_chat.app", "trio_chat.core.hub", "trio_chat.client"):
+        assert server_or_client not in loaded
+    assert not [name for name in loaded if name.startswith("trio_chat.text")]
+
+
+def test_client_does_not_load_the_server() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free_port = probe.getsockname()[1]
+    loaded = loaded_by("client", "--name", "ana", "--host", "127.0.0.1", "--port", str(free_port))
+    assert "trio_chat.client.terminal" in loaded
+    for server in ("trio_chat.app", "trio_chat.core.hub", "trio_chat.text.server"):
+        assert server not in loaded
+
+
+def test_every_command_still_lists_its_options_and_defaults(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for verb, shown in (("serve", "--flood-rate N"), ("client", "--tls-ca FILE"), ("cert", "825")):
+        with pytest.raises(SystemExit):
+            main([verb, "--help"])
+        assert shown in capsys.readouterr().out

@@ -4,70 +4,64 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import sys
 from collections.abc import Sequence
-from functools import partial
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import trio
-
-from trio_chat import hints
-from trio_chat.app import (
-    DEFAULT_HOST,
-    DEFAULT_PORT,
-    ServerConfig,
-    describe_bind_error,
-    run_server,
-)
-from trio_chat.client.terminal import run_terminal_client
-from trio_chat.core.accounts import SecretFileError, read_secret
-from trio_chat.core.history import DEFAULT_REPLAY, HistoryError, default_path
-from trio_chat.core.limits import (
-    DEFAULT_CONNECT_RATE,
-    DEFAULT_FLOOD_BURST,
-    DEFAULT_FLOOD_RATE,
-    DEFAULT_MAX_PER_ADDRESS,
-    LOOPBACK,
-    Limits,
-    Network,
-    parse_networks,
-)
-from trio_chat.logs import LOG_FORMATS, configure_logging
-from trio_chat.net.tls import DEFAULT_DAYS, TLSError, client_context
-from trio_chat.text.codec import HISTORY_MAX
-from trio_chat.text.server import DEFAULT_MAX_CLIENTS
+# Each command imports what it needs when it runs: `trio-chat cert` never loads
+# the server, `trio-chat client` never loads the hub (issue #10).
+from trio_chat import DEFAULT_PORT, hints
 
 from . import __version__
+
+if TYPE_CHECKING:
+    from trio_chat.core.limits import Network
 
 E = TypeVar("E", bound=BaseException)
 
 
-class Parser(argparse.ArgumentParser):
-    """Under make, a usage error is one line in make's words (``make serve: PORT: ...``)."""
-
-    def error(self, message: str) -> NoReturn:
-        verb = self.prog.split()[-1]
-        if not hints.via_make() or verb not in hints.MAKE_VARIABLES:
-            super().error(message)
-        flags = re.compile(r"argument (--[\w-]+)(?:/-\w)?:")
-        usage_error(verb, flags.sub(lambda m: hints.spelled(verb, m[1]) + ":", message))
-
-
-def usage_error(verb: str, message: str) -> NoReturn:
-    """Stop with a one-line usage error (exit 2): ``trio-chat serve: error: ...``."""
-    where = f"make {verb}" if hints.via_make() else f"trio-chat {verb}: error"
-    print(f"{where}: {message}", file=sys.stderr)
-    sys.exit(2)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="trio-chat", description="A multi-user chat server and terminal client.")
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line; with ``only``, the options of that command alone (fewer imports)."""
+    parser = hints.Parser(
+        prog="trio-chat", description="A multi-user chat server and terminal client."
+    )
     parser.add_argument("--version", action="version", version=f"trio-chat {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-
     serve = commands.add_parser("serve", help="run the chat server")
+    commands.add_parser("bench", help="measure servers under load (see trio-chat bench -h)")
+    commands.add_parser("soak", help="clients come and go for minutes (see trio-chat soak -h)")
+    client = commands.add_parser("client", help="chat from this terminal")
+    cert = commands.add_parser(
+        "cert",
+        help="make a self-signed TLS certificate for this PC (cert.pem, key.pem)",
+        description="Make a key (key.pem, mode 0600) and a self-signed certificate "
+        "(cert.pem) valid for localhost, 127.0.0.1, ::1, this PC's host name and LAN "
+        "addresses, and every --host given.",
+    )
+    for verb, options, add in (
+        ("serve", serve, _serve_options),
+        ("client", client, _client_options),
+        ("cert", cert, _cert_options),
+    ):
+        if only in (None, verb):
+            add(options)
+    return parser
+
+
+def _serve_options(serve: argparse.ArgumentParser) -> None:
+    from trio_chat.app import DEFAULT_HOST
+    from trio_chat.core.history import DEFAULT_REPLAY, default_path
+    from trio_chat.core.limits import (
+        DEFAULT_CONNECT_RATE,
+        DEFAULT_FLOOD_BURST,
+        DEFAULT_FLOOD_RATE,
+        DEFAULT_MAX_PER_ADDRESS,
+        LOOPBACK,
+    )
+    from trio_chat.logs import LOG_FORMATS
+    from trio_chat.text.server import DEFAULT_MAX_CLIENTS
+
     serve.add_argument(
         "--host",
         default=DEFAULT_HOST,
@@ -166,9 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="text (default) or json: one JSON object per line, for log collectors",
     )
 
-    commands.add_parser("bench", help="measure servers under load (see trio-chat bench -h)")
-    commands.add_parser("soak", help="clients come and go for minutes (see trio-chat soak -h)")
-    client = commands.add_parser("client", help="chat from this terminal")
+
+def _client_options(client: argparse.ArgumentParser) -> None:
     client.add_argument("--name", help="your name (asked for if not given)")
     client.add_argument("--host", default="localhost", help="server address (default localhost)")
     client.add_argument(
@@ -200,13 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="connect with TLS, trusting this PEM certificate (the server's cert.pem)",
     )
 
-    cert = commands.add_parser(
-        "cert",
-        help="make a self-signed TLS certificate for this PC (cert.pem, key.pem)",
-        description="Make a key (key.pem, mode 0600) and a self-signed certificate "
-        "(cert.pem) valid for localhost, 127.0.0.1, ::1, this PC's host name and LAN "
-        "addresses, and every --host given.",
-    )
+
+def _cert_options(cert: argparse.ArgumentParser) -> None:
+    from trio_chat.net.tls import DEFAULT_DAYS
+
     cert.add_argument(
         "--host",
         action="append",
@@ -224,7 +214,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long the certificate is valid (default %(default)s)",
     )
     cert.add_argument("--force", action="store_true", help="replace existing files")
-    return parser
 
 
 def _positive(text: str) -> int:
@@ -260,6 +249,8 @@ def _positive_float(text: str) -> float:
 
 
 def _networks(text: str) -> tuple[Network, ...]:
+    from trio_chat.core.limits import parse_networks
+
     try:
         return parse_networks(text)
     except ValueError as exc:
@@ -267,6 +258,8 @@ def _networks(text: str) -> tuple[Network, ...]:
 
 
 def _replay_count(text: str) -> int:
+    from trio_chat.text.codec import HISTORY_MAX
+
     value = int(text)
     if not 0 <= value <= HISTORY_MAX:
         raise argparse.ArgumentTypeError(f"must be from 0 to {HISTORY_MAX}")
@@ -274,6 +267,15 @@ def _replay_count(text: str) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
+    import trio
+
+    from trio_chat.app import ServerConfig, describe_bind_error, run_server
+    from trio_chat.core.accounts import SecretFileError
+    from trio_chat.core.history import HistoryError
+    from trio_chat.core.limits import Limits
+    from trio_chat.logs import configure_logging
+    from trio_chat.net.tls import TLSError
+
     configure_logging(args.log_level, args.log_format)
     config = ServerConfig(
         args.host,
@@ -317,6 +319,21 @@ def _leaves(group: BaseExceptionGroup[E]) -> list[E]:
 
 
 def client(args: argparse.Namespace) -> int:
+    from functools import partial
+
+    import trio
+
+    from trio_chat.client.terminal import run_terminal_client
+    from trio_chat.core.accounts import SecretFileError
+    from trio_chat.core.names import BadName, check_name
+    from trio_chat.net.tls import TLSError, client_context
+
+    if args.name is not None:
+        try:
+            check_name(args.name)
+        except BadName as exc:
+            # The server would say the same; no need to connect to hear it.
+            hints.usage_error("client", f"{hints.option('client', '--name', args.name)}: {exc}")
     try:
         server_password = _secret(args.server_password_file, "server password")
         password = _secret(args.password_file, "password")
@@ -345,6 +362,8 @@ def client(args: argparse.Namespace) -> int:
 
 
 def _secret(path: str | None, what: str) -> str | None:
+    from trio_chat.core.accounts import read_secret
+
     return None if path is None else read_secret(path, what)
 
 
@@ -376,10 +395,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from trio_chat.tools.soak import main as soak
 
         return soak(argv[1:])
-    args = build_parser().parse_args(argv)
+    verb = argv[0] if argv[:1] and not argv[0].startswith("-") else None
+    args = build_parser(verb).parse_args(argv)
     if args.command == "serve" and (args.tls_cert is None) != (args.tls_key is None):
         both = (hints.option("serve", flag) for flag in ("--tls-cert", "--tls-key"))
-        usage_error("serve", " and ".join(both) + " go together")
+        hints.usage_error("serve", " and ".join(both) + " go together")
     commands = {"serve": serve, "client": client, "cert": cert}
     try:
         return commands[args.command](args)

@@ -7,8 +7,12 @@ every hint that names an option or a command asks this module how to say it.
 
 from __future__ import annotations
 
+import argparse
 import os
+import re
 import shlex
+import sys
+from typing import NoReturn
 
 VIA_MAKE = "TRIO_CHAT_VIA_MAKE"
 
@@ -20,15 +24,28 @@ MAKE_VARIABLES: dict[str, dict[str, tuple[str, bool]]] = {
         "--port": ("PORT", True),
         "--max-clients": ("MAX_CLIENTS", True),
         "--db": ("DB", True),
+        "--history": ("HISTORY", True),
+        "--password-file": ("PASSWORD_FILE", True),
+        "--oper-password-file": ("OPER_PASSWORD_FILE", True),
+        "--flood-rate": ("FLOOD_RATE", True),
+        "--flood-burst": ("FLOOD_BURST", True),
+        "--max-per-address": ("MAX_PER_ADDRESS", True),
+        "--connect-rate": ("CONNECT_RATE", True),
+        "--exempt": ("EXEMPT", True),
         "--tls-cert": ("TLS_CERT", True),
         "--tls-key": ("TLS_KEY", True),
+        "--log-level": ("LOG_LEVEL", True),
+        "--log-format": ("LOG_FORMAT", True),
     },
     "client": {
         "--name": ("NAME", True),
         "--host": ("HOST", True),
         "--port": ("PORT", True),
+        "--server-password-file": ("SERVER_PASSWORD_FILE", True),
+        "--password-file": ("PASSWORD_FILE", True),
         "--tls-ca": ("TLS_CA", True),
         "--tls": ("TLS", False),
+        "--no-color": ("NO_COLOR", False),
     },
     "cert": {
         "--host": ("HOSTS", True),
@@ -68,3 +85,21 @@ def command(verb: str, *options: tuple[str, object]) -> str:
     """A whole command line: ``make client NAME=you`` or ``trio-chat client --name you``."""
     program = "make" if via_make() else "trio-chat"
     return " ".join([program, verb, *(option(verb, flag, value) for flag, value in options)])
+
+
+class Parser(argparse.ArgumentParser):
+    """Under make, a usage error is one line in make's words (``make serve: PORT: ...``)."""
+
+    def error(self, message: str) -> NoReturn:
+        verb = self.prog.split()[-1]
+        if not via_make() or verb not in MAKE_VARIABLES:
+            super().error(message)
+        flags = re.compile(r"argument (--[\w-]+)(?:/-\w)?:")
+        usage_error(verb, flags.sub(lambda m: spelled(verb, m[1]) + ":", message))
+
+
+def usage_error(verb: str, message: str) -> NoReturn:
+    """Stop with a one-line usage error (exit 2): ``trio-chat serve: error: ...``."""
+    where = f"make {verb}" if via_make() else f"trio-chat {verb}: error"
+    print(f"{where}: {message}", file=sys.stderr)
+    sys.exit(2)

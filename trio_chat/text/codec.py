@@ -50,6 +50,9 @@ from trio_chat.core.events import (
 )
 from trio_chat.core.names import (
     MAX_TOPIC_CHARS,
+    BadName,
+    check_name,
+    check_room,
     clean_text,
 )
 from trio_chat.text.wording import dismissed_line, moderated_line, quit_line
@@ -402,7 +405,7 @@ def parse_command(line: str) -> Command | None:
     if verb == "who":
         return Who(everyone=True) if rest == "*" else Who() if not rest else _usage("who")
     if verb == "join":
-        return Join(rest) if rest and len(rest.split()) == 1 else _usage("join")
+        return Join(rest) if rest and len(rest.split()) == 1 else _not_a_name("join", rest)
     if verb == "rooms":
         return Rooms()
     if verb == "topic":
@@ -419,7 +422,7 @@ def parse_command(line: str) -> Command | None:
     if verb == "me":
         return Me(rest) if rest else _usage("me")
     if verb == "nick":
-        return Nick(rest) if rest and " " not in rest else _usage("nick")
+        return Nick(rest) if rest and " " not in rest else _not_a_name("nick", rest)
     if verb == "msg":
         target, message = _split_word(rest)
         return PrivateMessage(target, message) if target and message else _usage("msg")
@@ -486,6 +489,16 @@ def _split_word(text: str) -> tuple[str, str]:
     """The first word (up to any whitespace) and the trimmed rest."""
     parts = re.split(r"\s+", text, maxsplit=1)
     return parts[0], parts[1].strip() if len(parts) > 1 else ""
+
+
+def _not_a_name(verb: str, rest: str) -> Invalid:
+    """Why ``rest`` (several words) is no name or room name, as the name rules say it."""
+    if rest:
+        try:
+            (check_room if verb == "join" else check_name)(rest)
+        except BadName as exc:
+            return Invalid(str(exc))
+    return _usage(verb)
 
 
 def _usage(verb: str) -> Invalid:
