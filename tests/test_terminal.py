@@ -45,6 +45,11 @@ def lines_of(screen: str) -> list[str]:
     return lines
 
 
+def said_by(name: str, screen: str) -> list[str]:
+    """The live chat lines of ``name`` on the screen (after their time)."""
+    return [line for line in lines_of(screen) if re.match(rf"\[\d\d:\d\d\] {name}: ", line)]
+
+
 def assert_clean(screen: str) -> None:
     for marker in ERROR_MARKERS:
         assert marker not in screen, f"{marker!r} on the screen:\n{screen}"
@@ -347,11 +352,15 @@ async def test_a_paste_sends_one_message_per_line_and_ctrl_u_clears_the_input() 
             await term.paste("\n".join(pasted) + "\nnot yet sent")
             said = await bob.until("ana: pasted line 50")
             assert said == ["ana: first: pasted line 1", *(f"ana: {line}" for line in pasted[1:])]
-            # What follows the last line break waits in the input, under a prompt.
-            screen = await term.wait_for_prompt("[#lobby] ana> not yet sent")
-            # Each line is shown as the server echoed it, with its own time.
-            shown = [line for line in lines_of(screen) if re.match(r"\[\d\d:\d\d\] ana: ", line)]
-            assert len(shown) == 50, screen
+            # Each line is shown as the server echoed it, with its own time, and what
+            # follows the last line break waits in the input, under the prompt.
+            await term.wait_for_screen(
+                lambda screen: (
+                    len(said_by("ana", screen)) == 50
+                    and lines_of(screen)[-1] == "[#lobby] ana> not yet sent"
+                ),
+                "50 lines echoed, then the prompt with 'not yet sent'",
+            )
             await term.send_keys("Left", "Left", "Left", "C-u")  # the cursor mid-line
             await term.wait_for_prompt("[#lobby] ana> ")
             await term.send_keys("Up")  # history holds single lines
