@@ -6,7 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-# Optional: HOST, PORT (serve and client), NAME (client), MAX_CLIENTS and DB (serve).
+# Optional: HOST, PORT (serve and client), NAME and NO_RECONNECT=1 (client), MAX_CLIENTS
+# and DB (serve).
 # TLS: TLS_CERT and TLS_KEY (serve); TLS_CA=cert.pem or TLS=1 (client).
 # make cert: HOSTS="name 192.168.1.20" (more names), CERT_DIR, DAYS, FORCE=1.
 # make bench BENCH_ARGS='--scenario fanout-100'; make soak SOAK_ARGS='--clients 200'.
@@ -15,7 +16,8 @@ SERVE_ARGS := $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT)) \
               $(if $(TLS_CERT),--tls-cert $(TLS_CERT)) $(if $(TLS_KEY),--tls-key $(TLS_KEY))
 CLIENT_ARGS := $(if $(NAME),--name $(NAME)) $(if $(HOST),--host $(HOST)) \
                $(if $(PORT),--port $(PORT)) $(if $(TLS_CA),--tls-ca $(TLS_CA)) \
-               $(if $(filter-out 0,$(TLS)),--tls)
+               $(if $(filter-out 0,$(TLS)),--tls) \
+               $(if $(filter-out 0,$(NO_RECONNECT)),--no-reconnect)
 CERT_ARGS := $(foreach name,$(HOSTS),--host $(name)) $(if $(CERT_DIR),--out $(CERT_DIR)) \
              $(if $(DAYS),--days $(DAYS)) $(if $(filter-out 0,$(FORCE)),--force)
 
@@ -24,8 +26,10 @@ CERT_ARGS := $(foreach name,$(HOSTS),--host $(name)) $(if $(CERT_DIR),--out $(CE
 serve: $(STAMP)
 	@$(BIN)/trio-chat serve $(SERVE_ARGS)
 
+# Exit 3 is a normal end the client explained (server shut down, kicked, wrong password):
+# not a make error.
 client: $(STAMP)
-	@$(BIN)/trio-chat client $(CLIENT_ARGS)
+	@$(BIN)/trio-chat client $(CLIENT_ARGS) || [ $$? -eq 3 ]
 
 # A self-signed TLS certificate for this PC: cert.pem and key.pem (see README, Security).
 cert: $(STAMP)

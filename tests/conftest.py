@@ -8,8 +8,9 @@ import pytest
 import trio
 import trio.testing
 
-from trio_chat.client.chat import ChatClient, ConnectFailed
+from trio_chat.client.chat import DEFAULT_BACKOFF, ChatClient, ConnectFailed
 from trio_chat.client.keyboard import StreamKeyboard
+from trio_chat.client.rules import Backoff
 from trio_chat.core.hub import Hub
 from trio_chat.core.names import name_key
 from trio_chat.text.server import ChatServer
@@ -117,7 +118,7 @@ async def connector(server: ChatServer) -> AsyncIterator[MemoryConnector]:
         handlers.cancel_scope.cancel()
 
 
-# --- the chat client, in memory (test_client) ---------------------------
+# --- the chat client, in memory (test_client, test_reconnect) ---------------------------
 
 
 class RecordingScreen:
@@ -166,7 +167,7 @@ class Typist:
 
 
 class Dialer:
-    """The client's way to connect again, to ``server``.
+    """The client's way to connect again: to ``server`` (another one after a restart).
 
     ``fail`` attempts from now on are refused; ``dialed`` counts the attempts.
     """
@@ -189,6 +190,14 @@ class Dialer:
             self.fail -= 1
             raise ConnectFailed("connection refused")
         return self.open()
+
+    def restart(self, fail: int = 0) -> ChatServer:
+        """Shut the server down (its clients are told) and start a new one, same accounts."""
+        old = self.server
+        self.server = ChatServer(Hub(name_key), guard=old.guard)
+        self.fail = fail
+        old.shutdown(grace=1)
+        return self.server
 
 
 class RunningClient:
@@ -228,6 +237,8 @@ async def start_client(connector: MemoryConnector) -> AsyncIterator[StartClient]
             via: MemoryConnector = connector,
             server_password: str | None = None,
             password: str | None = None,
+            reconnect: bool = False,
+            backoff: Backoff = DEFAULT_BACKOFF,
         ) -> RunningClient:
             dialer = Dialer(via.server, via.nursery)
             typist = Typist(interactive=interactive)
@@ -241,6 +252,8 @@ async def start_client(connector: MemoryConnector) -> AsyncIterator[StartClient]
                 server_password=server_password,
                 password=password,
                 connect=dialer,
+                reconnect=reconnect,
+                backoff=backoff,
             )
             running = RunningClient(client, typist, screen, dialer)
             nursery.start_soon(running.run)

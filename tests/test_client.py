@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 import trio
 
-from trio_chat.client.rules import EXIT_FAILED
+from trio_chat.client.rules import EXIT_ENDED
 from trio_chat.core.accounts import Guard, ScryptCost
 from trio_chat.core.hub import Hub
 from trio_chat.text.server import ChatServer
@@ -88,7 +88,7 @@ async def test_rejected_name_stops_a_script_without_sending_its_lines(
     bob = await connector.join("bob")
     script = start_client("bob")
     await script.typist.type("robert")  # a valid name: it must not be sent as one
-    assert await script.wait_exit() == EXIT_FAILED
+    assert await script.wait_exit() == EXIT_ENDED
     assert any(line.startswith("! the name bob is taken") for line in script.screen.lines)
     await bob.send("/who")
     assert await bob.line() == "*** In #lobby (1): bob"
@@ -241,7 +241,7 @@ async def test_three_wrong_passwords_end_the_client_clearly(
 ) -> None:
     ana = start_client("ana", via=locked, interactive=True, server_password="door-pw-1")
     await ana.typist.type("Wrong-1", "Wrong-2", "Wrong-3", "ana-pw-12")
-    assert await ana.wait_exit() == EXIT_FAILED
+    assert await ana.wait_exit() == EXIT_ENDED
     assert ana.screen.lines[-1] == "! wrong password for ana"
     assert ana.dialer.dialed == 2
 
@@ -250,7 +250,7 @@ async def test_a_script_without_the_server_password_stops_with_the_reason(
     locked: MemoryConnector, start_client: StartClient
 ) -> None:
     script = start_client("bot", via=locked)
-    assert await script.wait_exit() == EXIT_FAILED
+    assert await script.wait_exit() == EXIT_ENDED
     assert "! this server needs a password: send /pass PASSWORD first" in script.screen.lines
 
 
@@ -258,7 +258,7 @@ async def test_a_script_with_a_wrong_password_stops_at_once(
     locked: MemoryConnector, start_client: StartClient
 ) -> None:
     script = start_client("ana", via=locked, server_password="door-pw-1", password="nope-nope")
-    assert await script.wait_exit() == EXIT_FAILED
+    assert await script.wait_exit() == EXIT_ENDED
     assert script.screen.lines[-1] == "! wrong password for ana"
     assert script.dialer.dialed == 0
 

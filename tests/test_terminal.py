@@ -25,6 +25,8 @@ from pathlib import Path
 import pytest
 import trio
 
+from trio_chat.client.rules import EXIT_ENDED
+
 from .conftest import STEP_TIMEOUT, Peer
 from .test_cli import TRIO_CHAT, running_server
 
@@ -256,21 +258,21 @@ async def test_ctrl_d_on_an_empty_prompt_quits() -> None:
             await term.assert_usable(screen)
 
 
-async def test_server_shutdown_while_typing_ends_with_exit_1() -> None:
+async def test_server_shutdown_while_typing_ends_with_exit_3_without_reconnecting() -> None:
     async with running_server() as (server, port):
-        async with terminal_client(port, "--name", "ana") as term:
+        async with terminal_client(port, "--name", "ana", "--no-reconnect") as term:
             await term.wait_for_prompt("[#lobby] ana> ")
             await term.type("half typed")
             await term.wait_for_prompt("[#lobby] ana> half typed")
 
             server.process.send_signal(signal.SIGINT)
             code, screen = await term.exit_code()
-            assert code == 1, screen
+            assert code == EXIT_ENDED, screen
             assert_in_order(
                 screen,
                 "*** server shutting down",
                 "*** disconnected: the server closed the connection",
-                "EXIT=1",
+                "EXIT=3",
             )
             await term.assert_usable(screen)
         assert await server.exit_code() == 0
@@ -364,3 +366,32 @@ async def test_a_paste_sends_one_message_per_line_and_ctrl_u_clears_the_input() 
             await term.wait_for_prompt("[#lobby] ana> pasted line 50")
             await term.send_keys("Up")
             await term.wait_for_prompt("[#lobby] ana> pasted line 49")
+
+
+async def test_after_a_server_restart_the_client_comes_back_in_its_room() -> None:
+    async with (
+        running_server() as (server, port),
+        terminal_client(port, "--name", "ana") as term,
+    ):
+        await term.wait_for_prompt("[#lobby] ana> ")
+        await term.type("/join dev")
+        await term.send_keys("Enter")
+        await term.wait_for_prompt("[#dev] ana> ")
+        server.process.send_signal(signal.SIGINT)
+        assert await server.exit_code() == 0
+        await term.wait_for_text("*** disconnected, reconnecting in 2 s (attempt 1)")
+        await term.wait_for_prompt("[reconnecting] ana> ")
+        async with running_server("--port", str(port)), connect(port) as bob:
+            await bob.register("bob")
+            await term.wait_for_prompt("[#dev] ana> ")
+            await bob.send("/join dev")
+            assert (await bob.until("*** Now in"))[-1] == "*** Now in #dev (2): ana, bob"
+            await term.send_keys("C-d")
+            code, screen = await term.exit_code()
+            assert code == 0, screen
+            assert_in_order(
+                screen,
+                "*** server shutting down",
+                "*** disconnected, reconnecting in 2 s (attempt 1)",
+            )
+            assert screen.count("*** Welcome, ana!") == 2, screen

@@ -18,17 +18,22 @@ Theory of operation
   - a password typed wrong before ever getting in (the server closes after
     one): the client asks again and connects again at once, up to
     :data:`PASSWORD_TRIES` tries in all;
-  - otherwise (the server went away, kicked, refused): it ends
-    (:data:`EXIT_FAILED`), the screen says why.
+  - kicked, banned, refused, or never in: it ends (:data:`EXIT_ENDED`), the
+    screen says why;
+  - lost, or closed by a server restarting, after chatting: it reconnects,
+    waiting longer each time (:class:`Backoff`), as the same name (logging
+    in again with the password it keeps in memory only), in the same room,
+    and then sends what was typed meanwhile. Without reconnecting, or when
+    that has not worked for two minutes, it ends (:data:`EXIT_ENDED`).
 
 * The *keyboard* task, started at the first registration, sends each line
-  typed on the connection that is in at the time. ``/quit``, end of input
-  (Ctrl+D) and Ctrl+C send ``/quit``, half-close the connection and wait
-  briefly for the server to close its side, so the last lines are shown and
-  nothing is cut.
+  typed on the connection that is in at the time, or keeps it for the next
+  one. ``/quit``, end of input (Ctrl+D) and Ctrl+C send ``/quit``,
+  half-close the connection and wait briefly for the server to close its
+  side, so the last lines are shown and nothing is cut.
 
 Only one task reads the keyboard at a time: the connection task until the
-first registration, the keyboard task after it.
+first registration, the keyboard task after it (a reconnection asks nothing).
 The keyboard, the screen and the connections are injected (see
 trio_chat.client.keyboard), so the tests drive the client in memory.
 Getting in (the name step, passwords) is in trio_chat.client.getting_in;
@@ -48,26 +53,33 @@ from trio_chat.client.link import (
     ConnectFailed,
     Connector,
     Link,
+    dial,
 )
 from trio_chat.client.rules import (
     CLIENT_HELP,
     ECHO_ON,
-    EXIT_FAILED,
+    EXIT_ENDED,
     EXIT_QUIT,
+    FINAL_PREFIXES,
     FIRST_ROOM,
     HELP_END,
     ROOM_PREFIX,
     WRONG_PASSWORD,
+    Backoff,
+    Retry,
     is_help,
     is_quit,
+    new_password,
 )
+from trio_chat.core.names import name_key
 from trio_chat.text.codec import Line, LineBuffer
 
 # Lines from the server longer than this are cut (the server never sends such).
 MAX_SERVER_LINE = 1024 * 1024
 RECEIVE_SIZE = 64 * 1024
+DEFAULT_BACKOFF = Backoff()
 
-__all__ = ["ChatClient", "ConnectFailed", "Connector"]
+__all__ = ["DEFAULT_BACKOFF", "ChatClient", "ConnectFailed", "Connector"]
 
 
 class ChatClient(GettingIn):
@@ -86,7 +98,9 @@ class ChatClient(GettingIn):
         password: the registered name's password: the name is sent as
             ``/login NAME PASSWORD``.
         connect: opens another connection to the server, to ask for a
-            password again (not without it).
+            password again or to reconnect (neither without it).
+        reconnect: come back after the connection was lost (with ``connect``).
+        backoff: how long to wait between reconnection attempts.
     """
 
     def __init__(
@@ -101,9 +115,13 @@ class ChatClient(GettingIn):
         server_password: str | None = None,
         password: str | None = None,
         connect: Connector | None = None,
+        reconnect: bool = False,
+        backoff: Backoff = DEFAULT_BACKOFF,
     ) -> None:
         self._first: trio.abc.Stream | None = conn
         self._connect = connect
+        self.reconnect = reconnect and connect is not None
+        self.backoff = backoff
         self.keyboard = keyboard
         self.screen = screen
         self.name = name
@@ -111,6 +129,8 @@ class ChatClient(GettingIn):
         self.echo = echo
         self.server_password = server_password
         self.password = password
+        # The registered name `password` logs in as, once in with it.
+        self.account: str | None = None
         self.room = FIRST_ROOM
         self.exit_code = EXIT_QUIT
         # In at least once: the keyboard task sends what is typed.
@@ -119,13 +139,19 @@ class ChatClient(GettingIn):
         self._done = trio.CancelScope()
         self._input_scope = trio.CancelScope()
         self._nursery: trio.Nursery | None = None
-        # The connection that is in now, if any.
+        # The connection that is in now, if any; lines typed meanwhile.
         self._link: Link | None = None
+        self._unsent: list[str] = []
+        # Where to go back to after reconnecting, and the series of attempts.
+        self._rejoin = FIRST_ROOM
+        self._rename_to: str | None = None
+        self._retry: Retry | None = None
         self._wrong_passwords = 0
-        # "*** echo on" answers to our own /echo on (not shown), and /help lists
-        # still to be followed by the client's keys.
+        # "*** echo on" answers to our own /echo on (not shown), /help lists
+        # still to be followed by the client's keys, a password being set.
         self._echo_requests = 0
         self._help_requests = 0
+        self._new_password: str | None = None
 
     async def run(self) -> int:
         """Chat until the user quits or the server ends it; returns the exit code."""
@@ -145,7 +171,10 @@ class ChatClient(GettingIn):
 
     def prompt(self) -> str:
         """The prompt: where we are and who we are (changes with /join and /nick)."""
-        return f"[{self.room}] {self.name}> " if self.registered else NAME_PROMPT
+        if not self.registered:
+            return NAME_PROMPT
+        where = self.room if self._link is not None else "reconnecting"
+        return f"[{where}] {self.name}> "
 
     # --- connections ------------------------------------------------------------
 
@@ -180,19 +209,56 @@ class ChatClient(GettingIn):
         """The connection to go on with after ``link`` ended; ``None``: the client ends."""
         if self._quitting:
             return None
-        if not self.registered and link.refusal.startswith(WRONG_PASSWORD):
-            self._wrong_passwords += 1
-            if self._may_ask_again():
-                return await self._ask_again(link.refusal)
-        self.exit_code = EXIT_FAILED
+        if not self.registered:
+            if link.refusal.startswith(WRONG_PASSWORD):
+                self._wrong_passwords += 1
+                if self._may_ask_again():
+                    return await self._ask_again(link.refusal)
+        elif self.reconnect and not link.final and not link.shut_out():
+            return await self._come_back(link)
+        self.exit_code = EXIT_ENDED
         if not link.hung_up:
             how = "the connection was lost" if link.lost else "the server closed the connection"
             self._notice(f"disconnected: {how}")
+        self._report_unsent()
         return None
+
+    async def _come_back(self, link: Link) -> trio.abc.Stream | None:
+        """Reconnect with backoff; ``None`` when it is time to give up."""
+        now = trio.current_time()
+        if self._retry is None or (
+            link.registered and now - link.since >= self.backoff.stable_after
+        ):
+            self._retry = Retry(self.backoff, now)
+        retry = self._retry
+        why = "connection lost" if link.lost else "disconnected" if link.registered else ""
+        while True:
+            delay = retry.next_delay(trio.current_time())
+            if delay is None:
+                waited = trio.current_time() - retry.started
+                self._notice(
+                    f"gave up reconnecting after {retry.attempt} attempts in {waited:.0f} s"
+                )
+                self.exit_code = EXIT_ENDED
+                self._report_unsent()
+                return None
+            lead = f"{why}, reconnecting" if why else "reconnecting"
+            self._notice(f"{lead} in {delay:g} s (attempt {retry.attempt})")
+            await trio.sleep(delay)
+            assert self._connect is not None
+            conn, why = await dial(self._connect)
+            if conn is not None:
+                return conn
 
     def _went_down(self, link: Link) -> None:
         if self._link is link:
             self._link = None
+            self._rejoin = self.room
+            renamed = self.account is not None and name_key(self.name or "") != name_key(
+                self.account
+            )
+            self._rename_to = self.name if renamed else None
+            self.keyboard.refresh()
         link.down.set()
 
     # --- getting in ------------------------------------------------------------
@@ -202,7 +268,15 @@ class ChatClient(GettingIn):
         if self.echo:
             self._echo_requests += 1
             await link.send("/echo on")
-        self._link = link
+        if self._rename_to is not None:
+            await link.send(f"/nick {self._rename_to}")
+        if name_key(self._rejoin) != name_key(FIRST_ROOM):
+            await link.send(f"/join {self._rejoin}")
+        while self._unsent:  # typed while disconnected
+            await link.send(self._unsent[0])
+            del self._unsent[0]
+        self._link = link  # no checkpoint since the last check of _unsent
+        self.keyboard.refresh()
         if not self.registered:
             self.registered = True
             assert self._nursery is not None
@@ -228,6 +302,8 @@ class ChatClient(GettingIn):
 
     def _show(self, link: Link, line: str) -> None:
         shown = self._in_chat(line) if link.registered else self._getting_in(link, line)
+        if line.startswith(FINAL_PREFIXES):
+            link.final = line
         if shown is not None:
             self.screen.show(
                 self.display.incoming(shown, me=self.name if link.registered else None)
@@ -238,7 +314,7 @@ class ChatClient(GettingIn):
                 self._show_line(help_line)
 
     def _in_chat(self, line: str) -> str | None:
-        """What to show of a line after the welcome; follows the room and the name."""
+        """What to show of a line after the welcome; follows the room, name and password."""
         if line == ECHO_ON and self._echo_requests:
             self._echo_requests -= 1
             return None  # our own request, not the user's
@@ -249,6 +325,13 @@ class ChatClient(GettingIn):
             # Only the server writes "*** " lines: no peer can fake this one.
             self.name = line.rsplit(" ", 1)[1]
             self.keyboard.refresh()
+        elif self._new_password is not None and line.startswith(
+            (f"*** {self.name} is registered to you now", f"*** the password of {self.name} is ")
+        ):
+            self.password, self._new_password = self._new_password, None
+            self.account = self.account or self.name
+        elif line == f"*** {self.name} is not registered any more":
+            self.password = self.account = None
         return line
 
     # --- keyboard -> server ------------------------------------------------------
@@ -271,16 +354,21 @@ class ChatClient(GettingIn):
                 return line
             if self.echo and is_help(line):
                 self._help_requests += 1
+            self._new_password = new_password(line) or self._new_password
             await self._send(line)
 
     async def _send(self, line: str) -> None:
-        """Send ``line`` on the connection that is in (the reader reports a lost one)."""
+        """Send ``line`` on the connection that is in, or keep it for the next one."""
         link = self._link
         if link is None:
-            return  # the client is ending: the reader said why
+            self._unsent.append(line)
+            if len(self._unsent) == 1:  # once, not for each line of a paste
+                self._notice("not connected: sending it once reconnected")
+            return
         try:
             await link.send(line)
         except CONNECTION_ERRORS:
+            self._unsent.append(line)
             link.lost = True
             link.scope.cancel()
 
@@ -288,7 +376,9 @@ class ChatClient(GettingIn):
         """Send ``line``, half-close, and give the server time to close."""
         self._quitting = True
         link = self._link
-        if link is not None:
+        if link is None:
+            self._report_unsent()
+        else:
             with trio.move_on_after(QUIT_TIMEOUT):
                 try:
                     await link.send(line)
@@ -298,3 +388,9 @@ class ChatClient(GettingIn):
                     pass  # the server is gone already: nothing left to say to it
                 await link.down.wait()
         self._done.cancel()
+
+    def _report_unsent(self) -> None:
+        if self._unsent:
+            hint = " (Up recalls them)" if self.keyboard.interactive else ""
+            self._notice(f"{len(self._unsent)} line(s) typed while disconnected not sent{hint}")
+            self._unsent.clear()

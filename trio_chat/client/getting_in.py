@@ -16,7 +16,7 @@ from trio_chat.client.display import Display
 from trio_chat.client.keyboard import Keyboard, Screen
 from trio_chat.client.link import CONNECTION_ERRORS, QUIT_TIMEOUT, Connector, Link, dial
 from trio_chat.client.rules import (
-    EXIT_FAILED,
+    EXIT_ENDED,
     FIRST_ROOM,
     GREETING_PREFIX,
     NEEDS_SERVER_PASSWORD,
@@ -47,6 +47,7 @@ class GettingIn:
     room: str
     server_password: str | None
     password: str | None
+    account: str | None
     registered: bool
     exit_code: int
     _connect: Connector | None
@@ -78,7 +79,7 @@ class GettingIn:
         assert self._connect is not None
         conn, why = await dial(self._connect)
         if conn is None:
-            self.exit_code = EXIT_FAILED
+            self.exit_code = EXIT_ENDED
             self._notice(why)
         return conn
 
@@ -92,7 +93,7 @@ class GettingIn:
                     self.server_password = await self._secret("server password: ")
             if self.server_password is not None:
                 await link.send(f"/pass {self.server_password}")
-            name = self.name
+            name = (self.account or self.name) if self.registered else self.name
             while True:
                 if name is None:
                     name = await self.keyboard.read_line(lambda: NAME_PROMPT)
@@ -157,6 +158,7 @@ class GettingIn:
             link.registered, link.since = True, trio.current_time()
             # As the server spells it (a login may change its case).
             self.name = line[len(WELCOME_PREFIX) :].split("!", 1)[0]
+            self.account = self.name if self.password is not None else None
             self.room = FIRST_ROOM
             link.verdict.set()
         elif line.startswith("! "):

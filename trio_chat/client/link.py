@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 
 import trio
 
+from trio_chat.client.rules import NEEDS_SERVER_PASSWORD, WRONG_PASSWORD, registered_prompt
+
 # How long the server may take to close after our /quit (or our refusal), with its last word.
 QUIT_TIMEOUT = 2.0
-# How long opening another connection may take.
+# How long one attempt may take to connect.
 CONNECT_TIMEOUT = 10.0
 CONNECTION_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 
@@ -39,8 +41,17 @@ class Link:
     registered: bool = False
     since: float = 0.0  # when it was let in
     refusal: str = ""  # the last "! " line before that
+    final: str = ""  # a line after which the server closes for good
     lost: bool = False  # a receive or send failed (not an orderly close)
     hung_up: bool = False  # we closed it, refused
+
+    def shut_out(self) -> bool:
+        """Whether a reconnection was refused for good: our password or name no longer work."""
+        refusal = self.refusal
+        return not self.registered and (
+            refusal.startswith((WRONG_PASSWORD, NEEDS_SERVER_PASSWORD))
+            or registered_prompt(refusal, "") is not None
+        )
 
     async def send(self, line: str) -> None:
         await self.conn.send_all((line + "\n").encode("utf-8"))

@@ -44,8 +44,14 @@ async def run_terminal_client(
     server_password: str | None = None,
     password: str | None = None,
     ssl_context: ssl.SSLContext | None = None,
+    reconnect: bool = True,
 ) -> int:
-    """Connect and chat from this terminal (or pipe); returns the exit code."""
+    """Connect and chat from this terminal (or pipe); returns the exit code.
+
+    On a terminal, the client reconnects after losing the connection (unless
+    ``reconnect`` is false); a script does not: it ends, and its exit code
+    says why (see trio_chat.client.rules).
+    """
     try:
         conn = await connect(host, port, ssl_context)
     except OSError as exc:
@@ -70,7 +76,9 @@ async def run_terminal_client(
 
     settings = ClientSettings(name, server_password, password, dial)
     if sys.stdin.isatty() and sys.stdout.isatty():
-        return await _interactive(conn, settings, colour=wants_colour(no_color))
+        return await _interactive(
+            conn, settings, colour=wants_colour(no_color), reconnect=reconnect
+        )
     async with open_stdin() as stdin:
         return await _run_with_signals(settings.client(conn, StreamKeyboard(stdin), PrintScreen()))
 
@@ -138,13 +146,17 @@ def _why(exc: OSError) -> str:
     return (exc.strerror or str(exc)).lower()
 
 
-async def _interactive(conn: trio.abc.Stream, settings: ClientSettings, *, colour: bool) -> int:
+async def _interactive(
+    conn: trio.abc.Stream, settings: ClientSettings, *, colour: bool, reconnect: bool
+) -> int:
     from prompt_toolkit.patch_stdout import patch_stdout
 
     # Up/Down recall earlier lines, but never one that carries a password.
     keyboard = PromptKeyboard(secret_free_history())
     display = Display(colour=colour, timestamps=True)
-    client = settings.client(conn, keyboard, PrintScreen(), display=display, echo=True)
+    client = settings.client(
+        conn, keyboard, PrintScreen(), display=display, echo=True, reconnect=reconnect
+    )
     with patch_stdout(raw=True):
         try:
             return await _run_with_signals(client)
