@@ -99,6 +99,22 @@ async def test_after_a_restart_the_client_comes_back_as_itself_in_its_room(
     assert ana.client.prompt() == "[#dev] ana> "
 
 
+async def test_while_the_name_is_still_taken_the_client_keeps_trying(
+    autojump_clock: trio.testing.MockClock, start_client: StartClient
+) -> None:
+    ana = start_client("ana", reconnect=True)
+    await ana.screen.wait_for("*** Welcome")
+    server = ana.dialer.restart()
+    holder = await MemoryConnector(server, ana.dialer.nursery).join("ana")
+    await ana.screen.wait_for("*** the name ana is still taken (the old connection?)")
+    await holder.send("/quit")
+    await ana.screen.wait_for("*** Welcome, ana!", within=60, count=2)
+    assert ana.screen.after("*** disconnected, reconnecting")[:2] == [
+        "*** the name ana is still taken (the old connection?)",
+        "*** reconnecting in 4 s (attempt 2)",
+    ]
+
+
 async def test_reconnecting_gives_up_after_about_two_minutes(
     autojump_clock: trio.testing.MockClock, start_client: StartClient
 ) -> None:

@@ -168,6 +168,9 @@ class GettingIn:
                 return NEEDS_PASSWORD_NOTICE
             if self._asking():
                 return registered_prompt(line, self.name or "") or line
+            if self.registered and line.startswith(f"! the name {self.name} is taken"):
+                # Coming back: most likely by our own lost connection, not yet dropped.
+                return f"*** the name {self.name} is still taken (the old connection?)"
         elif line.startswith(GREETING_PREFIX):
             link.greeting = line
             link.greeted.set()
