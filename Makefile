@@ -15,6 +15,7 @@ VIA_MAKE := TRIO_CHAT_VIA_MAKE=1
 #                FLOOD_RATE FLOOD_BURST MAX_PER_ADDRESS CONNECT_RATE EXEMPT
 #                TLS_CERT TLS_KEY LOG_LEVEL LOG_FORMAT
 #   make client  NAME HOST PORT SERVER_PASSWORD_FILE PASSWORD_FILE TLS_CA TLS=1 NO_COLOR=1
+#                NO_RECONNECT=1
 #   make cert    HOSTS="name 192.168.1.20" (more names) CERT_DIR DAYS FORCE=1
 #   make bench BENCH_ARGS='--scenario fanout-100'; make soak SOAK_ARGS='--clients 200'.
 # e.g. make serve PORT=5001 DB=class.sqlite3 PASSWORD_FILE=door.txt LOG_FORMAT=json
@@ -37,7 +38,7 @@ SERVE_ARGS := $(call opt,HOST,--host) $(call opt,PORT,--port) \
 CLIENT_ARGS := $(call opt,NAME,--name) $(call opt,HOST,--host) $(call opt,PORT,--port) \
 	$(call opt,SERVER_PASSWORD_FILE,--server-password-file) \
 	$(call opt,PASSWORD_FILE,--password-file) $(call opt,TLS_CA,--tls-ca) \
-	$(call flag,TLS,--tls) $(call flag,NO_COLOR,--no-color)
+	$(call flag,TLS,--tls) $(call flag,NO_COLOR,--no-color) $(call flag,NO_RECONNECT,--no-reconnect)
 CERT_ARGS := $(foreach name,$(HOSTS),--host $(call quote,$(name))) \
 	$(call opt,CERT_DIR,--out) $(call opt,DAYS,--days) $(call flag,FORCE,--force)
 
@@ -46,8 +47,10 @@ CERT_ARGS := $(foreach name,$(HOSTS),--host $(call quote,$(name))) \
 serve: $(STAMP)
 	@exec env $(VIA_MAKE) $(BIN)/trio-chat serve $(SERVE_ARGS)
 
+# Exit 3 is a normal end the client explained (server shut down, kicked, wrong password):
+# not a make error.
 client: $(STAMP)
-	@exec env $(VIA_MAKE) $(BIN)/trio-chat client $(CLIENT_ARGS)
+	@env $(VIA_MAKE) $(BIN)/trio-chat client $(CLIENT_ARGS) || [ $$? -eq 3 ]
 
 # A self-signed TLS certificate for this PC: cert.pem and key.pem (see README, Security).
 cert: $(STAMP)

@@ -12,6 +12,8 @@ from pathlib import Path
 import trio
 import trustme
 
+from trio_chat.client.rules import EXIT_ENDED
+
 from .conftest import Peer, Program, program, run_trio_chat, running_server
 
 
@@ -59,7 +61,7 @@ async def chat_then_sigint(server: Program, ana: Program, bob: Program, port: in
             "*** server shutting down",
             "*** disconnected: the server closed the connection",
         ]
-        assert await client.exit_code() == 1
+        assert await client.exit_code() == EXIT_ENDED
 
 
 async def test_sigterm_stops_the_server_with_a_client_that_never_reads() -> None:
@@ -145,10 +147,10 @@ async def test_a_password_server_lets_in_who_knows_it_and_no_one_else(tmp_path: 
         assert again.returncode == 0, again
         assert b"*** Welcome, bot!" in again.stdout
         unnamed = await client("--server-password-file", door, stdin=b"")
-        assert unnamed.returncode == 1
+        assert unnamed.returncode == EXIT_ENDED
         assert b"! the name bot is registered: send /login bot PASSWORD" in unnamed.stdout
         locked_out = await client(stdin=b"hello\n")
-        assert locked_out.returncode == 1
+        assert locked_out.returncode == EXIT_ENDED
         assert b"! this server needs a password: send /pass PASSWORD first" in locked_out.stdout
 
         server.process.send_signal(signal.SIGINT)
@@ -271,7 +273,7 @@ async def test_a_client_without_tls_on_a_tls_server_is_told_what_to_do(tmp_path:
     tls_args = ("--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem"))
     async with running_server(*tls_args) as (_, port):
         result = await run_trio_chat(*client_args("ana", port), stdin=b"hi\n")
-    assert result.returncode == 1
+    assert result.returncode == EXIT_ENDED
     # (A "*** disconnected" line may follow, as the close races the refused name.)
     assert result.stdout.decode().splitlines()[0] == (
         "! this server speaks TLS: connect with --tls-ca cert.pem (make client TLS_CA=cert.pem)"

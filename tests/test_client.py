@@ -2,109 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 import trio
-import trio.testing
 
-from trio_chat.client.chat import ChatClient
-from trio_chat.client.keyboard import StreamKeyboard
+from trio_chat.client.rules import EXIT_ENDED
 from trio_chat.core.accounts import Guard, ScryptCost
 from trio_chat.core.hub import Hub
 
-from .conftest import STEP_TIMEOUT, MemoryConnector, text_server
-
-
-class RecordingScreen:
-    """A screen that remembers lines and lets a test wait for one."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self._changed = trio.Event()
-
-    def show(self, line: str) -> None:
-        self.lines.append(line)
-        self._changed.set()
-        self._changed = trio.Event()
-
-    async def wait_for(self, wanted: str) -> None:
-        with trio.fail_after(STEP_TIMEOUT):
-            while not any(line.startswith(wanted) for line in self.lines):
-                await self._changed.wait()
-
-
-class Typist:
-    """A keyboard fed by the test: ``type()`` lines, ``close()`` for Ctrl+D."""
-
-    def __init__(self, *, interactive: bool = False) -> None:
-        self._send, receive = trio.testing.memory_stream_one_way_pair()
-        self.keyboard = StreamKeyboard(receive)
-        self.keyboard.interactive = interactive
-
-    async def type(self, *lines: str) -> None:
-        await self._send.send_all("".join(line + "\n" for line in lines).encode())
-
-    async def close(self) -> None:
-        await self._send.aclose()
-
-
-class RunningClient:
-    def __init__(self, client: ChatClient, typist: Typist, screen: RecordingScreen) -> None:
-        self.client = client
-        self.typist = typist
-        self.screen = screen
-        self.exit_code: int | None = None
-        self.done = trio.Event()
-
-    async def run(self) -> None:
-        self.exit_code = await self.client.run()
-        self.done.set()
-
-    async def wait_exit(self) -> int | None:
-        with trio.fail_after(STEP_TIMEOUT):
-            await self.done.wait()
-        return self.exit_code
-
-
-StartClient = Callable[..., RunningClient]
-
-
-@pytest.fixture
-async def start_client(
-    connector: MemoryConnector,
-) -> AsyncIterator[StartClient]:
-    async with trio.open_nursery() as nursery:
-
-        def start(
-            name: str | None,
-            *,
-            interactive: bool = False,
-            echo: bool = False,
-            via: MemoryConnector = connector,
-            server_password: str | None = None,
-            password: str | None = None,
-        ) -> RunningClient:
-            client_side, server_side = trio.testing.memory_stream_pair()
-            via.count += 1
-            via.nursery.start_soon(via.server.handle, server_side, "client")
-            typist = Typist(interactive=interactive)
-            screen = RecordingScreen()
-            client = ChatClient(
-                client_side,
-                typist.keyboard,
-                screen,
-                name,
-                echo=echo,
-                server_password=server_password,
-                password=password,
-            )
-            running = RunningClient(client, typist, screen)
-            nursery.start_soon(running.run)
-            return running
-
-        yield start
-        nursery.cancel_scope.cancel()
+from .conftest import MemoryConnector, StartClient, text_server
 
 
 async def test_client_chats_and_quits_cleanly(
@@ -153,19 +60,6 @@ async def test_interrupt_quits_cleanly(
     assert await bob.line() == "*** ana left"
 
 
-async def test_server_going_away_is_reported_with_a_nonzero_exit(
-    connector: MemoryConnector, start_client: StartClient
-) -> None:
-    ana = start_client("ana")
-    await ana.screen.wait_for("*** Welcome")
-    connector.server.shutdown(grace=1)
-    assert await ana.wait_exit() == 1
-    assert ana.screen.lines[-2:] == [
-        "*** server shutting down",
-        "*** disconnected: the server closed the connection",
-    ]
-
-
 async def test_name_is_asked_for_when_not_given(
     connector: MemoryConnector, start_client: StartClient
 ) -> None:
@@ -193,7 +87,7 @@ async def test_rejected_name_stops_a_script_without_sending_its_lines(
     bob = await connector.join("bob")
     script = start_client("bob")
     await script.typist.type("robert")  # a valid name: it must not be sent as one
-    assert await script.wait_exit() == 1
+    assert await script.wait_exit() == EXIT_ENDED
     assert any(line.startswith("! the name bob is taken") for line in script.screen.lines)
     await bob.send("/who")
     assert await bob.line() == "*** In #lobby (1): bob"
@@ -291,31 +185,81 @@ async def test_the_client_sends_the_server_password_and_logs_in_from_its_options
     assert not any("pw" in line for line in ana.screen.lines)
 
 
-async def test_an_interactive_client_asks_for_the_passwords_the_server_needs(
+async def test_an_interactive_client_asks_for_the_passwords_at_prompts_of_its_own(
     locked: MemoryConnector, start_client: StartClient
 ) -> None:
     ana = start_client("ana", via=locked, interactive=True)
-    await ana.screen.wait_for("! this server needs a password: send /pass PASSWORD first")
+    await ana.screen.wait_for("*** this server needs a password")
     await ana.typist.type("door-pw-1")  # at the prompt "server password: "
-    await ana.screen.wait_for("! the name ana is registered")
+    await ana.screen.wait_for("*** ana is a registered name: type its password")
     await ana.typist.type("ana-pw-12")  # at the prompt "password for ana: "
     await ana.screen.wait_for("*** Welcome, ana!")
+    # Nothing tells the user to send /pass or /login: the client does that.
+    assert not any("/pass" in line or "/login" in line for line in ana.screen.lines)
+    assert "*** server password accepted" in ana.screen.lines
+    assert not any(line.startswith("! ") for line in ana.screen.lines)
+
+
+async def test_enter_alone_at_the_password_prompt_chooses_another_name(
+    locked: MemoryConnector, start_client: StartClient
+) -> None:
+    ana = start_client("ana", via=locked, interactive=True, server_password="door-pw-1")
+    await ana.screen.wait_for("*** ana is a registered name")
+    await ana.typist.type("", "anna")  # no password; then at the prompt "name: "
+    await ana.screen.wait_for("*** Welcome, anna!")
+
+
+async def test_a_wrong_password_typed_is_asked_for_again_without_the_server_password(
+    locked: MemoryConnector, start_client: StartClient
+) -> None:
+    ana = start_client("ana", via=locked, interactive=True, server_password="door-pw-1")
+    await ana.screen.wait_for("*** ana is a registered name")
+    await ana.typist.type("Wrong-1", "Wrong-2", "ana-pw-12")  # three prompts
+    await ana.screen.wait_for("*** Welcome, ana!")
+    assert [line for line in ana.screen.lines if "wrong" in line or "try" in line] == [
+        "! wrong password for ana",
+        "*** try again (2 tries left)",
+        "! wrong password for ana",
+        "*** try again (1 try left)",
+    ]
+    assert ana.dialer.dialed == 0  # the server lets the login be tried again: no new connection
+
+
+async def test_a_wrong_server_password_typed_is_asked_for_again(
+    locked: MemoryConnector, start_client: StartClient
+) -> None:
+    ana = start_client("ana", via=locked, interactive=True, password="ana-pw-12")
+    await ana.screen.wait_for("*** this server needs a password")
+    await ana.typist.type("Wrong-door", "door-pw-1")
+    await ana.screen.wait_for("*** Welcome, ana!")
+    assert "*** try again (2 tries left)" in ana.screen.lines
+
+
+async def test_three_wrong_passwords_end_the_client_clearly(
+    locked: MemoryConnector, start_client: StartClient
+) -> None:
+    ana = start_client("ana", via=locked, interactive=True, server_password="door-pw-1")
+    await ana.typist.type("Wrong-1", "Wrong-2", "Wrong-3", "ana-pw-12")
+    assert await ana.wait_exit() == EXIT_ENDED
+    assert ana.screen.lines[-1] == "! wrong password for ana"
+    assert ana.dialer.dialed == 0
 
 
 async def test_a_script_without_the_server_password_stops_with_the_reason(
     locked: MemoryConnector, start_client: StartClient
 ) -> None:
     script = start_client("bot", via=locked)
-    assert await script.wait_exit() == 1
+    assert await script.wait_exit() == EXIT_ENDED
     assert "! this server needs a password: send /pass PASSWORD first" in script.screen.lines
 
 
-async def test_a_wrong_password_ends_even_an_interactive_client(
+async def test_a_script_with_a_wrong_password_stops_at_once(
     locked: MemoryConnector, start_client: StartClient
 ) -> None:
-    ana = start_client("ana", via=locked, interactive=True, server_password="nope-nope")
-    assert await ana.wait_exit() == 1
-    assert "! wrong password" in ana.screen.lines
+    script = start_client("ana", via=locked, server_password="door-pw-1", password="nope-nope")
+    assert await script.wait_exit() == EXIT_ENDED
+    assert script.screen.lines[-1].startswith("! wrong password for ana")
+    assert script.dialer.dialed == 0
 
 
 def test_lines_with_a_password_stay_out_of_the_input_history() -> None:

@@ -25,6 +25,8 @@ from pathlib import Path
 import pytest
 import trio
 
+from trio_chat.client.rules import EXIT_ENDED
+
 from .conftest import STEP_TIMEOUT, TRIO_CHAT, Peer, running_server
 
 WIDTH, HEIGHT = 100, 20
@@ -42,6 +44,11 @@ def lines_of(screen: str) -> list[str]:
     while lines and not lines[-1]:
         lines.pop()
     return lines
+
+
+def said_by(name: str, screen: str) -> list[str]:
+    """The live chat lines of ``name`` on the screen (after their time)."""
+    return [line for line in lines_of(screen) if re.match(rf"\[\d\d:\d\d\] {name}: ", line)]
 
 
 def assert_clean(screen: str) -> None:
@@ -250,21 +257,21 @@ async def test_ctrl_d_on_an_empty_prompt_quits() -> None:
             await term.assert_usable(screen)
 
 
-async def test_server_shutdown_while_typing_ends_with_exit_1() -> None:
+async def test_server_shutdown_while_typing_ends_with_exit_3_without_reconnecting() -> None:
     async with running_server() as (server, port):
-        async with terminal_client(port, "--name", "ana") as term:
+        async with terminal_client(port, "--name", "ana", "--no-reconnect") as term:
             await term.wait_for_prompt("[#lobby] ana> ")
             await term.type("half typed")
             await term.wait_for_prompt("[#lobby] ana> half typed")
 
             server.process.send_signal(signal.SIGINT)
             code, screen = await term.exit_code()
-            assert code == 1, screen
+            assert code == EXIT_ENDED, screen
             assert_in_order(
                 screen,
                 "*** server shutting down",
                 "*** disconnected: the server closed the connection",
-                "EXIT=1",
+                "EXIT=3",
             )
             await term.assert_usable(screen)
         assert await server.exit_code() == 0
@@ -324,11 +331,8 @@ async def test_the_server_password_is_asked_at_a_prompt_that_hides_it(tmp_path: 
         await term.send_keys("C-u")
         screen = await term.screen()
         assert "Door-Secret-5" not in screen, screen
-        assert_in_order(
-            screen,
-            "! this server needs a password: send /pass PASSWORD first",
-            "*** Password accepted. Send your name (1-32 letters, digits, '_', '-', '.')",
-        )
+        assert "/pass" not in screen, screen  # no instructions meant for nc users
+        assert_in_order(screen, "*** this server needs a password", "*** server password accepted")
         await term.send_keys("C-d")
         code, screen = await term.exit_code()
         assert code == 0, screen
@@ -346,16 +350,47 @@ async def test_a_paste_sends_one_message_per_line_and_ctrl_u_clears_the_input() 
             await term.paste("\n".join(pasted) + "\nnot yet sent")
             said = await bob.until("ana: pasted line 50")
             assert said == ["ana: first: pasted line 1", *(f"ana: {line}" for line in pasted[1:])]
-            # Each line is shown as the server echoed it, with its own time (the
-            # echoes may still be arriving: wait for the last one).
-            await term.wait_for_text("ana: pasted line 50")
-            # What follows the last line break waits in the input, under a prompt.
-            screen = await term.wait_for_prompt("[#lobby] ana> not yet sent")
-            shown = [line for line in lines_of(screen) if re.match(r"\[\d\d:\d\d\] ana: ", line)]
-            assert len(shown) == 50, screen
+            # Each line is shown as the server echoed it, with its own time, and what
+            # follows the last line break waits in the input, under the prompt.
+            await term.wait_for_screen(
+                lambda screen: (
+                    len(said_by("ana", screen)) == 50
+                    and lines_of(screen)[-1] == "[#lobby] ana> not yet sent"
+                ),
+                "50 lines echoed, then the prompt with 'not yet sent'",
+            )
             await term.send_keys("Left", "Left", "Left", "C-u")  # the cursor mid-line
             await term.wait_for_prompt("[#lobby] ana> ")
             await term.send_keys("Up")  # history holds single lines
             await term.wait_for_prompt("[#lobby] ana> pasted line 50")
             await term.send_keys("Up")
             await term.wait_for_prompt("[#lobby] ana> pasted line 49")
+
+
+async def test_after_a_server_restart_the_client_comes_back_in_its_room() -> None:
+    async with (
+        running_server() as (server, port),
+        terminal_client(port, "--name", "ana") as term,
+    ):
+        await term.wait_for_prompt("[#lobby] ana> ")
+        await term.type("/join dev")
+        await term.send_keys("Enter")
+        await term.wait_for_prompt("[#dev] ana> ")
+        server.process.send_signal(signal.SIGINT)
+        assert await server.exit_code() == 0
+        await term.wait_for_text("*** disconnected, reconnecting in 2 s (attempt 1)")
+        await term.wait_for_prompt("[reconnecting] ana> ")
+        async with running_server("--port", str(port)), connect(port) as bob:
+            await bob.register("bob")
+            await term.wait_for_prompt("[#dev] ana> ")
+            await bob.send("/join dev")
+            assert (await bob.until("*** Now in"))[-1] == "*** Now in #dev (2): ana, bob"
+            await term.send_keys("C-d")
+            code, screen = await term.exit_code()
+            assert code == 0, screen
+            assert_in_order(
+                screen,
+                "*** server shutting down",
+                "*** disconnected, reconnecting in 2 s (attempt 1)",
+            )
+            assert screen.count("*** Welcome, ana!") == 2, screen

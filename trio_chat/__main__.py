@@ -178,6 +178,11 @@ def _client_options(client: argparse.ArgumentParser) -> None:
         help="your registered name's password, first line of FILE (asked for if needed)",
     )
     client.add_argument(
+        "--no-reconnect",
+        action="store_true",
+        help="end when the connection is lost, instead of reconnecting (a script never does)",
+    )
+    client.add_argument(
         "--no-color",
         action="store_true",
         help="no colours (also when NO_COLOR is set, or output is not a terminal)",
@@ -357,6 +362,7 @@ def client(args: argparse.Namespace) -> int:
             server_password=server_password,
             password=password,
             ssl_context=context,
+            reconnect=not args.no_reconnect,
         )
     )
 

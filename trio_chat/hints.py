@@ -46,6 +46,7 @@ MAKE_VARIABLES: dict[str, dict[str, tuple[str, bool]]] = {
         "--tls-ca": ("TLS_CA", True),
         "--tls": ("TLS", False),
         "--no-color": ("NO_COLOR", False),
+        "--no-reconnect": ("NO_RECONNECT", False),
     },
     "cert": {
         "--host": ("HOSTS", True),

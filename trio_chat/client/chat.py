@@ -1,66 +1,89 @@
-"""The chat client's logic: one nursery, a reader and a writer.
+"""The chat client's logic: its connections, its name, and the lines both ways.
 
 Theory of operation
 -------------------
-:class:`ChatClient` runs two tasks in one nursery:
+:meth:`ChatClient.run` owns one nursery and, in it, two tasks:
 
-* ``server -> screen`` prints every line the server sends. At end of stream
-  it ends the client: cleanly (exit 0) if we asked to quit, otherwise it says
-  the server went away (exit 1).
-* ``keyboard -> server`` sends the name, waits for the server's verdict (a
-  rejected name lets the user type another; a script stops with exit 1), then
-  sends every line typed. Before the name it sends ``/pass PASSWORD`` if it
-  has the server's password; it sends ``/login NAME PASSWORD`` instead of the
-  name if it has the user's. When the server says it needs either, an
-  interactive client asks for it at a prompt that does not show what is
-  typed (a script, which cannot be asked, stops with exit 1). ``/quit``,
-  end of input (Ctrl+D) and Ctrl+C all send ``/quit``, half-close the
-  connection and wait briefly for the server to close its side, so the
-  last lines are shown and nothing is cut.
+* The *connection* task (:meth:`ChatClient._connections`) runs one connection
+  at a time. On each, a reader shows what the server sends while the
+  registration sends the name (``/pass`` first on a server with a password,
+  ``/login NAME PASSWORD`` for a registered name); on a terminal it asks at
+  prompts of its own for what the server wants (a password, another name),
+  rather than showing the server's instructions for ``nc``. Once in, a
+  terminal client asks for ``/echo on``: the user's lines are shown as the
+  server took them, never as typed. When the connection ends, what it saw
+  decides what comes next:
 
-The keyboard and the screen are injected (see trio_chat.client.keyboard),
-so the tests drive the client with memory streams.
+  - the user quit: the client ends (:data:`EXIT_QUIT`);
+  - a password typed wrong before ever getting in (the server closes after
+    one): the client asks again and connects again at once, up to
+    :data:`PASSWORD_TRIES` tries in all;
+  - kicked, banned, refused, or never in: it ends (:data:`EXIT_ENDED`), the
+    screen says why;
+  - lost, or closed by a server restarting, after chatting: it reconnects,
+    waiting longer each time (:class:`Backoff`), as the same name (logging
+    in again with the password it keeps in memory only), in the same room,
+    and then sends what was typed meanwhile. Without reconnecting, or when
+    that has not worked for two minutes, it ends (:data:`EXIT_ENDED`).
+
+* The *keyboard* task, started at the first registration, sends each line
+  typed on the connection that is in at the time, or keeps it for the next
+  one. ``/quit``, end of input (Ctrl+D) and Ctrl+C send ``/quit``,
+  half-close the connection and wait briefly for the server to close its
+  side, so the last lines are shown and nothing is cut.
+
+Only one task reads the keyboard at a time: the connection task until the
+first registration, the keyboard task after it (a reconnection asks nothing).
+The keyboard, the screen and the connections are injected (see
+trio_chat.client.keyboard), so the tests drive the client in memory.
+Getting in (the name step, passwords) is in trio_chat.client.getting_in;
+what a connection saw, and opening another, in trio_chat.client.link.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import trio
 
 from trio_chat.client.display import Display
+from trio_chat.client.getting_in import NAME_PROMPT, GettingIn
 from trio_chat.client.keyboard import Keyboard, Screen
+from trio_chat.client.link import (
+    CONNECTION_ERRORS,
+    QUIT_TIMEOUT,
+    ConnectFailed,
+    Connector,
+    Link,
+    dial,
+)
+from trio_chat.client.rules import (
+    CLIENT_HELP,
+    ECHO_ON,
+    EXIT_ENDED,
+    EXIT_QUIT,
+    FINAL_PREFIXES,
+    FIRST_ROOM,
+    HELP_END,
+    ROOM_PREFIX,
+    WRONG_PASSWORD,
+    Backoff,
+    Retry,
+    is_help,
+    is_quit,
+    new_password,
+)
+from trio_chat.core.names import name_key
 from trio_chat.text.codec import Line, LineBuffer
 
-# How long to wait for the server to close after we sent /quit.
-QUIT_TIMEOUT = 2.0
 # Lines from the server longer than this are cut (the server never sends such).
 MAX_SERVER_LINE = 1024 * 1024
 RECEIVE_SIZE = 64 * 1024
-# The welcome line that accepts our name, and the greeting we need not show.
-WELCOME_PREFIX = "*** Welcome, "
-GREETING_PREFIX = "*** Hello! "
-# The server's refusals that a password answers.
-NEEDS_SERVER_PASSWORD = "! this server needs a password"
-NAME_REGISTERED = "! the name "
-WRONG_PASSWORD = "! wrong password"
-# Where the server puts everyone at first.
-FIRST_ROOM = "#lobby"
-# The notice that says which room we are in now.
-ROOM_PREFIX = "*** Now in "
-# The server's answer to /echo on.
-ECHO_ON = "*** echo on"
-# The last line of the server's /help, and what the client adds after it on a terminal.
-HELP_END = "***   //TEXT"
-CLIENT_HELP = (
-    "*** Keys: Up/Down recall earlier lines; Ctrl+U clears the input; Ctrl+D, Ctrl+C"
-    " or /quit leaves. A paste sends one message per line.",
-    "*** Your own lines are shown once the server took them, as the others see them.",
-)
+DEFAULT_BACKOFF = Backoff()
+
+__all__ = ["DEFAULT_BACKOFF", "ChatClient", "ConnectFailed", "Connector"]
 
 
-class ChatClient:
-    """One chat client on a connected stream.
+class ChatClient(GettingIn):
+    """One chat client, on a connection and the ones after it.
 
     Args:
         conn: the connection to the server.
@@ -74,6 +97,10 @@ class ChatClient:
         server_password: sent as ``/pass`` before the name, if given.
         password: the registered name's password: the name is sent as
             ``/login NAME PASSWORD``.
+        connect: opens another connection to the server, to ask for a
+            password again or to reconnect (neither without it).
+        reconnect: come back after the connection was lost (with ``connect``).
+        backoff: how long to wait between reconnection attempts.
     """
 
     def __init__(
@@ -87,198 +114,283 @@ class ChatClient:
         echo: bool = False,
         server_password: str | None = None,
         password: str | None = None,
+        connect: Connector | None = None,
+        reconnect: bool = False,
+        backoff: Backoff = DEFAULT_BACKOFF,
     ) -> None:
-        self.conn = conn
-        self.server_password = server_password
-        self.password = password
-        # The server's last "! " answer before our name was accepted.
-        self._refusal = ""
+        self._first: trio.abc.Stream | None = conn
+        self._connect = connect
+        self.reconnect = reconnect and connect is not None
+        self.backoff = backoff
         self.keyboard = keyboard
         self.screen = screen
         self.name = name
         self.display = display or Display(colour=False, timestamps=False)
         self.echo = echo
+        self.server_password = server_password
+        self.password = password
+        # The registered name `password` logs in as, once in with it.
+        self.account: str | None = None
         self.room = FIRST_ROOM
-        self.exit_code = 0
+        self.exit_code = EXIT_QUIT
+        # In at least once: the keyboard task sends what is typed.
         self.registered = False
         self._quitting = False
-        self._server_closed = trio.Event()
-        # Set by the reader with the server's answer to a name.
-        self._verdict = trio.Event()
+        self._done = trio.CancelScope()
         self._input_scope = trio.CancelScope()
-        # "*** echo on" answers to our own /echo on (not shown), and /help lists
-        # still to be followed by the client's keys.
+        self._nursery: trio.Nursery | None = None
+        # The connection that is in now, if any; lines typed meanwhile.
+        self._link: Link | None = None
+        self._unsent: list[str] = []
+        # Where to go back to after reconnecting, and the series of attempts.
+        self._rejoin = FIRST_ROOM
+        self._rename_to: str | None = None
+        self._retry: Retry | None = None
+        self._wrong_passwords = 0
+        # "*** echo on" answers to our own /echo on (not shown), /help lists
+        # still to be followed by the client's keys, a password being set.
         self._echo_requests = 0
         self._help_requests = 0
+        self._new_password: str | None = None
 
     async def run(self) -> int:
-        """Chat until the user quits or the server goes away; returns the exit code."""
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._from_server, nursery.cancel_scope)
-            nursery.start_soon(self._from_keyboard, nursery.cancel_scope)
+        """Chat until the user quits or the server ends it; returns the exit code."""
+        with self._done:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                nursery.start_soon(self._connections)
         return self.exit_code
 
     def interrupt(self) -> None:
         """Ctrl+C outside a prompt: quit as if the user typed /quit."""
         self._quitting = True
-        self._input_scope.cancel()
+        if self.registered:
+            self._input_scope.cancel()  # the keyboard task says /quit
+        else:
+            self._done.cancel()  # nothing to say yet
 
-    # --- server -> screen ----------------------------------------------------------
+    def prompt(self) -> str:
+        """The prompt: where we are and who we are (changes with /join and /nick)."""
+        if not self.registered:
+            return NAME_PROMPT
+        where = self.room if self._link is not None else "reconnecting"
+        return f"[{where}] {self.name}> "
 
-    async def _from_server(self, done: trio.CancelScope) -> None:
+    # --- connections ------------------------------------------------------------
+
+    async def _connections(self) -> None:
+        conn, self._first = self._first, None
+        while conn is not None:
+            link = await self._serve(conn)
+            conn = await self._next(link)
+        self._done.cancel()
+
+    async def _serve(self, conn: trio.abc.Stream) -> Link:
+        """Get in on ``conn`` and chat until it ends; what happened is in the link."""
+        link = Link(conn)
+        try:
+            with link.scope:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._from_server, link)
+                    try:
+                        if await self._register(link):
+                            await self._welcomed(link)
+                        else:
+                            await self._hang_up(link)
+                    except CONNECTION_ERRORS:
+                        link.lost = True
+                        link.scope.cancel()
+        finally:
+            self._went_down(link)
+            await trio.aclose_forcefully(conn)
+        return link
+
+    async def _next(self, link: Link) -> trio.abc.Stream | None:
+        """The connection to go on with after ``link`` ended; ``None``: the client ends."""
+        if self._quitting:
+            return None
+        if not self.registered:
+            if link.refusal.startswith(WRONG_PASSWORD):
+                self._wrong_passwords += 1
+                if self._may_ask_again():
+                    return await self._ask_again(link.refusal)
+        elif self.reconnect and not link.final and not link.shut_out():
+            return await self._come_back(link)
+        self.exit_code = EXIT_ENDED
+        if not link.hung_up:
+            how = "the connection was lost" if link.lost else "the server closed the connection"
+            self._notice(f"disconnected: {how}")
+        self._report_unsent()
+        return None
+
+    async def _come_back(self, link: Link) -> trio.abc.Stream | None:
+        """Reconnect with backoff; ``None`` when it is time to give up."""
+        now = trio.current_time()
+        if self._retry is None or (
+            link.registered and now - link.since >= self.backoff.stable_after
+        ):
+            self._retry = Retry(self.backoff, now)
+        retry = self._retry
+        why = "connection lost" if link.lost else "disconnected" if link.registered else ""
+        while True:
+            delay = retry.next_delay(trio.current_time())
+            if delay is None:
+                waited = trio.current_time() - retry.started
+                self._notice(
+                    f"gave up reconnecting after {retry.attempt} attempts in {waited:.0f} s"
+                )
+                self.exit_code = EXIT_ENDED
+                self._report_unsent()
+                return None
+            lead = f"{why}, reconnecting" if why else "reconnecting"
+            self._notice(f"{lead} in {delay:g} s (attempt {retry.attempt})")
+            await trio.sleep(delay)
+            assert self._connect is not None
+            conn, why = await dial(self._connect)
+            if conn is not None:
+                return conn
+
+    def _went_down(self, link: Link) -> None:
+        if self._link is link:
+            self._link = None
+            self._rejoin = self.room
+            renamed = self.account is not None and name_key(self.name or "") != name_key(
+                self.account
+            )
+            self._rename_to = self.name if renamed else None
+            self.keyboard.refresh()
+        link.down.set()
+
+    # --- getting in ------------------------------------------------------------
+
+    async def _welcomed(self, link: Link) -> None:
+        """Set up the connection just let in, then hand it to the keyboard task."""
+        if self.echo:
+            self._echo_requests += 1
+            await link.send("/echo on")
+        if self._rename_to is not None:
+            await link.send(f"/nick {self._rename_to}")
+        if name_key(self._rejoin) != name_key(FIRST_ROOM):
+            await link.send(f"/join {self._rejoin}")
+        while self._unsent:  # typed while disconnected
+            await link.send(self._unsent[0])
+            del self._unsent[0]
+        self._link = link  # no checkpoint since the last check of _unsent
+        self.keyboard.refresh()
+        if not self.registered:
+            self.registered = True
+            assert self._nursery is not None
+            self._nursery.start_soon(self._typing)
+
+    # --- server -> screen ---------------------------------------------------------
+
+    async def _from_server(self, link: Link) -> None:
         lines = LineBuffer(MAX_SERVER_LINE)
-        lost = False
         while True:
             try:
-                data = await self.conn.receive_some(RECEIVE_SIZE)
-            except (trio.BrokenResourceError, OSError):
-                data, lost = b"", True
+                data = await link.conn.receive_some(RECEIVE_SIZE)
+            except CONNECTION_ERRORS:
+                data, link.lost = b"", True
             for event in lines.feed(data):
                 if isinstance(event, Line):
-                    self._show(event.text)
+                    self._show(link, event.text)
                 else:  # a server never sends such a line: say so, but it is no answer
-                    self.screen.show(self.display.incoming(f"! from the server: {event.reason}"))
+                    self._show_line(f"! from the server: {event.reason}")
             if not data:
                 break
-        self._server_closed.set()
-        if not self._quitting:
-            how = "the connection was lost" if lost else "the server closed the connection"
-            self.screen.show(self.display.incoming(f"*** disconnected: {how}"))
-            self.exit_code = 1
-        done.cancel()
+        link.scope.cancel()
 
-    def _show(self, line: str) -> None:
-        if not self.registered:
-            if line.startswith(WELCOME_PREFIX):
-                self.registered = True
-                # As the server spells it (a login may change its case).
-                self.name = line[len(WELCOME_PREFIX) :].split("!", 1)[0]
-                self._verdict.set()
-            elif line.startswith("! "):
-                self._refusal = line
-                self._verdict.set()
-            elif line.startswith(GREETING_PREFIX) and self.name is not None:
-                return  # we send our name unasked
-        elif line == ECHO_ON and self._echo_requests:
+    def _show(self, link: Link, line: str) -> None:
+        shown = self._in_chat(line) if link.registered else self._getting_in(link, line)
+        if line.startswith(FINAL_PREFIXES):
+            link.final = line
+        if shown is not None:
+            self.screen.show(
+                self.display.incoming(shown, me=self.name if link.registered else None)
+            )
+        if line.startswith(HELP_END) and self._help_requests:
+            self._help_requests -= 1
+            for help_line in CLIENT_HELP:
+                self._show_line(help_line)
+
+    def _in_chat(self, line: str) -> str | None:
+        """What to show of a line after the welcome; follows the room, name and password."""
+        if line == ECHO_ON and self._echo_requests:
             self._echo_requests -= 1
-            return  # our own request, not the user's
-        elif line.startswith(ROOM_PREFIX):
+            return None  # our own request, not the user's
+        if line.startswith(ROOM_PREFIX):
             self.room = line[len(ROOM_PREFIX) :].split(" ", 1)[0]
             self.keyboard.refresh()
         elif line.startswith(f"*** {self.name} is now known as "):
             # Only the server writes "*** " lines: no peer can fake this one.
             self.name = line.rsplit(" ", 1)[1]
             self.keyboard.refresh()
-        self.screen.show(self.display.incoming(line, me=self.name if self.registered else None))
-        if line.startswith(HELP_END) and self._help_requests:
-            self._help_requests -= 1
-            for help_line in CLIENT_HELP:
-                self.screen.show(self.display.incoming(help_line))
+        elif self._new_password is not None and line.startswith(
+            (f"*** {self.name} is registered to you now", f"*** the password of {self.name} is ")
+        ):
+            self.password, self._new_password = self._new_password, None
+            self.account = self.account or self.name
+        elif line == f"*** {self.name} is not registered any more":
+            self.password = self.account = None
+        return line
 
     # --- keyboard -> server ------------------------------------------------------
 
-    async def _from_keyboard(self, done: trio.CancelScope) -> None:
+    async def _typing(self) -> None:
         quit_line = "/quit"
-        # interrupt() (Ctrl+C) cancels this scope wherever it waits: a read, the
-        # server's verdict on our name, or a send to a server that is stuck.
+        # interrupt() (Ctrl+C) cancels this scope wherever it waits: a read, or
+        # a send to a server that is stuck.
         with self._input_scope:
-            try:
-                if await self._register():
-                    quit_line = await self._send_typed_lines()
-                elif not self._quitting:
-                    self.exit_code = 1  # a script's name was refused
-            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-                # The server went away while we sent: the reader says so.
-                with trio.move_on_after(QUIT_TIMEOUT):
-                    await self._server_closed.wait()
-                done.cancel()
-                return
-        await self._quit(quit_line if self.registered else "", done)
+            quit_line = await self._send_typed_lines()
+        await self._quit(quit_line)
 
     async def _send_typed_lines(self) -> str:
         """Send what the user types until they quit; returns the quit line to send."""
         while True:
-            line = await self._read(self.prompt)
+            line = await self.keyboard.read_line(self.prompt)
             if line is None:
                 return "/quit"
-            if _is_quit(line):
+            if is_quit(line):
                 return line
-            if self.echo and line.lower().split(maxsplit=1)[:1] == ["/help"]:
+            if self.echo and is_help(line):
                 self._help_requests += 1
-            await self.conn.send_all((line + "\n").encode("utf-8"))
+            self._new_password = new_password(line) or self._new_password
+            await self._send(line)
 
-    def prompt(self) -> str:
-        """The prompt: where we are and who we are (changes with /join and /nick)."""
-        return f"[{self.room}] {self.name}> " if self.registered else "name: "
+    async def _send(self, line: str) -> None:
+        """Send ``line`` on the connection that is in, or keep it for the next one."""
+        link = self._link
+        if link is None:
+            self._unsent.append(line)
+            if len(self._unsent) == 1:  # once, not for each line of a paste
+                self._notice("not connected: sending it once reconnected")
+            return
+        try:
+            await link.send(line)
+        except CONNECTION_ERRORS:
+            self._unsent.append(line)
+            link.lost = True
+            link.scope.cancel()
 
-    async def _register(self) -> bool:
-        """Send names until one is accepted; False if the user gave up."""
-        if self.server_password is not None:
-            await self._send_line(f"/pass {self.server_password}")
-        name = self.name
-        while True:
-            if name is None:
-                name = await self._read(self.prompt)
-                if name is None:
-                    self._quitting = True
-                    return False
-            self._verdict = trio.Event()
-            self.name = name
-            login = f"/login {name} {self.password}" if self.password is not None else name
-            await self._send_line(login)
-            await self._verdict.wait()
-            if self.registered:
-                if self.echo:
-                    self._echo_requests += 1
-                    await self._send_line("/echo on")
-                return True
-            if not self.keyboard.interactive or self._refusal.startswith(WRONG_PASSWORD):
-                return False  # a script cannot choose another name; a wrong password ends
-            if not await self._answer(self._refusal, name):
-                name = None
-
-    async def _answer(self, refusal: str, name: str) -> bool:
-        """Ask for the password ``refusal`` calls for; False if it calls for none.
-
-        Raises:
-            trio.Cancelled: the user gave up (Ctrl+D or Ctrl+C at the prompt).
-        """
-        if refusal.startswith(NEEDS_SERVER_PASSWORD):
-            secret = await self.keyboard.read_secret("server password: ")
-            if secret is not None:
-                await self._send_line(f"/pass {secret}")
-        elif refusal.startswith(NAME_REGISTERED) and " is registered" in refusal:
-            secret = await self.keyboard.read_secret(f"password for {name}: ")
-            if secret is not None:
-                self.password = secret
-        else:
-            return False
-        if secret is None:
-            self._quitting = True
-            self._input_scope.cancel()
-        return True
-
-    async def _send_line(self, line: str) -> None:
-        await self.conn.send_all((line + "\n").encode("utf-8"))
-
-    async def _read(self, prompt: Callable[[], str]) -> str | None:
-        return await self.keyboard.read_line(prompt)
-
-    async def _quit(self, line: str, done: trio.CancelScope) -> None:
-        """Send ``line`` (if any), half-close, and give the server time to close."""
+    async def _quit(self, line: str) -> None:
+        """Send ``line``, half-close, and give the server time to close."""
         self._quitting = True
-        with trio.move_on_after(QUIT_TIMEOUT):
-            try:
-                if line:
-                    await self.conn.send_all((line + "\n").encode("utf-8"))
-                if isinstance(self.conn, trio.abc.HalfCloseableStream):
-                    await self.conn.send_eof()
-            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-                pass  # the server is gone already: nothing left to say to it
-            await self._server_closed.wait()
-        done.cancel()
+        link = self._link
+        if link is None:
+            self._report_unsent()
+        else:
+            with trio.move_on_after(QUIT_TIMEOUT):
+                try:
+                    await link.send(line)
+                    if isinstance(link.conn, trio.abc.HalfCloseableStream):
+                        await link.conn.send_eof()
+                except CONNECTION_ERRORS:
+                    pass  # the server is gone already: nothing left to say to it
+                await link.down.wait()
+        self._done.cancel()
 
-
-def _is_quit(line: str) -> bool:
-    verb = line.split(maxsplit=1)[0].lower() if line.strip() else ""
-    return verb == "/quit"
+    def _report_unsent(self) -> None:
+        if self._unsent:
+            hint = " (Up recalls them)" if self.keyboard.interactive else ""
+            self._notice(f"{len(self._unsent)} line(s) typed while disconnected not sent{hint}")
+            self._unsent.clear()

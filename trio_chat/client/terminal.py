@@ -12,19 +12,24 @@ from __future__ import annotations
 import os
 import ssl
 import sys
+from dataclasses import dataclass, field
+from typing import Any
 
 import trio
 
 from trio_chat import DEFAULT_PORT, hints
-from trio_chat.client.chat import ChatClient
+from trio_chat.client.chat import ChatClient, ConnectFailed, Connector
 from trio_chat.client.display import Display, wants_colour
 from trio_chat.client.keyboard import (
+    Keyboard,
     PrintScreen,
     PromptKeyboard,
+    Screen,
     StreamKeyboard,
     open_stdin,
     secret_free_history,
 )
+from trio_chat.client.rules import EXIT_FAILED
 from trio_chat.net.tls import TLSError, describe_client_failure
 
 # How long the server may take to complete the TLS handshake.
@@ -44,8 +49,14 @@ async def run_terminal_client(
     server_password: str | None = None,
     password: str | None = None,
     ssl_context: ssl.SSLContext | None = None,
+    reconnect: bool = True,
 ) -> int:
-    """Connect and chat from this terminal (or pipe); returns the exit code."""
+    """Connect and chat from this terminal (or pipe); returns the exit code.
+
+    On a terminal, the client reconnects after losing the connection (unless
+    ``reconnect`` is false); a script does not: it ends, and its exit code
+    says why (see trio_chat.client.rules).
+    """
     try:
         conn = await connect(host, port, ssl_context)
     except OSError as exc:
@@ -55,30 +66,50 @@ async def run_terminal_client(
             f"{hints.spelled('client', '--host')} and {hints.spelled('client', '--port')}.",
             file=sys.stderr,
         )
-        return 1
+        return EXIT_FAILED
     except TLSError as exc:
         print(f"trio-chat: no secure connection to {host}:{port}: {exc}", file=sys.stderr)
-        return 1
-    async with conn:
-        if sys.stdin.isatty() and sys.stdout.isatty():
-            return await _interactive(
-                conn,
-                name,
-                colour=wants_colour(no_color),
-                server_password=server_password,
-                password=password,
-            )
-        async with open_stdin() as stdin:
-            keyboard = StreamKeyboard(stdin)
-            client = ChatClient(
-                conn,
-                keyboard,
-                PrintScreen(),
-                name,
-                server_password=server_password,
-                password=password,
-            )
-            return await _run_with_signals(client)
+        return EXIT_FAILED
+
+    async def dial() -> trio.abc.Stream:
+        try:
+            return await connect(host, port, ssl_context)
+        except OSError as exc:
+            raise ConnectFailed(_why(exc)) from None
+        except TLSError as exc:
+            raise ConnectFailed(str(exc)) from None
+
+    settings = ClientSettings(name, server_password, password, dial)
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        return await _interactive(
+            conn, settings, colour=wants_colour(no_color), reconnect=reconnect
+        )
+    async with open_stdin() as stdin:
+        return await _run_with_signals(settings.client(conn, StreamKeyboard(stdin), PrintScreen()))
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """Who to be and how to connect again: the same for a terminal and a script."""
+
+    name: str | None
+    server_password: str | None = field(repr=False)
+    password: str | None = field(repr=False)
+    dial: Connector
+
+    def client(
+        self, conn: trio.abc.Stream, keyboard: Keyboard, screen: Screen, **options: Any
+    ) -> ChatClient:
+        return ChatClient(
+            conn,
+            keyboard,
+            screen,
+            self.name,
+            server_password=self.server_password,
+            password=self.password,
+            connect=self.dial,
+            **options,
+        )
 
 
 async def connect(host: str, port: int, ssl_context: ssl.SSLContext | None) -> trio.abc.Stream:
@@ -121,29 +152,15 @@ def _why(exc: OSError) -> str:
 
 
 async def _interactive(
-    conn: trio.abc.Stream,
-    name: str | None,
-    *,
-    colour: bool,
-    server_password: str | None,
-    password: str | None,
+    conn: trio.abc.Stream, settings: ClientSettings, *, colour: bool, reconnect: bool
 ) -> int:
     from prompt_toolkit.patch_stdout import patch_stdout
 
-    # The typed line is erased on Enter and shown again as the others see it;
     # Up/Down recall earlier lines, but never one that carries a password.
-    history = secret_free_history()
-    keyboard = PromptKeyboard(history)
+    keyboard = PromptKeyboard(secret_free_history())
     display = Display(colour=colour, timestamps=True)
-    client = ChatClient(
-        conn,
-        keyboard,
-        PrintScreen(),
-        name,
-        display=display,
-        echo=True,
-        server_password=server_password,
-        password=password,
+    client = settings.client(
+        conn, keyboard, PrintScreen(), display=display, echo=True, reconnect=reconnect
     )
     with patch_stdout(raw=True):
         try:
