@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from trio_chat.core.events import Action, Echo, Message, Private
 from trio_chat.core.hub import Hub
-from trio_chat.text.codec import EchoSetting, Invalid, format_event, parse_command
+from trio_chat.text.codec import format_event
+from trio_chat.text.grammar import EchoSetting, Invalid, parse_command
 
 from .conftest import MemoryConnector
 

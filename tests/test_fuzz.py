@@ -49,23 +49,19 @@ from trio_chat.core.names import (
     clean_text,
     name_key,
 )
-from trio_chat.text.codec import (
+from trio_chat.text.codec import BadLine, Line, LineBuffer, encode, format_event
+from trio_chat.text.grammar import (
     COMMANDS,
     HISTORY_MAX,
-    BadLine,
     HistoryRequest,
     Invalid,
     Join,
-    Line,
-    LineBuffer,
     Me,
     Nick,
     PrivateMessage,
     Quit,
     Say,
     Topic,
-    encode,
-    format_event,
     parse_command,
 )
 

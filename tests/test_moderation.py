@@ -280,7 +280,7 @@ async def test_a_login_takes_the_name_from_a_connection_still_holding_it(chat: S
 
 
 async def test_commands_that_carry_a_password_hide_it_from_repr() -> None:
-    from trio_chat.text.codec import parse_command, parse_name_step
+    from trio_chat.text.grammar import parse_command, parse_name_step
 
     for line in (f"/register {ANA_SECRET}", f"/password {ANA_SECRET}", f"/oper {ANA_SECRET}"):
         assert ANA_SECRET not in repr(parse_command(line))

@@ -30,23 +30,18 @@ from trio_chat.core.events import (
     Quit as Departed,
 )
 from trio_chat.core.names import MAX_NAME_CHARS, BadName, check_name, clean_text, name_key
-from trio_chat.text.codec import (
+from trio_chat.text.codec import MAX_LINE_BYTES, BadLine, Line, LineBuffer, encode, format_event
+from trio_chat.text.grammar import (
     COMMANDS,
-    MAX_LINE_BYTES,
-    BadLine,
     Command,
     Help,
     Invalid,
-    Line,
-    LineBuffer,
     Me,
     Nick,
     PrivateMessage,
     Quit,
     Say,
     Who,
-    encode,
-    format_event,
     parse_command,
 )
 
@@ -591,7 +586,8 @@ def test_encoded_event_round_trips_through_the_line_buffer() -> None:
 
 
 def test_protocol_module_does_not_import_trio() -> None:
-    code = "import trio_chat.text.codec, sys; assert 'trio' not in sys.modules"
+    modules = "trio_chat.text.codec, trio_chat.text.grammar, trio_chat.text.wording"
+    code = f"import {modules}, sys; assert 'trio' not in sys.modules"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=False
     )
@@ -602,7 +598,7 @@ def test_protocol_module_does_not_import_trio() -> None:
 
 
 def test_name_step_lines() -> None:
-    from trio_chat.text.codec import Login, Name, Pass, parse_name_step
+    from trio_chat.text.grammar import Login, Name, Pass, parse_name_step
 
     assert parse_name_step("ana") == Name("ana")
     assert parse_name_step("a\x1bb") == Name("a\x1bb")  # check_name refuses it, whole
@@ -616,7 +612,7 @@ def test_name_step_lines() -> None:
 
 
 def test_account_and_operator_commands_parse() -> None:
-    from trio_chat.text.codec import (
+    from trio_chat.text.grammar import (
         Ban,
         Bans,
         Kick,
@@ -664,6 +660,6 @@ def test_account_and_operator_commands_parse() -> None:
     ],
 )
 def test_durations(text: str, seconds: int | None) -> None:
-    from trio_chat.text.codec import parse_duration
+    from trio_chat.text.grammar import parse_duration
 
     assert parse_duration(text) == seconds

@@ -263,7 +263,7 @@ def _networks(text: str) -> tuple[Network, ...]:
 
 
 def _replay_count(text: str) -> int:
-    from trio_chat.text.codec import HISTORY_MAX
+    from trio_chat.text.grammar import HISTORY_MAX
 
     value = int(text)
     if not 0 <= value <= HISTORY_MAX:

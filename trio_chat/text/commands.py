@@ -13,7 +13,7 @@ from trio_chat.core.events import Error, Notice, Past
 from trio_chat.core.history import Entry
 from trio_chat.core.hub import LOBBY
 from trio_chat.core.service import Arrival, ChatService, Client
-from trio_chat.text.codec import (
+from trio_chat.text.grammar import (
     Ban,
     Bans,
     Command,

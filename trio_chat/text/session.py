@@ -42,24 +42,21 @@ from trio_chat.core.refusals import (
 )
 from trio_chat.core.service import Arrival, ChatService, Password
 from trio_chat.net.connection import Connection
-from trio_chat.text.codec import (
+from trio_chat.text.codec import BadLine, Line, LineBuffer, encode
+from trio_chat.text.commands import Commands
+from trio_chat.text.grammar import (
     ACCOUNT_COMMANDS,
-    BadLine,
     Command,
     HistoryRequest,
     Invalid,
     Join,
-    Line,
-    LineBuffer,
     Login,
     Name,
     Pass,
     Quit,
-    encode,
     parse_command,
     parse_name_step,
 )
-from trio_chat.text.commands import Commands
 from trio_chat.text.wording import NEEDS_PASSWORD, name_step_refusal, refusal
 
 LOGGER = logging.getLogger(__name__)
