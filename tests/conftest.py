@@ -21,8 +21,9 @@ import trio
 import trio.testing
 from hypothesis import HealthCheck, settings
 
-from trio_chat.client.chat import DEFAULT_BACKOFF, ChatClient, ConnectFailed
+from trio_chat.client.chat import DEFAULT_BACKOFF, ChatClient
 from trio_chat.client.keyboard import StreamKeyboard
+from trio_chat.client.link import ConnectFailed
 from trio_chat.client.rules import Backoff
 from trio_chat.core.accounts import Guard
 from trio_chat.core.history import DEFAULT_REPLAY, History

@@ -18,7 +18,8 @@ import pytest
 import trio
 import trio.testing
 
-from trio_chat.core.history import HistoryError, HistoryInUse, HistoryStore, default_path
+from trio_chat.core.datafile import HistoryError, HistoryInUse, default_path
+from trio_chat.core.history import HistoryStore
 
 from .conftest import STEP_TIMEOUT, Peer
 

@@ -14,7 +14,8 @@ import trio.testing
 from trio_chat.core import hub as hub_module
 from trio_chat.core import outbox as outbox_module
 from trio_chat.core.events import Message, Notice, Reason, ServerEvent
-from trio_chat.core.hub import LOBBY, Hub, Member
+from trio_chat.core.hub import LOBBY, Hub
+from trio_chat.core.members import Member
 from trio_chat.core.names import name_key
 from trio_chat.core.outbox import Flusher, Outbox
 from trio_chat.core.refusals import NameTaken, NoSuchMember, ServerClosing

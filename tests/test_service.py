@@ -11,7 +11,8 @@ import trio
 from trio_chat.app import open_history
 from trio_chat.core.accounts import Guard
 from trio_chat.core.events import Message, Private, Quit, Reason, ServerEvent, TopicChanged
-from trio_chat.core.hub import LOBBY, Hub, Member
+from trio_chat.core.hub import LOBBY, Hub
+from trio_chat.core.members import Member
 from trio_chat.core.names import name_key
 from trio_chat.core.outbox import Outbox
 from trio_chat.core.refusals import (

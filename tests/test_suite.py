@@ -12,7 +12,7 @@ from pathlib import Path
 import trio
 from hypothesis import settings
 
-from trio_chat.core.history import default_path
+from trio_chat.core.datafile import default_path
 
 from .conftest import Peer, hypothesis_profile, running_server
 

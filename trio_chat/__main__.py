@@ -51,7 +51,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def _serve_options(serve: argparse.ArgumentParser) -> None:
     from trio_chat.app import DEFAULT_HOST
-    from trio_chat.core.history import DEFAULT_REPLAY, default_path
+    from trio_chat.core.datafile import default_path
+    from trio_chat.core.history import DEFAULT_REPLAY
     from trio_chat.core.limits import (
         DEFAULT_CONNECT_RATE,
         DEFAULT_FLOOD_BURST,
@@ -276,7 +277,7 @@ def serve(args: argparse.Namespace) -> int:
 
     from trio_chat.app import ServerConfig, describe_bind_error, run_server
     from trio_chat.core.accounts import SecretFileError
-    from trio_chat.core.history import HistoryError
+    from trio_chat.core.datafile import HistoryError
     from trio_chat.core.limits import Limits
     from trio_chat.logs import configure_logging
     from trio_chat.net.tls import TLSError

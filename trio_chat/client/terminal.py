@@ -18,7 +18,7 @@ from typing import Any
 import trio
 
 from trio_chat import DEFAULT_PORT, hints
-from trio_chat.client.chat import ChatClient, ConnectFailed, Connector
+from trio_chat.client.chat import ChatClient
 from trio_chat.client.display import Display, wants_colour
 from trio_chat.client.keyboard import (
     Keyboard,
@@ -29,6 +29,7 @@ from trio_chat.client.keyboard import (
     open_stdin,
     secret_free_history,
 )
+from trio_chat.client.link import ConnectFailed, Connector
 from trio_chat.client.rules import EXIT_FAILED
 from trio_chat.net.tls import TLSError, describe_client_failure
 

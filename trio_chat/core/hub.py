@@ -1,4 +1,4 @@
-"""The hub: members, names and rooms, and the fan-out between them.
+"""The hub: members, names and rooms, and the fan-out between them (records in members.py).
 
 Theory of operation
 -------------------
@@ -40,8 +40,6 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Protocol
 
 import trio
 
@@ -60,8 +58,8 @@ from trio_chat.core.events import (
     Renamed,
     ServerEvent,
     TopicChanged,
-    departure,
 )
+from trio_chat.core.members import Encoder, Member, Recorder, Room, log_departure
 from trio_chat.core.refusals import NameTaken, NoSuchMember, NoSuchRoom, NotInRoom, ServerClosing
 
 from .outbox import FLUSH_INTERVAL, OUTBOX_BYTES, OUTBOX_MESSAGES, Flusher, Outbox, OutboxFull
@@ -78,56 +76,6 @@ QUIET_ROOM_SIZE = 100
 SUMMARY_INTERVAL = 10.0
 # Topics of rooms that are not open are remembered up to this many (the newest).
 TOPICS_REMEMBERED = 10_000
-
-Encoder = Callable[[ServerEvent], bytes]
-
-
-class Recorder(Protocol):
-    """Keeps what is said in rooms (the history); called synchronously, must not block."""
-
-    @property
-    def last_seq(self) -> int:
-        """The id of the last event it kept: the hub's ids go on from there."""
-        ...
-
-    def record(self, event: Message | Action) -> None: ...
-
-    def record_topic(self, room: str, topic: str) -> None: ...
-
-
-# Departures that are part of running a server, logged at INFO; others at WARNING.
-ORDINARY = frozenset({Reason.QUIT, Reason.CLOSED, Reason.LOST, Reason.ELSEWHERE})
-
-
-@dataclass(eq=False, slots=True)
-class Member:
-    """One registered user, as the hub sees them.
-
-    ``cancel_scope`` is the scope of the member's whole session: cancelling it
-    ends the reader and the writer together.
-    """
-
-    name: str
-    encode: Encoder
-    outbox: Outbox
-    cancel_scope: trio.CancelScope
-    address: str = ""
-    rooms: set[str] = field(default_factory=set)
-    # Moderation: an operator may kick, ban and mute; a muted member's lines reach nobody.
-    operator: bool = False
-    muted: bool = False
-    # /echo on: the member's own messages come back to them, as the others see them.
-    echo: bool = False
-
-
-@dataclass(eq=False, slots=True)
-class Room:
-    name: str
-    topic: str = ""
-    members: dict[str, Member] = field(default_factory=dict)  # by name key
-    # In a big room, who came and went since the last summary.
-    arrived: list[str] = field(default_factory=list)
-    departed: list[str] = field(default_factory=list)
 
 
 class Hub:
@@ -382,7 +330,7 @@ class Hub:
         Nothing more can reach them: their outbox is full or their peer gone.
         """
         if self.is_member(member):
-            _log_departure(member, reason, "dropped")
+            log_departure(member, reason, "dropped")
         self.leave(member, reason)
         member.cancel_scope.cancel()
 
@@ -397,7 +345,7 @@ class Hub:
         member gone.
         """
         if self.is_member(member):
-            _log_departure(member, reason, "left", detail, by)
+            log_departure(member, reason, "left", detail, by)
             self.deliver(member, Dismissed(reason, detail, by))
         self.leave(member, reason, detail, by)
         member.cancel_scope.deadline = min(member.cancel_scope.deadline, deadline)
@@ -538,13 +486,3 @@ class Hub:
     def _room_members(self, room: str) -> Iterable[Member]:
         target = self._rooms.get(self._name_key(room))
         return () if target is None else target.members.values()
-
-
-def _log_departure(
-    member: Member, reason: Reason, event: str, detail: str = "", by: str = ""
-) -> None:
-    why = departure(reason, detail, by)
-    level = logging.INFO if reason in ORDINARY else logging.WARNING
-    verb = "dropping %s (%s): %s" if event == "dropped" else "%s (%s) left: %s"
-    fields = {"event": event, "address": member.address, "name": member.name, "reason": why}
-    LOGGER.log(level, verb, member.name, member.address, why, extra={"fields": fields})

@@ -32,7 +32,8 @@ import trio
 
 from trio_chat.core.accounts import AccountError, BanEntry, Guard, ban_target, covers_peer
 from trio_chat.core.events import ModAction, Moderated, Reason
-from trio_chat.core.hub import Hub, Member
+from trio_chat.core.hub import Hub
+from trio_chat.core.members import Member
 from trio_chat.core.names import BadName, name_key
 from trio_chat.core.refusals import (
     AccountProblem,

@@ -32,8 +32,9 @@ import trio
 from trio_chat.core.accounts import Guard
 from trio_chat.core.events import Action, Message, Private, Reason, TopicChanged, departure
 from trio_chat.core.history import DEFAULT_REPLAY, Entry, History
-from trio_chat.core.hub import LOBBY, Encoder, Hub, Member, Room
+from trio_chat.core.hub import LOBBY, Hub
 from trio_chat.core.limits import DEFAULT_LIMITS, FloodGuard, Limits
+from trio_chat.core.members import Encoder, Member, Room
 from trio_chat.core.moderation import DISMISS_TIMEOUT, Moderation
 from trio_chat.core.names import BadName, check_name, check_room, name_key
 from trio_chat.core.outbox import Outbox

@@ -48,7 +48,7 @@ from typing import TypeVar
 
 import trio
 
-from trio_chat.core.hub import Member
+from trio_chat.core.members import Member
 from trio_chat.core.outbox import Outbox
 
 LOGGER = logging.getLogger(__name__)

@@ -31,8 +31,9 @@ import logging
 import trio
 
 from trio_chat.core.events import Error, Notice, Past, Reason
-from trio_chat.core.hub import LOBBY, Member
+from trio_chat.core.hub import LOBBY
 from trio_chat.core.limits import Flooding
+from trio_chat.core.members import Member
 from trio_chat.core.refusals import (
     Banned,
     Refused,

@@ -1,0 +1,79 @@
+"""Who the hub holds: members and rooms, and what a member brings (an encoder).
+
+Plain records: the :class:`~trio_chat.core.hub.Hub` changes them, and only it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import trio
+
+from trio_chat.core.events import Action, Message, Reason, ServerEvent, departure
+from trio_chat.core.outbox import Outbox
+
+LOGGER = logging.getLogger("trio_chat.core.hub")
+
+
+Encoder = Callable[[ServerEvent], bytes]
+
+
+class Recorder(Protocol):
+    """Keeps what is said in rooms (the history); called synchronously, must not block."""
+
+    @property
+    def last_seq(self) -> int:
+        """The id of the last event it kept: the hub's ids go on from there."""
+        ...
+
+    def record(self, event: Message | Action) -> None: ...
+
+    def record_topic(self, room: str, topic: str) -> None: ...
+
+
+# Departures that are part of running a server, logged at INFO; others at WARNING.
+ORDINARY = frozenset({Reason.QUIT, Reason.CLOSED, Reason.LOST, Reason.ELSEWHERE})
+
+
+@dataclass(eq=False, slots=True)
+class Member:
+    """One registered user, as the hub sees them.
+
+    ``cancel_scope`` is the scope of the member's whole session: cancelling it
+    ends the reader and the writer together.
+    """
+
+    name: str
+    encode: Encoder
+    outbox: Outbox
+    cancel_scope: trio.CancelScope
+    address: str = ""
+    rooms: set[str] = field(default_factory=set)
+    # Moderation: an operator may kick, ban and mute; a muted member's lines reach nobody.
+    operator: bool = False
+    muted: bool = False
+    # /echo on: the member's own messages come back to them, as the others see them.
+    echo: bool = False
+
+
+@dataclass(eq=False, slots=True)
+class Room:
+    name: str
+    topic: str = ""
+    members: dict[str, Member] = field(default_factory=dict)  # by name key
+    # In a big room, who came and went since the last summary.
+    arrived: list[str] = field(default_factory=list)
+    departed: list[str] = field(default_factory=list)
+
+
+def log_departure(
+    member: Member, reason: Reason, event: str, detail: str = "", by: str = ""
+) -> None:
+    why = departure(reason, detail, by)
+    level = logging.INFO if reason in ORDINARY else logging.WARNING
+    verb = "dropping %s (%s): %s" if event == "dropped" else "%s (%s) left: %s"
+    fields = {"event": event, "address": member.address, "name": member.name, "reason": why}
+    LOGGER.log(level, verb, member.name, member.address, why, extra={"fields": fields})
