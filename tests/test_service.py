@@ -10,6 +10,7 @@ import trio
 
 from trio_chat.app import open_history
 from trio_chat.core.accounts import Guard
+from trio_chat.core.clients import Client
 from trio_chat.core.events import Message, Private, Quit, Reason, ServerEvent, TopicChanged
 from trio_chat.core.hub import LOBBY, Hub
 from trio_chat.core.members import Member
@@ -23,7 +24,7 @@ from trio_chat.core.refusals import (
     NotInRoom,
     PasswordNeeded,
 )
-from trio_chat.core.service import ChatService, Client
+from trio_chat.core.service import ChatService
 
 
 class Recording:

@@ -49,7 +49,7 @@ from trio_chat.core.refusals import (
 )
 
 if TYPE_CHECKING:
-    from trio_chat.core.service import Client
+    from trio_chat.core.clients import Client
 
 LOGGER = logging.getLogger(__name__)
 

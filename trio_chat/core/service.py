@@ -23,17 +23,16 @@ each message once: in the replay or live, never both, never neither.
 
 from __future__ import annotations
 
-import enum
 import logging
-from dataclasses import dataclass, field
 
 import trio
 
 from trio_chat.core.accounts import Guard
+from trio_chat.core.clients import Arrival, Client, Password
 from trio_chat.core.events import Action, Message, Private, Reason, TopicChanged, departure
 from trio_chat.core.history import DEFAULT_REPLAY, Entry, History
 from trio_chat.core.hub import LOBBY, Hub
-from trio_chat.core.limits import DEFAULT_LIMITS, FloodGuard, Limits
+from trio_chat.core.limits import DEFAULT_LIMITS, Limits
 from trio_chat.core.members import Encoder, Member, Room
 from trio_chat.core.moderation import DISMISS_TIMEOUT, Moderation
 from trio_chat.core.names import BadName, check_name, check_room, name_key
@@ -57,58 +56,6 @@ LOGGER = logging.getLogger(__name__)
 
 # Wrong account passwords a connection may send before it is closed.
 LOGIN_ATTEMPTS = 3
-# The names a fresh connection has proved it owns (one shared, immutable set).
-NOBODY: frozenset[str] = frozenset()
-
-
-class Password(enum.Enum):
-    """What giving the server password did."""
-
-    NOT_NEEDED = "not needed"
-    ALREADY = "accepted already"
-    ACCEPTED = "accepted"
-
-
-@dataclass(eq=False, slots=True)
-class Client:
-    """One connection's standing with the service (thousands at once: slots)."""
-
-    peer: str
-    # Paces what the connection sends (None: exempt from flood control).
-    flood: FloodGuard | None = None
-    # Whether it gave the server password (or the server needs none).
-    admitted: bool = True
-    # Keys of the registered names it proved it owns (/login, /register).
-    identified: frozenset[str] = NOBODY
-    login_failures: int = 0
-    oper_failures: int = 0
-    # Its member, once it has a name; None before, and after it left.
-    member: Member | None = field(default=None)
-
-    def named(self) -> Member:
-        """Its member; only for connections past the name step."""
-        if self.member is None:
-            raise RuntimeError("the connection has no name yet")
-        return self.member
-
-    def fields(self, event: str, reason: str | None = None) -> dict[str, str]:
-        """Structured log fields (``--log-format json``) of an event of this connection."""
-        fields = {"event": event, "address": self.peer}
-        if self.member is not None:
-            fields["name"] = self.member.name
-        if reason is not None:
-            fields["reason"] = reason
-        return fields
-
-
-@dataclass(frozen=True, slots=True)
-class Arrival:
-    """A member entered a room: where, and the history to show them."""
-
-    room: Room
-    entries: list[Entry]
-    # True when they were in that room already (nothing changed).
-    already: bool = False
 
 
 class ChatService:

@@ -30,6 +30,7 @@ import logging
 
 import trio
 
+from trio_chat.core.clients import Arrival, Password
 from trio_chat.core.events import Error, Notice, Past, Reason
 from trio_chat.core.hub import LOBBY
 from trio_chat.core.limits import Flooding
@@ -41,7 +42,7 @@ from trio_chat.core.refusals import (
     WrongPassword,
     WrongServerPassword,
 )
-from trio_chat.core.service import Arrival, ChatService, Password
+from trio_chat.core.service import ChatService
 from trio_chat.net.connection import Connection
 from trio_chat.text.codec import BadLine, Line, LineBuffer, encode
 from trio_chat.text.commands import Commands
