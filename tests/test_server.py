@@ -19,11 +19,10 @@ import trio.testing
 from trio_chat.app import ServerConfig, announce, describe_bind_error
 from trio_chat.core.hub import Hub
 from trio_chat.core.names import name_key
-from trio_chat.core.service import ChatService
 from trio_chat.net.connection import RECEIVE_SIZE, Connection
 from trio_chat.net.listeners import USER_TIMEOUT_MS
+from trio_chat.text.codec import LineBuffer
 from trio_chat.text.server import ChatServer
-from trio_chat.text.session import Session
 
 from .conftest import SERVER_KEEPALIVE, Peer, keepalive_options, text_server
 
@@ -304,7 +303,7 @@ async def test_a_peer_streaming_bytes_without_a_newline_does_not_hold_the_loop()
         ours.setblocking(False)
         stream = trio.SocketStream(trio.socket.from_stdlib_socket(ours))
         connection = Connection(stream, "streamer", ours.fileno())
-        session = Session(connection, ChatService(Hub(name_key)))
+        lines = LineBuffer()
 
         def unread() -> int:
             count = array.array("i", [0])
@@ -322,10 +321,10 @@ async def test_a_peer_streaming_bytes_without_a_newline_does_not_hold_the_loop()
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(other_task)
-            first = await session._next_event()  # one error for the too-long line
+            first = await connection.next_message(lines)  # one error: the line too long
             assert first is not None
             assert getattr(first, "reason", "").startswith("line too long")
             theirs.shutdown(socket.SHUT_WR)
-            assert await session._next_event() is None  # the rest is dropped, then EOF
+            assert await connection.next_message(lines) is None  # the rest dropped, then EOF
         # Another task ran between the reads, not only once the buffer was empty.
         assert turns_while_unread >= 10

@@ -43,8 +43,8 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol, TypeVar
 
 import trio
 
@@ -55,6 +55,16 @@ LOGGER = logging.getLogger(__name__)
 
 # Why the chat phase ended, in the frontend's own terms.
 Why = TypeVar("Why")
+# What a frontend's decoder makes of the bytes (lines, for the text protocol).
+Message = TypeVar("Message")
+Made = TypeVar("Made", covariant=True)
+
+
+class Decoder(Protocol[Made]):
+    """Turns received bytes into messages (``feed(b"")`` is the end of the stream)."""
+
+    def feed(self, data: bytes) -> Sequence[Made]: ...
+
 
 # After a member leaves, its writer has this long to flush what is queued.
 DRAIN_TIMEOUT = 5.0
@@ -93,7 +103,18 @@ class Connection:
     """
 
     # One per connection, thousands at once: no per-instance __dict__.
-    __slots__ = ("_nursery", "_outbox", "_scope", "fileno", "lost", "peer", "reason", "stream")
+    __slots__ = (
+        "_eof",
+        "_nursery",
+        "_outbox",
+        "_pending",
+        "_scope",
+        "fileno",
+        "lost",
+        "peer",
+        "reason",
+        "stream",
+    )
 
     def __init__(self, stream: trio.abc.Stream, peer: str, fileno: int | None = None) -> None:
         self.stream = stream
@@ -109,6 +130,10 @@ class Connection:
         # What close() acts on: the chat phase's scope, or, before it, one that
         # records the request until the chat phase takes it over.
         self._scope: trio.CancelScope | None = None
+        # Messages received but not yet handed out, last first; and whether
+        # the stream has ended (see next_message).
+        self._pending: list[Any] = []
+        self._eof = False
 
     # --- reading -----------------------------------------------------------------
 
@@ -127,17 +152,62 @@ class Connection:
             # read is never lost to a cancel), with a few layers less per
             # receive and parked in every idle connection (1.5 KiB each).
             await trio.lowlevel.checkpoint_if_cancelled()
-            data = _read_now(self.fileno)
+            data = self._read_now()
             if data is not None:
                 await trio.lowlevel.cancel_shielded_checkpoint()
                 return data
             while data is None:
                 await trio.lowlevel.wait_readable(self.fileno)
-                data = _read_now(self.fileno)
+                data = self._read_now()
             return data
         except (trio.BrokenResourceError, OSError):
             self.lost = True  # reset by peer: the end of the stream
             return b""
+
+    def _read_now(self) -> bytes | None:
+        """What the socket has now (``b""`` at its end, or after a reset); None: nothing yet."""
+        assert self.fileno is not None
+        try:
+            return _read_now(self.fileno)
+        except OSError:
+            self.lost = True  # reset by peer: the end of the stream
+            return b""
+
+    async def next_message(self, decoder: Decoder[Message]) -> Message | None:
+        """The next message ``decoder`` makes of the stream; ``None`` at its end.
+
+        One receive can hold thousands of messages (a paste), each handled
+        without awaiting: this yields between them, so that writers drain the
+        outboxes and an eviction stops the reader at once. Every receive is a
+        checkpoint too, also one that makes no message, so a peer streaming
+        bytes without a line break cannot hold the loop. After a reset, an
+        unterminated last message is not trusted to be whole.
+
+        The reader parks here (in ``wait_readable``), one frame deep: idle
+        connections are the most numerous, so this loop is not split up.
+        """
+        if self._pending:
+            await trio.lowlevel.checkpoint()
+        while not self._pending:
+            if self._eof:
+                return None
+            if self.fileno is None:
+                data = await self.receive()
+            else:
+                # receive(), inlined: this is where idle connections wait.
+                await trio.lowlevel.checkpoint_if_cancelled()
+                ready = self._read_now()
+                if ready is None:
+                    await trio.lowlevel.wait_readable(self.fileno)
+                    continue
+                await trio.lowlevel.cancel_shielded_checkpoint()
+                data = ready
+            if not data:
+                self._eof = True
+            messages = decoder.feed(data)
+            self._pending = [] if self.lost else list(messages[::-1])
+        message: Message = self._pending.pop()
+        return message
 
     # --- writing before (or without) a writer ------------------------------------
 
@@ -152,6 +222,7 @@ class Connection:
         member: Member,
         reader: Callable[[], Awaitable[Why]],
         leave: Callable[[Why], None],
+        gone: Why,
     ) -> None:
         """Run ``reader``, and writers as needed, until the member leaves or is dropped.
 
@@ -163,11 +234,14 @@ class Connection:
             leave: takes the member out of the hub with that reason, which
                 closes the outbox; called once the reader returns, while a
                 writer can still send what is queued (within DRAIN_TIMEOUT).
+            gone: the reason ``leave`` is called with when the chat phase
+                ends otherwise (a cancel, an eviction, a failed write).
 
-        The caller still makes sure the member has left (after a cancel, an
-        eviction or a failed write, ``leave`` is not called).
+        ``leave`` is called exactly once. (The caller's own frame is not
+        needed for this: idle connections park one frame less.)
         """
         outbox = member.outbox
+        reason: Why | None = gone
         try:
             async with trio.open_nursery() as nursery:
                 scope = nursery.cancel_scope
@@ -176,8 +250,9 @@ class Connection:
                 direct = self._write_now if self.fileno is not None else None
                 outbox.attach(self._start_writer, direct)
                 try:
-                    reason = await reader()
-                    leave(reason)
+                    why = await reader()
+                    reason = None
+                    leave(why)
                     # A dismissal or a shutdown may have set an earlier one.
                     scope.deadline = min(scope.deadline, trio.current_time() + DRAIN_TIMEOUT)
                 finally:
@@ -192,6 +267,8 @@ class Connection:
         finally:
             # The nursery is closed: nothing may start a writer in it any more.
             outbox.detach()
+            if reason is not None:
+                leave(reason)
 
     def _take_over(self, member: Member, scope: trio.CancelScope) -> None:
         """From here on, evictions and close() end the chat phase through ``scope``.
