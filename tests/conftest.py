@@ -21,11 +21,13 @@ import trio
 import trio.testing
 from hypothesis import HealthCheck, settings
 
+from trio_chat.app import SHUTDOWN_GRACE, App, ServerConfig, build_app
 from trio_chat.client.chat import DEFAULT_BACKOFF, ChatClient
 from trio_chat.client.keyboard import StreamKeyboard
 from trio_chat.client.link import ConnectFailed
 from trio_chat.client.rules import Backoff
-from trio_chat.core.accounts import Guard
+from trio_chat.core.accounts import Guard, ScryptCost
+from trio_chat.core.admission import DEFAULT_MAX_CLIENTS, Admission
 from trio_chat.core.history import DEFAULT_REPLAY, History
 from trio_chat.core.hub import Hub
 from trio_chat.core.limits import DEFAULT_LIMITS, Limits
@@ -37,7 +39,7 @@ from trio_chat.net.listeners import (
     KEEPALIVE_INTERVAL,
     USER_TIMEOUT_MS,
 )
-from trio_chat.text.server import ChatServer
+from trio_chat.text.server import TextFrontend
 from trio_chat.tools.soak_clients import Ledger, Presence, Sent
 
 # No single wait in a test may take longer than this (real or virtual seconds).
@@ -82,8 +84,9 @@ def text_server(
     replay: int = DEFAULT_REPLAY,
     guard: Guard | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    max_clients: int = DEFAULT_MAX_CLIENTS,
     **options: Any,
-) -> ChatServer:
+) -> TextFrontend:
     """A text frontend on a chat service over ``hub`` (a fresh one by default)."""
     service = ChatService(
         hub if hub is not None else Hub(name_key),
@@ -92,7 +95,30 @@ def text_server(
         limits=limits,
         replay=replay,
     )
-    return ChatServer(service, **options)
+    admission = Admission(max_clients=max_clients, limits=limits, guard=service.guard)
+    options.setdefault("host", "127.0.0.1")  # when it listens (run_app): loopback only
+    return TextFrontend(service, admission, **options)
+
+
+@asynccontextmanager
+async def run_app(server: TextFrontend) -> AsyncIterator[tuple[App, trio.SocketListener]]:
+    """``server`` run by the app (App.run: the hub's tasks, the shutdown order) on a free port.
+
+    For tests that need a frontend built by hand (a hub's own settings); the
+    app as ``trio-chat serve`` builds it is :func:`running_app`.
+    """
+    app = App(server.service, server.admission, [server])
+    async with trio.open_nursery() as nursery:
+        listeners: list[trio.SocketListener] = await nursery.start(app.run)
+        try:
+            yield app, listeners[0]
+        finally:
+            app.abort()
+
+
+def shut_down(server: TextFrontend, why: str = "test", grace: float = SHUTDOWN_GRACE) -> None:
+    """Shut the server down as the app does: stop listening, tell everyone, grace period."""
+    App(server.service, server.admission, [server]).shutdown(why, grace)
 
 
 class Peer:
@@ -238,17 +264,21 @@ def hub() -> Hub:
 
 
 @pytest.fixture
-def server(hub: Hub) -> ChatServer:
+def server(hub: Hub) -> TextFrontend:
     return text_server(hub, max_clients=50)
 
 
 class MemoryConnector:
     """Opens in-memory connections served by ``server.handle`` in a nursery."""
 
-    def __init__(self, server: ChatServer, nursery: trio.Nursery) -> None:
+    def __init__(self, server: TextFrontend, nursery: trio.Nursery) -> None:
         self.server = server
         self.nursery = nursery
         self.count = 0
+
+    def shutdown(self, why: str = "test", grace: float = SHUTDOWN_GRACE) -> None:
+        """Shut the server down as the app does (its connections here included)."""
+        shut_down(self.server, why, grace)
 
     def open(self, *, lockstep: bool = False) -> Peer:
         client, server_side = (
@@ -272,10 +302,114 @@ class MemoryConnector:
 
 
 @pytest.fixture
-async def connector(server: ChatServer) -> AsyncIterator[MemoryConnector]:
+async def connector(server: TextFrontend) -> AsyncIterator[MemoryConnector]:
     async with trio.open_nursery() as handlers:
         yield MemoryConnector(server, handlers)
         handlers.cancel_scope.cancel()
+
+
+# --- the real assembly, in-process ----------------------------------------------------
+
+# Scrypt at a cost a test can afford (the server's default takes a while per hash).
+CHEAP_SCRYPT = ScryptCost(n=2**10, r=8, p=1)
+
+
+class MemoryDoor:
+    """A frontend for tests: the app serves memory connections like any others.
+
+    Their handlers run in the app's handler nursery, so the app's shutdown
+    (its grace deadline, and closing the history only once every handler is
+    done) covers them as it covers TCP connections.
+    """
+
+    def __init__(self) -> None:
+        self.nursery: trio.Nursery | None = None
+        self._scope = trio.CancelScope()
+
+    async def serve(
+        self,
+        handler_nursery: trio.Nursery,
+        *,
+        task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        self.nursery = handler_nursery
+        task_status.started([])
+        with self._scope:
+            await trio.sleep_forever()
+
+    def stop(self) -> None:
+        self._scope.cancel()
+
+    def shutdown(self, deadline: float) -> None:
+        pass  # the text frontend ends the memory connections still registering
+
+
+class Running(MemoryConnector):
+    """The app as ``trio-chat serve`` runs it: connect over TCP, or in memory (text frontend)."""
+
+    def __init__(
+        self, app: App, listeners: list[trio.SocketListener], nursery: trio.Nursery
+    ) -> None:
+        frontend = app.frontends[0]
+        assert isinstance(frontend, TextFrontend)
+        super().__init__(frontend, nursery)
+        self.app = app
+        self.hub = app.hub
+        self.listeners = listeners
+        self.listener = listeners[0]
+        # Set when App.run has returned (after a shutdown, every connection is over).
+        self.stopped = trio.Event()
+
+    async def connect(self, listener: trio.SocketListener | None = None) -> Peer:
+        """A new TCP connection to ``listener`` (the first one by default)."""
+        stream = await trio.testing.open_stream_to_socket_listener(listener or self.listener)
+        return Peer(stream)
+
+
+@asynccontextmanager
+async def running_app(
+    *,
+    scrypt_cost: ScryptCost = CHEAP_SCRYPT,
+    clock: Callable[[], float] | None = None,
+    **config: Any,
+) -> AsyncIterator[Running]:
+    """Build and run the real app (``build_app``, ``App.run``) until the block ends.
+
+    ``config`` are ServerConfig fields; by default: loopback, a free port, history in
+    memory. At the end every connection is cut and the history closed (flushed), as
+    after a second Ctrl+C.
+    """
+    fields: dict[str, Any] = {"host": "127.0.0.1", "port": 0, "db": ":memory:", **config}
+    options: dict[str, Any] = {"scrypt_cost": scrypt_cost}
+    if clock is not None:
+        options["clock"] = clock
+    app = await build_app(ServerConfig(**fields), **options)
+    door = MemoryDoor()
+    app.frontends.append(door)
+    stopped = trio.Event()
+
+    async def run(*, task_status: trio.TaskStatus[list[trio.SocketListener]]) -> None:
+        try:
+            await app.run(task_status=task_status)
+        finally:
+            stopped.set()
+
+    async with trio.open_nursery() as nursery:
+        listeners: list[trio.SocketListener] = await nursery.start(run)
+        assert door.nursery is not None
+        running = Running(app, listeners, door.nursery)
+        running.stopped = stopped
+        try:
+            yield running
+        finally:
+            app.abort()
+
+
+@pytest.fixture
+async def running() -> AsyncIterator[Running]:
+    """The real app on a free loopback port, with default settings and history in memory."""
+    async with running_app() as app:
+        yield app
 
 
 # --- the trio-chat program, as a user runs it ----------------------------------------------
@@ -447,7 +581,7 @@ class Dialer:
     ``fail`` attempts from now on are refused; ``dialed`` counts the attempts.
     """
 
-    def __init__(self, server: ChatServer, nursery: trio.Nursery) -> None:
+    def __init__(self, server: TextFrontend, nursery: trio.Nursery) -> None:
         self.server = server
         self.nursery = nursery
         self.fail = 0
@@ -466,12 +600,12 @@ class Dialer:
             raise ConnectFailed("connection refused")
         return self.open()
 
-    def restart(self, fail: int = 0) -> ChatServer:
+    def restart(self, fail: int = 0) -> TextFrontend:
         """Shut the server down (its clients are told) and start a new one, same accounts."""
         old = self.server
-        self.server = text_server(Hub(name_key), guard=old.guard)
+        self.server = text_server(Hub(name_key), guard=old.service.guard)
         self.fail = fail
-        old.shutdown(grace=1)
+        shut_down(old, grace=1)
         return self.server
 
 

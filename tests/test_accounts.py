@@ -11,9 +11,7 @@ import pytest
 import trio
 import trio.testing
 
-from trio_chat.app import open_history
 from trio_chat.core.accounts import (
-    Guard,
     ScryptCost,
     SecretFileError,
     check_password,
@@ -22,10 +20,8 @@ from trio_chat.core.accounts import (
     read_secret,
 )
 from trio_chat.core.history import SCHEMA_VERSION
-from trio_chat.core.hub import Hub
-from trio_chat.core.names import name_key
 
-from .conftest import MemoryConnector, Peer, text_server
+from .conftest import Peer, Running, running_app
 
 CHEAP = ScryptCost(n=2**10, r=8, p=1)
 PASSWORD = "correct horse battery"
@@ -91,20 +87,14 @@ def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 
 
 @asynccontextmanager
-async def serving(path: Path, clock: Clock) -> AsyncIterator[MemoryConnector]:
-    """A server with history, accounts and bans in the file ``path``, as run_server builds it."""
-    history = await open_history(str(path))
-    async with trio.open_nursery() as storage:
-        await storage.start(history.run)
-        guard = Guard(history, oper_password="oper-pw-123", cost=CHEAP, clock=clock)
-        await guard.open()
-        server = text_server(Hub(name_key, recorder=history), history=history, guard=guard)
-        try:
-            async with trio.open_nursery() as handlers:
-                yield MemoryConnector(server, handlers)
-                handlers.cancel_scope.cancel()
-        finally:
-            history.close()
+async def serving(path: Path, clock: Clock) -> AsyncIterator[Running]:
+    """The real server with history, accounts and bans in the file ``path``."""
+    secret = path.parent / "oper-password"
+    secret.write_text("oper-pw-123\n")
+    async with running_app(
+        db=str(path), oper_password_file=str(secret), scrypt_cost=CHEAP, clock=clock
+    ) as chat:
+        yield chat
 
 
 async def test_accounts_and_bans_survive_a_restart_and_a_timed_ban_expires(

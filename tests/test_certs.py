@@ -9,13 +9,13 @@ import socket
 import ssl
 import stat
 import subprocess
-from functools import partial
 from pathlib import Path
 
 import pytest
 import trio
 from cryptography import x509
 
+from trio_chat.app import App
 from trio_chat.client.terminal import connect
 from trio_chat.core.hub import Hub
 from trio_chat.net import tls
@@ -113,9 +113,8 @@ async def test_a_strict_client_accepts_the_certificate_over_tls(tmp_path: Path) 
     client = tls.client_context(str(files.cert))
     client.verify_flags |= ssl.VERIFY_X509_STRICT | ssl.VERIFY_X509_PARTIAL_CHAIN
     async with trio.open_nursery() as nursery:
-        listeners: list[trio.SocketListener] = await nursery.start(
-            partial(server.run, 0, host="127.0.0.1")
-        )
+        app = App(server.service, server.admission, [server])
+        listeners: list[trio.SocketListener] = await nursery.start(app.run)
         port = listeners[0].socket.getsockname()[1]
         for host in ("127.0.0.1", "localhost"):
             peer = Peer(await connect(host, port, client))

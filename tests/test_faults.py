@@ -1,6 +1,6 @@
 """Faults over real loopback TCP: clients that break the rules must not hurt the others.
 
-Each test runs a real ChatServer, registers well-behaved members, lets one
+Each test runs the real app, registers well-behaved members, lets one
 client misbehave (reset mid-burst, half-close, never read, storm the accept
 loop, stop mid-line, send binary garbage) while the others chat, and checks
 what they see: nothing lost, nothing out of order, and the server still
@@ -19,20 +19,20 @@ import socket
 import struct
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from functools import partial
 
 import pytest
 import trio
 import trio.testing
 
+from trio_chat.app import App
+from trio_chat.core.admission import MAX_REFUSING
 from trio_chat.core.hub import Hub
 from trio_chat.core.names import name_key
 from trio_chat.core.outbox import FLUSH_INTERVAL
 from trio_chat.text.codec import MAX_LINE_BYTES
-from trio_chat.text.server import MAX_REFUSING, ChatServer
 from trio_chat.text.session import NAME_TIMEOUT
 
-from .conftest import STEP_TIMEOUT, Peer, assert_well_formed, text_server
+from .conftest import STEP_TIMEOUT, Peer, assert_well_formed, run_app, text_server
 
 
 @pytest.fixture(autouse=True)
@@ -44,7 +44,7 @@ def server_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
 class Lab:
     """A real server on a free loopback port, and the clients connected to it."""
 
-    def __init__(self, server: ChatServer, listener: trio.SocketListener) -> None:
+    def __init__(self, server: App, listener: trio.SocketListener) -> None:
         self.server = server
         self.listener = listener
         self.streams: list[trio.abc.Stream] = []
@@ -80,17 +80,13 @@ async def serving(
     """
     hub = Hub(name_key, flush_interval=flush_interval)
     server = text_server(hub, max_clients=max_clients, name_timeout=name_timeout)
-    async with trio.open_nursery() as nursery:
-        listeners: list[trio.SocketListener] = await nursery.start(
-            partial(server.run, 0, host="127.0.0.1")
-        )
-        lab = Lab(server, listeners[0])
+    async with run_app(server) as (app, listener):
+        lab = Lab(app, listener)
         try:
             yield lab
         finally:
             for stream in lab.streams:
                 await trio.aclose_forcefully(stream)
-            nursery.cancel_scope.cancel()
 
 
 def socket_of(peer: Peer) -> trio.socket.SocketType:
@@ -203,7 +199,7 @@ async def test_a_client_reset_in_the_middle_of_a_burst_disturbs_nobody(
             [f"rst ({address}) left: connection lost"],
             [f"dropping rst ({address}): connection lost"],
         )
-        assert lab.server.connections == 2
+        assert lab.server.admission.connections == 2
 
 
 async def test_a_half_closed_client_still_gets_its_answers_and_leaves_cleanly(
@@ -229,7 +225,7 @@ async def test_a_half_closed_client_still_gets_its_answers_and_leaves_cleanly(
         await half.stream.aclose()
         await still_served(ana, bob, "ana, bob")
         assert logged(server_logs, "half", address) == [f"half ({address}) left: connection closed"]
-        await wait_until(lambda: lab.server.connections == 2)
+        await wait_until(lambda: lab.server.admission.connections == 2)
 
 
 async def test_a_client_that_never_reads_is_dropped_and_the_others_lose_nothing(
@@ -268,7 +264,7 @@ async def test_a_client_that_never_reads_is_dropped_and_the_others_lose_nothing(
                 assert_well_formed(collector.lines)
             assert await ana.line() == "*** deaf left (too slow)"
             await still_served(ana, bob, "ana, bob, carl")
-            await wait_until(lambda: lab.server.connections == 3)
+            await wait_until(lambda: lab.server.admission.connections == 3)
             assert logged(server_logs, "deaf") == [
                 f"dropping deaf (127.0.0.1:{deaf.getsockname()[1]}): too slow"
             ]
@@ -312,7 +308,7 @@ async def test_a_connection_storm_beyond_max_clients_is_refused_and_the_chat_goe
                     f"ana: during the storm {i}" for i in range(20)
                 ]
         assert sorted(refused) == [[]] * (storm - MAX_REFUSING) + [["! server full"]] * MAX_REFUSING
-        assert lab.server.connections == 4
+        assert lab.server.admission.connections == 4
         frozen_clock.rate, frozen_clock.autojump_threshold = 1, math.inf  # real time again
         # Every refused connection is closed on the server's side too.
         await wait_until(lambda: open_files() <= files)
@@ -327,7 +323,7 @@ async def test_a_connection_storm_beyond_max_clients_is_refused_and_the_chat_goe
         # A slot freed by a leaver is free again.
         await dan.send("/quit")
         assert await dan.expect_eof() == ["*** Bye!"]
-        await wait_until(lambda: lab.server.connections == 3)
+        await wait_until(lambda: lab.server.admission.connections == 3)
         (eve,) = await lab.members("eve")
         await ana.until("*** eve joined")
         await still_served(ana, eve, "ana, bob, carl, eve")
@@ -360,7 +356,7 @@ async def test_a_partial_line_then_silence_holds_nobody_up(
         assert logged(server_logs, "quiet", address) == [
             f"quiet ({address}) left: connection closed"
         ]
-        await wait_until(lambda: lab.server.connections == 2)
+        await wait_until(lambda: lab.server.admission.connections == 2)
 
 
 async def test_a_partial_name_then_silence_is_closed_after_the_name_timeout(
@@ -381,7 +377,7 @@ async def test_a_partial_name_then_silence_is_closed_after_the_name_timeout(
         await mute.stream.aclose()
         await still_served(ana, bob, "ana, bob")
         assert logged(server_logs, address) == [f"{address} chose no name in 1 s: closing"]
-        assert lab.server.connections == 2
+        assert lab.server.admission.connections == 2
 
 
 async def test_binary_garbage_is_refused_line_by_line_and_disturbs_nobody(
@@ -426,4 +422,4 @@ async def test_binary_garbage_is_refused_line_by_line_and_disturbs_nobody(
         assert (await ana.until("*** junk left"))[-1] == "*** junk left (connection closed)"
         await still_served(ana, bob, "ana, bob")
         assert logged(server_logs, "junk", address) == [f"junk ({address}) left: connection closed"]
-        await wait_until(lambda: lab.server.connections == 2)
+        await wait_until(lambda: lab.server.admission.connections == 2)

@@ -15,7 +15,7 @@ import trio.testing
 
 from trio_chat.core.hub import Hub
 from trio_chat.logs import FIELDS, JsonFormatter
-from trio_chat.text.server import ChatServer
+from trio_chat.text.server import TextFrontend
 
 from .conftest import Peer, Program, running_server, text_server
 
@@ -202,7 +202,7 @@ def events(log: pytest.LogCaptureFixture) -> list[tuple[str, str | None, str]]:
 
 
 async def test_a_name_timeout_is_one_line(
-    server: ChatServer, log: pytest.LogCaptureFixture, autojump_clock: trio.testing.MockClock
+    server: TextFrontend, log: pytest.LogCaptureFixture, autojump_clock: trio.testing.MockClock
 ) -> None:
     client, server_side = trio.testing.memory_stream_pair()
     async with trio.open_nursery() as nursery:
@@ -215,7 +215,7 @@ async def test_a_name_timeout_is_one_line(
 
 
 async def test_a_peer_gone_before_the_greeting_is_one_disconnected_line(
-    server: ChatServer, log: pytest.LogCaptureFixture
+    server: TextFrontend, log: pytest.LogCaptureFixture
 ) -> None:
     client, server_side = trio.testing.memory_stream_pair()
     await client.aclose()
@@ -233,7 +233,7 @@ async def test_refusing_a_peer_already_gone_is_one_line(
     hub: Hub, log: pytest.LogCaptureFixture
 ) -> None:
     full = text_server(hub, max_clients=1)
-    full.connections = 1
+    full.admission.connections = 1
     client, server_side = trio.testing.memory_stream_pair()
     await client.aclose()
     await full.handle(server_side, "memory:2")

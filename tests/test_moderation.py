@@ -45,7 +45,7 @@ class Recorder(Peer):
 
 
 class Server:
-    """A ChatServer on memory streams, with its guard and hub at hand."""
+    """A text frontend on memory streams, with its guard and hub at hand."""
 
     def __init__(self, nursery: trio.Nursery, guard: Guard) -> None:
         self.hub = Hub(name_key)

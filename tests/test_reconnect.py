@@ -18,9 +18,9 @@ import trio
 from trio_chat.client.rules import EXIT_ENDED, EXIT_QUIT, Backoff, Retry
 from trio_chat.core.accounts import Guard, ScryptCost
 from trio_chat.core.hub import Hub
-from trio_chat.text.server import ChatServer
+from trio_chat.text.server import TextFrontend
 
-from .conftest import MemoryConnector, Peer, RunningClient, StartClient, text_server
+from .conftest import MemoryConnector, Peer, RunningClient, StartClient, shut_down, text_server
 
 CHEAP = ScryptCost(n=2**10, r=8, p=1)
 
@@ -50,7 +50,7 @@ async def test_without_reconnecting_a_server_shutdown_ends_the_client_as_a_norma
 ) -> None:
     ana = start_client("ana")
     await ana.screen.wait_for("*** Welcome")
-    connector.server.shutdown(grace=1)
+    connector.shutdown(grace=1)
     assert await ana.wait_exit() == EXIT_ENDED
     assert ana.screen.lines[-2:] == [
         "*** server shutting down",
@@ -209,7 +209,7 @@ async def first_to_end(*clients: RunningClient) -> RunningClient:
 
 
 async def test_make_client_takes_an_explained_end_as_success_and_a_failure_as_an_error(
-    server: ChatServer,
+    server: TextFrontend,
 ) -> None:
     if shutil.which("make") is None:
         pytest.fail("make is not installed")
@@ -235,7 +235,7 @@ async def test_make_client_takes_an_explained_end_as_success_and_a_failure_as_an
         assert process.stderr is not None
         bot = Peer(trio.StapledStream(process.stdin, process.stdout))
         await bot.until("*** Welcome, bot!")
-        server.shutdown(grace=1)
+        shut_down(server, grace=1)
         assert (await bot.expect_eof())[-1] == "*** disconnected: the server closed the connection"
         with trio.fail_after(10):
             assert await process.wait() == 0

@@ -12,13 +12,11 @@ import pytest
 import trio
 import trio.testing
 
-from trio_chat.app import open_history
 from trio_chat.core.events import Reason
 from trio_chat.core.history import Entry
 from trio_chat.core.hub import Hub
-from trio_chat.core.names import name_key
 
-from .conftest import STEP_TIMEOUT, MemoryConnector, Peer, text_server
+from .conftest import STEP_TIMEOUT, MemoryConnector, Peer, Running, running_app
 
 # Messages replayed on entering a room, in the tests with history.
 REPLAY = 5
@@ -362,19 +360,10 @@ async def test_history_without_a_history_store_has_no_older_messages(
 
 
 @asynccontextmanager
-async def serving(path: Path, replay: int = REPLAY) -> AsyncIterator[MemoryConnector]:
-    """A server keeping history in the SQLite file ``path``; its writer is done on exit."""
-    history = await open_history(str(path))
-    async with trio.open_nursery() as storage:
-        await storage.start(history.run)
-        hub = Hub(name_key, recorder=history, topics=await history.topics())
-        server = text_server(hub, history=history, replay=replay)
-        try:
-            async with trio.open_nursery() as handlers:
-                yield MemoryConnector(server, handlers)
-                handlers.cancel_scope.cancel()
-        finally:
-            history.close()
+async def serving(path: Path, replay: int = REPLAY) -> AsyncIterator[Running]:
+    """The real server keeping history in the SQLite file ``path``; its writer is done on exit."""
+    async with running_app(db=str(path), replay=replay) as chat:
+        yield chat
 
 
 @pytest.fixture
@@ -654,7 +643,7 @@ async def test_nobody_is_let_in_once_the_server_is_shutting_down(
         try:
             await bob.send("bob")
             assert await trio.to_thread.run_sync(reading.wait, STEP_TIMEOUT)
-            connector.server.shutdown("test", grace=STEP_TIMEOUT)
+            connector.app.shutdown("test", grace=STEP_TIMEOUT)
         finally:
             release.set()
         # Not "*** Welcome, bob! ...": nobody joins a hub that has shut down.

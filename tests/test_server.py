@@ -10,32 +10,25 @@ import socket
 import struct
 import termios
 from collections.abc import AsyncIterator
-from functools import partial
 
 import pytest
 import trio
 import trio.testing
 
-from trio_chat.app import ServerConfig, announce, describe_bind_error
+from trio_chat.app import App, ServerConfig, announce, describe_bind_error
 from trio_chat.core.hub import Hub
 from trio_chat.core.names import name_key
 from trio_chat.net.connection import RECEIVE_SIZE, Connection
 from trio_chat.net.listeners import USER_TIMEOUT_MS
 from trio_chat.text.codec import LineBuffer
-from trio_chat.text.server import ChatServer
 
-from .conftest import SERVER_KEEPALIVE, Peer, keepalive_options, text_server
+from .conftest import SERVER_KEEPALIVE, Peer, keepalive_options, running_app, text_server
 
 
 @pytest.fixture
-async def tcp_server(hub: Hub) -> AsyncIterator[tuple[ChatServer, trio.SocketListener]]:
-    server = text_server(hub, max_clients=20)
-    async with trio.open_nursery() as nursery:
-        listeners: list[trio.SocketListener] = await nursery.start(
-            partial(server.run, 0, host="127.0.0.1")
-        )
-        yield server, listeners[0]
-        nursery.cancel_scope.cancel()
+async def tcp_server() -> AsyncIterator[tuple[App, trio.SocketListener]]:
+    async with running_app(max_clients=20) as chat:
+        yield chat.app, chat.listener
 
 
 async def connect(listener: trio.SocketListener) -> Peer:
@@ -43,7 +36,7 @@ async def connect(listener: trio.SocketListener) -> Peer:
 
 
 async def test_several_clients_chat_over_tcp(
-    tcp_server: tuple[ChatServer, trio.SocketListener],
+    tcp_server: tuple[App, trio.SocketListener],
 ) -> None:
     server, listener = tcp_server
     peers = [await connect(listener) for _ in range(5)]
@@ -63,7 +56,7 @@ async def test_several_clients_chat_over_tcp(
 
 
 async def test_a_reset_connection_is_cleaned_up_and_announced(
-    tcp_server: tuple[ChatServer, trio.SocketListener],
+    tcp_server: tuple[App, trio.SocketListener],
 ) -> None:
     server, listener = tcp_server
     ana = await connect(listener)
@@ -90,7 +83,7 @@ async def test_a_reset_connection_is_cleaned_up_and_announced(
 
 
 async def test_nc_style_client_that_half_closes_gets_its_answers(
-    tcp_server: tuple[ChatServer, trio.SocketListener],
+    tcp_server: tuple[App, trio.SocketListener],
 ) -> None:
     _, listener = tcp_server
     peer = await connect(listener)
@@ -107,32 +100,21 @@ async def test_nc_style_client_that_half_closes_gets_its_answers(
     await stream.aclose()
 
 
-async def test_server_full_over_tcp(hub: Hub) -> None:
-    server = text_server(hub, max_clients=1)
-    async with trio.open_nursery() as nursery:
-        listeners: list[trio.SocketListener] = await nursery.start(
-            partial(server.run, 0, host="127.0.0.1")
-        )
-        first = await connect(listeners[0])
+async def test_server_full_over_tcp() -> None:
+    async with running_app(max_clients=1) as chat:
+        first = await chat.connect()
         await first.register("first")
-        second = await connect(listeners[0])
+        second = await chat.connect()
         assert await second.expect_eof() == ["! server full"]
         await first.stream.aclose()
         await second.stream.aclose()
-        nursery.cancel_scope.cancel()
 
 
 async def test_shutdown_over_tcp_ends_run_even_with_a_client_that_never_reads() -> None:
-    hub = Hub(name_key)
-    server = text_server(hub)
     with trio.fail_after(10):
-        async with trio.open_nursery() as nursery:
-            listeners: list[trio.SocketListener] = await nursery.start(
-                partial(server.run, 0, host="127.0.0.1")
-            )
-            listener = listeners[0]
-            port = listener.socket.getsockname()[1]
-            reader = await connect(listener)
+        async with running_app() as chat:
+            port = chat.listener.socket.getsockname()[1]
+            reader = await chat.connect()
             await reader.register("reader")
             # A raw socket with a tiny receive buffer that never reads: its
             # queue fills the kernel buffers and its writer blocks in send_all.
@@ -143,33 +125,29 @@ async def test_shutdown_over_tcp_ends_run_even_with_a_client_that_never_reads() 
             await reader.until("*** deaf joined")
             for _ in range(50):
                 await reader.send("x" * 4000)
-            server.shutdown(grace=0.5)
+            chat.app.shutdown(grace=0.5)
             assert await reader.expect_eof() == ["*** server shutting down"]
-        # run() returned: every session is over, the deaf one included.
-        assert len(hub) == 0
-        assert server.connections == 0
+            # run() returns by itself: every session is over, the deaf one included.
+            await chat.stopped.wait()
+            assert len(chat.hub) == 0
+            assert chat.app.admission.connections == 0
         deaf.close()
         await reader.stream.aclose()
 
 
-async def test_port_in_use_is_explained(hub: Hub) -> None:
-    server = text_server(hub)
-    async with trio.open_nursery() as nursery:
-        listeners: list[trio.SocketListener] = await nursery.start(
-            partial(server.run, 0, host="127.0.0.1")
-        )
-        port = listeners[0].socket.getsockname()[1]
+async def test_port_in_use_is_explained() -> None:
+    async with running_app() as chat:
+        port = chat.listener.socket.getsockname()[1]
         with pytest.raises(OSError, match="in use") as caught:
-            await text_server(Hub()).run(port, host="127.0.0.1")
+            await text_server(Hub(), host="127.0.0.1", port=port).serve(chat.nursery)
         error = caught.value
         message = describe_bind_error(error, ServerConfig("127.0.0.1", port))
         assert "port is in use" in message
         assert f"--port {port + 1}" in message
-        nursery.cancel_scope.cancel()
 
 
 async def test_announce_tells_how_to_connect(
-    tcp_server: tuple[ChatServer, trio.SocketListener], caplog: pytest.LogCaptureFixture
+    tcp_server: tuple[App, trio.SocketListener], caplog: pytest.LogCaptureFixture
 ) -> None:
     _, listener = tcp_server
     port = listener.socket.getsockname()[1]
@@ -182,7 +160,7 @@ async def test_announce_tells_how_to_connect(
 
 
 async def test_many_short_visits_never_stop_the_server(
-    tcp_server: tuple[ChatServer, trio.SocketListener],
+    tcp_server: tuple[App, trio.SocketListener],
 ) -> None:
     # echo ana | nc -N HOST 5000, over and over: register, then half-close.
     server, listener = tcp_server
@@ -216,7 +194,7 @@ def writer_tasks() -> list[trio.lowlevel.Task]:
 
 
 async def test_idle_connections_have_no_writer_task(
-    tcp_server: tuple[ChatServer, trio.SocketListener], monkeypatch: pytest.MonkeyPatch
+    tcp_server: tuple[App, trio.SocketListener], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # An idle connection costs one parked task, not two: the flusher writes
     # straight to sockets with room, and a writer runs only for a backlog.
@@ -274,7 +252,7 @@ async def test_sessions_cancelled_together_log_no_error(caplog: pytest.LogCaptur
 
 
 async def test_the_server_watches_the_connections_it_accepts_for_vanished_peers(
-    tcp_server: tuple[ChatServer, trio.SocketListener], accepted: list[trio.SocketStream]
+    tcp_server: tuple[App, trio.SocketListener], accepted: list[trio.SocketStream]
 ) -> None:
     # Keepalive probes an idle connection; TCP_USER_TIMEOUT bounds unacknowledged
     # sends: a laptop that vanished is dropped within about two minutes.

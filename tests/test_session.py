@@ -9,9 +9,9 @@ import trio.testing
 from trio_chat.core.events import Notice, Reason
 from trio_chat.core.hub import Hub
 from trio_chat.text.codec import MAX_LINE_BYTES
-from trio_chat.text.server import ChatServer
+from trio_chat.text.server import TextFrontend
 
-from .conftest import MemoryConnector, Peer, text_server
+from .conftest import MemoryConnector, Peer, shut_down, text_server
 
 
 async def test_welcome_names_who_is_online_and_others_hear_the_join(
@@ -229,18 +229,18 @@ async def test_shutdown_tells_everyone_and_closes_every_connection(
         await unnamed.line()
         await ana.until("*** deaf joined")
         await bob.until("*** deaf joined")
-        server.shutdown(grace=3)
+        shut_down(server, grace=3)
         assert await ana.expect_eof() == ["*** server shutting down"]
         assert await bob.expect_eof() == ["*** server shutting down"]
         assert await unnamed.expect_eof() == ["*** server shutting down"]
         del deaf
     # The nursery is done: the deaf client's session was cut at the grace deadline.
     assert len(hub) == 0
-    assert server.connections == 0
+    assert server.admission.connections == 0
 
 
 async def test_hub_is_empty_and_no_task_is_left_after_everyone_leaves(
-    server: ChatServer, hub: Hub
+    server: TextFrontend, hub: Hub
 ) -> None:
     async with trio.open_nursery() as nursery:
         connector = MemoryConnector(server, nursery)
@@ -252,7 +252,7 @@ async def test_hub_is_empty_and_no_task_is_left_after_everyone_leaves(
         await peers[2].expect_eof()
         await trio.testing.wait_all_tasks_blocked()
         assert len(hub) == 0
-        assert server.connections == 0
+        assert server.admission.connections == 0
         assert len(nursery.child_tasks) == 0
 
 
@@ -327,7 +327,7 @@ async def test_an_over_long_topic_is_refused(connector: MemoryConnector) -> None
 
 
 async def test_a_dismissed_member_that_keeps_sending_ends_by_the_dismissal_deadline(
-    server: ChatServer, autojump_clock: trio.testing.MockClock
+    server: TextFrontend, autojump_clock: trio.testing.MockClock
 ) -> None:
     # Kicked while not reading: its writer may deliver the reason until the
     # deadline given. A line it sends meanwhile ends its reader, which must

@@ -10,7 +10,6 @@ import logging
 import ssl
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from functools import partial
 from pathlib import Path
 
 import pytest
@@ -19,12 +18,11 @@ import trio.testing
 import trustme
 from cryptography.hazmat.primitives import serialization
 
-from trio_chat.app import ServerConfig, announce
+from trio_chat.app import App, ServerConfig, announce
 from trio_chat.client.terminal import connect
 from trio_chat.core.hub import Hub
 from trio_chat.net import tls
 from trio_chat.net.tls import NOT_TLS_REPLY
-from trio_chat.text.server import ChatServer
 from trio_chat.text.session import NAME_TIMEOUT
 
 from .conftest import SERVER_KEEPALIVE, STEP_TIMEOUT, Peer, keepalive_options, text_server
@@ -57,16 +55,15 @@ def trusting(files: dict[str, Path]) -> ssl.SSLContext:
 
 async def start_server(
     nursery: trio.Nursery, context: ssl.SSLContext | None, name_timeout: float = NAME_TIMEOUT
-) -> tuple[ChatServer, int]:
+) -> tuple[App, int]:
     server = text_server(Hub(), max_clients=20, ssl_context=context, name_timeout=name_timeout)
-    listeners: list[trio.SocketListener] = await nursery.start(
-        partial(server.run, 0, host="127.0.0.1")
-    )
-    return server, listeners[0].socket.getsockname()[1]
+    app = App(server.service, server.admission, [server])
+    listeners: list[trio.SocketListener] = await nursery.start(app.run)
+    return app, listeners[0].socket.getsockname()[1]
 
 
 @pytest.fixture
-async def tls_server(files: dict[str, Path]) -> AsyncIterator[tuple[ChatServer, int]]:
+async def tls_server(files: dict[str, Path]) -> AsyncIterator[tuple[App, int]]:
     context = tls.server_context(str(files["cert"]), str(files["key"]))
     async with trio.open_nursery() as nursery:
         yield await start_server(nursery, context)
@@ -133,7 +130,7 @@ async def read_until_closed(stream: trio.abc.ReceiveStream) -> bytes:
 
 
 async def test_two_tls_clients_chat_through_the_server(
-    tls_server: tuple[ChatServer, int], trusting: ssl.SSLContext, logs: pytest.LogCaptureFixture
+    tls_server: tuple[App, int], trusting: ssl.SSLContext, logs: pytest.LogCaptureFixture
 ) -> None:
     server, port = tls_server
     ana = await tls_peer(port, trusting)
@@ -163,7 +160,7 @@ async def test_two_tls_clients_chat_through_the_server(
 
 
 async def test_tls_clients_hear_the_shutdown_and_a_clean_close(
-    tls_server: tuple[ChatServer, int], trusting: ssl.SSLContext
+    tls_server: tuple[App, int], trusting: ssl.SSLContext
 ) -> None:
     server, port = tls_server
     ana = await tls_peer(port, trusting)
@@ -177,7 +174,7 @@ async def test_tls_clients_hear_the_shutdown_and_a_clean_close(
 
 
 async def test_a_plain_text_client_on_the_tls_port_is_dropped_and_others_go_on(
-    tls_server: tuple[ChatServer, int], trusting: ssl.SSLContext, logs: pytest.LogCaptureFixture
+    tls_server: tuple[App, int], trusting: ssl.SSLContext, logs: pytest.LogCaptureFixture
 ) -> None:
     _, port = tls_server
     ana = await tls_peer(port, trusting)
@@ -203,7 +200,7 @@ async def test_a_plain_text_client_on_the_tls_port_is_dropped_and_others_go_on(
 
 
 async def test_a_client_that_refuses_the_certificate_is_one_log_line(
-    tls_server: tuple[ChatServer, int], trusting: ssl.SSLContext, logs: pytest.LogCaptureFixture
+    tls_server: tuple[App, int], trusting: ssl.SSLContext, logs: pytest.LogCaptureFixture
 ) -> None:
     _, port = tls_server
     with watching_log("TLS handshake failed") as watch:
@@ -289,7 +286,7 @@ async def test_the_client_gives_up_on_a_server_that_never_handshakes(
 
 
 async def test_announce_tells_tls_clients_which_certificate_to_trust(
-    tls_server: tuple[ChatServer, int], logs: pytest.LogCaptureFixture
+    tls_server: tuple[App, int], logs: pytest.LogCaptureFixture
 ) -> None:
     _, port = tls_server
     [listener] = await trio.open_tcp_listeners(0, host="127.0.0.1")
@@ -362,7 +359,7 @@ def test_server_failures_in_words() -> None:
 
 
 async def test_the_tls_server_watches_its_connections_for_vanished_peers(
-    tls_server: tuple[ChatServer, int], trusting: ssl.SSLContext, accepted: list[trio.SocketStream]
+    tls_server: tuple[App, int], trusting: ssl.SSLContext, accepted: list[trio.SocketStream]
 ) -> None:
     _, port = tls_server
     ana = await tls_peer(port, trusting)

@@ -51,6 +51,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def _serve_options(serve: argparse.ArgumentParser) -> None:
     from trio_chat.app import DEFAULT_HOST
+    from trio_chat.core.admission import DEFAULT_MAX_CLIENTS
     from trio_chat.core.datafile import default_path
     from trio_chat.core.history import DEFAULT_REPLAY
     from trio_chat.core.limits import (
@@ -61,7 +62,6 @@ def _serve_options(serve: argparse.ArgumentParser) -> None:
         LOOPBACK,
     )
     from trio_chat.logs import LOG_FORMATS
-    from trio_chat.text.server import DEFAULT_MAX_CLIENTS
 
     serve.add_argument(
         "--host",

@@ -1,9 +1,28 @@
-"""Assembly: builds the hub, history and accounts, runs the servers, owns shutdown.
+"""Assembly: builds the service and admission, runs the frontends, owns shutdown.
 
-``run_server`` builds the :class:`~trio_chat.core.hub.Hub` and a
-:class:`~trio_chat.text.server.ChatServer`, then runs two things side by
-side: the server, and a task that turns SIGINT/SIGTERM into a graceful
-shutdown (a second signal cuts the grace period short).
+Who owns what
+-------------
+:func:`build_app` builds every shared piece from a :class:`ServerConfig`:
+the history, the :class:`~trio_chat.core.accounts.Guard`, the
+:class:`~trio_chat.core.hub.Hub` and the
+:class:`~trio_chat.core.service.ChatService` over them, one
+:class:`~trio_chat.core.admission.Admission` for every listener, and the
+frontends (today the text protocol, on plain TCP or TLS). :meth:`App.run`
+starts the history's writer and the hub's background tasks once, then every
+frontend side by side, their connections in one handler nursery.
+
+Shutdown, in hypercorn's order (:meth:`App.shutdown`): (1) stop every
+listener; (2) tell everyone: every member hears ``*** server shutting
+down`` and every outbox is closed, so each writer sends what is queued and
+ends its session, and every frontend ends its connections still choosing a
+name; (3) give the sessions a grace period as a deadline on the handler
+nursery, after which those still stuck sending to a client that never reads
+are cancelled; (4) once every connection is over, stop the hub's tasks and
+close the history (its writer flushes what is queued, then returns).
+
+:func:`run_server` runs the app beside a task that turns SIGINT/SIGTERM
+into that shutdown (a second signal ends every connection at once).
+``__main__`` only parses arguments and calls it.
 """
 
 from __future__ import annotations
@@ -12,16 +31,18 @@ import dataclasses
 import errno
 import logging
 import signal
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
+from typing import Protocol
 
 import trio
 
 from trio_chat import DEFAULT_PORT as DEFAULT_PORT
 from trio_chat import hints
-from trio_chat.core.accounts import Guard, read_secret
+from trio_chat.core.accounts import Guard, ScryptCost, read_secret
+from trio_chat.core.admission import DEFAULT_MAX_CLIENTS, Admission
 from trio_chat.core.history import DEFAULT_REPLAY, MEMORY, History, HistoryStore
 from trio_chat.core.hub import Hub
 from trio_chat.core.limits import DEFAULT_LIMITS, Limits
@@ -29,13 +50,16 @@ from trio_chat.core.names import name_key
 from trio_chat.core.service import ChatService
 from trio_chat.net.listeners import lan_addresses, raise_open_file_limit
 from trio_chat.net.tls import server_context
-from trio_chat.text.server import DEFAULT_MAX_CLIENTS, ChatServer
+from trio_chat.text.server import FAREWELL_TIMEOUT, SHUTDOWN_NOTICE, TextFrontend
+from trio_chat.text.session import NAME_TIMEOUT
 
 LOGGER = logging.getLogger(__name__)
 
 DEFAULT_HOST = "0.0.0.0"
 # The file descriptors the process needs besides one per client.
 SPARE_FDS = 64
+# After a shutdown signal, how long sessions get to deliver what is queued.
+SHUTDOWN_GRACE = 3.0
 
 
 @dataclass(frozen=True)
@@ -55,6 +79,175 @@ class ServerConfig:
     # PEM files of the certificate (chain) and its key: serve TLS when set.
     tls_cert: str | None = None
     tls_key: str | None = None
+    # Seconds a connection has to choose a valid name.
+    name_timeout: float = NAME_TIMEOUT
+
+
+class Frontend(Protocol):
+    """One way in to the chat: its listeners and its connections' handlers."""
+
+    async def serve(
+        self,
+        handler_nursery: trio.Nursery,
+        *,
+        task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Listen (raising OSError if it cannot), report the listeners, then
+        accept connections into ``handler_nursery`` until :meth:`stop`."""
+        ...
+
+    def stop(self) -> None:
+        """Stop accepting; the connections go on."""
+        ...
+
+    def shutdown(self, deadline: float) -> None:
+        """The hub has told its members: end the connections it does not know yet."""
+        ...
+
+
+class App:
+    """The running server: the shared pieces, the frontends, the shutdown order.
+
+    Args:
+        service: what every frontend asks; its hub's background tasks run
+            here, and its history (if any) is written to while the app runs
+            and closed once every connection is over.
+        admission: counts and limits the connections of every listener.
+        frontends: run side by side, their connections in one nursery.
+    """
+
+    def __init__(
+        self, service: ChatService, admission: Admission, frontends: Sequence[Frontend]
+    ) -> None:
+        self.service = service
+        self.hub = service.hub
+        self.history = service.history
+        self.admission = admission
+        self.frontends = list(frontends)
+        # The handler nursery's scope: a deadline on it is the grace period.
+        self._handlers = trio.CancelScope()
+
+    async def run(
+        self,
+        *,
+        task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Serve until :meth:`shutdown` and the grace period that follows are over.
+
+        Reports every frontend's listeners, in order, once all listen.
+
+        Raises:
+            ExceptionGroup: holding the OSError of a frontend that cannot
+                listen (the others are stopped; nothing else can fail so).
+        """
+        async with trio.open_nursery() as storage:
+            if self.history is not None:
+                await storage.start(self.history.run)
+            try:
+                await self._serve(task_status)
+            finally:
+                # The writer flushes every pending message, then returns.
+                if self.history is not None:
+                    self.history.close()
+
+    async def _serve(self, task_status: trio.TaskStatus[list[trio.SocketListener]]) -> None:
+        async with trio.open_nursery() as services:
+            await services.start(self.hub.run)
+            with self._handlers:
+                async with trio.open_nursery() as handlers:
+                    listeners: list[trio.SocketListener] = []
+                    for frontend in self.frontends:
+                        listeners += await handlers.start(frontend.serve, handlers)
+                    task_status.started(listeners)
+            # Every connection is over: the flusher has nothing left to flush.
+            services.cancel_scope.cancel()
+
+    def shutdown(self, why: str = "shutdown requested", grace: float = SHUTDOWN_GRACE) -> None:
+        """Stop accepting, tell everyone, and give sessions ``grace`` seconds."""
+        LOGGER.info(
+            "%s: shutting down, %d connection(s) open",
+            why,
+            self.admission.connections,
+            extra={
+                "fields": {
+                    "event": "shutdown",
+                    "reason": why,
+                    "connections": self.admission.connections,
+                }
+            },
+        )
+        for frontend in self.frontends:
+            frontend.stop()
+        deadline = trio.current_time() + grace
+        self.hub.shutdown(SHUTDOWN_NOTICE, deadline)
+        for frontend in self.frontends:
+            frontend.shutdown(deadline)
+        # A backstop for farewells: every session is done by then.
+        self._handlers.deadline = deadline + FAREWELL_TIMEOUT
+
+    def abort(self) -> None:
+        """End every connection now."""
+        for frontend in self.frontends:
+            frontend.stop()
+        self._handlers.cancel()
+
+
+async def build_app(
+    config: ServerConfig,
+    *,
+    scrypt_cost: ScryptCost | None = None,
+    clock: Callable[[], float] = time.time,
+) -> App:
+    """Build every piece ``config`` asks for, logging what matters; nothing runs yet.
+
+    Args:
+        scrypt_cost: the cost of new password hashes (tests use a cheap one).
+        clock: the time, for bans that expire (tests inject their own).
+
+    Raises:
+        TLSError, SecretFileError, HistoryError: a file named in ``config``
+            cannot be used; the message says why (before the port is opened).
+    """
+    fd_limit = raise_open_file_limit()
+    max_clients = config.max_clients
+    if fd_limit - SPARE_FDS < max_clients:
+        max_clients = max(1, fd_limit - SPARE_FDS)
+        LOGGER.warning("open-file limit %d: serving at most %d clients", fd_limit, max_clients)
+    context = None
+    if config.tls_cert and config.tls_key:
+        # Before the history and the port: a bad file stops the server at once.
+        context = await trio.to_thread.run_sync(server_context, config.tls_cert, config.tls_key)
+    # Password files first: a missing one stops the server before any file is made.
+    password, oper_password = await read_secrets(config)
+    history = await open_history(config.db)
+    guard = Guard(
+        history,
+        server_password=password,
+        oper_password=oper_password,
+        cost=scrypt_cost or ScryptCost(),
+        clock=clock,
+    )
+    await guard.open()
+    if guard.needs_password:
+        LOGGER.info("a password is needed to connect (--password-file)")
+    if guard.has_operators:
+        LOGGER.info("operators: /oper with the password of --oper-password-file")
+    hub = Hub(name_key, recorder=history, topics=await history.topics(), last_id=history.last_seq)
+    service = ChatService(
+        hub, guard=guard, history=history, limits=config.limits, replay=config.replay
+    )
+    # One admission for every listener: --max-clients and the per-address
+    # limits count the connections of all of them together.
+    admission = Admission(max_clients=max_clients, limits=config.limits, guard=guard)
+    text = TextFrontend(
+        service,
+        admission,
+        host=config.host,
+        port=config.port,
+        name_timeout=config.name_timeout,
+        ssl_context=context,
+    )
+    return App(service, admission, [text])
 
 
 async def announce(listeners: Sequence[trio.SocketListener], config: ServerConfig) -> None:
@@ -99,37 +292,19 @@ async def run_server(
     task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the server until SIGINT or SIGTERM, then shut down gracefully."""
-    fd_limit = raise_open_file_limit()
-    max_clients = config.max_clients
-    if fd_limit - SPARE_FDS < max_clients:
-        max_clients = max(1, fd_limit - SPARE_FDS)
-        LOGGER.warning("open-file limit %d: serving at most %d clients", fd_limit, max_clients)
-        config = dataclasses.replace(config, max_clients=max_clients)
-    context = None
-    if config.tls_cert and config.tls_key:
-        # Before the history and the port: a bad file stops the server at once.
-        context = await trio.to_thread.run_sync(server_context, config.tls_cert, config.tls_key)
-    # Password files first: a missing one stops the server before any file is made.
-    password, oper_password = await read_secrets(config)
-    history = await open_history(config.db)
-    guard = Guard(history, server_password=password, oper_password=oper_password)
-    await guard.open()
-    if guard.needs_password:
-        LOGGER.info("a password is needed to connect (--password-file)")
-    if guard.has_operators:
-        LOGGER.info("operators: /oper with the password of --oper-password-file")
-    hub = Hub(name_key, recorder=history, topics=await history.topics(), last_id=history.last_seq)
-    service = ChatService(
-        hub, guard=guard, history=history, limits=config.limits, replay=config.replay
-    )
-    server = ChatServer(service, max_clients=max_clients, ssl_context=context)
-    async with trio.open_nursery() as storage:
-        await storage.start(history.run)
-        try:
-            await _serve_until_signal(server, config, task_status)
-        finally:
-            # The writer flushes every pending message, then returns.
-            history.close()
+    app = await build_app(config)
+    limit = app.admission.max_clients
+    if limit != config.max_clients:  # the open-file limit lowered it
+        config = dataclasses.replace(config, max_clients=limit)
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_on_signals, signals, app)
+            async with trio.open_nursery() as serving:
+                listeners: list[trio.SocketListener] = await serving.start(app.run)
+                await announce(listeners, config)
+                task_status.started(listeners)
+            # app.run() returned: the shutdown is complete.
+            nursery.cancel_scope.cancel()
 
 
 async def read_secrets(config: ServerConfig) -> tuple[str | None, str | None]:
@@ -164,35 +339,17 @@ async def open_history(db: str) -> History:
     return history
 
 
-async def _serve_until_signal(
-    server: ChatServer,
-    config: ServerConfig,
-    task_status: trio.TaskStatus[list[trio.SocketListener]],
-) -> None:
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(_on_signals, signals, server)
-            async with trio.open_nursery() as serving:
-                listeners: list[trio.SocketListener] = await serving.start(
-                    partial(server.run, config.port, host=config.host)
-                )
-                await announce(listeners, config)
-                task_status.started(listeners)
-            # server.run() returned: the shutdown is complete.
-            nursery.cancel_scope.cancel()
-
-
-async def _on_signals(signals: AsyncIterator[int], server: ChatServer) -> None:
+async def _on_signals(signals: AsyncIterator[int], app: App) -> None:
     """First signal: graceful shutdown. Second: stop at once."""
     stopping = False
     async for signum in signals:
         name = signal.Signals(signum).name
         if not stopping:
             stopping = True
-            server.shutdown(f"{name} received")
+            app.shutdown(f"{name} received")
         else:
             LOGGER.warning("%s received again: closing all connections now", name)
-            server.abort()
+            app.abort()
 
 
 def describe_bind_error(exc: OSError, config: ServerConfig) -> str:

@@ -26,6 +26,8 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from trio_chat.core.refusals import TooManyConnections, TooManyNewConnections
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # Lines a second a connection may send, and how many it may send at once.
@@ -229,12 +231,12 @@ class AddressLimiter:
         # logged since (logging each refusal in a storm would flood the log).
         self._logged: dict[str, tuple[float, int]] = {}
 
-    def admit(self, address: str, now: float) -> str | None:
+    def admit(self, address: str, now: float) -> TooManyConnections | TooManyNewConnections | None:
         """Count a new connection from ``address``; or say why it is refused."""
         limits = self.limits
         key = address_key(address)
         if self._open.get(key, 0) >= limits.max_per_address:
-            return f"too many connections from your address (at most {limits.max_per_address})"
+            return TooManyConnections(limits.max_per_address)
         # Most recently seen last; past the cap, the longest unseen is forgotten
         # (a storm of new addresses costs O(1) each, and bounded memory).
         bucket = self._buckets.pop(key, None)
@@ -244,10 +246,7 @@ class AddressLimiter:
                 del self._buckets[next(iter(self._buckets))]
         self._buckets[key] = bucket
         if not bucket.try_take(now):
-            return (
-                f"too many new connections from your address "
-                f"(at most {limits.connect_rate} a minute); try again later"
-            )
+            return TooManyNewConnections(limits.connect_rate)
         self._open[key] = self._open.get(key, 0) + 1
         return None
 

@@ -155,3 +155,27 @@ class NotBanned(Refused):
 
 class ServerClosing(Refused):
     """The server is shutting down: nobody joins any more."""
+
+
+# --- at the door: why a new connection is turned away (core/admission.py) ------------
+
+
+@dataclass
+class ServerFull(Refused):
+    """``max_clients`` connections are open already, all listeners together."""
+
+    max_clients: int
+
+
+@dataclass
+class TooManyConnections(Refused):
+    """The address holds ``limit`` connections already."""
+
+    limit: int
+
+
+@dataclass
+class TooManyNewConnections(Refused):
+    """The address opened ``per_minute`` new connections within the last minute."""
+
+    per_minute: int

@@ -30,6 +30,9 @@ from trio_chat.core.refusals import (
     Refused,
     RegisteredAlready,
     ServerClosing,
+    ServerFull,
+    TooManyConnections,
+    TooManyNewConnections,
     WrongOperPassword,
     WrongPassword,
     WrongServerPassword,
@@ -100,6 +103,24 @@ def name_step_refusal(refused: Refused) -> str:
             return f"you are banned ({ban.term()})"
         case ServerClosing():
             return "the server is shutting down"
+        case _:
+            return connect_refusal(refused)
+
+
+def connect_refusal(refused: Refused) -> str:
+    """The ``! `` line for a connection refused as it opens (see core/admission.py)."""
+    match refused:
+        case ServerFull():
+            return "server full"
+        case Banned(ban):
+            return f"you are banned ({ban.term()})"
+        case TooManyConnections(limit):
+            return f"too many connections from your address (at most {limit})"
+        case TooManyNewConnections(per_minute):
+            return (
+                f"too many new connections from your address "
+                f"(at most {per_minute} a minute); try again later"
+            )
         case _:
             return type(refused).__name__
 

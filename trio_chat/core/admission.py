@@ -1,0 +1,154 @@
+"""Who may connect: one :class:`Admission` for every listener of every frontend.
+
+Theory of operation
+-------------------
+A frontend asks :meth:`Admission.admit` as soon as a connection is accepted,
+before any greeting or TLS handshake. The checks, in order:
+
+1. the whole server's bound (``--max-clients``), counted across all
+   listeners, so that two ports (or two protocols) share one budget;
+2. a banned address (the ban list of the :class:`~trio_chat.core.accounts.Guard`);
+3. the per-address limits (:class:`~trio_chat.core.limits.AddressLimiter`):
+   connections open at once, and new connections a minute. Exempt addresses
+   (loopback by default) and connections not over IP skip these.
+
+A refusal is a typed :class:`~trio_chat.core.refusals.Refused` (returned,
+not raised: the frontend tells the peer outside any except clause), worded
+by the frontend for its protocol. Each refusal is logged here, at most once per address every
+:data:`~trio_chat.core.limits.REFUSAL_LOG_INTERVAL` seconds (a storm would
+flood the log otherwise), with the count of those not logged.
+
+A refused connection is told why only while fewer than :data:`MAX_REFUSING`
+are being told (:meth:`Admission.refusing`): past that, in a storm, it is
+closed at once, so that refusals cannot exhaust the file descriptors they
+are there to protect.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import trio
+
+from trio_chat.core.accounts import Guard
+from trio_chat.core.limits import DEFAULT_LIMITS, AddressLimiter, Limits
+from trio_chat.core.refusals import (
+    Banned,
+    ServerFull,
+    TooManyConnections,
+    TooManyNewConnections,
+)
+
+LOGGER = logging.getLogger(__name__)
+
+# Connections (registered or not) served at once, unless --max-clients says otherwise.
+DEFAULT_MAX_CLIENTS = 10_000
+# Refused connections told why at once; beyond this, more are closed without a word.
+MAX_REFUSING = 32
+# The key the "server full" refusals are counted under for their log line.
+SERVER_FULL = "server full"
+
+
+# Why a connection is turned away as it opens.
+Refusal = ServerFull | Banned | TooManyConnections | TooManyNewConnections
+
+
+class Admission:
+    """Counts connections in and out, across all listeners, and refuses the excess.
+
+    Args:
+        max_clients: connections served at once, all listeners together.
+        limits: the per-address limits, and who is exempt from them.
+        guard: whose ban list is checked as a connection opens.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_clients: int = DEFAULT_MAX_CLIENTS,
+        limits: Limits = DEFAULT_LIMITS,
+        guard: Guard | None = None,
+    ) -> None:
+        self.max_clients = max_clients
+        self.limits = limits
+        self.guard = guard or Guard()
+        self._addresses = AddressLimiter(limits)
+        # Connections admitted and not yet released.
+        self.connections = 0
+        # Refused connections still being told why (bounded: MAX_REFUSING).
+        self._refusing = 0
+
+    def admit(self, peer: str, address: str | None) -> Refusal | None:
+        """Count a new connection in, or say why it is refused (and log that).
+
+        Args:
+            peer: how the connection is named in logs.
+            address: the peer's IP address (None: not over IP, like loopback).
+        """
+        refusal = self._refusal(peer, address)
+        if refusal is None:
+            self.connections += 1
+        return refusal
+
+    def release(self, address: str | None) -> None:
+        """A connection :meth:`admit` let in has closed."""
+        self.connections -= 1
+        if self._limited(address):
+            assert address is not None
+            self._addresses.release(address)
+
+    @contextmanager
+    def refusing(self) -> Iterator[bool]:
+        """Whether a refused connection may be told why now; counted while inside."""
+        if self._refusing >= MAX_REFUSING:
+            yield False
+            return
+        self._refusing += 1
+        try:
+            yield True
+        finally:
+            self._refusing -= 1
+
+    def _limited(self, address: str | None) -> bool:
+        return address is not None and not self.limits.is_exempt(address)
+
+    def _refusal(self, peer: str, address: str | None) -> Refusal | None:
+        now = trio.current_time()
+        if self.connections >= self.max_clients:
+            # The count is logged at most once per REFUSAL_LOG_INTERVAL.
+            self._log(SERVER_FULL, now, peer, "server full", f"server full ({self.max_clients})")
+            return ServerFull(self.max_clients)
+        ban = self.guard.ban_of_peer(peer)
+        if ban is not None:
+            # Before any TLS handshake or greeting, and logged like other refusals.
+            why = f"the address is banned {ban.term()}"
+            self._log(address or peer, now, peer, "banned address", why)
+            return Banned(ban)
+        if address is None or not self._limited(address):
+            return None
+        limit = self._addresses.admit(address, now)
+        if limit is not None:
+            text = describe_limit(limit)
+            self._log(address, now, peer, text, text)
+        return limit
+
+    def _log(self, key: str, now: float, peer: str, reason: str, why: str) -> None:
+        """Log a refusal, unless one was logged for ``key`` a moment ago."""
+        unlogged = self._addresses.log_refusal(key, now)
+        if unlogged is None:
+            return
+        more = f" ({unlogged} more refused since the last line)" if unlogged else ""
+        fields = {"event": "refused", "address": peer, "reason": reason}
+        LOGGER.warning("refused %s: %s%s", peer, why, more, extra={"fields": fields})
+
+
+def describe_limit(refusal: TooManyConnections | TooManyNewConnections) -> str:
+    """A per-address refusal in the log's words."""
+    if isinstance(refusal, TooManyConnections):
+        return f"too many connections from your address (at most {refusal.limit})"
+    return (
+        f"too many new connections from your address "
+        f"(at most {refusal.per_minute} a minute); try again later"
+    )
