@@ -8,9 +8,9 @@ import struct
 import trio
 import trio.testing
 
-from trio_chat.core.events import Notice
+from trio_chat.core.events import Notice, Reason
 from trio_chat.core.hub import Hub
-from trio_chat.core.members import Member
+from trio_chat.core.members import Member, ScopeLink
 from trio_chat.core.names import name_key
 from trio_chat.net.connection import Connection
 from trio_chat.text.codec import encode
@@ -36,7 +36,7 @@ class Idle:
 
 
 def joined(hub: Hub, name: str = "ana") -> Member:
-    return hub.join(name, encode, trio.CancelScope())
+    return hub.join(name, encode, ScopeLink())
 
 
 def tcp_pair() -> tuple[socket.socket, socket.socket]:
@@ -86,8 +86,8 @@ async def test_close_ends_the_chat_phase_and_keeps_its_reason() -> None:
             await trio.testing.wait_all_tasks_blocked()
             hub.deliver(session.member, Notice("last words"))
             await trio.testing.wait_all_tasks_blocked()
-            connection.close("kicked")
-    assert connection.reason == "kicked"
+            connection.close(Reason.KICKED)
+    assert connection.reason is Reason.KICKED
     assert session.left == ["cut short"]  # the member leaves once, whatever ended it
     # What was queued before the close was written.
     assert await peer.line() == "*** last words"
@@ -95,10 +95,10 @@ async def test_close_ends_the_chat_phase_and_keeps_its_reason() -> None:
 
 async def test_a_close_asked_before_the_chat_phase_applies_when_it_starts() -> None:
     connection, session, _ = idle(Hub(name_key))
-    connection.close("server shutting down")
+    connection.close(Reason.SHUTDOWN)
     with trio.fail_after(STEP_TIMEOUT):
         await serve(connection, session)  # ends at once: the reader never returns
-    assert connection.reason == "server shutting down"
+    assert connection.reason is Reason.SHUTDOWN
     assert session.left == ["cut short"]
 
 
@@ -110,7 +110,7 @@ async def test_a_close_with_a_deadline_lets_the_chat_phase_run_until_then(
     async with trio.open_nursery() as nursery:
         nursery.start_soon(serve, connection, session)
         await trio.testing.wait_all_tasks_blocked()
-        connection.close("dismissed", trio.current_time() + 7)
+        connection.close(Reason.BANNED, trio.current_time() + 7)
         await trio.sleep(6)
         assert nursery.child_tasks  # still running: the deadline is not there yet
     assert trio.current_time() - start == 7
@@ -122,4 +122,4 @@ async def test_the_reader_returning_leaves_and_ends_the_phase() -> None:
     with trio.fail_after(STEP_TIMEOUT):
         await serve(connection, session)
     assert session.left == ["done reading"]
-    connection.close("too late")  # after the phase: nothing to end, no error
+    connection.close(Reason.LOST)  # after the phase: nothing to end, no error

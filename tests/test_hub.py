@@ -15,7 +15,7 @@ from trio_chat.core import hub as hub_module
 from trio_chat.core import outbox as outbox_module
 from trio_chat.core.events import Message, Notice, Reason, ServerEvent
 from trio_chat.core.hub import LOBBY, Hub
-from trio_chat.core.members import Member
+from trio_chat.core.members import Member, ScopeLink
 from trio_chat.core.names import name_key
 from trio_chat.core.outbox import Flusher, Outbox
 from trio_chat.core.refusals import NameTaken, NoSuchMember, ServerClosing
@@ -32,9 +32,7 @@ def hub() -> Hub:
 
 def join(hub: Hub, name: str, outbox: Outbox | None = None) -> Member:
     """Register ``name`` with the line protocol's encoder, as a session does."""
-    member = hub.join(
-        name, encode, trio.CancelScope(), address=f"test:{name}", outbox=outbox or Outbox()
-    )
+    member = hub.join(name, encode, ScopeLink(), address=f"test:{name}", outbox=outbox or Outbox())
     hub.enter(member, LOBBY)  # where the text frontend puts everyone
     return member
 
@@ -240,7 +238,7 @@ async def test_member_with_full_message_queue_is_evicted_as_too_slow(hub: Hub) -
     hub.say(ana, LOBBY, "three")
     assert received(bob) == b"ana: one\nana: two\nana: three\n*** slow left (too slow)\n"
     assert received(ana) == b"*** slow left (too slow)\n"
-    assert slow.cancel_scope.cancel_called
+    assert slow.link.scope.cancel_called
     assert hub.names() == ["ana", "bob"]
 
 
@@ -262,7 +260,7 @@ async def test_byte_budget_evicts_before_the_message_count_is_reached(hub: Hub) 
     assert hub.find("slow") is slow
     hub.say(ana, LOBBY, "x")  # 7 more bytes: 23 > 20
     assert hub.find("slow") is None
-    assert slow.cancel_scope.cancel_called
+    assert slow.link.scope.cancel_called
     assert received(ana) == b"*** slow left (too slow)\n"
 
 
@@ -292,7 +290,7 @@ async def test_member_whose_writer_is_gone_is_evicted_as_connection_lost(hub: Hu
     hub.say(ana, LOBBY, "hi")
     assert received(bob) == b"ana: hi\n*** gone left (connection lost)\n"
     assert received(ana) == b"*** gone left (connection lost)\n"
-    assert gone.cancel_scope.cancel_called
+    assert gone.link.scope.cancel_called
     assert hub.names() == ["ana", "bob"]
 
 
@@ -303,7 +301,7 @@ async def test_slow_private_recipient_is_evicted(hub: Hub) -> None:
     hub.private(ana, "slow", "one")
     hub.private(ana, "slow", "two")
     assert hub.find("slow") is None
-    assert slow.cancel_scope.cancel_called
+    assert slow.link.scope.cancel_called
     assert received(ana) == b"*** slow left (too slow)\n"
 
 
@@ -314,7 +312,7 @@ async def test_broadcast_encodes_once_for_members_sharing_an_encoder(hub: Hub) -
         calls.append(event)
         return encode(event)
 
-    sender, *others = [hub.join(f"m{i}", counting_encode, trio.CancelScope()) for i in range(5)]
+    sender, *others = [hub.join(f"m{i}", counting_encode, ScopeLink()) for i in range(5)]
     for member in (sender, *others):
         hub.enter(member, LOBBY)
     for member in others:
@@ -336,7 +334,7 @@ async def test_shutdown_encodes_its_notice_once(hub: Hub) -> None:
         return encode(event)
 
     for i in range(4):
-        hub.join(f"m{i}", counting_encode, trio.CancelScope())
+        hub.join(f"m{i}", counting_encode, ScopeLink())
     calls.clear()
     hub.shutdown("bye")
     assert calls == [Notice("bye")]
@@ -353,9 +351,9 @@ async def test_say_encodes_once_per_encoder(hub: Hub) -> None:
         return counting_encode
 
     encode_a, encode_b = encoder("a"), encoder("b")
-    sender = hub.join("sender", encode_a, trio.CancelScope())
-    line_members = [hub.join(f"a{i}", encode_a, trio.CancelScope()) for i in range(3)]
-    other = hub.join("other", encode_b, trio.CancelScope())
+    sender = hub.join("sender", encode_a, ScopeLink())
+    line_members = [hub.join(f"a{i}", encode_a, ScopeLink()) for i in range(3)]
+    other = hub.join("other", encode_b, ScopeLink())
     for member in (sender, *line_members, other):
         hub.enter(member, LOBBY)
     counts.update(a=0, b=0)
@@ -429,7 +427,7 @@ async def test_slow_member_at_shutdown_is_evicted_quietly(hub: Hub) -> None:
     received(ana)
     hub.say(ana, LOBBY, "fills the queue")
     hub.shutdown("server shutting down")
-    assert slow.cancel_scope.cancel_called
+    assert slow.link.scope.cancel_called
     assert received(ana) == b"*** server shutting down\n"
     assert received(slow) == b"ana: fills the queue\n"
 
@@ -461,10 +459,10 @@ async def test_room_messages_stay_in_the_room(hub: Hub) -> None:
 
 
 async def test_entering_a_room_whose_last_member_is_evicted_keeps_the_room(hub: Hub) -> None:
-    bob = hub.join("bob", encode, trio.CancelScope(), outbox=Outbox(max_messages=1))
+    bob = hub.join("bob", encode, ScopeLink(), outbox=Outbox(max_messages=1))
     hub.enter(bob, "#dev")
     bob.outbox.put_nowait(b"his outbox is full\n")  # bob stopped reading
-    ana = hub.join("ana", encode, trio.CancelScope())
+    ana = hub.join("ana", encode, ScopeLink())
     hub.enter(ana, "#dev")  # the "ana joined" notice evicts bob, the room's only member
     room = hub.room("#dev")
     assert room is not None
@@ -477,7 +475,7 @@ async def test_entering_a_room_whose_last_member_is_evicted_keeps_the_room(hub: 
 async def test_nobody_joins_a_hub_that_is_shutting_down(hub: Hub) -> None:
     hub.shutdown("bye")
     with pytest.raises(ServerClosing):
-        hub.join("late", encode, trio.CancelScope())
+        hub.join("late", encode, ScopeLink())
     assert len(hub) == 0
 
 

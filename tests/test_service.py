@@ -13,7 +13,7 @@ from trio_chat.core.accounts import Guard
 from trio_chat.core.clients import Client
 from trio_chat.core.events import Message, Private, Quit, Reason, ServerEvent, TopicChanged
 from trio_chat.core.hub import LOBBY, Hub
-from trio_chat.core.members import Member
+from trio_chat.core.members import Member, ScopeLink
 from trio_chat.core.names import name_key
 from trio_chat.core.outbox import Outbox
 from trio_chat.core.refusals import (
@@ -46,7 +46,7 @@ def drain(member: Member) -> None:
 
 async def named(service: ChatService, name: str, encode: Recording) -> Client:
     client = service.connect(f"test:{name}")
-    await service.take_name(client, name, encode, outbox=Outbox())
+    await service.take_name(client, name, encode, ScopeLink(), outbox=Outbox())
     return client
 
 
@@ -167,7 +167,7 @@ async def test_one_encoder_failing_does_not_stop_delivery_to_the_rest(
 
     ana = await named(service, "ana", Recording())
     client = service.connect("test:broken")
-    await service.take_name(client, "broken", broken, outbox=Outbox())
+    await service.take_name(client, "broken", broken, ScopeLink(), outbox=Outbox())
     bob_sees = Recording()
     await named(service, "bob", bob_sees)
     event = service.say(ana, LOBBY, "hello")
@@ -181,15 +181,15 @@ async def test_rules_are_the_services_for_every_frontend() -> None:
     service = ChatService(Hub(name_key), guard=guard)
     client = service.connect("test:1")
     with pytest.raises(PasswordNeeded):
-        await service.take_name(client, "ana", Recording())
+        await service.take_name(client, "ana", Recording(), ScopeLink())
     service.give_password(client, "Door-Secret-42")
     with pytest.raises(InvalidName):
-        await service.take_name(client, "ana maria", Recording())
-    await service.take_name(client, "ana", Recording(), outbox=Outbox())
+        await service.take_name(client, "ana maria", Recording(), ScopeLink())
+    await service.take_name(client, "ana", Recording(), ScopeLink(), outbox=Outbox())
     other = service.connect("test:2", None)
     service.give_password(other, "Door-Secret-42")
     with pytest.raises(NameTaken):
-        await service.take_name(other, "ANA", Recording())
+        await service.take_name(other, "ANA", Recording(), ScopeLink())
     client.named().muted = True
     with pytest.raises(Muted):
         service.say(client, LOBBY, "hi")

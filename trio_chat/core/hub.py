@@ -59,7 +59,7 @@ from trio_chat.core.events import (
     ServerEvent,
     TopicChanged,
 )
-from trio_chat.core.members import Encoder, Member, Recorder, Room, log_departure
+from trio_chat.core.members import Encoder, Link, Member, Recorder, Room, log_departure
 from trio_chat.core.refusals import NameTaken, NoSuchMember, NoSuchRoom, NotInRoom, ServerClosing
 
 from .outbox import FLUSH_INTERVAL, OUTBOX_BYTES, OUTBOX_MESSAGES, Flusher, Outbox, OutboxFull
@@ -178,7 +178,7 @@ class Hub:
         self,
         name: str,
         encode: Encoder,
-        cancel_scope: trio.CancelScope,
+        link: Link,
         *,
         address: str = "",
         outbox: Outbox | None = None,
@@ -195,7 +195,7 @@ class Hub:
         if key in self._members:
             raise NameTaken(name)
         outbox = outbox or Outbox(*self._outbox_limits, flusher=self.flusher)
-        member = Member(name, encode, outbox, cancel_scope, address)
+        member = Member(name, encode, outbox, link, address)
         self._members[key] = member
         return member
 
@@ -332,7 +332,7 @@ class Hub:
         if self.is_member(member):
             log_departure(member, reason, "dropped")
         self.leave(member, reason)
-        member.cancel_scope.cancel()
+        member.link.close(reason)
 
     def dismiss(
         self, member: Member, reason: Reason, deadline: float, *, detail: str = "", by: str = ""
@@ -348,7 +348,7 @@ class Hub:
             log_departure(member, reason, "left", detail, by)
             self.deliver(member, Dismissed(reason, detail, by))
         self.leave(member, reason, detail, by)
-        member.cancel_scope.deadline = min(member.cancel_scope.deadline, deadline)
+        member.link.close(reason, deadline)
 
     def is_member(self, member: Member) -> bool:
         """Whether ``member`` is still online (not left, not evicted)."""
@@ -481,7 +481,7 @@ class Hub:
         self.send_each(members, Notice(notice))
         for member in members:
             member.outbox.close()
-            member.cancel_scope.deadline = min(member.cancel_scope.deadline, deadline)
+            member.link.close(Reason.SHUTDOWN, deadline)
 
     def _room_members(self, room: str) -> Iterable[Member]:
         target = self._rooms.get(self._name_key(room))

@@ -6,6 +6,7 @@ Plain records: the :class:`~trio_chat.core.hub.Hub` changes them, and only it.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -38,18 +39,44 @@ class Recorder(Protocol):
 ORDINARY = frozenset({Reason.QUIT, Reason.CLOSED, Reason.LOST, Reason.ELSEWHERE})
 
 
+class Link(Protocol):
+    """A member's connection, as the hub sees it: something to close, saying why."""
+
+    def close(self, reason: Reason, deadline: float = -math.inf) -> None:
+        """End it by ``deadline`` (at once by default): what is queued may go out until then."""
+        ...
+
+
+class ScopeLink:
+    """A :class:`Link` over a cancel scope: for a member without a connection (tests, tools)."""
+
+    __slots__ = ("reason", "scope")
+
+    def __init__(self, scope: trio.CancelScope | None = None) -> None:
+        self.scope = scope if scope is not None else trio.CancelScope()
+        self.reason: Reason | None = None
+
+    def close(self, reason: Reason, deadline: float = -math.inf) -> None:
+        if self.reason is None:
+            self.reason = reason
+        if deadline == -math.inf:
+            self.scope.cancel()
+        else:
+            self.scope.deadline = min(self.scope.deadline, deadline)
+
+
 @dataclass(eq=False, slots=True)
 class Member:
     """One registered user, as the hub sees them.
 
-    ``cancel_scope`` is the scope of the member's whole session: cancelling it
-    ends the reader and the writer together.
+    ``link`` closes the member's connection, with a reason and a deadline:
+    the hub ends a session through it (too slow, kicked, shutting down).
     """
 
     name: str
     encode: Encoder
     outbox: Outbox
-    cancel_scope: trio.CancelScope
+    link: Link
     address: str = ""
     rooms: set[str] = field(default_factory=set)
     # Moderation: an operator may kick, ban and mute; a muted member's lines reach nobody.

@@ -33,7 +33,7 @@ from trio_chat.core.events import Action, Message, Private, Reason, TopicChanged
 from trio_chat.core.history import DEFAULT_REPLAY, Entry, History
 from trio_chat.core.hub import LOBBY, Hub
 from trio_chat.core.limits import DEFAULT_LIMITS, Limits
-from trio_chat.core.members import Encoder, Member, Room
+from trio_chat.core.members import Encoder, Link, Member, Room
 from trio_chat.core.moderation import DISMISS_TIMEOUT, Moderation
 from trio_chat.core.names import BadName, check_name, check_room, name_key
 from trio_chat.core.outbox import Outbox
@@ -142,6 +142,7 @@ class ChatService:
         client: Client,
         raw: str,
         encode: Encoder,
+        link: Link,
         *,
         password: str | None = None,
         room: str = LOBBY,
@@ -149,8 +150,8 @@ class ChatService:
     ) -> Arrival:
         """Join as ``raw`` (logging in with ``password`` if given), in ``room``.
 
-        Until the frontend hands it its session's scope, the member's cancel
-        scope is a fresh one that records an eviction or a shutdown deadline.
+        ``link`` closes the member's connection when the server ends it (a
+        close asked before the frontend's chat phase applies when it starts).
 
         Raises:
             PasswordNeeded: the server password comes first.
@@ -169,7 +170,7 @@ class ChatService:
         entries = await self._recent(room)
         # The address may have been banned while this connection chose its name.
         self.check_address(client)
-        member = self.hub.join(name, encode, trio.CancelScope(), address=client.peer, outbox=outbox)
+        member = self.hub.join(name, encode, link, address=client.peer, outbox=outbox)
         member.muted = name_key(name) in self.guard.muted
         client.member = member
         LOGGER.info(

@@ -32,10 +32,11 @@ Who ends what:
   :data:`DRAIN_TIMEOUT`.
 * A writer that finds its outbox closed and empty (after a leave, or at
   server shutdown) cancels the nursery, so the reader ends too.
-* The hub evicts a member by cancelling ``member.cancel_scope``, which is
-  the nursery's own scope from the moment the chat phase starts; and
-  :meth:`Connection.close` does the same for whoever holds the connection.
-  Reader and writer end together, wherever they are.
+* The connection is its member's :class:`~trio_chat.core.members.Link`:
+  the hub ends a session with :meth:`Connection.close` (a reason, and a
+  deadline or now), which acts on the nursery's own scope from the moment
+  the chat phase starts (a close asked before applies then). Reader and
+  writer end together, wherever they are.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from typing import Any, Protocol, TypeVar
 
 import trio
 
+from trio_chat.core.events import Reason
 from trio_chat.core.members import Member
 from trio_chat.core.outbox import Outbox
 
@@ -123,7 +125,7 @@ class Connection:
         # Whether the stream ended in an error (a reset) rather than a clean EOF.
         self.lost = False
         # Why close() ended it, if it did (the first reason given wins).
-        self.reason: str | None = None
+        self.reason: Reason | None = None
         # The nursery of the chat phase, where writers are started as needed.
         self._nursery: trio.Nursery | None = None
         self._outbox: Outbox | None = None
@@ -227,8 +229,8 @@ class Connection:
         """Run ``reader``, and writers as needed, until the member leaves or is dropped.
 
         Args:
-            member: its outbox is drained to the stream; its ``cancel_scope``
-                becomes the chat phase's own (the hub evicts through it).
+            member: its outbox is drained to the stream; its link is this
+                connection (the hub ends the phase through :meth:`close`).
             reader: reads and handles the member's input until they are done;
                 returns why (the reason the hub and the log hear).
             leave: takes the member out of the hub with that reason, which
@@ -273,19 +275,18 @@ class Connection:
     def _take_over(self, member: Member, scope: trio.CancelScope) -> None:
         """From here on, evictions and close() end the chat phase through ``scope``.
 
-        Whatever was asked of the placeholder scopes before (an eviction, a
+        Whatever was asked of the placeholder scope before (an eviction, a
         deadline) carries over. Reusing the nursery's scope costs every
         connection one cancel scope less.
         """
-        for earlier in (member.cancel_scope, self._scope):
-            if earlier is None:
-                continue
+        earlier = self._scope
+        if earlier is not None:
             scope.deadline = min(scope.deadline, earlier.deadline)
             if earlier.cancel_called:
                 scope.cancel()
-        member.cancel_scope = self._scope = scope
+        self._scope = scope
 
-    def close(self, reason: str, deadline: float = -math.inf) -> None:
+    def close(self, reason: Reason, deadline: float = -math.inf) -> None:
         """End the chat phase by ``deadline`` (at once by default), as ``reason``.
 
         A writer still sending what is queued gets until ``deadline``. Asked

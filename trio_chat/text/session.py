@@ -192,7 +192,7 @@ class Session:
 
     async def _take_name(self, name: str, password: str | None = None) -> Arrival:
         return await self.service.take_name(
-            self.client, name, encode, password=password, room=LOBBY
+            self.client, name, encode, self.connection, password=password, room=LOBBY
         )
 
     def _welcome(self, arrival: Arrival) -> None:
