@@ -13,7 +13,7 @@ from trio_chat.core.accounts import Guard, ScryptCost
 from trio_chat.core.hub import Hub
 from trio_chat.core.names import name_key
 
-from .conftest import STEP_TIMEOUT, MemoryConnector, Peer, text_server
+from ..conftest import STEP_TIMEOUT, MemoryConnector, Peer, text_server
 
 # Cheap hashes: the rules, not scrypt's cost, are under test here.
 CHEAP = ScryptCost(n=2**10, r=8, p=1)

@@ -13,7 +13,7 @@ from trio_chat.tools import soak
 from trio_chat.tools.soak import Figures, Options, Run, ServerLog, judge, leaks
 from trio_chat.tools.soak_clients import Presence, account
 
-from .conftest import ledger_with
+from ..conftest import ledger_with
 
 
 async def test_a_tiny_soak_of_a_healthy_server_passes_and_reports_every_field(

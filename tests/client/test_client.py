@@ -11,7 +11,7 @@ from trio_chat.client.rules import EXIT_ENDED
 from trio_chat.core.accounts import Guard, ScryptCost
 from trio_chat.core.hub import Hub
 
-from .conftest import MemoryConnector, StartClient, text_server
+from ..conftest import MemoryConnector, StartClient, text_server
 
 
 async def test_client_chats_and_quits_cleanly(

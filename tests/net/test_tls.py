@@ -25,7 +25,7 @@ from trio_chat.net import tls
 from trio_chat.net.tls import NOT_TLS_REPLY
 from trio_chat.text.session import NAME_TIMEOUT
 
-from .conftest import SERVER_KEEPALIVE, STEP_TIMEOUT, Peer, keepalive_options, text_server
+from ..conftest import SERVER_KEEPALIVE, STEP_TIMEOUT, Peer, keepalive_options, text_server
 
 LOGGER_NAME = "trio_chat"
 

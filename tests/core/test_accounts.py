@@ -21,7 +21,7 @@ from trio_chat.core.accounts import (
 )
 from trio_chat.core.history import SCHEMA_VERSION
 
-from .conftest import Peer, Running, running_app
+from ..conftest import Peer, Running, running_app
 
 CHEAP = ScryptCost(n=2**10, r=8, p=1)
 PASSWORD = "correct horse battery"

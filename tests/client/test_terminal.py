@@ -27,7 +27,7 @@ import trio
 
 from trio_chat.client.rules import EXIT_ENDED
 
-from .conftest import STEP_TIMEOUT, TRIO_CHAT, Peer, running_server
+from ..conftest import STEP_TIMEOUT, TRIO_CHAT, Peer, running_server
 
 WIDTH, HEIGHT = 100, 20
 POLL_INTERVAL = 0.05

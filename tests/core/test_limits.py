@@ -32,7 +32,7 @@ from trio_chat.net.listeners import LINGER_TIMEOUT
 from trio_chat.text.server import TextFrontend
 from trio_chat.text.session import FLOODING
 
-from .conftest import Peer, run_app, running_app, text_server
+from ..conftest import Peer, run_app, running_app, text_server
 
 # --- the rules, with time passed in -----------------------------------------------
 

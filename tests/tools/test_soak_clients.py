@@ -9,7 +9,7 @@ import trio.testing
 
 from trio_chat.tools.soak_clients import Connection, Ledger, Presence, Sent, account
 
-from .conftest import ledger_with
+from ..conftest import ledger_with
 
 
 def test_a_client_there_throughout_expects_the_message() -> None:

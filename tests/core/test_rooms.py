@@ -16,7 +16,7 @@ from trio_chat.core.events import Reason
 from trio_chat.core.history import Entry
 from trio_chat.core.hub import Hub
 
-from .conftest import STEP_TIMEOUT, MemoryConnector, Peer, Running, running_app
+from ..conftest import STEP_TIMEOUT, MemoryConnector, Peer, Running, running_app
 
 # Messages replayed on entering a room, in the tests with history.
 REPLAY = 5

@@ -22,7 +22,7 @@ from trio_chat.net.connection import RECEIVE_SIZE, Connection
 from trio_chat.net.listeners import USER_TIMEOUT_MS
 from trio_chat.text.codec import LineBuffer
 
-from .conftest import SERVER_KEEPALIVE, Peer, keepalive_options, running_app, text_server
+from ..conftest import SERVER_KEEPALIVE, Peer, keepalive_options, running_app, text_server
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from trio_chat.core.hub import Hub
 from trio_chat.text.codec import MAX_LINE_BYTES
 from trio_chat.text.server import TextFrontend
 
-from .conftest import MemoryConnector, Peer, shut_down, text_server
+from ..conftest import MemoryConnector, Peer, shut_down, text_server
 
 
 async def test_welcome_names_who_is_online_and_others_hear_the_join(

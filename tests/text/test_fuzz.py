@@ -65,7 +65,7 @@ from trio_chat.text.grammar import (
     parse_command,
 )
 
-from .conftest import (
+from ..conftest import (
     STEP_TIMEOUT,
     MemoryConnector,
     assert_displayable,

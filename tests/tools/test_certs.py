@@ -22,7 +22,7 @@ from trio_chat.net import tls
 from trio_chat.net.listeners import lan_addresses
 from trio_chat.tools.certs import CertError, write_self_signed
 
-from .conftest import Peer, run_trio_chat, text_server
+from ..conftest import Peer, run_trio_chat, text_server
 
 
 async def run_cert(*args: str) -> subprocess.CompletedProcess[bytes]:

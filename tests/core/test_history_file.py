@@ -21,7 +21,7 @@ import trio.testing
 from trio_chat.core.datafile import HistoryError, HistoryInUse, default_path
 from trio_chat.core.history import HistoryStore
 
-from .conftest import STEP_TIMEOUT, Peer
+from ..conftest import STEP_TIMEOUT, Peer
 
 TRIO_CHAT = str(Path(sys.executable).parent / "trio-chat")
 

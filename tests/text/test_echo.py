@@ -7,7 +7,7 @@ from trio_chat.core.hub import Hub
 from trio_chat.text.codec import format_event
 from trio_chat.text.grammar import EchoSetting, Invalid, parse_command
 
-from .conftest import MemoryConnector
+from ..conftest import MemoryConnector
 
 
 def test_echo_is_parsed_and_formatted_as_the_others_see_the_line() -> None:

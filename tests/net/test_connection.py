@@ -15,7 +15,7 @@ from trio_chat.core.names import name_key
 from trio_chat.net.connection import Connection
 from trio_chat.text.codec import encode
 
-from .conftest import STEP_TIMEOUT, Peer
+from ..conftest import STEP_TIMEOUT, Peer
 
 
 class Idle:

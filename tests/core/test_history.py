@@ -22,7 +22,7 @@ from trio_chat.core.datafile import HistoryError, default_path
 from trio_chat.core.events import Action, Message
 from trio_chat.core.history import MEMORY, MIGRATIONS, SCHEMA_VERSION, Entry, History, HistoryStore
 
-from .conftest import STEP_TIMEOUT, TRIO_CHAT, Peer, running_server
+from ..conftest import STEP_TIMEOUT, TRIO_CHAT, Peer, running_server
 
 LINUX = sys.platform.startswith("linux")
 # Places where nobody, not even root, can create a file on Linux: /proc and

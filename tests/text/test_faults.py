@@ -32,7 +32,7 @@ from trio_chat.core.outbox import FLUSH_INTERVAL
 from trio_chat.text.codec import MAX_LINE_BYTES
 from trio_chat.text.session import NAME_TIMEOUT
 
-from .conftest import STEP_TIMEOUT, Peer, assert_well_formed, run_app, text_server
+from ..conftest import STEP_TIMEOUT, Peer, assert_well_formed, run_app, text_server
 
 
 @pytest.fixture(autouse=True)

@@ -20,9 +20,12 @@ from trio_chat.core.accounts import Guard, ScryptCost
 from trio_chat.core.hub import Hub
 from trio_chat.text.server import TextFrontend
 
-from .conftest import MemoryConnector, Peer, RunningClient, StartClient, shut_down, text_server
+from ..conftest import MemoryConnector, Peer, RunningClient, StartClient, shut_down, text_server
 
 CHEAP = ScryptCost(n=2**10, r=8, p=1)
+
+# The repository: its Makefile runs the client.
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -213,7 +216,7 @@ async def test_make_client_takes_an_explained_end_as_success_and_a_failure_as_an
 ) -> None:
     if shutil.which("make") is None:
         pytest.fail("make is not installed")
-    repo = Path(__file__).parent.parent
+    repo = REPO
     # The venv this test runs in; never reinstalled.
     make = ["make", "-s", "-C", str(repo), "-o", ".venv/.installed"]
     make += [f"BIN={Path(sys.executable).parent}", "client", "NAME=bot", "HOST=127.0.0.1"]
