@@ -1,37 +1,26 @@
-"""The hub: members, names and rooms, and the fan-out between them (records in members.py).
+"""The hub: members, names and rooms, and the fan-out between them.
 
 Theory of operation
 -------------------
-The hub is a plain object, built by ``main()`` before the server starts and
-handed to every session. It knows nothing of bytes, sockets or protocols:
-each member brings an *encoder* (a function from event to bytes) and a
-bounded :class:`Outbox`; the member's session drains that outbox to the
-peer, through a writer task it starts only when there is a backlog.
+The hub is a plain object, built by the assembly before any frontend starts
+and used through the chat service. It knows nothing of bytes, sockets or
+protocols: each member (:mod:`.members`) brings an *encoder* (event to
+bytes), a bounded :class:`~.outbox.Outbox` and a *link* to close its
+connection with a reason.
 
 Every mutator is synchronous. Between two checkpoints only one task runs, so
 a join, a rename or a whole broadcast happens atomically without any lock.
 
-Nobody awaits a peer. ``broadcast()`` encodes an event once per encoder
-(once per protocol, not once per recipient) and puts the bytes into each
-recipient's outbox with ``send_nowait``. A recipient whose outbox is full,
-in messages or in bytes, is evicted: it leaves with the reason "too slow"
-and its session's cancel scope is cancelled. It can never stall the sender
-or the room.
+Nobody awaits a peer. ``broadcast()`` encodes an event once per distinct
+encoder and puts the bytes into each recipient's outbox with
+``send_nowait``. A recipient whose outbox is full, in messages or in bytes,
+is evicted ("too slow"): it can never stall the sender or the room. The
+outboxes' :class:`~.outbox.Flusher` then writes them to the sockets.
 
-Writers are not woken once per message: an outbox asks the
-:class:`Flusher` when it gets its first message, and the flusher, at most
-once per :data:`FLUSH_INTERVAL` under load, writes everything queued for
-each parked writer through a non-blocking callable the session provides,
-waking a writer only for what the kernel did not take. In a big room that
-turns a task switch and a ``send_all`` per message per member into one
-plain write per member per interval.
-
+What is said is stamped here, once, with an increasing id and the time.
 Big rooms (more than :data:`QUIET_ROOM_SIZE` members) hear of arrivals and
 departures in one summary every :data:`SUMMARY_INTERVAL`, so that a crowd of
 N arriving costs O(N) notices, not N*N/2.
-
-Membership is a set of rooms per member, so frontends where one user sits
-in several rooms at once (IRC, WebSocket) fit without redesign.
 """
 
 from __future__ import annotations
@@ -59,10 +48,10 @@ from trio_chat.core.events import (
     ServerEvent,
     TopicChanged,
 )
-from trio_chat.core.members import Encoder, Link, Member, Recorder, Room, log_departure
+from trio_chat.core.members import Encoder, Link, Member, Recorder, Room, log_departure, queue_each
 from trio_chat.core.refusals import NameTaken, NoSuchMember, NoSuchRoom, NotInRoom, ServerClosing
 
-from .outbox import FLUSH_INTERVAL, OUTBOX_BYTES, OUTBOX_MESSAGES, Flusher, Outbox, OutboxFull
+from .outbox import FLUSH_INTERVAL, OUTBOX_BYTES, OUTBOX_MESSAGES, Flusher, Outbox
 
 LOGGER = logging.getLogger(__name__)
 
@@ -165,9 +154,6 @@ class Hub:
 
     def room(self, name: str) -> Room | None:
         return self._rooms.get(self._name_key(name))
-
-    def same_room(self, a: str, b: str) -> bool:
-        return self._name_key(a) == self._name_key(b)
 
     def statistics(self) -> dict[str, int]:
         return {"members": len(self._members), "rooms": len(self._rooms)}
@@ -440,34 +426,8 @@ class Hub:
         Members that cannot take it are evicted after the loop, so that the
         rooms being iterated do not change under it.
         """
-        encoded: dict[Encoder, bytes] = {}
-        too_slow: list[Member] = []
-        gone: list[Member] = []
-        failed: set[Encoder] = set()
-        for member in members:
-            data = encoded.get(member.encode)
-            if data is None:
-                if member.encode in failed:
-                    continue
-                try:
-                    data = encoded[member.encode] = member.encode(event)
-                except Exception:
-                    # A frontend's bug must not stop delivery to everyone else.
-                    LOGGER.exception("encoding %s for %s failed", type(event).__name__, member.name)
-                    failed.add(member.encode)
-                    continue
-            try:
-                member.outbox.put_nowait(data)
-            except OutboxFull:
-                too_slow.append(member)
-            except trio.BrokenResourceError:
-                gone.append(member)
-            except trio.ClosedResourceError:
-                pass  # already leaving: it has been told everything it will be told
-        for member in too_slow:
-            self.evict(member, Reason.TOO_SLOW)
-        for member in gone:
-            self.evict(member, Reason.LOST)
+        for member, reason in queue_each(members, event):
+            self.evict(member, reason)
 
     def shutdown(self, notice: str, deadline: float = math.inf) -> None:
         """Tell every member ``notice`` and close every outbox.

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import trio
 
 from trio_chat.core.events import Action, Message, Reason, ServerEvent, departure
-from trio_chat.core.outbox import Outbox
+from trio_chat.core.outbox import Outbox, OutboxFull
 
 LOGGER = logging.getLogger("trio_chat.core.hub")
 
@@ -104,3 +104,36 @@ def log_departure(
     verb = "dropping %s (%s): %s" if event == "dropped" else "%s (%s) left: %s"
     fields = {"event": event, "address": member.address, "name": member.name, "reason": why}
     LOGGER.log(level, verb, member.name, member.address, why, extra={"fields": fields})
+
+
+def queue_each(members: Iterable[Member], event: ServerEvent) -> list[tuple[Member, Reason]]:
+    """Encode ``event`` once per encoder and queue it in each member's outbox.
+
+    Returns the members that could not take it, and why (too slow, gone): the
+    hub evicts them after the loop, so that the rooms being iterated do not
+    change under it. An encoder that fails is logged, and its members skip
+    this event: a frontend's bug must not stop delivery to everyone else.
+    """
+    encoded: dict[Encoder, bytes] = {}
+    failed: set[Encoder] = set()
+    dropped: list[tuple[Member, Reason]] = []
+    for member in members:
+        data = encoded.get(member.encode)
+        if data is None:
+            if member.encode in failed:
+                continue
+            try:
+                data = encoded[member.encode] = member.encode(event)
+            except Exception:
+                LOGGER.exception("encoding %s for %s failed", type(event).__name__, member.name)
+                failed.add(member.encode)
+                continue
+        try:
+            member.outbox.put_nowait(data)
+        except OutboxFull:
+            dropped.append((member, Reason.TOO_SLOW))
+        except trio.BrokenResourceError:
+            dropped.append((member, Reason.LOST))
+        except trio.ClosedResourceError:
+            pass  # already leaving: it has been told everything it will be told
+    return dropped
