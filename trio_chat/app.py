@@ -335,7 +335,7 @@ async def open_history(db: str) -> History:
     if db == MEMORY:
         LOGGER.info("history: kept in memory only (--db :memory:), lost at exit")
     else:
-        LOGGER.info("history: %s (%d messages)", db, history.last_seq)
+        LOGGER.info("history: %s (%d messages)", db, await history.count())
     return history
 
 

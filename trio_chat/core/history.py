@@ -182,6 +182,10 @@ class HistoryStore:
         row = self._reader.execute("SELECT max(seq) FROM messages").fetchone()
         return int(row[0] or 0)
 
+    def count(self) -> int:
+        row = self._reader.execute("SELECT count(*) FROM messages").fetchone()
+        return int(row[0])
+
     def append(self, entries: Sequence[Entry]) -> None:
         """Write ``entries`` in one transaction."""
         db = self._writer
@@ -299,6 +303,10 @@ class History:
         self._last_seq = self._committed = await trio.to_thread.run_sync(
             self.store.last_seq, limiter=self._read_limiter
         )
+
+    async def count(self) -> int:
+        """How many messages the file holds."""
+        return await trio.to_thread.run_sync(self.store.count, limiter=self._read_limiter)
 
     async def topics(self) -> dict[str, str]:
         return await trio.to_thread.run_sync(self.store.topics, limiter=self._read_limiter)

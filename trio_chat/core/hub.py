@@ -260,9 +260,17 @@ class Hub:
         return event
 
     def _stamp(self) -> tuple[float, int]:
-        """The server's time and the next id, for an event said once, seen everywhere."""
-        self._last_id += 1
-        return time.time(), self._last_id
+        """The server's time and the next id, for an event said once, seen everywhere.
+
+        An id is the server's clock in microseconds, or one more than the last
+        id if the clock is not past it: ids only grow, also across a restart
+        (private messages and topics take ids the history never stores, so
+        its last one alone could not tell where to go on), and they order
+        events by time.
+        """
+        now = time.time_ns()
+        self._last_id = max(self._last_id + 1, now // 1000)
+        return now / 1e9, self._last_id
 
     def _forget_old_topics(self) -> None:
         """Keep at most TOPICS_REMEMBERED topics of closed rooms in memory (oldest go)."""
