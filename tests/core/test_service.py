@@ -17,6 +17,7 @@ from trio_chat.core.members import Member, ScopeLink
 from trio_chat.core.names import name_key
 from trio_chat.core.outbox import Outbox
 from trio_chat.core.refusals import (
+    Gone,
     InvalidName,
     Muted,
     NameTaken,
@@ -196,3 +197,23 @@ async def test_rules_are_the_services_for_every_frontend() -> None:
         service.say(client, LOBBY, "hi")
     with pytest.raises(Muted):
         service.rename(client, "anna")
+
+
+async def test_a_member_the_server_removed_can_do_nothing_more() -> None:
+    guard = Guard(oper_password="Oper-Secret-42")
+    service = ChatService(Hub(name_key), guard=guard)
+    bob_sees = Recording()
+    ana = await named(service, "ana", Recording())
+    await named(service, "bob", bob_sees)
+    service.moderation.oper(ana, "Oper-Secret-42")
+    service.hub.dismiss(ana.named(), Reason.KICKED, trio.current_time() + 2, by="op")
+    bob_sees.events.clear()
+    # Its session may still read a line or two while the reason is delivered.
+    with pytest.raises(Gone):
+        service.private(ana, "bob", "still here?")
+    with pytest.raises(Gone):
+        service.moderation.kick(ana, "bob")
+    with pytest.raises(Gone):
+        await service.enter(ana, "dev")
+    assert bob_sees.events == []
+    assert service.members() == ["bob"]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from trio_chat.core.history import Entry
 from trio_chat.core.limits import FloodGuard
 from trio_chat.core.members import Member, Room
+from trio_chat.core.refusals import Gone
 
 # The names a fresh connection has proved it owns (one shared, immutable set).
 NOBODY: frozenset[str] = frozenset()
@@ -48,6 +49,22 @@ class Client:
         if self.member is None:
             raise RuntimeError("the connection has no name yet")
         return self.member
+
+    @property
+    def present(self) -> bool:
+        """Whether it has a member that is still in the hub."""
+        return self.member is not None and self.member.present
+
+    def acting(self) -> Member:
+        """Its member, which is to do something: it must still be in the hub.
+
+        Raises:
+            Gone: the member was removed (its session ends soon).
+        """
+        member = self.named()
+        if not member.present:
+            raise Gone
+        return member
 
     def fields(self, event: str, reason: str | None = None) -> dict[str, str]:
         """Structured log fields (``--log-format json``) of an event of this connection."""

@@ -314,6 +314,7 @@ class Hub:
             if not self.closing and not self._summarized(target, member.name):
                 audience.update(target.members.values())
         member.rooms.clear()
+        member.present = False
         member.outbox.close()
         if audience:
             self.send_each(audience, Quit(member.name, reason, detail, by))

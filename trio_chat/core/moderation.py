@@ -101,7 +101,7 @@ class Moderation:
         Raises:
             RegisteredAlready, AccountProblem.
         """
-        member = client.named()
+        member = client.acting()
         if self.guard.registered_name(member.name) is not None:
             raise RegisteredAlready(member.name)
         await self._save(member, password)
@@ -141,7 +141,7 @@ class Moderation:
 
     def _owned(self, client: Client) -> Member:
         """The member, whose name must be registered to this connection."""
-        member = client.named()
+        member = client.acting()
         key = name_key(member.name)
         if self.guard.registered_name(member.name) is None or key not in client.identified:
             raise NotRegistered(member.name)
@@ -156,7 +156,7 @@ class Moderation:
             NoOperators: the server has no operator password.
             WrongOperPassword: at ``tries_left`` 0 the member has been removed.
         """
-        member = client.named()
+        member = client.acting()
         if not self.guard.has_operators:
             raise NoOperators
         if member.operator:
@@ -294,7 +294,7 @@ class Moderation:
     # --- helpers ---------------------------------------------------------------------
 
     def _operator(self, client: Client) -> Member:
-        member = client.named()
+        member = client.acting()
         if not member.operator:
             raise NotOperator
         return member

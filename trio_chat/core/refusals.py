@@ -153,6 +153,10 @@ class NotBanned(Refused):
     target: str
 
 
+class Gone(Refused):
+    """The member was removed (kicked, banned, evicted): nothing it asks is done."""
+
+
 class ServerClosing(Refused):
     """The server is shutting down: nobody joins any more."""
 

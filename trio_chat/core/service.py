@@ -265,7 +265,7 @@ class ChatService:
         Raises:
             InvalidName: not a valid room name.
         """
-        member = client.named()
+        member = client.acting()
         room = _valid_room(raw)
         current = self.hub.room(room)
         if current is not None and current.name in member.rooms:
@@ -276,7 +276,7 @@ class ChatService:
 
     def part(self, client: Client, room: str, detail: str = "") -> None:
         """Leave one room (staying online). Raises :class:`NotInRoom`."""
-        self.hub.part(client.named(), room, detail)
+        self.hub.part(client.acting(), room, detail)
 
     def topic(self, room: str) -> str:
         """The topic of an open room ("" if none). Raises :class:`NoSuchRoom`."""
@@ -321,10 +321,10 @@ class ChatService:
         A frontend that asks for it shows a line as sent only once the
         service took it (IRCv3 echo-message; the text client's ``/echo on``).
         """
-        client.named().echo = on
+        client.acting().echo = on
 
     def _speaker(self, client: Client) -> Member:
-        member = client.named()
+        member = client.acting()
         if member.muted:
             raise Muted
         return member

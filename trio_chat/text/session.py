@@ -229,19 +229,18 @@ class Session:
 
     async def _reader(self) -> tuple[Reason, str]:
         """Handle lines until the member quits or the peer goes; returns why."""
-        member = self.client.named()
         while True:
             event = await self.connection.next_message(self._lines)
             if event is None:
                 return (Reason.LOST if self.connection.lost else Reason.CLOSED), ""
-            if not self.service.hub.is_member(member):
-                return Reason.LOST, ""  # removed: the writer is delivering why
             try:
                 if await self.service.pace(self.client):
                     self._tell(Error(self.commands.slow_down()))
             except Flooding:
                 self._tell(Error(FLOODING))
                 return Reason.FLOODING, ""
+            if not self.client.present:
+                return Reason.LOST, ""  # removed meanwhile: the writer is delivering why
             if isinstance(event, BadLine):
                 self._tell(Error(event.reason))
                 continue

@@ -14,6 +14,7 @@ from trio_chat.core.refusals import (
     BadBan,
     Banned,
     BansYourself,
+    Gone,
     InvalidName,
     Muted,
     NameBanned,
@@ -54,6 +55,8 @@ def refusal(refused: Refused) -> str:
             return f"the name {name} is banned"
         case Muted():
             return "you are muted"
+        case Gone():
+            return "you are no longer in the chat"
         case NoSuchMember(name):
             return f"nobody called {name} is online (see /who)"
         case NotInRoom(room):
