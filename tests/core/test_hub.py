@@ -718,3 +718,17 @@ async def test_the_flusher_writes_directly_and_starts_a_writer_only_for_what_is_
         assert outbox.next_batch() == b"def\n"
         assert outbox.next_batch() == b""
         nursery.cancel_scope.cancel()
+
+
+async def test_dismissing_a_member_whose_outbox_is_full_says_why_not_too_slow(
+    hub: Hub, caplog: pytest.LogCaptureFixture
+) -> None:
+    ana = join(hub, "ana")
+    bob = join(hub, "bob", Outbox(max_messages=1))
+    received(ana)
+    bob.outbox.put_nowait(b"his outbox is full\n")  # bob stopped reading
+    hub.dismiss(bob, Reason.KICKED, trio.current_time() + 2, detail="spam", by="op")
+    assert received(ana) == b"*** bob left (kicked by op: spam)\n"
+    assert bob.link.scope.cancel_called  # nothing more can reach him: ended at once
+    assert "too slow" not in caplog.text
+    assert len([r for r in caplog.records if r.getMessage().startswith("bob")]) == 1

@@ -339,11 +339,15 @@ class Hub:
         ``deadline`` at the latest. Logged here, once: the session finds the
         member gone.
         """
+        told = False
         if self.is_member(member):
             log_departure(member, reason, "left", detail, by)
-            self.deliver(member, Dismissed(reason, detail, by))
+            # Not deliver(): a member too slow to take the reason is still
+            # dismissed for this reason, not evicted as too slow.
+            told = not queue_each((member,), Dismissed(reason, detail, by))
         self.leave(member, reason, detail, by)
-        member.link.close(reason, deadline)
+        # Told: the writer may deliver it until the deadline; else end now.
+        member.link.close(reason, deadline if told else -math.inf)
 
     def is_member(self, member: Member) -> bool:
         """Whether ``member`` is still online (not left, not evicted)."""
