@@ -345,3 +345,12 @@ async def test_a_dismissed_member_that_keeps_sending_ends_by_the_dismissal_deadl
         await ana.send("hello?")
     # The session (and its handler) ended at the dismissal's deadline.
     assert trio.current_time() - start == pytest.approx(2.0)
+
+
+async def test_a_connection_arriving_as_the_server_shuts_down_hears_only_that(
+    server: TextFrontend, connector: MemoryConnector
+) -> None:
+    server.hub.shutdown("server shutting down")
+    server.shutdown(trio.current_time() + 3)  # as the app does, before this one came
+    peer = connector.open()
+    assert await peer.expect_eof() == ["*** server shutting down"]

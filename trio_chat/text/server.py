@@ -205,6 +205,9 @@ class TextFrontend:
         member = None
         with trio.move_on_after(self.name_timeout) as registering:
             self._registering.add(registering)
+            if self.hub.closing:
+                # Accepted as the shutdown began, after shutdown() ended the others.
+                registering.cancel()
             try:
                 member = await session.register()
             finally:
