@@ -9,7 +9,7 @@ import pytest
 import trio
 
 from trio_chat.app import open_history
-from trio_chat.core.accounts import Guard
+from trio_chat.core.accounts import Guard, ScryptCost
 from trio_chat.core.clients import Client
 from trio_chat.core.events import Message, Private, Quit, Reason, ServerEvent, TopicChanged
 from trio_chat.core.hub import LOBBY, Hub
@@ -17,6 +17,7 @@ from trio_chat.core.members import Member, ScopeLink
 from trio_chat.core.names import name_key
 from trio_chat.core.outbox import Outbox
 from trio_chat.core.refusals import (
+    Banned,
     Gone,
     InvalidName,
     Muted,
@@ -217,3 +218,18 @@ async def test_a_member_the_server_removed_can_do_nothing_more() -> None:
         await service.enter(ana, "dev")
     assert bob_sees.events == []
     assert service.members() == ["bob"]
+
+
+async def test_a_login_that_fails_late_leaves_the_name_with_its_holder() -> None:
+    guard = Guard(cost=ScryptCost(n=2**10, r=8, p=1))
+    await guard.register("ana", "ana-Secret-12")
+    service = ChatService(Hub(name_key), guard=guard)
+    home = service.connect("192.0.2.1:4000")
+    await service.take_name(home, "ana", Recording(), ScopeLink(), password="ana-Secret-12")
+    await guard.ban("198.51.100.7", None, "op")
+    intruder = service.connect("198.51.100.7:5000")
+    with pytest.raises(Banned):
+        await service.take_name(intruder, "ana", Recording(), ScopeLink(), password="ana-Secret-12")
+    # The refused login did not end the session holding the name.
+    assert home.present
+    assert service.members() == ["ana"]

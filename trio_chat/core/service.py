@@ -161,15 +161,18 @@ class ChatService:
             ServerClosing: the server is shutting down.
         """
         name = self._check_name(client, raw)
+        login = password is not None
         if password is not None:
             name = await self._login(client, name, password)
         elif self.guard.registered_name(name) is not None:
             raise NameRegistered(name)
-        if self.hub.find(name) is not None:
+        if not login and self.hub.find(name) is not None:
             raise NameTaken(name)
         entries = await self._recent(room)
+        # From here to the join nothing awaits: the checks hold when it happens.
         # The address may have been banned while this connection chose its name.
         self.check_address(client)
+        self._take_over(name, login)
         member = self.hub.join(name, encode, link, address=client.peer, outbox=outbox)
         member.muted = name_key(name) in self.guard.muted
         client.member = member
@@ -197,10 +200,9 @@ class ChatService:
         return name
 
     async def _login(self, client: Client, name: str, password: str) -> str:
-        """The registered form of ``name``, if ``password`` is its; frees the name.
+        """The registered form of ``name``, if ``password`` is its.
 
-        Whoever holds the name now (an old login, a lost connection not yet
-        noticed) is told they logged in from elsewhere, and leaves.
+        The name is freed only once nothing can stop the join (see take_name).
         """
         registered = self.guard.registered_name(name)
         if registered is None:
@@ -216,10 +218,21 @@ class ChatService:
             )
             raise WrongPassword(registered, max(0, LOGIN_ATTEMPTS - client.login_failures))
         client.identified |= {name_key(registered)}
-        holder = self.hub.find(registered)
-        if holder is not None:
-            self.hub.dismiss(holder, Reason.ELSEWHERE, trio.current_time() + DISMISS_TIMEOUT)
         return registered
+
+    def _take_over(self, name: str, login: bool) -> None:
+        """Free ``name`` for a login: whoever holds it (an old login, a lost
+        connection not yet noticed) is told they logged in from elsewhere.
+
+        Raises:
+            NameTaken: someone holds it, and this is no login.
+        """
+        holder = self.hub.find(name)
+        if holder is None:
+            return
+        if not login:
+            raise NameTaken(name)
+        self.hub.dismiss(holder, Reason.ELSEWHERE, trio.current_time() + DISMISS_TIMEOUT)
 
     def check_address(self, client: Client) -> None:
         """Raises :class:`Banned` if the connection's address is banned (and logs it)."""
