@@ -76,6 +76,21 @@ async def test_a_kick_ends_the_client_even_when_it_would_reconnect(
     assert ana.dialer.dialed == 0
 
 
+async def test_three_wrong_operator_passwords_end_the_client_without_coming_back(
+    hub: Hub, start_client: StartClient
+) -> None:
+    async with trio.open_nursery() as nursery:
+        guard = Guard(oper_password="Oper-Secret-42")
+        server = MemoryConnector(text_server(hub, guard=guard), nursery)
+        ana = start_client("ana", via=server, reconnect=True)
+        await ana.screen.wait_for("*** Welcome")
+        await ana.typist.type("/oper guess-1", "/oper guess-2", "/oper guess-3")
+        assert await ana.wait_exit() == EXIT_ENDED
+        assert "! too many wrong operator passwords: disconnected" in ana.screen.lines
+        assert ana.dialer.dialed == 0  # coming back would undo the limit on tries
+        nursery.cancel_scope.cancel()
+
+
 async def test_after_a_restart_the_client_comes_back_as_itself_in_its_room(
     autojump_clock: trio.testing.MockClock, start_client: StartClient
 ) -> None:

@@ -32,6 +32,7 @@ FINAL_PREFIXES = (
     "! you were kicked",
     "! you are banned",
     "! flooding",
+    "! too many wrong operator passwords",
     # Our account logged in from another client: coming back would take it back.
     "! you logged in from elsewhere",
 )
