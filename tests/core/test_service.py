@@ -25,6 +25,7 @@ from trio_chat.core.refusals import (
     NoSuchRoom,
     NotInRoom,
     PasswordNeeded,
+    TooLong,
 )
 from trio_chat.core.service import ChatService
 
@@ -233,3 +234,19 @@ async def test_a_login_that_fails_late_leaves_the_name_with_its_holder() -> None
     # The refused login did not end the session holding the name.
     assert home.present
     assert service.members() == ["ana"]
+
+
+async def test_what_a_user_says_is_cleaned_and_bounded_whatever_the_frontend() -> None:
+    service = ChatService(Hub(name_key))
+    bob_sees = Recording()
+    ana = await named(service, "ana", Recording())
+    await named(service, "bob", bob_sees)
+    said = service.say(ana, LOBBY, "\x1b[2Jhi\x07 there")
+    assert said.text == "hi there"
+    assert service.private(ana, "bob", "\x1b]0;pwned\x07psst").text == "psst"
+    with pytest.raises(TooLong):
+        service.say(ana, LOBBY, "x" * 5000)
+    with pytest.raises(TooLong):
+        service.set_topic(ana, LOBBY, "t" * 301)
+    assert service.set_topic(ana, LOBBY, " \x1b[31mnews\x1b[0m ").topic == "news"
+    assert not any(isinstance(e, Message) and "x" * 100 in e.text for e in bob_sees.events)

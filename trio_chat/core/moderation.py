@@ -34,7 +34,7 @@ from trio_chat.core.accounts import AccountError, BanEntry, Guard, ban_target, c
 from trio_chat.core.events import ModAction, Moderated, Reason
 from trio_chat.core.hub import Hub
 from trio_chat.core.members import Member
-from trio_chat.core.names import BadName, name_key
+from trio_chat.core.names import BadName, clean_text, name_key
 from trio_chat.core.refusals import (
     AccountProblem,
     BadBan,
@@ -187,7 +187,7 @@ class Moderation:
         op = self._operator(client)
         target = self._online(name)
         seen = target is op or bool(target.rooms & op.rooms)
-        self._dismiss(target, Reason.KICKED, detail=reason, by=op.name)
+        self._dismiss(target, Reason.KICKED, detail=clean_text(reason).strip(), by=op.name)
         return Kicked(target.name, seen)
 
     async def ban(self, client: Client, text: str, seconds: int | None) -> BanOutcome:

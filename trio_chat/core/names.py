@@ -15,6 +15,10 @@ import unicodedata
 MAX_NAME_CHARS = 32
 # The longest room topic, in characters.
 MAX_TOPIC_CHARS = 300
+# The longest message (or action), in UTF-8 bytes: the text protocol's whole line.
+MAX_TEXT_BYTES = 4096
+# The most messages of history one request may ask for.
+MAX_HISTORY = 500
 # Characters allowed in a name besides letters and digits.
 NAME_PUNCTUATION = frozenset("_-.")
 
@@ -93,6 +97,3 @@ def _check_word(raw: str, what: str) -> str:
 def name_key(name: str) -> str:
     """The form names are compared in: case-insensitive after NFKC normalisation."""
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
-
-
-# --- commands ----------------------------------------------------------------

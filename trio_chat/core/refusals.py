@@ -92,6 +92,14 @@ class NameBanned(Refused):
     name: str
 
 
+@dataclass
+class TooLong(Refused):
+    """A message or topic over its limit (``limit``, in ``unit``)."""
+
+    limit: int
+    unit: str
+
+
 class Muted(Refused):
     """A muted member may read, not speak."""
 

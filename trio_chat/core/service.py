@@ -35,8 +35,17 @@ from trio_chat.core.hub import LOBBY, Hub
 from trio_chat.core.limits import DEFAULT_LIMITS, Limits
 from trio_chat.core.members import Encoder, Link, Member, Room
 from trio_chat.core.moderation import DISMISS_TIMEOUT, Moderation
-from trio_chat.core.names import BadName, check_name, check_room, name_key
-from trio_chat.core.outbox import Outbox
+from trio_chat.core.names import (
+    MAX_HISTORY,
+    MAX_TEXT_BYTES,
+    MAX_TOPIC_CHARS,
+    BadName,
+    check_name,
+    check_room,
+    clean_text,
+    name_key,
+)
+from trio_chat.core.outbox import OUTBOX_BYTES, Outbox
 from trio_chat.core.refusals import (
     Banned,
     InvalidName,
@@ -48,11 +57,15 @@ from trio_chat.core.refusals import (
     NotInRoom,
     NotRegistered,
     PasswordNeeded,
+    TooLong,
     WrongPassword,
     WrongServerPassword,
 )
 
 LOGGER = logging.getLogger(__name__)
+
+# A history replay queues at most this many bytes at once, far below an outbox's bound.
+REPLAY_BYTES = OUTBOX_BYTES // 4
 
 # Wrong account passwords a connection may send before it is closed.
 LOGIN_ATTEMPTS = 3
@@ -304,6 +317,9 @@ class ChatService:
         found = self.hub.room(room)
         if found is None or found.name not in member.rooms:
             raise NotInRoom(room)
+        topic = clean_text(topic).strip()
+        if len(topic) > MAX_TOPIC_CHARS:
+            raise TooLong(MAX_TOPIC_CHARS, "characters")
         return self.hub.set_topic(member, found.name, topic)
 
     def members(self, room: str | None = None) -> list[str]:
@@ -318,15 +334,15 @@ class ChatService:
 
     def say(self, client: Client, room: str, text: str) -> Message:
         """Say ``text`` in ``room``. Raises Muted, NotInRoom (nothing said or recorded)."""
-        return self.hub.say(self._speaker(client), room, text)
+        return self.hub.say(self._speaker(client), room, _said(text))
 
     def act(self, client: Client, room: str, text: str) -> Action:
         """A ``/me`` action in ``room``. Raises Muted, NotInRoom."""
-        return self.hub.act(self._speaker(client), room, text)
+        return self.hub.act(self._speaker(client), room, _said(text))
 
     def private(self, client: Client, target: str, text: str) -> Private:
         """A private message to one member. Raises Muted, NoSuchMember."""
-        return self.hub.private(self._speaker(client), target, text)
+        return self.hub.private(self._speaker(client), target, _said(text))
 
     def set_echo(self, client: Client, on: bool) -> None:
         """Whether the member hears their own messages back, as the others see them.
@@ -357,6 +373,7 @@ class ChatService:
         if self.history is None or count <= 0:
             await trio.lowlevel.checkpoint()
             return []
+        count = min(count, MAX_HISTORY)
         if after is not None:
             entries = await self.history.after(room, count, after=after)
         elif around is not None:
@@ -364,7 +381,7 @@ class ChatService:
         else:
             entries = await self.history.recent(room, count, before=before)
         await trio.lowlevel.checkpoint_if_cancelled()
-        return entries
+        return within_budget(entries)
 
     async def _recent(self, room: str) -> list[Entry]:
         """A room's latest history; raises Cancelled if the caller was cancelled meanwhile.
@@ -379,7 +396,7 @@ class ChatService:
             return []
         entries = await self.history.recent(room, self.replay)
         await trio.lowlevel.checkpoint_if_cancelled()
-        return entries
+        return within_budget(entries)
 
     # --- leaving ---------------------------------------------------------------
 
@@ -391,6 +408,7 @@ class ChatService:
         member, client.member = client.member, None
         if member is None or not self.hub.is_member(member):
             return
+        detail = clean_text(detail).strip()[:MAX_TOPIC_CHARS]  # parting words, shown to all
         self.hub.leave(member, reason, detail)
         if self.hub.closing:
             level = logging.DEBUG
@@ -415,3 +433,33 @@ def _valid_room(raw: str) -> str:
         return check_room(raw)
     except BadName as exc:
         raise InvalidName(str(exc), room=True) from None
+
+
+def _said(text: str) -> str:
+    """What a user says, as everyone may see it: no control characters, within the limit.
+
+    Every frontend's users get the same promise: nothing they are sent can
+    drive their terminal (see :func:`~trio_chat.core.names.clean_text`).
+
+    Raises:
+        TooLong: over :data:`~trio_chat.core.names.MAX_TEXT_BYTES`.
+    """
+    text = clean_text(text)
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
+        raise TooLong(MAX_TEXT_BYTES, "bytes")
+    return text
+
+
+def within_budget(entries: list[Entry]) -> list[Entry]:
+    """The newest of ``entries`` that fit in REPLAY_BYTES (all of them, usually).
+
+    A replay is queued in one step, so it must stay far below the outbox's
+    bound, or asking for history would drop the asker as too slow.
+    """
+    size = 0
+    for index in range(len(entries) - 1, -1, -1):
+        event = entries[index].event
+        size += len(event.sender) + len(event.text.encode()) + 16
+        if size > REPLAY_BYTES:
+            return entries[index + 1 :]
+    return entries

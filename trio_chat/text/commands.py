@@ -38,8 +38,6 @@ from trio_chat.text.grammar import (
     help_lines,
 )
 
-# A history replay queues at most this many bytes at once (the outbox holds 1 MiB).
-REPLAY_BYTES = 256 * 1024
 # Rooms listed by /rooms.
 ROOMS_LISTED = 100
 
@@ -100,7 +98,7 @@ class Commands:
             self._list_names(f"Now in {room.name}", self.service.members(room.name))
         if room.topic:
             self._tell(Notice(f"Topic of {room.name}: {room.topic}"))
-        entries = within_budget(arrival.entries)
+        entries = arrival.entries
         if entries:
             self._replay(f"Last {_count(len(entries))} in {room.name}:", entries)
 
@@ -110,7 +108,6 @@ class Commands:
         entries = await self.service.read_history(room, count, before=before)
         if room != self.room:
             return  # moved on meanwhile
-        entries = within_budget(entries)
         if not entries:
             self._tell(Notice(f"No older messages in {room}"))
             return
@@ -121,7 +118,7 @@ class Commands:
             self._replay(f"{_count(len(entries))} before, in {room}:", entries)
 
     def _replay(self, title: str, entries: list[Entry]) -> None:
-        # Queued in one step: bounded by REPLAY_BYTES, far below the outbox's bound.
+        # Queued in one step: the service keeps a replay far below the outbox's bound.
         self._tell(Notice(title))
         for entry in entries:
             self._tell(Past(entry.event))
@@ -229,21 +226,6 @@ class Commands:
         self._tell(Notice(f"Bans ({len(bans)}):"))
         for entry in bans:
             self._tell(Notice(f"  {entry.shown} ({entry.kind}) {entry.term()}, by {entry.by}"))
-
-
-def within_budget(entries: list[Entry]) -> list[Entry]:
-    """The newest of ``entries`` that fit in REPLAY_BYTES (all of them, usually).
-
-    A replay is queued in one step, so it must stay far below the outbox's
-    bound, or asking for history would drop the asker as too slow.
-    """
-    size = 0
-    for index in range(len(entries) - 1, -1, -1):
-        event = entries[index].event
-        size += len(event.sender) + len(event.text.encode()) + 16
-        if size > REPLAY_BYTES:
-            return entries[index + 1 :]
-    return entries
 
 
 def _count(n: int) -> str:

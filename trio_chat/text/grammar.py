@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from trio_chat.core.names import (
+    MAX_HISTORY,
     MAX_TOPIC_CHARS,
     BadName,
     check_name,
@@ -189,7 +190,7 @@ ACCOUNT_COMMANDS = (Register, Unregister, NewPassword, Oper, Kick, Ban, Unban, B
 
 # /history shows this many older messages unless told otherwise, and at most MAX.
 HISTORY_PAGE = 50
-HISTORY_MAX = 500
+HISTORY_MAX = MAX_HISTORY
 
 # (usage, description) of every command, for /help and the README.
 COMMANDS: dict[str, tuple[str, str]] = {

@@ -32,6 +32,7 @@ from trio_chat.core.refusals import (
     RegisteredAlready,
     ServerClosing,
     ServerFull,
+    TooLong,
     TooManyConnections,
     TooManyNewConnections,
     WrongOperPassword,
@@ -55,6 +56,8 @@ def refusal(refused: Refused) -> str:
             return f"the name {name} is banned"
         case Muted():
             return "you are muted"
+        case TooLong(limit, unit):
+            return f"too long (max {limit} {unit})"
         case Gone():
             return "you are no longer in the chat"
         case NoSuchMember(name):
