@@ -403,7 +403,9 @@ class Hub:
         return target
 
     def _speak(self, member: Member, event: Message | Action) -> None:
-        self.broadcast(event.room, event, exclude=None if member.echo else member)
+        self.broadcast(event.room, event, exclude=member)
+        if member.echo:
+            self.deliver(member, Echo(event))
         if self._recorder is not None:
             self._recorder.record(event)
 

@@ -99,10 +99,17 @@ class Room:
 
 
 def log_departure(
-    member: Member, reason: Reason, event: str, detail: str = "", by: str = ""
+    member: Member,
+    reason: Reason,
+    event: str,
+    detail: str = "",
+    by: str = "",
+    *,
+    quiet: bool = False,
 ) -> None:
+    """One log line for a member leaving (``quiet``: at DEBUG, as everyone does at shutdown)."""
     why = departure(reason, detail, by)
-    level = logging.INFO if reason in ORDINARY else logging.WARNING
+    level = logging.DEBUG if quiet else logging.INFO if reason in ORDINARY else logging.WARNING
     verb = "dropping %s (%s): %s" if event == "dropped" else "%s (%s) left: %s"
     fields = {"event": event, "address": member.address, "name": member.name, "reason": why}
     LOGGER.log(level, verb, member.name, member.address, why, extra={"fields": fields})

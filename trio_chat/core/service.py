@@ -29,11 +29,20 @@ import trio
 
 from trio_chat.core.accounts import Guard
 from trio_chat.core.clients import Arrival, Client, Password
-from trio_chat.core.events import Action, Message, Private, Reason, TopicChanged, departure
+from trio_chat.core.events import (
+    Action,
+    Error,
+    Message,
+    Notice,
+    Past,
+    Private,
+    Reason,
+    TopicChanged,
+)
 from trio_chat.core.history import DEFAULT_REPLAY, Entry, History
 from trio_chat.core.hub import LOBBY, Hub
 from trio_chat.core.limits import DEFAULT_LIMITS, Limits
-from trio_chat.core.members import Encoder, Link, Member, Room
+from trio_chat.core.members import Encoder, Link, Member, Room, log_departure
 from trio_chat.core.moderation import DISMISS_TIMEOUT, Moderation
 from trio_chat.core.names import (
     MAX_HISTORY,
@@ -408,17 +417,19 @@ class ChatService:
         member, client.member = client.member, None
         if member is None or not self.hub.is_member(member):
             return
+        if self.hub.closing:
+            reason, detail = Reason.SHUTDOWN, ""
         detail = clean_text(detail).strip()[:MAX_TOPIC_CHARS]  # parting words, shown to all
         self.hub.leave(member, reason, detail)
-        if self.hub.closing:
-            level = logging.DEBUG
-        else:
-            level = logging.WARNING if reason is Reason.FLOODING else logging.INFO
-        why = departure(reason, detail)
-        fields = {"event": "left", "address": client.peer, "name": member.name, "reason": why}
-        LOGGER.log(
-            level, "%s (%s) left: %s", member.name, client.peer, why, extra={"fields": fields}
-        )
+        log_departure(member, reason, "left", detail, quiet=self.hub.closing)
+
+    def tell(self, client: Client, event: Notice | Error | Past) -> None:
+        """A reply or notice for this connection's member only (no rule applies)."""
+        self.hub.deliver(client.named(), event)
+
+    def online(self) -> int:
+        """How many members are online."""
+        return len(self.hub)
 
 
 def _valid_name(raw: str) -> str:

@@ -70,7 +70,7 @@ class Commands:
         self._history_before: int | None = None
 
     def _tell(self, event: Notice | Error | Past) -> None:
-        self.service.hub.deliver(self.client.named(), event)
+        self.service.tell(self.client, event)
 
     def slow_down(self) -> str:
         flood = self.client.flood

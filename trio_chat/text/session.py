@@ -197,7 +197,7 @@ class Session:
 
     def _welcome(self, arrival: Arrival) -> None:
         member = self.client.named()
-        count = len(self.service.hub) - 1
+        count = self.service.online() - 1
         if count == 0:
             online = "nobody else yet"
         elif count <= self.commands.NAMES_PER_LINE:  # listing a crowd for each newcomer: N log N
@@ -222,10 +222,7 @@ class Session:
         return self.connection.serve_member(member, self._reader, self._leave, (Reason.LOST, ""))
 
     def _leave(self, why: tuple[Reason, str]) -> None:
-        reason, detail = why
-        if self.service.hub.closing:
-            reason, detail = Reason.SHUTDOWN, ""
-        self.service.leave(self.client, reason, detail)
+        self.service.leave(self.client, *why)
 
     async def _reader(self) -> tuple[Reason, str]:
         """Handle lines until the member quits or the peer goes; returns why."""
@@ -270,4 +267,4 @@ class Session:
         return None
 
     def _tell(self, event: Notice | Error | Past) -> None:
-        self.service.hub.deliver(self.client.named(), event)
+        self.service.tell(self.client, event)
