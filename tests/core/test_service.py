@@ -250,3 +250,25 @@ async def test_what_a_user_says_is_cleaned_and_bounded_whatever_the_frontend() -
         service.set_topic(ana, LOBBY, "t" * 301)
     assert service.set_topic(ana, LOBBY, " \x1b[31mnews\x1b[0m ").topic == "news"
     assert not any(isinstance(e, Message) and "x" * 100 in e.text for e in bob_sees.events)
+
+
+async def test_history_reads_the_latest_or_before_after_and_around_an_id(tmp_path: Path) -> None:
+    history = await open_history(str(tmp_path / "chat.db"))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(history.run)
+        service = ChatService(Hub(name_key, recorder=history), history=history)
+        ana = await named(service, "ana", Recording())
+        ids = [service.say(ana, LOBBY, f"m{i}").id for i in range(10)]
+
+        async def texts(**where: int) -> list[str]:
+            return [e.event.text for e in await service.read_history(LOBBY, 4, **where)]
+
+        assert await texts() == ["m6", "m7", "m8", "m9"]
+        assert await texts(before=ids[5]) == ["m1", "m2", "m3", "m4"]
+        assert await texts(after=ids[5]) == ["m6", "m7", "m8", "m9"]
+        assert await texts(after=ids[1]) == ["m2", "m3", "m4", "m5"]
+        assert await texts(around=ids[5]) == ["m3", "m4", "m5", "m6"]
+        # Ids carried back, so that a frontend can page on from them.
+        assert [e.event.id for e in await service.read_history(LOBBY, 2)] == ids[-2:]
+        assert len(await service.read_history(LOBBY, 10_000)) == 10  # capped at 500
+        history.close()

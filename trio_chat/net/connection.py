@@ -72,8 +72,6 @@ class Decoder(Protocol[Made]):
 DRAIN_TIMEOUT = 5.0
 # How much to ask the stream for at a time.
 RECEIVE_SIZE = 8 * 1024
-# What ended a chat phase whose reader did not say (an eviction, a failed write).
-LOST = "connection lost"
 # The errors that mean the peer is gone, wherever they come from.
 CONNECTION_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 
