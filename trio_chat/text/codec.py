@@ -6,7 +6,8 @@ Nothing here does I/O or imports trio, so every rule is testable in memory
 (the h11/wsproto pattern). A session feeds whatever ``receive_some()``
 returned into a :class:`LineBuffer` and gets back complete lines (or
 :class:`BadLine` errors); it turns each line into a command with
-:func:`parse_command`, and turns hub events into bytes with :func:`encode`.
+:func:`~trio_chat.text.grammar.parse_command`, and turns hub events into bytes
+with :func:`encode`.
 
 Rules:
 
