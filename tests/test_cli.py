@@ -190,7 +190,7 @@ async def test_limits_from_the_command_line_apply_to_loopback_with_exempt_none()
         logged = await server.io.line()
         while "refused" not in logged:
             logged = await server.io.line()
-        assert logged.endswith("too many connections from your address (at most 1)")
+        assert logged.endswith("too many connections from this address (at most 1)")
         # Lines over the rate are delayed, not lost, and the sender is told once.
         await ana.send(*(f"/msg ana n{i}" for i in range(10)))
         lines = [await ana.line() for _ in range(11)]

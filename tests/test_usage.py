@@ -19,7 +19,6 @@ import trio
 from trio_chat import hints
 from trio_chat.__main__ import build_parser, main
 from trio_chat.app import ServerConfig, announce, describe_bind_error
-from trio_chat.core.datafile import HistoryInUse
 from trio_chat.core.history import HistoryStore
 from trio_chat.net import tls
 
@@ -191,11 +190,16 @@ async def test_the_server_s_hints_name_options_as_typed(
     )
 
 
-def test_a_history_file_in_use_suggests_another_as_typed(dialect: str, tmp_path: Path) -> None:
+def test_a_history_file_in_use_suggests_another_as_typed(
+    dialect: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "history.sqlite3"
-    with closing(HistoryStore(path)), pytest.raises(HistoryInUse) as caught:
-        HistoryStore(path)
-    assert str(caught.value).endswith(in_dialect(dialect, "DB=PATH", "--db PATH"))
+    with closing(HistoryStore(path)):
+        code = main(["serve", "--host", "127.0.0.1", "--port", "0", "--db", str(path)])
+    assert code == 1
+    [line] = [r.getMessage() for r in caplog.records if "in use" in r.getMessage()]
+    assert f"history file {path} is in use by another trio-chat server" in line
+    assert line.endswith(in_dialect(dialect, "DB=PATH", "--db PATH"))
 
 
 def test_tls_advice_to_the_client_names_options_as_typed(dialect: str) -> None:

@@ -277,7 +277,7 @@ def serve(args: argparse.Namespace) -> int:
 
     from trio_chat.app import ServerConfig, describe_bind_error, run_server
     from trio_chat.core.accounts import SecretFileError
-    from trio_chat.core.datafile import HistoryError
+    from trio_chat.core.datafile import HistoryError, HistoryInUse
     from trio_chat.core.limits import Limits
     from trio_chat.logs import configure_logging
     from trio_chat.net.tls import TLSError
@@ -304,6 +304,9 @@ def serve(args: argparse.Namespace) -> int:
     problems: list[str] = []
     try:
         trio.run(run_server, config)
+    except* HistoryInUse as group:
+        own_file = hints.option("serve", "--db", "PATH")
+        problems += [f"{error}: {own_file}" for error in _leaves(group)]
     except* (HistoryError, SecretFileError) as group:
         problems += [str(error) for error in _leaves(group)]
     except* TLSError as group:

@@ -145,10 +145,7 @@ class Admission:
 
 
 def describe_limit(refusal: TooManyConnections | TooManyNewConnections) -> str:
-    """A per-address refusal in the log's words."""
+    """A per-address refusal in the log's words (the peer is told in its frontend's)."""
     if isinstance(refusal, TooManyConnections):
-        return f"too many connections from your address (at most {refusal.limit})"
-    return (
-        f"too many new connections from your address "
-        f"(at most {refusal.per_minute} a minute); try again later"
-    )
+        return f"too many connections from this address (at most {refusal.limit})"
+    return f"too many new connections from this address (at most {refusal.per_minute} a minute)"

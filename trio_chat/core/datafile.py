@@ -20,8 +20,6 @@ import stat
 import sys
 from pathlib import Path
 
-from trio_chat import hints
-
 LOGGER = logging.getLogger("trio_chat.core.history")
 
 # Files beside the database: SQLite's, and our lock.
@@ -33,7 +31,18 @@ class HistoryError(Exception):
 
 
 class HistoryInUse(HistoryError):
-    """Another server holds the history file (its lock file beside it)."""
+    """Another server holds the history file (its lock file beside it).
+
+    ``str(exc)`` says which file and which process; the command line adds
+    how to give this server a file of its own, in the user's dialect.
+    """
+
+    def __init__(self, path: str | Path, owner: str) -> None:
+        process = f" (process {owner})" if owner.isdecimal() else ""
+        super().__init__(
+            f"history file {path} is in use by another trio-chat server{process}: "
+            "stop that server, or give this one its own file"
+        )
 
 
 def default_path() -> Path:
@@ -101,12 +110,7 @@ def _lock(path: Path) -> int:
     except BlockingIOError:
         owner = os.read(fd, 32).decode("ascii", "replace").strip()
         os.close(fd)
-        process = f" (process {owner})" if owner.isdecimal() else ""
-        own_file = hints.option("serve", "--db", "PATH")
-        raise HistoryInUse(
-            f"history file {path} is in use by another trio-chat server{process}: "
-            f"stop that server, or give this one its own file: {own_file}"
-        ) from None
+        raise HistoryInUse(path, owner) from None
     except OSError as exc:
         os.close(fd)
         raise HistoryError(
