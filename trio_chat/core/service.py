@@ -46,18 +46,13 @@ from trio_chat.core.members import Encoder, Link, Member, Room, log_departure
 from trio_chat.core.moderation import DISMISS_TIMEOUT, Moderation
 from trio_chat.core.names import (
     MAX_HISTORY,
-    MAX_TEXT_BYTES,
     MAX_TOPIC_CHARS,
-    BadName,
-    check_name,
-    check_room,
     clean_text,
     name_key,
 )
-from trio_chat.core.outbox import OUTBOX_BYTES, Outbox
+from trio_chat.core.outbox import Outbox
 from trio_chat.core.refusals import (
     Banned,
-    InvalidName,
     Muted,
     NameBanned,
     NameRegistered,
@@ -70,11 +65,10 @@ from trio_chat.core.refusals import (
     WrongPassword,
     WrongServerPassword,
 )
+from trio_chat.core.rules import said, valid_name, valid_room, within_budget
 
 LOGGER = logging.getLogger(__name__)
 
-# A history replay queues at most this many bytes at once, far below an outbox's bound.
-REPLAY_BYTES = OUTBOX_BYTES // 4
 
 # Wrong account passwords a connection may send before it is closed.
 LOGIN_ATTEMPTS = 3
@@ -209,7 +203,7 @@ class ChatService:
     def _check_name(self, client: Client, raw: str) -> str:
         if not client.admitted:
             raise PasswordNeeded
-        name = _valid_name(raw)
+        name = valid_name(raw)
         ban = self.guard.ban_of_name(name)
         if ban is not None:
             LOGGER.warning(
@@ -280,7 +274,7 @@ class ChatService:
         """
         member = self._speaker(client)
         old = member.name
-        name = _valid_name(raw)
+        name = valid_name(raw)
         if not self.may_take(client, name):
             raise NameRegistered(name)
         if self.guard.ban_of_name(name) is not None:
@@ -301,7 +295,7 @@ class ChatService:
             InvalidName: not a valid room name.
         """
         member = client.acting()
-        room = _valid_room(raw)
+        room = valid_room(raw)
         current = self.hub.room(room)
         if current is not None and current.name in member.rooms:
             return Arrival(current, [], already=True)
@@ -343,15 +337,15 @@ class ChatService:
 
     def say(self, client: Client, room: str, text: str) -> Message:
         """Say ``text`` in ``room``. Raises Muted, NotInRoom (nothing said or recorded)."""
-        return self.hub.say(self._speaker(client), room, _said(text))
+        return self.hub.say(self._speaker(client), room, said(text))
 
     def act(self, client: Client, room: str, text: str) -> Action:
         """A ``/me`` action in ``room``. Raises Muted, NotInRoom."""
-        return self.hub.act(self._speaker(client), room, _said(text))
+        return self.hub.act(self._speaker(client), room, said(text))
 
     def private(self, client: Client, target: str, text: str) -> Private:
         """A private message to one member. Raises Muted, NoSuchMember."""
-        return self.hub.private(self._speaker(client), target, _said(text))
+        return self.hub.private(self._speaker(client), target, said(text))
 
     def set_echo(self, client: Client, on: bool) -> None:
         """Whether the member hears their own messages back, as the others see them.
@@ -430,47 +424,3 @@ class ChatService:
     def online(self) -> int:
         """How many members are online."""
         return len(self.hub)
-
-
-def _valid_name(raw: str) -> str:
-    try:
-        return check_name(raw)
-    except BadName as exc:
-        raise InvalidName(str(exc)) from None
-
-
-def _valid_room(raw: str) -> str:
-    try:
-        return check_room(raw)
-    except BadName as exc:
-        raise InvalidName(str(exc), room=True) from None
-
-
-def _said(text: str) -> str:
-    """What a user says, as everyone may see it: no control characters, within the limit.
-
-    Every frontend's users get the same promise: nothing they are sent can
-    drive their terminal (see :func:`~trio_chat.core.names.clean_text`).
-
-    Raises:
-        TooLong: over :data:`~trio_chat.core.names.MAX_TEXT_BYTES`.
-    """
-    text = clean_text(text)
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
-        raise TooLong(MAX_TEXT_BYTES, "bytes")
-    return text
-
-
-def within_budget(entries: list[Entry]) -> list[Entry]:
-    """The newest of ``entries`` that fit in REPLAY_BYTES (all of them, usually).
-
-    A replay is queued in one step, so it must stay far below the outbox's
-    bound, or asking for history would drop the asker as too slow.
-    """
-    size = 0
-    for index in range(len(entries) - 1, -1, -1):
-        event = entries[index].event
-        size += len(event.sender) + len(event.text.encode()) + 16
-        if size > REPLAY_BYTES:
-            return entries[index + 1 :]
-    return entries
