@@ -19,7 +19,7 @@ import trio
 from trio_chat import hints
 from trio_chat.__main__ import build_parser, main
 from trio_chat.app import ServerConfig, announce, describe_bind_error
-from trio_chat.core.history import HistoryStore
+from trio_chat.core.store import HistoryStore
 from trio_chat.net import tls
 
 from .conftest import STEP_TIMEOUT

@@ -43,11 +43,12 @@ from trio_chat import DEFAULT_PORT as DEFAULT_PORT
 from trio_chat import hints
 from trio_chat.core.accounts import Guard, ScryptCost, read_secret
 from trio_chat.core.admission import DEFAULT_MAX_CLIENTS, Admission
-from trio_chat.core.history import DEFAULT_REPLAY, MEMORY, History, HistoryStore
+from trio_chat.core.history import DEFAULT_REPLAY, History
 from trio_chat.core.hub import Hub
 from trio_chat.core.limits import DEFAULT_LIMITS, Limits
 from trio_chat.core.names import name_key
 from trio_chat.core.service import ChatService
+from trio_chat.core.store import MEMORY, HistoryStore
 from trio_chat.net.listeners import lan_addresses, raise_open_file_limit
 from trio_chat.net.tls import server_context
 from trio_chat.text.server import FAREWELL_TIMEOUT, SHUTDOWN_NOTICE, TextFrontend

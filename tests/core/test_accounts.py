@@ -19,7 +19,7 @@ from trio_chat.core.accounts import (
     peer_host,
     read_secret,
 )
-from trio_chat.core.history import SCHEMA_VERSION
+from trio_chat.core.store import SCHEMA_VERSION
 
 from ..conftest import Peer, Running, running_app
 

@@ -20,7 +20,8 @@ from trio_chat.app import open_history
 from trio_chat.core import history as history_module
 from trio_chat.core.datafile import HistoryError, default_path
 from trio_chat.core.events import Action, Message
-from trio_chat.core.history import MEMORY, MIGRATIONS, SCHEMA_VERSION, Entry, History, HistoryStore
+from trio_chat.core.history import History
+from trio_chat.core.store import MEMORY, MIGRATIONS, SCHEMA_VERSION, Entry, HistoryStore
 
 from ..conftest import STEP_TIMEOUT, TRIO_CHAT, Peer, running_server
 

@@ -19,7 +19,7 @@ import trio
 import trio.testing
 
 from trio_chat.core.datafile import HistoryError, HistoryInUse, default_path
-from trio_chat.core.history import HistoryStore
+from trio_chat.core.store import HistoryStore
 
 from ..conftest import STEP_TIMEOUT, Peer
 

@@ -13,8 +13,8 @@ import trio
 import trio.testing
 
 from trio_chat.core.events import Reason
-from trio_chat.core.history import Entry
 from trio_chat.core.hub import Hub
+from trio_chat.core.store import Entry
 
 from ..conftest import STEP_TIMEOUT, MemoryConnector, Peer, Running, running_app
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from trio_chat.core.history import Entry
 from trio_chat.core.limits import FloodGuard
 from trio_chat.core.members import Member, Room
 from trio_chat.core.refusals import Gone
+from trio_chat.core.store import Entry
 
 # The names a fresh connection has proved it owns (one shared, immutable set).
 NOBODY: frozenset[str] = frozenset()

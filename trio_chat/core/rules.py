@@ -8,10 +8,10 @@ and a history replay stays far below the asker's outbox bound.
 
 from __future__ import annotations
 
-from trio_chat.core.history import Entry
 from trio_chat.core.names import MAX_TEXT_BYTES, BadName, check_name, check_room, clean_text
 from trio_chat.core.outbox import OUTBOX_BYTES
 from trio_chat.core.refusals import InvalidName, TooLong
+from trio_chat.core.store import Entry
 
 # A history replay queues at most this many bytes at once, far below an outbox's bound.
 REPLAY_BYTES = OUTBOX_BYTES // 4

@@ -39,7 +39,7 @@ from trio_chat.core.events import (
     Reason,
     TopicChanged,
 )
-from trio_chat.core.history import DEFAULT_REPLAY, Entry, History
+from trio_chat.core.history import DEFAULT_REPLAY, History
 from trio_chat.core.hub import LOBBY, Hub
 from trio_chat.core.limits import DEFAULT_LIMITS, Limits
 from trio_chat.core.members import Encoder, Link, Member, Room, log_departure
@@ -66,6 +66,7 @@ from trio_chat.core.refusals import (
     WrongServerPassword,
 )
 from trio_chat.core.rules import said, valid_name, valid_room, within_budget
+from trio_chat.core.store import Entry
 
 LOGGER = logging.getLogger(__name__)
 

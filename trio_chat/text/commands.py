@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from trio_chat.core.clients import Arrival, Client
 from trio_chat.core.events import Error, Notice, Past
-from trio_chat.core.history import Entry
 from trio_chat.core.hub import LOBBY
 from trio_chat.core.service import ChatService
+from trio_chat.core.store import Entry
 from trio_chat.text.grammar import (
     Ban,
     Bans,
