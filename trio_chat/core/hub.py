@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Callable, Iterable, Mapping
 
 import trio
@@ -49,9 +48,10 @@ from trio_chat.core.events import (
     TopicChanged,
 )
 from trio_chat.core.members import Encoder, Link, Member, Recorder, Room, log_departure, queue_each
+from trio_chat.core.outbox import FLUSH_INTERVAL, OUTBOX_BYTES, OUTBOX_MESSAGES, Flusher, Outbox
 from trio_chat.core.refusals import NameTaken, NoSuchMember, NoSuchRoom, NotInRoom, ServerClosing
-
-from .outbox import FLUSH_INTERVAL, OUTBOX_BYTES, OUTBOX_MESSAGES, Flusher, Outbox
+from trio_chat.core.stamps import Stamps
+from trio_chat.core.topics import Topics
 
 LOGGER = logging.getLogger(__name__)
 
@@ -63,8 +63,6 @@ LOBBY = "#lobby"
 # would otherwise cost N*N/2 lines.
 QUIET_ROOM_SIZE = 100
 SUMMARY_INTERVAL = 10.0
-# Topics of rooms that are not open are remembered up to this many (the newest).
-TOPICS_REMEMBERED = 10_000
 
 
 class Hub:
@@ -96,7 +94,7 @@ class Hub:
     ) -> None:
         self._name_key = name_key
         # Ids never go back, not even across restarts (the recorder keeps them).
-        self._last_id = max(last_id, recorder.last_seq if recorder is not None else 0)
+        self._stamps = Stamps(max(last_id, recorder.last_seq if recorder is not None else 0))
         self._home = frozenset(name_key(room) for room in home)
         self._outbox_limits = (outbox_messages, outbox_bytes)
         # run() batches writer wake-ups and big rooms' join/leave notices.
@@ -104,10 +102,9 @@ class Hub:
         self._summarizing = False
         self._summary_due = trio.Event()
         self._recorder = recorder
-        # Topics outlive their rooms: an empty room disappears, its topic stays.
-        self._topics = {name_key(room): topic for room, topic in topics.items()}
         self._members: dict[str, Member] = {}
         self._rooms: dict[str, Room] = {}
+        self._topics = Topics.by_name(topics, name_key, self._rooms)
         for room in home:
             self._open_room(room)
         self.closing = False
@@ -250,41 +247,17 @@ class Hub:
         target = self._rooms.get(key)
         if target is None:
             raise NoSuchRoom(room)
-        self._topics.pop(key, None)  # re-inserted last: the newest
-        target.topic = self._topics[key] = topic
-        self._forget_old_topics()
+        target.topic = topic
+        self._topics.set(key, topic)
         if self._recorder is not None:
             self._recorder.record_topic(target.name, topic)
-        event = TopicChanged(member.name, target.name, topic, *self._stamp())
+        event = TopicChanged(member.name, target.name, topic, *self._stamps.stamp())
         self.broadcast(target.name, event)
         return event
 
-    def _stamp(self) -> tuple[float, int]:
-        """The server's time and the next id, for an event said once, seen everywhere.
-
-        An id is the server's clock in microseconds, or one more than the last
-        id if the clock is not past it: ids only grow, also across a restart
-        (private messages and topics take ids the history never stores, so
-        its last one alone could not tell where to go on), and they order
-        events by time.
-        """
-        now = time.time_ns()
-        self._last_id = max(self._last_id + 1, now // 1000)
-        return now / 1e9, self._last_id
-
-    def _forget_old_topics(self) -> None:
-        """Keep at most TOPICS_REMEMBERED topics of closed rooms in memory (oldest go)."""
-        excess = len(self._topics) - TOPICS_REMEMBERED
-        for key in list(self._topics):
-            if excess <= 0:
-                break
-            if key not in self._rooms:
-                del self._topics[key]
-                excess -= 1
-
     def _open_room(self, name: str) -> Room:
         key = self._name_key(name)
-        room = self._rooms[key] = Room(name, self._topics.get(key, ""))
+        room = self._rooms[key] = Room(name, self._topics.get(key))
         return room
 
     def _remove_from(self, member: Member, room: Room) -> None:
@@ -385,14 +358,14 @@ class Hub:
             NotInRoom: ``member`` is not in ``room`` (nothing is said or recorded).
         """
         target = self._room_of(member, room)
-        event = Message(member.name, target.name, text, *self._stamp())
+        event = Message(member.name, target.name, text, *self._stamps.stamp())
         self._speak(member, event)
         return event
 
     def act(self, member: Member, room: str, text: str) -> Action:
         """A ``/me`` action in ``room``; raises :class:`NotInRoom` as :meth:`say` does."""
         target = self._room_of(member, room)
-        event = Action(member.name, target.name, text, *self._stamp())
+        event = Action(member.name, target.name, text, *self._stamps.stamp())
         self._speak(member, event)
         return event
 
@@ -418,7 +391,7 @@ class Hub:
         recipient = self.find(target)
         if recipient is None:
             raise NoSuchMember(target)
-        event = Private(member.name, recipient.name, text, *self._stamp())
+        event = Private(member.name, recipient.name, text, *self._stamps.stamp())
         self.deliver(recipient, event)
         if member.echo:
             self.deliver(member, Echo(event))
