@@ -10,7 +10,7 @@ raises reaches the session, which words it as a ``! `` line.
 from __future__ import annotations
 
 from trio_chat.core.clients import Arrival, Client
-from trio_chat.core.events import Error, Notice, Past
+from trio_chat.core.events import Error, Notice, Past, Reason, departure
 from trio_chat.core.hub import LOBBY
 from trio_chat.core.service import ChatService
 from trio_chat.core.store import Entry
@@ -204,7 +204,7 @@ class Commands:
             case Kick(target, reason):
                 kicked = moderation.kick(client, target, reason)
                 if not kicked.seen:
-                    why = f"kicked by {name}: {reason}" if reason else f"kicked by {name}"
+                    why = departure(Reason.KICKED, reason.strip(), name)
                     self._tell(Notice(f"{kicked.name} was {why}"))
             case Ban(target, seconds):
                 await moderation.ban(client, target, seconds)
