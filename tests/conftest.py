@@ -340,6 +340,8 @@ class MemoryDoor:
     def stop(self) -> None:
         self._scope.cancel()
 
+    kind = "memory"
+
     def shutdown(self, deadline: float) -> None:
         pass  # the text frontend ends the memory connections still registering
 
@@ -359,6 +361,10 @@ class Running(MemoryConnector):
         self.listener = listeners[0]
         # Set when App.run has returned (after a shutdown, every connection is over).
         self.stopped = trio.Event()
+
+    def listener_of(self, kind: str) -> trio.SocketListener:
+        """The first listener of the frontend of ``kind`` ("text", "irc", "web")."""
+        return self.app.listening[kind][0]
 
     async def connect(self, listener: trio.SocketListener | None = None) -> Peer:
         """A new TCP connection to ``listener`` (the first one by default)."""

@@ -87,6 +87,9 @@ class ServerConfig:
 class Frontend(Protocol):
     """One way in to the chat: its listeners and its connections' handlers."""
 
+    # Which door this is ("text", "irc", "web"): the key of App.listening.
+    kind: str
+
     async def serve(
         self,
         handler_nursery: trio.Nursery,
@@ -127,6 +130,8 @@ class App:
         self.frontends = list(frontends)
         # The handler nursery's scope: a deadline on it is the grace period.
         self._handlers = trio.CancelScope()
+        # Each kind of frontend's listeners, once they listen.
+        self.listening: dict[str, list[trio.SocketListener]] = {}
 
     async def run(
         self,
@@ -158,7 +163,9 @@ class App:
                 async with trio.open_nursery() as handlers:
                     listeners: list[trio.SocketListener] = []
                     for frontend in self.frontends:
-                        listeners += await handlers.start(frontend.serve, handlers)
+                        started = await handlers.start(frontend.serve, handlers)
+                        self.listening.setdefault(frontend.kind, []).extend(started)
+                        listeners += started
                     task_status.started(listeners)
             # Every connection is over: the flusher has nothing left to flush.
             services.cancel_scope.cancel()

@@ -70,6 +70,8 @@ class TextFrontend:
         ssl_context: serve TLS with this context; plain TCP when ``None``.
     """
 
+    kind = "text"
+
     def __init__(
         self,
         service: ChatService,
