@@ -1,0 +1,619 @@
+// trio_chat's page: log in, then chat in rooms and privately over /ws.
+//
+// The server decides everything (names, rooms, commands, history): the page
+// sends what the user typed ({"type":"line"}, slash commands included) or
+// asks ({"type":"join"}, "history", "rooms"...), and shows what comes back.
+// Own messages appear when the server sends them back, never before.
+
+import { Conversation, bareRoom } from "./view.js";
+import { nameColour, nameKey } from "./text.js";
+import { Wire, socketUrl } from "./wire.js";
+
+const LOBBY = "lobby";
+const OLDER_COUNT = 50;
+// How often the room list (member counts) is asked for again.
+const ROOMS_EVERY_MS = 30000;
+// A log scrolled this close to its top asks for older history.
+const NEAR_TOP = 40;
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  me: null, // our name, as the server welcomed it
+  login: null, // {name, password, server_password} for logging in again
+  welcomed: false, // on the current connection
+  everWelcomed: false,
+  leaving: false, // /quit or the Quit button: a close is expected
+  conversations: new Map(), // key -> Conversation
+  current: null, // the Conversation shown
+  room: LOBBY, // where lines typed in a private conversation are sent from
+  directory: new Map(), // room key -> {name, count, topic}
+  rejoin: [], // rooms to join again after reconnecting
+  queue: [], // frames typed while disconnected, sent once back
+};
+
+const wire = new Wire(socketUrl(window.location), {
+  open: () => sendHello(),
+  event: (event) => handle(event),
+  down: () => disconnected(),
+  retry: (seconds, attempt) => retrying(seconds, attempt),
+});
+
+// --- logging in ------------------------------------------------------------------------
+
+function sendHello() {
+  state.welcomed = false;
+  const hello = { type: "hello", name: state.login.name };
+  if (state.login.password) hello.password = state.login.password;
+  if (state.login.server_password) hello.server_password = state.login.server_password;
+  wire.send(hello);
+}
+
+function submitLogin(event) {
+  event.preventDefault();
+  const name = $("name").value.trim();
+  if (name === "") {
+    loginError("Type a name first.");
+    $("name").focus();
+    return;
+  }
+  state.login = {
+    name,
+    password: $("password").value,
+    server_password: $("server-password").value,
+  };
+  state.leaving = false;
+  loginError("Joining…");
+  if (wire.open && !state.welcomed) sendHello();
+  else wire.connect();
+}
+
+function loginError(text) {
+  $("login-error").textContent = text;
+}
+
+function showLogin(text, focus = "name") {
+  $("chat").hidden = true;
+  $("left").hidden = true;
+  $("login").hidden = false;
+  loginError(text);
+  const field = $(focus);
+  field.focus();
+  field.select();
+}
+
+function need(event) {
+  const text = String(event.text ?? "");
+  if (event.what === "server_password") {
+    $("server-password-row").hidden = false;
+    showLogin(text || "This server needs a password.", "server-password");
+  } else {
+    showLogin(text || `${state.login.name} is registered: type its password.`, "password");
+  }
+}
+
+function refused(event) {
+  const text = String(event.text ?? event.reason ?? "refused");
+  if (state.everWelcomed && PASSING.has(event.reason)) {
+    // Our old connection may still hold the name until the server notices it is gone.
+    setStatus(`${text} Trying again…`);
+    wire.socket?.close();
+    return;
+  }
+  wire.stop();
+  showLogin(text);
+}
+
+function welcome(event) {
+  const again = state.everWelcomed;
+  state.me = String(event.name);
+  state.login.name = state.me;
+  state.welcomed = true;
+  state.everWelcomed = true;
+  wire.backoff.reset();
+  $("login").hidden = true;
+  $("left").hidden = true;
+  $("chat").hidden = false;
+  document.body.classList.remove("offline");
+  setStatus(again ? `Reconnected as ${state.me}.` : `Connected as ${state.me}.`, !again);
+  for (const room of state.rejoin) {
+    if (nameKey(room) !== LOBBY) wire.send({ type: "join", room });
+  }
+  state.rejoin = [];
+  for (const frame of state.queue.splice(0)) wire.send(frame);
+  wire.send({ type: "rooms" });
+  if (state.current === null) show(conversation("room", LOBBY));
+  $("message").focus();
+}
+
+// After these the server does not want us back (PROTOCOL.md): no reconnecting.
+const FINAL = new Set(["quit", "kicked", "banned", "elsewhere"]);
+// Refusals worth trying again after a reconnect (the old connection still holds the name...).
+const PASSING = new Set(["name-taken", "server-closing", "server-full", "too-many-connections", "too-many-new-connections"]);
+
+function bye(event) {
+  const text = String(event.text ?? "Bye!");
+  if (state.leaving || FINAL.has(event.reason)) {
+    left(text);
+  } else {
+    setStatus(text);
+    state.current?.addLine(text, "error");
+  }
+}
+
+function left(text) {
+  state.leaving = true;
+  wire.stop();
+  $("chat").hidden = true;
+  $("login").hidden = true;
+  $("left").hidden = false;
+  $("left-text").textContent = text;
+  $("again-button").focus();
+}
+
+// --- the connection --------------------------------------------------------------------
+
+function disconnected() {
+  if (state.leaving) {
+    left("You left the chat.");
+    return;
+  }
+  document.body.classList.add("offline");
+  if (state.welcomed) {
+    state.rejoin = joinedRooms();
+    for (const conv of state.conversations.values()) conv.joined = false;
+    state.current?.addLine("Disconnected from the server.", "error");
+  }
+  state.welcomed = false;
+}
+
+function retrying(seconds, attempt) {
+  const text = `Disconnected: reconnecting in ${seconds} s (attempt ${attempt})…`;
+  if (state.everWelcomed) setStatus(text);
+  else loginError(`Cannot reach the server: trying again in ${seconds} s (attempt ${attempt})…`);
+}
+
+function setStatus(text, fade = false) {
+  const status = $("status");
+  status.hidden = false;
+  status.textContent = text;
+  status.classList.toggle("fading", fade);
+}
+
+// --- what the server says --------------------------------------------------------------
+
+const HANDLERS = {
+  need,
+  refused,
+  welcome,
+  message: live,
+  action: live,
+  private: privateMessage,
+  joined,
+  parted,
+  quit: quitEvent,
+  renamed,
+  topic,
+  members,
+  rooms,
+  history,
+  notice: (event) => say(event, "notice"),
+  error: (event) => say(event, "error"),
+  bye,
+  crowd,
+  moderated: (event) => say(event, "notice"),
+};
+
+function handle(event) {
+  const handler = HANDLERS[event.type];
+  if (handler !== undefined) handler(event);
+}
+
+function conversation(kind, name) {
+  const key = Conversation.key(kind, name);
+  let conv = state.conversations.get(key);
+  if (conv === undefined) {
+    conv = new Conversation(document, kind, String(name));
+    state.conversations.set(key, conv);
+    $("logs").append(conv.wrap);
+    conv.olderButton.addEventListener("click", () => askOlder(conv));
+    conv.wrap.addEventListener("scroll", () => {
+      if (conv.wrap.scrollTop < NEAR_TOP) askOlder(conv);
+    });
+  }
+  return conv;
+}
+
+function room(name) {
+  return conversation("room", name);
+}
+
+function isMe(name) {
+  return state.me !== null && nameKey(name) === nameKey(state.me);
+}
+
+function arrived(conv) {
+  if (conv === state.current && !document.hidden) return;
+  conv.unread += 1;
+  renderLists();
+}
+
+function live(event) {
+  const conv = room(event.room);
+  if (conv.addLive(event, state.me) && !isMe(event.from)) arrived(conv);
+}
+
+function privateMessage(event) {
+  const partner = isMe(event.from) ? event.to : event.from;
+  const conv = conversation("private", partner);
+  const fresh = conv.addLive(event, state.me);
+  if (fresh && !isMe(event.from)) arrived(conv);
+  renderLists();
+}
+
+function say(event, kind) {
+  const conv = event.room !== undefined ? room(event.room) : state.current;
+  (conv ?? room(LOBBY)).addLine(String(event.text ?? ""), kind);
+}
+
+function joined(event) {
+  const conv = room(event.room);
+  if (isMe(event.name)) {
+    conv.joined = true;
+    state.room = conv.name;
+    show(conv);
+    wire.send({ type: "rooms" });
+  } else {
+    addMember(conv, event.name);
+    conv.addLine(`${event.name} joined`, "join");
+  }
+  renderLists();
+}
+
+function parted(event) {
+  const conv = room(event.room);
+  const text = String(event.text || `${event.name} left`);
+  if (isMe(event.name)) {
+    conv.joined = false;
+    conv.members = [];
+    conv.addLine(text, "join");
+    if (conv === state.current) {
+      const other = joinedRooms()[0];
+      if (other !== undefined) show(room(other));
+    }
+  } else {
+    conv.members = conv.members.filter((name) => nameKey(name) !== nameKey(event.name));
+    conv.addLine(text, "join");
+  }
+  renderLists();
+}
+
+function quitEvent(event) {
+  const text = String(event.text || `${event.name} left (${event.reason ?? "quit"})`);
+  for (const conv of state.conversations.values()) {
+    const before = conv.members.length;
+    conv.members = conv.members.filter((name) => nameKey(name) !== nameKey(event.name));
+    if (conv.members.length !== before) conv.addLine(text, "join");
+  }
+  renderLists();
+}
+
+function renamed(event) {
+  if (isMe(event.old)) {
+    state.me = String(event.new);
+    if (state.login) state.login.name = state.me;
+  }
+  for (const conv of state.conversations.values()) {
+    const index = conv.members.findIndex((name) => nameKey(name) === nameKey(event.old));
+    if (index >= 0) {
+      conv.members[index] = String(event.new);
+      conv.addLine(`${event.old} is now known as ${event.new}`, "join");
+    }
+  }
+  renderLists();
+}
+
+function topic(event) {
+  const conv = room(event.room);
+  conv.topic = String(event.text ?? "");
+  if (event.by !== undefined) {
+    const text = conv.topic ? `${event.by} set the topic: ${conv.topic}` : `${event.by} cleared the topic`;
+    conv.addLine(text, "notice");
+  }
+  renderHeader();
+}
+
+function members(event) {
+  const conv = room(event.room);
+  conv.members = (event.names ?? []).map(String);
+  renderLists();
+}
+
+function rooms(event) {
+  state.directory.clear();
+  for (const entry of event.rooms ?? []) {
+    state.directory.set(nameKey(bareRoom(entry.name)), entry);
+    const conv = state.conversations.get(Conversation.key("room", entry.name));
+    if (conv !== undefined && entry.topic !== undefined) conv.topic = String(entry.topic);
+  }
+  renderLists();
+  renderHeader();
+}
+
+function history(event) {
+  const conv = room(event.room);
+  if (conv.loadingOlder) conv.addOlder(event.entries, event.more);
+  else conv.addHistory(event.entries, event.more, state.me);
+}
+
+function crowd(event) {
+  const conv = room(event.room);
+  for (const name of event.joined ?? []) addMember(conv, name);
+  const gone = new Set((event.left ?? []).map(nameKey));
+  conv.members = conv.members.filter((name) => !gone.has(nameKey(name)));
+  const parts = [];
+  if (event.joined?.length) parts.push(`joined: ${event.joined.join(", ")}`);
+  if (event.left?.length) parts.push(`left: ${event.left.join(", ")}`);
+  if (parts.length > 0) conv.addLine(parts.join("; "), "join");
+  renderLists();
+}
+
+function addMember(conv, name) {
+  if (!conv.members.some((other) => nameKey(other) === nameKey(name))) {
+    conv.members.push(String(name));
+  }
+}
+
+function joinedRooms() {
+  return [...state.conversations.values()]
+    .filter((conv) => conv.kind === "room" && conv.joined)
+    .map((conv) => conv.name);
+}
+
+function askOlder(conv) {
+  if (conv.kind !== "room" || !conv.more || conv.loadingOlder || !state.welcomed) return;
+  const before = conv.oldestId;
+  if (before === null) return;
+  conv.loadingOlder = true;
+  wire.send({ type: "history", room: conv.name, before, count: OLDER_COUNT });
+}
+
+// --- showing it ------------------------------------------------------------------------
+
+function show(conv) {
+  if (state.current !== null) state.current.wrap.hidden = true;
+  state.current = conv;
+  conv.wrap.hidden = false;
+  conv.unread = 0;
+  if (conv.kind === "room" && conv.joined) state.room = conv.name;
+  conv.scrollToEnd();
+  renderHeader();
+  renderLists();
+  closeDrawers();
+}
+
+function renderHeader() {
+  const conv = state.current;
+  if (conv === null) return;
+  $("title").textContent = conv.title;
+  $("topic").textContent = conv.kind === "room" ? conv.topic : "Private conversation";
+  $("leave-button").hidden = !(conv.kind === "room" && conv.joined && nameKey(conv.name) !== LOBBY);
+}
+
+function renderLists() {
+  renderRooms();
+  renderPrivate();
+  renderMembers();
+  const unread = [...state.conversations.values()].reduce((sum, conv) => sum + conv.unread, 0);
+  document.title = unread > 0 ? `(${unread}) trio_chat` : "trio_chat";
+}
+
+function entryButton(label, conv, count) {
+  const item = document.createElement("li");
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "entry";
+  const name = document.createElement("span");
+  name.className = "entry-name";
+  name.textContent = label;
+  button.append(name);
+  if (count !== undefined) {
+    const people = document.createElement("span");
+    people.className = "count";
+    people.textContent = String(count);
+    people.setAttribute("aria-label", `${count} ${count === 1 ? "person" : "people"}`);
+    button.append(people);
+  }
+  if (conv?.unread > 0) {
+    const badge = document.createElement("span");
+    badge.className = "unread";
+    badge.textContent = String(conv.unread);
+    badge.setAttribute("aria-label", `${conv.unread} unread`);
+    button.append(badge);
+  }
+  if (conv !== undefined && conv === state.current) button.setAttribute("aria-current", "true");
+  item.append(button);
+  return { item, button };
+}
+
+function renderRooms() {
+  const names = new Map();
+  for (const [key, entry] of state.directory) names.set(key, bareRoom(entry.name));
+  for (const conv of state.conversations.values()) {
+    if (conv.kind === "room" && (conv.joined || conv.unread > 0)) {
+      names.set(nameKey(conv.name), conv.name);
+    }
+  }
+  const list = $("room-list");
+  list.replaceChildren();
+  for (const [key, name] of [...names].sort(lobbyFirst)) {
+    const conv = state.conversations.get(`room:${key}`);
+    const joinedHere = conv !== undefined && conv.joined;
+    const count = joinedHere ? conv.members.length || state.directory.get(key)?.count : state.directory.get(key)?.count;
+    const { item, button } = entryButton(`#${name}`, conv, count);
+    if (joinedHere) item.classList.add("joined");
+    button.addEventListener("click", () => {
+      if (joinedHere) show(conv);
+      else wire.send({ type: "join", room: name });
+    });
+    list.append(item);
+  }
+}
+
+function lobbyFirst([a], [b]) {
+  if (a === LOBBY || b === LOBBY) return a === LOBBY ? -1 : 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function renderPrivate() {
+  const list = $("private-list");
+  list.replaceChildren();
+  let any = false;
+  for (const conv of state.conversations.values()) {
+    if (conv.kind !== "private") continue;
+    any = true;
+    const { item, button } = entryButton(conv.name, conv);
+    button.classList.add(nameColour(conv.name));
+    button.addEventListener("click", () => show(conv));
+    list.append(item);
+  }
+  $("no-private").hidden = any;
+}
+
+function renderMembers() {
+  const list = $("member-list");
+  list.replaceChildren();
+  const conv = state.current;
+  if (conv === null) return;
+  const names = conv.kind === "room" ? conv.members : [state.me, conv.name];
+  $("people-heading").textContent =
+    conv.kind === "room" ? `People in #${conv.name} (${names.length})` : "In this conversation";
+  for (const name of [...names].filter(Boolean).sort(byKey)) {
+    const item = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = `entry person ${nameColour(name)}`;
+    button.textContent = isMe(name) ? `${name} (you)` : name;
+    if (isMe(name)) button.disabled = true;
+    else button.setAttribute("aria-label", `Write privately to ${name}`);
+    button.addEventListener("click", () => {
+      show(conversation("private", name));
+      $("message").focus();
+    });
+    item.append(button);
+    list.append(item);
+  }
+}
+
+function byKey(a, b) {
+  return nameKey(a) < nameKey(b) ? -1 : nameKey(a) > nameKey(b) ? 1 : 0;
+}
+
+// --- what the user does ----------------------------------------------------------------
+
+/** What to send for a typed line, or null (nothing to send). */
+function frameFor(text) {
+  const conv = state.current;
+  const command = text.match(/^\/(part|leave)(?:\s+#?(\S+))?\s*$/iu);
+  if (command) return { type: "part", room: command[2] ?? currentRoom() };
+  if (/^\/quit\b/iu.test(text)) state.leaving = true;
+  if (conv !== null && conv.kind === "private" && !(text.startsWith("/") && !text.startsWith("//"))) {
+    const said = text.startsWith("//") ? text.slice(1) : text;
+    return { type: "private", to: conv.name, text: said };
+  }
+  return { type: "line", room: currentRoom(), text };
+}
+
+function currentRoom() {
+  const conv = state.current;
+  return conv !== null && conv.kind === "room" && conv.joined ? conv.name : state.room;
+}
+
+function submitMessage(event) {
+  event.preventDefault();
+  const field = $("message");
+  const text = field.value;
+  if (text.trim() === "") return;
+  const frame = frameFor(text);
+  if (!wire.send(frame)) {
+    state.queue.push(frame);
+    setStatus("Not connected: your message will be sent once the page is back online.");
+  }
+  field.value = "";
+}
+
+function joinRoom(event) {
+  event.preventDefault();
+  const field = $("join-room");
+  const name = field.value.trim().replace(/^#/u, "");
+  if (name === "") return;
+  wire.send({ type: "join", room: name });
+  field.value = "";
+  $("message").focus();
+}
+
+function cycle(step) {
+  const all = [...state.conversations.values()].filter((c) => c.joined || c.kind === "private");
+  if (all.length === 0) return;
+  const index = all.indexOf(state.current);
+  show(all[(index + step + all.length) % all.length]);
+}
+
+function toggleDrawer(id, button) {
+  const drawer = $(id);
+  const open = !drawer.classList.contains("open");
+  closeDrawers();
+  drawer.classList.toggle("open", open);
+  button.setAttribute("aria-expanded", String(open));
+  if (open) drawer.querySelector("button, input")?.focus();
+}
+
+function closeDrawers() {
+  for (const [id, button] of [
+    ["sidebar", "rooms-toggle"],
+    ["people", "people-toggle"],
+  ]) {
+    $(id).classList.remove("open");
+    $(button).setAttribute("aria-expanded", "false");
+  }
+}
+
+function keys(event) {
+  if (event.altKey && (event.key === "ArrowUp" || event.key === "ArrowDown")) {
+    event.preventDefault();
+    cycle(event.key === "ArrowUp" ? -1 : 1);
+    $("message").focus();
+  } else if (event.key === "Escape") {
+    closeDrawers();
+  }
+}
+
+function start() {
+  $("login-form").addEventListener("submit", submitLogin);
+  $("send-form").addEventListener("submit", submitMessage);
+  $("join-form").addEventListener("submit", joinRoom);
+  $("rooms-toggle").addEventListener("click", (e) => toggleDrawer("sidebar", e.currentTarget));
+  $("people-toggle").addEventListener("click", (e) => toggleDrawer("people", e.currentTarget));
+  $("leave-button").addEventListener("click", () => {
+    if (state.current?.kind === "room") wire.send({ type: "part", room: state.current.name });
+  });
+  $("quit-button").addEventListener("click", () => {
+    state.leaving = true;
+    if (!wire.send({ type: "quit" })) left("You left the chat.");
+  });
+  $("again-button").addEventListener("click", () => showLogin(""));
+  document.addEventListener("keydown", keys);
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden && state.current !== null) {
+      state.current.unread = 0;
+      renderLists();
+    }
+  });
+  window.addEventListener("online", () => wire.hurry());
+  setInterval(() => {
+    if (state.welcomed) wire.send({ type: "rooms" });
+  }, ROOMS_EVERY_MS);
+  $("name").focus();
+}
+
+start();
