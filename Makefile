@@ -42,7 +42,7 @@ CLIENT_ARGS := $(call opt,NAME,--name) $(call opt,HOST,--host) $(call opt,PORT,-
 CERT_ARGS := $(foreach name,$(HOSTS),--host $(call quote,$(name))) \
 	$(call opt,CERT_DIR,--out) $(call opt,DAYS,--days) $(call flag,FORCE,--force)
 
-.PHONY: serve client cert test bench soak format venv clean
+.PHONY: serve client cert test bench soak format venv clean screenshots
 
 serve: $(STAMP)
 	@exec env $(VIA_MAKE) $(BIN)/trio-chat serve $(SERVE_ARGS)
@@ -69,6 +69,10 @@ bench: $(STAMP)
 # Clients join, chat, leave and reconnect for 2 minutes; fails on any loss, leak or error.
 soak: $(STAMP)
 	$(BIN)/trio-chat soak $(SOAK_ARGS)
+
+# The README's pictures of the web page (docs/screenshot-*.png), taken by its browser test.
+screenshots: $(STAMP)
+	TRIO_CHAT_SCREENSHOTS=$(CURDIR)/docs $(BIN)/pytest -q tests/web/static/test_screenshots.py
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -1,0 +1,264 @@
+"""The chat page as a person uses it, in Debian's chromium, against the real server.
+
+A browser user and a text (``nc``) user chat both ways, in #lobby and in another
+room; history, private messages, what user text may not do to the page, a
+taken name, a server restart, a phone's width, and a WebSocket from another site.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from datetime import UTC, datetime
+
+from playwright.sync_api import Page, expect
+
+from .conftest import PHONE, STEP, Browsing, ChatServer, TextUser, log_in, say
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def messages(page: Page, text: str) -> object:
+    """The messages of the conversation on screen that contain ``text``."""
+    return page.locator(".log-wrap:visible .msg", has_text=text)
+
+
+def test_a_browser_user_and_a_text_user_chat_both_ways_in_lobby_and_in_another_room(
+    server: ChatServer, text_user: TextUser, browsing: Browsing
+) -> None:
+    page = browsing.page()
+    page.goto(server.url)
+    # On load the name field has the focus, and Enter joins.
+    expect(page.locator("#name")).to_be_focused()
+    page.keyboard.type("ana")
+    page.keyboard.press("Enter")
+    expect(page.locator("#message")).to_be_focused()
+    expect(page.locator("#title")).to_have_text("#lobby")
+    text_user.expect("ana joined")
+    expect(page.locator("#member-list")).to_contain_text("bob")
+
+    page.keyboard.type("hello bob, from the page")
+    page.keyboard.press("Enter")
+    assert text_user.expect("from the page") == "ana: hello bob, from the page"
+    # Shown once, as the server sent it back (own messages are not shown before).
+    expect(messages(page, "hello bob, from the page")).to_have_count(1)
+    expect(page.locator(".msg.own", has_text="hello bob, from the page")).to_have_count(1)
+
+    text_user.send("hello ana, from nc")
+    line = messages(page, "hello ana, from nc")
+    expect(line).to_have_count(1)
+    expect(line.locator(".from")).to_have_text("bob")
+
+    # Another room: the page types /join, the text user joins too.
+    say(page, "/join dev")
+    expect(page.locator("#title")).to_have_text("#dev")
+    text_user.send("/join dev")
+    text_user.expect("Now in #dev")
+    expect(page.locator(".log-wrap:visible")).to_contain_text("bob joined")
+    say(page, "in dev from the page")
+    assert text_user.expect("in dev from the page") == "ana: in dev from the page"
+    text_user.send("in dev from nc")
+    expect(messages(page, "in dev from nc")).to_have_count(1)
+    assert browsing.errors == []
+
+
+def test_timestamps_are_in_the_browsers_local_time(
+    server: ChatServer, text_user: TextUser, browsing: Browsing
+) -> None:
+    page = browsing.page(timezone="Asia/Kathmandu")  # UTC+05:45: no hour-only coincidence
+    log_in(page, server.url, "ana")
+    text_user.send("what time is it")
+    stamp = messages(page, "what time is it").locator("time")
+    expect(stamp).to_have_count(1)
+    sent = datetime.fromisoformat(stamp.get_attribute("datetime") or "")
+    assert abs((datetime.now(UTC) - sent).total_seconds()) < 60
+    local = page.evaluate(
+        "iso => new Date(iso).toLocaleTimeString([], {hour: '2-digit', minute: '2-digit',"
+        " timeZone: 'Asia/Kathmandu'})",
+        sent.isoformat(),
+    )
+    expect(stamp).to_have_text(local)
+
+
+def test_history_shows_on_entering_a_room_above_a_divider(
+    server: ChatServer, text_user: TextUser, browsing: Browsing
+) -> None:
+    text_user.send("/join dev")
+    text_user.expect("Now in #dev")
+    text_user.send("said before ana came", "/me waves at nobody")
+    page = browsing.page()
+    log_in(page, server.url, "ana")
+    # The join form (a button for the common /join).
+    page.locator("#join-room").fill("dev")
+    page.locator("#join-room").press("Enter")
+    expect(page.locator("#title")).to_have_text("#dev")
+    log = page.locator(".log-wrap:visible")
+    expect(log.locator(".msg.past", has_text="said before ana came")).to_have_count(1)
+    expect(log.locator(".msg.past.action", has_text="waves at nobody")).to_have_count(1)
+    expect(log.locator(".divider")).to_be_visible()
+    text_user.send("said after")
+    expect(log.locator(".msg", has_text="said after")).to_have_count(1)
+    order = log.locator(".msg, .divider").evaluate_all(
+        "items => items.map(item => item.classList.contains('divider') ? '--' : item.textContent)"
+    )
+    assert [("--" if item == "--" else item.split(" ", 1)[1]) for item in order] == [
+        "bob: said before ana came",
+        "* bob waves at nobody",
+        "--",
+        "bob: said after",
+    ]
+
+
+def test_scrolling_up_loads_older_history(browsing: Browsing) -> None:
+    server = ChatServer("--history", "10", "--exempt", "127.0.0.0/8")
+    server.start()
+    try:
+        bob = TextUser(server.port)
+        try:
+            bob.join("bob")
+            bob.send(*(f"old line {n}" for n in range(40)))
+            bob.send("/history 1")  # answered once all 40 are in
+            bob.expect("old line 39")
+            page = browsing.page(viewport={"width": 900, "height": 400})
+            log_in(page, server.url, "ana")
+            log = page.locator(".log-wrap:visible")
+            expect(log.locator(".msg", has_text="old line 39")).to_have_count(1)
+            expect(log.locator(".msg.past")).to_have_count(10)
+            log.evaluate("wrap => { wrap.scrollTop = 0; }")
+            expect(log.locator(".msg.past")).to_have_count(40)
+            expect(log.locator(".msg").first).to_contain_text("old line 0")
+        finally:
+            bob.close()
+    finally:
+        server.stop()
+
+
+def test_a_private_message_is_shown_apart_and_answered_privately(
+    server: ChatServer, text_user: TextUser, browsing: Browsing
+) -> None:
+    page = browsing.page()
+    log_in(page, server.url, "ana")
+    text_user.send("/msg ana only for you")
+    private = page.locator("#private-list .entry", has_text="bob")
+    expect(private.locator(".unread")).to_have_text("1")
+    expect(page.locator(".log-wrap:visible")).not_to_contain_text("only for you")
+    private.click()
+    expect(page.locator("#title")).to_have_text("Private: bob")
+    expect(messages(page, "only for you")).to_have_count(1)
+    say(page, "got it")
+    assert text_user.expect("got it") == "[private] ana: got it"
+    expect(messages(page, "got it")).to_have_count(1)
+
+
+def test_user_text_is_only_ever_text_and_links_are_http_only(
+    server: ChatServer, text_user: TextUser, browsing: Browsing
+) -> None:
+    page = browsing.page()
+    log_in(page, server.url, "ana")
+    text_user.send(XSS, "see https://example.org/a?b=1. or javascript:alert(2)")
+    shown = messages(page, "onerror")
+    expect(shown.locator(".text")).to_have_text(XSS)
+    link = messages(page, "example.org").locator("a")
+    expect(link).to_have_count(1)
+    expect(link).to_have_attribute("href", "https://example.org/a?b=1")
+    expect(link).to_have_attribute("rel", re.compile(r"\bnoopener\b"))
+    assert page.locator("#logs img").count() == 0
+    say(page, XSS)
+    expect(page.locator(".msg.own .text")).to_have_text(XSS)
+    assert page.locator("#logs img").count() == 0
+    assert browsing.dialogs == []
+
+
+def test_a_second_tab_with_the_same_name_is_refused_with_a_clear_message(
+    server: ChatServer, browsing: Browsing
+) -> None:
+    first = browsing.page()
+    log_in(first, server.url, "ana")
+    second = browsing.page()
+    second.goto(server.url)
+    second.keyboard.type("ana")
+    second.keyboard.press("Enter")
+    expect(second.locator("#login-error")).to_contain_text(re.compile(r"ana.*(taken|in use)", re.I))
+    expect(second.locator("#chat")).to_be_hidden()
+    expect(second.locator("#name")).to_be_focused()
+    # The first tab is still in.
+    say(first, "still here")
+    expect(messages(first, "still here")).to_have_count(1)
+
+
+def test_the_page_reconnects_after_a_server_restart_and_says_so(
+    server: ChatServer, browsing: Browsing
+) -> None:
+    page = browsing.page()
+    log_in(page, server.url, "ana")
+    server.restart()
+    expect(page.locator(".log-wrap:visible")).to_contain_text("Disconnected")
+    expect(page.locator("#status")).to_have_text("Reconnected as ana.", timeout=3 * STEP * 1000)
+    bob = TextUser(server.port)
+    try:
+        bob.join("bob")
+        say(page, "back again")
+        assert bob.expect("back again") == "ana: back again"
+    finally:
+        bob.close()
+
+
+def test_a_phone_sized_viewport_has_no_horizontal_scroll(
+    server: ChatServer, text_user: TextUser, browsing: Browsing
+) -> None:
+    page = browsing.page(viewport=PHONE)
+    log_in(page, server.url, "ana")
+    long_word = "x" * 300
+    text_user.send(long_word, "https://example.org/" + "long/" * 60)
+    expect(messages(page, long_word)).to_have_count(1)
+    expect(messages(page, "long/long/")).to_have_count(1)
+    width = "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    scroll, client = page.evaluate(width)
+    assert scroll <= client
+    # The rooms and people lists open as drawers, and fit too.
+    page.locator("#rooms-toggle").click()
+    expect(page.locator("#room-list")).to_contain_text("#lobby")
+    scroll, client = page.evaluate(width)
+    assert scroll <= client
+    page.keyboard.press("Escape")
+    page.locator("#people-toggle").click()
+    expect(page.locator("#member-list")).to_contain_text("bob")
+    scroll, client = page.evaluate(width)
+    assert scroll <= client
+
+
+OPEN_SOCKET = """url => new Promise(done => {
+  const socket = new WebSocket(url);
+  socket.onopen = () => { socket.close(); done("open"); };
+  socket.onclose = (event) => done(`closed ${event.code}`);
+})"""
+
+
+def test_a_websocket_from_a_page_of_another_site_is_refused(
+    server: ChatServer, browsing: Browsing
+) -> None:
+    ws = f"ws://127.0.0.1:{server.web_port}/ws"
+    own = browsing.page()
+    own.goto(server.url)
+    assert own.evaluate(OPEN_SOCKET, ws) == "open"
+    other = browsing.page()
+    other.route("http://elsewhere.test/", lambda route: route.fulfill(body="<p>other site</p>"))
+    other.goto("http://elsewhere.test/")
+    assert other.evaluate(OPEN_SOCKET, ws) == "closed 1006"
+
+
+def test_a_handshake_with_a_foreign_origin_header_gets_403(server: ChatServer) -> None:
+    def handshake(origin: str) -> str:
+        request = (
+            "GET /ws HTTP/1.1\r\n"
+            f"Host: 127.0.0.1:{server.web_port}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            f"Origin: {origin}\r\n\r\n"
+        )
+        with socket.create_connection(("127.0.0.1", server.web_port), timeout=STEP) as conn:
+            conn.sendall(request.encode())
+            return conn.recv(65536).decode(errors="replace").split("\r\n", 1)[0]
+
+    assert handshake(f"http://127.0.0.1:{server.web_port}").startswith("HTTP/1.1 101")
+    assert handshake("http://evil.example").startswith("HTTP/1.1 403")
