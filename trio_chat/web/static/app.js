@@ -29,6 +29,7 @@ const state = {
   room: LOBBY, // where lines typed in a private conversation are sent from
   directory: new Map(), // room key -> {name, count, topic}
   rejoin: [], // rooms to join again after reconnecting
+  restoring: new Set(), // room keys being joined again: no switching to them
   queue: [], // frames typed while disconnected, sent once back
 };
 
@@ -86,9 +87,9 @@ function need(event) {
   const text = String(event.text ?? "");
   if (event.what === "server_password") {
     $("server-password-row").hidden = false;
-    showLogin(text || "This server needs a password.", "server-password");
+    showLogin(capitalized(text || "this server needs a password."), "server-password");
   } else {
-    showLogin(text || `${state.login.name} is registered: type its password.`, "password");
+    showLogin(capitalized(text || `${state.login.name} is registered: type its password.`), "password");
   }
 }
 
@@ -101,7 +102,13 @@ function refused(event) {
     return;
   }
   wire.stop();
-  showLogin(text);
+  const field = { "wrong-password": "password", "wrong-server-password": "server-password" };
+  if (event.reason === "wrong-server-password") $("server-password-row").hidden = false;
+  showLogin(capitalized(text), field[event.reason] ?? "name");
+}
+
+function capitalized(text) {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 function welcome(event) {
@@ -116,8 +123,9 @@ function welcome(event) {
   $("chat").hidden = false;
   document.body.classList.remove("offline");
   setStatus(again ? `Reconnected as ${state.me}.` : `Connected as ${state.me}.`, !again);
-  for (const room of state.rejoin) {
-    if (nameKey(room) !== LOBBY) wire.send({ type: "join", room });
+  state.restoring = new Set(state.rejoin.map((name) => Conversation.key("room", name)));
+  for (const name of state.rejoin) {
+    if (nameKey(name) !== LOBBY) wire.send({ type: "join", room: name });
   }
   state.rejoin = [];
   for (const frame of state.queue.splice(0)) wire.send(frame);
@@ -260,8 +268,8 @@ function joined(event) {
   const conv = room(event.room);
   if (isMe(event.name)) {
     conv.joined = true;
-    state.room = conv.name;
-    show(conv);
+    // Rooms joined again after a reconnect do not take the view from the one shown.
+    if (!state.restoring.delete(conv.key) || state.current === null) show(conv);
     wire.send({ type: "rooms" });
   } else {
     addMember(conv, event.name);
@@ -517,6 +525,9 @@ function frameFor(text) {
   const command = text.match(/^\/(part|leave)(?:\s+#?(\S+))?\s*$/iu);
   if (command) return { type: "part", room: command[2] ?? currentRoom() };
   if (/^\/quit\b/iu.test(text)) state.leaving = true;
+  // Kept (in memory only) to log in again after a reconnect, as the terminal client does.
+  const secret = text.match(/^\/(?:register|password)\s+(.+)$/iu);
+  if (secret && state.login) state.login.password = secret[1].trim();
   if (conv !== null && conv.kind === "private" && !(text.startsWith("/") && !text.startsWith("//"))) {
     const said = text.startsWith("//") ? text.slice(1) : text;
     return { type: "private", to: conv.name, text: said };
