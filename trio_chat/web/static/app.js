@@ -24,6 +24,7 @@ const state = {
   welcomed: false, // on the current connection
   everWelcomed: false,
   leaving: false, // /quit or the Quit button: a close is expected
+  asking: false, // the login form waits for the user (a need or a refusal)
   conversations: new Map(), // key -> Conversation
   current: null, // the Conversation shown
   room: LOBBY, // where lines typed in a private conversation are sent from
@@ -64,6 +65,7 @@ function submitLogin(event) {
     server_password: $("server-password").value,
   };
   state.leaving = false;
+  state.asking = false;
   loginError("Joining…");
   if (wire.open && !state.welcomed) sendHello();
   else wire.connect();
@@ -84,6 +86,7 @@ function showLogin(text, focus = "name") {
 }
 
 function need(event) {
+  state.asking = true;
   const text = String(event.text ?? "");
   if (event.what === "server_password") {
     $("server-password-row").hidden = false;
@@ -101,7 +104,9 @@ function refused(event) {
     wire.socket?.close();
     return;
   }
-  wire.stop();
+  // The server keeps the connection for another hello after these (PROTOCOL.md).
+  if (KEPT.has(event.reason)) state.asking = true;
+  else wire.stop();
   const field = { "wrong-password": "password", "wrong-server-password": "server-password" };
   if (event.reason === "wrong-server-password") $("server-password-row").hidden = false;
   showLogin(capitalized(text), field[event.reason] ?? "name");
@@ -139,6 +144,9 @@ const FINAL = new Set(["quit", "kicked", "banned", "elsewhere"]);
 // Refusals worth trying again after a reconnect (the old connection still holds the name...).
 const PASSING = new Set(["name-taken", "server-closing", "server-full", "too-many-connections", "too-many-new-connections"]);
 
+// Refusals after which the same connection may say hello again.
+const KEPT = new Set(["name-taken", "invalid-name", "wrong-password"]);
+
 function bye(event) {
   const text = String(event.text ?? "Bye!");
   if (state.leaving || FINAL.has(event.reason)) {
@@ -162,6 +170,10 @@ function left(text) {
 // --- the connection --------------------------------------------------------------------
 
 function disconnected() {
+  if (state.asking) {
+    wire.stop(); // waiting for the user to fix the login: the next Join connects again
+    return;
+  }
   if (state.leaving) {
     left("You left the chat.");
     return;
@@ -405,7 +417,9 @@ function renderHeader() {
   if (conv === null) return;
   $("title").textContent = conv.title;
   $("topic").textContent = conv.kind === "room" ? conv.topic : "Private conversation";
-  $("leave-button").hidden = !(conv.kind === "room" && conv.joined && nameKey(conv.name) !== LOBBY);
+  const inRoom = conv.kind === "room" && conv.joined;
+  $("leave-button").hidden = !(inRoom && nameKey(conv.name) !== LOBBY);
+  $("topic-button").hidden = !inRoom;
 }
 
 function renderLists() {
@@ -607,6 +621,12 @@ function start() {
   $("people-toggle").addEventListener("click", (e) => toggleDrawer("people", e.currentTarget));
   $("leave-button").addEventListener("click", () => {
     if (state.current?.kind === "room") wire.send({ type: "part", room: state.current.name });
+  });
+  $("topic-button").addEventListener("click", () => {
+    const field = $("message");
+    field.value = `/topic ${state.current?.topic ?? ""}`;
+    closeDrawers();
+    field.focus();
   });
   $("quit-button").addEventListener("click", () => {
     state.leaving = true;
