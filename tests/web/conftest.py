@@ -98,9 +98,9 @@ class HttpClient:
                     assert response is not None
                     return HttpAnswer(response, body)
 
-    async def closed(self) -> bool:
+    async def closed(self, within: float = STEP) -> bool:
         """Whether the server closed the connection (read to the end)."""
-        with trio.fail_after(STEP):
+        with trio.fail_after(within):
             return await self.stream.receive_some(65536) == b""
 
 
