@@ -7,6 +7,7 @@ real TCP.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -153,7 +154,7 @@ class WsPeer:
         return list(self.ws.events())
 
     async def send(self, **frame: Any) -> None:
-        await self.send_text(json.dumps(frame))
+        await self.send_text(json.dumps(frame, ensure_ascii=False))
 
     async def send_text(self, text: str) -> None:
         await self.stream.send_all(self.ws.send(TextMessage(data=text)))
@@ -206,7 +207,8 @@ class WsPeer:
         except EOFError:
             pass
         if self.ws.state.name == "REMOTE_CLOSING":
-            await self.stream.send_all(self.ws.send(CloseConnection(code=1000)))
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                await self.stream.send_all(self.ws.send(CloseConnection(code=1000)))
         return seen
 
 
