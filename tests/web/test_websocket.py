@@ -175,7 +175,7 @@ async def test_requests_before_hello_are_errors(web_connector: WebConnector) -> 
     assert frame == {"type": "error", "text": 'send "hello" first', "request": "line"}
 
 
-async def test_a_server_password_is_needed_then_given(tmp_path: object) -> None:
+async def test_a_server_password_is_needed_then_given() -> None:
     guard = Guard(server_password="door")
     service = ChatService(Hub(name_key), guard=guard)
     async with trio.open_nursery() as nursery:
