@@ -13,7 +13,7 @@ VIA_MAKE := TRIO_CHAT_VIA_MAKE=1
 # Every option has a make variable (the README's Options table lists them all):
 #   make serve   HOST PORT MAX_CLIENTS DB HISTORY PASSWORD_FILE OPER_PASSWORD_FILE
 #                FLOOD_RATE FLOOD_BURST MAX_PER_ADDRESS CONNECT_RATE EXEMPT
-#                TLS_CERT TLS_KEY LOG_LEVEL LOG_FORMAT
+#                TLS_CERT TLS_KEY LOG_LEVEL LOG_FORMAT WEB_PORT NO_WEB=1 WEB_ORIGIN="URL URL"
 #   make client  NAME HOST PORT SERVER_PASSWORD_FILE PASSWORD_FILE TLS_CA TLS=1 NO_COLOR=1
 #                NO_RECONNECT=1
 #   make cert    HOSTS="name 192.168.1.20" (more names) CERT_DIR DAYS FORCE=1
@@ -34,7 +34,9 @@ SERVE_ARGS := $(call opt,HOST,--host) $(call opt,PORT,--port) \
 	$(call opt,FLOOD_RATE,--flood-rate) $(call opt,FLOOD_BURST,--flood-burst) \
 	$(call opt,MAX_PER_ADDRESS,--max-per-address) $(call opt,CONNECT_RATE,--connect-rate) \
 	$(call opt,EXEMPT,--exempt) $(call opt,TLS_CERT,--tls-cert) $(call opt,TLS_KEY,--tls-key) \
-	$(call opt,LOG_LEVEL,--log-level) $(call opt,LOG_FORMAT,--log-format)
+	$(call opt,LOG_LEVEL,--log-level) $(call opt,LOG_FORMAT,--log-format) \
+	$(call opt,WEB_PORT,--web-port) $(call flag,NO_WEB,--no-web) \
+	$(foreach origin,$(WEB_ORIGIN),--web-origin $(call quote,$(origin)))
 CLIENT_ARGS := $(call opt,NAME,--name) $(call opt,HOST,--host) $(call opt,PORT,--port) \
 	$(call opt,SERVER_PASSWORD_FILE,--server-password-file) \
 	$(call opt,PASSWORD_FILE,--password-file) $(call opt,TLS_CA,--tls-ca) \

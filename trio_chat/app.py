@@ -49,10 +49,12 @@ from trio_chat.core.limits import DEFAULT_LIMITS, Limits
 from trio_chat.core.names import name_key
 from trio_chat.core.service import ChatService
 from trio_chat.core.store import MEMORY, HistoryStore
-from trio_chat.net.listeners import lan_addresses, raise_open_file_limit
+from trio_chat.net.listeners import ListenError, lan_addresses, raise_open_file_limit
 from trio_chat.net.tls import server_context
 from trio_chat.text.server import FAREWELL_TIMEOUT, SHUTDOWN_NOTICE, TextFrontend
 from trio_chat.text.session import NAME_TIMEOUT
+from trio_chat.web.routes import Metrics
+from trio_chat.web.server import WebFrontend
 
 LOGGER = logging.getLogger(__name__)
 
@@ -82,6 +84,10 @@ class ServerConfig:
     tls_key: str | None = None
     # Seconds a connection has to choose a valid name.
     name_timeout: float = NAME_TIMEOUT
+    # The web page's port (None: no web door; the CLI's default is 8080), and
+    # page origins allowed besides its own (--web-origin).
+    web_port: int | None = None
+    web_origins: tuple[str, ...] = ()
 
 
 class Frontend(Protocol):
@@ -205,12 +211,14 @@ async def build_app(
     *,
     scrypt_cost: ScryptCost | None = None,
     clock: Callable[[], float] = time.time,
+    metrics: Metrics | None = None,
 ) -> App:
     """Build every piece ``config`` asks for, logging what matters; nothing runs yet.
 
     Args:
         scrypt_cost: the cost of new password hashes (tests use a cheap one).
         clock: the time, for bans that expire (tests inject their own).
+        metrics: what the web door's ``/metrics`` serves (body, content type).
 
     Raises:
         TLSError, SecretFileError, HistoryError: a file named in ``config``
@@ -255,11 +263,29 @@ async def build_app(
         name_timeout=config.name_timeout,
         ssl_context=context,
     )
-    return App(service, admission, [text])
+    frontends: list[Frontend] = [text]
+    if config.web_port is not None:
+        web = WebFrontend(
+            service,
+            admission,
+            host=config.host,
+            port=config.web_port,
+            name_timeout=config.name_timeout,
+            ssl_context=context,
+            origins=config.web_origins,
+            metrics=metrics,
+        )
+        frontends.append(web)
+    return App(service, admission, frontends)
 
 
-async def announce(listeners: Sequence[trio.SocketListener], config: ServerConfig) -> None:
-    """Log where the server listens and how other PCs reach it."""
+async def announce(
+    listeners: Sequence[trio.SocketListener],
+    config: ServerConfig,
+    *,
+    web: Sequence[trio.SocketListener] = (),
+) -> None:
+    """Log where the server listens and how other PCs reach it (``web``: the page's port)."""
     tls = "TLS, " if config.tls_cert else ""
     for listener in listeners:
         host, port = listener.socket.getsockname()[:2]
@@ -292,6 +318,23 @@ async def announce(listeners: Sequence[trio.SocketListener], config: ServerConfi
     else:
         everyone = hints.option("serve", "--host", "0.0.0.0")
         LOGGER.info("only %s is served: use %s to let other PCs in", config.host, everyone)
+    if web:
+        await announce_web(web, config)
+
+
+async def announce_web(listeners: Sequence[trio.SocketListener], config: ServerConfig) -> None:
+    """Log the web page's address, for this PC and for the others."""
+    scheme = "https" if config.tls_cert else "http"
+    port = listeners[0].socket.getsockname()[1]
+    LOGGER.info(
+        "web page on this PC:      %s://localhost:%s/",
+        scheme,
+        port,
+        extra={"fields": {"event": "listening", "address": f"{config.host}:{port}"}},
+    )
+    if config.host in (None, "", "0.0.0.0", "::"):
+        for address in await trio.to_thread.run_sync(lan_addresses):
+            LOGGER.info("web page from another PC: %s://%s:%s/", scheme, address, port)
 
 
 async def run_server(
@@ -309,7 +352,8 @@ async def run_server(
             nursery.start_soon(_on_signals, signals, app)
             async with trio.open_nursery() as serving:
                 listeners: list[trio.SocketListener] = await serving.start(app.run)
-                await announce(listeners, config)
+                text = app.listening.get("text", listeners)
+                await announce(text, config, web=app.listening.get("web", ()))
                 task_status.started(listeners)
             # app.run() returned: the shutdown is complete.
             nursery.cancel_scope.cancel()
@@ -362,11 +406,14 @@ async def _on_signals(signals: AsyncIterator[int], app: App) -> None:
 
 def describe_bind_error(exc: OSError, config: ServerConfig) -> str:
     """A one-line explanation of why the server could not listen."""
-    where = f"{config.host or '*'}:{config.port}"
+    port, flag = config.port, "--port"
+    if isinstance(exc, ListenError):  # another door's port
+        port, flag = exc.port, exc.option
+    where = f"{config.host or '*'}:{port}"
     if exc.errno == errno.EADDRINUSE:
         return (
             f"cannot listen on {where}: the port is in use (another trio-chat server?); "
-            f"choose another with {hints.option('serve', '--port', config.port + 1)}"
+            f"choose another with {hints.option('serve', flag, port + 1)}"
         )
     if exc.errno == errno.EACCES:
         return f"cannot listen on {where}: permission denied (ports below 1024 need root)"

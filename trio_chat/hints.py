@@ -36,6 +36,9 @@ MAKE_VARIABLES: dict[str, dict[str, tuple[str, bool]]] = {
         "--tls-key": ("TLS_KEY", True),
         "--log-level": ("LOG_LEVEL", True),
         "--log-format": ("LOG_FORMAT", True),
+        "--web-port": ("WEB_PORT", True),
+        "--no-web": ("NO_WEB", False),
+        "--web-origin": ("WEB_ORIGIN", True),
     },
     "client": {
         "--name": ("NAME", True),
