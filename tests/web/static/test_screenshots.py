@@ -30,7 +30,7 @@ def scene(page: Page, server: ChatServer, users: list[TextUser]) -> None:
     bob.expect("topic")
     bob.send("who is coming tonight?", "/me sets up the table")
     carl.send("me! see https://boardgamegeek.com/boardgame/13/catan")
-    carl.expect("catan")
+    bob.expect("catan")
     log_in(page, server.url, "ana")
     page.locator("#join-room").fill("dev")
     page.locator("#join-room").press("Enter")

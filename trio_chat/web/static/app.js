@@ -90,9 +90,9 @@ function need(event) {
   const text = String(event.text ?? "");
   if (event.what === "server_password") {
     $("server-password-row").hidden = false;
-    showLogin(capitalized(text || "this server needs a password."), "server-password");
+    showLogin(text || "This server needs a password.", "server-password");
   } else {
-    showLogin(capitalized(text || `${state.login.name} is registered: type its password.`), "password");
+    showLogin(text || `${state.login.name} is registered: type its password.`, "password");
   }
 }
 
@@ -109,12 +109,9 @@ function refused(event) {
   else wire.stop();
   const field = { "wrong-password": "password", "wrong-server-password": "server-password" };
   if (event.reason === "wrong-server-password") $("server-password-row").hidden = false;
-  showLogin(capitalized(text), field[event.reason] ?? "name");
+  showLogin(text, field[event.reason] ?? "name");
 }
 
-function capitalized(text) {
-  return text.charAt(0).toUpperCase() + text.slice(1);
-}
 
 function welcome(event) {
   const again = state.everWelcomed;
@@ -428,6 +425,10 @@ function renderLists() {
   renderMembers();
   const unread = [...state.conversations.values()].reduce((sum, conv) => sum + conv.unread, 0);
   document.title = unread > 0 ? `(${unread}) trio_chat` : "trio_chat";
+  // On a phone the lists are behind the Rooms button: it shows the unread count too.
+  const toggle = $("rooms-toggle");
+  toggle.textContent = unread > 0 ? `Rooms (${unread})` : "Rooms";
+  toggle.setAttribute("aria-label", unread > 0 ? `Rooms, ${unread} unread` : "Rooms");
 }
 
 function entryButton(label, conv, count) {
