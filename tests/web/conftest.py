@@ -220,8 +220,10 @@ class WebConnector:
         self.nursery = nursery
         self.count = 0
 
-    def stream(self) -> trio.abc.Stream:
-        client, server_side = trio.testing.memory_stream_pair()
+    def stream(self, *, lockstep: bool = False) -> trio.abc.Stream:
+        """A new connection; ``lockstep``: the server's sends wait for the client's reads."""
+        pair = trio.testing.lockstep_stream_pair if lockstep else trio.testing.memory_stream_pair
+        client, server_side = pair()
         self.count += 1
         self.nursery.start_soon(self.server.handle, server_side, f"memory:{self.count}")
         return client
@@ -229,11 +231,11 @@ class WebConnector:
     def http(self) -> HttpClient:
         return HttpClient(self.stream())
 
-    async def websocket(self, **options: Any) -> WsPeer:
-        return await WsPeer.open(self.stream(), **options)
+    async def websocket(self, *, lockstep: bool = False, **options: Any) -> WsPeer:
+        return await WsPeer.open(self.stream(lockstep=lockstep), **options)
 
-    async def join(self, name: str) -> WsPeer:
-        peer = await self.websocket()
+    async def join(self, name: str, *, lockstep: bool = False) -> WsPeer:
+        peer = await self.websocket(lockstep=lockstep)
         await peer.hello(name)
         return peer
 
