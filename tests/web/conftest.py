@@ -132,12 +132,15 @@ class WsPeer:
         await stream.send_all(ws.send(Request(host=host, target="/ws", extra_headers=extra)))
         peer = cls(stream, ws)
         status, body = 0, b""
+        accepted = False
         with trio.fail_after(STEP):
-            while True:
+            while not accepted:
                 for event in await peer._events():
-                    if isinstance(event, AcceptConnection):
-                        return peer
-                    if isinstance(event, RejectConnection):
+                    if accepted:
+                        peer.pending.append(event)  # frames right after the upgrade
+                    elif isinstance(event, AcceptConnection):
+                        accepted = True
+                    elif isinstance(event, RejectConnection):
                         status = event.status_code
                         if not event.has_body:
                             raise Rejected(status, body)
@@ -147,6 +150,7 @@ class WsPeer:
                             raise Rejected(status, body)
                     else:
                         peer.pending.append(event)
+        return peer
 
     async def _events(self) -> list[Event]:
         data = await self.stream.receive_some(65536)
@@ -220,20 +224,28 @@ class WebConnector:
         self.nursery = nursery
         self.count = 0
 
-    def stream(self) -> trio.abc.Stream:
-        client, server_side = trio.testing.memory_stream_pair()
+    def stream(self, *, lockstep: bool = False, address: str | None = None) -> trio.abc.Stream:
+        """A new connection (from ``address``: None is exempt from the limits).
+
+        ``lockstep``: the server's sends wait for the client's reads.
+        """
+        pair = trio.testing.lockstep_stream_pair if lockstep else trio.testing.memory_stream_pair
+        client, server_side = pair()
         self.count += 1
-        self.nursery.start_soon(self.server.handle, server_side, f"memory:{self.count}")
+        peer = f"memory:{self.count}"
+        self.nursery.start_soon(self.server.handle, server_side, peer, None, address)
         return client
 
-    def http(self) -> HttpClient:
-        return HttpClient(self.stream())
+    def http(self, address: str | None = None) -> HttpClient:
+        return HttpClient(self.stream(address=address))
 
-    async def websocket(self, **options: Any) -> WsPeer:
-        return await WsPeer.open(self.stream(), **options)
+    async def websocket(
+        self, *, lockstep: bool = False, address: str | None = None, **options: Any
+    ) -> WsPeer:
+        return await WsPeer.open(self.stream(lockstep=lockstep, address=address), **options)
 
-    async def join(self, name: str) -> WsPeer:
-        peer = await self.websocket()
+    async def join(self, name: str, *, lockstep: bool = False) -> WsPeer:
+        peer = await self.websocket(lockstep=lockstep)
         await peer.hello(name)
         return peer
 

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trio_chat.core.events import (
     Action,
@@ -41,17 +41,20 @@ from trio_chat.core.events import (
     departure,
 )
 from trio_chat.core.events import Quit as Departed
-from trio_chat.core.hub import LOBBY
-from trio_chat.core.members import Room
 from trio_chat.core.refusals import Refused
-from trio_chat.core.store import Entry
 from trio_chat.text.wording import dismissed_line, moderated_line
 from trio_chat.web.frames import text_frame
+
+if TYPE_CHECKING:  # for annotations only: this module stays free of trio
+    from trio_chat.core.members import Room
+    from trio_chat.core.store import Entry
 
 Json = dict[str, Any]
 
 # /history and {"type":"history"} without a count.
 HISTORY_PAGE = 50
+# Where a request without a "room" goes: the room everyone starts in (the hub's LOBBY).
+LOBBY = "#lobby"
 
 
 # --- client -> server ----------------------------------------------------------------
@@ -162,7 +165,8 @@ def _number(frame: Json, key: str, default: int | None) -> int | None:
 
 def _history(frame: Json) -> HistoryRequest:
     count = _number(frame, "count", HISTORY_PAGE)
-    assert count is not None
+    if count is None:  # "count": null
+        count = HISTORY_PAGE
     return HistoryRequest(_text(frame, "room", LOBBY), _number(frame, "before", None), count)
 
 
