@@ -226,12 +226,14 @@ class Browsing:
         viewport: dict[str, int] = DESKTOP,
         scheme: str = "light",
         timezone: str | None = None,
+        ignore_https_errors: bool = False,
     ) -> Page:
         """A tab in a context of its own (a fresh profile: like another person's browser)."""
         context = self.browser.new_context(
             viewport=viewport,  # type: ignore[arg-type]
             color_scheme=scheme,  # type: ignore[arg-type]
             timezone_id=timezone,
+            ignore_https_errors=ignore_https_errors,
         )
         context.set_default_timeout(STEP * 1000)
         self.contexts.append(context)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 import socket
+import subprocess
 from datetime import UTC, datetime
+from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from .conftest import PHONE, STEP, Browsing, ChatServer, TextUser, log_in, say
+from .conftest import PHONE, STEP, TRIO_CHAT, Browsing, ChatServer, TextUser, log_in, say
 
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -49,8 +51,22 @@ def test_a_browser_user_and_a_text_user_chat_both_ways_in_lobby_and_in_another_r
     expect(line).to_have_count(1)
     expect(line.locator(".from")).to_have_text("bob")
 
-    # Another room: the page types /join, the text user joins too.
+    # The log is a live region screen readers announce; fields have labels.
+    expect(page.get_by_role("log", name="Messages #lobby")).to_contain_text("from nc")
+    expect(page.get_by_label("Message", exact=True)).to_be_focused()
+
+    # Another room: the page types /join (and stays in #lobby too).
     say(page, "/join dev")
+    expect(page.locator("#title")).to_have_text("#dev")
+    text_user.send("news in the lobby")
+    lobby = page.locator("#room-list .entry", has_text="#lobby")
+    expect(lobby.locator(".unread")).to_have_text("1")
+    expect(lobby.locator(".count")).to_have_text("2")
+    page.keyboard.press("Alt+ArrowUp")  # keyboard: the previous room
+    expect(page.locator("#title")).to_have_text("#lobby")
+    expect(messages(page, "news in the lobby")).to_have_count(1)
+    expect(lobby.locator(".unread")).to_have_count(0)
+    page.locator("#room-list .entry", has_text="#dev").click()
     expect(page.locator("#title")).to_have_text("#dev")
     text_user.send("/join dev")
     text_user.expect("Now in #dev")
@@ -222,6 +238,41 @@ STICKING_OUT = """() => {
   }
   return out;
 }"""
+
+
+def test_quit_leaves_for_good_until_join_again(server: ChatServer, browsing: Browsing) -> None:
+    page = browsing.page()
+    log_in(page, server.url, "ana")
+    say(page, "/quit see you")
+    expect(page.locator("#left")).to_be_visible()
+    expect(page.locator("#left-text")).to_contain_text("Bye")
+    expect(page.locator("#again-button")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#name")).to_be_focused()
+    expect(page.locator("#name")).to_have_value("ana")
+    page.keyboard.press("Enter")
+    expect(page.locator("#message")).to_be_focused()
+
+
+def test_the_page_served_over_https_chats_over_wss(tmp_path: Path, browsing: Browsing) -> None:
+    made = subprocess.run(
+        [TRIO_CHAT, "cert", "--out", str(tmp_path)], capture_output=True, timeout=STEP, check=False
+    )
+    assert made.returncode == 0, made.stderr
+    server = ChatServer(
+        "--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem")
+    )
+    server.start()
+    try:
+        page = browsing.page(ignore_https_errors=True)
+        sockets: list[str] = []
+        page.on("websocket", lambda socket: sockets.append(socket.url))
+        log_in(page, server.url.replace("http:", "https:"), "ana")
+        assert sockets == [f"wss://127.0.0.1:{server.web_port}/ws"]
+        say(page, "over TLS")
+        expect(messages(page, "over TLS")).to_have_count(1)
+    finally:
+        server.stop()
 
 
 def test_a_phone_sized_viewport_has_no_horizontal_scroll(
