@@ -277,6 +277,7 @@ function joined(event) {
   const conv = room(event.room);
   if (isMe(event.name)) {
     conv.joined = true;
+    conv.entering = true;
     // Rooms joined again after a reconnect do not take the view from the one shown.
     if (!state.restoring.delete(conv.key) || state.current === null) show(conv);
     wire.send({ type: "rooms" });

@@ -23,6 +23,7 @@ export class Conversation {
     this.unread = 0;
     this.more = false; // the server has older history
     this.loadingOlder = false;
+    this.entering = false; // joined: the history that follows gets the divider
     this.ids = new Map(); // id -> <li>
     this.wrap = doc.createElement("div");
     this.wrap.className = "log-wrap";
@@ -90,7 +91,7 @@ export class Conversation {
     return item;
   }
 
-  /** History on entering the room: merged by id, then the divider after it. */
+  /** History (on entering the room, or /history): merged by id; on entering, the divider. */
   addHistory(entries, more, me) {
     this.more = Boolean(more);
     const fresh = sorted(entries).filter((entry) => !this.ids.has(entry.id));
@@ -100,7 +101,8 @@ export class Conversation {
       const later = this._firstLaterThan(entry.id);
       this.list.insertBefore(item, later);
     }
-    if (fresh.length > 0) this._divider(fresh.at(-1));
+    if (fresh.length > 0 && this.entering) this._divider(fresh.at(-1));
+    this.entering = false;
     this.olderButton.hidden = !this.more;
     this.scrollToEnd();
     return fresh.length;
