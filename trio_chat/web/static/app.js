@@ -642,9 +642,14 @@ function start() {
       renderLists();
     }
   });
-  window.addEventListener("online", () => wire.hurry());
+  // Back online: try at once; and check that the connection still answers.
+  window.addEventListener("online", () => {
+    wire.hurry();
+    if (state.welcomed) wire.probe({ type: "rooms" });
+  });
+  // The room list's counts, asked for now and then: also tells a dead connection.
   setInterval(() => {
-    if (state.welcomed) wire.send({ type: "rooms" });
+    if (state.welcomed) wire.probe({ type: "rooms" });
   }, ROOMS_EVERY_MS);
   $("name").focus();
 }

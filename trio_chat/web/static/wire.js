@@ -40,6 +40,7 @@ export class Wire {
     this.backoff = new Backoff();
     this.timer = null;
     this.wanted = false; // true while the page wants to be connected
+    this.heard = 0; // when the last frame came (Date.now())
   }
 
   get open() {
@@ -62,6 +63,27 @@ export class Wire {
     if (!this.open) return false;
     this.socket.send(JSON.stringify(frame));
     return true;
+  }
+
+  /**
+   * Send a request that gets an answer; if nothing at all comes back within `within`
+   * ms, the connection is taken for dead (Wi-Fi gone without a close) and replaced.
+   */
+  probe(frame, within = 10000) {
+    const socket = this.socket;
+    const asked = Date.now();
+    if (!this.send(frame)) return;
+    setTimeout(() => {
+      if (socket === this.socket && this.heard < asked) this._abandon(socket);
+    }, within);
+  }
+
+  _abandon(socket) {
+    this.socket = null;
+    socket.close();
+    if (!this.wanted) return;
+    this.handlers.down(1006);
+    this.retryLater();
   }
 
   /** Close for good (the user quit, or the server said no): no reconnecting. */
@@ -90,6 +112,7 @@ export class Wire {
   }
 
   _receive(frame) {
+    this.heard = Date.now();
     let event;
     try {
       event = JSON.parse(frame.data);
