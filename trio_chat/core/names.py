@@ -89,8 +89,11 @@ _ANSI_ESCAPE = re.compile(
     """,
     re.VERBOSE | re.DOTALL,
 )
-# Everything else that must never reach a terminal: C0 except tab, DEL, C1, and
-# the bidirectional overrides that can make a line read differently than it is.
+# Everything else that must never reach a terminal: C0 except tab, DEL, C1; the
+# line and paragraph separators (U+2028/2029: a line break to some terminals);
+# the bidirectional marks, embeddings, overrides and isolates that can make a
+# line read differently than it is; the interlinear annotation characters
+# (U+FFF9-FFFB: text that some renderers hide or show above another).
 # Lone surrogates too: no decoded line holds one, but text from elsewhere may,
 # and it could not be encoded for anyone.
 _CONTROL_CHARS = dict.fromkeys(
@@ -99,18 +102,54 @@ _CONTROL_CHARS = dict.fromkeys(
         *range(0x0A, 0x20),
         0x7F,
         *range(0x80, 0xA0),
+        0x061C,
+        0x200E,
+        0x200F,
+        0x2028,
+        0x2029,
         *range(0x202A, 0x202F),
         *range(0x2066, 0x206A),
         *range(0xD800, 0xE000),
+        *range(0xFFF9, 0xFFFC),
     ]
 )
+# The most combining marks stacked on one character of a message: enough for
+# Vietnamese, Hebrew with points and cantillation, Tibetan stacks; "Zalgo" text
+# piles dozens, spilling over the lines above and below.
+MAX_TEXT_MARKS = 8
+
+
+# Supplementary-plane blocks that hold marks (not emoji, which are above them).
+_SUPPLEMENTARY_MARKS = re.compile("[\U00010000-\U0001efff\U000e0000-\U000e0fff]")
 
 
 def clean_text(text: str) -> str:
-    """Remove escape sequences and control characters (tab stays)."""
-    if text.isprintable():  # the common case: nothing to remove
+    """Remove escape sequences and control characters (tab stays), cap stacked marks."""
+    if text.isascii() and text.isprintable():  # the common case: nothing to remove
         return text
-    return _ANSI_ESCAPE.sub("", text).translate(_CONTROL_CHARS)
+    if not text.isprintable():
+        text = _ANSI_ESCAPE.sub("", text).translate(_CONTROL_CHARS)
+    # A set with supplementary ranges makes re slow: only used where it can match.
+    stacked = _stacked_marks(_SUPPLEMENTARY_MARKS.search(text) is not None)
+    return stacked.sub(r"\1", text) if stacked.search(text) else text
+
+
+@functools.cache
+def _stacked_marks(supplementary: bool) -> re.Pattern[str]:
+    """Matches more than MAX_TEXT_MARKS non-spacing or enclosing marks in a row."""
+    blocks = [range(0x0300, 0x10000)]
+    if supplementary:
+        blocks += [range(0x10000, 0x1F000), range(0xE0100, 0xE01F0)]
+    ranges: list[list[int]] = []
+    for code in (code for block in blocks for code in block):
+        if unicodedata.category(chr(code)) not in ("Mn", "Me"):
+            continue
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    group = "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
+    return re.compile(f"([{group}]{{{MAX_TEXT_MARKS}}})[{group}]+")
 
 
 # --- names -----------------------------------------------------------------
