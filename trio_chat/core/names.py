@@ -261,3 +261,33 @@ def _unicode_key(name: str) -> str:
         return _PROFILE.enforce(visible)
     except UnicodeEncodeError:
         return unicodedata.normalize("NFC", unicodedata.normalize("NFC", visible).lower())
+
+
+def fitting_name(raw: str) -> str | None:
+    """``raw`` if it is a valid name, else the closest valid one, or None if none is.
+
+    For names kept from before the rule (registered names, bans): invisible
+    characters go, compatibility forms become plain (``ﬁ`` -> ``fi``), other
+    characters a name cannot have become ``_`` (``j.doe`` -> ``j_doe``), marks
+    past :data:`MAX_MARKS` go, and a name that cannot start as it does gets a
+    ``_`` in front (``1ana`` -> ``_1ana``). Never raises.
+    """
+    try:
+        return check_name(raw)
+    except BadName:
+        pass
+    chars: list[str] = []
+    marks = 0
+    for char in without_invisible(unicodedata.normalize("NFKC", raw.strip())):
+        mark = bool(chars) and unicodedata.category(char) in ("Mn", "Mc")
+        marks = marks + 1 if mark else 0
+        if marks > MAX_MARKS:
+            continue
+        allowed = char.isalpha() or char.isdecimal() or char in NAME_PUNCTUATION or mark
+        chars.append(char if allowed else "_")
+    if chars and (chars[0].isdecimal() or chars[0] == "-"):
+        chars.insert(0, "_")
+    try:
+        return check_name("".join(chars)[:MAX_NAME_CHARS])
+    except BadName:
+        return None

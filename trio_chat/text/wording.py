@@ -98,6 +98,8 @@ def name_step_refusal(refused: Refused) -> str:
             return NEEDS_PASSWORD
         case WrongServerPassword():
             return "wrong password"
+        case InvalidName(problem, now=str(now)) if now:
+            return f"{problem}; your registered name is now {now}: send /login {now} PASSWORD"
         case InvalidName(problem):
             return f"{problem}; try another name"
         case NameTaken(name):
