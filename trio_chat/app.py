@@ -330,7 +330,7 @@ async def announce_web(listeners: Sequence[trio.SocketListener], config: ServerC
         "web page on this PC:      %s://localhost:%s/",
         scheme,
         port,
-        extra={"fields": {"event": "listening", "address": f"{config.host}:{port}"}},
+        extra={"fields": {"event": "web_page", "address": f"{config.host}:{port}"}},
     )
     if config.host in (None, "", "0.0.0.0", "::"):
         for address in await trio.to_thread.run_sync(lan_addresses):

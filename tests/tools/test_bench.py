@@ -85,3 +85,19 @@ def test_summary_shows_what_a_stalled_reader_cost_in_memory() -> None:
         "slow-consumer: trio_chat's peak memory with the stalled reader minus without: +0.50 MiB"
         in text
     )
+
+
+async def test_tiny_bench_with_web_pages(tmp_path: Path) -> None:
+    report = tmp_path / "bench.json"
+    command = [sys.executable, "-m", "trio_chat", "bench", "--scenario", "tiny-web"]
+    done = await trio.run_process(
+        [*command, "--json", str(report)], capture_stdout=True, capture_stderr=True, check=False
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    [run] = json.loads(report.read_text())
+    assert (run["target"], run["scenario"], run["error"]) == ("trio_chat", "tiny-web", None)
+    [phase] = run["phases"]
+    # Every message reaches the 4 other pages (a page's own echo is not counted), none lost.
+    assert phase["sent"] > 0
+    assert phase["deliveries"] == phase["expected_deliveries"] == phase["sent"] * 4
+    assert phase["p99_ms"] is not None

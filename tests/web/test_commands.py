@@ -32,6 +32,7 @@ async def test_join_opens_a_room_staying_in_the_lobby_and_part_leaves_it(
     await bob.send(type="part", room="#dev")
     parted = (await ana.until("parted"))[-1]
     assert parted == {"type": "parted", "room": "#dev", "name": "bob", "text": ""}
+    assert (await bob.until("parted"))[-1] == parted  # the page closes the room
     await ana.send(type="line", room="#dev", text="/part")
     await bob.send(type="line", room="#dev", text="not in dev any more")
     refused = (await bob.until("error"))[-1]

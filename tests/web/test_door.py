@@ -138,6 +138,12 @@ async def test_https_and_wss_on_the_same_port_with_a_certificate(tmp_path: Path)
             ana = await WsPeer.open(stream, host=where, origin=f"https://{where}")
             frames = await ana.hello("ana")
             assert frames[0] == {"type": "welcome", "name": "ana"}
+        async with await trio.open_tcp_stream("127.0.0.1", port) as plain:  # http: by mistake
+            answer = await HttpClient(plain).request("/")
+            assert (answer.status, answer.text) == (
+                400,
+                "This server speaks HTTPS: open https:// instead\n",
+            )
 
 
 async def test_announce_gives_the_page_s_address(caplog: pytest.LogCaptureFixture) -> None:

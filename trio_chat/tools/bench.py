@@ -33,6 +33,9 @@ THREADED_ORIGINAL = BENCHMARKS / "threaded_original.py"
 C_LOADGEN = BENCHMARKS / "loadgen.c"
 
 
+WEB_RATES = (250.0, 500.0, 1000.0, 2000.0)
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -46,6 +49,10 @@ class Scenario:
     capacity: bool = False
     # The default targets it runs against (None: all).
     targets: tuple[str, ...] | None = None
+    # The clients are web pages (WebSockets on the web port), not text clients.
+    web: bool = False
+    # The generator it needs ("python": the only one with web pages), if not the chosen one.
+    generator: str | None = None
 
 
 SCENARIOS = {
@@ -61,21 +68,41 @@ SCENARIOS = {
     # The threaded original announces every join to everyone under one lock:
     # 10,000 of them would take it hours, so it is left out here.
     "capacity": Scenario("capacity", 10_000, (), capacity=True, targets=("trio_chat",)),
+    # Web pages in a room of 100, beside text clients at the same rates, both driven by
+    # the Python generator (the one that speaks WebSocket): what the web door costs.
+    "fanout-100-web": Scenario(
+        "fanout-100-web", 100, WEB_RATES, web=True, generator="python", targets=("trio_chat",)
+    ),
+    "fanout-100-text": Scenario(
+        "fanout-100-text", 100, WEB_RATES, generator="python", targets=("trio_chat",)
+    ),
 }
 QUICK = {
     "tiny": Scenario("tiny", 5, (20,), senders=2, duration=1.0),
+    "tiny-web": Scenario(
+        "tiny-web",
+        5,
+        (20,),
+        senders=2,
+        duration=1.0,
+        web=True,
+        generator="python",
+        targets=("trio_chat",),
+    ),
 }
 
 
 @dataclass
 class Target:
     name: str
-    command: list[str]  # "{port}" becomes the port, "{tmp}" a temporary directory
+    # "{port}" becomes the port, "{webport}" the web port, "{tmp}" a temporary directory
+    command: list[str]
 
 
 def default_targets() -> list[Target]:
     trio_chat = [sys.executable, "-m", "trio_chat", "serve", "--host", "127.0.0.1"]
     trio_chat += ["--port", "{port}", "--db", "{tmp}/history.sqlite3", "--log-level", "warning"]
+    trio_chat += ["--web-port", "{webport}"]
     original = [sys.executable, str(THREADED_ORIGINAL), "{port}"]
     return [Target("trio_chat", trio_chat), Target("threaded-original", original)]
 
@@ -139,14 +166,25 @@ PYTHON_LOADGEN = [sys.executable, "-m", "trio_chat.tools.loadgen"]
 
 def run_one(target: Target, scenario: Scenario, generator: Sequence[str] = PYTHON_LOADGEN) -> Run:
     run = Run(target.name, scenario.name, scenario.clients)
-    port = free_port()
+    port, web_port = free_port(), free_port()
     tmp = tempfile.TemporaryDirectory(prefix="trio-chat-bench-")
-    parts = (p.replace("{port}", str(port)).replace("{tmp}", tmp.name) for p in target.command)
+    parts = (
+        p.replace("{port}", str(port))
+        .replace("{webport}", str(web_port))
+        .replace("{tmp}", tmp.name)
+        for p in target.command
+    )
     command = [*pinned(0), *parts]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if scenario.generator == "python":
+        generator = PYTHON_LOADGEN
     try:
         wait_listening(port, server)
         loadgen = [*pinned(1), *generator]
+        if scenario.web:
+            wait_listening(web_port, server)
+            loadgen += ["--web"]
+            port = web_port
         loadgen += ["--port", str(port), "--clients", str(scenario.clients)]
         loadgen += ["--senders", str(scenario.senders), "--duration", str(scenario.duration)]
         loadgen += ["--rates", ",".join(str(r) for r in scenario.rates) or "0"]

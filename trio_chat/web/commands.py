@@ -94,7 +94,7 @@ class WebCommands:
             case JoinRoom(room):
                 await self.join(room)
             case PartRoom(room):
-                service.part(client, valid_room(room))
+                self.part(room)
             case HistoryRequest(room, before, count):
                 await self.history(room, count, before)
             case RoomsRequest():
@@ -118,7 +118,7 @@ class WebCommands:
         room = valid_room(room)
         verb, _, rest = text.partition(" ")
         if verb.lower() == "/part":
-            self.service.part(self.client, valid_room(rest.strip() or room))
+            self.part(rest.strip() or room)
             return None
         command = grammar.parse_command(text)
         match command:
@@ -167,6 +167,13 @@ class WebCommands:
         self.answer({"type": "topic", "room": room.name, "text": room.topic})
         entries = arrival.entries
         self.answer(history_json(room.name, entries, more=len(entries) >= self.service.replay))
+
+    def part(self, raw: str) -> None:
+        """Leave one room; the page closes it (the room hears of it from the hub)."""
+        room = valid_room(raw)
+        self.service.part(self.client, room)
+        name = self.client.named().name
+        self.answer({"type": "parted", "room": room, "name": name, "text": ""})
 
     async def history(self, raw: str, count: int, before: int | None) -> None:
         room = valid_room(raw)

@@ -81,6 +81,12 @@ MAX_REQUESTS = 1000
 # While shutting down: how often to look whether the other connections are over.
 DRAIN_CHECK = 0.05
 SHUTDOWN_TEXT = "server shutting down"
+# What a browser that asked for http: on the HTTPS port reads.
+_NOT_HTTPS = b"This server speaks HTTPS: open https:// instead\n"
+NOT_HTTPS_REPLY = (
+    b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(_NOT_HTTPS), _NOT_HTTPS)
+)
 
 
 class WebFrontend:
@@ -195,7 +201,7 @@ class WebFrontend:
         enable_keepalive(tcp)
         # https_compatible: browsers do not always end TLS with a close_notify.
         stream = trio.SSLStream(
-            TLSOnly(tcp), self.ssl_context, server_side=True, https_compatible=True
+            TLSOnly(tcp, NOT_HTTPS_REPLY), self.ssl_context, server_side=True, https_compatible=True
         )
         await self.handle(stream, peer_name(tcp), address=peer_ip(tcp))
 
