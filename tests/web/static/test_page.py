@@ -240,6 +240,32 @@ STICKING_OUT = """() => {
 }"""
 
 
+def test_the_buttons_set_the_topic_and_leave_a_room_and_nick_renames(
+    server: ChatServer, text_user: TextUser, browsing: Browsing
+) -> None:
+    page = browsing.page()
+    log_in(page, server.url, "ana")
+    page.locator("#topic-button").click()
+    expect(page.locator("#message")).to_be_focused()
+    expect(page.locator("#message")).to_have_value("/topic ")
+    page.keyboard.type("games at 7")
+    page.keyboard.press("Enter")
+    expect(page.locator("#topic")).to_have_text("games at 7")
+    text_user.expect("games at 7")
+    say(page, "/join dev")
+    expect(page.locator("#title")).to_have_text("#dev")
+    page.locator("#leave-button").click()
+    expect(page.locator("#title")).to_have_text("#lobby")
+    joined = page.locator("#room-list li.joined .entry-name")
+    expect(joined).to_have_text(["#lobby"])
+    say(page, "/nick anna")
+    expect(page.locator("#member-list")).to_contain_text("anna (you)")
+    assert "anna" in text_user.expect("anna")
+    say(page, "renamed")
+    assert text_user.expect("renamed") == "anna: renamed"
+    expect(page.locator(".msg.own", has_text="renamed")).to_have_count(1)
+
+
 def test_quit_leaves_for_good_until_join_again(server: ChatServer, browsing: Browsing) -> None:
     page = browsing.page()
     log_in(page, server.url, "ana")
