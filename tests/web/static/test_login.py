@@ -6,7 +6,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from .conftest import Browsing, ChatServer, TextUser
+from .conftest import Browsing, ChatServer, TextUser, log_in, say
 
 
 def test_the_page_asks_for_the_server_password_when_the_server_has_one(
@@ -58,3 +58,31 @@ def test_a_registered_name_logs_in_with_its_password(
     page.keyboard.press("Enter")
     expect(page.locator("#message")).to_be_focused()
     expect(page.locator("#member-list")).to_contain_text("carl (you)")
+
+
+def test_an_operator_on_the_page_kicks_and_the_kicked_page_stays_out(
+    tmp_path: Path, browsing: Browsing
+) -> None:
+    opers = tmp_path / "oper.txt"
+    opers.write_text("chief\n")
+    server = ChatServer("--oper-password-file", str(opers))
+    server.start()
+    try:
+        bob = TextUser(server.port)
+        try:
+            bob.join("bob")
+            op = browsing.page()
+            log_in(op, server.url, "ana")
+            kicked = browsing.page()
+            log_in(kicked, server.url, "carl")
+            say(op, "/oper chief")
+            expect(op.locator(".log-wrap:visible .line").last).to_contain_text("operator")
+            say(op, "/kick carl spam")
+            expect(kicked.locator("#left-text")).to_contain_text("kicked by ana")
+            expect(op.locator(".log-wrap:visible")).to_contain_text("kicked by ana: spam")
+            say(op, "/kick bob")
+            bob.expect("kicked by ana")
+        finally:
+            bob.close()
+    finally:
+        server.stop()
