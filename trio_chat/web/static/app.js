@@ -137,7 +137,7 @@ function welcome(event) {
 }
 
 // After these the server does not want us back (PROTOCOL.md): no reconnecting.
-const FINAL = new Set(["quit", "kicked", "banned", "elsewhere"]);
+const FINAL = new Set(["quit", "kicked", "banned", "elsewhere", "oper-failures"]);
 // Refusals worth trying again after a reconnect (the old connection still holds the name...).
 const PASSING = new Set(["name-taken", "server-closing", "server-full", "too-many-connections", "too-many-new-connections"]);
 
