@@ -5,11 +5,11 @@
 // asks ({"type":"join"}, "history", "rooms"...), and shows what comes back.
 // Own messages appear when the server sends them back, never before.
 
-import { Conversation, bareRoom } from "./view.js";
-import { nameColour, nameKey } from "./text.js";
+import { renderLists } from "./lists.js";
+import { nameKey } from "./text.js";
+import { Conversation, LOBBY, bareRoom } from "./view.js";
 import { Wire, socketUrl } from "./wire.js";
 
-const LOBBY = "lobby";
 const OLDER_COUNT = 50;
 // How often the room list (member counts) is asked for again.
 const ROOMS_EVERY_MS = 30000;
@@ -252,7 +252,7 @@ function isMe(name) {
 function arrived(conv) {
   if (conv === state.current && !document.hidden) return;
   conv.unread += 1;
-  renderLists();
+  renderLists(state, ACTIONS);
 }
 
 function live(event) {
@@ -265,7 +265,7 @@ function privateMessage(event) {
   const conv = conversation("private", partner);
   const fresh = conv.addLive(event, state.me);
   if (fresh && !isMe(event.from)) arrived(conv);
-  renderLists();
+  renderLists(state, ACTIONS);
 }
 
 function say(event, kind) {
@@ -285,7 +285,7 @@ function joined(event) {
     addMember(conv, event.name);
     conv.addLine(`${event.name} joined`, "join");
   }
-  renderLists();
+  renderLists(state, ACTIONS);
 }
 
 function parted(event) {
@@ -303,7 +303,7 @@ function parted(event) {
     conv.members = conv.members.filter((name) => nameKey(name) !== nameKey(event.name));
     conv.addLine(text, "join");
   }
-  renderLists();
+  renderLists(state, ACTIONS);
 }
 
 function quitEvent(event) {
@@ -313,7 +313,7 @@ function quitEvent(event) {
     conv.members = conv.members.filter((name) => nameKey(name) !== nameKey(event.name));
     if (conv.members.length !== before) conv.addLine(text, "join");
   }
-  renderLists();
+  renderLists(state, ACTIONS);
 }
 
 function renamed(event) {
@@ -328,7 +328,7 @@ function renamed(event) {
       conv.addLine(`${event.old} is now known as ${event.new}`, "join");
     }
   }
-  renderLists();
+  renderLists(state, ACTIONS);
 }
 
 function topic(event) {
@@ -344,7 +344,7 @@ function topic(event) {
 function members(event) {
   const conv = room(event.room);
   conv.members = (event.names ?? []).map(String);
-  renderLists();
+  renderLists(state, ACTIONS);
 }
 
 function rooms(event) {
@@ -354,7 +354,7 @@ function rooms(event) {
     const conv = state.conversations.get(Conversation.key("room", entry.name));
     if (conv !== undefined && entry.topic !== undefined) conv.topic = String(entry.topic);
   }
-  renderLists();
+  renderLists(state, ACTIONS);
   renderHeader();
 }
 
@@ -373,7 +373,7 @@ function crowd(event) {
   if (event.joined?.length) parts.push(`joined: ${event.joined.join(", ")}`);
   if (event.left?.length) parts.push(`left: ${event.left.join(", ")}`);
   if (parts.length > 0) conv.addLine(parts.join("; "), "join");
-  renderLists();
+  renderLists(state, ACTIONS);
 }
 
 function addMember(conv, name) {
@@ -406,7 +406,7 @@ function show(conv) {
   if (conv.kind === "room" && conv.joined) state.room = conv.name;
   conv.scrollToEnd();
   renderHeader();
-  renderLists();
+  renderLists(state, ACTIONS);
   closeDrawers();
 }
 
@@ -420,118 +420,15 @@ function renderHeader() {
   $("topic-button").hidden = !inRoom;
 }
 
-function renderLists() {
-  renderRooms();
-  renderPrivate();
-  renderMembers();
-  const unread = [...state.conversations.values()].reduce((sum, conv) => sum + conv.unread, 0);
-  document.title = unread > 0 ? `(${unread}) trio_chat` : "trio_chat";
-  // On a phone the lists are behind the Rooms button: it shows the unread count too.
-  const toggle = $("rooms-toggle");
-  toggle.textContent = unread > 0 ? `Rooms (${unread})` : "Rooms";
-  toggle.setAttribute("aria-label", unread > 0 ? `Rooms, ${unread} unread` : "Rooms");
-}
-
-function entryButton(label, conv, count) {
-  const item = document.createElement("li");
-  const button = document.createElement("button");
-  button.type = "button";
-  button.className = "entry";
-  const name = document.createElement("span");
-  name.className = "entry-name";
-  name.textContent = label;
-  button.append(name);
-  if (count !== undefined) {
-    const people = document.createElement("span");
-    people.className = "count";
-    people.textContent = String(count);
-    people.setAttribute("aria-label", `${count} ${count === 1 ? "person" : "people"}`);
-    button.append(people);
-  }
-  if (conv?.unread > 0) {
-    const badge = document.createElement("span");
-    badge.className = "unread";
-    badge.textContent = String(conv.unread);
-    badge.setAttribute("aria-label", `${conv.unread} unread`);
-    button.append(badge);
-  }
-  if (conv !== undefined && conv === state.current) button.setAttribute("aria-current", "true");
-  item.append(button);
-  return { item, button };
-}
-
-function renderRooms() {
-  const names = new Map();
-  for (const [key, entry] of state.directory) names.set(key, bareRoom(entry.name));
-  for (const conv of state.conversations.values()) {
-    if (conv.kind === "room" && (conv.joined || conv.unread > 0)) {
-      names.set(nameKey(conv.name), conv.name);
-    }
-  }
-  const list = $("room-list");
-  list.replaceChildren();
-  for (const [key, name] of [...names].sort(lobbyFirst)) {
-    const conv = state.conversations.get(`room:${key}`);
-    const joinedHere = conv !== undefined && conv.joined;
-    const count = joinedHere ? conv.members.length || state.directory.get(key)?.count : state.directory.get(key)?.count;
-    const { item, button } = entryButton(`#${name}`, conv, count);
-    if (joinedHere) item.classList.add("joined");
-    button.addEventListener("click", () => {
-      if (joinedHere) show(conv);
-      else wire.send({ type: "join", room: name });
-    });
-    list.append(item);
-  }
-}
-
-function lobbyFirst([a], [b]) {
-  if (a === LOBBY || b === LOBBY) return a === LOBBY ? -1 : 1;
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function renderPrivate() {
-  const list = $("private-list");
-  list.replaceChildren();
-  let any = false;
-  for (const conv of state.conversations.values()) {
-    if (conv.kind !== "private") continue;
-    any = true;
-    const { item, button } = entryButton(conv.name, conv);
-    button.classList.add(nameColour(conv.name));
-    button.addEventListener("click", () => show(conv));
-    list.append(item);
-  }
-  $("no-private").hidden = any;
-}
-
-function renderMembers() {
-  const list = $("member-list");
-  list.replaceChildren();
-  const conv = state.current;
-  if (conv === null) return;
-  const names = conv.kind === "room" ? conv.members : [state.me, conv.name];
-  $("people-heading").textContent =
-    conv.kind === "room" ? `People in #${conv.name} (${names.length})` : "In this conversation";
-  for (const name of [...names].filter(Boolean).sort(byKey)) {
-    const item = document.createElement("li");
-    const button = document.createElement("button");
-    button.type = "button";
-    button.className = `entry person ${nameColour(name)}`;
-    button.textContent = isMe(name) ? `${name} (you)` : name;
-    if (isMe(name)) button.disabled = true;
-    else button.setAttribute("aria-label", `Write privately to ${name}`);
-    button.addEventListener("click", () => {
-      show(conversation("private", name));
-      $("message").focus();
-    });
-    item.append(button);
-    list.append(item);
-  }
-}
-
-function byKey(a, b) {
-  return nameKey(a) < nameKey(b) ? -1 : nameKey(a) > nameKey(b) ? 1 : 0;
-}
+// What the lists' buttons do.
+const ACTIONS = {
+  show: (conv) => show(conv),
+  join: (name) => wire.send({ type: "join", room: name }),
+  write: (name) => {
+    show(conversation("private", name));
+    $("message").focus();
+  },
+};
 
 // --- what the user does ----------------------------------------------------------------
 
@@ -639,7 +536,7 @@ function start() {
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden && state.current !== null) {
       state.current.unread = 0;
-      renderLists();
+      renderLists(state, ACTIONS);
     }
   });
   // Back online: try at once; and check that the connection still answers.

@@ -7,6 +7,9 @@
 
 import { appendText, compareIds, nameColour, nameKey, timeElement } from "./text.js";
 
+// Everyone starts in #lobby (the server's name for it, without the "#").
+export const LOBBY = "lobby";
+
 // A log scrolled this close to its end follows new messages.
 const NEAR_END = 48;
 
