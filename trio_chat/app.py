@@ -54,7 +54,7 @@ from trio_chat.net.tls import server_context
 from trio_chat.text.server import FAREWELL_TIMEOUT, SHUTDOWN_NOTICE, TextFrontend
 from trio_chat.text.session import NAME_TIMEOUT
 from trio_chat.web.routes import Metrics
-from trio_chat.web.server import WebFrontend
+from trio_chat.web.server import WebFrontend, announce_web
 
 LOGGER = logging.getLogger(__name__)
 
@@ -319,22 +319,7 @@ async def announce(
         everyone = hints.option("serve", "--host", "0.0.0.0")
         LOGGER.info("only %s is served: use %s to let other PCs in", config.host, everyone)
     if web:
-        await announce_web(web, config)
-
-
-async def announce_web(listeners: Sequence[trio.SocketListener], config: ServerConfig) -> None:
-    """Log the web page's address, for this PC and for the others."""
-    scheme = "https" if config.tls_cert else "http"
-    port = listeners[0].socket.getsockname()[1]
-    LOGGER.info(
-        "web page on this PC:      %s://localhost:%s/",
-        scheme,
-        port,
-        extra={"fields": {"event": "web_page", "address": f"{config.host}:{port}"}},
-    )
-    if config.host in (None, "", "0.0.0.0", "::"):
-        for address in await trio.to_thread.run_sync(lan_addresses):
-            LOGGER.info("web page from another PC: %s://%s:%s/", scheme, address, port)
+        await announce_web(web, config.host, tls=bool(config.tls_cert))
 
 
 async def run_server(
