@@ -53,7 +53,7 @@ from trio_chat.net.listeners import ListenError, lan_addresses, raise_open_file_
 from trio_chat.net.tls import server_context
 from trio_chat.text.server import FAREWELL_TIMEOUT, SHUTDOWN_NOTICE, TextFrontend
 from trio_chat.text.session import NAME_TIMEOUT
-from trio_chat.web.routes import Metrics
+from trio_chat.web.routes import MetricsSource
 from trio_chat.web.server import WebFrontend, announce_web
 
 LOGGER = logging.getLogger(__name__)
@@ -211,14 +211,15 @@ async def build_app(
     *,
     scrypt_cost: ScryptCost | None = None,
     clock: Callable[[], float] = time.time,
-    metrics: Metrics | None = None,
+    web_metrics: MetricsSource | None = None,
 ) -> App:
     """Build every piece ``config`` asks for, logging what matters; nothing runs yet.
 
     Args:
         scrypt_cost: the cost of new password hashes (tests use a cheap one).
         clock: the time, for bans that expire (tests inject their own).
-        metrics: what the web door's ``/metrics`` serves (body, content type).
+        web_metrics: what the web door's ``/metrics`` serves (body, content type);
+            None: 404 (until trio_chat.metrics is wired here: ``metrics.render``).
 
     Raises:
         TLSError, SecretFileError, HistoryError: a file named in ``config``
@@ -273,7 +274,7 @@ async def build_app(
             name_timeout=config.name_timeout,
             ssl_context=context,
             origins=config.web_origins,
-            metrics=metrics,
+            metrics=web_metrics,
         )
         frontends.append(web)
     return App(service, admission, frontends)

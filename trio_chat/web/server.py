@@ -62,7 +62,7 @@ from trio_chat.web.exchange import exchange, new_connection, read_request, send_
 from trio_chat.web.frames import FrameDecoder
 from trio_chat.web.protocol import bye, encode, error, refusal_code, reply
 from trio_chat.web.routes import (
-    Metrics,
+    MetricsSource,
     Site,
     StaticFile,
     Upgrade,
@@ -108,7 +108,7 @@ class WebFrontend:
         name_timeout: float = NAME_TIMEOUT,
         ssl_context: ssl.SSLContext | None = None,
         origins: Iterable[str] = (),
-        metrics: Metrics | None = None,
+        metrics: MetricsSource | None = None,
         files: dict[str, StaticFile] | None = None,
         encoder: Encoder = encode,
     ) -> None:
