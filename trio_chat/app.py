@@ -53,8 +53,8 @@ from trio_chat.net.listeners import ListenError, lan_addresses, raise_open_file_
 from trio_chat.net.tls import server_context
 from trio_chat.text.server import FAREWELL_TIMEOUT, SHUTDOWN_NOTICE, TextFrontend
 from trio_chat.text.session import NAME_TIMEOUT
-from trio_chat.web.routes import Metrics
-from trio_chat.web.server import WebFrontend
+from trio_chat.web.routes import MetricsSource
+from trio_chat.web.server import WebFrontend, announce_web
 
 LOGGER = logging.getLogger(__name__)
 
@@ -211,14 +211,15 @@ async def build_app(
     *,
     scrypt_cost: ScryptCost | None = None,
     clock: Callable[[], float] = time.time,
-    metrics: Metrics | None = None,
+    web_metrics: MetricsSource | None = None,
 ) -> App:
     """Build every piece ``config`` asks for, logging what matters; nothing runs yet.
 
     Args:
         scrypt_cost: the cost of new password hashes (tests use a cheap one).
         clock: the time, for bans that expire (tests inject their own).
-        metrics: what the web door's ``/metrics`` serves (body, content type).
+        web_metrics: what the web door's ``/metrics`` serves (body, content type);
+            None: 404 (until trio_chat.metrics is wired here: ``metrics.render``).
 
     Raises:
         TLSError, SecretFileError, HistoryError: a file named in ``config``
@@ -273,7 +274,7 @@ async def build_app(
             name_timeout=config.name_timeout,
             ssl_context=context,
             origins=config.web_origins,
-            metrics=metrics,
+            metrics=web_metrics,
         )
         frontends.append(web)
     return App(service, admission, frontends)
@@ -319,22 +320,7 @@ async def announce(
         everyone = hints.option("serve", "--host", "0.0.0.0")
         LOGGER.info("only %s is served: use %s to let other PCs in", config.host, everyone)
     if web:
-        await announce_web(web, config)
-
-
-async def announce_web(listeners: Sequence[trio.SocketListener], config: ServerConfig) -> None:
-    """Log the web page's address, for this PC and for the others."""
-    scheme = "https" if config.tls_cert else "http"
-    port = listeners[0].socket.getsockname()[1]
-    LOGGER.info(
-        "web page on this PC:      %s://localhost:%s/",
-        scheme,
-        port,
-        extra={"fields": {"event": "web_page", "address": f"{config.host}:{port}"}},
-    )
-    if config.host in (None, "", "0.0.0.0", "::"):
-        for address in await trio.to_thread.run_sync(lan_addresses):
-            LOGGER.info("web page from another PC: %s://%s:%s/", scheme, address, port)
+        await announce_web(web, config.host, tls=bool(config.tls_cert))
 
 
 async def run_server(

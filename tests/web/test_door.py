@@ -9,9 +9,10 @@ import pytest
 import trio
 import trustme
 
-from trio_chat.app import ServerConfig, announce, describe_bind_error
+from trio_chat.app import ServerConfig, announce, build_app, describe_bind_error
 from trio_chat.net import tls
 from trio_chat.net.listeners import ListenError
+from trio_chat.web.server import WebFrontend
 
 from ..conftest import Running, running_app
 from .conftest import HttpClient, Rejected, WsPeer
@@ -179,3 +180,18 @@ def _leaves(error: BaseException) -> list[BaseException]:
     if isinstance(error, BaseExceptionGroup):
         return [leaf for inner in error.exceptions for leaf in _leaves(inner)]
     return [error]
+
+
+async def test_build_app_hands_the_web_door_what_metrics_serves() -> None:
+    def scrape() -> tuple[bytes, str]:
+        return b"trio_chat_rooms 1\n", "text/plain; version=0.0.4"
+
+    config = ServerConfig("127.0.0.1", 0, db=":memory:", web_port=0)
+    app = await build_app(config, web_metrics=scrape)
+    [web] = [door for door in app.frontends if door.kind == "web"]
+    assert isinstance(web, WebFrontend)
+    assert web.site.metrics is scrape
+    assert app.history is not None
+    async with trio.open_nursery() as nursery:  # build_app opened the history: close it
+        nursery.start_soon(app.history.run)
+        app.history.close()

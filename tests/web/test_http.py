@@ -8,8 +8,9 @@ import trio
 import trio.testing
 
 from trio_chat.core.hub import Hub
+from trio_chat.web.exchange import MAX_HEAD, REQUEST_TIMEOUT
 from trio_chat.web.routes import load_static
-from trio_chat.web.server import MAX_HEAD, REQUEST_TIMEOUT, WebFrontend
+from trio_chat.web.server import WebFrontend
 
 from .conftest import WebConnector, web_server
 

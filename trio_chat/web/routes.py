@@ -35,7 +35,8 @@ import h11
 from wsproto.utilities import generate_accept_token
 
 Headers = list[tuple[bytes, bytes]]
-Metrics = Callable[[], tuple[bytes, str]]
+# What /metrics serves: a callable giving the body and its content type.
+MetricsSource = Callable[[], tuple[bytes, str]]
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -175,7 +176,7 @@ class Site:
         files: dict[str, StaticFile],
         accepting: Callable[[], bool],
         *,
-        metrics: Metrics | None = None,
+        metrics: MetricsSource | None = None,
         origins: Iterable[str] = (),
         secure: bool = False,
     ) -> None:

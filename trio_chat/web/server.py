@@ -10,12 +10,9 @@ limits count every door together). A refused one still gets an answer, in
 HTTP (503, 429 or 403 with the reason), or, if it asked for the WebSocket,
 a ``refused`` frame the page can show, then the close.
 
-An admitted connection speaks HTTP/1.1 through h11: requests answered by
-:class:`~.routes.Site` (sans-IO), kept alive between requests. Each request
-must arrive whole within :data:`REQUEST_TIMEOUT` of the previous answer (or
-of the connection), its head within h11's size limit, its body (discarded:
-nothing here takes one) within :data:`MAX_BODY`: a slow or huge client is cut
-off, never waited for. A connection serves at most :data:`MAX_REQUESTS`.
+An admitted connection speaks HTTP/1.1 (:func:`~.exchange.exchange`, over
+h11): requests answered by :class:`~.routes.Site` (sans-IO), kept alive
+between requests, each within a time and size limit.
 
 An accepted upgrade to ``/ws`` turns the connection into a
 :class:`~.session.WebSession` on the same :class:`Connection`: the name
@@ -36,11 +33,9 @@ port closes and they end.
 
 from __future__ import annotations
 
-import dataclasses
-import http
 import logging
 import ssl
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Iterable, Sequence
 
 import h11
 import trio
@@ -51,16 +46,23 @@ from trio_chat.core.members import Encoder
 from trio_chat.core.refusals import Banned, ServerFull
 from trio_chat.core.service import ChatService
 from trio_chat.net.connection import CONNECTION_ERRORS, Connection
-from trio_chat.net.listeners import ListenError, close_gently, enable_keepalive, peer_ip, peer_name
+from trio_chat.net.listeners import (
+    ListenError,
+    close_gently,
+    enable_keepalive,
+    lan_addresses,
+    peer_ip,
+    peer_name,
+)
 from trio_chat.net.tls import NotTLS, TLSOnly, describe_server_failure
 from trio_chat.text.session import NAME_TIMEOUT
 from trio_chat.text.wording import connect_refusal
 from trio_chat.web import frames
+from trio_chat.web.exchange import exchange, new_connection, read_request, send_response, switch
 from trio_chat.web.frames import FrameDecoder
 from trio_chat.web.protocol import bye, encode, error, refusal_code, reply
 from trio_chat.web.routes import (
-    Metrics,
-    Response,
+    MetricsSource,
     Site,
     StaticFile,
     Upgrade,
@@ -71,13 +73,6 @@ from trio_chat.web.session import FAREWELL_TIMEOUT, WebSession
 
 LOGGER = logging.getLogger(__name__)
 
-# A request (after the previous answer, or the connection) must arrive whole within this.
-REQUEST_TIMEOUT = 15.0
-# The biggest request head, and request body (read and discarded), in bytes.
-MAX_HEAD = 16 * 1024
-MAX_BODY = 16 * 1024
-# Requests one connection may make before it is closed.
-MAX_REQUESTS = 1000
 # While shutting down: how often to look whether the other connections are over.
 DRAIN_CHECK = 0.05
 SHUTDOWN_TEXT = "server shutting down"
@@ -113,7 +108,7 @@ class WebFrontend:
         name_timeout: float = NAME_TIMEOUT,
         ssl_context: ssl.SSLContext | None = None,
         origins: Iterable[str] = (),
-        metrics: Metrics | None = None,
+        metrics: MetricsSource | None = None,
         files: dict[str, StaticFile] | None = None,
         encoder: Encoder = encode,
     ) -> None:
@@ -250,7 +245,7 @@ class WebFrontend:
         with trio.CancelScope() as scope:
             self._http.add(scope)
             try:
-                trailing = await self._exchange(connection)
+                trailing = await exchange(connection, self.site, self._stopping.is_set)
             finally:
                 self._http.discard(scope)
         if trailing is not None and not scope.cancelled_caught:
@@ -258,51 +253,18 @@ class WebFrontend:
 
     # --- HTTP -----------------------------------------------------------------------
 
-    async def _exchange(self, connection: Connection) -> bytes | None:
-        """Answer requests until the connection ends; after an upgrade, the bytes that followed."""
-        h = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
-        for _ in range(MAX_REQUESTS):
-            with trio.move_on_after(REQUEST_TIMEOUT) as waiting:
-                request = await _read_request(connection, h)
-            if waiting.cancelled_caught:
-                if h.their_state is not h11.IDLE or h.trailing_data[0]:
-                    await _send_response(connection, h, text_response(408, "too slow", close=True))
-                return None
-            if request is None:
-                return None
-            if isinstance(request, Response):
-                await _send_response(connection, h, request)
-                return None
-            answer = self.site.answer(request)
-            if isinstance(answer, Upgrade):
-                await connection.send_now(
-                    h.send(h11.InformationalResponse(status_code=101, headers=list(answer.headers)))
-                )
-                return h.trailing_data[0]
-            if self._stopping.is_set():
-                answer = dataclasses.replace(answer, close=True)
-            LOGGER.debug(
-                "%s %s %s: %d", connection.peer, request.method, request.target, answer.status
-            )
-            await _send_response(connection, h, answer, head=request.method == b"HEAD")
-            if answer.close or h.our_state is not h11.DONE or h.their_state is not h11.DONE:
-                return None
-            h.start_next_cycle()
-        return None
-
     async def _refuse(self, connection: Connection, refusal: Refusal) -> None:
         """Answer one request of a connection the admission refused, then end it."""
         text = connect_refusal(refusal)
         with trio.move_on_after(FAREWELL_TIMEOUT):
-            h = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
-            request = await _read_request(connection, h)
+            h = new_connection()
+            request = await read_request(connection, h)
             if not isinstance(request, h11.Request):
                 return
             answer = self.site.answer(request)
             if isinstance(answer, Upgrade):
-                switch = h11.InformationalResponse(status_code=101, headers=list(answer.headers))
                 frame = {"type": "refused", "reason": refusal_code(refusal), "text": text}
-                data = h.send(switch) + reply(frame) + frames.close_frame(frames.POLICY, text)
+                data = switch(h, answer) + reply(frame) + frames.close_frame(frames.POLICY, text)
                 await connection.send_now(data)
                 return
             status = (
@@ -312,7 +274,7 @@ class WebFrontend:
                 if isinstance(refusal, ServerFull)
                 else 429
             )
-            await _send_response(connection, h, text_response(status, text, close=True))
+            await send_response(connection, h, text_response(status, text, close=True))
 
     # --- the WebSocket --------------------------------------------------------------
 
@@ -351,41 +313,19 @@ class WebFrontend:
             await session.chat(member)
 
 
-async def _read_request(connection: Connection, h: h11.Connection) -> h11.Request | Response | None:
-    """The next request, its body read (and dropped); a Response for a bad one; None at the end."""
-    request: h11.Request | None = None
-    body = 0
-    while True:
-        try:
-            event = h.next_event()
-        except h11.RemoteProtocolError as exc:
-            return text_response(exc.error_status_hint, f"bad request: {exc}", close=True)
-        if event is h11.NEED_DATA:
-            h.receive_data(await connection.receive())
-        elif isinstance(event, h11.Request):
-            request = event
-        elif isinstance(event, h11.Data):
-            body += len(event.data)
-            if body > MAX_BODY:
-                return text_response(413, "request body too big", close=True)
-        elif isinstance(event, h11.EndOfMessage):
-            return request
-        else:  # ConnectionClosed (PAUSED cannot happen: an upgrade is answered first)
-            return None
-
-
-async def _send_response(
-    connection: Connection, h: h11.Connection, response: Response, *, head: bool = False
+async def announce_web(
+    listeners: Sequence[trio.SocketListener], host: str | None, *, tls: bool
 ) -> None:
-    """Send ``response`` if h11 still may (not after a request it could not read)."""
-    try:
-        phrase = http.HTTPStatus(response.status).phrase.encode()
-        data = h.send(
-            h11.Response(status_code=response.status, headers=response.h11_headers(), reason=phrase)
-        )
-        if response.body and not head:
-            data += h.send(h11.Data(data=response.body))
-        data += h.send(h11.EndOfMessage())
-    except h11.LocalProtocolError:
-        return
-    await connection.send_now(data)
+    """Log the web page's address, for this PC and, if served to them, for the others."""
+    scheme = "https" if tls else "http"
+    port = listeners[0].socket.getsockname()[1]
+    LOGGER.info(
+        "web page on this PC:      %s://localhost:%s/",
+        scheme,
+        port,
+        extra={"fields": {"event": "web_page", "address": f"{host}:{port}"}},
+    )
+    if host in (None, "", "0.0.0.0", "::"):
+        # Looking up the host name may block on DNS: not in the event loop.
+        for address in await trio.to_thread.run_sync(lan_addresses):
+            LOGGER.info("web page from another PC: %s://%s:%s/", scheme, address, port)
