@@ -167,6 +167,26 @@ def test_a_private_message_is_shown_apart_and_answered_privately(
     expect(messages(page, "got it")).to_have_count(1)
 
 
+def test_keyboard_only_a_person_in_the_list_opens_a_private_conversation(
+    server: ChatServer, text_user: TextUser, browsing: Browsing
+) -> None:
+    page = browsing.page()
+    log_in(page, server.url, "ana")
+    person = page.get_by_role("button", name="Write privately to bob")
+    focused = "document.activeElement.getAttribute('aria-label')"
+    for _ in range(40):  # Tab through the page up to the person
+        if page.evaluate(focused) == "Write privately to bob":
+            break
+        page.keyboard.press("Tab")
+    expect(person).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#title")).to_have_text("Private: bob")
+    expect(page.locator("#message")).to_be_focused()
+    page.keyboard.type("psst")
+    page.keyboard.press("Enter")
+    assert text_user.expect("psst") == "[private] ana: psst"
+
+
 def test_user_text_is_only_ever_text_and_links_are_http_only(
     server: ChatServer, text_user: TextUser, browsing: Browsing
 ) -> None:
