@@ -228,36 +228,21 @@ def test_the_page_reconnects_after_a_server_restart_and_says_so(
 ) -> None:
     page = browsing.page()
     log_in(page, server.url, "ana")
-    server.restart()
+    server.stop()
     expect(page.locator(".log-wrap:visible")).to_contain_text("Disconnected")
+    expect(page.locator("#status")).to_contain_text("reconnecting in")
+    say(page, "typed while away")  # kept, and sent once back in
+    expect(page.locator(".log-wrap:visible .line").last).to_contain_text("Not connected")
+    server.start()
     expect(page.locator("#status")).to_have_text("Reconnected as ana.", timeout=3 * STEP * 1000)
     bob = TextUser(server.port)
     try:
         bob.join("bob")
+        bob.expect("ana: typed while away")  # in the history bob is shown on entering
         say(page, "back again")
         assert bob.expect("back again") == "ana: back again"
     finally:
         bob.close()
-
-
-# What sticks out sideways: the page's scroll width over its width, and every element
-# shown whose right edge is past the window's or whose content is wider than its box
-# (cut off by an overflow: hidden, which would hide a scroll bar but not the harm).
-STICKING_OUT = """() => {
-  const width = document.documentElement.clientWidth;
-  const out = [];
-  if (document.documentElement.scrollWidth > width) out.push("the page scrolls sideways");
-  for (const element of document.querySelectorAll("body *")) {
-    const box = element.getBoundingClientRect();
-    if (box.width === 0 || element.closest(".topic")) continue;
-    const name = `${element.tagName}.${element.className}: ${element.textContent.slice(0, 30)}`;
-    if (box.right > width + 1) out.push(`${name} ends at ${box.right} of ${width}`);
-    if (element.matches(".log li") && element.scrollWidth > element.clientWidth + 1) {
-      out.push(`${name} is cut off`);
-    }
-  }
-  return out;
-}"""
 
 
 def test_the_buttons_set_the_topic_and_leave_a_room_and_nick_renames(

@@ -461,7 +461,9 @@ function submitMessage(event) {
   const frame = frameFor(text);
   if (!wire.send(frame)) {
     state.queue.push(frame);
-    setStatus("Not connected: your message will be sent once the page is back online.");
+    const text = "Not connected: this will be sent once the page is back online.";
+    setStatus(text);
+    state.current?.addLine(text, "error");
   }
   field.value = "";
 }
