@@ -306,6 +306,26 @@ def test_the_page_served_over_https_chats_over_wss(tmp_path: Path, browsing: Bro
         server.stop()
 
 
+# What sticks out sideways: the page's scroll width over its width, and every element
+# shown whose right edge is past the window's or whose content is wider than its box
+# (cut off by an overflow: hidden, which would hide a scroll bar but not the harm).
+STICKING_OUT = """() => {
+  const width = document.documentElement.clientWidth;
+  const out = [];
+  if (document.documentElement.scrollWidth > width) out.push("the page scrolls sideways");
+  for (const element of document.querySelectorAll("body *")) {
+    const box = element.getBoundingClientRect();
+    if (box.width === 0 || element.closest(".topic")) continue;
+    const name = `${element.tagName}.${element.className}: ${element.textContent.slice(0, 30)}`;
+    if (box.right > width + 1) out.push(`${name} ends at ${box.right} of ${width}`);
+    if (element.matches(".log li") && element.scrollWidth > element.clientWidth + 1) {
+      out.push(`${name} is cut off`);
+    }
+  }
+  return out;
+}"""
+
+
 def test_a_phone_sized_viewport_has_no_horizontal_scroll(
     server: ChatServer, text_user: TextUser, browsing: Browsing
 ) -> None:
