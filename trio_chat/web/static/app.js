@@ -32,6 +32,7 @@ const state = {
   rejoin: [], // rooms to join again after reconnecting
   restoring: new Set(), // room keys being joined again: no switching to them
   queue: [], // frames typed while disconnected, sent once back
+  asked: new Set(), // "who:ROOM", "rooms": answers to show in the log (typed /who, /rooms)
 };
 
 const wire = new Wire(socketUrl(window.location), {
@@ -344,10 +345,17 @@ function topic(event) {
 function members(event) {
   const conv = room(event.room);
   conv.members = (event.names ?? []).map(String);
+  if (state.asked.delete(`who:${nameKey(conv.name)}`)) {
+    (state.current ?? conv).addLine(`In #${conv.name} (${conv.members.length}): ${conv.members.join(", ")}`);
+  }
   renderLists(state, ACTIONS);
 }
 
 function rooms(event) {
+  if (state.asked.delete("rooms")) {
+    const listed = (event.rooms ?? []).map((entry) => `#${bareRoom(entry.name)} (${entry.count})`);
+    state.current?.addLine(`Rooms: ${listed.join(", ")}`);
+  }
   state.directory.clear();
   for (const entry of event.rooms ?? []) {
     state.directory.set(nameKey(bareRoom(entry.name)), entry);
@@ -438,6 +446,8 @@ function frameFor(text) {
   const command = text.match(/^\/(part|leave)(?:\s+#?(\S+))?\s*$/iu);
   if (command) return { type: "part", room: command[2] ?? currentRoom() };
   if (/^\/quit\b/iu.test(text)) state.leaving = true;
+  if (/^\/who\s*$/iu.test(text)) state.asked.add(`who:${nameKey(currentRoom())}`);
+  if (/^\/rooms\s*$/iu.test(text)) state.asked.add("rooms");
   // Kept (in memory only) to log in again after a reconnect, as the terminal client does.
   const secret = text.match(/^\/(?:register|password)\s+(.+)$/iu);
   if (secret && state.login) state.login.password = secret[1].trim();
