@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 import trio
 
+from trio_chat.core.counters import Counters
 from trio_chat.core.events import (
     Action,
     Crowd,
@@ -78,6 +79,7 @@ class Hub:
         last_id: the id of the last event stamped in an earlier run; ids go on
             from there (the history's last sequence number).
         home: rooms that stay open when empty (the text protocol's lobby).
+        counters: what is counted (for the metrics); a fresh set by default.
     """
 
     def __init__(
@@ -91,8 +93,10 @@ class Hub:
         topics: Mapping[str, str] = {},
         last_id: int = 0,
         home: Iterable[str] = (LOBBY,),
+        counters: Counters | None = None,
     ) -> None:
         self._name_key = name_key
+        self.counters = counters if counters is not None else Counters()
         # Ids never go back, not even across restarts (the recorder keeps them).
         self._stamps = Stamps(max(last_id, recorder.last_seq if recorder is not None else 0))
         self._home = frozenset(name_key(room) for room in home)
@@ -252,6 +256,7 @@ class Hub:
         if self._recorder is not None:
             self._recorder.record_topic(target.name, topic)
         event = TopicChanged(member.name, target.name, topic, *self._stamps.stamp())
+        self.counters.messages["topic"] += 1
         self.broadcast(target.name, event)
         return event
 
@@ -278,6 +283,7 @@ class Hub:
         if self._members.get(key) is not member:
             return
         del self._members[key]
+        self.counters.departures[reason] += 1
         audience: set[Member] = set()
         for room in sorted(member.rooms):
             target = self._rooms.get(self._name_key(room))
@@ -317,7 +323,7 @@ class Hub:
             log_departure(member, reason, "left", detail, by)
             # Not deliver(): a member too slow to take the reason is still
             # dismissed for this reason, not evicted as too slow.
-            told = not queue_each((member,), Dismissed(reason, detail, by))
+            told = not queue_each((member,), Dismissed(reason, detail, by), self.counters)
         self.leave(member, reason, detail, by)
         # Told: the writer may deliver it until the deadline; else end now.
         member.link.close(reason, deadline if told else -math.inf)
@@ -359,6 +365,7 @@ class Hub:
         """
         target = self._room_of(member, room)
         event = Message(member.name, target.name, text, *self._stamps.stamp())
+        self.counters.messages["message"] += 1
         self._speak(member, event)
         return event
 
@@ -366,6 +373,7 @@ class Hub:
         """A ``/me`` action in ``room``; raises :class:`NotInRoom` as :meth:`say` does."""
         target = self._room_of(member, room)
         event = Action(member.name, target.name, text, *self._stamps.stamp())
+        self.counters.messages["action"] += 1
         self._speak(member, event)
         return event
 
@@ -392,6 +400,7 @@ class Hub:
         if recipient is None:
             raise NoSuchMember(target)
         event = Private(member.name, recipient.name, text, *self._stamps.stamp())
+        self.counters.messages["private"] += 1
         self.deliver(recipient, event)
         if member.echo:
             self.deliver(member, Echo(event))
@@ -414,7 +423,7 @@ class Hub:
         Members that cannot take it are evicted after the loop, so that the
         rooms being iterated do not change under it.
         """
-        for member, reason in queue_each(members, event):
+        for member, reason in queue_each(members, event, self.counters):
             self.evict(member, reason)
 
     def shutdown(self, notice: str, deadline: float = math.inf) -> None:

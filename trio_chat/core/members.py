@@ -13,6 +13,7 @@ from typing import Protocol
 
 import trio
 
+from trio_chat.core.counters import Counters
 from trio_chat.core.events import Action, Message, Reason, ServerEvent, departure
 from trio_chat.core.outbox import Outbox, OutboxFull
 
@@ -115,17 +116,22 @@ def log_departure(
     LOGGER.log(level, verb, member.name, member.address, why, extra={"fields": fields})
 
 
-def queue_each(members: Iterable[Member], event: ServerEvent) -> list[tuple[Member, Reason]]:
+def queue_each(
+    members: Iterable[Member], event: ServerEvent, counters: Counters | None = None
+) -> list[tuple[Member, Reason]]:
     """Encode ``event`` once per encoder and queue it in each member's outbox.
 
     Returns the members that could not take it, and why (too slow, gone): the
     hub evicts them after the loop, so that the rooms being iterated do not
     change under it. An encoder that fails is logged, and its members skip
     this event: a frontend's bug must not stop delivery to everyone else.
+    The events queued are added to ``counters.deliveries`` (one add per call:
+    this is the hot path).
     """
     encoded: dict[Encoder, bytes] = {}
     failed: set[Encoder] = set()
     dropped: list[tuple[Member, Reason]] = []
+    delivered = 0
     for member in members:
         data = encoded.get(member.encode)
         if data is None:
@@ -139,10 +145,13 @@ def queue_each(members: Iterable[Member], event: ServerEvent) -> list[tuple[Memb
                 continue
         try:
             member.outbox.put_nowait(data)
+            delivered += 1
         except OutboxFull:
             dropped.append((member, Reason.TOO_SLOW))
         except trio.BrokenResourceError:
             dropped.append((member, Reason.LOST))
         except trio.ClosedResourceError:
             pass  # already leaving: it has been told everything it will be told
+    if counters is not None:
+        counters.deliveries += delivered
     return dropped
