@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import prometheus_client
@@ -11,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from trio_chat import __version__
 from trio_chat.app import App
 
-from .conftest import STEP_TIMEOUT, running_app
+from .conftest import STEP_TIMEOUT, Running, running_app
 
 OPER_SECRET = "oper-Secret-42"
 
@@ -94,6 +95,16 @@ async def test_the_metrics_follow_two_users_chatting_a_refusal_and_a_kick(
     assert types["trio_chat_history_write_seconds"] == "histogram"
     assert value(idle, "trio_chat_build_info", version=__version__) == 1
     assert "process_resident_memory_bytes" in types
+
+
+async def test_the_readme_documents_every_metric_the_server_exports(running: Running) -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme.split("\n## Metrics\n")[1].split("\n## ")[0]
+    documented = set(re.findall(r"^\| `(trio_chat_\w+)`", section, re.MULTILINE))
+    types, _ = scrape(running.app)
+    exported = {name for name in types if name.startswith("trio_chat_")}
+    # The parser names a counter family without its _total.
+    assert {re.sub(r"_total$", "", name) for name in documented} == exported
 
 
 async def test_a_connection_refused_at_the_door_is_counted() -> None:

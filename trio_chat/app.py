@@ -137,7 +137,7 @@ class App:
         self.frontends = list(frontends)
         self.metrics = metrics or Metrics(self.hub, self.history)
         for frontend in self.frontends:
-            self.hub.counters.connections.setdefault(frontend.kind, 0)
+            self.hub.counters.expect(frontend.kind)
         # The handler nursery's scope: a deadline on it is the grace period.
         self._handlers = trio.CancelScope()
         # Each kind of frontend's listeners, once they listen.

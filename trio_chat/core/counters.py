@@ -103,6 +103,11 @@ class Counters:
         self.refusals: dict[type[Refused], int] = {}
         self.paced = 0
 
+    def expect(self, kind: str) -> None:
+        """A ``kind`` frontend serves: its counts are shown (at 0) before its first connection."""
+        self.connections.setdefault(kind, 0)
+        self.accepted.setdefault(kind, 0)
+
     def opened(self, kind: str) -> None:
         """A ``kind`` frontend's connection was admitted."""
         self.connections[kind] = self.connections.get(kind, 0) + 1
