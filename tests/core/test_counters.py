@@ -6,11 +6,13 @@ import contextlib
 
 import pytest
 import trio
+import trio.testing
 
 from trio_chat.core.admission import Admission
 from trio_chat.core.counters import Counters, Histogram, counts_refusals
 from trio_chat.core.events import Reason
 from trio_chat.core.hub import LOBBY, Hub
+from trio_chat.core.limits import Limits
 from trio_chat.core.members import Member, ScopeLink
 from trio_chat.core.names import name_key
 from trio_chat.core.outbox import Outbox
@@ -117,6 +119,20 @@ async def test_a_refusal_passing_through_two_counting_methods_counts_once() -> N
     with pytest.raises(Muted):
         await door.later()
     assert door.hub.counters.refusals == {Muted: 2}
+
+
+async def test_lines_held_back_by_the_flood_limit_are_counted(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    limits = Limits(flood_rate=1, flood_burst=2, flood_patience=5, exempt=())
+    service = ChatService(Hub(name_key), limits=limits)
+    client = service.connect("test:ana", "10.0.0.1")
+    for _ in range(2):  # the burst: not held back
+        await service.pace(client)
+    assert service.hub.counters.paced == 0
+    await service.pace(client)
+    await service.pace(client)
+    assert service.hub.counters.paced == 2
 
 
 async def test_the_admission_counts_connections_by_frontend_and_its_refusals() -> None:
