@@ -10,7 +10,7 @@ import trio.testing
 
 from trio_chat.core.admission import Admission
 from trio_chat.core.counters import Counters, Histogram, counts_refusals
-from trio_chat.core.events import Reason
+from trio_chat.core.events import Reason, ServerEvent
 from trio_chat.core.hub import LOBBY, Hub
 from trio_chat.core.limits import Limits
 from trio_chat.core.members import Member, ScopeLink
@@ -68,6 +68,26 @@ async def test_a_member_too_slow_to_take_an_event_is_no_delivery_and_one_evictio
     assert hub.counters.deliveries - before == 2
     assert hub.counters.departures[Reason.TOO_SLOW] == 1
     assert not hub.is_member(deaf)
+
+
+async def test_a_member_whose_encoder_fails_or_who_is_leaving_is_no_delivery(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(event: ServerEvent) -> bytes:
+        raise RuntimeError("a frontend's bug")
+
+    hub = Hub(name_key)
+    ana, bob, leaving = join(hub, "ana"), join(hub, "bob"), join(hub, "leaving")
+    buggy = hub.join("buggy", broken, ScopeLink(), outbox=Outbox())
+    hub.enter(buggy, LOBBY)
+    other_buggy = hub.join("other", broken, ScopeLink(), outbox=Outbox())
+    hub.enter(other_buggy, LOBBY)
+    leaving.outbox.close()  # its writer is sending what is left
+    drain(ana, bob)
+    before = hub.counters.deliveries
+    hub.say(ana, LOBBY, "hello")
+    assert hub.counters.deliveries - before == 1  # bob only
+    assert "encoding Message for buggy failed" in caplog.text
 
 
 async def test_departures_are_counted_once_by_reason() -> None:

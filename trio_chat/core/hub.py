@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 
 import trio
 
@@ -408,22 +408,21 @@ class Hub:
 
     def broadcast(self, room: str, event: ServerEvent, *, exclude: Member | None = None) -> None:
         """Put ``event`` into the outbox of every member of ``room`` but ``exclude``."""
-        self.send_each(
-            (m for m in self._room_members(room) if m is not exclude),
-            event,
-        )
+        self.send_each(self._room_members(room), event, exclude=exclude)
 
     def deliver(self, member: Member, event: ServerEvent) -> None:
         """Put ``event`` into one member's outbox (a reply, a notice)."""
         self.send_each((member,), event)
 
-    def send_each(self, members: Iterable[Member], event: ServerEvent) -> None:
-        """Encode ``event`` once per encoder and queue it for each member.
+    def send_each(
+        self, members: Collection[Member], event: ServerEvent, *, exclude: Member | None = None
+    ) -> None:
+        """Encode ``event`` once per encoder and queue it for each member (but ``exclude``).
 
         Members that cannot take it are evicted after the loop, so that the
         rooms being iterated do not change under it.
         """
-        for member, reason in queue_each(members, event, self.counters):
+        for member, reason in queue_each(members, event, self.counters, exclude=exclude):
             self.evict(member, reason)
 
     def shutdown(self, notice: str, deadline: float = math.inf) -> None:
@@ -440,6 +439,6 @@ class Hub:
             member.outbox.close()
             member.link.close(Reason.SHUTDOWN, deadline)
 
-    def _room_members(self, room: str) -> Iterable[Member]:
+    def _room_members(self, room: str) -> Collection[Member]:
         target = self._rooms.get(self._name_key(room))
         return () if target is None else target.members.values()
