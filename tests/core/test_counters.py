@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import trio
@@ -187,3 +190,14 @@ def test_refusals_are_plain_exceptions_the_counter_can_mark() -> None:
     counters.refused(refusal)
     counters.refused(refusal)
     assert counters.refusals == {NameTaken: 1}
+
+
+def test_the_core_imports_no_metrics_library() -> None:
+    # The core counts with plain ints; only trio_chat/metrics.py knows Prometheus.
+    core = Path(__file__).parents[2] / "trio_chat" / "core"
+    modules = ", ".join(f"trio_chat.core.{path.stem}" for path in sorted(core.glob("[a-z]*.py")))
+    code = f"import {modules}, sys; assert 'prometheus_client' not in sys.modules, 'imported'"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
