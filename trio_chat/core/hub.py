@@ -75,11 +75,11 @@ class Hub:
         outbox_messages, outbox_bytes: the bounds of each member's outbox;
             a member whose outbox would exceed either is dropped as too slow.
         recorder: told of every room message and topic change (the history).
+        counters: what is counted (for the metrics); a fresh set by default.
         topics: room topics kept from an earlier run, by room name.
         last_id: the id of the last event stamped in an earlier run; ids go on
             from there (the history's last sequence number).
         home: rooms that stay open when empty (the text protocol's lobby).
-        counters: what is counted (for the metrics); a fresh set by default.
     """
 
     def __init__(
@@ -90,13 +90,12 @@ class Hub:
         outbox_bytes: int = OUTBOX_BYTES,
         flush_interval: float = FLUSH_INTERVAL,
         recorder: Recorder | None = None,
+        counters: Counters | None = None,
         topics: Mapping[str, str] = {},
         last_id: int = 0,
         home: Iterable[str] = (LOBBY,),
-        counters: Counters | None = None,
     ) -> None:
         self._name_key = name_key
-        self.counters = counters if counters is not None else Counters()
         # Ids never go back, not even across restarts (the recorder keeps them).
         self._stamps = Stamps(max(last_id, recorder.last_seq if recorder is not None else 0))
         self._home = frozenset(name_key(room) for room in home)
@@ -106,6 +105,7 @@ class Hub:
         self._summarizing = False
         self._summary_due = trio.Event()
         self._recorder = recorder
+        self.counters = counters if counters is not None else Counters()
         self._members: dict[str, Member] = {}
         self._rooms: dict[str, Room] = {}
         self._topics = Topics.by_name(topics, name_key, self._rooms)
@@ -365,7 +365,6 @@ class Hub:
         """
         target = self._room_of(member, room)
         event = Message(member.name, target.name, text, *self._stamps.stamp())
-        self.counters.messages["message"] += 1
         self._speak(member, event)
         return event
 
@@ -373,7 +372,6 @@ class Hub:
         """A ``/me`` action in ``room``; raises :class:`NotInRoom` as :meth:`say` does."""
         target = self._room_of(member, room)
         event = Action(member.name, target.name, text, *self._stamps.stamp())
-        self.counters.messages["action"] += 1
         self._speak(member, event)
         return event
 
@@ -384,6 +382,7 @@ class Hub:
         return target
 
     def _speak(self, member: Member, event: Message | Action) -> None:
+        self.counters.messages["action" if isinstance(event, Action) else "message"] += 1
         self.broadcast(event.room, event, exclude=member)
         if member.echo:
             self.deliver(member, Echo(event))
@@ -400,8 +399,8 @@ class Hub:
         if recipient is None:
             raise NoSuchMember(target)
         event = Private(member.name, recipient.name, text, *self._stamps.stamp())
-        self.counters.messages["private"] += 1
         self.deliver(recipient, event)
+        self.counters.messages["private"] += 1
         if member.echo:
             self.deliver(member, Echo(event))
         return event
