@@ -49,11 +49,11 @@ from trio_chat.core.limits import DEFAULT_LIMITS, Limits
 from trio_chat.core.names import name_key
 from trio_chat.core.service import ChatService
 from trio_chat.core.store import MEMORY, HistoryStore
+from trio_chat.metrics import Metrics
 from trio_chat.net.listeners import ListenError, lan_addresses, raise_open_file_limit
 from trio_chat.net.tls import server_context
 from trio_chat.text.server import FAREWELL_TIMEOUT, SHUTDOWN_NOTICE, TextFrontend
 from trio_chat.text.session import NAME_TIMEOUT
-from trio_chat.web.routes import MetricsSource
 from trio_chat.web.server import WebFrontend, announce_web
 
 LOGGER = logging.getLogger(__name__)
@@ -124,16 +124,25 @@ class App:
             and closed once every connection is over.
         admission: counts and limits the connections of every listener.
         frontends: run side by side, their connections in one nursery.
+        metrics: what ``/metrics`` shows (by default, over the service's
+            hub and history); each frontend's connections count from 0.
     """
 
     def __init__(
-        self, service: ChatService, admission: Admission, frontends: Sequence[Frontend]
+        self,
+        service: ChatService,
+        admission: Admission,
+        frontends: Sequence[Frontend],
+        metrics: Metrics | None = None,
     ) -> None:
         self.service = service
         self.hub = service.hub
         self.history = service.history
         self.admission = admission
         self.frontends = list(frontends)
+        self.metrics = metrics or Metrics(self.hub, self.history)
+        for frontend in self.frontends:
+            self.hub.counters.expect(frontend.kind)
         # The handler nursery's scope: a deadline on it is the grace period.
         self._handlers = trio.CancelScope()
         # Each kind of frontend's listeners, once they listen.
@@ -211,15 +220,12 @@ async def build_app(
     *,
     scrypt_cost: ScryptCost | None = None,
     clock: Callable[[], float] = time.time,
-    web_metrics: MetricsSource | None = None,
 ) -> App:
     """Build every piece ``config`` asks for, logging what matters; nothing runs yet.
 
     Args:
         scrypt_cost: the cost of new password hashes (tests use a cheap one).
         clock: the time, for bans that expire (tests inject their own).
-        web_metrics: what the web door's ``/metrics`` serves (body, content type);
-            None: 404 (until trio_chat.metrics is wired here: ``metrics.render``).
 
     Raises:
         TLSError, SecretFileError, HistoryError: a file named in ``config``
@@ -255,7 +261,11 @@ async def build_app(
     )
     # One admission for every listener: --max-clients and the per-address
     # limits count the connections of all of them together.
-    admission = Admission(max_clients=max_clients, limits=config.limits, guard=guard)
+    admission = Admission(
+        max_clients=max_clients, limits=config.limits, guard=guard, counters=hub.counters
+    )
+    # Scraped on the web frontend's /metrics (metrics.render).
+    metrics = Metrics(hub, history)
     text = TextFrontend(
         service,
         admission,
@@ -274,10 +284,10 @@ async def build_app(
             name_timeout=config.name_timeout,
             ssl_context=context,
             origins=config.web_origins,
-            metrics=web_metrics,
+            metrics=metrics.render,
         )
         frontends.append(web)
-    return App(service, admission, frontends)
+    return App(service, admission, frontends, metrics)
 
 
 async def announce(

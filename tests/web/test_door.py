@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import trio
 import trustme
+from prometheus_client.parser import text_string_to_metric_families
 
-from trio_chat.app import ServerConfig, announce, build_app, describe_bind_error
+from trio_chat.app import ServerConfig, announce, describe_bind_error
 from trio_chat.net import tls
 from trio_chat.net.listeners import ListenError
-from trio_chat.web.server import WebFrontend
 
 from ..conftest import Running, running_app
 from .conftest import HttpClient, Rejected, WsPeer
@@ -76,7 +76,7 @@ async def test_healthz_is_503_during_the_shutdown_grace_then_the_port_closes() -
         port = port_of(running, "web")
         app = running.app
         # A connection of another door still draining (one that never reads, say).
-        assert app.admission.admit("elsewhere", None) is None
+        assert app.admission.admit("elsewhere", None, kind="text") is None
         app.shutdown("test", grace=30)
         stream = await trio.open_tcp_stream("127.0.0.1", port)
         client = HttpClient(stream)
@@ -89,7 +89,9 @@ async def test_healthz_is_503_during_the_shutdown_grace_then_the_port_closes() -
             await web_peer(port, refused)  # no new chat
         assert turned_away.value.status == 503
         await refused.aclose()
-        app.admission.release(None)  # the last one is over: the port closes, the app ends
+        app.admission.release(
+            None, kind="text"
+        )  # the last one is over: the port closes, the app ends
         with trio.fail_after(5):
             await running.stopped.wait()
         with pytest.raises(OSError, match=r"[Cc]onnect"):
@@ -182,16 +184,31 @@ def _leaves(error: BaseException) -> list[BaseException]:
     return [error]
 
 
-async def test_build_app_hands_the_web_door_what_metrics_serves() -> None:
-    def scrape() -> tuple[bytes, str]:
-        return b"trio_chat_rooms 1\n", "text/plain; version=0.0.4"
+async def test_metrics_scrape_over_the_web_port_and_move_when_web_members_chat() -> None:
+    async with running_app(web_port=0) as running:
+        port = port_of(running, "web")
 
-    config = ServerConfig("127.0.0.1", 0, db=":memory:", web_port=0)
-    app = await build_app(config, web_metrics=scrape)
-    [web] = [door for door in app.frontends if door.kind == "web"]
-    assert isinstance(web, WebFrontend)
-    assert web.site.metrics is scrape
-    assert app.history is not None
-    async with trio.open_nursery() as nursery:  # build_app opened the history: close it
-        nursery.start_soon(app.history.run)
-        app.history.close()
+        async def scrape() -> dict[str, float]:
+            async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+                answer = await HttpClient(stream).request("/metrics")
+            assert answer.status == 200
+            assert answer.headers["content-type"].startswith("text/plain; version=")
+            samples = {}
+            for family in text_string_to_metric_families(answer.text):
+                for sample in family.samples:
+                    labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+                    samples[f"{sample.name}{{{labels}}}"] = sample.value
+            return samples
+
+        before = await scrape()
+        ana, bob = await web_peer(port), await web_peer(port)
+        await ana.hello("ana")
+        await bob.hello("bob")
+        await ana.send(type="line", room="#lobby", text="counted")
+        await bob.until("message", text="counted")
+        after = await scrape()
+        assert after["trio_chat_deliveries_total{}"] > before["trio_chat_deliveries_total{}"]
+        web = [k for k in after if k.startswith("trio_chat_connections{") and "web" in k]
+        assert web, sorted(after)
+        await ana.stream.aclose()
+        await bob.stream.aclose()

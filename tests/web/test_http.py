@@ -184,3 +184,27 @@ async def _read_all(stream: trio.abc.Stream, within: float = 10) -> bytes:
         while chunk := await stream.receive_some(65536):
             data += chunk
     return data
+
+
+async def test_the_upgrade_accepts_no_extension_so_frames_are_the_same_for_all(
+    web_connector: WebConnector,
+) -> None:
+    stream = web_connector.stream()
+    await stream.send_all(
+        b"GET /ws HTTP/1.1\r\nHost: chat.lan:8080\r\nUpgrade: websocket\r\n"
+        b"Connection: keep-alive, Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+        b"Sec-WebSocket-Protocol: chat\r\nOrigin: http://chat.lan:8080\r\n\r\n"
+    )
+    head = b""
+    with trio.fail_after(10):
+        while b"\r\n\r\n" not in head:
+            head += await stream.receive_some(65536)
+    status, *lines = head.split(b"\r\n\r\n")[0].decode().split("\r\n")
+    headers = {k.lower(): v for k, _, v in (line.partition(": ") for line in lines)}
+    assert status == "HTTP/1.1 101 Switching Protocols"
+    # RFC 6455's example key and its accept token.
+    assert headers["sec-websocket-accept"] == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+    assert "sec-websocket-extensions" not in headers  # no permessage-deflate
+    assert "sec-websocket-protocol" not in headers

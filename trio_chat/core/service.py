@@ -29,6 +29,7 @@ import trio
 
 from trio_chat.core.accounts import Guard
 from trio_chat.core.clients import Arrival, Client, Password
+from trio_chat.core.counters import counts_refusals
 from trio_chat.core.events import (
     Action,
     Error,
@@ -76,6 +77,7 @@ LOGGER = logging.getLogger(__name__)
 LOGIN_ATTEMPTS = 3
 
 
+@counts_refusals
 class ChatService:
     """The chat's rules, for every frontend.
 
@@ -150,6 +152,7 @@ class ChatService:
             return False
         delay, warn = client.flood.check(trio.current_time())
         if delay > 0:
+            self.hub.counters.paced += 1
             await trio.sleep(delay)
         return warn
 

@@ -77,7 +77,10 @@ async def exchange(connection: Connection, site: Site, closing: Callable[[], boo
 
 def switch(h: h11.Connection, upgrade: Upgrade) -> bytes:
     """The 101 that switches the connection to the WebSocket."""
-    return h.send(h11.InformationalResponse(status_code=101, headers=list(upgrade.headers)))
+    switching = h11.InformationalResponse(
+        status_code=101, headers=list(upgrade.headers), reason=b"Switching Protocols"
+    )
+    return h.send(switching)
 
 
 async def read_request(connection: Connection, h: h11.Connection) -> h11.Request | Response | None:

@@ -209,7 +209,7 @@ class WebFrontend:
     ) -> None:
         """Serve one connection on any stream, then close it. Never raises but Cancelled."""
         try:
-            refusal = self.admission.admit(peer, address)
+            refusal = self.admission.admit(peer, address, kind=self.kind)
             if refusal is not None:
                 with self.admission.refusing() as telling:
                     if telling:
@@ -219,7 +219,7 @@ class WebFrontend:
             try:
                 await self._serve(Connection(stream, peer, fileno), address)
             finally:
-                self.admission.release(address)
+                self.admission.release(address, kind=self.kind)
             await close_gently(stream)
         except CONNECTION_ERRORS as exc:
             if isinstance(exc, NotTLS):
