@@ -8,6 +8,7 @@ taken name, a server restart, a phone's width, and a WebSocket from another site
 from __future__ import annotations
 
 import re
+import signal
 import socket
 import subprocess
 from datetime import UTC, datetime
@@ -243,6 +244,26 @@ def test_the_page_reconnects_after_a_server_restart_and_says_so(
         assert bob.expect("back again") == "ana: back again"
     finally:
         bob.close()
+
+
+def test_a_connection_gone_silent_is_given_up_and_replaced(
+    server: ChatServer, browsing: Browsing
+) -> None:
+    # Wi-Fi gone without a close: the server is frozen (SIGSTOP), its TCP connection
+    # stays up but nothing answers. The page's clock is Playwright's, moved on by hand.
+    page = browsing.page()
+    page.clock.install()
+    log_in(page, server.url, "ana")
+    assert server.process is not None
+    server.process.send_signal(signal.SIGSTOP)
+    try:
+        page.clock.run_for(31_000)  # the room list is asked for again: no answer
+        page.clock.run_for(11_000)  # given up 10 s later
+        expect(page.locator(".log-wrap:visible")).to_contain_text("Disconnected")
+        expect(page.locator("#status")).to_contain_text("reconnecting in")
+    finally:
+        server.process.send_signal(signal.SIGCONT)
+    expect(page.locator("#status")).to_have_text("Reconnected as ana.", timeout=3 * STEP * 1000)
 
 
 def test_the_buttons_set_the_topic_and_leave_a_room_and_nick_renames(
