@@ -246,6 +246,23 @@ def test_the_page_reconnects_after_a_server_restart_and_says_so(
         bob.close()
 
 
+def test_reconnecting_waits_twice_as_long_each_time(server: ChatServer, browsing: Browsing) -> None:
+    page = browsing.page()
+    page.clock.install()
+    log_in(page, server.url, "ana")
+    server.stop()
+    status = page.locator("#status")
+    waits = []
+    for attempt in range(1, 6):
+        expect(status).to_contain_text(f"(attempt {attempt})")
+        found = re.search(r"reconnecting in ([\d.]+) s", status.inner_text())
+        assert found, status.inner_text()
+        waits.append(float(found.group(1)))
+        page.clock.run_for(int(waits[-1] * 1000) + 50)
+    for base, wait in zip([1, 2, 4, 8, 16], waits, strict=True):
+        assert 0.8 * base - 0.1 <= wait <= 1.2 * base + 0.1, waits
+
+
 def test_a_connection_gone_silent_is_given_up_and_replaced(
     server: ChatServer, browsing: Browsing
 ) -> None:
