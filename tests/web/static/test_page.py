@@ -159,6 +159,7 @@ def test_a_private_message_is_shown_apart_and_answered_privately(
     text_user.send("/msg ana only for you")
     private = page.locator("#private-list .entry", has_text="bob")
     expect(private.locator(".unread")).to_have_text("1")
+    expect(page.locator("#status")).to_have_text("Private message from bob")
     expect(page.locator(".log-wrap:visible")).not_to_contain_text("only for you")
     private.click()
     expect(page.locator("#title")).to_have_text("Private: bob")
@@ -379,6 +380,8 @@ def test_a_phone_sized_viewport_has_no_horizontal_scroll(
     expect(page.locator("#room-list")).to_contain_text("#lobby")
     assert page.evaluate(STICKING_OUT) == []
     page.keyboard.press("Escape")
+    expect(page.locator("#rooms-toggle")).to_be_focused()
+    expect(page.locator("#sidebar")).to_be_hidden()
     page.locator("#people-toggle").click()
     expect(page.locator("#member-list")).to_contain_text("bob")
     assert page.evaluate(STICKING_OUT) == []

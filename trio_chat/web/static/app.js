@@ -265,7 +265,11 @@ function privateMessage(event) {
   const partner = isMe(event.from) ? event.to : event.from;
   const conv = conversation("private", partner);
   const fresh = conv.addLive(event, state.me);
-  if (fresh && !isMe(event.from)) arrived(conv);
+  if (fresh && !isMe(event.from)) {
+    arrived(conv);
+    // Said aloud by screen readers (the status is a live region), seen on a phone.
+    if (conv !== state.current) setStatus(`Private message from ${event.from}`, true);
+  }
   renderLists(state, ACTIONS);
 }
 
@@ -520,7 +524,9 @@ function keys(event) {
     cycle(event.key === "ArrowUp" ? -1 : 1);
     $("message").focus();
   } else if (event.key === "Escape") {
+    const drawer = document.activeElement?.closest("#sidebar, #people");
     closeDrawers();
+    if (drawer) $(drawer.id === "sidebar" ? "rooms-toggle" : "people-toggle").focus();
   }
 }
 
