@@ -29,6 +29,7 @@ def scene(page: Page, server: ChatServer, users: list[TextUser]) -> None:
     bob.send("/topic board games tonight: bring snacks")
     bob.expect("topic")
     bob.send("who is coming tonight?", "/me sets up the table")
+    carl.expect("sets up the table")  # in this order in the history
     carl.send("me! see https://boardgamegeek.com/boardgame/13/catan")
     bob.expect("catan")
     log_in(page, server.url, "ana")
