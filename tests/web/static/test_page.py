@@ -137,7 +137,7 @@ def test_scrolling_up_loads_older_history(browsing: Browsing) -> None:
             bob.send(*(f"old line {n}" for n in range(40)))
             bob.send("/history 1")  # answered once all 40 are in
             bob.expect("old line 39")
-            page = browsing.page(viewport={"width": 900, "height": 400})
+            page = browsing.page(viewport={"width": 900, "height": 300})  # 10 lines overflow it
             log_in(page, server.url, "ana")
             log = page.locator(".log-wrap:visible")
             expect(log.locator(".msg", has_text="old line 39")).to_have_count(1)
