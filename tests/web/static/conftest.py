@@ -220,6 +220,7 @@ class Browsing:
         self.contexts: list[BrowserContext] = []
         self.errors: list[str] = []
         self.dialogs: list[str] = []
+        self.requests: list[str] = []  # every URL the pages asked for
 
     def page(
         self,
@@ -241,6 +242,8 @@ class Browsing:
         page.on("pageerror", lambda error: self.errors.append(str(error)))
         page.on("console", self._console)
         page.on("dialog", self._dialog)
+        page.on("request", lambda request: self.requests.append(request.url))
+        page.on("websocket", lambda socket: self.requests.append(socket.url))
         return page
 
     def _console(self, message: object) -> None:

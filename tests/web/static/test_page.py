@@ -77,6 +77,10 @@ def test_a_browser_user_and_a_text_user_chat_both_ways_in_lobby_and_in_another_r
     text_user.send("in dev from nc")
     expect(messages(page, "in dev from nc")).to_have_count(1)
     assert browsing.errors == []
+    # Nothing from anywhere else (no CDN, no fonts, no trackers): only the page's files.
+    own = (server.url, f"ws://127.0.0.1:{server.web_port}/ws")
+    assert [url for url in browsing.requests if not url.startswith(own)] == []
+    assert f"{server.url}app.js" in browsing.requests
 
 
 def test_timestamps_are_in_the_browsers_local_time(
