@@ -8,7 +8,7 @@ import trio
 import trio.testing
 
 from trio_chat.core.hub import Hub
-from trio_chat.web.exchange import MAX_HEAD, REQUEST_TIMEOUT
+from trio_chat.web.exchange import MAX_HEAD, REQUEST_TIMEOUT, SEND_TIMEOUT
 from trio_chat.web.routes import load_static
 from trio_chat.web.server import WebFrontend
 
@@ -208,3 +208,19 @@ async def test_the_upgrade_accepts_no_extension_so_frames_are_the_same_for_all(
     assert headers["sec-websocket-accept"] == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
     assert "sec-websocket-extensions" not in headers  # no permessage-deflate
     assert "sec-websocket-protocol" not in headers
+
+
+async def test_a_client_that_never_reads_its_answers_is_closed(
+    web: WebFrontend, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with trio.open_nursery() as nursery:
+        # Lockstep: the server's sends wait for reads that never come.
+        stream = WebConnector(web, nursery).stream(lockstep=True)
+        request = b"GET /app.js HTTP/1.1\r\nHost: chat.lan:8080\r\n\r\n"
+        await stream.send_all(request * 3)  # pipelined, and no answer ever read
+        assert web.admission.connections == 1
+        await trio.sleep(SEND_TIMEOUT + 1)  # the mock clock's time: it jumps
+        assert web.admission.connections == 0  # the server gave up on it
+        with trio.fail_after(1):
+            await _read_all(stream)  # and closed it: the stream ends, mid-answer
+        nursery.cancel_scope.cancel()

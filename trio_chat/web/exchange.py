@@ -9,7 +9,9 @@ returns the bytes that followed the upgrade request: the first frames).
 
 Nothing is ever waited for without a bound: each request must arrive whole
 within :data:`REQUEST_TIMEOUT` of the previous answer (or of the connection):
-a slowloris trickle, or an idle kept-alive connection, is closed then. A
+a slowloris trickle, or an idle kept-alive connection, is closed then. Each
+answer must be taken within :data:`SEND_TIMEOUT`: a client that asks and never
+reads (pipelined requests filling the socket's buffers) is closed too. A
 request head may hold :data:`MAX_HEAD` bytes (h11 answers 431 past it), a
 body :data:`MAX_BODY` (read and dropped: nothing here takes one; 413 past
 it). A connection serves at most :data:`MAX_REQUESTS` requests.
@@ -32,6 +34,8 @@ LOGGER = logging.getLogger(__name__)
 
 # A request (after the previous answer, or the connection) must arrive whole within this.
 REQUEST_TIMEOUT = 15.0
+# An answer (or the 101 of an upgrade) must be taken by the peer within this.
+SEND_TIMEOUT = 15.0
 # The biggest request head, and request body (read and discarded), in bytes.
 MAX_HEAD = 16 * 1024
 MAX_BODY = 16 * 1024
@@ -63,12 +67,14 @@ async def exchange(connection: Connection, site: Site, closing: Callable[[], boo
             return None
         answer = site.answer(request)
         if isinstance(answer, Upgrade):
-            await connection.send_now(switch(h, answer))
+            if not await send_within(connection, switch(h, answer)):
+                return None
             return h.trailing_data[0]
         if closing():
             answer = dataclasses.replace(answer, close=True)
         LOGGER.debug("%s %s %s: %d", connection.peer, request.method, request.target, answer.status)
-        await send_response(connection, h, answer, head=request.method == b"HEAD")
+        if not await send_response(connection, h, answer, head=request.method == b"HEAD"):
+            return None
         if answer.close or h.our_state is not h11.DONE or h.their_state is not h11.DONE:
             return None
         h.start_next_cycle()
@@ -106,10 +112,20 @@ async def read_request(connection: Connection, h: h11.Connection) -> h11.Request
             return None
 
 
+async def send_within(connection: Connection, data: bytes) -> bool:
+    """Send ``data``; False if the peer did not take it within :data:`SEND_TIMEOUT`."""
+    with trio.move_on_after(SEND_TIMEOUT) as sending:
+        await connection.send_now(data)
+    return not sending.cancelled_caught
+
+
 async def send_response(
     connection: Connection, h: h11.Connection, response: Response, *, head: bool = False
-) -> None:
-    """Send ``response`` if h11 still may (not after a request it could not read)."""
+) -> bool:
+    """Send ``response`` if h11 still may; False if it could not be sent (in time).
+
+    Not sent after a request h11 could not read.
+    """
     try:
         phrase = http.HTTPStatus(response.status).phrase.encode()
         data = h.send(
@@ -119,5 +135,5 @@ async def send_response(
             data += h.send(h11.Data(data=response.body))
         data += h.send(h11.EndOfMessage())
     except h11.LocalProtocolError:
-        return
-    await connection.send_now(data)
+        return False
+    return await send_within(connection, data)
