@@ -78,3 +78,29 @@ async def test_no_hello_within_the_name_timeout_closes(
         assert frames == [{"type": "error", "text": "no name chosen within 5 s, closing"}]
         assert quiet.close_code == 1008
         nursery.cancel_scope.cancel()
+
+
+async def test_page_loads_do_not_use_up_the_connect_rate_but_websockets_do() -> None:
+    limits = Limits(connect_rate=3, exempt=())
+    async with trio.open_nursery() as nursery:
+        door = WebConnector(web_server(Hub(name_key), limits=limits), nursery)
+        for _ in range(3):  # three page loads of five files, each file its own connection
+            for path in ("/", "/app.js", "/style.css", "/favicon.svg", "/healthz"):
+                client = door.http("10.0.0.7")
+                assert (await client.request(path)).status == 200, path
+                await client.stream.aclose()
+        tabs = [await door.websocket(address="10.0.0.7") for _ in range(3)]
+        for n, tab in enumerate(tabs):
+            assert (await tab.hello(f"tab{n}"))[0]["type"] == "welcome"
+        late = await door.websocket(address="10.0.0.7")
+        assert await late.closing() == [
+            {
+                "type": "refused",
+                "reason": "too-many-new-connections",
+                "text": "too many new connections from your address (at most 3 a minute); try again later",
+            }
+        ]
+        assert late.close_code == 1008
+        # The page itself is still served to that address.
+        assert (await door.http("10.0.0.7").request("/")).status == 200
+        nursery.cancel_scope.cancel()

@@ -8,7 +8,9 @@ assembly builds it with the shared service and admission;
 nursery it is given. Every TCP connection asks the admission first (the
 limits count every door together). A refused one still gets an answer, in
 HTTP (503, 429 or 403 with the reason), or, if it asked for the WebSocket,
-a ``refused`` frame the page can show, then the close.
+a ``refused`` frame the page can show, then the close. Only the upgrade to
+the WebSocket (a chat connection) draws on ``--connect-rate``: a page load
+opens several HTTP connections, and reloading it must not use that up.
 
 An admitted connection speaks HTTP/1.1 (:func:`~.exchange.exchange`, over
 h11): requests answered by :class:`~.routes.Site` (sans-IO), kept alive
@@ -209,7 +211,7 @@ class WebFrontend:
     ) -> None:
         """Serve one connection on any stream, then close it. Never raises but Cancelled."""
         try:
-            refusal = self.admission.admit(peer, address, kind=self.kind)
+            refusal = self.admission.admit(peer, address, kind=self.kind, paced=False)
             if refusal is not None:
                 with self.admission.refusing() as telling:
                     if telling:
@@ -248,14 +250,19 @@ class WebFrontend:
                 trailing = await exchange(connection, self.site, self._stopping.is_set)
             finally:
                 self._http.discard(scope)
-        if trailing is not None and not scope.cancelled_caught:
-            await self._websocket(connection, trailing, address)
+        if trailing is None or scope.cancelled_caught:
+            return
+        refusal = self.admission.pace(connection.peer, address)
+        if refusal is not None:
+            with trio.move_on_after(FAREWELL_TIMEOUT):
+                await connection.send_now(refused_frames(refusal))
+            return
+        await self._websocket(connection, trailing, address)
 
     # --- HTTP -----------------------------------------------------------------------
 
     async def _refuse(self, connection: Connection, refusal: Refusal) -> None:
         """Answer one request of a connection the admission refused, then end it."""
-        text = connect_refusal(refusal)
         with trio.move_on_after(FAREWELL_TIMEOUT):
             h = new_connection()
             request = await read_request(connection, h)
@@ -263,9 +270,7 @@ class WebFrontend:
                 return
             answer = self.site.answer(request)
             if isinstance(answer, Upgrade):
-                frame = {"type": "refused", "reason": refusal_code(refusal), "text": text}
-                data = switch(h, answer) + reply(frame) + frames.close_frame(frames.POLICY, text)
-                await connection.send_now(data)
+                await connection.send_now(switch(h, answer) + refused_frames(refusal))
                 return
             status = (
                 403
@@ -274,6 +279,7 @@ class WebFrontend:
                 if isinstance(refusal, ServerFull)
                 else 429
             )
+            text = connect_refusal(refusal)
             await send_response(connection, h, text_response(status, text, close=True))
 
     # --- the WebSocket --------------------------------------------------------------
@@ -311,6 +317,13 @@ class WebFrontend:
             return
         if member is not None:
             await session.chat(member)
+
+
+def refused_frames(refusal: Refusal) -> bytes:
+    """What a WebSocket the admission refused gets: a ``refused`` the page shows, the close."""
+    text = connect_refusal(refusal)
+    frame = {"type": "refused", "reason": refusal_code(refusal), "text": text}
+    return reply(frame) + frames.close_frame(frames.POLICY, text)
 
 
 async def announce_web(
