@@ -37,7 +37,6 @@ from trio_chat.core.events import Error, Reason
 from trio_chat.core.hub import LOBBY
 from trio_chat.core.limits import Flooding
 from trio_chat.core.members import Encoder, Member
-from trio_chat.core.outbox import OutboxFull
 from trio_chat.core.refusals import (
     Banned,
     NameRegistered,
@@ -306,18 +305,10 @@ class WebSession:
         self.send(reply(frame))
 
     def send(self, data: bytes) -> None:
-        """Queue bytes for the member (a member too slow to take them is evicted)."""
+        """Queue bytes for the member (the hub evicts a member too slow to take them)."""
         member = self.client.member
-        if not data or member is None or not member.present:
-            return
-        try:
-            member.outbox.put_nowait(data)
-        except OutboxFull:
-            self.service.hub.evict(member, Reason.TOO_SLOW)
-        except trio.BrokenResourceError:
-            self.service.hub.evict(member, Reason.LOST)
-        except trio.ClosedResourceError:
-            pass  # leaving: it has been told all it will be told
+        if data and member is not None and member.present:
+            self.service.hub.put(member, data)
 
     async def close(self, code: int, reason: str = "", *, last: Json | None = None) -> None:
         """``last``, our close frame, then the peer's answer (the closing handshake), briefly."""
