@@ -192,6 +192,8 @@ def parse_request(text: str) -> Request | BadRequest:
         frame = json.loads(text)
     except ValueError as exc:
         return BadRequest(f"not JSON: {exc}")
+    except RecursionError:  # [[[[...]]]]: a few KiB nest deeper than Python's stack
+        return BadRequest("not JSON: nested too deeply")
     if not isinstance(frame, dict):
         return BadRequest('not a JSON object with a "type"')
     kind = frame.get("type")
