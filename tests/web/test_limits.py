@@ -97,7 +97,8 @@ async def test_page_loads_do_not_use_up_the_connect_rate_but_websockets_do() -> 
             {
                 "type": "refused",
                 "reason": "too-many-new-connections",
-                "text": "too many new connections from your address (at most 3 a minute); try again later",
+                "text": "too many new connections from your address (at most 3 a minute); "
+                "try again later",
             }
         ]
         assert late.close_code == 1008
