@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import trio
 import trio.testing
 
 from trio_chat.core.hub import Hub
+from trio_chat.web import exchange
 from trio_chat.web.exchange import MAX_HEAD, REQUEST_TIMEOUT, SEND_TIMEOUT
 from trio_chat.web.routes import load_static
 from trio_chat.web.server import WebFrontend
@@ -224,3 +226,14 @@ async def test_a_client_that_never_reads_its_answers_is_closed(
         with trio.fail_after(1):
             await _read_all(stream)  # and closed it: the stream ends, mid-answer
         nursery.cancel_scope.cancel()
+
+
+async def test_the_last_request_a_connection_may_make_is_answered_with_close(
+    web_connector: WebConnector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(exchange, "MAX_REQUESTS", 3)
+    client = web_connector.http()
+    answers = [await client.request("/healthz") for _ in range(3)]
+    assert [a.status for a in answers] == [200, 200, 200]
+    assert [a.headers.get("connection") for a in answers] == [None, None, "close"]
+    assert await client.closed()

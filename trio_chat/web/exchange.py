@@ -53,7 +53,7 @@ async def exchange(connection: Connection, site: Site, closing: Callable[[], boo
     ``closing()``: the server is shutting down, every answer closes its connection.
     """
     h = new_connection()
-    for _ in range(MAX_REQUESTS):
+    for served in range(1, MAX_REQUESTS + 1):
         with trio.move_on_after(REQUEST_TIMEOUT) as waiting:
             request = await read_request(connection, h)
         if waiting.cancelled_caught:
@@ -70,7 +70,7 @@ async def exchange(connection: Connection, site: Site, closing: Callable[[], boo
             if not await send_within(connection, switch(h, answer)):
                 return None
             return h.trailing_data[0]
-        if closing():
+        if closing() or served == MAX_REQUESTS:  # the last answer says it is (RFC 9112 9.6)
             answer = dataclasses.replace(answer, close=True)
         LOGGER.debug("%s %s %s: %d", connection.peer, request.method, request.target, answer.status)
         if not await send_response(connection, h, answer, head=request.method == b"HEAD"):
