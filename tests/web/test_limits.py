@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import trio
 import trio.testing
+from wsproto.events import BytesMessage
 
 from trio_chat.core.hub import Hub
 from trio_chat.core.limits import Limits
@@ -104,4 +105,18 @@ async def test_page_loads_do_not_use_up_the_connect_rate_but_websockets_do() -> 
         assert late.close_code == 1008
         # The page itself is still served to that address.
         assert (await door.http("10.0.0.7").request("/")).status == 200
+        nursery.cancel_scope.cancel()
+
+
+async def test_binary_frames_before_hello_are_paced_too(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        door = WebConnector(web_server(Hub(name_key), limits=STRICT), nursery)
+        flooder = await door.websocket(address="10.0.0.9")
+        for _ in range(40):
+            await flooder.stream.send_all(flooder.ws.send(BytesMessage(data=b"\x00")))
+        frames = await flooder.closing()
+        assert (frames[-1]["type"], frames[-1]["reason"]) == ("bye", "flooding")
+        assert flooder.close_code == 1008
         nursery.cancel_scope.cancel()

@@ -162,6 +162,7 @@ class WebSession:
                     case Reply(data):
                         await self.connection.send_now(data)
                     case Binary():
+                        await self._pace_name_step()  # paced as every message is
                         await self.send_now(error(BINARY))
                     case Text(text):
                         await self._pace_name_step()
