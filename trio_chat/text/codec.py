@@ -42,6 +42,7 @@ from trio_chat.core.events import (
     Past,
     Private,
     Renamed,
+    Reply,
     ServerEvent,
     TopicChanged,
 )
@@ -188,6 +189,8 @@ def format_event(event: ServerEvent) -> str:
             return f"*** {text}"
         case Error(text):
             return f"! {text}"
+        case Reply(lines):
+            return "\n".join(lines)
 
 
 def _some(names: tuple[str, ...], most: int = 20) -> str:
