@@ -119,6 +119,16 @@ class Parted:
 
 
 @dataclass(frozen=True, slots=True)
+class KickedOut:
+    """An operator put ``name`` out of one room (they stay online); ``detail``: why."""
+
+    name: str
+    room: str
+    by: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Quit:
     """Someone left the server: one event per observer, whatever rooms they shared."""
 
@@ -208,6 +218,7 @@ ServerEvent = (
     | Echo
     | Joined
     | Parted
+    | KickedOut
     | Quit
     | Dismissed
     | Moderated

@@ -31,6 +31,7 @@ from trio_chat.core.events import (
     Echo,
     Error,
     Joined,
+    KickedOut,
     Message,
     ModAction,
     Moderated,
@@ -173,6 +174,9 @@ class IrcEncoder:
             case Parted(name, room, detail):
                 params = (room, detail) if detail else (room,)
                 return [IrcMessage("PART", params, self.people.mask(name))]
+            case KickedOut(name, room, by, detail):
+                kick = (room, name, detail or by)
+                return [IrcMessage("KICK", kick, self.people.mask(by))]
             case Quit(name, reason, detail, by):
                 why = quit_reason(reason, detail, by)
                 return [IrcMessage("QUIT", (why,), self.people.mask(name))]

@@ -35,6 +35,7 @@ from trio_chat.core.events import (
     Echo,
     Error,
     Joined,
+    KickedOut,
     Message,
     Moderated,
     Notice,
@@ -170,6 +171,9 @@ def format_event(event: ServerEvent) -> str:
             return f"*** {name} joined"
         case Parted(name, _, detail):
             return f"*** {name} left ({detail})" if detail else f"*** {name} left"
+        case KickedOut(name, room, by, detail):
+            why = f": {detail}" if detail else ""
+            return f"*** {name} was put out of {room} by {by}{why}"
         case Departed():
             return quit_line(event)
         case Dismissed():
