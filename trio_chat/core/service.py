@@ -51,6 +51,7 @@ from trio_chat.core.names import (
 from trio_chat.core.outbox import Outbox
 from trio_chat.core.refusals import (
     Banned,
+    InvalidName,
     Muted,
     NameBanned,
     NameRegistered,
@@ -252,7 +253,13 @@ class ChatService:
     def _check_name(self, client: Client, raw: str) -> str:
         if not client.admitted:
             raise PasswordNeeded
-        name = valid_name(raw)
+        try:
+            name = valid_name(raw)
+        except InvalidName as refused:
+            now = self.guard.renamed_to(raw.strip())
+            if now is None:
+                raise
+            raise InvalidName(refused.problem, now=now) from None
         ban = self.guard.ban_of_name(name)
         if ban is not None:
             LOGGER.warning(
