@@ -43,3 +43,29 @@ async def test_an_irc_user_and_a_text_user_chat_both_ways() -> None:
         assert (await ana.expect_eof())[-1] == "ERROR :Closing Link: 127.0.0.1 (Quit: bye now)"
         await ana.stream.aclose()
         await bob.stream.aclose()
+
+
+async def test_joining_replays_history_with_server_time_where_negotiated() -> None:
+    async with running_app(irc_port=0) as running:
+        bob = await running.connect(running.listener_of("text"))
+        await bob.register("bob")
+        await bob.send("/join dev", "first", "/me second")
+        await bob.until("*** Now in #dev")
+        ana = await running.connect_irc()
+        await ana.send("CAP LS 302", "CAP REQ :server-time", "NICK ana", "USER a 0 * :A", "CAP END")
+        await ana.until(":trio-chat 422 ")
+        await ana.send("JOIN #dev")
+        await ana.until(":trio-chat 366 ana #dev ")
+        first, second = await ana.line(), await ana.line()
+        assert first.startswith("@time=2")
+        assert first.endswith("Z :bob!bob@trio-chat PRIVMSG #dev :first")
+        assert second.endswith(" :bob!bob@trio-chat PRIVMSG #dev :\x01ACTION second\x01")
+        cleo = await running.connect_irc()
+        await cleo.register("cleo")
+        await cleo.send("JOIN #dev")
+        await cleo.until(":trio-chat 366 cleo #dev ")
+        line = await cleo.line()
+        assert line.startswith(":bob!bob@trio-chat PRIVMSG #dev :[")
+        assert line.endswith("] first")
+        for peer in (ana, bob, cleo):
+            await peer.stream.aclose()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from trio_chat.core.names import MAX_NAME_CHARS, MAX_TOPIC_CHARS
+from trio_chat.core.names import CASEMAPPING, CHANNELLEN, CHANTYPES, MAX_TOPIC_CHARS, NICKLEN
 from trio_chat.irc import numerics as n
 from trio_chat.irc.codec import IrcMessage
 from trio_chat.irc.dispatch import COMMANDS, command
@@ -19,9 +19,6 @@ from trio_chat.irc.dispatch import COMMANDS, command
 if TYPE_CHECKING:
     from trio_chat.irc.session import IrcSession
 
-CASEMAPPING = "rfc8265"
-NICKLEN = MAX_NAME_CHARS
-CHANNELLEN = MAX_NAME_CHARS + 1
 USER_MODES = "io"
 CHANNEL_MODES = "n"
 TOKENS_PER_LINE = 13
@@ -32,10 +29,10 @@ def isupport(session: IrcSession) -> list[str]:
     return [
         f"AWAYLEN={MAX_TOPIC_CHARS}",
         f"CASEMAPPING={CASEMAPPING}",
-        "CHANLIMIT=#:",
+        f"CHANLIMIT={CHANTYPES}:",
         "CHANMODES=,,,n",
         f"CHANNELLEN={CHANNELLEN}",
-        "CHANTYPES=#",
+        f"CHANTYPES={CHANTYPES}",
         "ELIST=",
         f"KICKLEN={MAX_TOPIC_CHARS}",
         "MAXTARGETS=4",
