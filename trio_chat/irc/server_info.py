@@ -22,9 +22,17 @@ if TYPE_CHECKING:
 USER_MODES = "io"
 CHANNEL_MODES = "n"
 TOKENS_PER_LINE = 13
+# ISUPPORT tokens other modules add (token -> value, "" for none), e.g. IRCv3's MONITOR.
+ISUPPORT_EXTRA: dict[str, str] = {}
 
 
 def isupport(session: IrcSession) -> list[str]:
+    """The 005 tokens, sorted by name (ours and ISUPPORT_EXTRA's)."""
+    extra = [f"{key}={value}" if value else key for key, value in ISUPPORT_EXTRA.items()]
+    return sorted([*_own(session), *extra], key=lambda token: token.split("=")[0])
+
+
+def _own(session: IrcSession) -> list[str]:
     settings = session.settings
     return [
         f"AWAYLEN={MAX_TOPIC_CHARS}",
