@@ -56,13 +56,17 @@ class ModAction(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A chat line said in a room, stamped with the server's time (Unix seconds)."""
+    """A chat line said in a room, stamped with the server's time (Unix seconds).
+
+    ``notice``: said as a notice (IRC NOTICE: never to be answered automatically).
+    """
 
     sender: str
     room: str
     text: str
     time: float = 0.0
     id: int = 0
+    notice: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,13 +89,14 @@ class Past:
 
 @dataclass(frozen=True, slots=True)
 class Private:
-    """A private message from one member to another."""
+    """A private message from one member to another (``notice``: as Message's)."""
 
     sender: str
     target: str
     text: str
     time: float = 0.0
     id: int = 0
+    notice: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -361,14 +361,14 @@ class Hub:
 
     # --- fan-out ----------------------------------------------------------
 
-    def say(self, member: Member, room: str, text: str) -> Message:
+    def say(self, member: Member, room: str, text: str, *, notice: bool = False) -> Message:
         """Say ``text`` in ``room``: everyone else there hears it; it is recorded.
 
         Raises:
             NotInRoom: ``member`` is not in ``room`` (nothing is said or recorded).
         """
         target = self._room_of(member, room)
-        event = Message(member.name, target.name, text, *self._stamps.stamp())
+        event = Message(member.name, target.name, text, *self._stamps.stamp(), notice=notice)
         self._speak(member, event)
         return event
 
@@ -392,7 +392,7 @@ class Hub:
         if self._recorder is not None:
             self._recorder.record(event)
 
-    def private(self, member: Member, target: str, text: str) -> Private:
+    def private(self, member: Member, target: str, text: str, *, notice: bool = False) -> Private:
         """Send ``text`` to ``target`` only.
 
         Raises:
@@ -401,7 +401,7 @@ class Hub:
         recipient = self.find(target)
         if recipient is None:
             raise NoSuchMember(target)
-        event = Private(member.name, recipient.name, text, *self._stamps.stamp())
+        event = Private(member.name, recipient.name, text, *self._stamps.stamp(), notice=notice)
         self.deliver(recipient, event)
         if member.echo:
             self.deliver(member, Echo(event))

@@ -331,6 +331,8 @@ class ChatService:
         member = self._speaker(client)
         old = member.name
         name = valid_name(raw)
+        if name == old:
+            return old  # nothing changes: nobody hears of it
         if not self.may_take(client, name):
             raise NameRegistered(name)
         if self.guard.ban_of_name(name) is not None:
@@ -409,17 +411,17 @@ class ChatService:
 
     # --- speech ----------------------------------------------------------------
 
-    def say(self, client: Client, room: str, text: str) -> Message:
+    def say(self, client: Client, room: str, text: str, *, notice: bool = False) -> Message:
         """Say ``text`` in ``room``. Raises Muted, NotInRoom (nothing said or recorded)."""
-        return self.hub.say(self._speaker(client), room, said(text))
+        return self.hub.say(self._speaker(client), room, said(text), notice=notice)
 
     def act(self, client: Client, room: str, text: str) -> Action:
         """A ``/me`` action in ``room``. Raises Muted, NotInRoom."""
         return self.hub.act(self._speaker(client), room, said(text))
 
-    def private(self, client: Client, target: str, text: str) -> Private:
+    def private(self, client: Client, target: str, text: str, *, notice: bool = False) -> Private:
         """A private message to one member. Raises Muted, NoSuchMember."""
-        return self.hub.private(self._speaker(client), target, said(text))
+        return self.hub.private(self._speaker(client), target, said(text), notice=notice)
 
     def set_echo(self, client: Client, on: bool) -> None:
         """Whether the member hears their own messages back, as the others see them.

@@ -141,7 +141,7 @@ async def list_command(session: IrcSession, message: IrcMessage) -> None:
     wanted = {name_key(c) for c in targets(message.params[0])} if message.params else None
     session.reply(n.RPL_LISTSTART, "Channel", "Users  Name")
     for room in session.service.rooms():
-        if wanted is not None and name_key(room.name) not in wanted:
+        if not room.members or (wanted is not None and name_key(room.name) not in wanted):
             continue
         session.reply(n.RPL_LIST, room.name, str(len(room.members)), room.topic)
     session.reply(n.RPL_LISTEND, "End of /LIST")

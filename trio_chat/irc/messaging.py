@@ -71,11 +71,14 @@ def say_one(session: IrcSession, target: str, text: str, *, quiet: bool) -> None
     try:
         session.flush()
         if target.startswith("#"):
-            (service.act if action else service.say)(client, target, text)
+            if action:
+                service.act(client, target, text)
+            else:
+                service.say(client, target, text, notice=quiet)
         elif action:
             service.private(client, target, f"* {session.nick} {text}")
         else:
-            recipient = service.private(client, target, text).target
+            recipient = service.private(client, target, text, notice=quiet).target
             away = service.member(recipient).away
             if away and not quiet:
                 session.reply(n.RPL_AWAY, recipient, away)

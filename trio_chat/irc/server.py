@@ -74,6 +74,10 @@ class IrcFrontend(TextFrontend):
         if not self.settings.created:
             self.settings.created = time.strftime("%Y-%m-%d %H:%M:%S %Z")
         self.wire = wire or Wire(self.settings.server)
+        self.settings.unregistered = self._unregistered
+
+    def _unregistered(self) -> int:
+        return max(0, self.admission.connections - self.service.online())
 
     def session(self, connection: Connection, address: str | None) -> FrontSession:
         host = address or "localhost"

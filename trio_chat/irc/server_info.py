@@ -84,11 +84,11 @@ def lusers(session: IrcSession) -> None:
     rooms = len(service.rooms())
     session.reply(n.RPL_LUSERCLIENT, f"There are {users} users and 0 invisible on 1 servers")
     session.reply(n.RPL_LUSEROP, str(operators), "operator(s) online")
-    session.reply(n.RPL_LUSERUNKNOWN, "0", "unknown connection(s)")
+    session.reply(n.RPL_LUSERUNKNOWN, str(session.settings.unregistered()), "unknown connection(s)")
     session.reply(n.RPL_LUSERCHANNELS, str(rooms), "channels formed")
     session.reply(n.RPL_LUSERME, f"I have {users} clients and 0 servers")
-    session.reply(n.RPL_LOCALUSERS, str(users), str(users), f"Current local users {users}")
-    session.reply(n.RPL_GLOBALUSERS, str(users), str(users), f"Current global users {users}")
+    session.reply(n.RPL_LOCALUSERS, f"Current local users: {users}")
+    session.reply(n.RPL_GLOBALUSERS, f"Current global users: {users}")
 
 
 def motd(session: IrcSession) -> None:

@@ -28,7 +28,7 @@ translate. A refusal a handler does not word itself is a ``NOTICE``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import trio
@@ -63,6 +63,8 @@ class IrcSettings:
     ping_interval: float = PING_INTERVAL
     ping_timeout: float = PING_TIMEOUT
     motd: list[str] = field(default_factory=list)
+    # How many connections have not registered yet (LUSERS), every door's.
+    unregistered: Callable[[], int] = lambda: 0
 
 
 class IrcSession:
