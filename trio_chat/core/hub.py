@@ -189,9 +189,12 @@ class Hub:
         """
         if not self.is_member(member):
             raise NoSuchMember(member.name)
-        target = self._rooms.get(self._name_key(room)) or self._open_room(room)
+        found = self._rooms.get(self._name_key(room))
+        target = found or self._open_room(room)
         if target.name in member.rooms:
             return target
+        if found is None and self._name_key(target.name) not in self._home:
+            target.ops.add(member)  # who opens a room runs it
         # In first: the broadcast may evict the room's last other member, and
         # a room with a member in it is never removed under us.
         target.members[self._name_key(member.name)] = member
@@ -273,6 +276,8 @@ class Hub:
     def _remove_from(self, member: Member, room: Room) -> None:
         del room.members[self._name_key(member.name)]
         member.rooms.discard(room.name)
+        room.ops.discard(member)
+        room.voiced.discard(member)
         if not room.members and self._name_key(room.name) not in self._home:
             del self._rooms[self._name_key(room.name)]
 

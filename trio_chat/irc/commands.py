@@ -5,6 +5,14 @@ A new module of commands (IRCv3's) is imported here too.
 
 from __future__ import annotations
 
-from trio_chat.irc import channels, messaging, operators, queries, registration, server_info
+from trio_chat.irc import (
+    channels,
+    chanops,
+    messaging,
+    operators,
+    queries,
+    registration,
+    server_info,
+)
 
-MODULES = (registration, server_info, channels, messaging, queries, operators)
+MODULES = (registration, server_info, channels, chanops, messaging, queries, operators)
