@@ -131,6 +131,7 @@ async def test_topic_names_and_list(connector: MemoryConnector, irc: IrcConnecto
     assert await ana.line() == ":trio-chat 331 ana #dev :No topic is set"
     assert await ana.line() == ":ana!ana@localhost TOPIC #dev :shipping friday"
     assert await ana.line() == ":trio-chat 332 ana #dev :shipping friday"
+    assert (await ana.line()).startswith(":trio-chat 333 ana #dev ana :17")
     await connector.join("bob")
     await ana.send("NAMES #lobby", "LIST")
     assert await ana.line() == ":trio-chat 353 ana = #lobby :bob"
@@ -232,6 +233,7 @@ async def test_modes_are_answered(irc: IrcConnector) -> None:
     assert await ana.line() == ":trio-chat 221 ana :+i"
     assert await ana.line() == ":trio-chat 502 ana :Can't change mode for other users"
     assert await ana.line() == ":trio-chat 324 ana #dev :+n"
+    assert (await ana.line()).startswith(":trio-chat 329 ana #dev :17")
     assert await ana.line() == ":trio-chat 368 ana #dev :End of channel ban list"
     await ana.send("MODE #dev +mk-x sesame", "MODE #nope", "MODE #dev")
     assert await ana.line() == ":trio-chat 472 ana x :is unknown mode char to me"
@@ -239,6 +241,7 @@ async def test_modes_are_answered(irc: IrcConnector) -> None:
     assert await ana.line() == ":ana!ana@localhost MODE #dev +k :sesame"
     assert await ana.line() == ":trio-chat 403 ana #nope :No such channel"
     assert await ana.line() == ":trio-chat 324 ana #dev +nmk :sesame"
+    await ana.line()  # 329
     await bob.send("MODE #dev -m", "JOIN #dev", "JOIN #dev sesame", "PRIVMSG #dev :hi")
     assert await bob.line() == ":trio-chat 482 bob #dev :You're not channel operator"
     assert await bob.line() == ":trio-chat 475 bob #dev :Cannot join channel (+k)"

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable, Iterable, Mapping
 
 import trio
@@ -261,6 +262,7 @@ class Hub:
         if target is None:
             raise NoSuchRoom(room)
         target.topic = topic
+        target.topic_by, target.topic_time = member.name, time.time()
         self._topics.set(key, topic)
         if self._recorder is not None:
             self._recorder.record_topic(target.name, topic)

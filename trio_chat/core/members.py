@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -100,6 +101,10 @@ class Room:
     departed: list[str] = field(default_factory=list)
     # Who runs the room (the first in, and whom they named), and who may speak
     # when it is moderated; the room's own rules (core/roomrules.py).
+    # When it was opened, and who set its topic when (this run only; Unix seconds).
+    created: float = field(default_factory=time.time)
+    topic_by: str = ""
+    topic_time: float = 0.0
     ops: set[Member] = field(default_factory=set)
     voiced: set[Member] = field(default_factory=set)
     settings: RoomSettings = field(default_factory=lambda: RoomSettings())

@@ -243,6 +243,14 @@ class CannotSpeak(Refused):
 
 
 @dataclass
+class BadSetting(Refused):
+    """A room setting's value that cannot be (a key with a space, an empty one)."""
+
+    setting: str
+    value: str
+
+
+@dataclass
 class AlreadyInRoom(Refused):
     """``name`` is in ``room`` already (an invitation)."""
 

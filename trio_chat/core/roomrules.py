@@ -22,6 +22,7 @@ from trio_chat.core.members import Member, Room, RoomBan
 from trio_chat.core.names import name_key
 from trio_chat.core.refusals import (
     BadRoomKey,
+    BadSetting,
     BannedFromRoom,
     CannotSpeak,
     InviteOnly,
@@ -35,8 +36,9 @@ from trio_chat.core.refusals import (
 FLAGS = ("topic-locked", "moderated", "invite-only", "secret")
 VALUED = ("key", "limit")
 LISTS = ("op", "voice", "ban")
-# The most bans one room keeps.
+# The most bans one room keeps; the longest key.
 MAX_BANS = 100
+MAX_KEY = 32
 
 Change = tuple[str, bool, str]
 
@@ -123,6 +125,8 @@ def _apply_one(room: Room, by: Member, setting: str, on: bool, value: str) -> bo
         case "ban":
             return _ban(room, by, on, value)
         case "key":
+            if on and not valid_key(value):
+                raise BadSetting("key", value)
             if on == bool(settings.key) and (not on or settings.key == value):
                 return False
             settings.key = value if on else ""
@@ -150,6 +154,11 @@ def _ban(room: Room, by: Member, on: bool, mask: str) -> bool:
     for ban in present:
         bans.remove(ban)
     return bool(present)
+
+
+def valid_key(key: str) -> bool:
+    """A room key: 1 to MAX_KEY characters, no spaces, commas or control characters."""
+    return 0 < len(key) <= MAX_KEY and key.isprintable() and not set(key) & {" ", ","}
 
 
 def find(room: Room, name: str) -> Member:

@@ -76,11 +76,18 @@ async def join_one(session: IrcSession, channel: str, key: str = "") -> None:
     room = arrival.room
     session.event(Joined(session.nick, room.name))
     if room.topic:
-        session.reply(n.RPL_TOPIC, room.name, room.topic)
+        topic_replies(session, room)
     names(session, room)
     session.flush()
     for entry in arrival.entries:
         session.event(Past(entry.event))
+
+
+def topic_replies(session: IrcSession, room: Room) -> None:
+    """332, and 333 (who set it, when) if this run knows."""
+    session.reply(n.RPL_TOPIC, room.name, room.topic)
+    if room.topic_by:
+        session.reply(n.RPL_TOPICWHOTIME, room.name, room.topic_by, str(int(room.topic_time)))
 
 
 def prefix(room: Room, member: Member, *, every: bool = False) -> str:
@@ -160,7 +167,7 @@ async def topic(session: IrcSession, message: IrcMessage) -> None:
         return
     if len(message.params) == 1:
         if room.topic:
-            session.reply(n.RPL_TOPIC, room.name, room.topic)
+            topic_replies(session, room)
         else:
             session.reply(n.RPL_NOTOPIC, room.name, "No topic is set")
         return

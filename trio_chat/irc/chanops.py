@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from trio_chat.core.refusals import (
     AlreadyInRoom,
+    BadSetting,
     NoSuchMember,
     NoSuchRoom,
     NotInRoom,
@@ -20,7 +21,7 @@ from trio_chat.core.refusals import (
 from trio_chat.irc import numerics as n
 from trio_chat.irc.codec import IrcMessage
 from trio_chat.irc.dispatch import command
-from trio_chat.irc.modes import modes_of, parse_modes
+from trio_chat.irc.modes import SETTINGS, modes_of, parse_modes
 
 if TYPE_CHECKING:
     from trio_chat.irc.session import IrcSession
@@ -37,6 +38,7 @@ def channel_mode(session: IrcSession, channel: str, args: tuple[str, ...]) -> No
         session.reply(
             n.RPL_CHANNELMODEIS, room.name, *modes_of(room, member=room.name in member.rooms)
         )
+        session.reply(n.RPL_CREATIONTIME, room.name, str(int(room.created)))
         return
     changes, unknown, lists = parse_modes(args)
     for char in unknown:
@@ -52,6 +54,9 @@ def channel_mode(session: IrcSession, channel: str, args: tuple[str, ...]) -> No
         session.service.change_room(session.client, room.name, changes)
     except NotRoomOperator:
         session.reply(n.ERR_CHANOPRIVSNEEDED, room.name, "You're not channel operator")
+    except BadSetting as exc:
+        letter = SETTINGS.get(exc.setting, "*")
+        session.reply(n.ERR_INVALIDMODEPARAM, room.name, letter, "*", "Invalid mode parameter")
     except NotInRoom as exc:
         if session.service.online() and _online(session, exc.room):
             session.reply(

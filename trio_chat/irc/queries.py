@@ -60,11 +60,20 @@ async def who(session: IrcSession, message: IrcMessage) -> None:
         pattern = name_key(mask)
         names = [name for name in session.service.members() if fnmatchcase(name_key(name), pattern)]
         found = [m for name in names if (m := _find(session, name)) is not None]
+        if any(char in mask for char in "*?"):
+            found = [m for m in found if _listed(session, m)]
         for member in found[:WHO_MOST]:
             channel = _shared(session, member)
             status = prefix(session.service.room(channel), member) if channel != "*" else ""
             who_reply(session, channel, member, status)
     session.reply(n.RPL_ENDOFWHO, mask, "End of WHO list")
+
+
+def _listed(session: IrcSession, member: Member) -> bool:
+    """Whether a WHO mask lists ``member``: not if invisible (+i) and sharing no room."""
+    own = session.client.named()
+    invisible = session.wire.people.of(member.name).invisible
+    return not invisible or member is own or bool(member.rooms & own.rooms)
 
 
 def _shared(session: IrcSession, member: Member) -> str:
@@ -202,6 +211,8 @@ def apply_user_modes(session: IrcSession, changes: str) -> str:
             if (char in session.modes) != adding:
                 session.modes.symmetric_difference_update(char)
                 done += ("+" if adding else "-") + char
+                if session.person is not None:
+                    session.person.invisible = adding
         elif char != "o":
             unknown = True
     if unknown:

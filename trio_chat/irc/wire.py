@@ -68,6 +68,8 @@ class Person:
     host: str
     realname: str
     irc: bool = True
+    # User mode +i: not listed by a WHO mask to those who share no room with them.
+    invisible: bool = False
 
 
 @dataclass(frozen=True, slots=True)
