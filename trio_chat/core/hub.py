@@ -388,8 +388,10 @@ class Hub:
 
     def _room_of(self, member: Member, room: str) -> Room:
         target = self._rooms.get(self._name_key(room))
-        if target is None or target.name not in member.rooms or not self.is_member(member):
+        if target is None or not self.is_member(member):
             raise NotInRoom(room)
+        if target.name not in member.rooms and not target.settings.outside:
+            raise NotInRoom(room)  # a room hears only its members, unless it is open
         return target
 
     def _speak(self, member: Member, event: Message | Action) -> None:

@@ -127,6 +127,7 @@ class RoomSettings:
     moderated: bool = False  # only operators and the voiced speak
     invite_only: bool = False  # only the invited enter
     secret: bool = False  # not listed for those outside
+    outside: bool = False  # hears from non-members too (IRC -n)
     key: str = ""  # the word needed to enter ("": none)
     limit: int = 0  # the most members (0: no limit)
     bans: list[RoomBan] = field(default_factory=list)

@@ -33,7 +33,7 @@ from trio_chat.core.refusals import (
 )
 
 # Settings that are on or off, and those that take a value.
-FLAGS = ("topic-locked", "moderated", "invite-only", "secret")
+FLAGS = ("topic-locked", "moderated", "invite-only", "secret", "outside")
 VALUED = ("key", "limit")
 LISTS = ("op", "voice", "ban")
 # The most bans one room keeps; the longest key.

@@ -52,7 +52,7 @@ from trio_chat.core.events import (
 from trio_chat.core.names import name_key
 from trio_chat.irc.caps import MESSAGE_TAGS, SERVER_TIME, wire_caps
 from trio_chat.irc.codec import IrcMessage, encode, fit_text
-from trio_chat.irc.modes import mode_words
+from trio_chat.irc.modes import mode_line
 
 # The host of users of the other doors (text, web), in their nick!name@host.
 OTHER_HOST = "trio-chat"
@@ -180,10 +180,7 @@ class IrcEncoder:
                 params = (room, detail) if detail else (room,)
                 return [IrcMessage("PART", params, self.people.mask(name))]
             case RoomChanged(room, by, changes):
-                return [
-                    IrcMessage("MODE", (room, *mode_words(change)), self.people.mask(by))
-                    for change in changes
-                ]
+                return [IrcMessage("MODE", (room, *mode_line(changes)), self.people.mask(by))]
             case Invited(room, by, name):
                 return [IrcMessage("INVITE", (name, room), self.people.mask(by))]
             case KickedOut(name, room, by, detail):
