@@ -190,6 +190,7 @@ async def admin(session: IrcSession, message: IrcMessage) -> None:
     session.reply(n.RPL_ADMINEMAIL, "nobody@localhost")
 
 
+@command("HELPOP")
 @command("HELP")
 async def help_command(session: IrcSession, message: IrcMessage) -> None:
     subject = message.params[0].upper() if message.params else ""
