@@ -306,3 +306,22 @@ async def test_invitations_bans_and_limits_as_irc_users_see_them(irc: IrcConnect
     assert (await bob.until(":trio-chat 474 "))[-1] == (
         ":trio-chat 474 bob #dev :Cannot join channel (+b)"
     )
+
+
+async def test_list_filters_by_name_mask_and_size(irc: IrcConnector) -> None:
+    ana = await irc.join("ana")
+    await joined(ana, "#dev,#design,#ops")
+    bob = await irc.join("bob")
+    await joined(bob, "#ops")
+
+    async def listed(command: str) -> list[str]:
+        await ana.send(command)
+        lines = await ana.until(":trio-chat 323 ")
+        return [line.split()[3] for line in lines if " 322 " in line]
+
+    assert await listed("LIST") == ["#design", "#dev", "#ops"]
+    assert await listed("LIST #ops,#dev") == ["#dev", "#ops"]
+    assert await listed("LIST #de*") == ["#design", "#dev"]
+    assert await listed("LIST !#de*") == ["#ops"]
+    assert await listed("LIST >1") == ["#ops"]
+    assert await listed("LIST <2") == ["#design", "#dev"]

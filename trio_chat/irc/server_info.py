@@ -42,7 +42,7 @@ def _own(session: IrcSession) -> list[str]:
         f"CHANMODES={CHANMODES}",
         f"CHANNELLEN={CHANNELLEN}",
         f"CHANTYPES={CHANTYPES}",
-        "ELIST=",
+        "ELIST=MNU",
         f"KICKLEN={MAX_TOPIC_CHARS}",
         "MAXTARGETS=4",
         "MODES=4",
