@@ -148,6 +148,14 @@ class RoomChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class ToOperators:
+    """An operator's word to every operator online (IRC WALLOPS)."""
+
+    by: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Invited:
     """To ``name``: ``by`` invites them into ``room``."""
 
@@ -249,6 +257,7 @@ ServerEvent = (
     | KickedOut
     | RoomChanged
     | Invited
+    | ToOperators
     | Quit
     | Dismissed
     | Moderated

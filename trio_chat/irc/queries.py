@@ -213,6 +213,11 @@ def apply_user_modes(session: IrcSession, changes: str) -> str:
                 done += ("+" if adding else "-") + char
                 if session.person is not None:
                     session.person.invisible = adding
+        elif char == "w":
+            if adding:
+                session.modes.add(char)
+            else:
+                session.modes.discard(char)
         elif char != "o":
             unknown = True
     if unknown:

@@ -20,7 +20,7 @@ from trio_chat.irc.modes import CHANMODES, PREFIX
 if TYPE_CHECKING:
     from trio_chat.irc.session import IrcSession
 
-USER_MODES = "io"
+USER_MODES = "iow"
 CHANNEL_MODES = "biklmnostv"
 TOKENS_PER_LINE = 13
 # ISUPPORT tokens other modules add (token -> value, "" for none), e.g. IRCv3's MONITOR.

@@ -46,6 +46,7 @@ from trio_chat.core.events import (
     Reply,
     RoomChanged,
     ServerEvent,
+    ToOperators,
     TopicChanged,
     departure,
 )
@@ -181,6 +182,8 @@ class IrcEncoder:
                 return [IrcMessage("PART", params, self.people.mask(name))]
             case RoomChanged(room, by, changes):
                 return [IrcMessage("MODE", (room, *mode_line(changes)), self.people.mask(by))]
+            case ToOperators(by, text):
+                return [IrcMessage("WALLOPS", (text,), self.people.mask(by))]
             case Invited(room, by, name):
                 return [IrcMessage("INVITE", (name, room), self.people.mask(by))]
             case KickedOut(name, room, by, detail):

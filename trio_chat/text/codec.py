@@ -47,6 +47,7 @@ from trio_chat.core.events import (
     Reply,
     RoomChanged,
     ServerEvent,
+    ToOperators,
     TopicChanged,
 )
 from trio_chat.core.events import (
@@ -176,6 +177,8 @@ def format_event(event: ServerEvent) -> str:
         case RoomChanged(room, by, changes):
             done = (f"{'+' if on else '-'}{what} {value}".strip() for what, on, value in changes)
             return f"*** {by} changed {room}: {', '.join(done)}"
+        case ToOperators(by, text):
+            return f"*** [to operators] {by}: {text}"
         case Invited(room, by, _):
             return f"*** {by} invites you to {room} (/join {room})"
         case KickedOut(name, room, by, detail):
