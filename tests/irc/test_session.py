@@ -325,3 +325,18 @@ async def test_list_filters_by_name_mask_and_size(irc: IrcConnector) -> None:
     assert await listed("LIST !#de*") == ["#ops"]
     assert await listed("LIST >1") == ["#ops"]
     assert await listed("LIST <2") == ["#design", "#dev"]
+
+
+async def test_a_line_for_a_channels_operators_only(
+    connector: MemoryConnector, irc: IrcConnector
+) -> None:
+    ana = await irc.join("ana")
+    await joined(ana, "#dev")  # ana runs #dev
+    bob = await irc.join("bob")
+    await joined(bob, "#dev")
+    await ana.line()  # bob joined
+    await bob.send("PRIVMSG @#dev :ops, a word", "PRIVMSG #dev :everyone")
+    assert await ana.line() == ":bob!bob@localhost PRIVMSG @#dev :ops, a word"
+    assert await ana.line() == ":bob!bob@localhost PRIVMSG #dev :everyone"
+    await bob.send("PING :x")
+    assert await bob.line() == ":trio-chat PONG trio-chat :x"  # bob does not run #dev

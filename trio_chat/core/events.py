@@ -148,6 +148,16 @@ class RoomChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class ToRoomOperators:
+    """A line for a room's operators only (IRC STATUSMSG ``@#dev``); never recorded."""
+
+    sender: str
+    room: str
+    text: str
+    time: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class ToOperators:
     """An operator's word to every operator online (IRC WALLOPS)."""
 
@@ -258,6 +268,7 @@ ServerEvent = (
     | RoomChanged
     | Invited
     | ToOperators
+    | ToRoomOperators
     | Quit
     | Dismissed
     | Moderated

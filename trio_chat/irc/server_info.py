@@ -50,6 +50,7 @@ def _own(session: IrcSession) -> list[str]:
         f"NICKLEN={NICKLEN}",
         f"PREFIX={PREFIX}",
         "SAFELIST",
+        "STATUSMSG=@",
         "TARGMAX=JOIN:,KICK:1,NAMES:1,NOTICE:4,PART:,PRIVMSG:4,WHOIS:1",
         f"TOPICLEN={MAX_TOPIC_CHARS}",
         "USERLEN=16",

@@ -49,6 +49,7 @@ from trio_chat.core.events import (
     ServerEvent,
     ToOperators,
     TopicChanged,
+    ToRoomOperators,
 )
 from trio_chat.core.events import (
     Quit as Departed,
@@ -177,6 +178,8 @@ def format_event(event: ServerEvent) -> str:
         case RoomChanged(room, by, changes):
             done = (f"{'+' if on else '-'}{what} {value}".strip() for what, on, value in changes)
             return f"*** {by} changed {room}: {', '.join(done)}"
+        case ToRoomOperators(sender, room, text):
+            return f"[to the operators of {room}] {sender}: {text}"
         case ToOperators(by, text):
             return f"*** [to operators] {by}: {text}"
         case Invited(room, by, _):
