@@ -340,3 +340,18 @@ async def test_a_line_for_a_channels_operators_only(
     assert await ana.line() == ":bob!bob@localhost PRIVMSG #dev :everyone"
     await bob.send("PING :x")
     assert await bob.line() == ":trio-chat PONG trio-chat :x"  # bob does not run #dev
+
+
+async def test_notices_stay_notices_and_are_never_answered(
+    connector: MemoryConnector, irc: IrcConnector
+) -> None:
+    ana = await irc.join("ana")
+    await joined(ana, "#lobby")
+    bob = await irc.join("bob")
+    await joined(bob, "#lobby")
+    carl = await connector.join("carl")
+    await ana.until(":carl!carl@trio-chat JOIN")
+    await ana.send("NOTICE #lobby :bot here", "NOTICE nobody :x", "NOTICE #nowhere :x", "PING :p")
+    assert (await bob.until(":ana!ana@localhost NOTICE"))[-1].endswith("NOTICE #lobby :bot here")
+    assert await carl.until("ana: bot here")
+    assert await ana.line() == ":trio-chat PONG trio-chat :p"  # no error before it
