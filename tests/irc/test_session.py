@@ -188,7 +188,7 @@ async def test_whois_who_ison_userhost_and_away(
     assert await ana.until(":trio-chat 318 ") == [
         ":trio-chat 311 ana bob bob trio-chat * :bob",
         ":trio-chat 319 ana bob :#lobby",
-        ":trio-chat 312 ana bob trio-chat :connected by the text door",
+        ":trio-chat 312 ana bob trio-chat :trio_chat",
         ":trio-chat 318 ana bob :End of /WHOIS list",
     ]
     await ana.send("WHO #lobby")
@@ -267,6 +267,7 @@ async def test_modes_are_answered(irc: IrcConnector) -> None:
         ("HELP FROB", ["524"]),
         ("LUSERS", ["251", "252", "253", "254", "255", "265", "266"]),
         ("MOTD", ["422"]),
+        ("LINKS", [":trio-chat 364 ana trio-chat trio-chat :0 trio_chat", "365"]),
         ("VERSION other.server", ["402"]),
     ],
 )

@@ -146,6 +146,14 @@ async def quit(session: IrcSession, message: IrcMessage) -> None:
     session.quitting = reason
 
 
+@command("LINKS")
+async def links(session: IrcSession, message: IrcMessage) -> None:
+    """One server, linked to nothing."""
+    server = session.settings.server
+    session.reply(n.RPL_LINKS, server, server, f"0 {session.settings.info}")
+    session.reply(n.RPL_ENDOFLINKS, "*", "End of /LINKS list")
+
+
 @command("VERSION")
 async def version(session: IrcSession, message: IrcMessage) -> None:
     if message.params and not _here(session, message.params[0]):

@@ -61,6 +61,8 @@ class IrcSettings:
     server: str = "trio-chat"
     network: str = "trio-chat"
     version: str = f"trio-chat-{__version__}"
+    # The server's description (LINKS, WHOIS).
+    info: str = "trio_chat"
     created: str = ""
     ping_interval: float = PING_INTERVAL
     ping_timeout: float = PING_TIMEOUT
