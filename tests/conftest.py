@@ -33,6 +33,7 @@ from trio_chat.core.hub import Hub
 from trio_chat.core.limits import DEFAULT_LIMITS, Limits
 from trio_chat.core.names import name_key
 from trio_chat.core.service import ChatService
+from trio_chat.irc.server import IrcFrontend
 from trio_chat.net.listeners import (
     KEEPALIVE_COUNT,
     KEEPALIVE_IDLE,
@@ -176,6 +177,27 @@ class Peer:
         return await self.until("*** Welcome")
 
 
+class IrcPeer(Peer):
+    """The far end of an IRC connection: lines end in CR LF both ways."""
+
+    # The nick it registered with.
+    nick = "*"
+
+    async def send(self, *lines: str) -> None:
+        await self.stream.send_all("".join(line + "\r\n" for line in lines).encode())
+
+    async def line(self, within: float = STEP_TIMEOUT) -> str:
+        line = await super().line(within)
+        assert line.endswith("\r"), line
+        return line[:-1]
+
+    async def register(self, name: str) -> list[str]:
+        """CAP LS 302, NICK and USER, CAP END: the lines up to the end of the MOTD."""
+        self.nick = name
+        await self.send("CAP LS 302", f"NICK {name}", f"USER {name} 0 * :Real {name}", "CAP END")
+        return await self.until(":trio-chat 422 ")
+
+
 @pytest.fixture(autouse=True)
 def private_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A home directory of the test's own, so that no test touches the user's files.
@@ -310,6 +332,32 @@ async def connector(server: TextFrontend) -> AsyncIterator[MemoryConnector]:
         handlers.cancel_scope.cancel()
 
 
+class IrcConnector(MemoryConnector):
+    """Opens in-memory IRC connections (the IRC door on the text door's service)."""
+
+    def open(self, *, lockstep: bool = False) -> IrcPeer:
+        peer = super().open(lockstep=lockstep)
+        return IrcPeer(peer.stream)
+
+    async def join(self, name: str, **kwargs: bool) -> IrcPeer:
+        peer = self.open(**kwargs)
+        await peer.register(name)
+        return peer
+
+
+def irc_door(server: TextFrontend, **options: Any) -> IrcFrontend:
+    """The IRC door on ``server``'s service and admission."""
+    return IrcFrontend(server.service, server.admission, **options)
+
+
+@pytest.fixture
+async def irc(server: TextFrontend) -> AsyncIterator[IrcConnector]:
+    """IRC connections to the same chat as ``connector``'s text ones."""
+    async with trio.open_nursery() as handlers:
+        yield IrcConnector(irc_door(server), handlers)
+        handlers.cancel_scope.cancel()
+
+
 # --- the real assembly, in-process ----------------------------------------------------
 
 # Scrypt at a cost a test can afford (the server's default takes a while per hash).
@@ -372,6 +420,11 @@ class Running(MemoryConnector):
         """A new TCP connection to ``listener`` (the first one by default)."""
         stream = await trio.testing.open_stream_to_socket_listener(listener or self.listener)
         return Peer(stream)
+
+    async def connect_irc(self) -> IrcPeer:
+        """A new TCP connection to the IRC door."""
+        listener = self.listener_of("irc")
+        return IrcPeer(await trio.testing.open_stream_to_socket_listener(listener))
 
 
 @asynccontextmanager
@@ -477,7 +530,18 @@ async def running_server(
     """
     db = () if default_history or "--db" in extra else ("--db", ":memory:")
     async with program(
-        "serve", "--host", "127.0.0.1", "--port", "0", "--web-port", "0", *db, *extra, read="stderr"
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--web-port",
+        "0",
+        "--irc-port",
+        "0",
+        *db,
+        *extra,
+        read="stderr",
     ) as srv:
         srv.startup.append(await srv.io.line())
         while "listening on" not in srv.startup[-1]:

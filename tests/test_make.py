@@ -66,6 +66,7 @@ async def test_ctrl_c_under_make_serve_stops_the_server_and_make_adds_no_line() 
             "HOST=127.0.0.1",
             "PORT=0",
             "WEB_PORT=0",
+            "IRC_PORT=0",
             "DB=:memory:",
         ],
         cwd=ROOT,

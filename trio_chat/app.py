@@ -49,6 +49,13 @@ from trio_chat.core.limits import DEFAULT_LIMITS, Limits
 from trio_chat.core.names import name_key
 from trio_chat.core.service import ChatService
 from trio_chat.core.store import MEMORY, HistoryStore
+from trio_chat.irc.server import (
+    DEFAULT_IRC_SERVER_INFO,
+    DEFAULT_IRC_SERVER_NAME,
+    IrcFrontend,
+    announce_irc,
+    irc_doors,
+)
 from trio_chat.metrics import Metrics
 from trio_chat.net.listeners import ListenError, lan_addresses, raise_open_file_limit
 from trio_chat.net.tls import server_context
@@ -88,6 +95,12 @@ class ServerConfig:
     # page origins allowed besides its own (--web-origin).
     web_port: int | None = None
     web_origins: tuple[str, ...] = ()
+    # IRC: plain and TLS ports (None: that door is closed; the CLI opens 6667),
+    # and the name the server gives itself on IRC.
+    irc_port: int | None = None
+    irc_tls_port: int | None = None
+    irc_server_name: str = DEFAULT_IRC_SERVER_NAME
+    irc_server_info: str = DEFAULT_IRC_SERVER_INFO
 
 
 class Frontend(Protocol):
@@ -287,6 +300,17 @@ async def build_app(
             metrics=metrics.render,
         )
         frontends.append(web)
+    irc = irc_doors(
+        service,
+        admission,
+        host=config.host,
+        ports=(config.irc_port, config.irc_tls_port),
+        ssl_context=context,
+        server_name=config.irc_server_name,
+        server_info=config.irc_server_info,
+        name_timeout=config.name_timeout,
+    )
+    frontends += irc
     return App(service, admission, frontends, metrics)
 
 
@@ -295,8 +319,10 @@ async def announce(
     config: ServerConfig,
     *,
     web: Sequence[trio.SocketListener] = (),
+    irc: Sequence[IrcFrontend] = (),
 ) -> None:
-    """Log where the server listens and how other PCs reach it (``web``: the page's port)."""
+    """Log where the server listens and how other PCs reach it (``web``: the page's
+    port; ``irc``: the IRC doors)."""
     tls = "TLS, " if config.tls_cert else ""
     for listener in listeners:
         host, port = listener.socket.getsockname()[:2]
@@ -331,6 +357,8 @@ async def announce(
         LOGGER.info("only %s is served: use %s to let other PCs in", config.host, everyone)
     if web:
         await announce_web(web, config.host, tls=bool(config.tls_cert))
+    if irc:
+        await announce_irc(irc, config.host)
 
 
 async def run_server(
@@ -349,7 +377,8 @@ async def run_server(
             async with trio.open_nursery() as serving:
                 listeners: list[trio.SocketListener] = await serving.start(app.run)
                 text = app.listening.get("text", listeners)
-                await announce(text, config, web=app.listening.get("web", ()))
+                irc = [door for door in app.frontends if isinstance(door, IrcFrontend)]
+                await announce(text, config, web=app.listening.get("web", ()), irc=irc)
                 task_status.started(listeners)
             # app.run() returned: the shutdown is complete.
             nursery.cancel_scope.cancel()

@@ -39,6 +39,11 @@ MAKE_VARIABLES: dict[str, dict[str, tuple[str, bool]]] = {
         "--web-port": ("WEB_PORT", True),
         "--no-web": ("NO_WEB", False),
         "--web-origin": ("WEB_ORIGIN", True),
+        "--irc-port": ("IRC_PORT", True),
+        "--no-irc": ("NO_IRC", False),
+        "--irc-tls-port": ("IRC_TLS_PORT", True),
+        "--irc-server-name": ("IRC_SERVER_NAME", True),
+        "--irc-server-info": ("IRC_SERVER_INFO", True),
     },
     "client": {
         "--name": ("NAME", True),

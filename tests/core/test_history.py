@@ -470,6 +470,8 @@ async def test_serve_with_an_unwritable_db_path_exits_1_with_one_clear_line(path
         "0",
         "--web-port",
         "0",
+        "--irc-port",
+        "0",
         "--db",
         path,
     ]
@@ -496,6 +498,8 @@ async def test_serve_on_a_full_disk_exits_1_with_one_clear_line(tmp_path: Path) 
         "--port",
         "0",
         "--web-port",
+        "0",
+        "--irc-port",
         "0",
         "--db",
         str(path),

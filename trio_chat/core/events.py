@@ -24,6 +24,7 @@ class Reason(enum.Enum):
     LOST = "connection lost"  # the connection failed (reset, timeout)
     TOO_SLOW = "too slow"  # their outbox overflowed: they were not reading
     FLOODING = "flooding"  # over the flood rate for too long
+    TIMEOUT = "ping timeout"  # did not answer the server's pings (IRC)
     KICKED = "kicked"  # by an operator (``by``; ``detail``: the reason given)
     BANNED = "banned"  # by an operator (``by``; ``detail``: the ban's term)
     ELSEWHERE = "logged in from elsewhere"  # their account logged in again
@@ -55,13 +56,17 @@ class ModAction(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A chat line said in a room, stamped with the server's time (Unix seconds)."""
+    """A chat line said in a room, stamped with the server's time (Unix seconds).
+
+    ``notice``: said as a notice (IRC NOTICE: never to be answered automatically).
+    """
 
     sender: str
     room: str
     text: str
     time: float = 0.0
     id: int = 0
+    notice: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,13 +89,14 @@ class Past:
 
 @dataclass(frozen=True, slots=True)
 class Private:
-    """A private message from one member to another."""
+    """A private message from one member to another (``notice``: as Message's)."""
 
     sender: str
     target: str
     text: str
     time: float = 0.0
     id: int = 0
+    notice: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +121,57 @@ class Parted:
     name: str
     room: str
     detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class KickedOut:
+    """An operator put ``name`` out of one room (they stay online); ``detail``: why."""
+
+    name: str
+    room: str
+    by: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RoomChanged:
+    """A room's operator changed its rules: ``changes`` are (setting, on, value).
+
+    Settings: ``op`` and ``voice`` (value: a name), ``ban`` (a mask), ``key``,
+    ``limit`` (the value), ``topic-locked``, ``moderated``, ``invite-only``,
+    ``secret`` (no value).
+    """
+
+    room: str
+    by: str
+    changes: tuple[tuple[str, bool, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ToRoomOperators:
+    """A line for a room's operators only (IRC STATUSMSG ``@#dev``); never recorded."""
+
+    sender: str
+    room: str
+    text: str
+    time: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ToOperators:
+    """An operator's word to every operator online (IRC WALLOPS)."""
+
+    by: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Invited:
+    """To ``name``: ``by`` invites them into ``room``."""
+
+    room: str
+    by: str
+    name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +245,17 @@ class Error:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A frontend's own answer to its member, already in its wire's words (IRC numerics).
+
+    The core only carries it to the member's outbox (in order with everything
+    else, bounded like everything else); each line is one line of that wire.
+    """
+
+    lines: tuple[str, ...]
+
+
 ServerEvent = (
     Message
     | Action
@@ -196,6 +264,11 @@ ServerEvent = (
     | Echo
     | Joined
     | Parted
+    | KickedOut
+    | RoomChanged
+    | Invited
+    | ToOperators
+    | ToRoomOperators
     | Quit
     | Dismissed
     | Moderated
@@ -204,4 +277,5 @@ ServerEvent = (
     | TopicChanged
     | Notice
     | Error
+    | Reply
 )

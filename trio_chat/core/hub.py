@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 
 import trio
@@ -202,9 +203,12 @@ class Hub:
         """
         if not self.is_member(member):
             raise NoSuchMember(member.name)
-        target = self._rooms.get(self._name_key(room)) or self._open_room(room)
+        found = self._rooms.get(self._name_key(room))
+        target = found or self._open_room(room)
         if target.name in member.rooms:
             return target
+        if found is None and self._name_key(target.name) not in self._home:
+            target.ops.add(member)  # who opens a room runs it
         # In first: the broadcast may evict the room's last other member, and
         # a room with a member in it is never removed under us.
         target.members[self._name_key(member.name)] = member
@@ -237,8 +241,13 @@ class Hub:
                 room.arrived, room.departed = [], []
                 self.broadcast(room.name, event)
 
-    def part(self, member: Member, room: str, detail: str = "") -> None:
+    def part(
+        self, member: Member, room: str, detail: str = "", *, told: ServerEvent | None = None
+    ) -> None:
         """Take ``member`` out of ``room`` (they stay online); the room hears of it.
+
+        With ``told``, the room, ``member`` included, hears that instead, before
+        they leave (an operator's kick out of one room).
 
         Raises:
             NotInRoom: ``member`` is not in ``room``.
@@ -246,6 +255,11 @@ class Hub:
         target = self._rooms.get(self._name_key(room))
         if target is None or target.name not in member.rooms:
             raise NotInRoom(room)
+        if told is not None:
+            self.broadcast(target.name, told)
+            if target.name in member.rooms:  # not evicted by that broadcast
+                self._remove_from(member, target)
+            return
         self._remove_from(member, target)
         if not self._summarized(target, member.name):
             self.broadcast(target.name, Parted(member.name, target.name, detail))
@@ -261,6 +275,7 @@ class Hub:
         if target is None:
             raise NoSuchRoom(room)
         target.topic = topic
+        target.topic_by, target.topic_time = member.name, time.time()
         self._topics.set(key, topic)
         if self._recorder is not None:
             self._recorder.record_topic(target.name, topic)
@@ -277,6 +292,8 @@ class Hub:
     def _remove_from(self, member: Member, room: Room) -> None:
         del room.members[self._name_key(member.name)]
         member.rooms.discard(room.name)
+        room.ops.discard(member)
+        room.voiced.discard(member)
         if not room.members and self._name_key(room.name) not in self._home:
             del self._rooms[self._name_key(room.name)]
 
@@ -366,14 +383,14 @@ class Hub:
 
     # --- fan-out ----------------------------------------------------------
 
-    def say(self, member: Member, room: str, text: str) -> Message:
+    def say(self, member: Member, room: str, text: str, *, notice: bool = False) -> Message:
         """Say ``text`` in ``room``: everyone else there hears it; it is recorded.
 
         Raises:
             NotInRoom: ``member`` is not in ``room`` (nothing is said or recorded).
         """
         target = self._room_of(member, room)
-        event = Message(member.name, target.name, text, *self._stamps.stamp())
+        event = Message(member.name, target.name, text, *self._stamps.stamp(), notice=notice)
         self._speak(member, event)
         return event
 
@@ -386,8 +403,10 @@ class Hub:
 
     def _room_of(self, member: Member, room: str) -> Room:
         target = self._rooms.get(self._name_key(room))
-        if target is None or target.name not in member.rooms or not self.is_member(member):
+        if target is None or not self.is_member(member):
             raise NotInRoom(room)
+        if target.name not in member.rooms and not target.settings.outside:
+            raise NotInRoom(room)  # a room hears only its members, unless it is open
         return target
 
     def _speak(self, member: Member, event: Message | Action) -> None:
@@ -398,7 +417,7 @@ class Hub:
         if self._recorder is not None:
             self._recorder.record(event)
 
-    def private(self, member: Member, target: str, text: str) -> Private:
+    def private(self, member: Member, target: str, text: str, *, notice: bool = False) -> Private:
         """Send ``text`` to ``target`` only.
 
         Raises:
@@ -407,7 +426,7 @@ class Hub:
         recipient = self.find(target)
         if recipient is None:
             raise NoSuchMember(target)
-        event = Private(member.name, recipient.name, text, *self._stamps.stamp())
+        event = Private(member.name, recipient.name, text, *self._stamps.stamp(), notice=notice)
         self.deliver(recipient, event)
         self.counters.messages["private"] += 1
         if member.echo:

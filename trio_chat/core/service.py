@@ -14,7 +14,8 @@ One :class:`Client` is one connection's standing with the service: its
 address, whether it gave the server password, which registered names it
 proved it owns, its flood pacing and, once it has a name, its hub
 :class:`~.hub.Member`. Operator and account commands live in
-:mod:`.moderation`, on the same client.
+:mod:`.moderation`, on the same client; room requests (entering, topics, a
+room's own rules) in its base :class:`~.roomservice.RoomRequests`.
 
 Reading a room's history takes a trip to a worker thread; entering the room
 happens in the same synchronous step as the read returns, so a newcomer sees
@@ -32,18 +33,15 @@ from trio_chat.core.clients import Arrival, Client, Password
 from trio_chat.core.counters import counts_refusals
 from trio_chat.core.events import (
     Action,
-    Error,
     Message,
-    Notice,
-    Past,
     Private,
     Reason,
-    TopicChanged,
+    ServerEvent,
 )
 from trio_chat.core.history import DEFAULT_REPLAY, History
 from trio_chat.core.hub import LOBBY, Hub
 from trio_chat.core.limits import DEFAULT_LIMITS, Limits
-from trio_chat.core.members import Encoder, Link, Member, Room, log_departure
+from trio_chat.core.members import Encoder, Link, Member, log_departure
 from trio_chat.core.moderation import DISMISS_TIMEOUT, Moderation
 from trio_chat.core.names import (
     MAX_HISTORY,
@@ -55,19 +53,16 @@ from trio_chat.core.outbox import Outbox
 from trio_chat.core.refusals import (
     Banned,
     InvalidName,
-    Muted,
     NameBanned,
     NameRegistered,
     NameTaken,
-    NoSuchRoom,
-    NotInRoom,
     NotRegistered,
     PasswordNeeded,
-    TooLong,
     WrongPassword,
     WrongServerPassword,
 )
-from trio_chat.core.rules import said, valid_name, valid_room, within_budget
+from trio_chat.core.roomservice import RoomRequests
+from trio_chat.core.rules import said, valid_name, within_budget
 from trio_chat.core.store import Entry
 
 LOGGER = logging.getLogger(__name__)
@@ -78,7 +73,7 @@ LOGIN_ATTEMPTS = 3
 
 
 @counts_refusals
-class ChatService:
+class ChatService(RoomRequests):
     """The chat's rules, for every frontend.
 
     Args:
@@ -181,6 +176,32 @@ class ChatService:
             WrongPassword: ``tries_left`` 0 means close the connection.
             ServerClosing: the server is shutting down.
         """
+        name, login = await self._prepare(client, raw, password)
+        entries = await self._recent(room)
+        # From here to the join nothing awaits: the checks hold when it happens.
+        member = self._sign_on(client, name, login, encode, link, outbox)
+        return Arrival(self.hub.enter(member, room), entries)
+
+    async def sign_on(
+        self,
+        client: Client,
+        raw: str,
+        encode: Encoder,
+        link: Link,
+        *,
+        password: str | None = None,
+        outbox: Outbox | None = None,
+    ) -> Member:
+        """Join as ``raw``, as :meth:`take_name` does, but in no room (IRC users choose theirs).
+
+        Raises what :meth:`take_name` raises.
+        """
+        name, login = await self._prepare(client, raw, password)
+        await trio.lowlevel.checkpoint_if_cancelled()
+        return self._sign_on(client, name, login, encode, link, outbox)
+
+    async def _prepare(self, client: Client, raw: str, password: str | None) -> tuple[str, bool]:
+        """The name to join as, and whether it is a login; refusals as take_name's."""
         name = self._check_name(client, raw)
         login = password is not None
         if password is not None:
@@ -189,8 +210,17 @@ class ChatService:
             raise NameRegistered(name)
         if not login and self.hub.find(name) is not None:
             raise NameTaken(name)
-        entries = await self._recent(room)
-        # From here to the join nothing awaits: the checks hold when it happens.
+        return name, login
+
+    def _sign_on(
+        self,
+        client: Client,
+        name: str,
+        login: bool,
+        encode: Encoder,
+        link: Link,
+        outbox: Outbox | None,
+    ) -> Member:
         # The address may have been banned while this connection chose its name.
         self.check_address(client)
         self._take_over(name, login)
@@ -203,7 +233,21 @@ class ChatService:
             client.peer,
             extra={"fields": client.fields("registered")},
         )
-        return Arrival(self.hub.enter(member, room), entries)
+        return member
+
+    def check_nick(self, client: Client, raw: str) -> str:
+        """Whether ``raw`` could be taken now (IRC checks a NICK before USER); returns it as shown.
+
+        Raises:
+            PasswordNeeded, InvalidName, Banned, NameRegistered, NameTaken.
+        """
+        name = self._check_name(client, raw)
+        if not self.may_take(client, name):
+            raise NameRegistered(name)
+        holder = self.hub.find(name)
+        if holder is not None and holder is not client.member:
+            raise NameTaken(name)
+        return name
 
     def _check_name(self, client: Client, raw: str) -> str:
         if not client.admitted:
@@ -286,6 +330,8 @@ class ChatService:
         member = self._speaker(client)
         old = member.name
         name = valid_name(raw)
+        if name == old:
+            return old  # nothing changes: nobody hears of it
         if not self.may_take(client, name):
             raise NameRegistered(name)
         if self.guard.ban_of_name(name) is not None:
@@ -297,66 +343,19 @@ class ChatService:
         )
         return member.name
 
-    # --- rooms -----------------------------------------------------------------
-
-    async def enter(self, client: Client, raw: str) -> Arrival:
-        """Enter room ``raw`` (created if needed), with its latest history.
-
-        Raises:
-            InvalidName: not a valid room name.
-        """
-        member = client.acting()
-        room = valid_room(raw)
-        current = self.hub.room(room)
-        if current is not None and current.name in member.rooms:
-            return Arrival(current, [], already=True)
-        entries = await self._recent(room)
-        # From here on nothing awaits: the read and the entry are one step.
-        return Arrival(self.hub.enter(member, room), entries)
-
-    def part(self, client: Client, room: str, detail: str = "") -> None:
-        """Leave one room (staying online). Raises :class:`NotInRoom`."""
-        self.hub.part(client.acting(), room, detail)
-
-    def topic(self, room: str) -> str:
-        """The topic of an open room ("" if none). Raises :class:`NoSuchRoom`."""
-        found = self.hub.room(room)
-        if found is None:
-            raise NoSuchRoom(room)
-        return found.topic
-
-    def set_topic(self, client: Client, room: str, topic: str) -> TopicChanged:
-        """Set (or with "" clear) a room's topic. Raises Muted, NotInRoom."""
-        member = self._speaker(client)
-        found = self.hub.room(room)
-        if found is None or found.name not in member.rooms:
-            raise NotInRoom(room)
-        topic = clean_text(topic).strip()
-        if len(topic) > MAX_TOPIC_CHARS:
-            raise TooLong(MAX_TOPIC_CHARS, "characters")
-        return self.hub.set_topic(member, found.name, topic)
-
-    def members(self, room: str | None = None) -> list[str]:
-        """Names online (in ``room``, if given), sorted."""
-        return self.hub.names(room)
-
-    def rooms(self) -> list[Room]:
-        """The open rooms, sorted by name."""
-        return self.hub.room_list()
-
     # --- speech ----------------------------------------------------------------
 
-    def say(self, client: Client, room: str, text: str) -> Message:
+    def say(self, client: Client, room: str, text: str, *, notice: bool = False) -> Message:
         """Say ``text`` in ``room``. Raises Muted, NotInRoom (nothing said or recorded)."""
-        return self.hub.say(self._speaker(client), room, said(text))
+        return self.hub.say(self._in_room(client, room), room, said(text), notice=notice)
 
     def act(self, client: Client, room: str, text: str) -> Action:
         """A ``/me`` action in ``room``. Raises Muted, NotInRoom."""
-        return self.hub.act(self._speaker(client), room, said(text))
+        return self.hub.act(self._in_room(client, room), room, said(text))
 
-    def private(self, client: Client, target: str, text: str) -> Private:
+    def private(self, client: Client, target: str, text: str, *, notice: bool = False) -> Private:
         """A private message to one member. Raises Muted, NoSuchMember."""
-        return self.hub.private(self._speaker(client), target, said(text))
+        return self.hub.private(self._speaker(client), target, said(text), notice=notice)
 
     def set_echo(self, client: Client, on: bool) -> None:
         """Whether the member hears their own messages back, as the others see them.
@@ -365,12 +364,6 @@ class ChatService:
         service took it (IRCv3 echo-message; the text client's ``/echo on``).
         """
         client.acting().echo = on
-
-    def _speaker(self, client: Client) -> Member:
-        member = client.acting()
-        if member.muted:
-            raise Muted
-        return member
 
     # --- history ---------------------------------------------------------------
 
@@ -397,21 +390,6 @@ class ChatService:
         await trio.lowlevel.checkpoint_if_cancelled()
         return within_budget(entries)
 
-    async def _recent(self, room: str) -> list[Entry]:
-        """A room's latest history; raises Cancelled if the caller was cancelled meanwhile.
-
-        The read runs in a worker thread, which a cancel cannot interrupt: an
-        eviction or a shutdown during it must still stop the caller before it
-        touches the hub. ``checkpoint_if_cancelled`` does not yield otherwise,
-        so the caller still enters the room in the same step as the read.
-        """
-        if self.history is None or self.replay <= 0:
-            await trio.lowlevel.checkpoint_if_cancelled()
-            return []
-        entries = await self.history.recent(room, self.replay)
-        await trio.lowlevel.checkpoint_if_cancelled()
-        return within_budget(entries)
-
     # --- leaving ---------------------------------------------------------------
 
     def leave(self, client: Client, reason: Reason, detail: str = "") -> None:
@@ -428,7 +406,7 @@ class ChatService:
         self.hub.leave(member, reason, detail)
         log_departure(member, reason, "left", detail, quiet=self.hub.closing)
 
-    def tell(self, client: Client, event: Notice | Error | Past) -> None:
+    def tell(self, client: Client, event: ServerEvent) -> None:
         """A reply or notice for this connection's member only (no rule applies)."""
         self.hub.deliver(client.named(), event)
 

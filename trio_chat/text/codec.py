@@ -34,7 +34,9 @@ from trio_chat.core.events import (
     Dismissed,
     Echo,
     Error,
+    Invited,
     Joined,
+    KickedOut,
     Message,
     Moderated,
     Notice,
@@ -42,8 +44,12 @@ from trio_chat.core.events import (
     Past,
     Private,
     Renamed,
+    Reply,
+    RoomChanged,
     ServerEvent,
+    ToOperators,
     TopicChanged,
+    ToRoomOperators,
 )
 from trio_chat.core.events import (
     Quit as Departed,
@@ -169,6 +175,18 @@ def format_event(event: ServerEvent) -> str:
             return f"*** {name} joined"
         case Parted(name, _, detail):
             return f"*** {name} left ({detail})" if detail else f"*** {name} left"
+        case RoomChanged(room, by, changes):
+            done = (f"{'+' if on else '-'}{what} {value}".strip() for what, on, value in changes)
+            return f"*** {by} changed {room}: {', '.join(done)}"
+        case ToRoomOperators(sender, room, text):
+            return f"[to the operators of {room}] {sender}: {text}"
+        case ToOperators(by, text):
+            return f"*** [to operators] {by}: {text}"
+        case Invited(room, by, _):
+            return f"*** {by} invites you to {room} (/join {room})"
+        case KickedOut(name, room, by, detail):
+            why = f": {detail}" if detail else ""
+            return f"*** {name} was put out of {room} by {by}{why}"
         case Departed():
             return quit_line(event)
         case Dismissed():
@@ -188,6 +206,8 @@ def format_event(event: ServerEvent) -> str:
             return f"*** {text}"
         case Error(text):
             return f"! {text}"
+        case Reply(lines):
+            return "\n".join(lines)
 
 
 def _some(names: tuple[str, ...], most: int = 20) -> str:

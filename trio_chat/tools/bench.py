@@ -102,7 +102,7 @@ class Target:
 def default_targets() -> list[Target]:
     trio_chat = [sys.executable, "-m", "trio_chat", "serve", "--host", "127.0.0.1"]
     trio_chat += ["--port", "{port}", "--db", "{tmp}/history.sqlite3", "--log-level", "warning"]
-    trio_chat += ["--web-port", "{webport}"]
+    trio_chat += ["--web-port", "{webport}", "--no-irc"]
     original = [sys.executable, str(THREADED_ORIGINAL), "{port}"]
     return [Target("trio_chat", trio_chat), Target("threaded-original", original)]
 

@@ -27,7 +27,9 @@ from trio_chat.core.events import (
     Dismissed,
     Echo,
     Error,
+    Invited,
     Joined,
+    KickedOut,
     Message,
     Moderated,
     Notice,
@@ -36,12 +38,17 @@ from trio_chat.core.events import (
     Private,
     Reason,
     Renamed,
+    Reply,
+    RoomChanged,
     ServerEvent,
+    ToOperators,
     TopicChanged,
+    ToRoomOperators,
     departure,
 )
 from trio_chat.core.events import Quit as Departed
 from trio_chat.core.refusals import Refused
+from trio_chat.text.codec import format_event
 from trio_chat.text.wording import dismissed_line, moderated_line
 from trio_chat.web.frames import text_frame
 
@@ -296,6 +303,14 @@ def event_json(event: ServerEvent) -> Json:
                 "id": id,
                 "time": iso_time(time),
             }
+        case KickedOut(name, room):
+            # Out of one room: for the page, a departure from it, worded.
+            text = format_event(event).removeprefix("*** ")
+            return {"type": "parted", "room": room, "name": name, "text": text}
+        case RoomChanged() | ToRoomOperators() | ToOperators() | Invited():
+            return {"type": "notice", "text": format_event(event).removeprefix("*** ")}
+        case Reply(lines):  # another door's own words; the web door sends none
+            return {"type": "notice", "text": " ".join(lines)}
         case Notice(text):
             return {"type": "notice", "text": text}
         case Error(text):

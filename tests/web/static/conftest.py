@@ -78,6 +78,7 @@ class ChatServer:
                 str(self.port),
                 "--web-port",
                 str(self.web_port),
+                "--no-irc",
                 "--db",
                 ":memory:",
                 *self.extra,
