@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -149,6 +150,20 @@ def _serve_options(serve: argparse.ArgumentParser) -> None:
     )
     serve.add_argument("--tls-key", metavar="FILE", help="the certificate's PEM private key")
     serve.add_argument(
+        "--redis",
+        metavar="URL",
+        default=os.environ.get("TRIO_CHAT_REDIS") or None,
+        help="share rooms with every server using this Redis, redis://HOST:PORT/DB "
+        "(default $TRIO_CHAT_REDIS; none: this server alone)",
+    )
+    serve.add_argument(
+        "--redis-heartbeat",
+        type=_positive_float,
+        default=2.0,
+        metavar="SECONDS",
+        help="seconds between heartbeats; a server silent for three is lost (default 2)",
+    )
+    serve.add_argument(
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],
@@ -276,6 +291,7 @@ def serve(args: argparse.Namespace) -> int:
     import trio
 
     from trio_chat.app import ServerConfig, describe_bind_error, run_server
+    from trio_chat.backplane.registry import BackplaneError
     from trio_chat.core.accounts import SecretFileError
     from trio_chat.core.datafile import HistoryError, HistoryInUse
     from trio_chat.core.limits import Limits
@@ -300,6 +316,8 @@ def serve(args: argparse.Namespace) -> int:
         ),
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
+        redis=args.redis,
+        redis_heartbeat=args.redis_heartbeat,
     )
     problems: list[str] = []
     try:
@@ -307,7 +325,7 @@ def serve(args: argparse.Namespace) -> int:
     except* HistoryInUse as group:
         own_file = hints.option("serve", "--db", "PATH")
         problems += [f"{error}: {own_file}" for error in _leaves(group)]
-    except* (HistoryError, SecretFileError) as group:
+    except* (HistoryError, SecretFileError, BackplaneError) as group:
         problems += [str(error) for error in _leaves(group)]
     except* TLSError as group:
         problems += [f"cannot serve TLS: {error}" for error in _leaves(group)]

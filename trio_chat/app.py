@@ -35,7 +35,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import trio
 
@@ -53,6 +53,9 @@ from trio_chat.net.listeners import lan_addresses, raise_open_file_limit
 from trio_chat.net.tls import server_context
 from trio_chat.text.server import FAREWELL_TIMEOUT, SHUTDOWN_NOTICE, TextFrontend
 from trio_chat.text.session import NAME_TIMEOUT
+
+if TYPE_CHECKING:
+    from trio_chat.backplane.redis import RedisBackplane
 
 LOGGER = logging.getLogger(__name__)
 
@@ -82,6 +85,10 @@ class ServerConfig:
     tls_key: str | None = None
     # Seconds a connection has to choose a valid name.
     name_timeout: float = NAME_TIMEOUT
+    # redis://HOST:PORT/DB: share rooms with the servers using the same Redis.
+    redis: str | None = None
+    # Seconds between the backplane's heartbeats (a server is lost after three).
+    redis_heartbeat: float = 2.0
 
 
 class Frontend(Protocol):
@@ -149,10 +156,14 @@ class App:
         async with trio.open_nursery() as storage:
             if self.history is not None:
                 await storage.start(self.history.run)
+            # Other servers (--redis): synchronised before the first connection.
+            await storage.start(self.hub.backplane.run)
             try:
                 await self._serve(task_status)
             finally:
-                # The writer flushes every pending message, then returns.
+                # The backplane sends what is queued (the members' departures) and
+                # says goodbye; the history's writer flushes every pending message.
+                self.hub.backplane.close()
                 if self.history is not None:
                     self.history.close()
 
@@ -240,7 +251,16 @@ async def build_app(
         LOGGER.info("a password is needed to connect (--password-file)")
     if guard.has_operators:
         LOGGER.info("operators: /oper with the password of --oper-password-file")
-    hub = Hub(name_key, recorder=history, topics=await history.topics(), last_id=history.last_seq)
+    backplane = await open_backplane(config)
+    hub = Hub(
+        name_key,
+        recorder=history,
+        topics=await history.topics(),
+        last_id=history.last_seq,
+        backplane=backplane,
+    )
+    if backplane is not None:
+        backplane.attach(hub, history, name_key)
     service = ChatService(
         hub, guard=guard, history=history, limits=config.limits, replay=config.replay
     )
@@ -329,6 +349,21 @@ async def read_secrets(config: ServerConfig) -> tuple[str | None, str | None]:
             read_secret, config.oper_password_file, "operator password"
         )
     return password, oper_password
+
+
+async def open_backplane(config: ServerConfig) -> RedisBackplane | None:
+    """The Redis backplane ``config`` asks for (reached once), or None.
+
+    Raises:
+        BackplaneError: Redis cannot be reached; the message says where.
+    """
+    if not config.redis:
+        return None
+    from trio_chat.backplane.redis import RedisBackplane
+
+    backplane = RedisBackplane(config.redis, heartbeat=config.redis_heartbeat)
+    await backplane.open()
+    return backplane
 
 
 async def open_history(db: str) -> History:

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 import trio
 
+from trio_chat.core.backplane import Backplane, NullBackplane
 from trio_chat.core.events import (
     Action,
     Crowd,
@@ -78,6 +79,8 @@ class Hub:
         last_id: the id of the last event stamped in an earlier run; ids go on
             from there (the history's last sequence number).
         home: rooms that stay open when empty (the text protocol's lobby).
+        backplane: told of what this hub's members do, for other servers
+            (:mod:`.backplane`; none by default).
     """
 
     def __init__(
@@ -91,10 +94,13 @@ class Hub:
         topics: Mapping[str, str] = {},
         last_id: int = 0,
         home: Iterable[str] = (LOBBY,),
+        backplane: Backplane | None = None,
     ) -> None:
         self._name_key = name_key
+        self.backplane: Backplane = backplane or NullBackplane()
         # Ids never go back, not even across restarts (the recorder keeps them).
-        self._stamps = Stamps(max(last_id, recorder.last_seq if recorder is not None else 0))
+        last = max(last_id, recorder.last_seq if recorder is not None else 0)
+        self._stamps = Stamps(last, self.backplane.node)
         self._home = frozenset(name_key(room) for room in home)
         self._outbox_limits = (outbox_messages, outbox_bytes)
         # run() batches writer wake-ups and big rooms' join/leave notices.
@@ -180,6 +186,7 @@ class Hub:
         outbox = outbox or Outbox(*self._outbox_limits, flusher=self.flusher)
         member = Member(name, encode, outbox, link, address)
         self._members[key] = member
+        self.backplane.arrived(member)
         return member
 
     def enter(self, member: Member, room: str) -> Room:
@@ -196,11 +203,13 @@ class Hub:
         # a room with a member in it is never removed under us.
         target.members[self._name_key(member.name)] = member
         member.rooms.add(target.name)
+        joined = Joined(member.name, target.name)
         if self._quiet(target):
             target.arrived.append(member.name)
             self._summary_due.set()
         else:
-            self.broadcast(target.name, Joined(member.name, target.name), exclude=member)
+            self.broadcast(target.name, joined, exclude=member)
+        self.backplane.publish(member, joined)
         return target
 
     def _quiet(self, room: Room) -> bool:
@@ -234,8 +243,10 @@ class Hub:
         if target is None or target.name not in member.rooms:
             raise NotInRoom(room)
         self._remove_from(member, target)
+        parted = Parted(member.name, target.name, detail)
         if not self._summarized(target, member.name):
-            self.broadcast(target.name, Parted(member.name, target.name, detail))
+            self.broadcast(target.name, parted)
+        self.backplane.publish(member, parted)
 
     def set_topic(self, member: Member, room: str, topic: str) -> TopicChanged:
         """Set (or clear) the topic of ``room``; its members hear of it.
@@ -253,6 +264,7 @@ class Hub:
             self._recorder.record_topic(target.name, topic)
         event = TopicChanged(member.name, target.name, topic, *self._stamps.stamp())
         self.broadcast(target.name, event)
+        self.backplane.publish(member, event)
         return event
 
     def _open_room(self, name: str) -> Room:
@@ -289,8 +301,10 @@ class Hub:
         member.rooms.clear()
         member.present = False
         member.outbox.close()
+        quit = Quit(member.name, reason, detail, by)
         if audience:
-            self.send_each(audience, Quit(member.name, reason, detail, by))
+            self.send_each(audience, quit)
+        self.backplane.publish(member, quit)
 
     def evict(self, member: Member, reason: Reason) -> None:
         """Throw ``member`` out now (too slow, connection lost): leave and cancel its session.
@@ -348,6 +362,7 @@ class Hub:
         audience = {m for room in member.rooms for m in self._room_members(room)}
         audience.add(member)
         self.send_each(audience, Renamed(old, new))
+        self.backplane.publish(member, Renamed(old, new))
 
     # --- fan-out ----------------------------------------------------------
 
@@ -381,6 +396,7 @@ class Hub:
             self.deliver(member, Echo(event))
         if self._recorder is not None:
             self._recorder.record(event)
+        self.backplane.publish(member, event)
 
     def private(self, member: Member, target: str, text: str) -> Private:
         """Send ``text`` to ``target`` only.
@@ -395,6 +411,7 @@ class Hub:
         self.deliver(recipient, event)
         if member.echo:
             self.deliver(member, Echo(event))
+        self.backplane.publish(member, event)
         return event
 
     def broadcast(self, room: str, event: ServerEvent, *, exclude: Member | None = None) -> None:

@@ -185,12 +185,19 @@ class ChatService:
             raise NameRegistered(name)
         if not login and self.hub.find(name) is not None:
             raise NameTaken(name)
-        entries = await self._recent(room)
-        # From here to the join nothing awaits: the checks hold when it happens.
-        # The address may have been banned while this connection chose its name.
-        self.check_address(client)
-        self._take_over(name, login)
-        member = self.hub.join(name, encode, link, address=client.peer, outbox=outbox)
+        # Unique across servers too (a backplane's registry); given back if the join fails.
+        if not await self.hub.backplane.claim(name, take=login):
+            raise NameTaken(name)
+        try:
+            entries = await self._recent(room)
+            # From here to the join nothing awaits: the checks hold when it happens.
+            # The address may have been banned while this connection chose its name.
+            self.check_address(client)
+            self._take_over(name, login)
+            member = self.hub.join(name, encode, link, address=client.peer, outbox=outbox)
+        except BaseException:
+            self.hub.backplane.unclaim(name)
+            raise
         member.muted = name_key(name) in self.guard.muted
         client.member = member
         LOGGER.info(

@@ -1,0 +1,138 @@
+"""Two and three servers sharing one Redis: users on different servers chat as if on one."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import trio
+
+from trio_chat.core.stamps import NODES, Stamps
+
+from ..conftest import Running, running_app
+from .conftest import RedisServer
+
+# Every test here ends within this (real time: a real Redis).
+TEST_TIMEOUT = 20
+HEARTBEAT = 0.1
+
+
+@asynccontextmanager
+async def servers(redis: RedisServer, count: int, **config: Any) -> AsyncIterator[list[Running]]:
+    """``count`` servers sharing ``redis`` (short heartbeats), in this process."""
+    async with AsyncExitStack() as stack:
+        found = [
+            await stack.enter_async_context(
+                running_app(redis=redis.url, redis_heartbeat=HEARTBEAT, **config)
+            )
+            for _ in range(count)
+        ]
+        yield found
+
+
+async def test_users_on_two_servers_chat_in_one_room(redis: RedisServer) -> None:
+    with trio.fail_after(TEST_TIMEOUT):
+        async with servers(redis, 2) as (a, b):
+            ana = await a.join("ana")
+            bob = await b.join("bob")
+            await ana.until("*** bob joined")
+            await ana.send("hello from A")
+            await bob.until("ana: hello from A")
+            await bob.send("/me waves")
+            await ana.until("* bob waves")
+            await bob.send("/who *")
+            await bob.until("*** Online (2): ana, bob")
+            await ana.send("/msg bob psst")
+            await bob.until("[private] ana: psst")
+            await bob.send("/msg ana yes?")
+            await ana.until("[private] bob: yes?")
+
+
+async def test_rooms_topics_and_departures_cross_servers(redis: RedisServer) -> None:
+    with trio.fail_after(TEST_TIMEOUT):
+        async with servers(redis, 2) as (a, b):
+            ana = await a.join("ana")
+            bob = await b.join("bob")
+            await ana.until("*** bob joined")
+            await bob.send("/join dev")
+            await ana.send("/join dev")
+            await bob.until("*** ana joined")
+            await ana.send("/topic trio things")
+            await bob.until("*** ana set the topic of #dev: trio things")
+            await bob.send("/rooms")
+            assert "trio things" in (await bob.until("***   #dev (2)"))[-1]
+            await ana.send("/nick anna")
+            await bob.until("*** ana is now known as anna")
+            await ana.send("/join lobby")
+            await bob.until("*** anna left")
+            await bob.send("/who")
+            await bob.until("*** In #dev (1): bob")
+            await bob.send("/join lobby")
+            await ana.until("*** bob joined")
+            await ana.send("/quit bye all")
+            await bob.until("*** anna left (bye all)")
+            await bob.send("/who *")
+            await bob.until("*** Online (1): bob")
+
+
+async def test_three_servers_keep_each_senders_order(redis: RedisServer) -> None:
+    lines = [f"line {n}" for n in range(100)]
+    with trio.fail_after(TEST_TIMEOUT):
+        async with servers(redis, 3) as (a, b, c):
+            ana = await a.join("ana")
+            bob = await b.join("bob")
+            cid = await c.join("cid")
+            await ana.until("*** cid joined")
+            await bob.until("*** cid joined")
+            await ana.send(*lines)
+            await bob.send("from B")
+            heard = {peer: await peer.until("ana: line 99") for peer in (bob, cid)}
+            for seen in heard.values():
+                assert [line for line in seen if "ana:" in line] == [f"ana: {x}" for x in lines]
+            if "bob: from B" not in heard[cid]:
+                await cid.until("bob: from B")
+            await cid.send("/who *")
+            await cid.until("*** Online (3): ana, bob, cid")
+
+
+async def test_a_name_is_unique_across_servers_until_released(redis: RedisServer) -> None:
+    with trio.fail_after(TEST_TIMEOUT):
+        async with servers(redis, 2) as (a, b):
+            ana = await a.join("ana")
+            bob = await b.join("bob")
+            await ana.until("*** bob joined")
+            other = b.open()
+            await other.line()  # the greeting
+            await other.send("ANA")
+            assert "taken" in await other.line()
+            await ana.send("/quit")
+            await bob.until("*** ana left")
+            await other.send("ana")
+            await other.until("*** Welcome")
+            await bob.until("*** ana joined")
+
+
+async def test_history_said_on_one_server_is_replayed_on_another(redis: RedisServer) -> None:
+    with trio.fail_after(TEST_TIMEOUT):
+        async with servers(redis, 2) as (a, b):
+            ana = await a.join("ana")
+            bob = await b.join("bob")
+            await ana.until("*** bob joined")
+            await ana.send("remember this")
+            await bob.until("ana: remember this")
+            carl = b.open()
+            await carl.register("carl")
+            await carl.send("/history")
+            lines = await carl.until("[")
+            assert lines[-1].endswith("] ana: remember this"), lines
+
+
+def test_ids_of_servers_sharing_a_backplane_never_meet() -> None:
+    first, second = Stamps(1000, node=3), Stamps(1000, node=4)
+    ids = [stamps.stamp()[1] for _ in range(100) for stamps in (first, second)]
+    assert len(set(ids)) == len(ids)
+    assert {i % NODES for i in ids[::2]} == {3}
+    assert {i % NODES for i in ids[1::2]} == {4}
+    assert ids[::2] == sorted(ids[::2])
+    assert min(ids) > 1000
