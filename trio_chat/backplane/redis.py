@@ -84,8 +84,9 @@ QUEUE_SIZE = 10_000
 COMMAND_TIMEOUT = 10.0
 # At shutdown, how long the publisher has to send what is queued and say goodbye.
 CLOSE_TIMEOUT = 2.0
-# Entries read from the stream at once.
+# Entries read from the stream at once, and the longest wait for them (seconds).
 READ_COUNT = 1000
+READ_BLOCK = 0.5
 # Reconnecting: the first wait, doubled up to the longest.
 FIRST_BACKOFF = 0.05
 LONGEST_BACKOFF = 5.0
@@ -153,6 +154,7 @@ class RedisBackplane:
         self._since = 0.0  # when the current connection was made
         self._told_unreachable = False
         self._closing = False
+        self._closed = trio.Event()
         self._scope = trio.CancelScope()
         self._hub: Hub | None = None
         self._mirror: Mirror | None = None
@@ -267,8 +269,13 @@ class RedisBackplane:
                 task_status.started()
 
     def close(self) -> None:
-        """Send what is queued and say goodbye (within CLOSE_TIMEOUT), then stop."""
+        """Send what is queued and say goodbye (within CLOSE_TIMEOUT), then stop.
+
+        The tasks end between commands (a command cancelled half-way leaves
+        the client's connection to be collected); the deadline is a backstop.
+        """
         self._closing = True
+        self._closed.set()
         self._wake.set()
         self.mirror.recorder = None  # the history closes now
         if self.connected:
@@ -278,7 +285,7 @@ class RedisBackplane:
 
     async def _stay_connected(self) -> None:
         backoff = FIRST_BACKOFF
-        while True:
+        while not self._closing:
             try:
                 await self._session()
             except Exception as exc:
@@ -295,9 +302,9 @@ class RedisBackplane:
             await self._resync()
             self._up()
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._publisher)
                 nursery.start_soon(self._reader)
                 nursery.start_soon(self._heartbeat)
+                await self._publisher()  # until closed: then the others end too
 
     def _up(self) -> None:
         self.connected = True
@@ -426,11 +433,10 @@ class RedisBackplane:
         async with client.pipeline(transaction=True) as pipe:
             pipe.delete([keys.alive(), keys.members(), keys.names()])
             pipe.srem(keys.servers, [self.server_id])
-        self._scope.cancel()
 
     async def _reader(self) -> None:
-        block = max(100, int(self.heartbeat * 1000))
-        while True:
+        block = int(min(self.heartbeat, READ_BLOCK) * 1000)
+        while not self._closing:
             assert self._last is not None
             found = await self._client.xread(
                 {self.keys.events: self._last}, count=READ_COUNT, block=block
@@ -458,10 +464,11 @@ class RedisBackplane:
                 self.mirror.apply(envelope)
 
     async def _heartbeat(self) -> None:
-        while True:
+        while not self._closing:
             await self._client.set(self.keys.alive(), self._presence(), px=int(self.ttl * 1000))
             await self._look_for_lost()
-            await trio.sleep(self.heartbeat)
+            with trio.move_on_after(self.heartbeat):
+                await self._closed.wait()
 
     async def _look_for_lost(self) -> None:
         keys, client = self.keys, self._client
