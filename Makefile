@@ -13,7 +13,8 @@ VIA_MAKE := TRIO_CHAT_VIA_MAKE=1
 # Every option has a make variable (the README's Options table lists them all):
 #   make serve   HOST PORT MAX_CLIENTS DB HISTORY PASSWORD_FILE OPER_PASSWORD_FILE
 #                FLOOD_RATE FLOOD_BURST MAX_PER_ADDRESS CONNECT_RATE EXEMPT
-#                TLS_CERT TLS_KEY LOG_LEVEL LOG_FORMAT
+#                TLS_CERT TLS_KEY LOG_LEVEL LOG_FORMAT REDIS REDIS_HEARTBEAT
+#   make cluster REDIS_PORT (6390) PORTS ("5000 5001"): a local Redis and two servers sharing it
 #   make client  NAME HOST PORT SERVER_PASSWORD_FILE PASSWORD_FILE TLS_CA TLS=1 NO_COLOR=1
 #                NO_RECONNECT=1
 #   make cert    HOSTS="name 192.168.1.20" (more names) CERT_DIR DAYS FORCE=1
@@ -34,7 +35,8 @@ SERVE_ARGS := $(call opt,HOST,--host) $(call opt,PORT,--port) \
 	$(call opt,FLOOD_RATE,--flood-rate) $(call opt,FLOOD_BURST,--flood-burst) \
 	$(call opt,MAX_PER_ADDRESS,--max-per-address) $(call opt,CONNECT_RATE,--connect-rate) \
 	$(call opt,EXEMPT,--exempt) $(call opt,TLS_CERT,--tls-cert) $(call opt,TLS_KEY,--tls-key) \
-	$(call opt,LOG_LEVEL,--log-level) $(call opt,LOG_FORMAT,--log-format)
+	$(call opt,LOG_LEVEL,--log-level) $(call opt,LOG_FORMAT,--log-format) \
+	$(call opt,REDIS,--redis) $(call opt,REDIS_HEARTBEAT,--redis-heartbeat)
 CLIENT_ARGS := $(call opt,NAME,--name) $(call opt,HOST,--host) $(call opt,PORT,--port) \
 	$(call opt,SERVER_PASSWORD_FILE,--server-password-file) \
 	$(call opt,PASSWORD_FILE,--password-file) $(call opt,TLS_CA,--tls-ca) \
@@ -42,7 +44,7 @@ CLIENT_ARGS := $(call opt,NAME,--name) $(call opt,HOST,--host) $(call opt,PORT,-
 CERT_ARGS := $(foreach name,$(HOSTS),--host $(call quote,$(name))) \
 	$(call opt,CERT_DIR,--out) $(call opt,DAYS,--days) $(call flag,FORCE,--force)
 
-.PHONY: serve client cert test bench soak format venv clean
+.PHONY: serve client cert cluster test bench soak format venv clean
 
 serve: $(STAMP)
 	@exec env $(VIA_MAKE) $(BIN)/trio-chat serve $(SERVE_ARGS)
@@ -55,6 +57,12 @@ client: $(STAMP)
 # A self-signed TLS certificate for this PC: cert.pem and key.pem (see README, Security).
 cert: $(STAMP)
 	@exec env $(VIA_MAKE) $(BIN)/trio-chat cert $(CERT_ARGS)
+
+# A local redis-server (REDIS_PORT, default 6390) and one server per port of PORTS
+# (default 5000 5001), sharing it: see README, Several servers. Ctrl+C stops them all.
+cluster: $(STAMP)
+	@exec env $(VIA_MAKE) $(BIN)/python -m trio_chat.tools.cluster \
+		$(call opt,REDIS_PORT,--redis-port) $(call opt,PORTS,--ports)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

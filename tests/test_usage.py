@@ -252,6 +252,8 @@ SAMPLES = {
     "--log-level": "debug",
     "--log-format": "json",
     "--days": "30",
+    "--redis": "redis://127.0.0.1:6390/0",
+    "--redis-heartbeat": "0.5",
 }
 
 

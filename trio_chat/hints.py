@@ -36,6 +36,8 @@ MAKE_VARIABLES: dict[str, dict[str, tuple[str, bool]]] = {
         "--tls-key": ("TLS_KEY", True),
         "--log-level": ("LOG_LEVEL", True),
         "--log-format": ("LOG_FORMAT", True),
+        "--redis": ("REDIS", True),
+        "--redis-heartbeat": ("REDIS_HEARTBEAT", True),
     },
     "client": {
         "--name": ("NAME", True),

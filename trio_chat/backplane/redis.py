@@ -168,6 +168,8 @@ class RedisBackplane:
         Raises:
             BackplaneError: Redis cannot be reached; the message says where.
         """
+        # coredis logs each connection it drops at INFO, with an empty traceback.
+        logging.getLogger("coredis").setLevel(logging.WARNING)
         try:
             async with self._client:
                 self.node = (await self._client.incr(self.keys.node)) % NODES
