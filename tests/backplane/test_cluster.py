@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import trio
 
 from trio_chat.core.stamps import NODES, Stamps
 
-from ..conftest import Running, running_app
+from ..conftest import Running, run_trio_chat, running_app
 from .conftest import RedisServer
 
 # Every test here ends within this (real time: a real Redis).
@@ -136,3 +137,30 @@ def test_ids_of_servers_sharing_a_backplane_never_meet() -> None:
     assert {i % NODES for i in ids[1::2]} == {4}
     assert ids[::2] == sorted(ids[::2])
     assert min(ids) > 1000
+
+
+async def test_an_operator_kicks_a_user_of_another_server(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    secret = tmp_path / "oper.txt"
+    secret.write_text("Oper-Secret-1\n")
+    with trio.fail_after(TEST_TIMEOUT):
+        async with servers(redis, 2, oper_password_file=str(secret)) as (a, b):
+            op = await a.join("op")
+            bob, carl = await b.members("bob", "carl")
+            await op.until("*** carl joined")
+            await op.send("/oper Oper-Secret-1")
+            await op.until("*** You are an operator now")
+            await op.send("/kick bob stop spamming")
+            assert await op.line() == "*** bob left (kicked by op: stop spamming)"
+            assert await bob.expect_eof() == ["! you were kicked by op: stop spamming"]
+            await carl.until("*** bob left (kicked by op: stop spamming)")
+            await carl.send("/who *")
+            await carl.until("*** Online (2): carl, op")
+
+
+async def test_a_server_that_cannot_reach_redis_stops_saying_so(redis: RedisServer) -> None:
+    await redis.stop()
+    ran = await run_trio_chat("serve", "--port", "0", "--db", ":memory:", "--redis", redis.url)
+    assert ran.returncode == 1
+    assert f"cannot use Redis at {redis.url}" in ran.stderr.decode()
