@@ -260,7 +260,7 @@ async def build_app(
         backplane=backplane,
     )
     if backplane is not None:
-        backplane.attach(hub, history, name_key)
+        backplane.attach(hub, history, name_key, guard)
     service = ChatService(
         hub, guard=guard, history=history, limits=config.limits, replay=config.replay
     )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import trio
 
+from trio_chat.backplane.redis import RedisBackplane
 from trio_chat.core.stamps import NODES, Stamps
 
 from ..conftest import Running, run_trio_chat, running_app
@@ -164,3 +165,47 @@ async def test_a_server_that_cannot_reach_redis_stops_saying_so(redis: RedisServ
     ran = await run_trio_chat("serve", "--port", "0", "--db", ":memory:", "--redis", redis.url)
     assert ran.returncode == 1
     assert f"cannot use Redis at {redis.url}" in ran.stderr.decode()
+
+
+async def shared_by(server: Running, done: Callable[[], object]) -> None:
+    """Wait until ``done()``: another server's change has been applied on ``server``."""
+    backplane = server.hub.backplane
+    assert isinstance(backplane, RedisBackplane)
+    while not done():
+        await backplane.shared.adopted.wait()
+
+
+async def test_bans_mutes_and_accounts_hold_on_every_server(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    secret = tmp_path / "oper.txt"
+    secret.write_text("Oper-Secret-1\n")
+    config = {"oper_password_file": str(secret)}
+    with trio.fail_after(TEST_TIMEOUT):
+        async with servers(redis, 2, **config) as (a, b):
+            op = await a.join("op")
+            bob = await b.join("bob")
+            await op.until("*** bob joined")
+            await op.send("/oper Oper-Secret-1", "/ban eve", "/mute bob", "/register Op-Secret-2")
+            await op.until("*** op muted bob")
+            await op.until("*** op is registered to you now")
+            await shared_by(b, lambda: b.app.service.guard.registered_name("op"))
+            await shared_by(b, lambda: b.hub.find("bob").muted)  # type: ignore[union-attr]
+            await bob.send("still here?")
+            assert await bob.line() == "! you are muted"
+            eve = b.open()
+            await eve.line()
+            await eve.send("eve")
+            assert (await eve.line()).startswith("! you are banned")
+            # A server started later has them too, from its first connection.
+            async with running_app(redis=redis.url, redis_heartbeat=HEARTBEAT, **config) as c:
+                again = c.open()
+                await again.line()
+                await again.send("eve")
+                assert (await again.line()).startswith("! you are banned")
+                await op.send("/quit")
+                await bob.until("*** op left")
+                login = c.open()
+                await login.line()
+                await login.send("/login op Op-Secret-2")
+                await login.until("*** Welcome")

@@ -41,22 +41,19 @@ import coredis
 import coredis.exceptions
 import trio
 from coredis.retry import NoRetryPolicy
-from coredis.tokens import PureToken
 
 from trio_chat.backplane.mirror import Mirror, home_of
-from trio_chat.backplane.registry import CLAIM, RELEASE, STREAM_CAP, BackplaneError, Keys
+from trio_chat.backplane.registry import BackplaneError, Keys, Registry
+from trio_chat.backplane.shared import SharedState
 from trio_chat.backplane.wire import (
     Dismiss,
     Envelope,
     Hello,
     Online,
     Relayed,
-    WireError,
-    decode,
-    decode_member,
-    encode,
     encode_member,
 )
+from trio_chat.core.accounts import Guard
 from trio_chat.core.events import (
     Action,
     Joined,
@@ -145,6 +142,7 @@ class RedisBackplane:
             stream_timeout=COMMAND_TIMEOUT,
             connect_timeout=COMMAND_TIMEOUT,
         )
+        self.registry = Registry(self._client, self.keys)
         self._queue: collections.deque[Relayed] = collections.deque()
         self.queue_size = queue_size
         self._dirty: dict[str, str] = {}  # name key -> name, of members whose snapshot changed
@@ -158,6 +156,7 @@ class RedisBackplane:
         self._scope = trio.CancelScope()
         self._hub: Hub | None = None
         self._mirror: Mirror | None = None
+        self._shared: SharedState | None = None
         self._key: Callable[[str], str] = str.casefold
 
     # --- assembly ------------------------------------------------------------------
@@ -179,16 +178,29 @@ class RedisBackplane:
             raise BackplaneError(f"cannot use Redis at {self.url}: {exc}") from None
         LOGGER.info("sharing rooms through Redis at %s (server %s)", self.url, self.server_id)
 
-    def attach(self, hub: Hub, recorder: Recorder | None, name_key: Callable[[str], str]) -> None:
-        """The hub this backplane serves, and the history other servers' messages go to."""
+    def attach(
+        self,
+        hub: Hub,
+        recorder: Recorder | None,
+        name_key: Callable[[str], str],
+        guard: Guard,
+    ) -> None:
+        """The hub this backplane serves, the history other servers' messages go to,
+        and the guard whose bans, mutes and accounts are shared."""
         self._hub = hub
         self._key = name_key
         self._mirror = Mirror(hub, recorder, name_key)
+        self._shared = SharedState(guard, hub, name_key)
 
     @property
     def hub(self) -> Hub:
         assert self._hub is not None, "attach() first"
         return self._hub
+
+    @property
+    def shared(self) -> SharedState:
+        assert self._shared is not None, "attach() first"
+        return self._shared
 
     @property
     def mirror(self) -> Mirror:
@@ -228,7 +240,7 @@ class RedisBackplane:
             return True  # claimed again on reconnecting
         with trio.move_on_after(COMMAND_TIMEOUT):
             try:
-                held = await self._claim(name, take=take)
+                held = await self.registry.claim(self._key(name), take=take)
             except Exception as exc:
                 if not is_connection_error(exc):
                     raise
@@ -342,49 +354,21 @@ class RedisBackplane:
     # --- synchronising --------------------------------------------------------------
 
     async def _resync(self) -> None:
-        client, keys = self._client, self.keys
+        """This server's presence, members and names again; then the others' members."""
+        registry = self.registry
         if self._last is None:
-            latest = await client.xrevrange(keys.events, count=1)
-            self._last = str(latest[0].identifier) if latest else "0-0"
+            self._last = await registry.latest()
         members = self._locals()
         self._dirty.clear()
-        ours = await client.smembers(keys.names())
-        async with client.pipeline(transaction=True) as pipe:
-            pipe.set(keys.alive(), self._presence(), px=int(self.ttl * 1000))
-            pipe.sadd(keys.servers, [self.server_id])
-            pipe.delete([keys.members()])
-            if members:
-                pipe.hset(keys.members(), {self._key(m.name): _snapshot(m) for m in members})
-        mine = {keys.name(self._key(m.name)) for m in members}
-        for stale in ours - mine:
-            await client.eval(RELEASE, [stale, keys.names()], [self.server_id])
-        for member in members:
-            if not await self._claim(member.name):
-                LOGGER.warning("%s is online on another server too (since Redis was down)", member)
-        for server in await client.smembers(keys.servers):
-            if server != self.server_id and await client.exists([keys.alive(server)]):
-                await self._read_snapshot(server)
-        await client.xadd(keys.events, encode(self.server_id, Hello()))
-
-    async def _claim(self, name: str, *, take: bool = False) -> bool:
-        keys = self.keys
-        held = await self._client.eval(
-            CLAIM,
-            [keys.name(self._key(name)), keys.names()],
-            [self.server_id, "1" if take else "0", keys.server_prefix],
-        )
-        return bool(held)
-
-    async def _read_snapshot(self, server: str) -> None:
-        raw = await self._client.hgetall(self.keys.members(server))
-        snapshot: dict[str, list[str]] = {}
-        for value in raw.values():
-            try:
-                name, rooms = decode_member(value)
-            except WireError:
-                continue
-            snapshot[name] = rooms
-        self.mirror.sync(server, snapshot)
+        snapshots = {self._key(m.name): _snapshot(m) for m in members}
+        await registry.present(self._presence(), self.ttl, snapshots)
+        for key in await registry.keep_only(set(snapshots)):
+            LOGGER.warning("%s is online on another server too (since Redis was down)", key)
+        for server in await registry.others():
+            self.mirror.sync(server, await registry.snapshot(server))
+        await registry.send({}, [Hello()])
+        self.shared.reset()
+        await self.shared.sync(self._client, self.keys.shared)
 
     def _presence(self) -> str:
         return json.dumps({"node": self.node})
@@ -395,68 +379,34 @@ class RedisBackplane:
         while True:
             if not self._queue and not self._dirty:
                 if self._closing:
-                    await self._goodbye()
+                    await self.registry.goodbye()
                     return
                 await self._wake.wait()
                 self._wake = trio.Event()
                 continue
-            await self._flush()
+            batch = list(self._queue)
+            self._queue.clear()
+            dirty, self._dirty = self._dirty, {}
+            members = {key: self._snapshot_of(name) for key, name in dirty.items()}
+            await self.registry.send(members, batch)
 
-    async def _flush(self) -> None:
-        batch = list(self._queue)
-        self._queue.clear()
-        dirty, self._dirty = self._dirty, {}
-        keys = self.keys
-        # Names and snapshot first: a name is free before its holder's quit is heard.
-        async with self._client.pipeline(transaction=False) as pipe:
-            for key, name in dirty.items():
-                member = self.hub.find(name)
-                if member is not None and home_of(member) is None:
-                    pipe.hset(keys.members(), {key: _snapshot(member)})
-                    names = [keys.name(key), keys.names()]
-                    pipe.eval(CLAIM, names, [self.server_id, "0", keys.server_prefix])
-                else:
-                    pipe.hdel(keys.members(), [key])
-                    pipe.eval(RELEASE, [keys.name(key), keys.names()], [self.server_id])
-            for event in batch:
-                pipe.xadd(
-                    keys.events,
-                    encode(self.server_id, event),
-                    trim_strategy=PureToken.MAXLEN,
-                    threshold=STREAM_CAP,
-                    trim_operator=PureToken.APPROXIMATELY,
-                )
-
-    async def _goodbye(self) -> None:
-        """This server stops: its key, snapshot and names go (the others hear it at once)."""
-        keys, client = self.keys, self._client
-        for name in await client.smembers(keys.names()):
-            await client.eval(RELEASE, [name, keys.names()], [self.server_id])
-        async with client.pipeline(transaction=True) as pipe:
-            pipe.delete([keys.alive(), keys.members(), keys.names()])
-            pipe.srem(keys.servers, [self.server_id])
+    def _snapshot_of(self, name: str) -> str | None:
+        member = self.hub.find(name)
+        return _snapshot(member) if member is not None and home_of(member) is None else None
 
     async def _reader(self) -> None:
-        block = int(min(self.heartbeat, READ_BLOCK) * 1000)
+        block = min(self.heartbeat, READ_BLOCK)
         while not self._closing:
             assert self._last is not None
-            found = await self._client.xread(
-                {self.keys.events: self._last}, count=READ_COUNT, block=block
-            )
-            for entry in (found or {}).get(self.keys.events, ()):
-                self._last = str(entry.identifier)
-                try:
-                    envelope = decode(entry.field_values)
-                except WireError as exc:
-                    LOGGER.debug("skipping stream entry %s: %s", entry.identifier, exc)
-                    continue
-                if envelope.server != self.server_id:
+            for entry_id, envelope in await self.registry.read(self._last, READ_COUNT, block):
+                self._last = entry_id
+                if envelope is not None and envelope.server != self.server_id:
                     await self._receive(envelope)
 
     async def _receive(self, envelope: Envelope) -> None:
         match envelope.event:
             case Hello():
-                await self._read_snapshot(envelope.server)
+                self.mirror.sync(envelope.server, await self.registry.snapshot(envelope.server))
             case Dismiss(to=to, name=name, reason=reason, detail=detail, by=by):
                 member = self.hub.find(name)
                 if to == self.server_id and member is not None and home_of(member) is None:
@@ -467,25 +417,23 @@ class RedisBackplane:
 
     async def _heartbeat(self) -> None:
         while not self._closing:
-            await self._client.set(self.keys.alive(), self._presence(), px=int(self.ttl * 1000))
+            await self.registry.beat(self._presence(), self.ttl)
             await self._look_for_lost()
+            await self.shared.sync(self._client, self.keys.shared)
             with trio.move_on_after(self.heartbeat):
                 await self._closed.wait()
 
     async def _look_for_lost(self) -> None:
-        keys, client = self.keys, self._client
-        known = (self.mirror.servers() | await client.smembers(keys.servers)) - {self.server_id}
         if trio.current_time() - self._since < self.grace:
             return  # just reconnected: the others may be reconnecting too
-        for server in sorted(known):
-            if await client.exists([keys.alive(server)]):
+        registry = self.registry
+        for server in sorted(self.mirror.servers() | await registry.known()):
+            if await registry.alive(server):
                 continue
             count = self.mirror.lose(server)
             if count:
                 LOGGER.warning("server %s lost: its %d member(s) left", server, count)
-            async with client.pipeline(transaction=True) as pipe:
-                pipe.srem(keys.servers, [server])
-                pipe.delete([keys.members(server), keys.names(server)])
+            await registry.forget(server)
 
 
 def _snapshot(member: Member) -> str:
