@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import trio
+import trio.testing
 
 from trio_chat.backplane.redis import RedisBackplane
 from trio_chat.core.stamps import NODES, Stamps
 
-from ..conftest import Running, run_trio_chat, running_app
+from ..conftest import Peer, Running, run_trio_chat, running_app
 from .conftest import RedisServer
 
 # Every test here ends within this (real time: a real Redis).
@@ -209,3 +210,31 @@ async def test_bans_mutes_and_accounts_hold_on_every_server(
                 await login.line()
                 await login.send("/login op Op-Secret-2")
                 await login.until("*** Welcome")
+
+
+async def test_one_name_asked_on_two_servers_at_once_goes_to_one(redis: RedisServer) -> None:
+    with trio.fail_after(TEST_TIMEOUT):
+        async with servers(redis, 2) as (a, b):
+            peers = [a.open(), b.open()]
+            for peer in peers:
+                await peer.line()  # the greeting
+            outcomes: list[str] = []
+
+            async def ask(peer: Peer) -> None:
+                await peer.send("zed")
+                line = await peer.line()
+                while not line.startswith("*** Welcome") and "taken" not in line:
+                    line = await peer.line()
+                outcomes.append("in" if line.startswith("*** Welcome") else "taken")
+
+            # Redis frozen: what each server knows of the other cannot help, the claim must.
+            redis.pause()
+            try:
+                async with trio.open_nursery() as nursery:
+                    for peer in peers:
+                        nursery.start_soon(ask, peer)
+                    await trio.testing.wait_all_tasks_blocked(cushion=0.05)
+                    redis.resume()
+            finally:
+                redis.resume()
+            assert sorted(outcomes) == ["in", "taken"]
