@@ -29,6 +29,8 @@ class Backplane(Protocol):
 
     # The residue this server's ids are kept to (see core.stamps), if shared with others.
     node: int | None
+    # Events for other servers dropped so far (queue full, other servers unreachable).
+    dropped: int
 
     def publish(self, member: Member, event: ServerEvent) -> None:
         """``member`` did ``event`` here (its local audience has it already). Never blocks."""
@@ -62,6 +64,7 @@ class NullBackplane:
     """One server alone: nothing to tell, every name free to claim."""
 
     node: int | None = None
+    dropped = 0
 
     def publish(self, member: Member, event: ServerEvent) -> None:
         pass
