@@ -95,7 +95,9 @@ def text_server(
         limits=limits,
         replay=replay,
     )
-    admission = Admission(max_clients=max_clients, limits=limits, guard=service.guard)
+    admission = Admission(
+        max_clients=max_clients, limits=limits, guard=service.guard, counters=service.hub.counters
+    )
     options.setdefault("host", "127.0.0.1")  # when it listens (run_app): loopback only
     return TextFrontend(service, admission, **options)
 

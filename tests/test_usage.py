@@ -233,7 +233,7 @@ def test_a_name_with_a_space_is_one_line_saying_why(
         dialect, "make client: NAME='ana maria'", "trio-chat client: error: --name 'ana maria'"
     )
     assert (
-        error == f"{given}: invalid character ' ' in name: use letters, digits, '_', '-' and '.'\n"
+        error == f"{given}: invalid character ' ' in name: use letters, digits and _-[]\\`^{{}}|\n"
     )
 
 

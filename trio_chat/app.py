@@ -49,6 +49,7 @@ from trio_chat.core.limits import DEFAULT_LIMITS, Limits
 from trio_chat.core.names import name_key
 from trio_chat.core.service import ChatService
 from trio_chat.core.store import MEMORY, HistoryStore
+from trio_chat.metrics import Metrics
 from trio_chat.net.listeners import lan_addresses, raise_open_file_limit
 from trio_chat.net.tls import server_context
 from trio_chat.text.server import FAREWELL_TIMEOUT, SHUTDOWN_NOTICE, TextFrontend
@@ -125,16 +126,25 @@ class App:
             and closed once every connection is over.
         admission: counts and limits the connections of every listener.
         frontends: run side by side, their connections in one nursery.
+        metrics: what ``/metrics`` shows (by default, over the service's
+            hub and history); each frontend's connections count from 0.
     """
 
     def __init__(
-        self, service: ChatService, admission: Admission, frontends: Sequence[Frontend]
+        self,
+        service: ChatService,
+        admission: Admission,
+        frontends: Sequence[Frontend],
+        metrics: Metrics | None = None,
     ) -> None:
         self.service = service
         self.hub = service.hub
         self.history = service.history
         self.admission = admission
         self.frontends = list(frontends)
+        self.metrics = metrics or Metrics(self.hub, self.history)
+        for frontend in self.frontends:
+            self.hub.counters.expect(frontend.kind)
         # The handler nursery's scope: a deadline on it is the grace period.
         self._handlers = trio.CancelScope()
         # Each kind of frontend's listeners, once they listen.
@@ -266,7 +276,11 @@ async def build_app(
     )
     # One admission for every listener: --max-clients and the per-address
     # limits count the connections of all of them together.
-    admission = Admission(max_clients=max_clients, limits=config.limits, guard=guard)
+    admission = Admission(
+        max_clients=max_clients, limits=config.limits, guard=guard, counters=hub.counters
+    )
+    # Scraped on the web frontend's /metrics (metrics.render).
+    metrics = Metrics(hub, history)
     text = TextFrontend(
         service,
         admission,
@@ -275,7 +289,7 @@ async def build_app(
         name_timeout=config.name_timeout,
         ssl_context=context,
     )
-    return App(service, admission, [text])
+    return App(service, admission, [text], metrics)
 
 
 async def announce(listeners: Sequence[trio.SocketListener], config: ServerConfig) -> None:

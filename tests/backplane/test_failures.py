@@ -7,6 +7,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import trio
+from prometheus_client.parser import text_string_to_metric_families
 
 from trio_chat.backplane.redis import REACHABLE, UNREACHABLE, RedisBackplane
 
@@ -109,6 +110,13 @@ async def test_a_slow_redis_never_stalls_local_delivery(redis: RedisServer) -> N
                 redis.resume()
             assert [x for x in heard if x.startswith("ana:")] == [f"ana: {x}" for x in lines]
             assert backplane.dropped >= len(lines) - 3 * backplane.queue_size
+            body, _ = a.app.metrics.render()
+            [family] = [
+                f
+                for f in text_string_to_metric_families(body.decode())
+                if f.name == "trio_chat_backplane_dropped"
+            ]
+            assert family.samples[0].value == backplane.dropped
             # What was queued goes out once Redis answers again; the rest was dropped.
             sent = len(lines) - backplane.dropped
             seen_by_bob = await bob.until(f"ana: line {sent - 1}")

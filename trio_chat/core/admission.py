@@ -33,6 +33,7 @@ from contextlib import contextmanager
 import trio
 
 from trio_chat.core.accounts import Guard
+from trio_chat.core.counters import Counters
 from trio_chat.core.limits import DEFAULT_LIMITS, AddressLimiter, Limits
 from trio_chat.core.refusals import (
     Banned,
@@ -62,6 +63,8 @@ class Admission:
         max_clients: connections served at once, all listeners together.
         limits: the per-address limits, and who is exempt from them.
         guard: whose ban list is checked as a connection opens.
+        counters: where connections (by frontend kind) and refusals are
+            counted: the hub's, so that the metrics see one set.
     """
 
     def __init__(
@@ -70,31 +73,38 @@ class Admission:
         max_clients: int = DEFAULT_MAX_CLIENTS,
         limits: Limits = DEFAULT_LIMITS,
         guard: Guard | None = None,
+        counters: Counters | None = None,
     ) -> None:
         self.max_clients = max_clients
         self.limits = limits
         self.guard = guard or Guard()
         self._addresses = AddressLimiter(limits)
+        self.counters = counters if counters is not None else Counters()
         # Connections admitted and not yet released.
         self.connections = 0
         # Refused connections still being told why (bounded: MAX_REFUSING).
         self._refusing = 0
 
-    def admit(self, peer: str, address: str | None) -> Refusal | None:
+    def admit(self, peer: str, address: str | None, *, kind: str) -> Refusal | None:
         """Count a new connection in, or say why it is refused (and log that).
 
         Args:
             peer: how the connection is named in logs.
             address: the peer's IP address (None: not over IP, like loopback).
+            kind: the frontend's kind ("text", "irc", "web"), for the metrics.
         """
         refusal = self._refusal(peer, address)
         if refusal is None:
             self.connections += 1
+            self.counters.opened(kind)
+        else:
+            self.counters.refused(refusal)
         return refusal
 
-    def release(self, address: str | None) -> None:
-        """A connection :meth:`admit` let in has closed."""
+    def release(self, address: str | None, *, kind: str) -> None:
+        """A connection :meth:`admit` let in (for a ``kind`` frontend) has closed."""
         self.connections -= 1
+        self.counters.closed(kind)
         if self._limited(address):
             assert address is not None
             self._addresses.release(address)

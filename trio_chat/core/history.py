@@ -35,11 +35,13 @@ import functools
 import logging
 import sqlite3
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import trio
 
+from trio_chat.core.counters import Histogram
 from trio_chat.core.events import Action, Message
 from trio_chat.core.store import MEMORY, Entry, HistoryStore
 
@@ -79,6 +81,8 @@ class History:
         memory = store.path == MEMORY
         self._read_limiter = self._write_limiter if memory else trio.CapacityLimiter(1)
         self.dropped = 0
+        # How long each batch took to write, in seconds (for the metrics).
+        self.write_seconds = Histogram()
 
     async def open(self) -> None:
         """Read where the file left off (call once, before recording)."""
@@ -176,6 +180,7 @@ class History:
             for topic in topics:
                 self.store.set_topic(*topic)
 
+        start = time.perf_counter()
         try:
             # Shielded: a batch taken from the queue is written, even at shutdown.
             with trio.CancelScope(shield=True):
@@ -187,6 +192,7 @@ class History:
                 len(topics),
                 exc,
             )
+        self.write_seconds.observe(time.perf_counter() - start)
         if entries:
             self._committed = max(self._committed, *(e.seq for e in entries))
             self._progress.set()

@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 
 import trio
 
 from trio_chat.core.backplane import Backplane, NullBackplane
+from trio_chat.core.counters import Counters
 from trio_chat.core.events import (
     Action,
     Crowd,
@@ -75,6 +76,7 @@ class Hub:
         outbox_messages, outbox_bytes: the bounds of each member's outbox;
             a member whose outbox would exceed either is dropped as too slow.
         recorder: told of every room message and topic change (the history).
+        counters: what is counted (for the metrics); a fresh set by default.
         topics: room topics kept from an earlier run, by room name.
         last_id: the id of the last event stamped in an earlier run; ids go on
             from there (the history's last sequence number).
@@ -91,6 +93,7 @@ class Hub:
         outbox_bytes: int = OUTBOX_BYTES,
         flush_interval: float = FLUSH_INTERVAL,
         recorder: Recorder | None = None,
+        counters: Counters | None = None,
         topics: Mapping[str, str] = {},
         last_id: int = 0,
         home: Iterable[str] = (LOBBY,),
@@ -108,6 +111,7 @@ class Hub:
         self._summarizing = False
         self._summary_due = trio.Event()
         self._recorder = recorder
+        self.counters = counters if counters is not None else Counters()
         self._members: dict[str, Member] = {}
         self._rooms: dict[str, Room] = {}
         self._topics = Topics.by_name(topics, name_key, self._rooms)
@@ -263,6 +267,7 @@ class Hub:
         if self._recorder is not None:
             self._recorder.record_topic(target.name, topic)
         event = TopicChanged(member.name, target.name, topic, *self._stamps.stamp())
+        self.counters.messages["topic"] += 1
         self.broadcast(target.name, event)
         self.backplane.publish(member, event)
         return event
@@ -290,6 +295,7 @@ class Hub:
         if self._members.get(key) is not member:
             return
         del self._members[key]
+        self.counters.departures[reason] += 1
         audience: set[Member] = set()
         for room in sorted(member.rooms):
             target = self._rooms.get(self._name_key(room))
@@ -331,7 +337,7 @@ class Hub:
             log_departure(member, reason, "left", detail, by)
             # Not deliver(): a member too slow to take the reason is still
             # dismissed for this reason, not evicted as too slow.
-            told = not queue_each((member,), Dismissed(reason, detail, by))
+            told = not queue_each((member,), Dismissed(reason, detail, by), self.counters)
         self.leave(member, reason, detail, by)
         # Told: the writer may deliver it until the deadline; else end now.
         member.link.close(reason, deadline if told else -math.inf)
@@ -391,6 +397,7 @@ class Hub:
         return target
 
     def _speak(self, member: Member, event: Message | Action) -> None:
+        self.counters.messages["action" if isinstance(event, Action) else "message"] += 1
         self.broadcast(event.room, event, exclude=member)
         if member.echo:
             self.deliver(member, Echo(event))
@@ -409,6 +416,7 @@ class Hub:
             raise NoSuchMember(target)
         event = Private(member.name, recipient.name, text, *self._stamps.stamp())
         self.deliver(recipient, event)
+        self.counters.messages["private"] += 1
         if member.echo:
             self.deliver(member, Echo(event))
         self.backplane.publish(member, event)
@@ -416,22 +424,21 @@ class Hub:
 
     def broadcast(self, room: str, event: ServerEvent, *, exclude: Member | None = None) -> None:
         """Put ``event`` into the outbox of every member of ``room`` but ``exclude``."""
-        self.send_each(
-            (m for m in self._room_members(room) if m is not exclude),
-            event,
-        )
+        self.send_each(self._room_members(room), event, exclude=exclude)
 
     def deliver(self, member: Member, event: ServerEvent) -> None:
         """Put ``event`` into one member's outbox (a reply, a notice)."""
         self.send_each((member,), event)
 
-    def send_each(self, members: Iterable[Member], event: ServerEvent) -> None:
-        """Encode ``event`` once per encoder and queue it for each member.
+    def send_each(
+        self, members: Collection[Member], event: ServerEvent, *, exclude: Member | None = None
+    ) -> None:
+        """Encode ``event`` once per encoder and queue it for each member (but ``exclude``).
 
         Members that cannot take it are evicted after the loop, so that the
         rooms being iterated do not change under it.
         """
-        for member, reason in queue_each(members, event):
+        for member, reason in queue_each(members, event, self.counters, exclude=exclude):
             self.evict(member, reason)
 
     def shutdown(self, notice: str, deadline: float = math.inf) -> None:
@@ -448,6 +455,6 @@ class Hub:
             member.outbox.close()
             member.link.close(Reason.SHUTDOWN, deadline)
 
-    def _room_members(self, room: str) -> Iterable[Member]:
+    def _room_members(self, room: str) -> Collection[Member]:
         target = self._rooms.get(self._name_key(room))
         return () if target is None else target.members.values()

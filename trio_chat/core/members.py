@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import trio
 
+from trio_chat.core.counters import Counters
 from trio_chat.core.events import Action, Message, Reason, ServerEvent, departure
 from trio_chat.core.outbox import Outbox, OutboxFull
 
@@ -115,27 +116,44 @@ def log_departure(
     LOGGER.log(level, verb, member.name, member.address, why, extra={"fields": fields})
 
 
-def queue_each(members: Iterable[Member], event: ServerEvent) -> list[tuple[Member, Reason]]:
-    """Encode ``event`` once per encoder and queue it in each member's outbox.
+def queue_each(
+    members: Collection[Member],
+    event: ServerEvent,
+    counters: Counters | None = None,
+    *,
+    exclude: Member | None = None,
+) -> list[tuple[Member, Reason]]:
+    """Encode ``event`` once per encoder and queue it in each member's outbox
+    (but ``exclude``'s).
 
     Returns the members that could not take it, and why (too slow, gone): the
     hub evicts them after the loop, so that the rooms being iterated do not
     change under it. An encoder that fails is logged, and its members skip
     this event: a frontend's bug must not stop delivery to everyone else.
+
+    The events queued are added to ``counters.deliveries``: all the members
+    but those skipped, which are counted on the rare paths, so that the loop
+    (the hot path) does no counting of its own.
     """
     encoded: dict[Encoder, bytes] = {}
     failed: set[Encoder] = set()
     dropped: list[tuple[Member, Reason]] = []
+    skipped = 0
     for member in members:
+        if member is exclude:
+            skipped += 1
+            continue
         data = encoded.get(member.encode)
         if data is None:
             if member.encode in failed:
+                skipped += 1
                 continue
             try:
                 data = encoded[member.encode] = member.encode(event)
             except Exception:
                 LOGGER.exception("encoding %s for %s failed", type(event).__name__, member.name)
                 failed.add(member.encode)
+                skipped += 1
                 continue
         try:
             member.outbox.put_nowait(data)
@@ -144,5 +162,7 @@ def queue_each(members: Iterable[Member], event: ServerEvent) -> list[tuple[Memb
         except trio.BrokenResourceError:
             dropped.append((member, Reason.LOST))
         except trio.ClosedResourceError:
-            pass  # already leaving: it has been told everything it will be told
+            skipped += 1  # already leaving: it has been told everything it will be told
+    if counters is not None:
+        counters.deliveries += len(members) - skipped - len(dropped)
     return dropped

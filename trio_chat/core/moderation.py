@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from trio_chat.core.accounts import AccountError, BanEntry, Guard, ban_target, covers_peer
+from trio_chat.core.counters import counts_refusals
 from trio_chat.core.events import ModAction, Moderated, Reason
 from trio_chat.core.hub import Hub
 from trio_chat.core.members import Member
@@ -81,6 +82,7 @@ class MuteOutcome:
     changed: bool
 
 
+@counts_refusals
 class Moderation:
     """Account and operator commands, on a connection's client.
 

@@ -29,6 +29,7 @@ import trio
 
 from trio_chat.core.accounts import Guard
 from trio_chat.core.clients import Arrival, Client, Password
+from trio_chat.core.counters import counts_refusals
 from trio_chat.core.events import (
     Action,
     Error,
@@ -53,6 +54,7 @@ from trio_chat.core.names import (
 from trio_chat.core.outbox import Outbox
 from trio_chat.core.refusals import (
     Banned,
+    InvalidName,
     Muted,
     NameBanned,
     NameRegistered,
@@ -75,6 +77,7 @@ LOGGER = logging.getLogger(__name__)
 LOGIN_ATTEMPTS = 3
 
 
+@counts_refusals
 class ChatService:
     """The chat's rules, for every frontend.
 
@@ -149,6 +152,7 @@ class ChatService:
             return False
         delay, warn = client.flood.check(trio.current_time())
         if delay > 0:
+            self.hub.counters.paced += 1
             await trio.sleep(delay)
         return warn
 
@@ -211,7 +215,13 @@ class ChatService:
     def _check_name(self, client: Client, raw: str) -> str:
         if not client.admitted:
             raise PasswordNeeded
-        name = valid_name(raw)
+        try:
+            name = valid_name(raw)
+        except InvalidName as refused:
+            now = self.guard.renamed_to(raw.strip())
+            if now is None:
+                raise
+            raise InvalidName(refused.problem, now=now) from None
         ban = self.guard.ban_of_name(name)
         if ban is not None:
             LOGGER.warning(

@@ -162,7 +162,7 @@ class TextFrontend:
                 IP, like the exempt loopback).
         """
         try:
-            refusal = self.admission.admit(peer, address)
+            refusal = self.admission.admit(peer, address, kind=self.kind)
             if refusal is not None:
                 with self.admission.refusing() as telling:
                     if telling:
@@ -177,7 +177,7 @@ class TextFrontend:
                 connection = Connection(stream, peer, fileno)
                 await self._serve(Session(connection, self.service, address=address))
             finally:
-                self.admission.release(address)
+                self.admission.release(address, kind=self.kind)
             await close_gently(stream)
         except CONNECTION_ERRORS as exc:
             if isinstance(exc, NotTLS):
