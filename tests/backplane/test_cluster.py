@@ -238,3 +238,21 @@ async def test_one_name_asked_on_two_servers_at_once_goes_to_one(redis: RedisSer
             finally:
                 redis.resume()
             assert sorted(outcomes) == ["in", "taken"]
+
+
+async def test_an_address_banned_on_one_server_is_shown_out_of_the_others(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    secret = tmp_path / "oper.txt"
+    secret.write_text("Oper-Secret-1\n")
+    with trio.fail_after(TEST_TIMEOUT):
+        async with servers(redis, 2, oper_password_file=str(secret)) as (a, b):
+            op = await a.join("op")  # in memory: no address of its own
+            bob = await b.connect()  # over TCP, from 127.0.0.1
+            await bob.register("bob")
+            await op.until("*** bob joined")
+            await op.send("/oper Oper-Secret-1", "/ban 127.0.0.1")
+            lines = await bob.expect_eof()
+            assert any("banned" in line for line in lines), lines
+            await op.until("*** bob left (banned by op)")
+            await bob.stream.aclose()

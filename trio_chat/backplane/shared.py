@@ -24,8 +24,10 @@ import coredis
 import trio
 
 from trio_chat.backplane.mirror import home_of
-from trio_chat.core.accounts import AccountError, BanEntry, Guard
+from trio_chat.core.accounts import AccountError, BanEntry, Guard, covers_peer
+from trio_chat.core.events import Reason
 from trio_chat.core.hub import Hub
+from trio_chat.core.moderation import DISMISS_TIMEOUT
 
 LOGGER = logging.getLogger(__name__)
 
@@ -103,8 +105,22 @@ class SharedState:
                 ban_kind, shown, until, by = json.loads(value)
                 entry = BanEntry(target, ban_kind, shown, until, by)
             await self.guard.adopt_ban(target, entry)
+            if entry is not None and entry.kind == "address":
+                self._end_sessions_under(entry)
         elif kind == "mute":
             self._mute(target, value is not None)
+
+    def _end_sessions_under(self, entry: BanEntry) -> None:
+        """This server's members from an address another server banned: they go, as there."""
+        deadline = trio.current_time() + DISMISS_TIMEOUT
+        for name in self.hub.names():
+            member = self.hub.find(name)
+            if (
+                member is not None
+                and home_of(member) is None
+                and covers_peer(entry, member.address)
+            ):
+                self.hub.dismiss(member, Reason.BANNED, deadline, detail=entry.term(), by=entry.by)
 
     def _mute(self, key: str, on: bool) -> None:
         if on:
