@@ -256,3 +256,24 @@ async def test_an_address_banned_on_one_server_is_shown_out_of_the_others(
             assert any("banned" in line for line in lines), lines
             await op.until("*** bob left (banned by op)")
             await bob.stream.aclose()
+
+
+async def test_logging_in_on_another_server_ends_the_session_on_the_first(
+    redis: RedisServer,
+) -> None:
+    with trio.fail_after(TEST_TIMEOUT):
+        async with servers(redis, 2) as (a, b):
+            ana, carl = await a.members("ana", "carl")
+            await ana.send("/register Ana-Secret-1")
+            await ana.until("*** ana is registered to you now")
+            await shared_by(b, lambda: b.app.service.guard.registered_name("ana"))
+            again = b.open()
+            await again.line()
+            await again.send("/login ana Ana-Secret-1")
+            await again.until("*** Welcome")
+            lines = await ana.expect_eof()
+            assert any("elsewhere" in line for line in lines), lines
+            await carl.until("*** ana left (logged in from elsewhere)")
+            await carl.until("*** ana joined")
+            await again.send("hello from B")
+            await carl.until("ana: hello from B")
