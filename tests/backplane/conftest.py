@@ -87,3 +87,47 @@ async def redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
             if server.process is not None:
                 server.resume()
             await server.stop()
+
+
+class Proxy:
+    """A TCP relay to Redis for one server: :meth:`cut` partitions it, :meth:`heal` ends that."""
+
+    def __init__(self, redis: RedisServer) -> None:
+        self.redis = redis
+        self.port = 0
+        self.url = ""
+        self.cut_off = False
+        self._scopes: list[trio.CancelScope] = []
+
+    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+        self.port = listeners[0].socket.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        task_status.started()
+        await trio.serve_listeners(self._relay, listeners)
+
+    async def _relay(self, client: trio.SocketStream) -> None:
+        async with client:
+            if self.cut_off:
+                return
+            async with await trio.open_tcp_stream("127.0.0.1", self.redis.port) as server:
+                with trio.CancelScope() as scope:
+                    self._scopes.append(scope)
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(_pump, client, server)
+                        nursery.start_soon(_pump, server, client)
+
+    def cut(self) -> None:
+        self.cut_off = True
+        for scope in self._scopes:
+            scope.cancel()
+        self._scopes.clear()
+
+    def heal(self) -> None:
+        self.cut_off = False
+
+
+async def _pump(source: trio.SocketStream, sink: trio.SocketStream) -> None:
+    async for data in source:
+        await sink.send_all(data)
+    await sink.send_eof()

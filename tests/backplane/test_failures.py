@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from trio_chat.backplane.redis import REACHABLE, UNREACHABLE, RedisBackplane
 
 from ..conftest import Peer, Running, running_app, running_server
-from .conftest import RedisServer
+from .conftest import Proxy, RedisServer
 
 TEST_TIMEOUT = 20
 HEARTBEAT = 0.1
@@ -126,3 +126,31 @@ async def test_a_slow_redis_never_stalls_local_delivery(redis: RedisServer) -> N
         *(f"ana: {x}" for x in lines[:sent]),
         "ana: after",
     ]
+
+
+async def test_a_server_cut_off_from_redis_is_lost_for_the_others_then_back(
+    redis: RedisServer,
+) -> None:
+    with trio.fail_after(TEST_TIMEOUT):
+        async with trio.open_nursery() as nursery:
+            proxy = Proxy(redis)
+            await nursery.start(proxy.serve)
+            async with (
+                running_app(redis=redis.url, redis_heartbeat=HEARTBEAT) as a,
+                running_app(redis=proxy.url, redis_heartbeat=HEARTBEAT) as b,
+            ):
+                ana = await a.join("ana")
+                bob = await b.join("bob")
+                await ana.until("*** bob joined")
+                proxy.cut()
+                await bob.until(f"*** {UNREACHABLE}")
+                await ana.until("*** bob left (server lost)")
+                await ana.send("while you were away")
+                proxy.heal()
+                await bob.until(f"*** {REACHABLE}")
+                await ana.until("*** bob joined")
+                # B reads on from where it stopped: what A said meanwhile reaches bob.
+                await bob.until("ana: while you were away")
+                await bob.send("back")
+                await ana.until("bob: back")
+            nursery.cancel_scope.cancel()
