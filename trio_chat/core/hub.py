@@ -307,10 +307,10 @@ class Hub:
         member.rooms.clear()
         member.present = False
         member.outbox.close()
-        quit = Quit(member.name, reason, detail, by)
+        departed = Quit(member.name, reason, detail, by)
         if audience:
-            self.send_each(audience, quit)
-        self.backplane.publish(member, quit)
+            self.send_each(audience, departed)
+        self.backplane.publish(member, departed)
 
     def evict(self, member: Member, reason: Reason) -> None:
         """Throw ``member`` out now (too slow, connection lost): leave and cancel its session.
