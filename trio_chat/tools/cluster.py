@@ -10,6 +10,8 @@ the port. Ctrl+C (or SIGTERM) stops the servers first, then Redis.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import logging
 import shutil
 import signal
@@ -25,9 +27,18 @@ from trio_chat.core.datafile import default_path
 LOGGER = logging.getLogger("trio_chat.cluster")
 
 READY = b"Ready to accept connections"
+# prctl(2): the signal a child gets when its parent dies.
+PR_SET_PDEATHSIG = 1
 # Seconds redis-server has to start, and the servers to stop after Ctrl+C.
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM if this tool dies (even by SIGKILL). Linux only."""
+    # Elsewhere (no prctl): a tool killed outright leaves them to be stopped by hand.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
@@ -56,7 +67,7 @@ async def start_redis(command: list[str], nursery: trio.Nursery) -> trio.Process
     """redis-server, once it accepts connections (its later lines are shown)."""
     # Its own session: Ctrl+C reaches this tool only, which stops Redis last.
     process = await trio.lowlevel.open_process(
-        command, stdout=subprocess.PIPE, start_new_session=True
+        command, stdout=subprocess.PIPE, start_new_session=True, preexec_fn=_die_with_parent
     )
     assert process.stdout is not None
     seen = b""
@@ -107,7 +118,7 @@ async def start_server(port: str, url: str, nursery: trio.Nursery) -> trio.Proce
         sys.executable, "-m", "trio_chat", "serve", "--port", port, "--redis", url, "--db", str(db),
     ]  # fmt: skip
     server = await trio.lowlevel.open_process(
-        command, stderr=subprocess.PIPE, start_new_session=True
+        command, stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_die_with_parent
     )
     nursery.start_soon(pipe_lines, server.stderr, f"[{port}]")
     return server
