@@ -13,8 +13,10 @@ VIA_MAKE := TRIO_CHAT_VIA_MAKE=1
 # Every option has a make variable (the README's Options table lists them all):
 #   make serve   HOST PORT MAX_CLIENTS DB HISTORY PASSWORD_FILE OPER_PASSWORD_FILE
 #                FLOOD_RATE FLOOD_BURST MAX_PER_ADDRESS CONNECT_RATE EXEMPT
-#                TLS_CERT TLS_KEY LOG_LEVEL LOG_FORMAT REDIS REDIS_HEARTBEAT
-#   make cluster REDIS_PORT (6390) PORTS ("5000 5001"): a local Redis and two servers sharing it
+#                TLS_CERT TLS_KEY LOG_LEVEL LOG_FORMAT WEB_PORT NO_WEB=1 WEB_ORIGIN="URL URL"
+#                REDIS REDIS_HEARTBEAT
+#   make cluster REDIS_PORT (6390) PORTS ("5000 5001") WEB_PORTS ("8080 8081"): a local Redis
+#                and two servers sharing it
 #   make client  NAME HOST PORT SERVER_PASSWORD_FILE PASSWORD_FILE TLS_CA TLS=1 NO_COLOR=1
 #                NO_RECONNECT=1
 #   make cert    HOSTS="name 192.168.1.20" (more names) CERT_DIR DAYS FORCE=1
@@ -36,6 +38,8 @@ SERVE_ARGS := $(call opt,HOST,--host) $(call opt,PORT,--port) \
 	$(call opt,MAX_PER_ADDRESS,--max-per-address) $(call opt,CONNECT_RATE,--connect-rate) \
 	$(call opt,EXEMPT,--exempt) $(call opt,TLS_CERT,--tls-cert) $(call opt,TLS_KEY,--tls-key) \
 	$(call opt,LOG_LEVEL,--log-level) $(call opt,LOG_FORMAT,--log-format) \
+	$(call opt,WEB_PORT,--web-port) $(call flag,NO_WEB,--no-web) \
+	$(foreach origin,$(WEB_ORIGIN),--web-origin $(call quote,$(origin))) \
 	$(call opt,REDIS,--redis) $(call opt,REDIS_HEARTBEAT,--redis-heartbeat)
 CLIENT_ARGS := $(call opt,NAME,--name) $(call opt,HOST,--host) $(call opt,PORT,--port) \
 	$(call opt,SERVER_PASSWORD_FILE,--server-password-file) \
@@ -44,7 +48,7 @@ CLIENT_ARGS := $(call opt,NAME,--name) $(call opt,HOST,--host) $(call opt,PORT,-
 CERT_ARGS := $(foreach name,$(HOSTS),--host $(call quote,$(name))) \
 	$(call opt,CERT_DIR,--out) $(call opt,DAYS,--days) $(call flag,FORCE,--force)
 
-.PHONY: serve client cert cluster test bench soak format venv clean
+.PHONY: serve client cert cluster test bench soak format venv clean screenshots
 
 serve: $(STAMP)
 	@exec env $(VIA_MAKE) $(BIN)/trio-chat serve $(SERVE_ARGS)
@@ -59,10 +63,11 @@ cert: $(STAMP)
 	@exec env $(VIA_MAKE) $(BIN)/trio-chat cert $(CERT_ARGS)
 
 # A local redis-server (REDIS_PORT, default 6390) and one server per port of PORTS
-# (default 5000 5001), sharing it: see README, Several servers. Ctrl+C stops them all.
+# (default 5000 5001; web pages on WEB_PORTS, 8080 8081), sharing it: see README,
+# Several servers. Ctrl+C stops them all.
 cluster: $(STAMP)
 	@exec env $(VIA_MAKE) $(BIN)/python -m trio_chat.tools.cluster \
-		$(call opt,REDIS_PORT,--redis-port) $(call opt,PORTS,--ports)
+		$(call opt,REDIS_PORT,--redis-port) $(call opt,PORTS,--ports) $(call opt,WEB_PORTS,--web-ports)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -77,6 +82,10 @@ bench: $(STAMP)
 # Clients join, chat, leave and reconnect for 2 minutes; fails on any loss, leak or error.
 soak: $(STAMP)
 	$(BIN)/trio-chat soak $(SOAK_ARGS)
+
+# The README's pictures of the web page (docs/screenshot-*.png), taken by its browser test.
+screenshots: $(STAMP)
+	TRIO_CHAT_SCREENSHOTS=$(CURDIR)/docs $(BIN)/pytest -q tests/web/static/test_screenshots.py
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -477,7 +477,7 @@ async def running_server(
     """
     db = () if default_history or "--db" in extra else ("--db", ":memory:")
     async with program(
-        "serve", "--host", "127.0.0.1", "--port", "0", *db, *extra, read="stderr"
+        "serve", "--host", "127.0.0.1", "--port", "0", "--web-port", "0", *db, *extra, read="stderr"
     ) as srv:
         srv.startup.append(await srv.io.line())
         while "listening on" not in srv.startup[-1]:

@@ -98,7 +98,15 @@ async def test_client_without_a_server_explains_and_fails() -> None:
 async def test_server_on_a_busy_port_explains_and_fails() -> None:
     async with running_server() as (_, port):
         result = await run_trio_chat(
-            "serve", "--host", "127.0.0.1", "--port", str(port), "--db", ":memory:"
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--web-port",
+            "0",
+            "--db",
+            ":memory:",
         )
     assert result.returncode == 1
     error = result.stderr.decode()
@@ -170,7 +178,17 @@ async def test_serve_with_a_missing_or_empty_password_file_exits_1_with_one_clea
         ("--password-file", str(tmp_path / "missing"), "cannot read the password file"),
         ("--oper-password-file", empty, f"the operator password file {empty} is empty"),
     ):
-        serve = ["serve", "--host", "127.0.0.1", "--port", "0", "--db", ":memory:"]
+        serve = [
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--web-port",
+            "0",
+            "--db",
+            ":memory:",
+        ]
         result = await run_trio_chat(*serve, option, path)
         assert result.returncode == 1
         error = result.stderr.decode()
@@ -296,7 +314,7 @@ async def test_tls_setup_errors_are_one_clear_line(tmp_path: Path) -> None:
     made = await run_trio_chat("cert", "--out", str(tmp_path))
     assert made.returncode == 0
     cert = str(tmp_path / "cert.pem")
-    serve = ["serve", "--host", "127.0.0.1", "--port", "0", "--db", ":memory:"]
+    serve = ["serve", "--host", "127.0.0.1", "--port", "0", "--web-port", "0", "--db", ":memory:"]
     cases = [
         (["--tls-cert", cert, "--tls-key", "missing.pem"], "cannot read missing.pem: no such file"),
         (["--tls-cert", cert, "--tls-key", cert], f"{cert} is not a PEM private key"),

@@ -195,7 +195,9 @@ def test_a_history_file_in_use_suggests_another_as_typed(
 ) -> None:
     path = tmp_path / "history.sqlite3"
     with closing(HistoryStore(path)):
-        code = main(["serve", "--host", "127.0.0.1", "--port", "0", "--db", str(path)])
+        code = main(
+            ["serve", "--host", "127.0.0.1", "--port", "0", "--web-port", "0", "--db", str(path)]
+        )
     assert code == 1
     [line] = [r.getMessage() for r in caplog.records if "in use" in r.getMessage()]
     assert f"history file {path} is in use by another trio-chat server" in line
@@ -252,6 +254,8 @@ SAMPLES = {
     "--log-level": "debug",
     "--log-format": "json",
     "--days": "30",
+    "--web-port": "8081",
+    "--web-origin": "http://chat.lan:8080",
     "--redis": "redis://127.0.0.1:6390/0",
     "--redis-heartbeat": "0.5",
 }

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 # Each command imports what it needs when it runs: `trio-chat cert` never loads
 # the server, `trio-chat client` never loads the hub (issue #10).
-from trio_chat import DEFAULT_PORT, hints
+from trio_chat import DEFAULT_PORT, DEFAULT_WEB_PORT, hints
 
 from . import __version__
 
@@ -175,6 +175,37 @@ def _serve_options(serve: argparse.ArgumentParser) -> None:
         choices=LOG_FORMATS,
         help="text (default) or json: one JSON object per line, for log collectors",
     )
+    _web_options(serve)
+
+
+def _web_options(serve: argparse.ArgumentParser) -> None:
+    web = serve.add_argument_group("the web page (see README, Web page)")
+    web.add_argument(
+        "--web-port",
+        type=_listen_port,
+        default=DEFAULT_WEB_PORT,
+        metavar="PORT",
+        help="port of the web page and its WebSocket (default %(default)s; 0: any free port)",
+    )
+    web.add_argument("--no-web", action="store_true", help="serve no web page")
+    web.add_argument(
+        "--web-origin",
+        type=_origin,
+        action="append",
+        default=[],
+        metavar="URL",
+        help="also let pages from this origin (http://host:port) use the chat; repeatable",
+    )
+
+
+def _origin(text: str) -> str:
+    from trio_chat.web.routes import origin_of
+
+    if origin_of(text) is None or text.rstrip("/").count("/") > 2:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an origin: use http://HOST[:PORT] or https://HOST[:PORT]"
+        )
+    return text.rstrip("/")
 
 
 def _client_options(client: argparse.ArgumentParser) -> None:
@@ -316,6 +347,8 @@ def serve(args: argparse.Namespace) -> int:
         ),
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
+        web_port=None if args.no_web else args.web_port,
+        web_origins=tuple(args.web_origin),
         redis=args.redis,
         redis_heartbeat=args.redis_heartbeat,
     )

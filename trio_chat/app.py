@@ -50,10 +50,11 @@ from trio_chat.core.names import name_key
 from trio_chat.core.service import ChatService
 from trio_chat.core.store import MEMORY, HistoryStore
 from trio_chat.metrics import Metrics
-from trio_chat.net.listeners import lan_addresses, raise_open_file_limit
+from trio_chat.net.listeners import ListenError, lan_addresses, raise_open_file_limit
 from trio_chat.net.tls import server_context
 from trio_chat.text.server import FAREWELL_TIMEOUT, SHUTDOWN_NOTICE, TextFrontend
 from trio_chat.text.session import NAME_TIMEOUT
+from trio_chat.web.server import WebFrontend, announce_web
 
 if TYPE_CHECKING:
     from trio_chat.backplane.redis import RedisBackplane
@@ -86,6 +87,10 @@ class ServerConfig:
     tls_key: str | None = None
     # Seconds a connection has to choose a valid name.
     name_timeout: float = NAME_TIMEOUT
+    # The web page's port (None: no web door; the CLI's default is 8080), and
+    # page origins allowed besides its own (--web-origin).
+    web_port: int | None = None
+    web_origins: tuple[str, ...] = ()
     # redis://HOST:PORT/DB: share rooms with the servers using the same Redis.
     redis: str | None = None
     # Seconds between the backplane's heartbeats (a server is lost after three).
@@ -289,11 +294,29 @@ async def build_app(
         name_timeout=config.name_timeout,
         ssl_context=context,
     )
-    return App(service, admission, [text], metrics)
+    frontends: list[Frontend] = [text]
+    if config.web_port is not None:
+        web = WebFrontend(
+            service,
+            admission,
+            host=config.host,
+            port=config.web_port,
+            name_timeout=config.name_timeout,
+            ssl_context=context,
+            origins=config.web_origins,
+            metrics=metrics.render,
+        )
+        frontends.append(web)
+    return App(service, admission, frontends, metrics)
 
 
-async def announce(listeners: Sequence[trio.SocketListener], config: ServerConfig) -> None:
-    """Log where the server listens and how other PCs reach it."""
+async def announce(
+    listeners: Sequence[trio.SocketListener],
+    config: ServerConfig,
+    *,
+    web: Sequence[trio.SocketListener] = (),
+) -> None:
+    """Log where the server listens and how other PCs reach it (``web``: the page's port)."""
     tls = "TLS, " if config.tls_cert else ""
     for listener in listeners:
         host, port = listener.socket.getsockname()[:2]
@@ -326,6 +349,8 @@ async def announce(listeners: Sequence[trio.SocketListener], config: ServerConfi
     else:
         everyone = hints.option("serve", "--host", "0.0.0.0")
         LOGGER.info("only %s is served: use %s to let other PCs in", config.host, everyone)
+    if web:
+        await announce_web(web, config.host, tls=bool(config.tls_cert))
 
 
 async def run_server(
@@ -343,7 +368,8 @@ async def run_server(
             nursery.start_soon(_on_signals, signals, app)
             async with trio.open_nursery() as serving:
                 listeners: list[trio.SocketListener] = await serving.start(app.run)
-                await announce(listeners, config)
+                text = app.listening.get("text", listeners)
+                await announce(text, config, web=app.listening.get("web", ()))
                 task_status.started(listeners)
             # app.run() returned: the shutdown is complete.
             nursery.cancel_scope.cancel()
@@ -411,11 +437,14 @@ async def _on_signals(signals: AsyncIterator[int], app: App) -> None:
 
 def describe_bind_error(exc: OSError, config: ServerConfig) -> str:
     """A one-line explanation of why the server could not listen."""
-    where = f"{config.host or '*'}:{config.port}"
+    port, flag = config.port, "--port"
+    if isinstance(exc, ListenError):  # another door's port
+        port, flag = exc.port, exc.option
+    where = f"{config.host or '*'}:{port}"
     if exc.errno == errno.EADDRINUSE:
         return (
             f"cannot listen on {where}: the port is in use (another trio-chat server?); "
-            f"choose another with {hints.option('serve', '--port', config.port + 1)}"
+            f"choose another with {hints.option('serve', flag, port + 1)}"
         )
     if exc.errno == errno.EACCES:
         return f"cannot listen on {where}: permission denied (ports below 1024 need root)"

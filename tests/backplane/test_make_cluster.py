@@ -20,6 +20,7 @@ async def test_the_cluster_tool_runs_two_servers_that_share_rooms_then_stops_the
     redis_port, ports = free_port(), [free_port(), free_port()]
     command = [sys.executable, "-m", "trio_chat.tools.cluster", "--redis-port", str(redis_port)]
     command += ["--ports", " ".join(map(str, ports))]
+    command += ["--web-ports", f"{free_port()} {free_port()}"]
     with trio.fail_after(TEST_TIMEOUT):
         process = await trio.lowlevel.open_process(command, stderr=subprocess.PIPE)
         assert process.stderr is not None

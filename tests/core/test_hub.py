@@ -249,6 +249,21 @@ async def test_member_with_full_message_queue_is_evicted_as_too_slow(hub: Hub) -
     assert hub.names() == ["ana", "bob"]
 
 
+async def test_put_queues_a_frontends_own_bytes_and_evicts_a_member_too_slow_for_them(
+    hub: Hub,
+) -> None:
+    ana, slow = join(hub, "ana"), join(hub, "slow", Outbox(max_messages=1))
+    received(ana)
+    hub.put(slow, b"pong")  # a frontend's own frame, in order with the events
+    assert hub.find("slow") is slow
+    hub.put(slow, b"pong")  # no room left: evicted, as from a broadcast
+    assert received(ana) == b"*** slow left (too slow)\n"
+    assert slow.link.scope.cancel_called
+    assert received(slow) == b"pong"
+    hub.put(slow, b"late")  # leaving already: nothing happens, nothing raises
+    assert hub.names() == ["ana"]
+
+
 async def test_evicted_member_keeps_what_was_queued_then_ends(hub: Hub) -> None:
     ana = join(hub, "ana")
     slow = join(hub, "slow", Outbox(max_messages=1))

@@ -87,6 +87,22 @@ def test_summary_shows_what_a_stalled_reader_cost_in_memory() -> None:
     )
 
 
+async def test_tiny_bench_with_web_pages(tmp_path: Path) -> None:
+    report = tmp_path / "bench.json"
+    command = [sys.executable, "-m", "trio_chat", "bench", "--scenario", "tiny-web"]
+    done = await trio.run_process(
+        [*command, "--json", str(report)], capture_stdout=True, capture_stderr=True, check=False
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    [run] = json.loads(report.read_text())
+    assert (run["target"], run["scenario"], run["error"]) == ("trio_chat", "tiny-web", None)
+    [phase] = run["phases"]
+    # Every message reaches the 4 other pages (a page's own echo is not counted), none lost.
+    assert phase["sent"] > 0
+    assert phase["deliveries"] == phase["expected_deliveries"] == phase["sent"] * 4
+    assert phase["p99_ms"] is not None
+
+
 async def test_two_servers_sharing_a_redis_report_cross_server_deliveries(tmp_path: Path) -> None:
     report = tmp_path / "bench.json"
     command = [sys.executable, "-m", "trio_chat", "bench", "--scenario", "tiny-2servers"]

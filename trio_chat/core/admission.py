@@ -12,6 +12,13 @@ before any greeting or TLS handshake. The checks, in order:
    connections open at once, and new connections a minute. Exempt addresses
    (loopback by default) and connections not over IP skip these.
 
+A connection that is not a chat connection yet (the web door's HTTP, where a
+page load opens several) is admitted with ``paced=False``: it counts against
+every bound but the new-connection rate, which :meth:`Admission.pace` charges
+once it becomes one (the upgrade to the WebSocket). Reloading a page then
+never uses up ``--connect-rate``, and the open-connections bound still holds
+a slowloris to a few connections per address.
+
 A refusal is a typed :class:`~trio_chat.core.refusals.Refused` (returned,
 not raised: the frontend tells the peer outside any except clause), worded
 by the frontend for its protocol. Each refusal is logged here, at most once per address every
@@ -85,20 +92,40 @@ class Admission:
         # Refused connections still being told why (bounded: MAX_REFUSING).
         self._refusing = 0
 
-    def admit(self, peer: str, address: str | None, *, kind: str) -> Refusal | None:
+    def admit(
+        self, peer: str, address: str | None, *, kind: str, paced: bool = True
+    ) -> Refusal | None:
         """Count a new connection in, or say why it is refused (and log that).
 
         Args:
             peer: how the connection is named in logs.
             address: the peer's IP address (None: not over IP, like loopback).
             kind: the frontend's kind ("text", "irc", "web"), for the metrics.
+            paced: a chat connection, which draws on the new-connection rate
+                now; False: not yet, :meth:`pace` charges it when it becomes one.
         """
-        refusal = self._refusal(peer, address)
+        refusal = self._refusal(peer, address, paced=paced)
         if refusal is None:
             self.connections += 1
             self.counters.opened(kind)
         else:
             self.counters.refused(refusal)
+        return refusal
+
+    def pace(self, peer: str, address: str | None) -> TooManyNewConnections | None:
+        """An admitted connection (``paced=False``) becomes a chat connection: the rate applies.
+
+        The connection stays admitted either way (its owner releases it).
+        """
+        if not self._limited(address):
+            return None
+        assert address is not None
+        now = trio.current_time()
+        refusal = self._addresses.pace(address, now)
+        if refusal is not None:
+            self.counters.refused(refusal)
+            text = describe_limit(refusal)
+            self._log(address, now, peer, text, text)
         return refusal
 
     def release(self, address: str | None, *, kind: str) -> None:
@@ -124,7 +151,7 @@ class Admission:
     def _limited(self, address: str | None) -> bool:
         return address is not None and not self.limits.is_exempt(address)
 
-    def _refusal(self, peer: str, address: str | None) -> Refusal | None:
+    def _refusal(self, peer: str, address: str | None, *, paced: bool) -> Refusal | None:
         now = trio.current_time()
         if self.connections >= self.max_clients:
             # The count is logged at most once per REFUSAL_LOG_INTERVAL.
@@ -138,7 +165,7 @@ class Admission:
             return Banned(ban)
         if address is None or not self._limited(address):
             return None
-        limit = self._addresses.admit(address, now)
+        limit = self._addresses.admit(address, now, paced=paced)
         if limit is not None:
             text = describe_limit(limit)
             self._log(address, now, peer, text, text)

@@ -49,7 +49,16 @@ from trio_chat.core.events import (
     ServerEvent,
     TopicChanged,
 )
-from trio_chat.core.members import Encoder, Link, Member, Recorder, Room, log_departure, queue_each
+from trio_chat.core.members import (
+    Encoder,
+    Link,
+    Member,
+    Recorder,
+    Room,
+    log_departure,
+    queue_each,
+    queue_one,
+)
 from trio_chat.core.outbox import FLUSH_INTERVAL, OUTBOX_BYTES, OUTBOX_MESSAGES, Flusher, Outbox
 from trio_chat.core.refusals import NameTaken, NoSuchMember, NoSuchRoom, NotInRoom, ServerClosing
 from trio_chat.core.stamps import Stamps
@@ -429,6 +438,16 @@ class Hub:
     def deliver(self, member: Member, event: ServerEvent) -> None:
         """Put ``event`` into one member's outbox (a reply, a notice)."""
         self.send_each((member,), event)
+
+    def put(self, member: Member, data: bytes) -> None:
+        """Queue bytes a frontend framed itself (an answer, a pong) for ``member``.
+
+        In order with the events; a member that cannot take them is evicted,
+        as from a broadcast.
+        """
+        why = queue_one(member, data)
+        if why is not None and why is not Reason.CLOSED:
+            self.evict(member, why)
 
     def send_each(
         self, members: Collection[Member], event: ServerEvent, *, exclude: Member | None = None

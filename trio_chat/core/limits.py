@@ -231,12 +231,26 @@ class AddressLimiter:
         # logged since (logging each refusal in a storm would flood the log).
         self._logged: dict[str, tuple[float, int]] = {}
 
-    def admit(self, address: str, now: float) -> TooManyConnections | TooManyNewConnections | None:
-        """Count a new connection from ``address``; or say why it is refused."""
+    def admit(
+        self, address: str, now: float, *, paced: bool = True
+    ) -> TooManyConnections | TooManyNewConnections | None:
+        """Count a new connection from ``address``; or say why it is refused.
+
+        ``paced``: it also draws on the new-connection rate (see :meth:`pace`).
+        """
         limits = self.limits
         key = address_key(address)
         if self._open.get(key, 0) >= limits.max_per_address:
             return TooManyConnections(limits.max_per_address)
+        if paced and (refusal := self.pace(address, now)) is not None:
+            return refusal
+        self._open[key] = self._open.get(key, 0) + 1
+        return None
+
+    def pace(self, address: str, now: float) -> TooManyNewConnections | None:
+        """Take one of ``address``'s new chat connections a minute; or say it has none left."""
+        limits = self.limits
+        key = address_key(address)
         # Most recently seen last; past the cap, the longest unseen is forgotten
         # (a storm of new addresses costs O(1) each, and bounded memory).
         bucket = self._buckets.pop(key, None)
@@ -247,7 +261,6 @@ class AddressLimiter:
         self._buckets[key] = bucket
         if not bucket.try_take(now):
             return TooManyNewConnections(limits.connect_rate)
-        self._open[key] = self._open.get(key, 0) + 1
         return None
 
     def release(self, address: str) -> None:

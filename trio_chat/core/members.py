@@ -116,6 +116,24 @@ def log_departure(
     LOGGER.log(level, verb, member.name, member.address, why, extra={"fields": fields})
 
 
+def queue_one(member: Member, data: bytes) -> Reason | None:
+    """Queue ``data`` in ``member``'s outbox; None if queued, else why it was not.
+
+    ``TOO_SLOW`` (full) and ``LOST`` (its writer is gone): the member must be
+    evicted. ``CLOSED``: already leaving, it has been told everything it will
+    be told; nothing to do.
+    """
+    try:
+        member.outbox.put_nowait(data)
+    except OutboxFull:
+        return Reason.TOO_SLOW
+    except trio.BrokenResourceError:
+        return Reason.LOST
+    except trio.ClosedResourceError:
+        return Reason.CLOSED
+    return None
+
+
 def queue_each(
     members: Collection[Member],
     event: ServerEvent,
@@ -155,14 +173,12 @@ def queue_each(
                 failed.add(member.encode)
                 skipped += 1
                 continue
-        try:
-            member.outbox.put_nowait(data)
-        except OutboxFull:
-            dropped.append((member, Reason.TOO_SLOW))
-        except trio.BrokenResourceError:
-            dropped.append((member, Reason.LOST))
-        except trio.ClosedResourceError:
-            skipped += 1  # already leaving: it has been told everything it will be told
+        why = queue_one(member, data)
+        if why is not None:
+            if why is Reason.CLOSED:
+                skipped += 1
+            else:
+                dropped.append((member, why))
     if counters is not None:
         counters.deliveries += len(members) - skipped - len(dropped)
     return dropped

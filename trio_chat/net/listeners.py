@@ -29,6 +29,15 @@ KEEPALIVE_COUNT = 4
 USER_TIMEOUT_MS = (KEEPALIVE_IDLE + KEEPALIVE_INTERVAL * KEEPALIVE_COUNT) * 1000
 
 
+class ListenError(OSError):
+    """A door's port cannot be listened on, with the option that chose it (``--web-port``)."""
+
+    def __init__(self, error: OSError, port: int, option: str) -> None:
+        super().__init__(error.errno, error.strerror)
+        self.port = port
+        self.option = option
+
+
 async def close_gently(stream: trio.abc.Stream) -> None:
     """Half-close a TCP connection, then read and drop what the peer still sends.
 

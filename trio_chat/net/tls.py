@@ -206,11 +206,13 @@ class TLSOnly(trio.abc.HalfCloseableStream):
     """
 
     # One per TLS connection, thousands at once: no per-instance __dict__.
-    __slots__ = ("_checked", "transport")
+    __slots__ = ("_checked", "_reply", "transport")
 
-    def __init__(self, transport: trio.SocketStream) -> None:
+    def __init__(self, transport: trio.SocketStream, reply: bytes = NOT_TLS_REPLY) -> None:
         self.transport = transport
         self._checked = False
+        # What a plain-text client is told (the web door answers in HTTP).
+        self._reply = reply
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
         data = await self.transport.receive_some(max_bytes)
@@ -224,7 +226,7 @@ class TLSOnly(trio.abc.HalfCloseableStream):
     async def _turn_away(self) -> None:
         with trio.move_on_after(LINGER_TIMEOUT):
             try:
-                await self.transport.send_all(NOT_TLS_REPLY)
+                await self.transport.send_all(self._reply)
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                 return
             await linger(self.transport)  # so the reply is read, not reset

@@ -33,6 +33,9 @@ THREADED_ORIGINAL = BENCHMARKS / "threaded_original.py"
 C_LOADGEN = BENCHMARKS / "loadgen.c"
 
 
+WEB_RATES = (250.0, 500.0, 1000.0, 2000.0)
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -46,6 +49,10 @@ class Scenario:
     capacity: bool = False
     # The default targets it runs against (None: all).
     targets: tuple[str, ...] | None = None
+    # The clients are web pages (WebSockets on the web port), not text clients.
+    web: bool = False
+    # The generator it needs ("python": the only one with web pages), if not the chosen one.
+    generator: str | None = None
     # Servers sharing one Redis (``--redis``), the clients spread over them.
     servers: int = 1
 
@@ -63,6 +70,14 @@ SCENARIOS = {
     # The threaded original announces every join to everyone under one lock:
     # 10,000 of them would take it hours, so it is left out here.
     "capacity": Scenario("capacity", 10_000, (), capacity=True, targets=("trio_chat",)),
+    # Web pages in a room of 100, beside text clients at the same rates, both driven by
+    # the Python generator (the one that speaks WebSocket): what the web door costs.
+    "fanout-100-web": Scenario(
+        "fanout-100-web", 100, WEB_RATES, web=True, generator="python", targets=("trio_chat",)
+    ),
+    "fanout-100-text": Scenario(
+        "fanout-100-text", 100, WEB_RATES, generator="python", targets=("trio_chat",)
+    ),
     # fanout-100 on two servers sharing a local Redis, half the clients on each: every
     # message reaches half its audience through Redis (the cross-server columns).
     "fanout-100-2servers": Scenario(
@@ -71,6 +86,16 @@ SCENARIOS = {
 }
 QUICK = {
     "tiny": Scenario("tiny", 5, (20,), senders=2, duration=1.0),
+    "tiny-web": Scenario(
+        "tiny-web",
+        5,
+        (20,),
+        senders=2,
+        duration=1.0,
+        web=True,
+        generator="python",
+        targets=("trio_chat",),
+    ),
     "tiny-2servers": Scenario(
         "tiny-2servers", 6, (20,), senders=2, duration=1.0, servers=2, targets=("trio_chat",)
     ),
@@ -80,12 +105,14 @@ QUICK = {
 @dataclass
 class Target:
     name: str
-    command: list[str]  # "{port}" becomes the port, "{tmp}" a temporary directory
+    # "{port}" becomes the port, "{webport}" the web port, "{tmp}" a temporary directory
+    command: list[str]
 
 
 def default_targets() -> list[Target]:
     trio_chat = [sys.executable, "-m", "trio_chat", "serve", "--host", "127.0.0.1"]
     trio_chat += ["--port", "{port}", "--db", "{tmp}/history.sqlite3", "--log-level", "warning"]
+    trio_chat += ["--web-port", "{webport}"]
     original = [sys.executable, str(THREADED_ORIGINAL), "{port}"]
     return [Target("trio_chat", trio_chat), Target("threaded-original", original)]
 
@@ -149,9 +176,13 @@ PYTHON_LOADGEN = [sys.executable, "-m", "trio_chat.tools.loadgen"]
 
 def start_servers(
     target: Target, scenario: Scenario, tmp: str
-) -> tuple[list[int], list[subprocess.Popen[bytes]]]:
-    """The target's server(s), pinned to core 0 (with their Redis, if several), listening."""
-    ports, processes = [free_port() for _ in range(scenario.servers)], []
+) -> tuple[list[tuple[int, int]], list[subprocess.Popen[bytes]]]:
+    """The target's server(s), pinned to core 0 (with their Redis, if several), listening.
+
+    Returns each server's (port, web port), and the processes (Redis first).
+    """
+    ports = [(free_port(), free_port()) for _ in range(scenario.servers)]
+    processes: list[subprocess.Popen[bytes]] = []
     extra: list[str] = []
     if scenario.servers > 1:
         redis_port = free_port()
@@ -160,10 +191,15 @@ def start_servers(
         processes.append(subprocess.Popen(redis, stdout=subprocess.DEVNULL))
         wait_listening(redis_port, processes[0])
         extra = ["--redis", f"redis://127.0.0.1:{redis_port}/0"]
-    for port in ports:
+    for port, web_port in ports:
         home = Path(tmp) / str(port)
         home.mkdir()
-        parts = [p.replace("{port}", str(port)).replace("{tmp}", str(home)) for p in target.command]
+        parts = [
+            p.replace("{port}", str(port))
+            .replace("{webport}", str(web_port))
+            .replace("{tmp}", str(home))
+            for p in target.command
+        ]
         command = [*pinned(0), *parts, *extra]
         processes.append(
             subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -176,15 +212,21 @@ def run_one(target: Target, scenario: Scenario, generator: Sequence[str] = PYTHO
     run = Run(target.name, scenario.name, scenario.clients)
     tmp = tempfile.TemporaryDirectory(prefix="trio-chat-bench-")
     processes: list[subprocess.Popen[bytes]] = []
+    if scenario.generator == "python":
+        generator = PYTHON_LOADGEN
     try:
         ports, processes = start_servers(target, scenario, tmp.name)
         server = processes[-1]
-        port = ports[0]
+        port, web_port = ports[0]
         if scenario.servers > 1:
             generator = PYTHON_LOADGEN  # the C generator speaks to one port
         loadgen = [*pinned(1), *generator]
+        if scenario.web:
+            wait_listening(web_port, server)
+            loadgen += ["--web"]
+            port = web_port
         loadgen += ["--port", str(port), "--clients", str(scenario.clients)]
-        loadgen += [arg for other in ports[1:] for arg in ("--also-port", str(other))]
+        loadgen += [arg for other, _ in ports[1:] for arg in ("--also-port", str(other))]
         loadgen += ["--senders", str(scenario.senders), "--duration", str(scenario.duration)]
         loadgen += ["--rates", ",".join(str(r) for r in scenario.rates) or "0"]
         loadgen += ["--capacity"] if scenario.capacity else []

@@ -47,6 +47,9 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "--ports", default="5000 5001", help="the servers' ports (default '5000 5001')"
     )
+    parser.add_argument(
+        "--web-ports", default="8080 8081", help="their web pages' ports (default '8080 8081')"
+    )
     parser.add_argument("--redis-server", default="redis-server", help="the program")
     return parser.parse_args(argv)
 
@@ -98,7 +101,11 @@ async def run(args: argparse.Namespace) -> int:
             redis = await start_redis(redis_command, nursery)
             url = f"redis://127.0.0.1:{args.redis_port}/0"
             LOGGER.info("Redis at %s; starting servers on ports %s", url, ", ".join(ports))
-            servers = [await start_server(port, url, nursery) for port in ports]
+            web_ports = args.web_ports.replace(",", " ").split()
+            servers = [
+                await start_server(port, web, url, nursery)
+                for port, web in zip(ports, web_ports, strict=True)
+            ]
             async with trio.open_nursery() as waiting:
                 waiting.start_soon(_first_signal, signals, waiting.cancel_scope)
                 for server in servers:
@@ -111,11 +118,12 @@ async def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def start_server(port: str, url: str, nursery: trio.Nursery) -> trio.Process:
-    """``trio-chat serve`` on ``port`` sharing ``url``, its log shown after ``[PORT]``."""
+async def start_server(port: str, web: str, url: str, nursery: trio.Nursery) -> trio.Process:
+    """``trio-chat serve`` on ``port`` (web page on ``web``) sharing ``url``, logged as [PORT]."""
     db = default_path().with_name(f"history-{port}.sqlite3")
     command = [
-        sys.executable, "-m", "trio_chat", "serve", "--port", port, "--redis", url, "--db", str(db),
+        sys.executable, "-m", "trio_chat", "serve", "--port", port, "--web-port", web,
+        "--redis", url, "--db", str(db),
     ]  # fmt: skip
     server = await trio.lowlevel.open_process(
         command, stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_die_with_parent

@@ -24,6 +24,7 @@ import select
 import socket
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 MARK = b": m "
@@ -47,9 +48,11 @@ class Client:
 
 
 class LoadGenerator:
-    def __init__(self, host: str, ports: list[int], clients: int, stalled: int = 0) -> None:
-        # Client i connects to ports[i % len(ports)]: half on each of two servers.
-        self.host, self.ports = host, ports
+    def __init__(
+        self, host: str, port: int, clients: int, stalled: int = 0, *, also: Sequence[int] = ()
+    ) -> None:
+        # Client i connects to ports[i % len(ports)]: with ``also``, spread over the servers.
+        self.host, self.port, self.ports = host, port, [port, *also]
         self.epoll = select.epoll()
         self.clients: dict[int, Client] = {}
         self.count = clients
@@ -89,7 +92,15 @@ class LoadGenerator:
         client.stalled = index < self.stalled
         self.clients[sock.fileno()] = client
         self.epoll.register(sock.fileno(), select.EPOLLIN)
+        self.greet(client)
+
+    def greet(self, client: Client) -> None:
+        """What a new connection sends first: its name."""
         self.send(client, client.name + b"\n")
+
+    def say(self, client: Client, line: bytes) -> None:
+        """Send one line of chat (``line`` ends in a newline)."""
+        self.send(client, line)
 
     # --- the loop ----------------------------------------------------------------
 
@@ -183,7 +194,7 @@ class LoadGenerator:
         """Wait until every reading client has heard a marker: all earlier lines are in."""
         start = time.monotonic()
         first = next(c for c in self.clients.values() if not c.stalled)
-        self.send(first, b"sync\n")
+        self.say(first, b"sync\n")
         first.synced = True
         while not all(c.synced for c in self.clients.values() if not c.stalled and not c.closed):
             self.poll(0.05)
@@ -214,7 +225,7 @@ class LoadGenerator:
             for i, talker in enumerate(talkers):
                 while next_send[i] <= now:
                     message = b"m %s%d %d %d\n" % (pad, self.phase, sent, time.monotonic_ns())
-                    self.send(talker, message)
+                    self.say(talker, message)
                     sent += 1
                     next_send[i] += interval
             self.poll(max(0.0, min(next_send) - time.monotonic()))
@@ -310,11 +321,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--capacity", action="store_true", help="only register everyone; report memory per client"
     )
+    parser.add_argument(
+        "--web", action="store_true", help="the clients are web pages: --port is the web port"
+    )
     args = parser.parse_args(argv)
 
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    gen = LoadGenerator(args.host, [args.port, *args.also_port], args.clients, args.stalled)
+    if args.web:
+        from trio_chat.tools.loadgen_web import WebLoadGenerator
+
+        gen: LoadGenerator = WebLoadGenerator(args.host, args.port, args.clients, args.stalled)
+    else:
+        gen = LoadGenerator(args.host, args.port, args.clients, args.stalled, also=args.also_port)
     idle_rss = process_rss_kb(args.server_pid)
     cpu_before = process_cpu_s(args.server_pid)
     registration = gen.connect_all(timeout=120)

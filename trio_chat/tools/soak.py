@@ -176,7 +176,7 @@ class Run:
 
 def server_command(tmp: str) -> list[str]:
     command = [sys.executable, "-m", "trio_chat", "serve", "--host", "127.0.0.1", "--port", "0"]
-    return [*command, "--db", f"{tmp}/soak.sqlite3", "--log-format", "json"]
+    return [*command, "--no-web", "--db", f"{tmp}/soak.sqlite3", "--log-format", "json"]
 
 
 async def soak(options: Options) -> Run:

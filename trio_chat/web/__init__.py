@@ -1,0 +1,1 @@
+"""The web door: the chat page over HTTP and its WebSocket (see PROTOCOL.md)."""

@@ -1,0 +1,250 @@
+"""What the web port answers, sans-IO: an h11 request in, a response (or an upgrade) out.
+
+Theory of operation
+-------------------
+Nothing here does I/O or imports trio: the server (:mod:`.server`) reads
+requests with h11 and writes what :meth:`Site.answer` decides.
+
+* ``/`` and the files of ``static/`` (loaded once from the package with
+  importlib.resources; nothing is ever read from a path a request names),
+  with an ETag: a matching ``If-None-Match`` gets 304.
+* ``/ws``: a WebSocket upgrade (RFC 6455 section 4.2), checked here: the
+  ``Origin`` must be the page's own (the ``Host``, in this port's scheme) or
+  one allowed with ``--web-origin``, else 403 before any upgrade.
+  No extension is accepted (no permessage-deflate: every member's frames are
+  the same bytes), no subprotocol.
+* ``/healthz``: 200 while the chat accepts people, 503 while shutting down.
+* ``/metrics``: the callable's body and content type; 404 without one.
+* Anything else 404; a method other than GET or HEAD 405.
+
+Every response carries the security headers: a Content-Security-Policy that
+allows nothing but this origin's own files (no inline script or style),
+nosniff, no referrer, no framing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from importlib.resources.abc import Traversable
+from urllib.parse import urlsplit
+
+import h11
+from wsproto.utilities import generate_accept_token
+
+Headers = list[tuple[bytes, bytes]]
+# What /metrics serves: a callable giving the body and its content type.
+MetricsSource = Callable[[], tuple[bytes, str]]
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+SECURITY_HEADERS: Headers = [
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".webmanifest": "application/manifest+json",
+    ".txt": "text/plain; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+    ".webp": "image/webp",
+    ".woff2": "font/woff2",
+}
+TEXT = "text/plain; charset=utf-8"
+WEBSOCKET_PATH = "/ws"
+METHODS = (b"GET", b"HEAD")
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    body: bytes = b""
+    content_type: str = TEXT
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+    # Close the connection after it (its request is not to be followed).
+    close: bool = False
+
+    def h11_headers(self, *, head: bool = False) -> Headers:
+        """Its headers (the security ones included); ``head``: for a HEAD request."""
+        headers = [(b"content-type", self.content_type.encode())]
+        if self.status != 304:  # a 304 has no body, and no length of its own
+            headers.append((b"content-length", str(len(self.body)).encode()))
+        headers += [*SECURITY_HEADERS, *self.headers]
+        if self.close:
+            headers.append((b"connection", b"close"))
+        return headers
+
+
+@dataclass(frozen=True, slots=True)
+class Upgrade:
+    """Switch to the WebSocket: send a 101 with ``headers``."""
+
+    headers: tuple[tuple[bytes, bytes], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StaticFile:
+    body: bytes
+    content_type: str
+    etag: bytes
+
+
+def text_response(status: int, text: str, *, close: bool = False, **extra: str) -> Response:
+    headers = tuple(
+        (name.replace("_", "-").encode(), value.encode()) for name, value in extra.items()
+    )
+    return Response(status, (text + "\n").encode(), TEXT, headers, close)
+
+
+def load_static(root: Traversable | None = None) -> dict[str, StaticFile]:
+    """Every file of the package's ``static/`` folder, by URL path (``/app.js``)."""
+    if root is None:
+        root = importlib.resources.files("trio_chat.web") / "static"
+    files: dict[str, StaticFile] = {}
+    for path, item in _walk(root, ""):
+        body = item.read_bytes()
+        suffix = "." + item.name.rpartition(".")[2] if "." in item.name else ""
+        etag = b'"' + hashlib.sha256(body).hexdigest()[:20].encode() + b'"'
+        content_type = CONTENT_TYPES.get(suffix.lower(), "application/octet-stream")
+        files[path] = StaticFile(body, content_type, etag)
+    if "/index.html" in files:
+        files["/"] = files["/index.html"]
+    return files
+
+
+def _walk(folder: Traversable, prefix: str) -> Iterable[tuple[str, Traversable]]:
+    for item in folder.iterdir():
+        if item.name.startswith(".") or item.name == "__pycache__":
+            continue
+        path = f"{prefix}/{item.name}"
+        if item.is_dir():
+            yield from _walk(item, path)
+        else:
+            yield path, item
+
+
+def header(request: h11.Request, name: bytes) -> str | None:
+    """A request header's value (several joined with ", "), or None."""
+    values = [value for key, value in request.headers if key == name]
+    return b", ".join(values).decode("latin-1") if values else None
+
+
+def tokens(value: str | None) -> set[str]:
+    """The comma-separated tokens of a header, lower-cased."""
+    return {token.strip().lower() for token in (value or "").split(",") if token.strip()}
+
+
+def origin_of(url: str) -> tuple[str, str, int] | None:
+    """``(scheme, host, port)`` of an origin, default port filled in; None if not one."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return parts.scheme, parts.hostname.lower(), port or (443 if parts.scheme == "https" else 80)
+
+
+class Site:
+    """The web port's answers.
+
+    Args:
+        files: the static files, by URL path (see :func:`load_static`).
+        accepting: whether the chat accepts people (``/healthz``, ``/ws``).
+        metrics: what ``/metrics`` serves, if anything.
+        origins: the origins allowed besides the page's own (``--web-origin``).
+        secure: this port speaks TLS (the page's origin is ``https:``).
+    """
+
+    def __init__(
+        self,
+        files: dict[str, StaticFile],
+        accepting: Callable[[], bool],
+        *,
+        metrics: MetricsSource | None = None,
+        origins: Iterable[str] = (),
+        secure: bool = False,
+    ) -> None:
+        self.files = files
+        self.accepting = accepting
+        self.metrics = metrics
+        self.secure = secure
+        allowed = [origin_of(origin) for origin in origins]
+        self.origins = frozenset(origin for origin in allowed if origin is not None)
+
+    def answer(self, request: h11.Request) -> Response | Upgrade:
+        path = request.target.decode("ascii", "replace").partition("?")[0]
+        if request.method not in METHODS:
+            return text_response(405, "method not allowed", allow="GET, HEAD")
+        if path == WEBSOCKET_PATH:
+            return self.upgrade(request)
+        if path == "/healthz":
+            if self.accepting():
+                return text_response(200, "ok")
+            return text_response(503, "shutting down", retry_after="5")
+        if path == "/metrics":
+            if self.metrics is None:
+                return text_response(404, "no metrics on this server")
+            body, content_type = self.metrics()
+            return Response(200, body, content_type, ((b"cache-control", b"no-store"),))
+        found = self.files.get(path)
+        if found is None:
+            return text_response(404, "not found")
+        cache = ((b"etag", found.etag), (b"cache-control", b"no-cache"))
+        wanted = tokens(header(request, b"if-none-match"))
+        if found.etag.decode() in wanted or "*" in wanted:
+            return Response(304, b"", found.content_type, cache)
+        return Response(200, found.body, found.content_type, cache)
+
+    def upgrade(self, request: h11.Request) -> Response | Upgrade:
+        """The WebSocket handshake's answer (RFC 6455 4.2.2), or why not."""
+        if request.method != b"GET":
+            return text_response(405, "the WebSocket is opened with GET", allow="GET")
+        if "websocket" not in tokens(header(request, b"upgrade")) or "upgrade" not in tokens(
+            header(request, b"connection")
+        ):
+            return text_response(426, "this is the chat's WebSocket", upgrade="websocket")
+        if header(request, b"sec-websocket-version") != "13":
+            return text_response(426, "WebSocket version 13 only", sec_websocket_version="13")
+        key = header(request, b"sec-websocket-key")
+        if not key:
+            return text_response(400, "no Sec-WebSocket-Key")
+        if not self.origin_allowed(header(request, b"origin"), header(request, b"host")):
+            return text_response(403, "this page's origin may not use the chat", close=True)
+        if not self.accepting():
+            return text_response(503, "the server is shutting down", close=True)
+        accept = generate_accept_token(key.strip().encode("ascii", "replace"))
+        return Upgrade(
+            (
+                (b"upgrade", b"websocket"),
+                (b"connection", b"Upgrade"),
+                (b"sec-websocket-accept", accept),
+            )
+        )
+
+    def origin_allowed(self, origin: str | None, host: str | None) -> bool:
+        """Same origin as ``host`` (this port's scheme), or allowed; no Origin: not a browser."""
+        if origin is None:
+            return True  # scripts and tools: the Origin check protects browsers' users
+        claimed = origin_of(origin)
+        if claimed is None:
+            return False
+        if claimed in self.origins:
+            return True
+        scheme = "https" if self.secure else "http"
+        return host is not None and origin_of(f"{scheme}://{host}") == claimed

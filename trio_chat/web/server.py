@@ -1,0 +1,344 @@
+"""The web frontend: one port for the page (HTTP/1.1, h11) and the chat (WebSocket, wsproto).
+
+Who owns what
+-------------
+Like the text frontend (:mod:`trio_chat.text.server`, the model): the
+assembly builds it with the shared service and admission;
+:meth:`WebFrontend.serve` listens and accepts connections into the handler
+nursery it is given. Every TCP connection asks the admission first (the
+limits count every door together). A refused one still gets an answer, in
+HTTP (503, 429 or 403 with the reason), or, if it asked for the WebSocket,
+a ``refused`` frame the page can show, then the close. Only the upgrade to
+the WebSocket (a chat connection) draws on ``--connect-rate``: a page load
+opens several HTTP connections, and reloading it must not use that up.
+
+An admitted connection speaks HTTP/1.1 (:func:`~.exchange.exchange`, over
+h11): requests answered by :class:`~.routes.Site` (sans-IO), kept alive
+between requests, each within a time and size limit.
+
+An accepted upgrade to ``/ws`` turns the connection into a
+:class:`~.session.WebSession` on the same :class:`Connection`: the name
+step bounded by the name timeout, then the chat phase with the member's
+outbox and eviction. Every web member shares one encoder
+(:func:`~.protocol.encode`), so the hub frames each event once for all.
+
+With TLS each accepted connection is wrapped in a ``trio.SSLStream`` (HTTPS,
+and ``wss:`` for the page) on the same port.
+
+Shutdown: :meth:`stop` does not stop accepting at once: ``/healthz`` answers
+503 while the other connections drain (a load balancer watching it sees the
+server going), new WebSockets are refused, and every answer closes its
+connection. :meth:`shutdown` ends the connections still choosing a name;
+once only this port's HTTP connections are left (or at the deadline), the
+port closes and they end.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Awaitable, Iterable, Sequence
+
+import h11
+import trio
+
+from trio_chat.core.admission import Admission, Refusal
+from trio_chat.core.events import Reason
+from trio_chat.core.members import Encoder
+from trio_chat.core.refusals import Banned, ServerFull
+from trio_chat.core.service import ChatService
+from trio_chat.net.connection import CONNECTION_ERRORS, Connection
+from trio_chat.net.listeners import (
+    ListenError,
+    close_gently,
+    enable_keepalive,
+    lan_addresses,
+    peer_ip,
+    peer_name,
+)
+from trio_chat.net.tls import NotTLS, TLSOnly, describe_server_failure
+from trio_chat.text.session import NAME_TIMEOUT
+from trio_chat.text.wording import connect_refusal
+from trio_chat.web import frames
+from trio_chat.web.exchange import exchange, new_connection, read_request, send_response, switch
+from trio_chat.web.frames import FrameDecoder
+from trio_chat.web.protocol import bye, encode, error, refusal_code, reply
+from trio_chat.web.routes import (
+    MetricsSource,
+    Site,
+    StaticFile,
+    Upgrade,
+    load_static,
+    text_response,
+)
+from trio_chat.web.session import FAREWELL_TIMEOUT, WebSession
+
+LOGGER = logging.getLogger(__name__)
+
+# While shutting down: how often to look whether the other connections are over.
+DRAIN_CHECK = 0.05
+SHUTDOWN_TEXT = "server shutting down"
+# What a browser that asked for http: on the HTTPS port reads.
+_NOT_HTTPS = b"This server speaks HTTPS: open https:// instead\n"
+NOT_HTTPS_REPLY = (
+    b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(_NOT_HTTPS), _NOT_HTTPS)
+)
+
+
+class WebFrontend:
+    """Serves the page and its WebSocket on one port.
+
+    Args:
+        service, admission, host, port, name_timeout, ssl_context: as for
+            :class:`~trio_chat.text.server.TextFrontend`.
+        origins: page origins allowed besides the server's own (``--web-origin``).
+        metrics: what ``/metrics`` serves (body, content type); 404 without.
+        files: the static files (default: the package's ``static/``).
+        encoder: how events are framed for web members: one for all of them.
+    """
+
+    kind = "web"
+
+    def __init__(
+        self,
+        service: ChatService,
+        admission: Admission | None = None,
+        *,
+        host: str | None = None,
+        port: int = 0,
+        name_timeout: float = NAME_TIMEOUT,
+        ssl_context: ssl.SSLContext | None = None,
+        origins: Iterable[str] = (),
+        metrics: MetricsSource | None = None,
+        files: dict[str, StaticFile] | None = None,
+        encoder: Encoder = encode,
+    ) -> None:
+        self.service = service
+        self.hub = service.hub
+        self.admission = admission or Admission(limits=service.limits, guard=service.guard)
+        self.host = host
+        self.port = port
+        self.name_timeout = name_timeout
+        self.ssl_context = ssl_context
+        self.encoder = encoder
+        self.site = Site(
+            load_static() if files is None else files,
+            self.accepting,
+            metrics=metrics,
+            origins=origins,
+            secure=ssl_context is not None,
+        )
+        self._accept_scope = trio.CancelScope()
+        self._stopping = trio.Event()
+        # Cancel scopes of WebSockets choosing a name, and of HTTP connections.
+        self._registering: set[trio.CancelScope] = set()
+        self._http: set[trio.CancelScope] = set()
+
+    def accepting(self) -> bool:
+        """Whether the chat takes people (``/healthz``)."""
+        return not self._stopping.is_set() and not self.hub.closing
+
+    async def serve(
+        self,
+        handler_nursery: trio.Nursery,
+        *,
+        task_status: trio.TaskStatus[list[trio.SocketListener]] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Listen, then accept connections into ``handler_nursery`` until the shutdown is over.
+
+        Raises:
+            ListenError: the port cannot be listened on (before anything started).
+        """
+        try:
+            listeners = await trio.open_tcp_listeners(self.port, host=self.host)
+        except OSError as exc:
+            raise ListenError(exc, self.port, "--web-port") from exc
+        try:
+            task_status.started(listeners)
+            handler = self._handle_socket if self.ssl_context is None else self._handle_tls
+            with self._accept_scope:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._wind_down)
+                    await trio.serve_listeners(handler, listeners, handler_nursery=handler_nursery)
+        finally:
+            for listener in listeners:
+                await trio.aclose_forcefully(listener)
+
+    def stop(self) -> None:
+        """Take no more people; HTTP goes on until the other connections are over."""
+        self._stopping.set()
+
+    def shutdown(self, deadline: float) -> None:
+        """End the WebSockets still choosing a name; close the port by ``deadline``."""
+        self._stopping.set()
+        self._accept_scope.deadline = min(self._accept_scope.deadline, deadline)
+        for scope in self._registering:
+            scope.cancel()
+
+    async def _wind_down(self) -> None:
+        """Once stopping, close the port when only its own HTTP connections are left."""
+        await self._stopping.wait()
+        # Polled, for the few seconds of a shutdown: the admission counts every
+        # door's connections and has no event for "only these are left".
+        while self.admission.connections > len(self._http):  # noqa: ASYNC110
+            await trio.sleep(DRAIN_CHECK)
+        for scope in self._http:
+            scope.cancel()
+        self._accept_scope.cancel()
+
+    def _handle_socket(self, stream: trio.SocketStream) -> Awaitable[None]:
+        enable_keepalive(stream)
+        return self.handle(
+            stream, peer_name(stream), fileno=stream.socket.fileno(), address=peer_ip(stream)
+        )
+
+    async def _handle_tls(self, tcp: trio.SocketStream) -> None:
+        assert self.ssl_context is not None
+        enable_keepalive(tcp)
+        # https_compatible: browsers do not always end TLS with a close_notify.
+        stream = trio.SSLStream(
+            TLSOnly(tcp, NOT_HTTPS_REPLY), self.ssl_context, server_side=True, https_compatible=True
+        )
+        await self.handle(stream, peer_name(tcp), address=peer_ip(tcp))
+
+    async def handle(
+        self,
+        stream: trio.abc.Stream,
+        peer: str,
+        fileno: int | None = None,
+        address: str | None = None,
+    ) -> None:
+        """Serve one connection on any stream, then close it. Never raises but Cancelled."""
+        try:
+            refusal = self.admission.admit(peer, address, kind=self.kind, paced=False)
+            if refusal is not None:
+                with self.admission.refusing() as telling:
+                    if telling:
+                        await self._refuse(Connection(stream, peer), refusal)
+                        await close_gently(stream)
+                return
+            try:
+                await self._serve(Connection(stream, peer, fileno), address)
+            finally:
+                self.admission.release(address, kind=self.kind)
+            await close_gently(stream)
+        except CONNECTION_ERRORS as exc:
+            if isinstance(exc, NotTLS):
+                why = "TLS handshake failed: not a TLS client (sent plain text)"
+            elif isinstance(exc.__cause__, ssl.SSLError):
+                why = f"TLS handshake failed: {describe_server_failure(exc.__cause__)}"
+            else:
+                why = f"disconnected: {exc or type(exc).__name__}"
+            LOGGER.info(
+                "web %s: %s",
+                peer,
+                why,
+                extra={"fields": {"event": "disconnected", "address": peer, "reason": why}},
+            )
+        except Exception:
+            LOGGER.exception(
+                "error serving %s", peer, extra={"fields": {"event": "error", "address": peer}}
+            )
+        finally:
+            await trio.aclose_forcefully(stream)
+
+    async def _serve(self, connection: Connection, address: str | None) -> None:
+        with trio.CancelScope() as scope:
+            self._http.add(scope)
+            try:
+                trailing = await exchange(connection, self.site, self._stopping.is_set)
+            finally:
+                self._http.discard(scope)
+        if trailing is None or scope.cancelled_caught:
+            return
+        refusal = self.admission.pace(connection.peer, address)
+        if refusal is not None:
+            with trio.move_on_after(FAREWELL_TIMEOUT):
+                await connection.send_now(refused_frames(refusal))
+            return
+        await self._websocket(connection, trailing, address)
+
+    # --- HTTP -----------------------------------------------------------------------
+
+    async def _refuse(self, connection: Connection, refusal: Refusal) -> None:
+        """Answer one request of a connection the admission refused, then end it."""
+        with trio.move_on_after(FAREWELL_TIMEOUT):
+            h = new_connection()
+            request = await read_request(connection, h)
+            if not isinstance(request, h11.Request):
+                return
+            answer = self.site.answer(request)
+            if isinstance(answer, Upgrade):
+                await connection.send_now(switch(h, answer) + refused_frames(refusal))
+                return
+            status = (
+                403
+                if isinstance(refusal, Banned)
+                else 503
+                if isinstance(refusal, ServerFull)
+                else 429
+            )
+            text = connect_refusal(refusal)
+            await send_response(connection, h, text_response(status, text, close=True))
+
+    # --- the WebSocket --------------------------------------------------------------
+
+    async def _websocket(
+        self, connection: Connection, trailing: bytes, address: str | None
+    ) -> None:
+        decoder = FrameDecoder(trailing)
+        session = WebSession(
+            connection, self.service, decoder, address=address, encoder=self.encoder
+        )
+        member = None
+        with trio.move_on_after(self.name_timeout) as registering:
+            self._registering.add(registering)
+            if self.hub.closing or self._stopping.is_set():
+                registering.cancel()
+            try:
+                member = await session.register()
+            finally:
+                self._registering.discard(registering)
+        closing = self.hub.closing or self._stopping.is_set()
+        if registering.cancelled_caught or (member is None and closing):
+            if closing:
+                last = bye(Reason.SHUTDOWN, SHUTDOWN_TEXT)
+                await session.close(frames.GOING_AWAY, last=last)
+            else:
+                LOGGER.info(
+                    "%s chose no name in %.0f s: closing",
+                    connection.peer,
+                    self.name_timeout,
+                    extra={"fields": {"event": "name_timeout", "address": connection.peer}},
+                )
+                text = f"no name chosen within {self.name_timeout:.0f} s, closing"
+                await session.close(frames.POLICY, last=error(text))
+            return
+        if member is not None:
+            await session.chat(member)
+
+
+def refused_frames(refusal: Refusal) -> bytes:
+    """What a WebSocket the admission refused gets: a ``refused`` the page shows, the close."""
+    text = connect_refusal(refusal)
+    frame = {"type": "refused", "reason": refusal_code(refusal), "text": text}
+    return reply(frame) + frames.close_frame(frames.POLICY, text)
+
+
+async def announce_web(
+    listeners: Sequence[trio.SocketListener], host: str | None, *, tls: bool
+) -> None:
+    """Log the web page's address, for this PC and, if served to them, for the others."""
+    scheme = "https" if tls else "http"
+    port = listeners[0].socket.getsockname()[1]
+    LOGGER.info(
+        "web page on this PC:      %s://localhost:%s/",
+        scheme,
+        port,
+        extra={"fields": {"event": "web_page", "address": f"{host}:{port}"}},
+    )
+    if host in (None, "", "0.0.0.0", "::"):
+        # Looking up the host name may block on DNS: not in the event loop.
+        for address in await trio.to_thread.run_sync(lan_addresses):
+            LOGGER.info("web page from another PC: %s://%s:%s/", scheme, address, port)

@@ -1,0 +1,572 @@
+// trio_chat's page: log in, then chat in rooms and privately over /ws.
+//
+// The server decides everything (names, rooms, commands, history): the page
+// sends what the user typed ({"type":"line"}, slash commands included) or
+// asks ({"type":"join"}, "history", "rooms"...), and shows what comes back.
+// Own messages appear when the server sends them back, never before.
+
+import { renderLists } from "./lists.js";
+import { nameKey } from "./text.js";
+import { Conversation, LOBBY, bareRoom } from "./view.js";
+import { Wire, socketUrl } from "./wire.js";
+
+const OLDER_COUNT = 50;
+// How often the room list (member counts) is asked for again.
+const ROOMS_EVERY_MS = 30000;
+// A log scrolled this close to its top asks for older history.
+const NEAR_TOP = 40;
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  me: null, // our name, as the server welcomed it
+  login: null, // {name, password, server_password} for logging in again
+  welcomed: false, // on the current connection
+  everWelcomed: false,
+  leaving: false, // /quit or the Quit button: a close is expected
+  asking: false, // the login form waits for the user (a need or a refusal)
+  conversations: new Map(), // key -> Conversation
+  current: null, // the Conversation shown
+  room: LOBBY, // where lines typed in a private conversation are sent from
+  directory: new Map(), // room key -> {name, count, topic}
+  rejoin: [], // rooms to join again after reconnecting
+  restoring: new Set(), // room keys being joined again: no switching to them
+  queue: [], // frames typed while disconnected, sent once back
+  asked: new Set(), // "who:ROOM", "rooms": answers to show in the log (typed /who, /rooms)
+};
+
+const wire = new Wire(socketUrl(window.location), {
+  open: () => sendHello(),
+  event: (event) => handle(event),
+  down: () => disconnected(),
+  retry: (seconds, attempt) => retrying(seconds, attempt),
+});
+
+// --- logging in ------------------------------------------------------------------------
+
+function sendHello() {
+  state.welcomed = false;
+  const hello = { type: "hello", name: state.login.name };
+  if (state.login.password) hello.password = state.login.password;
+  if (state.login.server_password) hello.server_password = state.login.server_password;
+  wire.send(hello);
+}
+
+function submitLogin(event) {
+  event.preventDefault();
+  const name = $("name").value.trim();
+  if (name === "") {
+    loginError("Type a name first.");
+    $("name").focus();
+    return;
+  }
+  state.login = {
+    name,
+    password: $("password").value,
+    server_password: $("server-password").value,
+  };
+  state.leaving = false;
+  state.asking = false;
+  loginError("Joining…");
+  if (wire.open && !state.welcomed) sendHello();
+  else wire.connect();
+}
+
+function loginError(text) {
+  $("login-error").textContent = text;
+}
+
+function showLogin(text, focus = "name") {
+  $("chat").hidden = true;
+  $("left").hidden = true;
+  $("login").hidden = false;
+  loginError(text);
+  const field = $(focus);
+  field.focus();
+  field.select();
+}
+
+function need(event) {
+  state.asking = true;
+  const text = String(event.text ?? "");
+  if (event.what === "server_password") {
+    $("server-password-row").hidden = false;
+    showLogin(text || "This server needs a password.", "server-password");
+  } else {
+    showLogin(text || `${state.login.name} is registered: type its password.`, "password");
+  }
+}
+
+function refused(event) {
+  const text = String(event.text ?? event.reason ?? "refused");
+  if (state.everWelcomed && PASSING.has(event.reason)) {
+    // Our old connection may still hold the name until the server notices it is gone.
+    setStatus(`${text} Trying again…`);
+    wire.socket?.close();
+    return;
+  }
+  // The server keeps the connection for another hello after these (PROTOCOL.md).
+  if (KEPT.has(event.reason)) state.asking = true;
+  else wire.stop();
+  const field = { "wrong-password": "password", "wrong-server-password": "server-password" };
+  if (event.reason === "wrong-server-password") $("server-password-row").hidden = false;
+  showLogin(text, field[event.reason] ?? "name");
+}
+
+
+function welcome(event) {
+  const again = state.everWelcomed;
+  state.me = String(event.name);
+  state.login.name = state.me;
+  state.welcomed = true;
+  state.everWelcomed = true;
+  wire.backoff.reset();
+  $("login").hidden = true;
+  $("left").hidden = true;
+  $("chat").hidden = false;
+  document.body.classList.remove("offline");
+  setStatus(again ? `Reconnected as ${state.me}.` : `Connected as ${state.me}.`, !again);
+  state.restoring = new Set(state.rejoin.map((name) => Conversation.key("room", name)));
+  for (const name of state.rejoin) {
+    if (nameKey(name) !== LOBBY) wire.send({ type: "join", room: name });
+  }
+  state.rejoin = [];
+  for (const frame of state.queue.splice(0)) wire.send(frame);
+  wire.send({ type: "rooms" });
+  if (state.current === null) show(conversation("room", LOBBY));
+  $("message").focus();
+}
+
+// After these the server does not want us back (PROTOCOL.md): no reconnecting.
+const FINAL = new Set(["quit", "kicked", "banned", "elsewhere", "oper-failures"]);
+// Refusals worth trying again after a reconnect (the old connection still holds the name...).
+const PASSING = new Set(["name-taken", "server-closing", "server-full", "too-many-connections", "too-many-new-connections"]);
+
+// Refusals after which the same connection may say hello again.
+const KEPT = new Set(["name-taken", "invalid-name", "wrong-password"]);
+
+function bye(event) {
+  const text = String(event.text ?? "Bye!");
+  if (state.leaving || FINAL.has(event.reason)) {
+    left(text);
+  } else {
+    setStatus(text);
+    state.current?.addLine(text, "error");
+  }
+}
+
+function left(text) {
+  state.leaving = true;
+  wire.stop();
+  $("chat").hidden = true;
+  $("login").hidden = true;
+  $("left").hidden = false;
+  $("left-text").textContent = text;
+  $("again-button").focus();
+}
+
+// --- the connection --------------------------------------------------------------------
+
+function disconnected() {
+  if (state.asking) {
+    wire.stop(); // waiting for the user to fix the login: the next Join connects again
+    return;
+  }
+  if (state.leaving) {
+    left("You left the chat.");
+    return;
+  }
+  document.body.classList.add("offline");
+  if (state.welcomed) {
+    state.rejoin = joinedRooms();
+    for (const conv of state.conversations.values()) conv.joined = false;
+    state.current?.addLine("Disconnected from the server.", "error");
+  }
+  state.welcomed = false;
+}
+
+function retrying(seconds, attempt) {
+  const text = `Disconnected: reconnecting in ${seconds} s (attempt ${attempt})…`;
+  if (state.everWelcomed) setStatus(text);
+  else loginError(`Cannot reach the server: trying again in ${seconds} s (attempt ${attempt})…`);
+}
+
+function setStatus(text, fade = false) {
+  const status = $("status");
+  status.hidden = false;
+  status.textContent = text;
+  status.classList.toggle("fading", fade);
+}
+
+// --- what the server says --------------------------------------------------------------
+
+const HANDLERS = {
+  need,
+  refused,
+  welcome,
+  message: live,
+  action: live,
+  private: privateMessage,
+  joined,
+  parted,
+  quit: quitEvent,
+  renamed,
+  topic,
+  members,
+  rooms,
+  history,
+  notice: (event) => say(event, "notice"),
+  error: (event) => say(event, "error"),
+  bye,
+  crowd,
+  moderated: (event) => say(event, "notice"),
+};
+
+function handle(event) {
+  const handler = HANDLERS[event.type];
+  if (handler !== undefined) handler(event);
+}
+
+function conversation(kind, name) {
+  const key = Conversation.key(kind, name);
+  let conv = state.conversations.get(key);
+  if (conv === undefined) {
+    conv = new Conversation(document, kind, String(name));
+    state.conversations.set(key, conv);
+    $("logs").append(conv.wrap);
+    conv.olderButton.addEventListener("click", () => askOlder(conv));
+    conv.wrap.addEventListener("scroll", () => {
+      if (conv.wrap.scrollTop < NEAR_TOP) askOlder(conv);
+    });
+  }
+  return conv;
+}
+
+function room(name) {
+  return conversation("room", name);
+}
+
+function isMe(name) {
+  return state.me !== null && nameKey(name) === nameKey(state.me);
+}
+
+function arrived(conv) {
+  if (conv === state.current && !document.hidden) return;
+  conv.unread += 1;
+  renderLists(state, ACTIONS);
+}
+
+function live(event) {
+  const conv = room(event.room);
+  if (conv.addLive(event, state.me) && !isMe(event.from)) arrived(conv);
+}
+
+function privateMessage(event) {
+  const partner = isMe(event.from) ? event.to : event.from;
+  const conv = conversation("private", partner);
+  const fresh = conv.addLive(event, state.me);
+  if (fresh && !isMe(event.from)) {
+    arrived(conv);
+    // Said aloud by screen readers (the status is a live region), seen on a phone.
+    if (conv !== state.current) setStatus(`Private message from ${event.from}`, true);
+  }
+  renderLists(state, ACTIONS);
+}
+
+function say(event, kind) {
+  const conv = event.room !== undefined ? room(event.room) : state.current;
+  (conv ?? room(LOBBY)).addLine(String(event.text ?? ""), kind);
+}
+
+function joined(event) {
+  const conv = room(event.room);
+  if (isMe(event.name)) {
+    conv.joined = true;
+    conv.entering = true;
+    // Rooms joined again after a reconnect do not take the view from the one shown.
+    if (!state.restoring.delete(conv.key) || state.current === null) show(conv);
+    wire.send({ type: "rooms" });
+  } else {
+    addMember(conv, event.name);
+    conv.addLine(`${event.name} joined`, "join");
+  }
+  renderLists(state, ACTIONS);
+}
+
+function parted(event) {
+  const conv = room(event.room);
+  const text = String(event.text || `${event.name} left`);
+  if (isMe(event.name)) {
+    conv.joined = false;
+    conv.members = [];
+    conv.addLine(text, "join");
+    if (conv === state.current) {
+      const other = joinedRooms()[0];
+      if (other !== undefined) show(room(other));
+    }
+  } else {
+    conv.members = conv.members.filter((name) => nameKey(name) !== nameKey(event.name));
+    conv.addLine(text, "join");
+  }
+  renderLists(state, ACTIONS);
+}
+
+function quitEvent(event) {
+  const text = String(event.text || `${event.name} left (${event.reason ?? "quit"})`);
+  for (const conv of state.conversations.values()) {
+    const before = conv.members.length;
+    conv.members = conv.members.filter((name) => nameKey(name) !== nameKey(event.name));
+    if (conv.members.length !== before) conv.addLine(text, "join");
+  }
+  renderLists(state, ACTIONS);
+}
+
+function renamed(event) {
+  if (isMe(event.old)) {
+    state.me = String(event.new);
+    if (state.login) state.login.name = state.me;
+  }
+  for (const conv of state.conversations.values()) {
+    const index = conv.members.findIndex((name) => nameKey(name) === nameKey(event.old));
+    if (index >= 0) {
+      conv.members[index] = String(event.new);
+      conv.addLine(`${event.old} is now known as ${event.new}`, "join");
+    }
+  }
+  renderLists(state, ACTIONS);
+}
+
+function topic(event) {
+  const conv = room(event.room);
+  conv.topic = String(event.text ?? "");
+  if (event.by !== undefined) {
+    const text = conv.topic ? `${event.by} set the topic: ${conv.topic}` : `${event.by} cleared the topic`;
+    conv.addLine(text, "notice");
+  }
+  renderHeader();
+}
+
+function members(event) {
+  const conv = room(event.room);
+  conv.members = (event.names ?? []).map(String);
+  if (state.asked.delete(`who:${nameKey(conv.name)}`)) {
+    (state.current ?? conv).addLine(`In #${conv.name} (${conv.members.length}): ${conv.members.join(", ")}`);
+  }
+  renderLists(state, ACTIONS);
+}
+
+function rooms(event) {
+  if (state.asked.delete("rooms")) {
+    const listed = (event.rooms ?? []).map((entry) => `#${bareRoom(entry.name)} (${entry.count})`);
+    state.current?.addLine(`Rooms: ${listed.join(", ")}`);
+  }
+  state.directory.clear();
+  for (const entry of event.rooms ?? []) {
+    state.directory.set(nameKey(bareRoom(entry.name)), entry);
+    const conv = state.conversations.get(Conversation.key("room", entry.name));
+    if (conv !== undefined && entry.topic !== undefined) conv.topic = String(entry.topic);
+  }
+  renderLists(state, ACTIONS);
+  renderHeader();
+}
+
+function history(event) {
+  const conv = room(event.room);
+  if (conv.loadingOlder) conv.addOlder(event.entries, event.more);
+  else conv.addHistory(event.entries, event.more, state.me);
+}
+
+function crowd(event) {
+  const conv = room(event.room);
+  for (const name of event.joined ?? []) addMember(conv, name);
+  const gone = new Set((event.left ?? []).map(nameKey));
+  conv.members = conv.members.filter((name) => !gone.has(nameKey(name)));
+  const parts = [];
+  if (event.joined?.length) parts.push(`joined: ${event.joined.join(", ")}`);
+  if (event.left?.length) parts.push(`left: ${event.left.join(", ")}`);
+  if (parts.length > 0) conv.addLine(parts.join("; "), "join");
+  renderLists(state, ACTIONS);
+}
+
+function addMember(conv, name) {
+  if (!conv.members.some((other) => nameKey(other) === nameKey(name))) {
+    conv.members.push(String(name));
+  }
+}
+
+function joinedRooms() {
+  return [...state.conversations.values()]
+    .filter((conv) => conv.kind === "room" && conv.joined)
+    .map((conv) => conv.name);
+}
+
+function askOlder(conv) {
+  if (conv.kind !== "room" || !conv.more || conv.loadingOlder || !state.welcomed) return;
+  const before = conv.oldestId;
+  if (before === null) return;
+  conv.loadingOlder = true;
+  wire.send({ type: "history", room: conv.name, before, count: OLDER_COUNT });
+}
+
+// --- showing it ------------------------------------------------------------------------
+
+function show(conv) {
+  if (state.current !== null) state.current.wrap.hidden = true;
+  state.current = conv;
+  conv.wrap.hidden = false;
+  conv.unread = 0;
+  if (conv.kind === "room" && conv.joined) state.room = conv.name;
+  conv.scrollToEnd();
+  renderHeader();
+  renderLists(state, ACTIONS);
+  closeDrawers();
+}
+
+function renderHeader() {
+  const conv = state.current;
+  if (conv === null) return;
+  $("title").textContent = conv.title;
+  $("topic").textContent = conv.kind === "room" ? conv.topic : "Private conversation";
+  const inRoom = conv.kind === "room" && conv.joined;
+  $("leave-button").hidden = !(inRoom && nameKey(conv.name) !== LOBBY);
+  $("topic-button").hidden = !inRoom;
+}
+
+// What the lists' buttons do.
+const ACTIONS = {
+  show: (conv) => show(conv),
+  join: (name) => wire.send({ type: "join", room: name }),
+  write: (name) => {
+    show(conversation("private", name));
+    $("message").focus();
+  },
+};
+
+// --- what the user does ----------------------------------------------------------------
+
+/** What to send for a typed line, or null (nothing to send). */
+function frameFor(text) {
+  const conv = state.current;
+  const command = text.match(/^\/(part|leave)(?:\s+#?(\S+))?\s*$/iu);
+  if (command) return { type: "part", room: command[2] ?? currentRoom() };
+  if (/^\/quit\b/iu.test(text)) state.leaving = true;
+  if (/^\/who\s*$/iu.test(text)) state.asked.add(`who:${nameKey(currentRoom())}`);
+  if (/^\/rooms\s*$/iu.test(text)) state.asked.add("rooms");
+  // Kept (in memory only) to log in again after a reconnect, as the terminal client does.
+  const secret = text.match(/^\/(?:register|password)\s+(.+)$/iu);
+  if (secret && state.login) state.login.password = secret[1].trim();
+  if (conv !== null && conv.kind === "private" && !(text.startsWith("/") && !text.startsWith("//"))) {
+    const said = text.startsWith("//") ? text.slice(1) : text;
+    return { type: "private", to: conv.name, text: said };
+  }
+  return { type: "line", room: currentRoom(), text };
+}
+
+function currentRoom() {
+  const conv = state.current;
+  return conv !== null && conv.kind === "room" && conv.joined ? conv.name : state.room;
+}
+
+function submitMessage(event) {
+  event.preventDefault();
+  const field = $("message");
+  const text = field.value;
+  if (text.trim() === "") return;
+  const frame = frameFor(text);
+  if (!wire.send(frame)) {
+    state.queue.push(frame);
+    const text = "Not connected: this will be sent once the page is back online.";
+    setStatus(text);
+    state.current?.addLine(text, "error");
+  }
+  field.value = "";
+}
+
+function joinRoom(event) {
+  event.preventDefault();
+  const field = $("join-room");
+  const name = field.value.trim().replace(/^#/u, "");
+  if (name === "") return;
+  wire.send({ type: "join", room: name });
+  field.value = "";
+  $("message").focus();
+}
+
+function cycle(step) {
+  const all = [...state.conversations.values()].filter((c) => c.joined || c.kind === "private");
+  if (all.length === 0) return;
+  const index = all.indexOf(state.current);
+  show(all[(index + step + all.length) % all.length]);
+}
+
+function toggleDrawer(id, button) {
+  const drawer = $(id);
+  const open = !drawer.classList.contains("open");
+  closeDrawers();
+  drawer.classList.toggle("open", open);
+  button.setAttribute("aria-expanded", String(open));
+  if (open) drawer.querySelector("button, input")?.focus();
+}
+
+function closeDrawers() {
+  for (const [id, button] of [
+    ["sidebar", "rooms-toggle"],
+    ["people", "people-toggle"],
+  ]) {
+    $(id).classList.remove("open");
+    $(button).setAttribute("aria-expanded", "false");
+  }
+}
+
+function keys(event) {
+  if (event.altKey && (event.key === "ArrowUp" || event.key === "ArrowDown")) {
+    event.preventDefault();
+    cycle(event.key === "ArrowUp" ? -1 : 1);
+    $("message").focus();
+  } else if (event.key === "Escape") {
+    const drawer = document.activeElement?.closest("#sidebar, #people");
+    closeDrawers();
+    if (drawer) $(drawer.id === "sidebar" ? "rooms-toggle" : "people-toggle").focus();
+  }
+}
+
+function start() {
+  $("login-form").addEventListener("submit", submitLogin);
+  $("send-form").addEventListener("submit", submitMessage);
+  $("join-form").addEventListener("submit", joinRoom);
+  $("rooms-toggle").addEventListener("click", (e) => toggleDrawer("sidebar", e.currentTarget));
+  $("people-toggle").addEventListener("click", (e) => toggleDrawer("people", e.currentTarget));
+  $("leave-button").addEventListener("click", () => {
+    if (state.current?.kind === "room") wire.send({ type: "part", room: state.current.name });
+  });
+  $("topic-button").addEventListener("click", () => {
+    const field = $("message");
+    field.value = `/topic ${state.current?.topic ?? ""}`;
+    closeDrawers();
+    field.focus();
+  });
+  $("quit-button").addEventListener("click", () => {
+    state.leaving = true;
+    if (!wire.send({ type: "quit" })) left("You left the chat.");
+  });
+  $("again-button").addEventListener("click", () => showLogin(""));
+  document.addEventListener("keydown", keys);
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden && state.current !== null) {
+      state.current.unread = 0;
+      renderLists(state, ACTIONS);
+    }
+  });
+  // Back online: try at once; and check that the connection still answers.
+  window.addEventListener("online", () => {
+    wire.hurry();
+    if (state.welcomed) wire.probe({ type: "rooms" });
+  });
+  // The room list's counts, asked for now and then: also tells a dead connection.
+  setInterval(() => {
+    if (state.welcomed) wire.probe({ type: "rooms" });
+  }, ROOMS_EVERY_MS);
+  $("name").focus();
+}
+
+start();
