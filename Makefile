@@ -15,6 +15,10 @@ VIA_MAKE := TRIO_CHAT_VIA_MAKE=1
 #                FLOOD_RATE FLOOD_BURST MAX_PER_ADDRESS CONNECT_RATE EXEMPT
 #                TLS_CERT TLS_KEY LOG_LEVEL LOG_FORMAT WEB_PORT NO_WEB=1 WEB_ORIGIN="URL URL"
 #                IRC_PORT IRC_TLS_PORT IRC_SERVER_NAME IRC_SERVER_INFO NO_IRC=1
+#                REDIS REDIS_HEARTBEAT
+#   make cluster REDIS_PORT (6390) PORTS ("5000 5001") WEB_PORTS ("8080 8081")
+#                IRC_PORTS ("6667 6668"): a local Redis
+#                and two servers sharing it
 #   make client  NAME HOST PORT SERVER_PASSWORD_FILE PASSWORD_FILE TLS_CA TLS=1 NO_COLOR=1
 #                NO_RECONNECT=1
 #   make cert    HOSTS="name 192.168.1.20" (more names) CERT_DIR DAYS FORCE=1
@@ -40,7 +44,8 @@ SERVE_ARGS := $(call opt,HOST,--host) $(call opt,PORT,--port) \
 	$(foreach origin,$(WEB_ORIGIN),--web-origin $(call quote,$(origin))) \
 	$(call opt,IRC_PORT,--irc-port) $(call opt,IRC_TLS_PORT,--irc-tls-port) \
 	$(call opt,IRC_SERVER_NAME,--irc-server-name) $(call opt,IRC_SERVER_INFO,--irc-server-info) \
-	$(call flag,NO_IRC,--no-irc)
+	$(call flag,NO_IRC,--no-irc) \
+	$(call opt,REDIS,--redis) $(call opt,REDIS_HEARTBEAT,--redis-heartbeat)
 CLIENT_ARGS := $(call opt,NAME,--name) $(call opt,HOST,--host) $(call opt,PORT,--port) \
 	$(call opt,SERVER_PASSWORD_FILE,--server-password-file) \
 	$(call opt,PASSWORD_FILE,--password-file) $(call opt,TLS_CA,--tls-ca) \
@@ -48,7 +53,7 @@ CLIENT_ARGS := $(call opt,NAME,--name) $(call opt,HOST,--host) $(call opt,PORT,-
 CERT_ARGS := $(foreach name,$(HOSTS),--host $(call quote,$(name))) \
 	$(call opt,CERT_DIR,--out) $(call opt,DAYS,--days) $(call flag,FORCE,--force)
 
-.PHONY: serve client cert test bench soak format venv clean screenshots
+.PHONY: serve client cert cluster test bench soak format venv clean screenshots
 
 serve: $(STAMP)
 	@exec env $(VIA_MAKE) $(BIN)/trio-chat serve $(SERVE_ARGS)
@@ -61,6 +66,14 @@ client: $(STAMP)
 # A self-signed TLS certificate for this PC: cert.pem and key.pem (see README, Security).
 cert: $(STAMP)
 	@exec env $(VIA_MAKE) $(BIN)/trio-chat cert $(CERT_ARGS)
+
+# A local redis-server (REDIS_PORT, default 6390) and one server per port of PORTS
+# (default 5000 5001; web pages on WEB_PORTS, 8080 8081; IRC on IRC_PORTS, 6667 6668), sharing it: see README,
+# Several servers. Ctrl+C stops them all.
+cluster: $(STAMP)
+	@exec env $(VIA_MAKE) $(BIN)/python -m trio_chat.tools.cluster \
+		$(call opt,REDIS_PORT,--redis-port) $(call opt,PORTS,--ports) $(call opt,WEB_PORTS,--web-ports) \
+		$(call opt,IRC_PORTS,--irc-ports)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -270,6 +270,8 @@ SAMPLES = {
     "--days": "30",
     "--web-port": "8081",
     "--web-origin": "http://chat.lan:8080",
+    "--redis": "redis://127.0.0.1:6390/0",
+    "--redis-heartbeat": "0.5",
 }
 
 

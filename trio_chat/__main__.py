@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -183,6 +184,20 @@ def _serve_options(serve: argparse.ArgumentParser) -> None:
         help="the server's description on IRC (LINKS, WHOIS)",
     )
     serve.add_argument(
+        "--redis",
+        metavar="URL",
+        default=os.environ.get("TRIO_CHAT_REDIS") or None,
+        help="share rooms with every server using this Redis, redis://HOST:PORT/DB "
+        "(default $TRIO_CHAT_REDIS; none: this server alone)",
+    )
+    serve.add_argument(
+        "--redis-heartbeat",
+        type=_positive_float,
+        default=2.0,
+        metavar="SECONDS",
+        help="seconds between heartbeats; a server silent for three is lost (default 2)",
+    )
+    serve.add_argument(
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],
@@ -341,6 +356,7 @@ def serve(args: argparse.Namespace) -> int:
     import trio
 
     from trio_chat.app import ServerConfig, describe_bind_error, run_server
+    from trio_chat.backplane.registry import BackplaneError
     from trio_chat.core.accounts import SecretFileError
     from trio_chat.core.datafile import HistoryError, HistoryInUse
     from trio_chat.core.limits import Limits
@@ -371,6 +387,8 @@ def serve(args: argparse.Namespace) -> int:
         irc_tls_port=None if args.no_irc or args.tls_cert is None else args.irc_tls_port,
         irc_server_name=args.irc_server_name,
         irc_server_info=args.irc_server_info,
+        redis=args.redis,
+        redis_heartbeat=args.redis_heartbeat,
     )
     problems: list[str] = []
     try:
@@ -378,7 +396,7 @@ def serve(args: argparse.Namespace) -> int:
     except* HistoryInUse as group:
         own_file = hints.option("serve", "--db", "PATH")
         problems += [f"{error}: {own_file}" for error in _leaves(group)]
-    except* (HistoryError, SecretFileError) as group:
+    except* (HistoryError, SecretFileError, BackplaneError) as group:
         problems += [str(error) for error in _leaves(group)]
     except* TLSError as group:
         problems += [f"cannot serve TLS: {error}" for error in _leaves(group)]

@@ -35,7 +35,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import trio
 
@@ -62,6 +62,9 @@ from trio_chat.net.tls import server_context
 from trio_chat.text.server import FAREWELL_TIMEOUT, SHUTDOWN_NOTICE, TextFrontend
 from trio_chat.text.session import NAME_TIMEOUT
 from trio_chat.web.server import WebFrontend, announce_web
+
+if TYPE_CHECKING:
+    from trio_chat.backplane.redis import RedisBackplane
 
 LOGGER = logging.getLogger(__name__)
 
@@ -101,6 +104,10 @@ class ServerConfig:
     irc_tls_port: int | None = None
     irc_server_name: str = DEFAULT_IRC_SERVER_NAME
     irc_server_info: str = DEFAULT_IRC_SERVER_INFO
+    # redis://HOST:PORT/DB: share rooms with the servers using the same Redis.
+    redis: str | None = None
+    # Seconds between the backplane's heartbeats (a server is lost after three).
+    redis_heartbeat: float = 2.0
 
 
 class Frontend(Protocol):
@@ -177,10 +184,14 @@ class App:
         async with trio.open_nursery() as storage:
             if self.history is not None:
                 await storage.start(self.history.run)
+            # Other servers (--redis): synchronised before the first connection.
+            await storage.start(self.hub.backplane.run)
             try:
                 await self._serve(task_status)
             finally:
-                # The writer flushes every pending message, then returns.
+                # The backplane sends what is queued (the members' departures) and
+                # says goodbye; the history's writer flushes every pending message.
+                self.hub.backplane.close()
                 if self.history is not None:
                     self.history.close()
 
@@ -268,7 +279,16 @@ async def build_app(
         LOGGER.info("a password is needed to connect (--password-file)")
     if guard.has_operators:
         LOGGER.info("operators: /oper with the password of --oper-password-file")
-    hub = Hub(name_key, recorder=history, topics=await history.topics(), last_id=history.last_seq)
+    backplane = await open_backplane(config)
+    hub = Hub(
+        name_key,
+        recorder=history,
+        topics=await history.topics(),
+        last_id=history.last_seq,
+        backplane=backplane,
+    )
+    if backplane is not None:
+        backplane.attach(hub, history, name_key, guard)
     service = ChatService(
         hub, guard=guard, history=history, limits=config.limits, replay=config.replay
     )
@@ -398,6 +418,21 @@ async def read_secrets(config: ServerConfig) -> tuple[str | None, str | None]:
             read_secret, config.oper_password_file, "operator password"
         )
     return password, oper_password
+
+
+async def open_backplane(config: ServerConfig) -> RedisBackplane | None:
+    """The Redis backplane ``config`` asks for (reached once), or None.
+
+    Raises:
+        BackplaneError: Redis cannot be reached; the message says where.
+    """
+    if not config.redis:
+        return None
+    from trio_chat.backplane.redis import RedisBackplane
+
+    backplane = RedisBackplane(config.redis, heartbeat=config.redis_heartbeat)
+    await backplane.open()
+    return backplane
 
 
 async def open_history(db: str) -> History:

@@ -44,6 +44,8 @@ MAKE_VARIABLES: dict[str, dict[str, tuple[str, bool]]] = {
         "--irc-tls-port": ("IRC_TLS_PORT", True),
         "--irc-server-name": ("IRC_SERVER_NAME", True),
         "--irc-server-info": ("IRC_SERVER_INFO", True),
+        "--redis": ("REDIS", True),
+        "--redis-heartbeat": ("REDIS_HEARTBEAT", True),
     },
     "client": {
         "--name": ("NAME", True),

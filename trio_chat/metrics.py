@@ -138,6 +138,11 @@ class ChatCollector:
             counters.paced,
         )
         yield from self._history()
+        yield CounterMetricFamily(
+            "trio_chat_backplane_dropped",
+            "Events for other servers (--redis) dropped: queue full or Redis unreachable.",
+            self.hub.backplane.dropped,
+        )
         info = InfoMetricFamily("trio_chat_build", "The trio_chat version serving.")
         info.add_metric([], {"version": __version__})
         yield info

@@ -101,3 +101,18 @@ async def test_tiny_bench_with_web_pages(tmp_path: Path) -> None:
     assert phase["sent"] > 0
     assert phase["deliveries"] == phase["expected_deliveries"] == phase["sent"] * 4
     assert phase["p99_ms"] is not None
+
+
+async def test_two_servers_sharing_a_redis_report_cross_server_deliveries(tmp_path: Path) -> None:
+    report = tmp_path / "bench.json"
+    command = [sys.executable, "-m", "trio_chat", "bench", "--scenario", "tiny-2servers"]
+    done = await trio.run_process(
+        [*command, "--json", str(report)], capture_stdout=True, capture_stderr=True, check=False
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert "cross-server, p99" in done.stdout.decode()
+    [run] = json.loads(report.read_text())
+    [phase] = run["phases"]
+    # 6 clients, 3 on each server, 2 senders: each message reaches 5, 3 of them on the other.
+    assert phase["deliveries"] == phase["expected_deliveries"] == phase["sent"] * 5
+    assert phase["cross_deliveries_per_s"] * 1.0 == pytest.approx(phase["sent"] * 3, rel=0.01)

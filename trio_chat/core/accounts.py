@@ -435,3 +435,36 @@ class Guard:
             # The statement's parameters may hold a hash: only the error is logged.
             LOGGER.error("could not save an account or ban change: %s", exc)
             raise AccountError(f"could not save it ({exc}); nothing changed") from None
+
+    # --- shared with other servers (trio_chat.backplane.shared) ---------------------
+
+    def accounts(self) -> dict[str, tuple[str, str]]:
+        """Registered names: name key -> (name as registered, scrypt hash)."""
+        return dict(self._accounts)
+
+    async def adopt_account(self, key: str, account: tuple[str, str] | None) -> None:
+        """Another server registered (or, with None, gave up) this account: the same here."""
+        if account is None:
+            await self._write("DELETE FROM accounts WHERE name_key = ?", (key,))
+            self._accounts.pop(key, None)
+            return
+        name, hashed = account
+        await self._write(
+            "INSERT OR REPLACE INTO accounts (name_key, name, password_hash, created)"
+            " VALUES (?, ?, ?, ?)",
+            (key, name, hashed, self._clock()),
+        )
+        self._accounts[key] = account
+
+    async def adopt_ban(self, target: str, entry: BanEntry | None) -> None:
+        """Another server set (or, with None, lifted) this ban: the same here."""
+        if entry is None:
+            await self._write("DELETE FROM bans WHERE target = ?", (target,))
+            self._bans.pop(target, None)
+            return
+        await self._write(
+            "INSERT OR REPLACE INTO bans (target, kind, shown, until, banned_by, created)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (target, entry.kind, entry.shown, entry.until, entry.by, self._clock()),
+        )
+        self._bans[target] = entry

@@ -30,6 +30,7 @@ class Reason(enum.Enum):
     ELSEWHERE = "logged in from elsewhere"  # their account logged in again
     OPER_FAILURES = "too many wrong operator passwords"
     SHUTDOWN = "server shutting down"
+    SERVER_LOST = "server lost"  # their server stopped answering (see trio_chat.backplane)
 
 
 def departure(reason: Reason, detail: str = "", by: str = "") -> str:

@@ -132,7 +132,8 @@ class History:
         # A sequence number is used only once the entry is queued, so that
         # readers waiting for it to be committed never wait for a dropped one.
         if self._queue(entry):
-            self._last_seq = entry.seq
+            # Another server's message (a backplane) may carry a slightly older id.
+            self._last_seq = max(self._last_seq, entry.seq)
             self._tail.append(entry)
 
     def record_topic(self, room: str, topic: str) -> None:
@@ -193,7 +194,7 @@ class History:
             )
         self.write_seconds.observe(time.perf_counter() - start)
         if entries:
-            self._committed = entries[-1].seq
+            self._committed = max(self._committed, *(e.seq for e in entries))
             self._progress.set()
             self._progress = trio.Event()
 

@@ -32,6 +32,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 
 import trio
 
+from trio_chat.core.backplane import Backplane, NullBackplane
 from trio_chat.core.counters import Counters
 from trio_chat.core.events import (
     Action,
@@ -90,6 +91,8 @@ class Hub:
         last_id: the id of the last event stamped in an earlier run; ids go on
             from there (the history's last sequence number).
         home: rooms that stay open when empty (the text protocol's lobby).
+        backplane: told of what this hub's members do, for other servers
+            (:mod:`.backplane`; none by default).
     """
 
     def __init__(
@@ -104,10 +107,13 @@ class Hub:
         topics: Mapping[str, str] = {},
         last_id: int = 0,
         home: Iterable[str] = (LOBBY,),
+        backplane: Backplane | None = None,
     ) -> None:
         self._name_key = name_key
+        self.backplane: Backplane = backplane or NullBackplane()
         # Ids never go back, not even across restarts (the recorder keeps them).
-        self._stamps = Stamps(max(last_id, recorder.last_seq if recorder is not None else 0))
+        last = max(last_id, recorder.last_seq if recorder is not None else 0)
+        self._stamps = Stamps(last, self.backplane.node)
         self._home = frozenset(name_key(room) for room in home)
         self._outbox_limits = (outbox_messages, outbox_bytes)
         # run() batches writer wake-ups and big rooms' join/leave notices.
@@ -194,6 +200,7 @@ class Hub:
         outbox = outbox or Outbox(*self._outbox_limits, flusher=self.flusher)
         member = Member(name, encode, outbox, link, address)
         self._members[key] = member
+        self.backplane.arrived(member)
         return member
 
     def enter(self, member: Member, room: str) -> Room:
@@ -213,11 +220,13 @@ class Hub:
         # a room with a member in it is never removed under us.
         target.members[self._name_key(member.name)] = member
         member.rooms.add(target.name)
+        joined = Joined(member.name, target.name)
         if self._quiet(target):
             target.arrived.append(member.name)
             self._summary_due.set()
         else:
-            self.broadcast(target.name, Joined(member.name, target.name), exclude=member)
+            self.broadcast(target.name, joined, exclude=member)
+        self.backplane.publish(member, joined)
         return target
 
     def _quiet(self, room: Room) -> bool:
@@ -261,8 +270,10 @@ class Hub:
                 self._remove_from(member, target)
             return
         self._remove_from(member, target)
+        parted = Parted(member.name, target.name, detail)
         if not self._summarized(target, member.name):
-            self.broadcast(target.name, Parted(member.name, target.name, detail))
+            self.broadcast(target.name, parted)
+        self.backplane.publish(member, parted)
 
     def set_topic(self, member: Member, room: str, topic: str) -> TopicChanged:
         """Set (or clear) the topic of ``room``; its members hear of it.
@@ -282,6 +293,7 @@ class Hub:
         event = TopicChanged(member.name, target.name, topic, *self._stamps.stamp())
         self.counters.messages["topic"] += 1
         self.broadcast(target.name, event)
+        self.backplane.publish(member, event)
         return event
 
     def _open_room(self, name: str) -> Room:
@@ -321,8 +333,10 @@ class Hub:
         member.rooms.clear()
         member.present = False
         member.outbox.close()
+        departed = Quit(member.name, reason, detail, by)
         if audience:
-            self.send_each(audience, Quit(member.name, reason, detail, by))
+            self.send_each(audience, departed)
+        self.backplane.publish(member, departed)
 
     def evict(self, member: Member, reason: Reason) -> None:
         """Throw ``member`` out now (too slow, connection lost): leave and cancel its session.
@@ -380,6 +394,7 @@ class Hub:
         audience = {m for room in member.rooms for m in self._room_members(room)}
         audience.add(member)
         self.send_each(audience, Renamed(old, new))
+        self.backplane.publish(member, Renamed(old, new))
 
     # --- fan-out ----------------------------------------------------------
 
@@ -416,6 +431,7 @@ class Hub:
             self.deliver(member, Echo(event))
         if self._recorder is not None:
             self._recorder.record(event)
+        self.backplane.publish(member, event)
 
     def private(self, member: Member, target: str, text: str, *, notice: bool = False) -> Private:
         """Send ``text`` to ``target`` only.
@@ -431,6 +447,7 @@ class Hub:
         self.counters.messages["private"] += 1
         if member.echo:
             self.deliver(member, Echo(event))
+        self.backplane.publish(member, event)
         return event
 
     def broadcast(self, room: str, event: ServerEvent, *, exclude: Member | None = None) -> None:

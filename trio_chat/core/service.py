@@ -177,9 +177,13 @@ class ChatService(RoomRequests):
             ServerClosing: the server is shutting down.
         """
         name, login = await self._prepare(client, raw, password)
-        entries = await self._recent(room)
-        # From here to the join nothing awaits: the checks hold when it happens.
-        member = self._sign_on(client, name, login, encode, link, outbox)
+        try:
+            entries = await self._recent(room)
+            # From here to the join nothing awaits: the checks hold when it happens.
+            member = self._sign_on(client, name, login, encode, link, outbox)
+        except BaseException:
+            self.hub.backplane.unclaim(name)  # the registry's claim goes back
+            raise
         return Arrival(self.hub.enter(member, room), entries)
 
     async def sign_on(
@@ -197,8 +201,12 @@ class ChatService(RoomRequests):
         Raises what :meth:`take_name` raises.
         """
         name, login = await self._prepare(client, raw, password)
-        await trio.lowlevel.checkpoint_if_cancelled()
-        return self._sign_on(client, name, login, encode, link, outbox)
+        try:
+            await trio.lowlevel.checkpoint_if_cancelled()
+            return self._sign_on(client, name, login, encode, link, outbox)
+        except BaseException:
+            self.hub.backplane.unclaim(name)  # the registry's claim goes back
+            raise
 
     async def _prepare(self, client: Client, raw: str, password: str | None) -> tuple[str, bool]:
         """The name to join as, and whether it is a login; refusals as take_name's."""
@@ -209,6 +217,9 @@ class ChatService(RoomRequests):
         elif self.guard.registered_name(name) is not None:
             raise NameRegistered(name)
         if not login and self.hub.find(name) is not None:
+            raise NameTaken(name)
+        # Unique across servers too (a backplane's registry); given back if the join fails.
+        if not await self.hub.backplane.claim(name, take=login):
             raise NameTaken(name)
         return name, login
 

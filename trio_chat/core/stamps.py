@@ -5,25 +5,37 @@ in the hub, before it is delivered or recorded. An id is the server's clock in
 microseconds, or one more than the last id if the clock is not past it: ids
 only grow, also across a restart (private messages and topics take ids the
 history never stores, so its last stored id alone could not tell where to go
-on), and they order events by time. A backplane spanning servers would put
-its own source of ids here.
+on), and they order events by time. Servers sharing a backplane each get a
+``node`` (see trio_chat.backplane): every id such a server gives is ``node``
+modulo :data:`NODES`, so two servers never give the same id; ids stay below
+2**53 (exact in JavaScript) for centuries.
 """
 
 from __future__ import annotations
 
 import time
 
+# Servers sharing a backplane: ids of one are all the same residue modulo NODES.
+NODES = 64
+
 
 class Stamps:
-    """Hands out (time, id) pairs; ``last_id`` is the greatest id given before (say, stored)."""
+    """Hands out (time, id) pairs; ``last_id`` is the greatest id given before (say, stored).
 
-    __slots__ = ("last_id",)
+    ``node``: this server's residue among those sharing a backplane (None: alone).
+    """
 
-    def __init__(self, last_id: int = 0) -> None:
+    __slots__ = ("last_id", "node")
+
+    def __init__(self, last_id: int = 0, node: int | None = None) -> None:
         self.last_id = last_id
+        self.node = node
 
     def stamp(self) -> tuple[float, int]:
         """The server's time (Unix seconds) and the next id."""
         now = time.time_ns()
-        self.last_id = max(self.last_id + 1, now // 1000)
-        return now / 1e9, self.last_id
+        last = max(self.last_id + 1, now // 1000)
+        if self.node is not None:
+            last += (self.node - last) % NODES
+        self.last_id = last
+        return now / 1e9, last

@@ -53,6 +53,8 @@ class Scenario:
     web: bool = False
     # The generator it needs ("python": the only one with web pages), if not the chosen one.
     generator: str | None = None
+    # Servers sharing one Redis (``--redis``), the clients spread over them.
+    servers: int = 1
 
 
 SCENARIOS = {
@@ -76,6 +78,11 @@ SCENARIOS = {
     "fanout-100-text": Scenario(
         "fanout-100-text", 100, WEB_RATES, generator="python", targets=("trio_chat",)
     ),
+    # fanout-100 on two servers sharing a local Redis, half the clients on each: every
+    # message reaches half its audience through Redis (the cross-server columns).
+    "fanout-100-2servers": Scenario(
+        "fanout-100-2servers", 100, (500, 1000, 2000, 4000), servers=2, targets=("trio_chat",)
+    ),
 }
 QUICK = {
     "tiny": Scenario("tiny", 5, (20,), senders=2, duration=1.0),
@@ -88,6 +95,9 @@ QUICK = {
         web=True,
         generator="python",
         targets=("trio_chat",),
+    ),
+    "tiny-2servers": Scenario(
+        "tiny-2servers", 6, (20,), senders=2, duration=1.0, servers=2, targets=("trio_chat",)
     ),
 }
 
@@ -164,28 +174,59 @@ def build_c_loadgen(directory: Path) -> list[str] | None:
 PYTHON_LOADGEN = [sys.executable, "-m", "trio_chat.tools.loadgen"]
 
 
+def start_servers(
+    target: Target, scenario: Scenario, tmp: str
+) -> tuple[list[tuple[int, int]], list[subprocess.Popen[bytes]]]:
+    """The target's server(s), pinned to core 0 (with their Redis, if several), listening.
+
+    Returns each server's (port, web port), and the processes (Redis first).
+    """
+    ports = [(free_port(), free_port()) for _ in range(scenario.servers)]
+    processes: list[subprocess.Popen[bytes]] = []
+    extra: list[str] = []
+    if scenario.servers > 1:
+        redis_port = free_port()
+        redis = [*pinned(0), "redis-server", "--port", str(redis_port), "--bind", "127.0.0.1"]
+        redis += ["--save", "", "--appendonly", "no", "--dir", tmp]
+        processes.append(subprocess.Popen(redis, stdout=subprocess.DEVNULL))
+        wait_listening(redis_port, processes[0])
+        extra = ["--redis", f"redis://127.0.0.1:{redis_port}/0"]
+    for port, web_port in ports:
+        home = Path(tmp) / str(port)
+        home.mkdir()
+        parts = [
+            p.replace("{port}", str(port))
+            .replace("{webport}", str(web_port))
+            .replace("{tmp}", str(home))
+            for p in target.command
+        ]
+        command = [*pinned(0), *parts, *extra]
+        processes.append(
+            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        )
+        wait_listening(port, processes[-1])
+    return ports, processes
+
+
 def run_one(target: Target, scenario: Scenario, generator: Sequence[str] = PYTHON_LOADGEN) -> Run:
     run = Run(target.name, scenario.name, scenario.clients)
-    port, web_port = free_port(), free_port()
     tmp = tempfile.TemporaryDirectory(prefix="trio-chat-bench-")
-    parts = (
-        p.replace("{port}", str(port))
-        .replace("{webport}", str(web_port))
-        .replace("{tmp}", tmp.name)
-        for p in target.command
-    )
-    command = [*pinned(0), *parts]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    processes: list[subprocess.Popen[bytes]] = []
     if scenario.generator == "python":
         generator = PYTHON_LOADGEN
     try:
-        wait_listening(port, server)
+        ports, processes = start_servers(target, scenario, tmp.name)
+        server = processes[-1]
+        port, web_port = ports[0]
+        if scenario.servers > 1:
+            generator = PYTHON_LOADGEN  # the C generator speaks to one port
         loadgen = [*pinned(1), *generator]
         if scenario.web:
             wait_listening(web_port, server)
             loadgen += ["--web"]
             port = web_port
         loadgen += ["--port", str(port), "--clients", str(scenario.clients)]
+        loadgen += [arg for other, _ in ports[1:] for arg in ("--also-port", str(other))]
         loadgen += ["--senders", str(scenario.senders), "--duration", str(scenario.duration)]
         loadgen += ["--rates", ",".join(str(r) for r in scenario.rates) or "0"]
         loadgen += ["--capacity"] if scenario.capacity else []
@@ -203,8 +244,9 @@ def run_one(target: Target, scenario: Scenario, generator: Sequence[str] = PYTHO
     except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError, IndexError) as exc:
         run.error = str(exc) or type(exc).__name__
     finally:
-        server.kill()
-        server.wait()
+        for process in reversed(processes):
+            process.kill()
+            process.wait()
         tmp.cleanup()
     return run
 
@@ -243,6 +285,12 @@ def table(runs: Sequence[Run]) -> str:
                 f"{_ms(p['p99_ms'])} {_ms(p['p999_ms'])} {100 * p['server_cpu_s'] / secs:>7.0f}% "
                 f"{100 * gen:>7.0f}% {(p['server_peak_rss_kb'] or 0) / 1024:>6.0f}M{flag}"
             )
+            if p.get("cross_p99_ms") is not None:
+                rows.append(
+                    f"{'':<18} {'  of which':<14} {'':>7} {'':>7} "
+                    f"{p['cross_deliveries_per_s']:>8.0f} cross-server, p99 "
+                    f"{p['cross_p99_ms']:.1f} ms"
+                )
     return "\n".join(rows)
 
 

@@ -24,6 +24,7 @@ import select
 import socket
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 MARK = b": m "
@@ -40,13 +41,18 @@ class Client:
     stalled: bool = False  # never reads after registering (the slow-consumer scenario)
     received: int = 0
     latencies: list[int] = field(default_factory=list)
+    # With several servers: latencies of messages sent by a client of another server.
+    crossed: list[int] = field(default_factory=list)
     outgoing: bytes = b""
     closed: bool = False
 
 
 class LoadGenerator:
-    def __init__(self, host: str, port: int, clients: int, stalled: int = 0) -> None:
-        self.host, self.port = host, port
+    def __init__(
+        self, host: str, port: int, clients: int, stalled: int = 0, *, also: Sequence[int] = ()
+    ) -> None:
+        # Client i connects to ports[i % len(ports)]: with ``also``, spread over the servers.
+        self.host, self.port, self.ports = host, port, [port, *also]
         self.epoll = select.epoll()
         self.clients: dict[int, Client] = {}
         self.count = clients
@@ -80,7 +86,7 @@ class LoadGenerator:
         if index < self.stalled:
             # A reader that stops: a small window, so the server's side fills soon.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.connect((self.host, self.port))
+        sock.connect((self.host, self.ports[index % len(self.ports)]))
         sock.setblocking(False)
         client = Client(index, sock, f"b{index}".encode())
         client.stalled = index < self.stalled
@@ -128,12 +134,19 @@ class LoadGenerator:
                 if int(phase) == self.phase:
                     client.received += 1
                     client.latencies.append(now - int(sent))
+                    if len(self.ports) > 1 and self._crossed(line[:at], client):
+                        client.crossed.append(now - int(sent))
             elif not client.welcomed and line.startswith(b"*** Welcome"):
                 client.welcomed = True
                 if client.stalled:
                     self.epoll.modify(client.sock.fileno(), 0)  # stop reading
             elif line.endswith(b": sync"):
                 client.synced = True
+
+    def _crossed(self, sender: bytes, client: Client) -> bool:
+        """Whether ``sender`` (``b<index>``) is on another server than ``client``."""
+        count = len(self.ports)
+        return sender[1:].isdigit() and int(sender[1:]) % count != client.index % count
 
     def send(self, client: Client, data: bytes) -> None:
         if client.closed:
@@ -224,8 +237,11 @@ class LoadGenerator:
         cpu_end = resource.getrusage(resource.RUSAGE_SELF)
         elapsed = time.monotonic() - start
         latencies = sorted(x for c in self.clients.values() for x in c.latencies)
+        crossed = sorted(x for c in self.clients.values() for x in c.crossed)
         delivered = self._delivered()
         return {
+            "cross_deliveries_per_s": len(crossed) / duration,
+            "cross_p99_ms": _percentile(crossed, 0.99),
             "sent": sent,
             "expected_deliveries": expected,
             "deliveries": delivered,
@@ -269,6 +285,7 @@ class LoadGenerator:
         for client in self.clients.values():
             client.received = 0
             client.latencies = []
+            client.crossed = []
 
     def _delivered(self) -> int:
         return sum(c.received for c in self.clients.values() if not c.stalled)
@@ -284,6 +301,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument(
+        "--also-port",
+        type=int,
+        action="append",
+        default=[],
+        help="another server's port: "
+        "clients are spread over every port given (servers sharing a Redis)",
+    )
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--senders", type=int, default=10)
     parser.add_argument(
@@ -308,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
 
         gen: LoadGenerator = WebLoadGenerator(args.host, args.port, args.clients, args.stalled)
     else:
-        gen = LoadGenerator(args.host, args.port, args.clients, args.stalled)
+        gen = LoadGenerator(args.host, args.port, args.clients, args.stalled, also=args.also_port)
     idle_rss = process_rss_kb(args.server_pid)
     cpu_before = process_cpu_s(args.server_pid)
     registration = gen.connect_all(timeout=120)

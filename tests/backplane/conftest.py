@@ -1,0 +1,133 @@
+"""A real redis-server per test, on a free loopback port in the test's own folder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import trio
+
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+# Starting or stopping redis-server takes milliseconds; this bounds it.
+REDIS_TIMEOUT = 10.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class RedisServer:
+    """A redis-server without persistence: stopped and started again, it is empty."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: trio.Process | None = None
+
+    async def start(self) -> None:
+        """Start it and wait for its 'Ready to accept connections' line."""
+        process = await trio.lowlevel.open_process(
+            [
+                REDIS_SERVER,
+                "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no", "--dir", str(self.folder), "--logfile", "",
+            ],
+            stdout=subprocess.PIPE,
+        )  # fmt: skip
+        self.process = process
+        assert process.stdout is not None
+        seen = b""
+        with trio.fail_after(REDIS_TIMEOUT):
+            while b"Ready to accept connections" not in seen:
+                chunk = await process.stdout.receive_some()
+                assert chunk, f"redis-server ended: {seen.decode(errors='replace')}"
+                seen = seen[-200:] + chunk
+        # Its further output is not read: it says little, and a pipe holds 64 KiB.
+
+    async def stop(self) -> None:
+        """Stop it (as a crash would: at once) and wait until it is gone."""
+        process = self.process
+        if process is None:
+            return
+        self.process = None
+        process.kill()
+        with trio.fail_after(REDIS_TIMEOUT):
+            await process.wait()
+        if process.stdout is not None:
+            await process.stdout.aclose()
+
+    def pause(self) -> None:
+        """Freeze it (SIGSTOP): commands wait, as with a very slow Redis."""
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGCONT)
+
+
+@pytest.fixture
+async def redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    await server.start()
+    try:
+        yield server
+    finally:
+        with trio.CancelScope(shield=True):
+            if server.process is not None:
+                server.resume()
+            await server.stop()
+
+
+class Proxy:
+    """A TCP relay to Redis for one server: :meth:`cut` partitions it, :meth:`heal` ends that."""
+
+    def __init__(self, redis: RedisServer) -> None:
+        self.redis = redis
+        self.port = 0
+        self.url = ""
+        self.cut_off = False
+        self._scopes: list[trio.CancelScope] = []
+
+    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+        self.port = listeners[0].socket.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        task_status.started()
+        await trio.serve_listeners(self._relay, listeners)
+
+    async def _relay(self, client: trio.SocketStream) -> None:
+        async with client:
+            if self.cut_off:
+                return
+            async with await trio.open_tcp_stream("127.0.0.1", self.redis.port) as server:
+                with trio.CancelScope() as scope:
+                    self._scopes.append(scope)
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(_pump, client, server)
+                        nursery.start_soon(_pump, server, client)
+
+    def cut(self) -> None:
+        self.cut_off = True
+        for scope in self._scopes:
+            scope.cancel()
+        self._scopes.clear()
+
+    def heal(self) -> None:
+        self.cut_off = False
+
+
+async def _pump(source: trio.SocketStream, sink: trio.SocketStream) -> None:
+    async for data in source:
+        await sink.send_all(data)
+    await sink.send_eof()

@@ -1,0 +1,171 @@
+"""``make cluster``: a local Redis and two (or more) trio_chat servers sharing it.
+
+For trying several servers by hand: redis-server on ``--redis-port`` (no
+persistence, in a temporary folder), then ``trio-chat serve --port N --redis
+URL`` for each port of ``--ports``, each with its own history file next to
+the default one (``history-N.sqlite3``). Their logs are shown prefixed with
+the port. Ctrl+C (or SIGTERM) stops the servers first, then Redis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import logging
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Sequence
+
+import trio
+
+from trio_chat.core.datafile import default_path
+
+LOGGER = logging.getLogger("trio_chat.cluster")
+
+READY = b"Ready to accept connections"
+# prctl(2): the signal a child gets when its parent dies.
+PR_SET_PDEATHSIG = 1
+# Seconds redis-server has to start, and the servers to stop after Ctrl+C.
+START_TIMEOUT = 10.0
+STOP_TIMEOUT = 10.0
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM if this tool dies (even by SIGKILL). Linux only."""
+    # Elsewhere (no prctl): a tool killed outright leaves them to be stopped by hand.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="make cluster", description=__doc__.split("\n")[0])
+    parser.add_argument("--redis-port", type=int, default=6390, help="default 6390")
+    parser.add_argument(
+        "--ports", default="5000 5001", help="the servers' ports (default '5000 5001')"
+    )
+    parser.add_argument(
+        "--web-ports", default="8080 8081", help="their web pages' ports (default '8080 8081')"
+    )
+    parser.add_argument(
+        "--irc-ports", default="6667 6668", help="their IRC ports (default '6667 6668')"
+    )
+    parser.add_argument("--redis-server", default="redis-server", help="the program")
+    return parser.parse_args(argv)
+
+
+async def pipe_lines(stream: trio.abc.ReceiveStream | None, prefix: str) -> None:
+    """Copy ``stream`` to stderr, each line after ``prefix``."""
+    if stream is None:
+        return
+    buffer = b""
+    async for chunk in stream:
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        for line in lines:
+            sys.stderr.write(f"{prefix} {line.decode(errors='replace')}\n")
+
+
+async def start_redis(command: list[str], nursery: trio.Nursery) -> trio.Process:
+    """redis-server, once it accepts connections (its later lines are shown)."""
+    # Its own session: Ctrl+C reaches this tool only, which stops Redis last.
+    process = await trio.lowlevel.open_process(
+        command, stdout=subprocess.PIPE, start_new_session=True, preexec_fn=_die_with_parent
+    )
+    assert process.stdout is not None
+    seen = b""
+    with trio.fail_after(START_TIMEOUT):
+        while READY not in seen:
+            chunk = await process.stdout.receive_some()
+            if not chunk:
+                raise RuntimeError(f"redis-server ended: {seen.decode(errors='replace')}")
+            seen += chunk
+    nursery.start_soon(pipe_lines, process.stdout, "[redis]")
+    return process
+
+
+async def run(args: argparse.Namespace) -> int:
+    if shutil.which(args.redis_server) is None:
+        LOGGER.error("%s not found (Debian: apt install redis-server)", args.redis_server)
+        return 1
+    ports = args.ports.replace(",", " ").split()
+    with (
+        tempfile.TemporaryDirectory(prefix="trio-chat-redis-") as folder,
+        trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals,
+    ):
+        redis_command = [
+            args.redis_server, "--port", str(args.redis_port), "--bind", "127.0.0.1",
+            "--save", "", "--appendonly", "no", "--dir", folder, "--logfile", "",
+        ]  # fmt: skip
+        async with trio.open_nursery() as nursery:
+            redis = await start_redis(redis_command, nursery)
+            url = f"redis://127.0.0.1:{args.redis_port}/0"
+            LOGGER.info("Redis at %s; starting servers on ports %s", url, ", ".join(ports))
+            web_ports = args.web_ports.replace(",", " ").split()
+            irc_ports = args.irc_ports.replace(",", " ").split()
+            servers = [
+                await start_server(port, web, irc, url, nursery)
+                for port, web, irc in zip(ports, web_ports, irc_ports, strict=True)
+            ]
+            async with trio.open_nursery() as waiting:
+                waiting.start_soon(_first_signal, signals, waiting.cancel_scope)
+                for server in servers:
+                    waiting.start_soon(server.wait)
+            # Signals meanwhile are taken by the receiver: the servers stop in their own time.
+            await _stop(servers)
+            redis.terminate()
+            await redis.wait()
+            nursery.cancel_scope.cancel()
+    return 0
+
+
+async def start_server(
+    port: str, web: str, irc: str, url: str, nursery: trio.Nursery
+) -> trio.Process:
+    """``trio-chat serve`` on ``port`` (web page on ``web``, IRC on ``irc``) sharing ``url``,
+    logged as [PORT]."""
+    db = default_path().with_name(f"history-{port}.sqlite3")
+    command = [
+        sys.executable, "-m", "trio_chat", "serve", "--port", port, "--web-port", web,
+        "--irc-port", irc, "--redis", url, "--db", str(db),
+    ]  # fmt: skip
+    server = await trio.lowlevel.open_process(
+        command, stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_die_with_parent
+    )
+    nursery.start_soon(pipe_lines, server.stderr, f"[{port}]")
+    return server
+
+
+async def _first_signal(signals: AsyncIterator[int], scope: trio.CancelScope) -> None:
+    async for _ in signals:
+        scope.cancel()
+        return
+
+
+async def _stop(servers: list[trio.Process]) -> None:
+    """SIGTERM each server (a graceful shutdown), SIGKILL whoever is still up after the timeout."""
+    for server in servers:
+        if server.returncode is None:
+            server.send_signal(signal.SIGTERM)
+    with trio.move_on_after(STOP_TIMEOUT):
+        for server in servers:
+            await server.wait()
+    for server in servers:
+        if server.returncode is None:
+            server.kill()
+            await server.wait()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="[cluster] %(message)s")
+    try:
+        return trio.run(run, parse(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt:  # a second Ctrl+C, redelivered once all is stopped
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
