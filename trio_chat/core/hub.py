@@ -47,7 +47,16 @@ from trio_chat.core.events import (
     ServerEvent,
     TopicChanged,
 )
-from trio_chat.core.members import Encoder, Link, Member, Recorder, Room, log_departure, queue_each
+from trio_chat.core.members import (
+    Encoder,
+    Link,
+    Member,
+    Recorder,
+    Room,
+    farewell,
+    log_departure,
+    queue_each,
+)
 from trio_chat.core.outbox import FLUSH_INTERVAL, OUTBOX_BYTES, OUTBOX_MESSAGES, Flusher, Outbox
 from trio_chat.core.refusals import NameTaken, NoSuchMember, NoSuchRoom, NotInRoom, ServerClosing
 from trio_chat.core.stamps import Stamps
@@ -63,6 +72,8 @@ LOBBY = "#lobby"
 # would otherwise cost N*N/2 lines.
 QUIET_ROOM_SIZE = 100
 SUMMARY_INTERVAL = 10.0
+# A member dropped as too slow has this long to receive why.
+FAREWELL_TIMEOUT = 2.0
 
 
 class Hub:
@@ -296,11 +307,18 @@ class Hub:
         """Throw ``member`` out now (too slow, connection lost): leave and cancel its session.
 
         Nothing more can reach them: their outbox is full or their peer gone.
+        One too slow is told why, though: what was queued is dropped for one
+        last line (a :class:`Dismissed`), which their writer has until
+        :data:`FAREWELL_TIMEOUT` to send.
         """
+        deadline = -math.inf
         if self.is_member(member):
             log_departure(member, reason, "dropped")
+            told = reason is Reason.TOO_SLOW and not self.closing
+            if told and farewell(member, Dismissed(reason)):
+                deadline = trio.current_time() + FAREWELL_TIMEOUT
         self.leave(member, reason)
-        member.link.close(reason)
+        member.link.close(reason, deadline)
 
     def dismiss(
         self, member: Member, reason: Reason, deadline: float, *, detail: str = "", by: str = ""

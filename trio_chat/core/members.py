@@ -146,3 +146,14 @@ def queue_each(members: Iterable[Member], event: ServerEvent) -> list[tuple[Memb
         except trio.ClosedResourceError:
             pass  # already leaving: it has been told everything it will be told
     return dropped
+
+
+def farewell(member: Member, event: ServerEvent) -> bool:
+    """Drop what is queued for ``member`` for ``event`` alone; whether it could be queued."""
+    try:
+        data = member.encode(event)
+        member.outbox.put_last(data)
+    except Exception:  # an encoder's bug, or the outbox is closed: nothing to tell
+        LOGGER.debug("could not tell %s why they are dropped", member.name, exc_info=True)
+        return False
+    return True

@@ -41,7 +41,7 @@ from trio_chat.core.events import (
 )
 from trio_chat.core.history import DEFAULT_REPLAY, History
 from trio_chat.core.hub import LOBBY, Hub
-from trio_chat.core.limits import DEFAULT_LIMITS, Limits
+from trio_chat.core.limits import DEFAULT_LIMITS, Limits, line_cost
 from trio_chat.core.members import Encoder, Link, Member, Room, log_departure
 from trio_chat.core.moderation import DISMISS_TIMEOUT, Moderation
 from trio_chat.core.names import (
@@ -136,11 +136,13 @@ class ChatService:
         client.admitted = True
         return Password.ACCEPTED
 
-    async def pace(self, client: Client) -> bool:
-        """Delay a line sent over the flood rate; True on the first delayed one (warn).
+    async def pace(self, client: Client, size: int = 0) -> bool:
+        """Delay a line (of ``size`` bytes) sent over the flood rate; True on the first delayed one.
 
         Nothing is dropped: while this waits, nothing more is read from the
-        connection, so TCP slows the sender down too. Operators are exempt.
+        connection, so TCP slows the sender down too. Long lines cost more
+        (:func:`~.limits.line_cost`), and so did expensive commands before it
+        (:meth:`charge`). Operators are exempt.
 
         Raises:
             Flooding: the connection has been over the rate for too long.
@@ -148,10 +150,15 @@ class ChatService:
         member = client.member
         if client.flood is None or (member is not None and member.operator):
             return False
-        delay, warn = client.flood.check(trio.current_time())
+        delay, warn = client.flood.check(trio.current_time(), line_cost(size))
         if delay > 0:
             await trio.sleep(delay)
         return warn
+
+    def charge(self, client: Client, cost: float) -> None:
+        """What a command cost beyond its line (a hash, a listing): the next line waits."""
+        if client.flood is not None:
+            client.flood.charge(trio.current_time(), cost)
 
     # --- names -----------------------------------------------------------------
 

@@ -162,6 +162,8 @@ def dismissed_line(event: Dismissed) -> str:
             return "! you logged in from elsewhere: this connection is closed"
         case Reason.OPER_FAILURES:
             return "! too many wrong operator passwords: disconnected"
+        case Reason.TOO_SLOW:
+            return "! you were disconnected: you are not reading fast enough"
         case _:
             return f"! disconnected: {departure(event.reason, event.detail, event.by)}"
 
