@@ -7,6 +7,7 @@ import contextlib
 import trio
 import trio.testing
 
+from trio_chat.core.accounts import Guard, ScryptCost
 from trio_chat.core.hub import Hub
 from trio_chat.core.limits import Limits
 from trio_chat.core.names import name_key
@@ -54,4 +55,28 @@ async def test_16_connections_at_the_line_rate_cannot_drop_a_victim_reading_50kb
         assert hub.find("victim") is not None
         assert b"not reading fast enough" not in received
         assert received.count(b"[private] mallory") > 100
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_connection_looping_password_changes_is_disconnected_as_flooding(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    guard = Guard(cost=ScryptCost(n=2**4, r=1, p=1))
+    hub = Hub(name_key)
+    server = text_server(hub, guard=guard, limits=Limits(exempt=()))
+    async with trio.open_nursery() as nursery:
+        client, end = trio.testing.memory_stream_pair()
+        nursery.start_soon(server.handle, end, f"{ATTACKER}:1", None, ATTACKER)
+        peer = Peer(client)
+        await peer.register("mallory")
+        await peer.send("/register first-password")
+        start = trio.current_time()
+        with contextlib.suppress(trio.BrokenResourceError):
+            for i in range(1000):
+                await peer.send(f"/password password-{i}")
+                await trio.sleep(0.1)
+        lines = await peer.expect_eof()
+        assert "! flooding: too many lines for too long, disconnected" in lines
+        assert any(line.startswith("! too many passwords from your address") for line in lines)
+        assert trio.current_time() - start < 60
         nursery.cancel_scope.cancel()

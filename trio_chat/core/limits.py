@@ -90,6 +90,10 @@ class TokenBucket:
         self._tokens -= cost
         return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
 
+    def give_back(self, cost: float = 1.0) -> None:
+        """Undo a :meth:`take` whose wait was not taken."""
+        self._tokens = min(self.burst, self._tokens + cost)
+
     def try_take(self, now: float) -> bool:
         """Take a token if there is one, without running into debt."""
         self._refill(now)

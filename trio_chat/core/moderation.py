@@ -33,6 +33,7 @@ import trio
 from trio_chat.core.accounts import AccountError, BanEntry, Guard, ban_target, covers_peer
 from trio_chat.core.events import ModAction, Moderated, Reason
 from trio_chat.core.hub import Hub
+from trio_chat.core.limits import HASH_COST
 from trio_chat.core.members import Member
 from trio_chat.core.names import BadName, clean_text, name_key
 from trio_chat.core.refusals import (
@@ -104,7 +105,7 @@ class Moderation:
         member = client.acting()
         if self.guard.registered_name(member.name) is not None:
             raise RegisteredAlready(member.name)
-        await self._save(member, password)
+        await self._save(client, member, password)
         client.identified |= {name_key(member.name)}
         LOGGER.info(
             "%s (%s) registered their name",
@@ -116,11 +117,12 @@ class Moderation:
     async def change_password(self, client: Client, password: str) -> None:
         """Raises NotRegistered, AccountProblem."""
         member = self._owned(client)
-        await self._save(member, password)
+        await self._save(client, member, password)
 
-    async def _save(self, member: Member, password: str) -> None:
+    async def _save(self, client: Client, member: Member, password: str) -> None:
+        client.charge(HASH_COST)  # a loop of /password is a flood
         try:
-            await self.guard.register(member.name, password)
+            await self.guard.register(member.name, password, client.address)
         except AccountError as exc:
             raise AccountProblem(str(exc)) from None
 

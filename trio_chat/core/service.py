@@ -41,7 +41,7 @@ from trio_chat.core.events import (
 )
 from trio_chat.core.history import DEFAULT_REPLAY, History
 from trio_chat.core.hub import LOBBY, Hub
-from trio_chat.core.limits import DEFAULT_LIMITS, Limits, line_cost
+from trio_chat.core.limits import DEFAULT_LIMITS, HASH_COST, Limits, line_cost
 from trio_chat.core.members import Encoder, Link, Member, Room, log_departure
 from trio_chat.core.moderation import DISMISS_TIMEOUT, Moderation
 from trio_chat.core.names import (
@@ -110,7 +110,9 @@ class ChatService:
         """A new connection's standing: paced unless ``address`` is exempt (or None)."""
         limited = address is not None and not self.limits.is_exempt(address)
         flood = self.limits.flood_guard(trio.current_time()) if limited else None
-        return Client(peer, flood, admitted=not self.guard.needs_password)
+        return Client(
+            peer, flood, address if limited else None, admitted=not self.guard.needs_password
+        )
 
     @property
     def needs_password(self) -> bool:
@@ -154,11 +156,6 @@ class ChatService:
         if delay > 0:
             await trio.sleep(delay)
         return warn
-
-    def charge(self, client: Client, cost: float) -> None:
-        """What a command cost beyond its line (a hash, a listing): the next line waits."""
-        if client.flood is not None:
-            client.flood.charge(trio.current_time(), cost)
 
     # --- names -----------------------------------------------------------------
 
@@ -238,7 +235,8 @@ class ChatService:
         registered = self.guard.registered_name(name)
         if registered is None:
             raise NotRegistered(name)
-        if not await self.guard.verify(name, password):
+        client.charge(HASH_COST)  # a loop of logins is a flood
+        if not await self.guard.verify(name, password, client.address):
             client.login_failures += 1
             fields = client.fields("refused", "wrong password")
             LOGGER.warning(

@@ -36,6 +36,7 @@ from trio_chat.core.refusals import (
     TooLong,
     TooManyConnections,
     TooManyNewConnections,
+    TooManyPasswords,
     WrongOperPassword,
     WrongPassword,
     WrongServerPassword,
@@ -114,6 +115,9 @@ def name_step_refusal(refused: Refused) -> str:
             return f"wrong password for {name}{_tries(tries_left)}: send /login {name} PASSWORD"
         case Banned(ban):
             return f"you are banned ({ban.term()})"
+        case TooManyPasswords(retry_after):
+            wait = max(1, round(retry_after))
+            return f"too many passwords from your address; try again in {wait} s"
         case ServerClosing():
             return "the server is shutting down"
         case _:
