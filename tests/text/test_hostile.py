@@ -70,13 +70,14 @@ async def test_a_connection_looping_password_changes_is_disconnected_as_flooding
         peer = Peer(client)
         await peer.register("mallory")
         await peer.send("/register first-password")
-        start = trio.current_time()
+        sent = 0
         with contextlib.suppress(trio.BrokenResourceError):
-            for i in range(1000):
+            for i in range(2000):  # 10 a second for 200 s, unless disconnected first
                 await peer.send(f"/password password-{i}")
+                sent += 1
                 await trio.sleep(0.1)
         lines = await peer.expect_eof()
         assert "! flooding: too many lines for too long, disconnected" in lines
         assert any(line.startswith("! too many passwords from your address") for line in lines)
-        assert trio.current_time() - start < 60
+        assert sent < 2000
         nursery.cancel_scope.cancel()

@@ -156,6 +156,7 @@ class Moderation:
 
         Raises:
             NoOperators: the server has no operator password.
+            TooManyPasswords: too many from this address lately (not checked).
             WrongOperPassword: at ``tries_left`` 0 the member has been removed.
         """
         member = client.acting()
@@ -163,6 +164,11 @@ class Moderation:
             raise NoOperators
         if member.operator:
             return False
+        # A guess costs what a password hash costs: of the flood budget, and
+        # of the address's budget of passwords (raises TooManyPasswords).
+        client.charge(HASH_COST)
+        self.guard.hashing.take_turn(client.address)
+        self.guard.hashing.done(client.address)
         if not self.guard.oper_password_ok(password):
             client.oper_failures += 1
             LOGGER.warning(

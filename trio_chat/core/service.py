@@ -41,7 +41,15 @@ from trio_chat.core.events import (
 )
 from trio_chat.core.history import DEFAULT_REPLAY, History
 from trio_chat.core.hub import LOBBY, Hub
-from trio_chat.core.limits import DEFAULT_LIMITS, HASH_COST, Limits, line_cost
+from trio_chat.core.limits import (
+    COST_PER_BYTE_REPLAYED,
+    COST_PER_NAME_LISTED,
+    COST_PER_ROOM_LISTED,
+    DEFAULT_LIMITS,
+    HASH_COST,
+    Limits,
+    line_cost,
+)
 from trio_chat.core.members import Encoder, Link, Member, Room, log_departure
 from trio_chat.core.moderation import DISMISS_TIMEOUT, Moderation
 from trio_chat.core.names import (
@@ -312,7 +320,7 @@ class ChatService:
         current = self.hub.room(room)
         if current is not None and current.name in member.rooms:
             return Arrival(current, [], already=True)
-        entries = await self._recent(room)
+        entries = _charged(client, await self._recent(room))
         # From here on nothing awaits: the read and the entry are one step.
         return Arrival(self.hub.enter(member, room), entries)
 
@@ -338,13 +346,23 @@ class ChatService:
             raise TooLong(MAX_TOPIC_CHARS, "characters")
         return self.hub.set_topic(member, found.name, topic)
 
-    def members(self, room: str | None = None) -> list[str]:
-        """Names online (in ``room``, if given), sorted."""
-        return self.hub.names(room)
+    def members(self, room: str | None = None, *, client: Client | None = None) -> list[str]:
+        """Names online (in ``room``, if given), sorted.
 
-    def rooms(self) -> list[Room]:
-        """The open rooms, sorted by name."""
-        return self.hub.room_list()
+        Asked by ``client`` (a user's ``/who``), it costs that client's flood
+        budget according to the length of the list.
+        """
+        names = self.hub.names(room)
+        if client is not None:
+            client.charge(len(names) * COST_PER_NAME_LISTED)
+        return names
+
+    def rooms(self, *, client: Client | None = None) -> list[Room]:
+        """The open rooms, sorted by name (costing ``client`` according to their number)."""
+        rooms = self.hub.room_list()
+        if client is not None:
+            client.charge(len(rooms) * COST_PER_ROOM_LISTED)
+        return rooms
 
     # --- speech ----------------------------------------------------------------
 
@@ -384,8 +402,13 @@ class ChatService:
         before: int | None = None,
         after: int | None = None,
         around: int | None = None,
+        client: Client | None = None,
     ) -> list[Entry]:
-        """Up to ``count`` messages of ``room``: the latest, or before, after or around an id."""
+        """Up to ``count`` messages of ``room``: the latest, or before, after or around an id.
+
+        Asked by ``client``, it costs its flood budget according to the bytes
+        replayed (a loop of ``/history 500`` is a flood, not an amplifier).
+        """
         if self.history is None or count <= 0:
             await trio.lowlevel.checkpoint()
             return []
@@ -397,7 +420,7 @@ class ChatService:
         else:
             entries = await self.history.recent(room, count, before=before)
         await trio.lowlevel.checkpoint_if_cancelled()
-        return within_budget(entries)
+        return _charged(client, within_budget(entries))
 
     async def _recent(self, room: str) -> list[Entry]:
         """A room's latest history; raises Cancelled if the caller was cancelled meanwhile.
@@ -437,3 +460,11 @@ class ChatService:
     def online(self) -> int:
         """How many members are online."""
         return len(self.hub)
+
+
+def _charged(client: Client | None, entries: list[Entry]) -> list[Entry]:
+    """``entries``, replayed to ``client``: charged to its flood budget by their bytes."""
+    if client is not None and entries:
+        size = sum(len(e.event.text) + len(e.event.sender) for e in entries)
+        client.charge(size * COST_PER_BYTE_REPLAYED)
+    return entries

@@ -1,0 +1,104 @@
+"""Expensive commands cost more of the flood budget (issue #16 item 6)."""
+
+from __future__ import annotations
+
+import trio
+import trio.testing
+
+from trio_chat.core.accounts import HASH_BURST, Guard
+from trio_chat.core.clients import Client
+from trio_chat.core.events import Message, Reason
+from trio_chat.core.history import History
+from trio_chat.core.hub import LOBBY, Hub
+from trio_chat.core.limits import DEFAULT_FLOOD_BURST, Limits
+from trio_chat.core.members import ScopeLink
+from trio_chat.core.names import name_key
+from trio_chat.core.refusals import TooManyPasswords, WrongOperPassword
+from trio_chat.core.service import ChatService
+from trio_chat.core.store import HistoryStore
+from trio_chat.text.codec import encode
+
+ADDRESS = "198.51.100.7"
+
+
+def limited(service: ChatService, port: int = 1) -> Client:
+    return service.connect(f"{ADDRESS}:{port}", ADDRESS)
+
+
+def delayed(client: Client) -> bool:
+    """Whether the client's next line would wait."""
+    assert client.flood is not None
+    return client.flood.check(trio.current_time())[0] > 0
+
+
+def crowd(service: ChatService, count: int) -> None:
+    for i in range(count):
+        member = service.hub.join(f"m{i}", encode, ScopeLink())
+        service.hub.enter(member, f"#room{i}")
+
+
+async def test_listing_everyone_costs_by_the_length_of_the_list(
+    mock_clock: trio.testing.MockClock,
+) -> None:
+    service = ChatService(Hub(name_key), limits=Limits(exempt=()))
+    crowd(service, 30)
+    client = limited(service)
+    for _ in range(DEFAULT_FLOOD_BURST - 1):
+        service.members(client=client)  # short lists cost nothing to speak of
+    assert not delayed(client)
+    crowd_service = ChatService(Hub(name_key), limits=Limits(exempt=()))
+    crowd(crowd_service, 3000)
+    asker = limited(crowd_service)
+    for _ in range(4):  # 3000 names cost 6 lines each
+        crowd_service.members(client=asker)
+    assert delayed(asker)
+
+
+async def test_listing_rooms_costs_by_their_number(mock_clock: trio.testing.MockClock) -> None:
+    service = ChatService(Hub(name_key), limits=Limits(exempt=()))
+    crowd(service, 200)  # 200 rooms cost 10 lines
+    client = limited(service)
+    service.rooms(client=client)
+    service.rooms(client=client)
+    assert delayed(client)
+
+
+async def test_a_long_history_replay_costs_by_its_bytes(
+    mock_clock: trio.testing.MockClock,
+) -> None:
+    history = History(HistoryStore(":memory:"), name_key)
+    await history.open()
+    service = ChatService(Hub(name_key), history=history, limits=Limits(exempt=()))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(history.run)
+        for i in range(500):
+            history.record(Message("bob", LOBBY, f"{i:04} " + "h" * 4000))
+        client = limited(service)
+        entries = await service.read_history(LOBBY, 500, client=client)
+        assert entries  # up to the replay budget (256 KiB): about 32 lines' worth
+        assert delayed(client)
+        cheap = limited(service, 2)
+        await service.read_history(LOBBY, 2, client=cheap)
+        assert not delayed(cheap)
+        history.close()
+
+
+async def test_operator_guesses_cost_like_passwords_and_are_limited_per_address(
+    mock_clock: trio.testing.MockClock,
+) -> None:
+    service = ChatService(
+        Hub(name_key), guard=Guard(oper_password="the-oper-pw"), limits=Limits(exempt=())
+    )
+    refused = 0
+    # Reconnecting after every 3 wrong guesses: the address's budget still holds.
+    for port in range(40):
+        client = limited(service, port)
+        await service.take_name(client, f"guesser{port}", encode, ScopeLink())
+        try:
+            service.moderation.oper(client, "guess")
+        except TooManyPasswords:
+            refused += 1
+        except WrongOperPassword:
+            pass
+        service.leave(client, Reason.QUIT)
+    assert refused == 40 - HASH_BURST
