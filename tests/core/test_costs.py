@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
 import trio
 import trio.testing
 
-from trio_chat.core.accounts import HASH_BURST, Guard
+from trio_chat.core.accounts import Guard
 from trio_chat.core.clients import Client
 from trio_chat.core.events import Message, Reason
+from trio_chat.core.hashing import HASH_BURST
 from trio_chat.core.history import History
 from trio_chat.core.hub import LOBBY, Hub
-from trio_chat.core.limits import DEFAULT_FLOOD_BURST, Limits
+from trio_chat.core.limits import DEFAULT_FLOOD_BURST, LOG_BURST, LOG_WINDOW, Limits
 from trio_chat.core.members import ScopeLink
 from trio_chat.core.names import name_key
 from trio_chat.core.refusals import TooManyPasswords, WrongOperPassword
@@ -102,3 +106,26 @@ async def test_operator_guesses_cost_like_passwords_and_are_limited_per_address(
             pass
         service.leave(client, Reason.QUIT)
     assert refused == 40 - HASH_BURST
+
+
+async def test_renames_and_joins_from_one_address_log_a_burst_then_a_count(
+    mock_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="trio_chat")
+    service = ChatService(Hub(name_key), limits=Limits(exempt=()))
+    for port in range(30):
+        await service.take_name(limited(service, port), f"user{port}", encode, ScopeLink())
+    client = limited(service, 99)
+    await service.take_name(client, "nick0", encode, ScopeLink())
+    for i in range(1, 100):
+        service.rename(client, f"nick{i}")
+    joins = [r for r in caplog.records if " joined from " in r.getMessage()]
+    renames = [r for r in caplog.records if " is now known as " in r.getMessage()]
+    assert len(joins) == LOG_BURST
+    assert len(renames) == LOG_BURST
+    mock_clock.jump(LOG_WINDOW)
+    service.rename(client, "last")
+    assert caplog.records[-1].getMessage() == (
+        f"nick99 ({ADDRESS}:99) is now known as last"
+        f" ({99 - LOG_BURST} similar line(s) from this address not logged)"
+    )

@@ -62,6 +62,10 @@ LOOPBACK: tuple[Network, ...] = (
 REFUSAL_LOG_INTERVAL = 10.0
 # Addresses remembered for the connection-rate limit before idle ones are forgotten.
 ADDRESSES_REMEMBERED = 10_000
+# Routine log lines (a join, a rename, a failed TLS handshake) per address:
+# at most LOG_BURST in LOG_WINDOW seconds; the next one logged says how many were not.
+LOG_BURST = 10
+LOG_WINDOW = 60.0
 
 
 class Flooding(Exception):
@@ -307,3 +311,40 @@ class AddressLimiter:
     def remembered(self) -> int:
         """Addresses whose connection rate is remembered (bounded)."""
         return len(self._buckets)
+
+
+class LogThrottle:
+    """At most ``burst`` routine log lines per key (an address) in each ``window`` seconds.
+
+    A storm of joins, renames or failed handshakes from one address must not
+    flood the log (and the disk): past the burst its lines are counted, not
+    written, and the next line written says how many were left out.
+    """
+
+    def __init__(self, burst: int = LOG_BURST, window: float = LOG_WINDOW) -> None:
+        self.burst = burst
+        self.window = window
+        # Per key: when its window began, lines in it, lines left out since the last written.
+        self._keys: dict[str, list[float]] = {}
+
+    def allow(self, key: str, now: float) -> int | None:
+        """``None``: leave this line out; else how many were left out before it."""
+        state = self._keys.pop(key, None)
+        if state is None:
+            state = [now, 0, 0]
+            if len(self._keys) >= ADDRESSES_REMEMBERED:
+                del self._keys[next(iter(self._keys))]
+        self._keys[key] = state
+        if now - state[0] >= self.window:
+            state[0], state[1] = now, 0
+        state[1] += 1
+        if state[1] > self.burst:
+            state[2] += 1
+            return None
+        skipped, state[2] = int(state[2]), 0
+        return skipped
+
+
+def left_out(skipped: int) -> str:
+    """The suffix of a log line after ``skipped`` similar ones were left out."""
+    return f" ({skipped} similar line(s) from this address not logged)" if skipped else ""

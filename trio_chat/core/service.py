@@ -48,6 +48,9 @@ from trio_chat.core.limits import (
     DEFAULT_LIMITS,
     HASH_COST,
     Limits,
+    LogThrottle,
+    address_key,
+    left_out,
     line_cost,
 )
 from trio_chat.core.members import Encoder, Link, Member, Room, log_departure
@@ -111,6 +114,8 @@ class ChatService:
         self.replay = replay
         # Account and operator commands.
         self.moderation = Moderation(hub, self.guard)
+        # Routine log lines per address (joins, renames; a frontend's handshakes).
+        self.log_throttle = LogThrottle()
 
     # --- connections -----------------------------------------------------------
 
@@ -165,6 +170,16 @@ class ChatService:
             await trio.sleep(delay)
         return warn
 
+    def _routine(self, client: Client, event: str) -> int | None:
+        """Whether to log a routine ``event`` of ``client``: None if not, else how many were not.
+
+        Throttled per address (:class:`~.limits.LogThrottle`); exempt ones never are.
+        """
+        if client.address is None:
+            return 0
+        key = f"{event} {address_key(client.address)}"
+        return self.log_throttle.allow(key, trio.current_time())
+
     # --- names -----------------------------------------------------------------
 
     async def take_name(
@@ -206,12 +221,14 @@ class ChatService:
         member = self.hub.join(name, encode, link, address=client.peer, outbox=outbox)
         member.muted = name_key(name) in self.guard.muted
         client.member = member
-        LOGGER.info(
-            "%s joined from %s",
-            name,
-            client.peer,
-            extra={"fields": client.fields("registered")},
-        )
+        if (skipped := self._routine(client, "joined")) is not None:
+            LOGGER.info(
+                "%s joined from %s%s",
+                name,
+                client.peer,
+                left_out(skipped),
+                extra={"fields": client.fields("registered")},
+            )
         return Arrival(self.hub.enter(member, room), entries)
 
     def _check_name(self, client: Client, raw: str) -> str:
@@ -302,9 +319,15 @@ class ChatService:
             raise NameBanned(name)
         self.hub.rename(member, name)
         fields = {**client.fields("renamed"), "old_name": old}
-        LOGGER.info(
-            "%s (%s) is now known as %s", old, client.peer, member.name, extra={"fields": fields}
-        )
+        if (skipped := self._routine(client, "renamed")) is not None:
+            LOGGER.info(
+                "%s (%s) is now known as %s%s",
+                old,
+                client.peer,
+                member.name,
+                left_out(skipped),
+                extra={"fields": fields},
+            )
         return member.name
 
     # --- rooms -----------------------------------------------------------------
