@@ -33,8 +33,10 @@ import collections
 import dataclasses
 import functools
 import logging
+import math
 import sqlite3
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -50,9 +52,37 @@ DEFAULT_REPLAY = 50
 # Messages waiting to be written; past this, new ones are dropped (and logged).
 # At tens of thousands of rows a second per commit, only a stuck disk fills it.
 QUEUE_SIZE = 100_000
+# How long messages are kept, and how big the history may grow, unless
+# configured otherwise (--history-keep-days, --history-max-mb; 0: no limit).
+DEFAULT_KEEP_DAYS = 365.0
+DEFAULT_MAX_MB = 1024.0
+# The writer applies the retention at start and then this often (seconds).
+PRUNE_INTERVAL = 600.0
 # Recently recorded messages kept in memory to close the gap between a query
 # and entering a room (a query that saw more said meanwhile is run again).
 TAIL_SIZE = 2_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Retention:
+    """What the history keeps: messages younger than ``keep_days``, within ``max_mb``.
+
+    ``None`` (or 0) for either: no limit of that kind. The oldest go first.
+    """
+
+    keep_days: float | None = DEFAULT_KEEP_DAYS
+    max_mb: float | None = DEFAULT_MAX_MB
+
+    def cutoff(self, now: float) -> float | None:
+        return now - self.keep_days * 86400 if self.keep_days else None
+
+    @property
+    def max_bytes(self) -> int | None:
+        return int(self.max_mb * 1024 * 1024) if self.max_mb else None
+
+
+# The retention a server applies unless told otherwise.
+DEFAULT_RETENTION = Retention()
 
 
 class History:
@@ -61,10 +91,21 @@ class History:
     Args:
         store: the SQLite file.
         room_key: how room names are compared (the hub's name key).
+        retention: how old and how big the history may get.
+        clock: the wall clock messages are stamped with (for the retention).
     """
 
-    def __init__(self, store: HistoryStore, room_key: collections.abc.Callable[[str], str]) -> None:
+    def __init__(
+        self,
+        store: HistoryStore,
+        room_key: collections.abc.Callable[[str], str],
+        retention: Retention = DEFAULT_RETENTION,
+        clock: collections.abc.Callable[[], float] = time.time,
+    ) -> None:
         self.store = store
+        self.retention = retention
+        self._clock = clock
+        self._pruned_at = -math.inf
         self._room_key = room_key
         self._send, self._receive = trio.open_memory_channel[Entry | tuple[str, str, str]](
             QUEUE_SIZE
@@ -150,9 +191,14 @@ class History:
     # --- the writer task ------------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Write batches until :meth:`close`, then flush what is left and return."""
+        """Write batches until :meth:`close`, then flush what is left and return.
+
+        The retention is applied at start and every :data:`PRUNE_INTERVAL`.
+        """
         task_status.started()
         while True:
+            if trio.current_time() - self._pruned_at >= PRUNE_INTERVAL:
+                await self.prune()
             try:
                 batch = [await self._receive.receive()]
             except trio.EndOfChannel:
@@ -190,6 +236,23 @@ class History:
             self._committed = entries[-1].seq
             self._progress.set()
             self._progress = trio.Event()
+
+    async def prune(self) -> int:
+        """Apply the retention now (in turn with the writer); how many messages went."""
+        self._pruned_at = trio.current_time()
+        retention = self.retention
+        prune = functools.partial(
+            self.store.prune, retention.cutoff(self._clock()), retention.max_bytes
+        )
+        try:
+            with trio.CancelScope(shield=True):
+                deleted = await trio.to_thread.run_sync(prune, limiter=self._write_limiter)
+        except sqlite3.Error as exc:
+            LOGGER.error("could not apply the history's retention: %s", exc)
+            return 0
+        if deleted:
+            LOGGER.info("history: %d old message(s) deleted (retention)", deleted)
+        return deleted
 
     def close(self) -> None:
         """No more records: the writer flushes what is queued and returns."""
