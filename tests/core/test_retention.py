@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
 import trio
+import trio.testing
 
 from trio_chat.app import open_history
+from trio_chat.core import history as history_module
 from trio_chat.core.events import Message
-from trio_chat.core.history import Retention
-from trio_chat.core.store import HistoryStore
+from trio_chat.core.history import History, Retention
+from trio_chat.core.hub import Hub
+from trio_chat.core.members import ScopeLink
+from trio_chat.core.names import name_key
+from trio_chat.core.service import ChatService
+from trio_chat.core.store import Entry, HistoryStore
+from trio_chat.text.codec import encode
+
+from ..conftest import STEP_TIMEOUT
 
 NOW = 1_800_000_000.0
 DAY = 86400.0
@@ -69,3 +81,46 @@ async def test_serve_has_a_retention_by_default(tmp_path: Path) -> None:
         ["serve", "--history-keep-days", "0", "--history-max-mb", "50"]
     )
     assert (args.history_keep_days, args.history_max_mb) == (0, 50)
+
+
+async def test_a_paste_faster_than_the_disk_waits_for_it_and_nothing_is_lost(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A small queue, to see the old behaviour (drop past the queue) at a small scale.
+    monkeypatch.setattr(history_module, "QUEUE_SIZE", 1000)
+    monkeypatch.setattr(history_module, "BEHIND_MESSAGES", 250)
+    history = History(HistoryStore(":memory:"), name_key)
+    await history.open()
+    disk = threading.Event()  # a stuck disk, until set
+    append = history.store.append
+
+    def slow_append(entries: Sequence[Entry]) -> None:
+        disk.wait(STEP_TIMEOUT)
+        append(entries)
+
+    monkeypatch.setattr(history.store, "append", slow_append)
+    service = ChatService(Hub(name_key, recorder=history), history=history)
+    client = service.connect("local")  # exempt from flood control, like a paste from loopback
+    await service.take_name(client, "ana", encode, ScopeLink())
+    sent = 0
+    done = trio.Event()
+
+    async def paste() -> None:
+        nonlocal sent
+        for i in range(2000):
+            await service.pace(client)
+            service.say(client, "#lobby", f"line {i}")
+            sent += 1
+        done.set()
+
+    with trio.fail_after(STEP_TIMEOUT):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(history.run)
+            nursery.start_soon(paste)
+            await trio.testing.wait_all_tasks_blocked(cushion=0.05)
+            assert 250 < sent < 400  # held back by the stuck disk, not dropped
+            disk.set()
+            await done.wait()
+            assert len(await history.recent("#lobby", 2000)) == 2000
+            history.close()
+    assert history.dropped == 0

@@ -50,8 +50,12 @@ LOGGER = logging.getLogger(__name__)
 # Messages replayed to someone entering a room, unless configured otherwise.
 DEFAULT_REPLAY = 50
 # Messages waiting to be written; past this, new ones are dropped (and logged).
-# At tens of thousands of rows a second per commit, only a stuck disk fills it.
+# Senders are held back long before (BEHIND_*), so only a stuck disk fills it.
 QUEUE_SIZE = 100_000
+# Past this many messages or bytes waiting, the history is behind: senders
+# wait (ChatService.pace) until the writer is back under half of it.
+BEHIND_MESSAGES = QUEUE_SIZE // 4
+BEHIND_BYTES = 16 * 1024 * 1024
 # How long messages are kept, and how big the history may grow, unless
 # configured otherwise (--history-keep-days, --history-max-mb; 0: no limit).
 DEFAULT_KEEP_DAYS = 365.0
@@ -120,6 +124,10 @@ class History:
         memory = store.path == MEMORY
         self._read_limiter = self._write_limiter if memory else trio.CapacityLimiter(1)
         self.dropped = 0
+        # What is waiting to be written, and an event set once it is little again.
+        self._waiting = 0
+        self._waiting_bytes = 0
+        self._caught_up: trio.Event | None = None
 
     async def open(self) -> None:
         """Read where the file left off (call once, before recording)."""
@@ -175,9 +183,31 @@ class History:
     def record_topic(self, room: str, topic: str) -> None:
         self._queue((self._room_key(room), room, topic))
 
+    @property
+    def behind(self) -> bool:
+        """Whether so much waits to be written that senders should wait (see caught_up)."""
+        return self._waiting > BEHIND_MESSAGES or self._waiting_bytes > BEHIND_BYTES
+
+    async def caught_up(self) -> None:
+        """Wait until the writer is back under half of what makes it :attr:`behind`."""
+        while self.behind:
+            if self._caught_up is None:
+                self._caught_up = trio.Event()
+            await self._caught_up.wait()
+
+    def _written(self, batch: list[Entry | tuple[str, str, str]]) -> None:
+        self._waiting -= len(batch)
+        self._waiting_bytes -= sum(_size(item) for item in batch)
+        little = self._waiting <= BEHIND_MESSAGES // 2 and self._waiting_bytes <= BEHIND_BYTES // 2
+        if self._caught_up is not None and little:
+            self._caught_up.set()
+            self._caught_up = None
+
     def _queue(self, item: Entry | tuple[str, str, str]) -> bool:
         try:
             self._send.send_nowait(item)
+            self._waiting += 1
+            self._waiting_bytes += _size(item)
         except trio.WouldBlock:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
@@ -209,6 +239,7 @@ class History:
                 except (trio.WouldBlock, trio.EndOfChannel):
                     break
             await self._write(batch)
+            self._written(batch)
         await trio.to_thread.run_sync(self.store.close, limiter=self._write_limiter)
 
     async def _write(self, batch: list[Entry | tuple[str, str, str]]) -> None:
@@ -301,3 +332,10 @@ class History:
                 continue  # more was said during the query than the tail holds: again
             entries += [e for e in self._tail if e.seq > upto and e.room_key == key]
             return entries[-limit:] if limit else []
+
+
+def _size(item: Entry | tuple[str, str, str]) -> int:
+    """About the memory an item waiting to be written takes."""
+    if isinstance(item, Entry):
+        return len(item.event.text) + len(item.event.sender) + 100
+    return len(item[2]) + 100

@@ -155,13 +155,17 @@ class ChatService:
         """Delay a line (of ``size`` bytes) sent over the flood rate; True on the first delayed one.
 
         Nothing is dropped: while this waits, nothing more is read from the
-        connection, so TCP slows the sender down too. Long lines cost more
+        connection, so TCP slows the sender down too. While the history's
+        writer is behind, every sender (exempt or not) waits for it. Long lines cost more
         (:func:`~.limits.line_cost`), and so did expensive commands before it
         (:meth:`charge`). Operators are exempt.
 
         Raises:
             Flooding: the connection has been over the rate for too long.
         """
+        if self.history is not None and self.history.behind:
+            # The disk is behind: every sender waits (nothing said goes unsaved).
+            await self.history.caught_up()
         member = client.member
         if client.flood is None or (member is not None and member.operator):
             return False
