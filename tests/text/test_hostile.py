@@ -78,6 +78,5 @@ async def test_a_connection_looping_password_changes_is_disconnected_as_flooding
                 await trio.sleep(0.1)
         lines = await peer.expect_eof()
         assert "! flooding: too many lines for too long, disconnected" in lines
-        assert any(line.startswith("! too many passwords from your address") for line in lines)
         assert sent < 2000
         nursery.cancel_scope.cancel()
