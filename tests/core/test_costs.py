@@ -10,7 +10,7 @@ import trio.testing
 
 from trio_chat.core.accounts import Guard
 from trio_chat.core.clients import Client
-from trio_chat.core.events import Message, Reason
+from trio_chat.core.events import Message, Past, Reason
 from trio_chat.core.hashing import HASH_BURST
 from trio_chat.core.history import History
 from trio_chat.core.hub import LOBBY, Hub
@@ -18,6 +18,7 @@ from trio_chat.core.limits import DEFAULT_FLOOD_BURST, LOG_BURST, LOG_WINDOW, Li
 from trio_chat.core.members import ScopeLink
 from trio_chat.core.names import name_key
 from trio_chat.core.refusals import TooManyPasswords, WrongOperPassword
+from trio_chat.core.rules import REPLAY_BYTES
 from trio_chat.core.service import ChatService
 from trio_chat.core.store import HistoryStore
 from trio_chat.text.codec import encode
@@ -129,3 +130,30 @@ async def test_renames_and_joins_from_one_address_log_a_burst_then_a_count(
         f"nick99 ({ADDRESS}:99) is now known as last"
         f" ({99 - LOG_BURST} similar line(s) from this address not logged)"
     )
+
+
+async def test_a_member_that_does_not_read_holds_one_replay_at_a_time(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    history = History(HistoryStore(":memory:"), name_key)
+    await history.open()
+    service = ChatService(Hub(name_key), history=history)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(history.run)
+        for i in range(500):
+            history.record(Message("bob", LOBBY, f"{i:04} " + "h" * 4000))
+        client = service.connect("local")
+        await service.take_name(client, "deaf", encode, ScopeLink())
+        deaf = service.hub.find("deaf")
+        assert deaf is not None
+        for entry in await service.read_history(LOBBY, 500, client=client):
+            service.tell(client, Past(entry.event))
+        # Asked again without reading: it waits for the first replay to be taken.
+        with trio.move_on_after(60) as waited:
+            await service.read_history(LOBBY, 500, client=client)
+        assert waited.cancelled_caught
+        assert deaf.outbox.queued_bytes < 2 * REPLAY_BYTES
+        while deaf.outbox.next_batch():
+            pass
+        assert await service.read_history(LOBBY, 500, client=client)  # at once
+        history.close()

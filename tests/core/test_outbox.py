@@ -9,7 +9,7 @@ import trio
 import trio.testing
 
 from trio_chat.core import outbox as outbox_module
-from trio_chat.core.events import Reason
+from trio_chat.core.events import Notice, Reason
 from trio_chat.core.hub import LOBBY, Hub
 from trio_chat.core.members import Member, ScopeLink
 from trio_chat.core.names import name_key
@@ -122,3 +122,35 @@ async def test_the_hard_bound_holds_whatever_the_progress() -> None:
         outbox.progressed()
     with pytest.raises(OutboxFull):
         outbox.put_nowait(b"u")
+
+
+async def test_past_the_server_budget_the_biggest_holders_are_dropped_first(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    hub = Hub(name_key, queue_budget=1_000_000)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hub.run)
+        # The hub's own outboxes: they count in its budget.
+        big, middle, small, last = (
+            hub.join(name, encode, ScopeLink()) for name in ("big", "middle", "small", "last")
+        )
+        for member, kilobytes in ((big, 600), (middle, 300), (small, 50), (last, 100)):
+            for _ in range(kilobytes):  # replies for them alone, never read
+                hub.deliver(member, Notice("n" * 1000))
+        await trio.sleep(1)  # the flusher's next pass
+        assert not hub.is_member(big)
+        assert all(hub.is_member(member) for member in (middle, small, last))
+        assert hub.flusher.own_total < 1_000_000
+        nursery.cancel_scope.cancel()
+
+
+async def test_broadcast_bytes_do_not_count_in_the_server_budget() -> None:
+    hub = Hub(name_key, queue_budget=100_000)
+    members = [hub.join(f"m{i}", encode, ScopeLink()) for i in range(50)]
+    for member in members:
+        hub.enter(member, LOBBY)
+    for member in members:
+        drain(member)
+    for _ in range(100):  # 100 KB said to 50 members: shared bytes, not 5 MB
+        hub.say(members[0], LOBBY, "b" * 1000)
+    assert all(hub.is_member(member) for member in members)

@@ -57,7 +57,14 @@ from trio_chat.core.members import (
     log_departure,
     queue_each,
 )
-from trio_chat.core.outbox import FLUSH_INTERVAL, OUTBOX_BYTES, OUTBOX_MESSAGES, Flusher, Outbox
+from trio_chat.core.outbox import (
+    FLUSH_INTERVAL,
+    OUTBOX_HARD_BYTES,
+    OUTBOX_MESSAGES,
+    QUEUE_BUDGET,
+    Flusher,
+    Outbox,
+)
 from trio_chat.core.refusals import NameTaken, NoSuchMember, NoSuchRoom, NotInRoom, ServerClosing
 from trio_chat.core.stamps import Stamps
 from trio_chat.core.topics import Topics
@@ -96,8 +103,9 @@ class Hub:
         name_key: Callable[[str], str] = str.casefold,
         *,
         outbox_messages: int = OUTBOX_MESSAGES,
-        outbox_bytes: int = OUTBOX_BYTES,
+        outbox_bytes: int = OUTBOX_HARD_BYTES,
         flush_interval: float = FLUSH_INTERVAL,
+        queue_budget: int = QUEUE_BUDGET,
         recorder: Recorder | None = None,
         topics: Mapping[str, str] = {},
         last_id: int = 0,
@@ -109,7 +117,8 @@ class Hub:
         self._home = frozenset(name_key(room) for room in home)
         self._outbox_limits = (outbox_messages, outbox_bytes)
         # run() batches writer wake-ups and big rooms' join/leave notices.
-        self.flusher = Flusher(flush_interval)
+        self.flusher = Flusher(flush_interval, queue_budget)
+        self.flusher.evict = self._evict_outbox
         self._summarizing = False
         self._summary_due = trio.Event()
         self._recorder = recorder
@@ -190,6 +199,7 @@ class Hub:
             raise NameTaken(name)
         outbox = outbox or Outbox(*self._outbox_limits, flusher=self.flusher)
         member = Member(name, encode, outbox, link, address)
+        outbox.owner = member
         self._members[key] = member
         return member
 
@@ -320,6 +330,12 @@ class Hub:
         self.leave(member, reason)
         member.link.close(reason, deadline)
 
+    def _evict_outbox(self, outbox: Outbox) -> None:
+        """The flusher found ``outbox`` among the biggest over the server's budget."""
+        member = outbox.owner
+        if isinstance(member, Member) and self.is_member(member):
+            self.evict(member, Reason.TOO_SLOW)
+
     def dismiss(
         self, member: Member, reason: Reason, deadline: float, *, detail: str = "", by: str = ""
     ) -> None:
@@ -423,8 +439,12 @@ class Hub:
         )
 
     def deliver(self, member: Member, event: ServerEvent) -> None:
-        """Put ``event`` into one member's outbox (a reply, a notice)."""
-        self.send_each((member,), event)
+        """Put ``event`` into one member's outbox (a reply, a notice, a replay).
+
+        Its bytes are the member's own, counted in the server's queue budget.
+        """
+        for dropped, reason in queue_each((member,), event, own=True):
+            self.evict(dropped, reason)
 
     def send_each(self, members: Iterable[Member], event: ServerEvent) -> None:
         """Encode ``event`` once per encoder and queue it for each member.

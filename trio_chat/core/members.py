@@ -115,8 +115,12 @@ def log_departure(
     LOGGER.log(level, verb, member.name, member.address, why, extra={"fields": fields})
 
 
-def queue_each(members: Iterable[Member], event: ServerEvent) -> list[tuple[Member, Reason]]:
+def queue_each(
+    members: Iterable[Member], event: ServerEvent, *, own: bool = False
+) -> list[tuple[Member, Reason]]:
     """Encode ``event`` once per encoder and queue it in each member's outbox.
+
+    ``own``: for one member alone (its bytes count in the server's budget).
 
     Returns the members that could not take it, and why (too slow, gone): the
     hub evicts them after the loop, so that the rooms being iterated do not
@@ -138,7 +142,7 @@ def queue_each(members: Iterable[Member], event: ServerEvent) -> list[tuple[Memb
                 failed.add(member.encode)
                 continue
         try:
-            member.outbox.put_nowait(data)
+            member.outbox.put_nowait(data, own)
         except OutboxFull:
             dropped.append((member, Reason.TOO_SLOW))
         except trio.BrokenResourceError:

@@ -40,6 +40,10 @@ OUTBOX_HARD_BYTES = 8 * 1024 * 1024
 # accepted by the socket within the last STALL_GRACE seconds.
 OUTBOX_BYTES = 1024 * 1024
 STALL_GRACE = 10.0
+# Bytes queued for one member alone (replays, listings, private messages)
+# that all outboxes together may hold; past it, the biggest holders are
+# dropped first. Broadcasts are not counted: their bytes are shared.
+QUEUE_BUDGET = 256 * 1024 * 1024
 # A writer reports progress after each chunk this big (send_all is opaque).
 PROGRESS_CHUNK = 16 * 1024
 # Under load, writers are flushed at most every FLUSH_INTERVAL seconds, at least
@@ -70,8 +74,15 @@ class Flusher:
     at once.
     """
 
-    def __init__(self, interval: float = FLUSH_INTERVAL) -> None:
+    def __init__(self, interval: float = FLUSH_INTERVAL, budget: int = QUEUE_BUDGET) -> None:
         self.interval = interval
+        # The server-wide budget of bytes queued for one member alone.
+        self.budget = budget
+        self.own_total = 0
+        self._holders: set[Outbox] = set()
+        self._condemned: list[Outbox] = []
+        # Drops the member of an outbox over the budget (the hub sets it).
+        self.evict: Callable[[Outbox], None] | None = None
         self._due: list[Outbox] = []
         self._work = trio.Event()
         self._running = False
@@ -85,6 +96,46 @@ class Flusher:
         self._due.append(outbox)
         self._work.set()
 
+    def own(self, outbox: Outbox, size: int) -> None:
+        """``outbox`` took ``size`` bytes of its own: past the budget, condemn the biggest."""
+        self.own_total += size
+        self._holders.add(outbox)
+        if self.own_total > self.budget:
+            self._over_budget()
+
+    def release(self, size: int) -> None:
+        self.own_total -= size
+
+    def _over_budget(self) -> None:
+        """Condemn the biggest holders until the rest fits in nine tenths of the budget."""
+        holders = sorted(self._holders, key=lambda o: o.own_bytes, reverse=True)
+        self._holders = {o for o in holders if o.own_bytes > 0}
+        # Those condemned already are as good as gone (at the next pass).
+        freed = sum(o.own_bytes for o in self._condemned)
+        before = len(self._condemned)
+        for outbox in holders:
+            if self.own_total - freed <= self.budget * 0.9:
+                break
+            if not outbox.condemned and outbox.own_bytes > 0:
+                outbox.condemned = True
+                freed += outbox.own_bytes
+                self._condemned.append(outbox)
+        if len(self._condemned) > before:
+            LOGGER.warning(
+                "queued bytes over the budget (%d > %d): dropping the %d biggest reader(s)",
+                self.own_total,
+                self.budget,
+                len(self._condemned) - before,
+            )
+            self._work.set()
+
+    def _evict_condemned(self) -> None:
+        condemned, self._condemned = self._condemned, []
+        for outbox in condemned:
+            self._holders.discard(outbox)
+            if self.evict is not None:
+                self.evict(outbox)
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Flush until cancelled; then every outbox wakes its writer itself."""
         self._running = True
@@ -97,6 +148,7 @@ class Flusher:
                 if wait > 0:
                     await trio.sleep(wait)
                 start = trio.current_time()
+                self._evict_condemned()
                 due, self._due = self._due, []
                 for outbox in due:
                     try:
@@ -140,6 +192,7 @@ class Outbox:
 
     # Thousands of these live at once: no per-instance __dict__.
     __slots__ = (
+        "_drain",
         "_error",
         "_flusher",
         "_leftover",
@@ -149,9 +202,12 @@ class Outbox:
         "_stalled_since",
         "_start",
         "_writing",
+        "condemned",
         "direct",
         "grace",
         "max_bytes",
+        "own_bytes",
+        "owner",
         "queued_bytes",
         "soft_bytes",
     )
@@ -173,6 +229,14 @@ class Outbox:
         # Over the soft bound: since when the writer has sent nothing (None:
         # under it, or progress since it was last checked).
         self._stalled_since: float | None = None
+        # Bytes queued for this member alone (see QUEUE_BUDGET), at most queued_bytes.
+        self.own_bytes = 0
+        # Over the server's budget, and among the biggest: takes nothing more.
+        self.condemned = False
+        # Whose outbox it is (the hub's member), for the flusher's evictions.
+        self.owner: object = None
+        # Set once the queue is down to a level a reader waits for (drained()).
+        self._drain: tuple[trio.Event, int] | None = None
         self._flusher = flusher
         # True from the first put after the writer found the queue empty until
         # the writer finds it empty again: one wake-up asked for at a time.
@@ -188,8 +252,8 @@ class Outbox:
         self._leftover = b""
         self._error: OSError | None = None
 
-    def put_nowait(self, data: bytes) -> None:
-        """Queue ``data``.
+    def put_nowait(self, data: bytes, own: bool = False) -> None:
+        """Queue ``data`` (``own``: for this member alone, counted in the server's budget).
 
         Raises:
             OutboxFull: the queue is at a hard bound, or over the soft one
@@ -198,13 +262,17 @@ class Outbox:
             trio.ClosedResourceError: the outbox was closed.
         """
         size = self.queued_bytes + len(data)
-        if size > self.soft_bytes and self._over_soft(size):
+        if self.condemned or (size > self.soft_bytes and self._over_soft(size)):
             raise OutboxFull
         try:
             self._send.send_nowait(data)
         except trio.WouldBlock:
             raise OutboxFull from None
         self.queued_bytes += len(data)
+        if own:
+            self.own_bytes += len(data)
+            if self._flusher is not None:
+                self._flusher.own(self, len(data))
         if not self._scheduled:
             self._scheduled = True
             if self._flusher is None:
@@ -229,6 +297,27 @@ class Outbox:
             return False
         return now - self._stalled_since > self.grace
 
+    def _taken(self) -> None:
+        """Bytes left the queue: fewer of its own, and a reader waiting may go on."""
+        if self.own_bytes > self.queued_bytes:
+            if self._flusher is not None:
+                self._flusher.release(self.own_bytes - self.queued_bytes)
+            self.own_bytes = self.queued_bytes
+        if self._drain is not None and self.queued_bytes <= self._drain[1]:
+            self._drain[0].set()
+            self._drain = None
+
+    async def drained(self, below: int) -> None:
+        """Wait until at most ``below`` bytes are queued (one waiter: the member's reader).
+
+        A replay is queued only once the member took the last one: however
+        often a member that does not read asks, it holds one at a time.
+        """
+        while self.queued_bytes > below:
+            if self._drain is None:
+                self._drain = (trio.Event(), below)
+            await self._drain[0].wait()
+
     def progressed(self) -> None:
         """The socket accepted bytes: the member reads (the stall clock starts again)."""
         self._stalled_since = None
@@ -241,6 +330,7 @@ class Outbox:
             while self._take(math.inf):
                 pass
         self.queued_bytes = 0
+        self._taken()
         return dropped
 
     def put_last(self, data: bytes) -> None:
@@ -332,6 +422,7 @@ class Outbox:
         if size:
             # The writer takes more only once the socket took what it had.
             self._stalled_since = None
+            self._taken()
         return batch[0] if len(batch) == 1 else b"".join(batch)
 
     def next_batch(self, max_bytes: int = WRITE_BATCH_BYTES) -> bytes:
@@ -350,6 +441,7 @@ class Outbox:
         if self._leftover:
             data, self._leftover = self._leftover, b""
             self.queued_bytes -= len(data)
+            self._taken()
             return data
         data = self._take(max_bytes)
         if not data:

@@ -77,7 +77,7 @@ from trio_chat.core.refusals import (
     WrongPassword,
     WrongServerPassword,
 )
-from trio_chat.core.rules import said, valid_name, valid_room, within_budget
+from trio_chat.core.rules import REPLAY_BYTES, said, valid_name, valid_room, within_budget
 from trio_chat.core.store import Entry
 
 LOGGER = logging.getLogger(__name__)
@@ -347,6 +347,7 @@ class ChatService:
         current = self.hub.room(room)
         if current is not None and current.name in member.rooms:
             return Arrival(current, [], already=True)
+        await _room_for_replay(client)
         entries = _charged(client, await self._recent(room))
         # From here on nothing awaits: the read and the entry are one step.
         return Arrival(self.hub.enter(member, room), entries)
@@ -439,6 +440,7 @@ class ChatService:
         if self.history is None or count <= 0:
             await trio.lowlevel.checkpoint()
             return []
+        await _room_for_replay(client)
         count = min(count, MAX_HISTORY)
         if after is not None:
             entries = await self.history.after(room, count, after=after)
@@ -495,3 +497,10 @@ def _charged(client: Client | None, entries: list[Entry]) -> list[Entry]:
         size = sum(len(e.event.text) + len(e.event.sender) for e in entries)
         client.charge(size * COST_PER_BYTE_REPLAYED)
     return entries
+
+
+async def _room_for_replay(client: Client | None) -> None:
+    """Wait until the client's member took its last replay (one replay queued at a time)."""
+    member = client.member if client is not None else None
+    if member is not None:
+        await member.outbox.drained(REPLAY_BYTES // 4)
