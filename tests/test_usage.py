@@ -260,6 +260,8 @@ SAMPLES = {
     "--irc-tls-port": "6698",
     "--max-clients": "7",
     "--history": "9",
+    "--history-keep-days": "30",
+    "--history-max-mb": "200",
     "--flood-rate": "2.5",
     "--flood-burst": "3",
     "--max-per-address": "4",

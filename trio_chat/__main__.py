@@ -54,7 +54,7 @@ def _serve_options(serve: argparse.ArgumentParser) -> None:
     from trio_chat.app import DEFAULT_HOST
     from trio_chat.core.admission import DEFAULT_MAX_CLIENTS
     from trio_chat.core.datafile import default_path
-    from trio_chat.core.history import DEFAULT_REPLAY
+    from trio_chat.core.history import DEFAULT_KEEP_DAYS, DEFAULT_MAX_MB, DEFAULT_REPLAY
     from trio_chat.core.limits import (
         DEFAULT_CONNECT_RATE,
         DEFAULT_FLOOD_BURST,
@@ -99,6 +99,21 @@ def _serve_options(serve: argparse.ArgumentParser) -> None:
         default=DEFAULT_REPLAY,
         metavar="N",
         help="messages of a room's history shown on entering it (default %(default)s)",
+    )
+    serve.add_argument(
+        "--history-keep-days",
+        type=_non_negative,
+        default=DEFAULT_KEEP_DAYS,
+        metavar="DAYS",
+        help="delete messages older than DAYS (default %(default)g; 0 keeps them forever)",
+    )
+    serve.add_argument(
+        "--history-max-mb",
+        type=_non_negative,
+        default=DEFAULT_MAX_MB,
+        metavar="MB",
+        help="delete the oldest messages past MB megabytes of history "
+        "(default %(default)g; 0: no limit)",
     )
     serve.add_argument(
         "--password-file",
@@ -343,6 +358,16 @@ def _networks(text: str) -> tuple[Network, ...]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more: {text!r}")
+    return value
+
+
 def _replay_count(text: str) -> int:
     from trio_chat.text.grammar import HISTORY_MAX
 
@@ -359,6 +384,7 @@ def serve(args: argparse.Namespace) -> int:
     from trio_chat.backplane.registry import BackplaneError
     from trio_chat.core.accounts import SecretFileError
     from trio_chat.core.datafile import HistoryError, HistoryInUse
+    from trio_chat.core.history import Retention
     from trio_chat.core.limits import Limits
     from trio_chat.logs import configure_logging
     from trio_chat.net.tls import TLSError
@@ -370,6 +396,7 @@ def serve(args: argparse.Namespace) -> int:
         args.max_clients,
         args.db,
         args.history,
+        retention=Retention(args.history_keep_days or None, args.history_max_mb or None),
         password_file=args.password_file,
         oper_password_file=args.oper_password_file,
         limits=Limits(

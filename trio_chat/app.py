@@ -43,7 +43,7 @@ from trio_chat import DEFAULT_PORT as DEFAULT_PORT
 from trio_chat import hints
 from trio_chat.core.accounts import Guard, ScryptCost, read_secret
 from trio_chat.core.admission import DEFAULT_MAX_CLIENTS, Admission
-from trio_chat.core.history import DEFAULT_REPLAY, History
+from trio_chat.core.history import DEFAULT_REPLAY, DEFAULT_RETENTION, History, Retention
 from trio_chat.core.hub import Hub
 from trio_chat.core.limits import DEFAULT_LIMITS, Limits
 from trio_chat.core.names import name_key
@@ -84,6 +84,8 @@ class ServerConfig:
     db: str = MEMORY
     # Messages of a room's history shown on entering it.
     replay: int = DEFAULT_REPLAY
+    # How old and how big the history may get (oldest messages deleted first).
+    retention: Retention = DEFAULT_RETENTION
     # Flood and per-address limits, and who is exempt from them.
     limits: Limits = DEFAULT_LIMITS
     # Files whose first line is the server's password and the operators' password.
@@ -266,7 +268,7 @@ async def build_app(
         context = await trio.to_thread.run_sync(server_context, config.tls_cert, config.tls_key)
     # Password files first: a missing one stops the server before any file is made.
     password, oper_password = await read_secrets(config)
-    history = await open_history(config.db)
+    history = await open_history(config.db, config.retention)
     guard = Guard(
         history,
         server_password=password,
@@ -435,14 +437,14 @@ async def open_backplane(config: ServerConfig) -> RedisBackplane | None:
     return backplane
 
 
-async def open_history(db: str) -> History:
+async def open_history(db: str, retention: Retention = DEFAULT_RETENTION) -> History:
     """Open (creating or migrating) the history file, and log where it is.
 
     Raises:
         HistoryError: it cannot be used; the message says why.
     """
     store = await trio.to_thread.run_sync(HistoryStore, db)
-    history = History(store, name_key)
+    history = History(store, name_key, retention)
     await history.open()
     if db == MEMORY:
         LOGGER.info("history: kept in memory only (--db :memory:), lost at exit")

@@ -25,6 +25,8 @@ MAKE_VARIABLES: dict[str, dict[str, tuple[str, bool]]] = {
         "--max-clients": ("MAX_CLIENTS", True),
         "--db": ("DB", True),
         "--history": ("HISTORY", True),
+        "--history-keep-days": ("HISTORY_KEEP_DAYS", True),
+        "--history-max-mb": ("HISTORY_MAX_MB", True),
         "--password-file": ("PASSWORD_FILE", True),
         "--oper-password-file": ("OPER_PASSWORD_FILE", True),
         "--flood-rate": ("FLOOD_RATE", True),

@@ -245,7 +245,7 @@ async def test_member_with_full_message_queue_is_evicted_as_too_slow(hub: Hub) -
     hub.say(ana, LOBBY, "three")
     assert received(bob) == b"ana: one\nana: two\nana: three\n*** slow left (too slow)\n"
     assert received(ana) == b"*** slow left (too slow)\n"
-    assert slow.link.scope.cancel_called
+    assert_told_too_slow(slow)
     assert hub.names() == ["ana", "bob"]
 
 
@@ -264,12 +264,23 @@ async def test_put_queues_a_frontends_own_bytes_and_evicts_a_member_too_slow_for
     assert hub.names() == ["ana"]
 
 
-async def test_evicted_member_keeps_what_was_queued_then_ends(hub: Hub) -> None:
+def assert_told_too_slow(member: Member) -> None:
+    """``member`` was dropped as too slow, told why, and its writer has a little while."""
+    assert isinstance(member.link, ScopeLink)
+    assert member.link.reason is Reason.TOO_SLOW
+    assert not member.link.scope.cancel_called
+    left = member.link.scope.deadline - trio.current_time()
+    assert 0 < left <= hub_module.FAREWELL_TIMEOUT
+    told = b"! you were disconnected: you are not reading fast enough\n"
+    assert member.outbox.next_batch() == told
+
+
+async def test_evicted_member_is_told_why_instead_of_what_was_queued_then_ends(hub: Hub) -> None:
     ana = join(hub, "ana")
     slow = join(hub, "slow", Outbox(max_messages=1))
     hub.say(ana, LOBBY, "one")
     hub.say(ana, LOBBY, "two")
-    assert slow.outbox.next_batch() == b"ana: one\n"
+    assert_told_too_slow(slow)
     with pytest.raises(trio.EndOfChannel):
         slow.outbox.next_batch()
 
@@ -282,7 +293,7 @@ async def test_byte_budget_evicts_before_the_message_count_is_reached(hub: Hub) 
     assert hub.find("slow") is slow
     hub.say(ana, LOBBY, "x")  # 7 more bytes: 23 > 20
     assert hub.find("slow") is None
-    assert slow.link.scope.cancel_called
+    assert_told_too_slow(slow)
     assert received(ana) == b"*** slow left (too slow)\n"
 
 
@@ -323,7 +334,7 @@ async def test_slow_private_recipient_is_evicted(hub: Hub) -> None:
     hub.private(ana, "slow", "one")
     hub.private(ana, "slow", "two")
     assert hub.find("slow") is None
-    assert slow.link.scope.cancel_called
+    assert_told_too_slow(slow)
     assert received(ana) == b"*** slow left (too slow)\n"
 
 

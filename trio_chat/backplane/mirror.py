@@ -60,7 +60,10 @@ class Elsewhere(Outbox):
 
     __slots__ = ()
 
-    def put_nowait(self, data: bytes) -> None:
+    def put_nowait(self, data: bytes, own: bool = False) -> None:
+        pass
+
+    def put_last(self, data: bytes) -> None:
         pass
 
 

@@ -27,8 +27,10 @@ kept. scrypt is in the standard library (no dependency to build) and is
 memory-hard, so guessing on a GPU costs memory, not just time. The cost
 N=2**15, r=8, p=1 takes 32 MiB and about 0.1 s per hash here: slow for a
 guesser, cheap for a login. Hashing runs in a worker thread (it would stall
-every chat for 0.1 s), at most :data:`HASHES_AT_ONCE` at a time, so a burst
-of logins costs bounded memory and leaves a core for the chat. The cost is
+every chat for 0.1 s), at most :data:`~.hashing.HASHES_AT_ONCE` at a time, so a burst
+of logins costs bounded memory and leaves a core for the chat; each address
+and each account has a budget of hashes (:class:`HashBudget`), so nobody
+waits behind someone else's storm of logins. The cost is
 stored with each hash, so raising it later keeps old accounts working.
 Hashes are compared with :func:`hmac.compare_digest`; the server and
 operator passwords are compared as SHA-256 digests the same way, so neither
@@ -52,6 +54,7 @@ from typing import Literal
 
 import trio
 
+from trio_chat.core.hashing import HashBudget
 from trio_chat.core.history import History
 from trio_chat.core.names import check_name, fitting_name, name_key
 
@@ -63,8 +66,6 @@ SCRYPT_R = 8
 SCRYPT_P = 1
 SALT_BYTES = 16
 KEY_BYTES = 32
-# Hashes computed at once (each takes 128 * N * r bytes: 32 MiB).
-HASHES_AT_ONCE = 2
 # Password lengths, in characters.
 MIN_PASSWORD_CHARS = 6
 MAX_PASSWORD_CHARS = 256
@@ -273,7 +274,7 @@ class Guard:
         self._oper_password = oper_password
         self._cost = cost
         self._clock = clock
-        self._hashing = trio.CapacityLimiter(HASHES_AT_ONCE)
+        self.hashing = HashBudget()
         # Name key -> (name as registered, scrypt hash).
         self._accounts: dict[str, tuple[str, str]] = {}
         self._bans: dict[str, BanEntry] = {}
@@ -329,27 +330,54 @@ class Guard:
         new = self._renamed.get(name_key(old))
         return self.registered_name(new) if new is not None else None
 
-    async def verify(self, name: str, password: str) -> bool:
-        """Whether ``password`` is the registered name's (False if not registered). Slow."""
-        account = self._accounts.get(name_key(name))
-        if account is None:
-            return False
-        return await trio.to_thread.run_sync(
-            check_password, password, account[1], limiter=self._hashing
-        )
+    async def verify(self, name: str, password: str, address: str | None = None) -> bool:
+        """Whether ``password`` is the registered name's (False if not registered). Slow.
 
-    async def register(self, name: str, password: str) -> None:
+        A request from ``address`` must be within that address's (and, from a
+        new address, the account's) budget: see :class:`HashBudget`.
+
+        Raises:
+            TooManyPasswords: it is not (nothing was checked).
+        """
+        key = name_key(name)
+        if key not in self._accounts:
+            await trio.lowlevel.checkpoint()
+            return False
+        self.hashing.take_turn(address, key)
+        try:
+            account = self._accounts.get(key)
+            if account is None:  # unregistered meanwhile
+                return False
+            right = await trio.to_thread.run_sync(
+                check_password, password, account[1], limiter=self.hashing.lane(address, key)
+            )
+        finally:
+            self.hashing.done(address)
+        if right:
+            self.hashing.logged_in(address, key)
+        else:
+            self.hashing.failed(address)
+        return right
+
+    async def register(self, name: str, password: str, address: str | None = None) -> None:
         """Register ``name`` with ``password``, or change its password.
+
+        Hashing it takes from the budget of ``address`` (see :class:`HashBudget`).
 
         Raises:
             AccountError: the password is not acceptable, or it cannot be saved.
+            TooManyPasswords: ``address`` is over its budget of hashes.
         """
         problem = password_problem(password)
         if problem is not None:
             raise AccountError(problem)
-        hashed = await trio.to_thread.run_sync(
-            hash_password, password, self._cost, limiter=self._hashing
-        )
+        self.hashing.take_turn(address)
+        try:
+            hashed = await trio.to_thread.run_sync(
+                hash_password, password, self._cost, limiter=self.hashing.lane(address)
+            )
+        finally:
+            self.hashing.done(address)
         key = name_key(name)
         await self._write(
             "INSERT INTO accounts (name_key, name, password_hash, created) VALUES (?, ?, ?, ?)"

@@ -11,6 +11,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+import trio
+
 from trio_chat.core.limits import FloodGuard
 from trio_chat.core.members import Member, Room
 from trio_chat.core.refusals import Gone
@@ -35,6 +37,8 @@ class Client:
     peer: str
     # Paces what the connection sends (None: exempt from flood control).
     flood: FloodGuard | None = None
+    # Its IP address for the per-address budgets (None: exempt from limits).
+    address: str | None = None
     # Whether it gave the server password (or the server needs none).
     admitted: bool = True
     # Keys of the registered names it proved it owns (/login, /register).
@@ -43,6 +47,11 @@ class Client:
     oper_failures: int = 0
     # Its member, once it has a name; None before, and after it left.
     member: Member | None = field(default=None)
+
+    def charge(self, cost: float) -> None:
+        """What a command cost beyond its line (a hash, a listing): its next line waits."""
+        if self.flood is not None:
+            self.flood.charge(trio.current_time(), cost)
 
     def named(self) -> Member:
         """Its member; only for connections past the name step."""

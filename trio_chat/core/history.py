@@ -33,6 +33,7 @@ import collections
 import dataclasses
 import functools
 import logging
+import math
 import sqlite3
 import sys
 import time
@@ -50,11 +51,43 @@ LOGGER = logging.getLogger(__name__)
 # Messages replayed to someone entering a room, unless configured otherwise.
 DEFAULT_REPLAY = 50
 # Messages waiting to be written; past this, new ones are dropped (and logged).
-# At tens of thousands of rows a second per commit, only a stuck disk fills it.
+# Senders are held back long before (BEHIND_*), so only a stuck disk fills it.
 QUEUE_SIZE = 100_000
+# Past this many messages or bytes waiting, the history is behind: senders
+# wait (ChatService.pace) until the writer is back under half of it.
+BEHIND_MESSAGES = QUEUE_SIZE // 4
+BEHIND_BYTES = 16 * 1024 * 1024
+# How long messages are kept, and how big the history may grow, unless
+# configured otherwise (--history-keep-days, --history-max-mb; 0: no limit).
+DEFAULT_KEEP_DAYS = 365.0
+DEFAULT_MAX_MB = 1024.0
+# The writer applies the retention at start and then this often (seconds).
+PRUNE_INTERVAL = 600.0
 # Recently recorded messages kept in memory to close the gap between a query
 # and entering a room (a query that saw more said meanwhile is run again).
 TAIL_SIZE = 2_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Retention:
+    """What the history keeps: messages younger than ``keep_days``, within ``max_mb``.
+
+    ``None`` (or 0) for either: no limit of that kind. The oldest go first.
+    """
+
+    keep_days: float | None = DEFAULT_KEEP_DAYS
+    max_mb: float | None = DEFAULT_MAX_MB
+
+    def cutoff(self, now: float) -> float | None:
+        return now - self.keep_days * 86400 if self.keep_days else None
+
+    @property
+    def max_bytes(self) -> int | None:
+        return int(self.max_mb * 1024 * 1024) if self.max_mb else None
+
+
+# The retention a server applies unless told otherwise.
+DEFAULT_RETENTION = Retention()
 
 
 class History:
@@ -63,10 +96,21 @@ class History:
     Args:
         store: the SQLite file.
         room_key: how room names are compared (the hub's name key).
+        retention: how old and how big the history may get.
+        clock: the wall clock messages are stamped with (for the retention).
     """
 
-    def __init__(self, store: HistoryStore, room_key: collections.abc.Callable[[str], str]) -> None:
+    def __init__(
+        self,
+        store: HistoryStore,
+        room_key: collections.abc.Callable[[str], str],
+        retention: Retention = DEFAULT_RETENTION,
+        clock: collections.abc.Callable[[], float] = time.time,
+    ) -> None:
         self.store = store
+        self.retention = retention
+        self._clock = clock
+        self._pruned_at = -math.inf
         self._room_key = room_key
         self._send, self._receive = trio.open_memory_channel[Entry | tuple[str, str, str]](
             QUEUE_SIZE
@@ -83,6 +127,10 @@ class History:
         self.dropped = 0
         # How long each batch took to write, in seconds (for the metrics).
         self.write_seconds = Histogram()
+        # What is waiting to be written, and an event set once it is little again.
+        self._waiting = 0
+        self._waiting_bytes = 0
+        self._caught_up: trio.Event | None = None
 
     async def open(self) -> None:
         """Read where the file left off (call once, before recording)."""
@@ -139,9 +187,31 @@ class History:
     def record_topic(self, room: str, topic: str) -> None:
         self._queue((self._room_key(room), room, topic))
 
+    @property
+    def behind(self) -> bool:
+        """Whether so much waits to be written that senders should wait (see caught_up)."""
+        return self._waiting > BEHIND_MESSAGES or self._waiting_bytes > BEHIND_BYTES
+
+    async def caught_up(self) -> None:
+        """Wait until the writer is back under half of what makes it :attr:`behind`."""
+        while self.behind:
+            if self._caught_up is None:
+                self._caught_up = trio.Event()
+            await self._caught_up.wait()
+
+    def _written(self, batch: list[Entry | tuple[str, str, str]]) -> None:
+        self._waiting -= len(batch)
+        self._waiting_bytes -= sum(_size(item) for item in batch)
+        little = self._waiting <= BEHIND_MESSAGES // 2 and self._waiting_bytes <= BEHIND_BYTES // 2
+        if self._caught_up is not None and little:
+            self._caught_up.set()
+            self._caught_up = None
+
     def _queue(self, item: Entry | tuple[str, str, str]) -> bool:
         try:
             self._send.send_nowait(item)
+            self._waiting += 1
+            self._waiting_bytes += _size(item)
         except trio.WouldBlock:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
@@ -155,9 +225,14 @@ class History:
     # --- the writer task ------------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Write batches until :meth:`close`, then flush what is left and return."""
+        """Write batches until :meth:`close`, then flush what is left and return.
+
+        The retention is applied at start and every :data:`PRUNE_INTERVAL`.
+        """
         task_status.started()
         while True:
+            if trio.current_time() - self._pruned_at >= PRUNE_INTERVAL:
+                await self.prune()
             try:
                 batch = [await self._receive.receive()]
             except trio.EndOfChannel:
@@ -168,6 +243,7 @@ class History:
                 except (trio.WouldBlock, trio.EndOfChannel):
                     break
             await self._write(batch)
+            self._written(batch)
         await trio.to_thread.run_sync(self.store.close, limiter=self._write_limiter)
 
     async def _write(self, batch: list[Entry | tuple[str, str, str]]) -> None:
@@ -197,6 +273,23 @@ class History:
             self._committed = max(self._committed, *(e.seq for e in entries))
             self._progress.set()
             self._progress = trio.Event()
+
+    async def prune(self) -> int:
+        """Apply the retention now (in turn with the writer); how many messages went."""
+        self._pruned_at = trio.current_time()
+        retention = self.retention
+        prune = functools.partial(
+            self.store.prune, retention.cutoff(self._clock()), retention.max_bytes
+        )
+        try:
+            with trio.CancelScope(shield=True):
+                deleted = await trio.to_thread.run_sync(prune, limiter=self._write_limiter)
+        except sqlite3.Error as exc:
+            LOGGER.error("could not apply the history's retention: %s", exc)
+            return 0
+        if deleted:
+            LOGGER.info("history: %d old message(s) deleted (retention)", deleted)
+        return deleted
 
     def close(self) -> None:
         """No more records: the writer flushes what is queued and returns."""
@@ -245,3 +338,10 @@ class History:
                 continue  # more was said during the query than the tail holds: again
             entries += [e for e in self._tail if e.seq > upto and e.room_key == key]
             return entries[-limit:] if limit else []
+
+
+def _size(item: Entry | tuple[str, str, str]) -> int:
+    """About the memory an item waiting to be written takes."""
+    if isinstance(item, Entry):
+        return len(item.event.text) + len(item.event.sender) + 100
+    return len(item[2]) + 100

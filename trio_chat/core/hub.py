@@ -56,11 +56,19 @@ from trio_chat.core.members import (
     Member,
     Recorder,
     Room,
+    farewell,
     log_departure,
     queue_each,
     queue_one,
 )
-from trio_chat.core.outbox import FLUSH_INTERVAL, OUTBOX_BYTES, OUTBOX_MESSAGES, Flusher, Outbox
+from trio_chat.core.outbox import (
+    FLUSH_INTERVAL,
+    OUTBOX_HARD_BYTES,
+    OUTBOX_MESSAGES,
+    QUEUE_BUDGET,
+    Flusher,
+    Outbox,
+)
 from trio_chat.core.refusals import NameTaken, NoSuchMember, NoSuchRoom, NotInRoom, ServerClosing
 from trio_chat.core.stamps import Stamps
 from trio_chat.core.topics import Topics
@@ -75,6 +83,8 @@ LOBBY = "#lobby"
 # would otherwise cost N*N/2 lines.
 QUIET_ROOM_SIZE = 100
 SUMMARY_INTERVAL = 10.0
+# A member dropped as too slow has this long to receive why.
+FAREWELL_TIMEOUT = 2.0
 
 
 class Hub:
@@ -100,8 +110,9 @@ class Hub:
         name_key: Callable[[str], str] = str.casefold,
         *,
         outbox_messages: int = OUTBOX_MESSAGES,
-        outbox_bytes: int = OUTBOX_BYTES,
+        outbox_bytes: int = OUTBOX_HARD_BYTES,
         flush_interval: float = FLUSH_INTERVAL,
+        queue_budget: int = QUEUE_BUDGET,
         recorder: Recorder | None = None,
         counters: Counters | None = None,
         topics: Mapping[str, str] = {},
@@ -117,7 +128,8 @@ class Hub:
         self._home = frozenset(name_key(room) for room in home)
         self._outbox_limits = (outbox_messages, outbox_bytes)
         # run() batches writer wake-ups and big rooms' join/leave notices.
-        self.flusher = Flusher(flush_interval)
+        self.flusher = Flusher(flush_interval, queue_budget)
+        self.flusher.evict = self._evict_outbox
         self._summarizing = False
         self._summary_due = trio.Event()
         self._recorder = recorder
@@ -199,6 +211,7 @@ class Hub:
             raise NameTaken(name)
         outbox = outbox or Outbox(*self._outbox_limits, flusher=self.flusher)
         member = Member(name, encode, outbox, link, address)
+        outbox.owner = member
         self._members[key] = member
         self.backplane.arrived(member)
         return member
@@ -342,11 +355,24 @@ class Hub:
         """Throw ``member`` out now (too slow, connection lost): leave and cancel its session.
 
         Nothing more can reach them: their outbox is full or their peer gone.
+        One too slow is told why, though: what was queued is dropped for one
+        last line (a :class:`Dismissed`), which their writer has until
+        :data:`FAREWELL_TIMEOUT` to send.
         """
+        deadline = -math.inf
         if self.is_member(member):
             log_departure(member, reason, "dropped")
+            told = reason is Reason.TOO_SLOW and not self.closing
+            if told and farewell(member, Dismissed(reason)):
+                deadline = trio.current_time() + FAREWELL_TIMEOUT
         self.leave(member, reason)
-        member.link.close(reason)
+        member.link.close(reason, deadline)
+
+    def _evict_outbox(self, outbox: Outbox) -> None:
+        """The flusher found ``outbox`` among the biggest over the server's budget."""
+        member = outbox.owner
+        if isinstance(member, Member) and self.is_member(member):
+            self.evict(member, Reason.TOO_SLOW)
 
     def dismiss(
         self, member: Member, reason: Reason, deadline: float, *, detail: str = "", by: str = ""
@@ -455,8 +481,12 @@ class Hub:
         self.send_each(self._room_members(room), event, exclude=exclude)
 
     def deliver(self, member: Member, event: ServerEvent) -> None:
-        """Put ``event`` into one member's outbox (a reply, a notice)."""
-        self.send_each((member,), event)
+        """Put ``event`` into one member's outbox (a reply, a notice, a replay).
+
+        Its bytes are the member's own, counted in the server's queue budget.
+        """
+        for dropped, reason in queue_each((member,), event, own=True):
+            self.evict(dropped, reason)
 
     def put(self, member: Member, data: bytes) -> None:
         """Queue bytes a frontend framed itself (an answer, a pong) for ``member``.
@@ -464,7 +494,7 @@ class Hub:
         In order with the events; a member that cannot take them is evicted,
         as from a broadcast.
         """
-        why = queue_one(member, data)
+        why = queue_one(member, data, own=True)
         if why is not None and why is not Reason.CLOSED:
             self.evict(member, why)
 

@@ -8,12 +8,15 @@ rules are tested without sockets or sleeps.
 
 * :class:`TokenBucket`: ``rate`` tokens a second, at most ``burst`` saved.
   Taking a token may run into debt; the debt says how long to wait.
-* :class:`FloodGuard`: one per connection. Lines within the rate pass at
-  once; lines over it are *delayed*, not dropped (the reader waits before
-  handling them, so TCP pushes back on the sender and nothing is lost). The
-  first delayed line of an episode earns a ``! slow down`` warning; a
-  connection that keeps sending over the rate for :data:`FLOOD_PATIENCE`
-  seconds is a flood, and is disconnected.
+* :class:`FloodGuard`: one per connection. Lines cost according to their
+  size (:func:`line_cost`), and expensive commands cost more (a password
+  hash, a long listing, a replay: :data:`HASH_COST` and the ``COST_*``
+  constants); within the rate they pass at once; lines over it are
+  *delayed*, not dropped (the reader waits before handling them, so TCP
+  pushes back on the sender and nothing is lost). The first delayed line
+  of an episode earns a ``! slow down`` warning; a connection that keeps
+  sending over the rate for :data:`FLOOD_PATIENCE` seconds is a flood, and
+  is disconnected.
 * :class:`AddressLimiter`: connections open per address, and the rate of
   new connections per address (a token bucket each).
 * Addresses in the exempt networks (loopback by default, as Ergo does) are
@@ -33,6 +36,16 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 # Lines a second a connection may send, and how many it may send at once.
 DEFAULT_FLOOD_RATE = 5.0
 DEFAULT_FLOOD_BURST = 20
+# A line costs one more token per this many bytes past the first as many
+# (a typed line costs 1, a 4 KB line 8).
+LINE_COST_BYTES = 512
+# What commands cost beyond their line, in lines: one password hash (a
+# /login, /password, /register, and an /oper guess), and per item listed or
+# replayed (/who *, /rooms, /history N).
+HASH_COST = 10.0
+COST_PER_NAME_LISTED = 1 / 500
+COST_PER_ROOM_LISTED = 1 / 20
+COST_PER_BYTE_REPLAYED = 1 / 8192
 # Sending over the rate for this many seconds on end is a flood: disconnect.
 # A paste of 150 lines (30 s at 5 a second, after the burst) still goes through.
 FLOOD_PATIENCE = 30.0
@@ -49,6 +62,10 @@ LOOPBACK: tuple[Network, ...] = (
 REFUSAL_LOG_INTERVAL = 10.0
 # Addresses remembered for the connection-rate limit before idle ones are forgotten.
 ADDRESSES_REMEMBERED = 10_000
+# Routine log lines (a join, a rename, a failed TLS handshake) per address:
+# at most LOG_BURST in LOG_WINDOW seconds; the next one logged says how many were not.
+LOG_BURST = 10
+LOG_WINDOW = 60.0
 
 
 class Flooding(Exception):
@@ -71,11 +88,15 @@ class TokenBucket:
             self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
             self._last = now
 
-    def take(self, now: float) -> float:
-        """Take a token; return how long to wait first (0: it was there)."""
+    def take(self, now: float, cost: float = 1.0) -> float:
+        """Take ``cost`` tokens; return how long to wait first (0: they were there)."""
         self._refill(now)
-        self._tokens -= 1
+        self._tokens -= cost
         return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+
+    def give_back(self, cost: float = 1.0) -> None:
+        """Undo a :meth:`take` whose wait was not taken."""
+        self._tokens = min(self.burst, self._tokens + cost)
 
     def try_take(self, now: float) -> bool:
         """Take a token if there is one, without running into debt."""
@@ -114,8 +135,8 @@ class FloodGuard:
     def rate(self) -> float:
         return self._bucket.rate
 
-    def check(self, now: float) -> tuple[float, bool]:
-        """Account for one line; return (seconds to delay it, whether to warn).
+    def check(self, now: float, cost: float = 1.0) -> tuple[float, bool]:
+        """Account for one line costing ``cost``; return (seconds to delay it, whether to warn).
 
         Warns on the first delayed line of an episode; an episode ends when a
         line passes without delay.
@@ -123,7 +144,7 @@ class FloodGuard:
         Raises:
             Flooding: the connection has been over the rate for ``patience`` s.
         """
-        delay = self._bucket.take(now)
+        delay = self._bucket.take(now, cost)
         if delay <= 0:
             self._since = None
             return 0.0, False
@@ -133,6 +154,19 @@ class FloodGuard:
         if now - self._since >= self.patience:
             raise Flooding
         return delay, False
+
+    def charge(self, now: float, cost: float) -> None:
+        """What a command cost beyond its line: the next line waits for it."""
+        self._bucket.take(now, cost)
+
+
+def line_cost(size: int) -> float:
+    """What a line of ``size`` bytes costs in the flood budget: 1, and more for long ones.
+
+    Flood control paces bytes as well as lines, so that a few connections
+    sending long lines cannot fill a reader's outbox faster than it reads.
+    """
+    return 1.0 + max(0, size - LINE_COST_BYTES) / LINE_COST_BYTES
 
 
 def parse_networks(text: str) -> tuple[Network, ...]:
@@ -290,3 +324,40 @@ class AddressLimiter:
     def remembered(self) -> int:
         """Addresses whose connection rate is remembered (bounded)."""
         return len(self._buckets)
+
+
+class LogThrottle:
+    """At most ``burst`` routine log lines per key (an address) in each ``window`` seconds.
+
+    A storm of joins, renames or failed handshakes from one address must not
+    flood the log (and the disk): past the burst its lines are counted, not
+    written, and the next line written says how many were left out.
+    """
+
+    def __init__(self, burst: int = LOG_BURST, window: float = LOG_WINDOW) -> None:
+        self.burst = burst
+        self.window = window
+        # Per key: when its window began, lines in it, lines left out since the last written.
+        self._keys: dict[str, list[float]] = {}
+
+    def allow(self, key: str, now: float) -> int | None:
+        """``None``: leave this line out; else how many were left out before it."""
+        state = self._keys.pop(key, None)
+        if state is None:
+            state = [now, 0, 0]
+            if len(self._keys) >= ADDRESSES_REMEMBERED:
+                del self._keys[next(iter(self._keys))]
+        self._keys[key] = state
+        if now - state[0] >= self.window:
+            state[0], state[1] = now, 0
+        state[1] += 1
+        if state[1] > self.burst:
+            state[2] += 1
+            return None
+        skipped, state[2] = int(state[2]), 0
+        return skipped
+
+
+def left_out(skipped: int) -> str:
+    """The suffix of a log line after ``skipped`` similar ones were left out."""
+    return f" ({skipped} similar line(s) from this address not logged)" if skipped else ""

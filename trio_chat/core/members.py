@@ -153,7 +153,7 @@ def log_departure(
     LOGGER.log(level, verb, member.name, member.address, why, extra={"fields": fields})
 
 
-def queue_one(member: Member, data: bytes) -> Reason | None:
+def queue_one(member: Member, data: bytes, own: bool = False) -> Reason | None:
     """Queue ``data`` in ``member``'s outbox; None if queued, else why it was not.
 
     ``TOO_SLOW`` (full) and ``LOST`` (its writer is gone): the member must be
@@ -161,7 +161,7 @@ def queue_one(member: Member, data: bytes) -> Reason | None:
     be told; nothing to do.
     """
     try:
-        member.outbox.put_nowait(data)
+        member.outbox.put_nowait(data, own)
     except OutboxFull:
         return Reason.TOO_SLOW
     except trio.BrokenResourceError:
@@ -177,9 +177,12 @@ def queue_each(
     counters: Counters | None = None,
     *,
     exclude: Member | None = None,
+    own: bool = False,
 ) -> list[tuple[Member, Reason]]:
     """Encode ``event`` once per encoder and queue it in each member's outbox
     (but ``exclude``'s).
+
+    ``own``: for one member alone (its bytes count in the server's budget).
 
     Returns the members that could not take it, and why (too slow, gone): the
     hub evicts them after the loop, so that the rooms being iterated do not
@@ -210,7 +213,7 @@ def queue_each(
                 failed.add(member.encode)
                 skipped += 1
                 continue
-        why = queue_one(member, data)
+        why = queue_one(member, data, own)
         if why is not None:
             if why is Reason.CLOSED:
                 skipped += 1
@@ -219,3 +222,14 @@ def queue_each(
     if counters is not None:
         counters.deliveries += len(members) - skipped - len(dropped)
     return dropped
+
+
+def farewell(member: Member, event: ServerEvent) -> bool:
+    """Drop what is queued for ``member`` for ``event`` alone; whether it could be queued."""
+    try:
+        data = member.encode(event)
+        member.outbox.put_last(data)
+    except Exception:  # an encoder's bug, or the outbox is closed: nothing to tell
+        LOGGER.debug("could not tell %s why they are dropped", member.name, exc_info=True)
+        return False
+    return True

@@ -35,6 +35,7 @@ from trio_chat.core.accounts import AccountError, BanEntry, Guard, ban_target, c
 from trio_chat.core.counters import counts_refusals
 from trio_chat.core.events import KickedOut, ModAction, Moderated, Reason, ToOperators
 from trio_chat.core.hub import Hub
+from trio_chat.core.limits import HASH_COST
 from trio_chat.core.members import Member
 from trio_chat.core.names import MAX_TOPIC_CHARS, BadName, clean_text, name_key
 from trio_chat.core.refusals import (
@@ -110,7 +111,7 @@ class Moderation:
         member = client.acting()
         if self.guard.registered_name(member.name) is not None:
             raise RegisteredAlready(member.name)
-        await self._save(member, password)
+        await self._save(client, member, password)
         client.identified |= {name_key(member.name)}
         LOGGER.info(
             "%s (%s) registered their name",
@@ -122,11 +123,12 @@ class Moderation:
     async def change_password(self, client: Client, password: str) -> None:
         """Raises NotRegistered, AccountProblem."""
         member = self._owned(client)
-        await self._save(member, password)
+        await self._save(client, member, password)
 
-    async def _save(self, member: Member, password: str) -> None:
+    async def _save(self, client: Client, member: Member, password: str) -> None:
+        client.charge(HASH_COST)  # a loop of /password is a flood
         try:
-            await self.guard.register(member.name, password)
+            await self.guard.register(member.name, password, client.address)
         except AccountError as exc:
             raise AccountProblem(str(exc)) from None
 
@@ -160,6 +162,7 @@ class Moderation:
 
         Raises:
             NoOperators: the server has no operator password.
+            TooManyPasswords: too many from this address lately (not checked).
             WrongOperPassword: at ``tries_left`` 0 the member has been removed.
         """
         member = client.acting()
@@ -167,6 +170,11 @@ class Moderation:
             raise NoOperators
         if member.operator:
             return False
+        # A guess costs what a password hash costs: of the flood budget, and
+        # of the address's budget of passwords (raises TooManyPasswords).
+        client.charge(HASH_COST)
+        self.guard.hashing.take_turn(client.address)
+        self.guard.hashing.done(client.address)
         if not self.guard.oper_password_ok(password):
             client.oper_failures += 1
             LOGGER.warning(

@@ -4,8 +4,17 @@ Theory of operation
 -------------------
 Nobody awaits a peer: the hub puts already-encoded bytes into a member's
 :class:`Outbox` with ``put_nowait``, which raises :class:`OutboxFull` when
-the member is not reading fast enough. The outbox asks the :class:`Flusher`
-when it gets its first message; the flusher, at most once per
+the member is not reading fast enough.
+
+A member is judged by whether it *reads*, never by what others sent at
+once: a burst of hundreds of senders may put megabytes into every outbox
+before any writer runs. Below its soft bound (:data:`OUTBOX_BYTES`) an
+outbox takes anything; above it, it takes more only while its writer makes
+progress (the socket accepted bytes within the last :data:`STALL_GRACE`
+seconds); and never more than the hard bounds (:data:`OUTBOX_HARD_BYTES`,
+:data:`OUTBOX_MESSAGES`), far above any burst within the flood limits.
+
+The outbox asks the :class:`Flusher` when it gets its first message; the flusher, at most once per
 :data:`FLUSH_INTERVAL` under load, writes what is queued through the
 connection's non-blocking direct write, and starts a writer task only for
 what the kernel did not take.
@@ -13,6 +22,7 @@ what the kernel did not take.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections.abc import Callable
@@ -21,11 +31,21 @@ import trio
 
 LOGGER = logging.getLogger(__name__)
 
-# An outbox holds at most this many messages...
-OUTBOX_MESSAGES = 4096
-# ...and at most this many bytes. Generous: a healthy reader must never be
-# dropped because a paste of a few hundred lines was broadcast in one go.
+# An outbox holds at most this many messages (a hard bound: a burst of one
+# short line from each of thousands of connections fits)...
+OUTBOX_MESSAGES = 65_536
+# ...and at most this many bytes (the hard bound, far above a burst)...
+OUTBOX_HARD_BYTES = 8 * 1024 * 1024
+# ...but past this soft bound only while its writer makes progress: bytes
+# accepted by the socket within the last STALL_GRACE seconds.
 OUTBOX_BYTES = 1024 * 1024
+STALL_GRACE = 10.0
+# Bytes queued for one member alone (replays, listings, private messages)
+# that all outboxes together may hold; past it, the biggest holders are
+# dropped first. Broadcasts are not counted: their bytes are shared.
+QUEUE_BUDGET = 256 * 1024 * 1024
+# A writer reports progress after each chunk this big (send_all is opaque).
+PROGRESS_CHUNK = 16 * 1024
 # Under load, writers are flushed at most every FLUSH_INTERVAL seconds, at least
 # MIN_FLUSH_GAP apart, and FLUSH_GAP_FACTOR times as long as a flush pass took.
 FLUSH_INTERVAL = 0.02
@@ -54,8 +74,15 @@ class Flusher:
     at once.
     """
 
-    def __init__(self, interval: float = FLUSH_INTERVAL) -> None:
+    def __init__(self, interval: float = FLUSH_INTERVAL, budget: int = QUEUE_BUDGET) -> None:
         self.interval = interval
+        # The server-wide budget of bytes queued for one member alone.
+        self.budget = budget
+        self.own_total = 0
+        self._holders: set[Outbox] = set()
+        self._condemned: list[Outbox] = []
+        # Drops the member of an outbox over the budget (the hub sets it).
+        self.evict: Callable[[Outbox], None] | None = None
         self._due: list[Outbox] = []
         self._work = trio.Event()
         self._running = False
@@ -69,6 +96,46 @@ class Flusher:
         self._due.append(outbox)
         self._work.set()
 
+    def own(self, outbox: Outbox, size: int) -> None:
+        """``outbox`` took ``size`` bytes of its own: past the budget, condemn the biggest."""
+        self.own_total += size
+        self._holders.add(outbox)
+        if self.own_total > self.budget:
+            self._over_budget()
+
+    def release(self, size: int) -> None:
+        self.own_total -= size
+
+    def _over_budget(self) -> None:
+        """Condemn the biggest holders until the rest fits in nine tenths of the budget."""
+        holders = sorted(self._holders, key=lambda o: o.own_bytes, reverse=True)
+        self._holders = {o for o in holders if o.own_bytes > 0}
+        # Those condemned already are as good as gone (at the next pass).
+        freed = sum(o.own_bytes for o in self._condemned)
+        before = len(self._condemned)
+        for outbox in holders:
+            if self.own_total - freed <= self.budget * 0.9:
+                break
+            if not outbox.condemned and outbox.own_bytes > 0:
+                outbox.condemned = True
+                freed += outbox.own_bytes
+                self._condemned.append(outbox)
+        if len(self._condemned) > before:
+            LOGGER.warning(
+                "queued bytes over the budget (%d > %d): dropping the %d biggest reader(s)",
+                self.own_total,
+                self.budget,
+                len(self._condemned) - before,
+            )
+            self._work.set()
+
+    def _evict_condemned(self) -> None:
+        condemned, self._condemned = self._condemned, []
+        for outbox in condemned:
+            self._holders.discard(outbox)
+            if self.evict is not None:
+                self.evict(outbox)
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Flush until cancelled; then every outbox wakes its writer itself."""
         self._running = True
@@ -81,6 +148,7 @@ class Flusher:
                 if wait > 0:
                     await trio.sleep(wait)
                 start = trio.current_time()
+                self._evict_condemned()
                 due, self._due = self._due, []
                 for outbox in due:
                     try:
@@ -106,9 +174,11 @@ class Flusher:
 class Outbox:
     """A member's bounded queue of encoded bytes, drained by its writer.
 
-    Bounded twice: by message count (the memory channel's buffer) and by
-    bytes queued. ``put_nowait`` never blocks; it raises :class:`OutboxFull`
-    when either bound would be crossed. The writer is not woken per message
+    Bounded by message count (the memory channel's buffer) and by bytes
+    queued: a hard bound (``max_bytes``), and a soft one (``soft_bytes``) past
+    which it takes more only while the writer makes progress (see the
+    module's docstring). ``put_nowait`` never blocks; it raises
+    :class:`OutboxFull` when a bound would be crossed. The writer is not woken per message
     but through the :class:`Flusher`, once for everything queued meanwhile.
 
     Its owner attaches (:meth:`attach`) a way to *start* a writer: the outbox starts
@@ -122,28 +192,51 @@ class Outbox:
 
     # Thousands of these live at once: no per-instance __dict__.
     __slots__ = (
+        "_drain",
         "_error",
         "_flusher",
         "_leftover",
         "_receive",
         "_scheduled",
         "_send",
+        "_stalled_since",
         "_start",
         "_writing",
+        "condemned",
         "direct",
+        "grace",
         "max_bytes",
+        "own_bytes",
+        "owner",
         "queued_bytes",
+        "soft_bytes",
     )
 
     def __init__(
         self,
         max_messages: int = OUTBOX_MESSAGES,
-        max_bytes: int = OUTBOX_BYTES,
+        max_bytes: int = OUTBOX_HARD_BYTES,
         flusher: Flusher | None = None,
+        *,
+        soft_bytes: int = OUTBOX_BYTES,
+        grace: float = STALL_GRACE,
     ) -> None:
         self._send, self._receive = trio.open_memory_channel[bytes](max_messages)
         self.max_bytes = max_bytes
+        self.soft_bytes = min(soft_bytes, max_bytes)
+        self.grace = grace
         self.queued_bytes = 0
+        # Over the soft bound: since when the writer has sent nothing (None:
+        # under it, or progress since it was last checked).
+        self._stalled_since: float | None = None
+        # Bytes queued for this member alone (see QUEUE_BUDGET), at most queued_bytes.
+        self.own_bytes = 0
+        # Over the server's budget, and among the biggest: takes nothing more.
+        self.condemned = False
+        # Whose outbox it is (the hub's member), for the flusher's evictions.
+        self.owner: object = None
+        # Set once the queue is down to a level a reader waits for (drained()).
+        self._drain: tuple[trio.Event, int] | None = None
         self._flusher = flusher
         # True from the first put after the writer found the queue empty until
         # the writer finds it empty again: one wake-up asked for at a time.
@@ -159,27 +252,100 @@ class Outbox:
         self._leftover = b""
         self._error: OSError | None = None
 
-    def put_nowait(self, data: bytes) -> None:
-        """Queue ``data``.
+    def put_nowait(self, data: bytes, own: bool = False) -> None:
+        """Queue ``data`` (``own``: for this member alone, counted in the server's budget).
 
         Raises:
-            OutboxFull: the queue is at its message or byte bound.
+            OutboxFull: the queue is at a hard bound, or over the soft one
+                with a writer that sent nothing for ``grace`` seconds.
             trio.BrokenResourceError: the writer is gone.
             trio.ClosedResourceError: the outbox was closed.
         """
-        if self.queued_bytes + len(data) > self.max_bytes:
+        size = self.queued_bytes + len(data)
+        if self.condemned or (size > self.soft_bytes and self._over_soft(size)):
             raise OutboxFull
         try:
             self._send.send_nowait(data)
         except trio.WouldBlock:
             raise OutboxFull from None
         self.queued_bytes += len(data)
+        if own:
+            self.own_bytes += len(data)
+            if self._flusher is not None:
+                self._flusher.own(self, len(data))
         if not self._scheduled:
             self._scheduled = True
             if self._flusher is None:
                 self.wake()
             else:
                 self._flusher.schedule(self)
+
+    def _over_soft(self, size: int) -> bool:
+        """Whether a queue of ``size`` bytes, over the soft bound, is too much.
+
+        Only over the soft bound is the clock read, so the common put stays cheap.
+        """
+        if size > self.max_bytes:
+            return True
+        now = trio.current_time()
+        if self._stalled_since is None:
+            self._stalled_since = now
+            # Relieve the queue at once: a burst of many senders lands between
+            # two flusher passes, and the kernel often has room already.
+            if self._scheduled and self._flusher is not None:
+                self.flush()
+            return False
+        return now - self._stalled_since > self.grace
+
+    def _taken(self) -> None:
+        """Bytes left the queue: fewer of its own, and a reader waiting may go on."""
+        if self.own_bytes > self.queued_bytes:
+            if self._flusher is not None:
+                self._flusher.release(self.own_bytes - self.queued_bytes)
+            self.own_bytes = self.queued_bytes
+        if self._drain is not None and self.queued_bytes <= self._drain[1]:
+            self._drain[0].set()
+            self._drain = None
+
+    async def drained(self, below: int) -> None:
+        """Wait until at most ``below`` bytes are queued (one waiter: the member's reader).
+
+        A replay is queued only once the member took the last one: however
+        often a member that does not read asks, it holds one at a time.
+        """
+        while self.queued_bytes > below:
+            if self._drain is None:
+                self._drain = (trio.Event(), below)
+            await self._drain[0].wait()
+
+    def progressed(self) -> None:
+        """The socket accepted bytes: the member reads (the stall clock starts again)."""
+        self._stalled_since = None
+
+    def discard(self) -> int:
+        """Forget what is queued (the member is being dropped); how many bytes that was."""
+        dropped = self.queued_bytes
+        self._leftover = b""
+        with contextlib.suppress(trio.EndOfChannel, trio.ClosedResourceError):
+            while self._take(math.inf):
+                pass
+        self.queued_bytes = 0
+        self._taken()
+        return dropped
+
+    def put_last(self, data: bytes) -> None:
+        """Drop what is queued for ``data`` alone, whatever the bounds (a last word).
+
+        Raises:
+            trio.BrokenResourceError: the writer is gone.
+            trio.ClosedResourceError: the outbox was closed.
+        """
+        self.discard()
+        self._send.send_nowait(data)  # the queue is empty: it fits
+        self.queued_bytes += len(data)
+        if not self._scheduled:
+            self._scheduled = True
+            self.wake()
 
     def attach(
         self, start_writer: Callable[[], object], direct: Callable[[bytes], int] | None
@@ -253,6 +419,10 @@ class Outbox:
             batch.append(data)
             size += len(data)
         self.queued_bytes -= size
+        if size:
+            # The writer takes more only once the socket took what it had.
+            self._stalled_since = None
+            self._taken()
         return batch[0] if len(batch) == 1 else b"".join(batch)
 
     def next_batch(self, max_bytes: int = WRITE_BATCH_BYTES) -> bytes:
@@ -271,6 +441,7 @@ class Outbox:
         if self._leftover:
             data, self._leftover = self._leftover, b""
             self.queued_bytes -= len(data)
+            self._taken()
             return data
         data = self._take(max_bytes)
         if not data:

@@ -68,6 +68,14 @@ class WrongPassword(Refused):
 
 
 @dataclass
+class TooManyPasswords(Refused):
+    """Passwords from this address (or guesses at this account) are over their
+    budget of hashes: nothing was checked; try again in ``retry_after`` seconds."""
+
+    retry_after: float
+
+
+@dataclass
 class AccountProblem(Refused):
     """The account could not be saved (a weak password, a full disk...)."""
 

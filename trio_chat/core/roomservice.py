@@ -18,6 +18,11 @@ from trio_chat.core.counters import counts_refusals
 from trio_chat.core.events import Invited, RoomChanged, TopicChanged, ToRoomOperators
 from trio_chat.core.history import History
 from trio_chat.core.hub import Hub
+from trio_chat.core.limits import (
+    COST_PER_BYTE_REPLAYED,
+    COST_PER_NAME_LISTED,
+    COST_PER_ROOM_LISTED,
+)
 from trio_chat.core.members import Member, Room
 from trio_chat.core.names import MAX_TOPIC_CHARS, clean_text, name_key
 from trio_chat.core.refusals import (
@@ -29,7 +34,7 @@ from trio_chat.core.refusals import (
     NotRoomOperator,
     TooLong,
 )
-from trio_chat.core.rules import said, valid_room, within_budget
+from trio_chat.core.rules import REPLAY_BYTES, said, valid_room, within_budget
 from trio_chat.core.store import Entry
 
 
@@ -57,7 +62,8 @@ class RoomRequests:
             return Arrival(current, [], already=True)
         if current is not None:
             roomrules.check_entry(current, member, key)
-        entries = await self._recent(room)
+        await room_for_replay(client)
+        entries = charged(client, await self._recent(room))
         # From here on nothing awaits: the read and the entry are one step.
         current = self.hub.room(room)
         if current is not None:
@@ -157,13 +163,23 @@ class RoomRequests:
         """Away with ``why`` (cleaned, bounded like a topic), or back with ""."""
         client.acting().away = clean_text(why).strip()[:MAX_TOPIC_CHARS]
 
-    def members(self, room: str | None = None) -> list[str]:
-        """Names online (in ``room``, if given), sorted."""
-        return self.hub.names(room)
+    def members(self, room: str | None = None, *, client: Client | None = None) -> list[str]:
+        """Names online (in ``room``, if given), sorted.
 
-    def rooms(self) -> list[Room]:
-        """The open rooms, sorted by name."""
-        return self.hub.room_list()
+        Asked by ``client`` (a user's ``/who``), it costs that client's flood
+        budget according to the length of the list.
+        """
+        names = self.hub.names(room)
+        if client is not None:
+            client.charge(len(names) * COST_PER_NAME_LISTED)
+        return names
+
+    def rooms(self, *, client: Client | None = None) -> list[Room]:
+        """The open rooms, sorted by name (costing ``client`` according to their number)."""
+        rooms = self.hub.room_list()
+        if client is not None:
+            client.charge(len(rooms) * COST_PER_ROOM_LISTED)
+        return rooms
 
     def _in_room(self, client: Client, room: str) -> Member:
         """The member, who may speak in ``room`` (not muted, not silenced by moderation)."""
@@ -193,3 +209,18 @@ class RoomRequests:
         entries = await self.history.recent(room, self.replay)
         await trio.lowlevel.checkpoint_if_cancelled()
         return within_budget(entries)
+
+
+def charged(client: Client | None, entries: list[Entry]) -> list[Entry]:
+    """``entries``, replayed to ``client``: charged to its flood budget by their bytes."""
+    if client is not None and entries:
+        size = sum(len(e.event.text) + len(e.event.sender) for e in entries)
+        client.charge(size * COST_PER_BYTE_REPLAYED)
+    return entries
+
+
+async def room_for_replay(client: Client | None) -> None:
+    """Wait until the client's member took its last replay (one replay queued at a time)."""
+    member = client.member if client is not None else None
+    if member is not None:
+        await member.outbox.drained(REPLAY_BYTES // 4)

@@ -40,7 +40,15 @@ from trio_chat.core.events import (
 )
 from trio_chat.core.history import DEFAULT_REPLAY, History
 from trio_chat.core.hub import LOBBY, Hub
-from trio_chat.core.limits import DEFAULT_LIMITS, Limits
+from trio_chat.core.limits import (
+    DEFAULT_LIMITS,
+    HASH_COST,
+    Limits,
+    LogThrottle,
+    address_key,
+    left_out,
+    line_cost,
+)
 from trio_chat.core.members import Encoder, Link, Member, log_departure
 from trio_chat.core.moderation import DISMISS_TIMEOUT, Moderation
 from trio_chat.core.names import (
@@ -61,7 +69,7 @@ from trio_chat.core.refusals import (
     WrongPassword,
     WrongServerPassword,
 )
-from trio_chat.core.roomservice import RoomRequests
+from trio_chat.core.roomservice import RoomRequests, charged, room_for_replay
 from trio_chat.core.rules import said, valid_name, within_budget
 from trio_chat.core.store import Entry
 
@@ -100,6 +108,8 @@ class ChatService(RoomRequests):
         self.replay = replay
         # Account and operator commands.
         self.moderation = Moderation(hub, self.guard)
+        # Routine log lines per address (joins, renames; a frontend's handshakes).
+        self.log_throttle = LogThrottle()
 
     # --- connections -----------------------------------------------------------
 
@@ -107,7 +117,9 @@ class ChatService(RoomRequests):
         """A new connection's standing: paced unless ``address`` is exempt (or None)."""
         limited = address is not None and not self.limits.is_exempt(address)
         flood = self.limits.flood_guard(trio.current_time()) if limited else None
-        return Client(peer, flood, admitted=not self.guard.needs_password)
+        return Client(
+            peer, flood, address if limited else None, admitted=not self.guard.needs_password
+        )
 
     @property
     def needs_password(self) -> bool:
@@ -133,23 +145,39 @@ class ChatService(RoomRequests):
         client.admitted = True
         return Password.ACCEPTED
 
-    async def pace(self, client: Client) -> bool:
-        """Delay a line sent over the flood rate; True on the first delayed one (warn).
+    async def pace(self, client: Client, size: int = 0) -> bool:
+        """Delay a line (of ``size`` bytes) sent over the flood rate; True on the first delayed one.
 
         Nothing is dropped: while this waits, nothing more is read from the
-        connection, so TCP slows the sender down too. Operators are exempt.
+        connection, so TCP slows the sender down too. While the history's
+        writer is behind, every sender (exempt or not) waits for it. Long lines cost more
+        (:func:`~.limits.line_cost`), and so did expensive commands before it
+        (:meth:`charge`). Operators are exempt.
 
         Raises:
             Flooding: the connection has been over the rate for too long.
         """
+        if self.history is not None and self.history.behind:
+            # The disk is behind: every sender waits (nothing said goes unsaved).
+            await self.history.caught_up()
         member = client.member
         if client.flood is None or (member is not None and member.operator):
             return False
-        delay, warn = client.flood.check(trio.current_time())
+        delay, warn = client.flood.check(trio.current_time(), line_cost(size))
         if delay > 0:
             self.hub.counters.paced += 1
             await trio.sleep(delay)
         return warn
+
+    def _routine(self, client: Client, event: str) -> int | None:
+        """Whether to log a routine ``event`` of ``client``: None if not, else how many were not.
+
+        Throttled per address (:class:`~.limits.LogThrottle`); exempt ones never are.
+        """
+        if client.address is None:
+            return 0
+        key = f"{event} {address_key(client.address)}"
+        return self.log_throttle.allow(key, trio.current_time())
 
     # --- names -----------------------------------------------------------------
 
@@ -238,12 +266,14 @@ class ChatService(RoomRequests):
         member = self.hub.join(name, encode, link, address=client.peer, outbox=outbox)
         member.muted = name_key(name) in self.guard.muted
         client.member = member
-        LOGGER.info(
-            "%s joined from %s",
-            name,
-            client.peer,
-            extra={"fields": client.fields("registered")},
-        )
+        if (skipped := self._routine(client, "joined")) is not None:
+            LOGGER.info(
+                "%s joined from %s%s",
+                name,
+                client.peer,
+                left_out(skipped),
+                extra={"fields": client.fields("registered")},
+            )
         return member
 
     def check_nick(self, client: Client, raw: str) -> str:
@@ -289,7 +319,8 @@ class ChatService(RoomRequests):
         registered = self.guard.registered_name(name)
         if registered is None:
             raise NotRegistered(name)
-        if not await self.guard.verify(name, password):
+        client.charge(HASH_COST)  # a loop of logins is a flood
+        if not await self.guard.verify(name, password, client.address):
             client.login_failures += 1
             fields = client.fields("refused", "wrong password")
             LOGGER.warning(
@@ -349,9 +380,15 @@ class ChatService(RoomRequests):
             raise NameBanned(name)
         self.hub.rename(member, name)
         fields = {**client.fields("renamed"), "old_name": old}
-        LOGGER.info(
-            "%s (%s) is now known as %s", old, client.peer, member.name, extra={"fields": fields}
-        )
+        if (skipped := self._routine(client, "renamed")) is not None:
+            LOGGER.info(
+                "%s (%s) is now known as %s%s",
+                old,
+                client.peer,
+                member.name,
+                left_out(skipped),
+                extra={"fields": fields},
+            )
         return member.name
 
     # --- speech ----------------------------------------------------------------
@@ -386,11 +423,17 @@ class ChatService(RoomRequests):
         before: int | None = None,
         after: int | None = None,
         around: int | None = None,
+        client: Client | None = None,
     ) -> list[Entry]:
-        """Up to ``count`` messages of ``room``: the latest, or before, after or around an id."""
+        """Up to ``count`` messages of ``room``: the latest, or before, after or around an id.
+
+        Asked by ``client``, it costs its flood budget according to the bytes
+        replayed (a loop of ``/history 500`` is a flood, not an amplifier).
+        """
         if self.history is None or count <= 0:
             await trio.lowlevel.checkpoint()
             return []
+        await room_for_replay(client)
         count = min(count, MAX_HISTORY)
         if after is not None:
             entries = await self.history.after(room, count, after=after)
@@ -399,7 +442,7 @@ class ChatService(RoomRequests):
         else:
             entries = await self.history.recent(room, count, before=before)
         await trio.lowlevel.checkpoint_if_cancelled()
-        return within_budget(entries)
+        return charged(client, within_budget(entries))
 
     # --- leaving ---------------------------------------------------------------
 

@@ -205,6 +205,37 @@ class HistoryStore:
         ).fetchall()
         return [_entry(row) for row in rows]
 
+    def prune(self, before: float | None, max_bytes: int | None) -> int:
+        """Delete messages older than ``before`` (Unix time), then the oldest while
+        the messages' pages exceed ``max_bytes``; return how many were deleted.
+
+        Freed pages are reused by later writes, so the file stops growing there.
+        """
+        db = self._writer
+        deleted = 0
+        if before is not None:
+            with _transaction(db):
+                deleted += db.execute("DELETE FROM messages WHERE time < ?", (before,)).rowcount
+        while max_bytes is not None and self.used_bytes() > max_bytes:
+            count = self.count()
+            if not count:
+                break
+            # The oldest tenth at a time: a few passes, each a short transaction.
+            with _transaction(db):
+                deleted += db.execute(
+                    "DELETE FROM messages WHERE seq IN"
+                    " (SELECT seq FROM messages ORDER BY seq LIMIT ?)",
+                    (max(1, count // 10),),
+                ).rowcount
+        return deleted
+
+    def used_bytes(self) -> int:
+        """Bytes of the file in use (its pages but the free ones)."""
+        db = self._writer
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        free = db.execute("PRAGMA freelist_count").fetchone()[0]
+        return int((pages - free) * db.execute("PRAGMA page_size").fetchone()[0])
+
     def execute(self, statement: str, parameters: Sequence[object] = ()) -> None:
         """Run one writing statement, a transaction of its own."""
         self._writer.execute(statement, parameters)

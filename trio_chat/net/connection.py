@@ -51,7 +51,7 @@ import trio
 
 from trio_chat.core.events import Reason
 from trio_chat.core.members import Member
-from trio_chat.core.outbox import Outbox
+from trio_chat.core.outbox import PROGRESS_CHUNK, Outbox
 
 LOGGER = logging.getLogger(__name__)
 
@@ -315,8 +315,13 @@ class Connection:
         try:
             while data := outbox.next_batch():
                 sent = self._write_now(data)
-                if sent < len(data):
-                    await self.stream.send_all(memoryview(data)[sent:])
+                # In chunks, each one progress: a member is dropped for not
+                # reading (no progress for a while), not for reading slowly.
+                while sent < len(data):
+                    chunk = memoryview(data)[sent : sent + PROGRESS_CHUNK]
+                    await self.stream.send_all(chunk)
+                    sent += len(chunk)
+                    outbox.progressed()
         except trio.EndOfChannel:
             session_scope.cancel()
 

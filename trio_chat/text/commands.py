@@ -105,7 +105,7 @@ class Commands:
     async def older(self, count: int) -> None:
         """``/history [N]``: the latest messages first, then further back each time."""
         room, before = self.room, self._history_before
-        entries = await self.service.read_history(room, count, before=before)
+        entries = await self.service.read_history(room, count, before=before, client=self.client)
         if room != self.room:
             return  # moved on meanwhile
         if not entries:
@@ -148,9 +148,9 @@ class Commands:
             case Nick(new):
                 service.rename(client, new)
             case Who(everyone=True):
-                self._list_names("Online", service.members())
+                self._list_names("Online", service.members(client=client))
             case Who():
-                self._list_names(f"In {self.room}", service.members(self.room))
+                self._list_names(f"In {self.room}", service.members(self.room, client=client))
             case Rooms():
                 self._list_rooms()
             case Topic(None):
@@ -174,7 +174,7 @@ class Commands:
                 raise AssertionError(command)
 
     def _list_rooms(self) -> None:
-        rooms = self.service.rooms()
+        rooms = self.service.rooms(client=self.client)
         self._tell(Notice(f"Rooms ({len(rooms)}):"))
         for room in rooms[:ROOMS_LISTED]:
             about = f": {room.topic}" if room.topic else ""

@@ -44,6 +44,7 @@ import trio
 
 from trio_chat.core.admission import Admission
 from trio_chat.core.events import Error, Notice
+from trio_chat.core.limits import address_key, left_out
 from trio_chat.core.members import Member
 from trio_chat.core.service import ChatService
 from trio_chat.net.connection import CONNECTION_ERRORS, Connection
@@ -220,12 +221,15 @@ class TextFrontend:
                 why = f"TLS handshake failed: {describe_server_failure(exc.__cause__)}"
             else:
                 why = f"disconnected: {exc or type(exc).__name__}"
-            LOGGER.info(
-                "%s %s",
-                peer if why.startswith("disconnected") else f"{peer}:",
-                why,
-                extra={"fields": {"event": "disconnected", "address": peer, "reason": why}},
-            )
+            skipped = self._routine(why.split(":", 1)[0], address)
+            if skipped is not None:
+                LOGGER.info(
+                    "%s %s%s",
+                    peer if why.startswith("disconnected") else f"{peer}:",
+                    why,
+                    left_out(skipped),
+                    extra={"fields": {"event": "disconnected", "address": peer, "reason": why}},
+                )
         except Exception:
             # serve_listeners would crash the whole server on a handler exception:
             # log it, close this connection, keep serving everyone else.
@@ -245,6 +249,13 @@ class TextFrontend:
     def line(self, event: Notice | Error) -> bytes:
         """A last line (a refusal, a timeout, the shutdown) in the protocol's words."""
         return encode(event)
+
+    def _routine(self, event: str, address: str | None) -> int | None:
+        """Whether to log a routine ``event`` from ``address`` (throttled; exempt ones never)."""
+        if address is None or self.service.limits.is_exempt(address):
+            return 0
+        key = f"{event} {address_key(address)}"
+        return self.service.log_throttle.allow(key, trio.current_time())
 
     async def _serve(self, session: FrontSession) -> None:
         member = None

@@ -230,7 +230,8 @@ class Session:
             if event is None:
                 return (Reason.LOST if self.connection.lost else Reason.CLOSED), ""
             try:
-                if await self.service.pace(self.client):
+                size = 0 if isinstance(event, BadLine) else len(event.text.encode())
+                if await self.service.pace(self.client, size):
                     self._tell(Error(self.commands.slow_down()))
             except Flooding:
                 self._tell(Error(FLOODING))

@@ -44,6 +44,7 @@ from trio_chat.core.refusals import (
     TooLong,
     TooManyConnections,
     TooManyNewConnections,
+    TooManyPasswords,
     WrongOperPassword,
     WrongPassword,
     WrongServerPassword,
@@ -144,6 +145,9 @@ def name_step_refusal(refused: Refused) -> str:
             return f"wrong password for {name}{_tries(tries_left)}: send /login {name} PASSWORD"
         case Banned(ban):
             return f"you are banned ({ban.term()})"
+        case TooManyPasswords(retry_after):
+            wait = max(1, round(retry_after))
+            return f"too many passwords from your address; try again in {wait} s"
         case ServerClosing():
             return "the server is shutting down"
         case _:
@@ -192,6 +196,8 @@ def dismissed_line(event: Dismissed) -> str:
             return "! you logged in from elsewhere: this connection is closed"
         case Reason.OPER_FAILURES:
             return "! too many wrong operator passwords: disconnected"
+        case Reason.TOO_SLOW:
+            return "! you were disconnected: you are not reading fast enough"
         case _:
             return f"! disconnected: {departure(event.reason, event.detail, event.by)}"
 
