@@ -485,7 +485,7 @@ class Hub:
 
         Its bytes are the member's own, counted in the server's queue budget.
         """
-        for dropped, reason in queue_each((member,), event, own=True):
+        for dropped, reason in queue_each((member,), event, self.counters, own=True):
             self.evict(dropped, reason)
 
     def put(self, member: Member, data: bytes) -> None:

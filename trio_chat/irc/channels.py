@@ -188,7 +188,7 @@ async def list_command(session: IrcSession, message: IrcMessage) -> None:
     """LIST, LIST #a,#b, and ELIST's filters: masks (M), !masks (N), >N and <N users (U)."""
     wanted = targets(message.params[0]) if message.params else []
     session.reply(n.RPL_LISTSTART, "Channel", "Users  Name")
-    for room in session.service.rooms():
+    for room in session.service.rooms(client=session.client):
         if room.members and visible(session, room) and listed(room, wanted):
             session.reply(n.RPL_LIST, room.name, str(len(room.members)), room.topic)
     session.reply(n.RPL_LISTEND, "End of /LIST")

@@ -58,7 +58,8 @@ async def who(session: IrcSession, message: IrcMessage) -> None:
             who_reply(session, room.name, member, prefix(room, member))
     else:
         pattern = name_key(mask)
-        names = [name for name in session.service.members() if fnmatchcase(name_key(name), pattern)]
+        online = session.service.members(client=session.client)
+        names = [name for name in online if fnmatchcase(name_key(name), pattern)]
         found = [m for name in names if (m := _find(session, name)) is not None]
         if any(char in mask for char in "*?"):
             found = [m for m in found if _listed(session, m)]

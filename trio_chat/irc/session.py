@@ -226,7 +226,7 @@ class IrcSession:
                     extra={"fields": self.client.fields("left", "not registered")},
                 )
                 return None
-            if not await self._paced():
+            if not await self._paced(message):
                 await self.flush_now()
                 return None
             await self.handle(message)
@@ -244,10 +244,12 @@ class IrcSession:
         """Whether registration can complete: a nick, a user, no CAP negotiation."""
         return self.wanted is not None and self.person is not None and not self.negotiating
 
-    async def _paced(self) -> bool:
+    async def _paced(self, message: IrcMessage | BadMessage) -> bool:
         """Flood pacing; False if the client flooded for too long (told, to be closed)."""
+        params = message.params if isinstance(message, IrcMessage) else ()
+        size = sum(len(param.encode()) for param in params)
         try:
-            if await self.service.pace(self.client):
+            if await self.service.pace(self.client, size):
                 self.notice("Slow down: your messages are being delayed")
         except Flooding:
             self.error("Closing Link: Excess Flood")
@@ -281,7 +283,7 @@ class IrcSession:
             self._pinged = False
             if message is None:
                 return (Reason.LOST if self.connection.lost else Reason.CLOSED), ""
-            if not await self._paced():
+            if not await self._paced(message):
                 self.flush()
                 return Reason.FLOODING, ""
             if not self.client.present:

@@ -98,7 +98,7 @@ class WebCommands:
             case HistoryRequest(room, before, count):
                 await self.history(room, count, before)
             case RoomsRequest():
-                self.answer(rooms_json(service.rooms()[:ROOMS_LISTED]))
+                self.answer(rooms_json(service.rooms(client=self.client)[:ROOMS_LISTED]))
             case MembersRequest(room):
                 self.members(room)
             case TopicRequest(room, None):
@@ -133,7 +133,7 @@ class WebCommands:
             case grammar.Who(everyone=False):
                 self.members(room)
             case grammar.Rooms():
-                self.answer(rooms_json(self.service.rooms()[:ROOMS_LISTED]))
+                self.answer(rooms_json(self.service.rooms(client=self.client)[:ROOMS_LISTED]))
             case grammar.Topic(None):
                 self.topic(room)
             case grammar.EchoSetting():
@@ -163,7 +163,7 @@ class WebCommands:
         room = arrival.room
         member = self.client.named()
         self.answer({"type": "joined", "room": room.name, "name": member.name})
-        self.answer(members_json(room.name, self.service.members(room.name)))
+        self.answer(members_json(room.name, self.service.members(room.name, client=self.client)))
         self.answer({"type": "topic", "room": room.name, "text": room.topic})
         entries = arrival.entries
         self.answer(history_json(room.name, entries, more=len(entries) >= self.service.replay))
@@ -178,12 +178,12 @@ class WebCommands:
     async def history(self, raw: str, count: int, before: int | None) -> None:
         room = valid_room(raw)
         count = min(count, MAX_HISTORY)
-        entries = await self.service.read_history(room, count, before=before)
+        entries = await self.service.read_history(room, count, before=before, client=self.client)
         self.answer(history_json(room, entries, more=count > 0 and len(entries) >= count))
 
     def members(self, raw: str) -> None:
         room = valid_room(raw)
-        self.answer(members_json(room, self.service.members(room)))
+        self.answer(members_json(room, self.service.members(room, client=self.client)))
 
     def topic(self, raw: str) -> None:
         room = valid_room(raw)

@@ -287,8 +287,9 @@ class WebSession:
 
     async def _request(self, item: Binary | Text) -> tuple[Reason, str] | None:
         """One message of the page; why the chat ends, if it does."""
+        size = item.size if isinstance(item, Binary) else len(item.text.encode())
         try:
-            if await self.service.pace(self.client):
+            if await self.service.pace(self.client, size):
                 self.answer({"type": "notice", "text": self.commands.text.slow_down()})
         except Flooding:
             self.service.tell(self.client, Error(FLOODING))
