@@ -47,16 +47,19 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import trio
 
 from trio_chat.core.hashing import HashBudget
 from trio_chat.core.history import History
 from trio_chat.core.names import check_name, fitting_name, name_key
+
+# How a hash is computed off the event loop: trio.to_thread.run_sync's shape.
+RunSync = Callable[..., Awaitable[Any]]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -268,8 +271,11 @@ class Guard:
         oper_password: str | None = None,
         cost: ScryptCost = ScryptCost(),
         clock: Callable[[], float] = time.time,
+        run_sync: RunSync = trio.to_thread.run_sync,
     ) -> None:
         self._store = store
+        # Where hashes are computed: a worker thread (tests of virtual time: inline).
+        self._run_sync = run_sync
         self._server_password = server_password
         self._oper_password = oper_password
         self._cost = cost
@@ -348,7 +354,7 @@ class Guard:
             account = self._accounts.get(key)
             if account is None:  # unregistered meanwhile
                 return False
-            right = await trio.to_thread.run_sync(
+            right = await self._run_sync(
                 check_password, password, account[1], limiter=self.hashing.lane(address, key)
             )
         finally:
@@ -357,7 +363,7 @@ class Guard:
             self.hashing.logged_in(address, key)
         else:
             self.hashing.failed(address)
-        return right
+        return bool(right)
 
     async def register(self, name: str, password: str, address: str | None = None) -> None:
         """Register ``name`` with ``password``, or change its password.
@@ -373,7 +379,7 @@ class Guard:
             raise AccountError(problem)
         self.hashing.take_turn(address)
         try:
-            hashed = await trio.to_thread.run_sync(
+            hashed = await self._run_sync(
                 hash_password, password, self._cost, limiter=self.hashing.lane(address)
             )
         finally:
