@@ -42,7 +42,7 @@ CLIENT_ARGS := $(call opt,NAME,--name) $(call opt,HOST,--host) $(call opt,PORT,-
 CERT_ARGS := $(foreach name,$(HOSTS),--host $(call quote,$(name))) \
 	$(call opt,CERT_DIR,--out) $(call opt,DAYS,--days) $(call flag,FORCE,--force)
 
-.PHONY: serve client cert test bench soak format venv clean
+.PHONY: serve client cert test bench soak format venv clean irctest irctest-v3
 
 serve: $(STAMP)
 	@exec env $(VIA_MAKE) $(BIN)/trio-chat serve $(SERVE_ARGS)
@@ -61,6 +61,22 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict trio_chat
 	$(BIN)/pytest
+
+# irctest, the IRC servers' conformance suite (README: IRC, Conformance), from the pinned
+# copy in ../shared/irctest: `make irctest` runs the plain RFC/modern subset, `make
+# irctest-v3` adds the IRCv3 tests; IRCTEST_ARGS='-k names -v' picks tests.
+IRCTEST ?= $(firstword $(wildcard ../shared/irctest ../../shared/irctest))
+IRCTEST_PLAIN := not services and not implementation-specific and not deprecated and not strict
+IRCTEST_MARKERS ?= $(IRCTEST_PLAIN) and not IRCv3
+IRCTEST_ARGS ?= -n 2
+irctest: $(STAMP)
+	@test -n "$(IRCTEST)" || { echo "irctest not found: make irctest IRCTEST=DIR"; exit 2; }
+	cd $(IRCTEST) && PYTHONPATH=$(CURDIR)/conformance PYTHONDONTWRITEBYTECODE=1 \
+		$(CURDIR)/$(BIN)/python -m pytest -p no:cacheprovider --timeout 300 \
+		--controller irctest_trio_chat -m '$(IRCTEST_MARKERS)' $(IRCTEST_ARGS)
+
+irctest-v3:
+	@$(MAKE) --no-print-directory irctest IRCTEST_MARKERS='$(IRCTEST_PLAIN)'
 
 # Load scenarios against trio_chat and the threaded original (a few minutes).
 bench: $(STAMP)
