@@ -27,3 +27,12 @@ class Stamps:
         now = time.time_ns()
         self.last_id = max(self.last_id + 1, now // 1000)
         return now / 1e9, self.last_id
+
+
+def first_id_at(seconds: float) -> int:
+    """The least id an event stamped at ``seconds`` (Unix time) or later may have.
+
+    (Ids are the clock in microseconds, or more: IRC's CHATHISTORY turns a
+    ``timestamp=`` reference into an id bound with it.)
+    """
+    return int(seconds * 1_000_000)
