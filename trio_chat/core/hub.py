@@ -108,6 +108,13 @@ class Hub:
         for room in home:
             self._open_room(room)
         self.closing = False
+        # Told (old, new) of every name that comes online (None, name), goes
+        # (name, None) or changes (old, new): IRC's MONITOR. They must not await.
+        self.presence: list[Callable[[str | None, str | None], None]] = []
+
+    def _presence(self, old: str | None, new: str | None) -> None:
+        for watcher in self.presence:
+            watcher(old, new)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """The hub's background work, until cancelled: run it beside the sessions.
@@ -180,6 +187,7 @@ class Hub:
         outbox = outbox or Outbox(*self._outbox_limits, flusher=self.flusher)
         member = Member(name, encode, outbox, link, address)
         self._members[key] = member
+        self._presence(None, name)
         return member
 
     def enter(self, member: Member, room: str) -> Room:
@@ -291,6 +299,7 @@ class Hub:
         member.outbox.close()
         if audience:
             self.send_each(audience, Quit(member.name, reason, detail, by))
+        self._presence(member.name, None)
 
     def evict(self, member: Member, reason: Reason) -> None:
         """Throw ``member`` out now (too slow, connection lost): leave and cancel its session.
@@ -348,6 +357,7 @@ class Hub:
         audience = {m for room in member.rooms for m in self._room_members(room)}
         audience.add(member)
         self.send_each(audience, Renamed(old, new))
+        self._presence(old, new)
 
     # --- fan-out ----------------------------------------------------------
 
