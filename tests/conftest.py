@@ -174,6 +174,23 @@ class Peer:
         return await self.until("*** Welcome")
 
 
+class IrcPeer(Peer):
+    """The far end of an IRC connection: lines end in CR LF both ways."""
+
+    async def send(self, *lines: str) -> None:
+        await self.stream.send_all("".join(line + "\r\n" for line in lines).encode())
+
+    async def line(self, within: float = STEP_TIMEOUT) -> str:
+        line = await super().line(within)
+        assert line.endswith("\r"), line
+        return line[:-1]
+
+    async def register(self, name: str) -> list[str]:
+        """CAP LS 302, NICK and USER, CAP END: the lines up to the end of the MOTD."""
+        await self.send("CAP LS 302", f"NICK {name}", f"USER {name} 0 * :Real {name}", "CAP END")
+        return await self.until(":trio-chat 422 ")
+
+
 @pytest.fixture(autouse=True)
 def private_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A home directory of the test's own, so that no test touches the user's files.
@@ -371,6 +388,11 @@ class Running(MemoryConnector):
         stream = await trio.testing.open_stream_to_socket_listener(listener or self.listener)
         return Peer(stream)
 
+    async def connect_irc(self) -> IrcPeer:
+        """A new TCP connection to the IRC door."""
+        listener = self.listener_of("irc")
+        return IrcPeer(await trio.testing.open_stream_to_socket_listener(listener))
+
 
 @asynccontextmanager
 async def running_app(
@@ -475,7 +497,7 @@ async def running_server(
     """
     db = () if default_history or "--db" in extra else ("--db", ":memory:")
     async with program(
-        "serve", "--host", "127.0.0.1", "--port", "0", *db, *extra, read="stderr"
+        "serve", "--host", "127.0.0.1", "--port", "0", "--irc-port", "0", *db, *extra, read="stderr"
     ) as srv:
         srv.startup.append(await srv.io.line())
         while "listening on" not in srv.startup[-1]:

@@ -170,7 +170,17 @@ async def test_serve_with_a_missing_or_empty_password_file_exits_1_with_one_clea
         ("--password-file", str(tmp_path / "missing"), "cannot read the password file"),
         ("--oper-password-file", empty, f"the operator password file {empty} is empty"),
     ):
-        serve = ["serve", "--host", "127.0.0.1", "--port", "0", "--db", ":memory:"]
+        serve = [
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--irc-port",
+            "0",
+            "--db",
+            ":memory:",
+        ]
         result = await run_trio_chat(*serve, option, path)
         assert result.returncode == 1
         error = result.stderr.decode()
@@ -296,7 +306,7 @@ async def test_tls_setup_errors_are_one_clear_line(tmp_path: Path) -> None:
     made = await run_trio_chat("cert", "--out", str(tmp_path))
     assert made.returncode == 0
     cert = str(tmp_path / "cert.pem")
-    serve = ["serve", "--host", "127.0.0.1", "--port", "0", "--db", ":memory:"]
+    serve = ["serve", "--host", "127.0.0.1", "--port", "0", "--irc-port", "0", "--db", ":memory:"]
     cases = [
         (["--tls-cert", cert, "--tls-key", "missing.pem"], "cannot read missing.pem: no such file"),
         (["--tls-cert", cert, "--tls-key", cert], f"{cert} is not a PEM private key"),

@@ -58,7 +58,16 @@ async def test_ctrl_c_under_make_serve_stops_the_server_and_make_adds_no_line() 
     # Ctrl+C signals the terminal's foreground process group: make and the server.
     process = await trio.lowlevel.open_process(
         # -o: never reinstall the venv here, whatever the stamp's age.
-        ["make", "-o", ".venv/.installed", "serve", "HOST=127.0.0.1", "PORT=0", "DB=:memory:"],
+        [
+            "make",
+            "-o",
+            ".venv/.installed",
+            "serve",
+            "HOST=127.0.0.1",
+            "PORT=0",
+            "IRC_PORT=0",
+            "DB=:memory:",
+        ],
         cwd=ROOT,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,

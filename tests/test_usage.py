@@ -195,7 +195,9 @@ def test_a_history_file_in_use_suggests_another_as_typed(
 ) -> None:
     path = tmp_path / "history.sqlite3"
     with closing(HistoryStore(path)):
-        code = main(["serve", "--host", "127.0.0.1", "--port", "0", "--db", str(path)])
+        code = main(
+            ["serve", "--host", "127.0.0.1", "--port", "0", "--irc-port", "0", "--db", str(path)]
+        )
     assert code == 1
     [line] = [r.getMessage() for r in caplog.records if "in use" in r.getMessage()]
     assert f"history file {path} is in use by another trio-chat server" in line
@@ -233,7 +235,7 @@ def test_a_name_with_a_space_is_one_line_saying_why(
         dialect, "make client: NAME='ana maria'", "trio-chat client: error: --name 'ana maria'"
     )
     assert (
-        error == f"{given}: invalid character ' ' in name: use letters, digits, '_', '-' and '.'\n"
+        error == f"{given}: invalid character ' ' in name: use letters, digits and _-[]\\`^{{}}|\n"
     )
 
 
@@ -242,6 +244,8 @@ def test_a_name_with_a_space_is_one_line_saying_why(
 # A value each option accepts (any other option takes a file or a word).
 SAMPLES = {
     "--port": "5001",
+    "--irc-port": "6668",
+    "--irc-tls-port": "6698",
     "--max-clients": "7",
     "--history": "9",
     "--flood-rate": "2.5",

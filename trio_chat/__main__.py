@@ -61,6 +61,11 @@ def _serve_options(serve: argparse.ArgumentParser) -> None:
         DEFAULT_MAX_PER_ADDRESS,
         LOOPBACK,
     )
+    from trio_chat.irc.server import (
+        DEFAULT_IRC_PORT,
+        DEFAULT_IRC_SERVER_NAME,
+        DEFAULT_IRC_TLS_PORT,
+    )
     from trio_chat.logs import LOG_FORMATS
 
     serve.add_argument(
@@ -148,6 +153,28 @@ def _serve_options(serve: argparse.ArgumentParser) -> None:
         help="serve TLS with this PEM certificate (chain), e.g. from `trio-chat cert`",
     )
     serve.add_argument("--tls-key", metavar="FILE", help="the certificate's PEM private key")
+    irc = serve.add_argument_group(
+        "IRC", "the IRC door: irssi, WeeChat, HexChat... in the same rooms"
+    )
+    irc.add_argument(
+        "--irc-port",
+        type=_listen_port,
+        default=DEFAULT_IRC_PORT,
+        help="IRC port (default %(default)s; 0: any free port)",
+    )
+    irc.add_argument("--no-irc", action="store_true", help="no IRC door")
+    irc.add_argument(
+        "--irc-tls-port",
+        type=_listen_port,
+        default=DEFAULT_IRC_TLS_PORT,
+        help="IRC over TLS, with --tls-cert (default %(default)s; 0: any free port)",
+    )
+    irc.add_argument(
+        "--irc-server-name",
+        default=DEFAULT_IRC_SERVER_NAME,
+        metavar="NAME",
+        help="the server's name on IRC (default %(default)s)",
+    )
     serve.add_argument(
         "--log-level",
         default="info",
@@ -300,6 +327,9 @@ def serve(args: argparse.Namespace) -> int:
         ),
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
+        irc_port=None if args.no_irc else args.irc_port,
+        irc_tls_port=None if args.no_irc or args.tls_cert is None else args.irc_tls_port,
+        irc_server_name=args.irc_server_name,
     )
     problems: list[str] = []
     try:

@@ -36,6 +36,10 @@ MAKE_VARIABLES: dict[str, dict[str, tuple[str, bool]]] = {
         "--tls-key": ("TLS_KEY", True),
         "--log-level": ("LOG_LEVEL", True),
         "--log-format": ("LOG_FORMAT", True),
+        "--irc-port": ("IRC_PORT", True),
+        "--no-irc": ("NO_IRC", False),
+        "--irc-tls-port": ("IRC_TLS_PORT", True),
+        "--irc-server-name": ("IRC_SERVER_NAME", True),
     },
     "client": {
         "--name": ("NAME", True),

@@ -461,7 +461,18 @@ async def serve_and_fail(command: list[str]) -> list[str]:
 @pytest.mark.skipif(not LINUX, reason="/proc is a Linux kernel filesystem")
 @pytest.mark.parametrize("path", UNWRITABLE[:2])
 async def test_serve_with_an_unwritable_db_path_exits_1_with_one_clear_line(path: str) -> None:
-    command = [TRIO_CHAT, "serve", "--host", "127.0.0.1", "--port", "0", "--db", path]
+    command = [
+        TRIO_CHAT,
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--irc-port",
+        "0",
+        "--db",
+        path,
+    ]
     [line] = await serve_and_fail(command)
     assert " ERROR " in line
     assert f"history file {path}: " in line
@@ -477,7 +488,18 @@ async def test_serve_on_a_full_disk_exits_1_with_one_clear_line(tmp_path: Path) 
         "resource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.RLIM_INFINITY)); "
         "from trio_chat.__main__ import main; sys.exit(main(sys.argv[1:]))"
     )
-    command = [sys.executable, "-c", no_room, "serve", "--port", "0", "--db", str(path)]
+    command = [
+        sys.executable,
+        "-c",
+        no_room,
+        "serve",
+        "--port",
+        "0",
+        "--irc-port",
+        "0",
+        "--db",
+        str(path),
+    ]
     [line] = await serve_and_fail(command)
     assert " ERROR " in line
     assert f"cannot use history file {path}: " in line

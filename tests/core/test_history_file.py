@@ -30,7 +30,18 @@ TRIO_CHAT = str(Path(sys.executable).parent / "trio-chat")
 async def serving(db: Path) -> AsyncIterator[tuple[trio.Process, Peer, int]]:
     """A real ``trio-chat serve --db DB`` on a free port: the process, its log, its port."""
     process = await trio.lowlevel.open_process(
-        [TRIO_CHAT, "serve", "--host", "127.0.0.1", "--port", "0", "--db", str(db)],
+        [
+            TRIO_CHAT,
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--irc-port",
+            "0",
+            "--db",
+            str(db),
+        ],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -56,7 +67,18 @@ async def serve_once(db: Path) -> subprocess.CompletedProcess[bytes]:
     """``trio-chat serve --db DB`` that is expected to stop at start."""
     with trio.fail_after(STEP_TIMEOUT):
         return await trio.run_process(
-            [TRIO_CHAT, "serve", "--host", "127.0.0.1", "--port", "0", "--db", str(db)],
+            [
+                TRIO_CHAT,
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--irc-port",
+                "0",
+                "--db",
+                str(db),
+            ],
             capture_stdout=True,
             capture_stderr=True,
             check=False,

@@ -97,10 +97,17 @@ def test_names_are_unique_case_insensitively(hub: Hub, taken: str) -> None:
     assert hub.names() == ["ana"]
 
 
-def test_sharp_s_and_ss_are_the_same_name(hub: Hub) -> None:
-    join(hub, "Straße")
+def test_unicode_names_are_unique_in_any_case(hub: Hub) -> None:
+    join(hub, "Zoë")
     with pytest.raises(NameTaken):
-        join(hub, "STRASSE")
+        join(hub, "ZOË")
+
+
+def test_sharp_s_and_ss_are_two_names_as_rfc8265_says(hub: Hub) -> None:
+    # CASEMAPPING=rfc8265 lower-cases (it does not case-fold): IRC clients agree.
+    join(hub, "Straße")
+    join(hub, "STRASSE")
+    assert hub.names() == ["STRASSE", "Straße"]
 
 
 async def test_failed_join_tells_nobody(hub: Hub) -> None:

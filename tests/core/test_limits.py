@@ -257,7 +257,7 @@ async def test_a_flood_of_name_attempts_is_paced_too(
     # 3 at once (the burst), then 2 a second.
     assert trio.current_time() - start == pytest.approx(1.0)
     assert answers.count("! slow down: over 2 lines a second; lines are delayed") == 1
-    bad = "! invalid character ' ' in name: use letters, digits, '_', '-' and '.'; try another name"
+    bad = "! invalid character ' ' in name: use letters, digits and _-[]\\`^{}|; try another name"
     assert answers.count(bad) == 5
 
 

@@ -42,7 +42,9 @@ from trio_chat.core.hub import Hub
 from trio_chat.core.names import (
     MAX_NAME_CHARS,
     MAX_TOPIC_CHARS,
+    NAME_FIRST_PUNCTUATION,
     NAME_PUNCTUATION,
+    ROOM_PUNCTUATION,
     BadName,
     check_name,
     check_room,
@@ -254,11 +256,13 @@ def test_parse_command_never_raises_and_what_it_keeps_is_displayable(line: str) 
             assert 1 <= count <= HISTORY_MAX
 
 
-def allowed_in_a_name(index: int, char: str) -> bool:
+def allowed_in_a_name(index: int, char: str, punctuation: frozenset[str]) -> bool:
     import unicodedata
 
+    if index == 0 and punctuation == NAME_PUNCTUATION:  # RFC 2812: no digit, no '-' first
+        return (char.isalpha() or char in NAME_FIRST_PUNCTUATION) and not char.isdecimal()
     mark = index > 0 and unicodedata.category(char) in ("Mn", "Mc")
-    return char.isalpha() or char.isdecimal() or char in NAME_PUNCTUATION or mark
+    return char.isalpha() or char.isdecimal() or char in punctuation or mark
 
 
 @CODEC
@@ -270,7 +274,8 @@ def test_a_name_is_valid_and_stable_or_refused_with_a_one_line_reason(raw: str) 
         assert_error_line(f"{exc}; try another name")
     else:
         assert 1 <= len(name) <= MAX_NAME_CHARS
-        assert all(allowed_in_a_name(i, char) for i, char in enumerate(name))
+        assert all(allowed_in_a_name(i, char, NAME_PUNCTUATION) for i, char in enumerate(name))
+        assert "." not in name  # IRC clients read a dotted nick as a server name
         assert check_name(name) == name
         assert_one_wire_line(encode(Joined(name, "#lobby")))
 
@@ -285,7 +290,8 @@ def test_a_room_name_is_valid_and_stable_or_refused_with_a_one_line_reason(raw: 
     else:
         assert room.startswith("#")
         assert check_room(room) == room
-        assert check_name(room[1:]) == room[1:]
+        assert 2 <= len(room) <= MAX_NAME_CHARS + 1
+        assert all(allowed_in_a_name(i, c, ROOM_PUNCTUATION) for i, c in enumerate(room[1:]))
 
 
 @CODEC
@@ -327,7 +333,14 @@ REFUSED_LINES = [
 
 # Names and texts as the hub gets them: names checked, texts cleaned.
 valid_name = st.one_of(
-    st.text(string.ascii_letters + string.digits + "_-.", min_size=1, max_size=MAX_NAME_CHARS),
+    st.builds(
+        str.__add__,
+        st.sampled_from(string.ascii_letters + "".join(NAME_FIRST_PUNCTUATION)),
+        st.text(
+            string.ascii_letters + string.digits + "".join(NAME_PUNCTUATION),
+            max_size=MAX_NAME_CHARS - 1,
+        ),
+    ),
     st.sampled_from(["José", "名前", "\uff41\uff4e\uff41", "நமஸ்தே", "e\u0301"]).map(check_name),
 )
 said = st.one_of(any_line).map(clean_text)

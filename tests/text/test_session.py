@@ -101,7 +101,7 @@ async def test_commands(connector: MemoryConnector) -> None:
     assert await bob.line() == "! usage: /nick NEW"
     # A bad name says which rule it breaks, one word or several.
     await bob.send("/nick bad!", "/nick bad name!")
-    rule = "in name: use letters, digits, '_', '-' and '.'"
+    rule = "in name: use letters, digits and _-[]\\`^{}|"
     assert [await bob.line() for _ in range(2)] == [
         f"! invalid character '!' {rule}",
         f"! invalid character ' ' {rule}",

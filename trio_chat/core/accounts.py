@@ -13,7 +13,7 @@ every session. It holds:
 * the **muted** names, for this run only.
 
 Registered names and bans are stored in the history's SQLite file (tables
-``accounts`` and ``bans``, schema version 3) and mirrored in memory, so that
+``accounts`` and ``bans``, schema version 4) and mirrored in memory, so that
 every check a connection meets is synchronous and costs no thread hop. A
 change is written to the file first (in a worker thread, in turn with the
 history's writer), then to memory: what the memory says is on disk. Without
@@ -53,7 +53,7 @@ from typing import Literal
 import trio
 
 from trio_chat.core.history import History
-from trio_chat.core.names import check_name, name_key
+from trio_chat.core.names import check_name, fitting_name, name_key
 
 LOGGER = logging.getLogger(__name__)
 
@@ -277,6 +277,8 @@ class Guard:
         # Name key -> (name as registered, scrypt hash).
         self._accounts: dict[str, tuple[str, str]] = {}
         self._bans: dict[str, BanEntry] = {}
+        # Key of an old name that no longer fits the rule -> the name it became.
+        self._renamed: dict[str, str] = {}
         # Name keys muted for this run (a muted member who reconnects stays muted).
         self.muted: set[str] = set()
 
@@ -286,6 +288,7 @@ class Guard:
             return
         accounts = await self._store.query("SELECT name_key, name, password_hash FROM accounts")
         self._accounts = {key: (name, hashed) for key, name, hashed in accounts}
+        self._renamed = dict(await self._store.query("SELECT old_key, new FROM renamed"))
         rows = await self._store.query("SELECT target, kind, shown, until, banned_by FROM bans")
         now = self._clock()
         for row in rows:
@@ -318,6 +321,13 @@ class Guard:
         """The name as registered (its case may differ), or None if it is not."""
         account = self._accounts.get(name_key(name))
         return account[0] if account is not None else None
+
+    def renamed_to(self, old: str) -> str | None:
+        """The registered name ``old`` became when it stopped fitting the name rule, if any."""
+        if fitting_name(old) == old:
+            return None  # a valid name is its own (and may be someone else's now)
+        new = self._renamed.get(name_key(old))
+        return self.registered_name(new) if new is not None else None
 
     async def verify(self, name: str, password: str) -> bool:
         """Whether ``password`` is the registered name's (False if not registered). Slow."""

@@ -24,6 +24,7 @@ class Reason(enum.Enum):
     LOST = "connection lost"  # the connection failed (reset, timeout)
     TOO_SLOW = "too slow"  # their outbox overflowed: they were not reading
     FLOODING = "flooding"  # over the flood rate for too long
+    TIMEOUT = "ping timeout"  # did not answer the server's pings (IRC)
     KICKED = "kicked"  # by an operator (``by``; ``detail``: the reason given)
     BANNED = "banned"  # by an operator (``by``; ``detail``: the ban's term)
     ELSEWHERE = "logged in from elsewhere"  # their account logged in again
@@ -118,6 +119,16 @@ class Parted:
 
 
 @dataclass(frozen=True, slots=True)
+class KickedOut:
+    """An operator put ``name`` out of one room (they stay online); ``detail``: why."""
+
+    name: str
+    room: str
+    by: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Quit:
     """Someone left the server: one event per observer, whatever rooms they shared."""
 
@@ -188,6 +199,17 @@ class Error:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A frontend's own answer to its member, already in its wire's words (IRC numerics).
+
+    The core only carries it to the member's outbox (in order with everything
+    else, bounded like everything else); each line is one line of that wire.
+    """
+
+    lines: tuple[str, ...]
+
+
 ServerEvent = (
     Message
     | Action
@@ -196,6 +218,7 @@ ServerEvent = (
     | Echo
     | Joined
     | Parted
+    | KickedOut
     | Quit
     | Dismissed
     | Moderated
@@ -204,4 +227,5 @@ ServerEvent = (
     | TopicChanged
     | Notice
     | Error
+    | Reply
 )

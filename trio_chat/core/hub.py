@@ -232,8 +232,13 @@ class Hub:
                 room.arrived, room.departed = [], []
                 self.broadcast(room.name, event)
 
-    def part(self, member: Member, room: str, detail: str = "") -> None:
+    def part(
+        self, member: Member, room: str, detail: str = "", *, told: ServerEvent | None = None
+    ) -> None:
         """Take ``member`` out of ``room`` (they stay online); the room hears of it.
+
+        With ``told``, the room, ``member`` included, hears that instead, before
+        they leave (an operator's kick out of one room).
 
         Raises:
             NotInRoom: ``member`` is not in ``room``.
@@ -241,6 +246,11 @@ class Hub:
         target = self._rooms.get(self._name_key(room))
         if target is None or target.name not in member.rooms:
             raise NotInRoom(room)
+        if told is not None:
+            self.broadcast(target.name, told)
+            if target.name in member.rooms:  # not evicted by that broadcast
+                self._remove_from(member, target)
+            return
         self._remove_from(member, target)
         if not self._summarized(target, member.name):
             self.broadcast(target.name, Parted(member.name, target.name, detail))

@@ -84,6 +84,8 @@ class Member:
     muted: bool = False
     # /echo on: the member's own messages come back to them, as the others see them.
     echo: bool = False
+    # Away (IRC AWAY): why, shown to whoever writes to them; "" when here.
+    away: str = ""
     # False once the member left the hub (quit, evicted, kicked): it acts no more.
     present: bool = True
 

@@ -31,17 +31,19 @@ from typing import TYPE_CHECKING
 import trio
 
 from trio_chat.core.accounts import AccountError, BanEntry, Guard, ban_target, covers_peer
-from trio_chat.core.events import ModAction, Moderated, Reason
+from trio_chat.core.events import KickedOut, ModAction, Moderated, Reason
 from trio_chat.core.hub import Hub
 from trio_chat.core.members import Member
-from trio_chat.core.names import BadName, clean_text, name_key
+from trio_chat.core.names import MAX_TOPIC_CHARS, BadName, clean_text, name_key
 from trio_chat.core.refusals import (
     AccountProblem,
     BadBan,
     BansYourself,
     NoOperators,
     NoSuchMember,
+    NoSuchRoom,
     NotBanned,
+    NotInRoom,
     NotOperator,
     NotRegistered,
     RegisteredAlready,
@@ -189,6 +191,33 @@ class Moderation:
         seen = target is op or bool(target.rooms & op.rooms)
         self._dismiss(target, Reason.KICKED, detail=clean_text(reason).strip(), by=op.name)
         return Kicked(target.name, seen)
+
+    def kick_out(self, client: Client, room: str, name: str, reason: str = "") -> str:
+        """Put ``name`` out of ``room`` (IRC KICK); they stay online. Returns the room's name.
+
+        Raises:
+            NotOperator, NoSuchRoom, NotInRoom (the operator's, or ``name``'s:
+            ``NotInRoom.room`` is then the name), NoSuchMember.
+        """
+        op = self._operator(client)
+        found = self.hub.room(room)
+        if found is None:
+            raise NoSuchRoom(room)
+        if found.name not in op.rooms:
+            raise NotInRoom(found.name)
+        target = self._online(name)
+        if found.name not in target.rooms:
+            raise NotInRoom(target.name)
+        detail = clean_text(reason).strip()[:MAX_TOPIC_CHARS]
+        LOGGER.warning(
+            "%s put %s out of %s",
+            op.name,
+            target.name,
+            found.name,
+            extra={"fields": {**client.fields("kicked", detail), "target": target.name}},
+        )
+        self.hub.part(target, found.name, told=KickedOut(target.name, found.name, op.name, detail))
+        return found.name
 
     async def ban(self, client: Client, text: str, seconds: int | None) -> BanOutcome:
         """Ban a name, an address or a network; whoever is online under it is removed.

@@ -1,15 +1,49 @@
 """The rules for names, room names and what users say, shared by every frontend.
 
-Names are compared by :func:`name_key` (NFKC, case-folded); they are shown as
-given (NFC, trimmed). Text from users is cleaned of escape sequences and
-control characters (:func:`clean_text`) so that it never reaches another
-user's terminal as anything but text.
+One rule for every door
+-----------------------
+A name any door accepts must work on every other: a text user's name is an
+IRC nick to irssi, WeeChat and HexChat users, and the reverse. So a name is
+1 to :data:`MAX_NAME_CHARS` characters (after NFC) of letters of any script
+(with their combining marks), digits and the RFC 2812 nick punctuation
+``_-[]\\`^{}|``; it starts with a letter or one of ``_[]\\`^{}|`` (never a
+digit or ``-``, as RFC 2812 says). ``.`` is refused: IRC clients read a
+dotted nick as a server name. Invisible characters (Unicode's
+default-ignorable code points: U+034F, variation selectors, the Hangul
+fillers, ...) are refused, so that nobody can be a pixel-identical ``ana``,
+and a letter carries at most :data:`MAX_MARKS` stacked marks. A name must
+also be valid under RFC 8265 (PRECIS ``UsernameCaseMapped``): that refuses
+compatibility forms (``ﬁ``, ``ǅ``) and names that mix right-to-left letters
+with others in a misleading order.
+
+Room names (:func:`check_room`) are ``#`` + the same characters, plus ``.``
+(``#python.fr``), and may start with any of them but a mark. An IRC channel
+``#dev`` is the room ``#dev`` that text users join with ``/join dev``:
+:func:`channel_room` and :func:`room_channel` map between them.
+
+Comparing names
+---------------
+Names are compared by :func:`name_key`: RFC 8265's ``UsernameCaseMapped``
+comparison (width mapping, so fullwidth ``\uff41\uff4e\uff41`` is ``ana``; Unicode
+lower case; NFC), with invisible characters removed first. That is what IRC's
+``CASEMAPPING=rfc8265`` (:data:`CASEMAPPING`) says, as Ergo advertises it; for
+the ASCII nicks most people use it is plain ASCII lower case. Names are shown
+as given (NFC, trimmed).
+
+What users say
+--------------
+Text from users is cleaned by :func:`clean_text` so that it never reaches
+another user's terminal as anything but text.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
+
+import precis_i18n
+from precis_i18n.unicode import UnicodeData
 
 # The longest name, in characters (after Unicode normalisation).
 MAX_NAME_CHARS = 32
@@ -19,8 +53,30 @@ MAX_TOPIC_CHARS = 300
 MAX_TEXT_BYTES = 4096
 # The most messages of history one request may ask for.
 MAX_HISTORY = 500
-# Characters allowed in a name besides letters and digits.
-NAME_PUNCTUATION = frozenset("_-.")
+# Characters allowed in a name besides letters and digits (RFC 2812's specials and '-').
+NAME_PUNCTUATION = frozenset("_-[]\\`^{}|")
+# Of those, the ones a name may start with (RFC 2812: not '-', and not a digit).
+NAME_FIRST_PUNCTUATION = NAME_PUNCTUATION - {"-"}
+# Characters allowed in a room name besides letters and digits.
+ROOM_PUNCTUATION = NAME_PUNCTUATION | {"."}
+# What the refusals tell users they may use.
+NAME_CHARACTERS = "letters, digits and _-[]\\`^{}|"
+ROOM_CHARACTERS = "letters, digits and _-.[]\\`^{}|"
+# The most combining marks stacked on one letter (in names and in messages).
+MAX_MARKS = 4
+
+# IRC's ISUPPORT values that describe these rules truthfully.
+CASEMAPPING = "rfc8265"
+NICKLEN = MAX_NAME_CHARS  # characters, as the names are counted
+ROOM_PREFIX = "#"
+CHANTYPES = ROOM_PREFIX
+CHANNELLEN = MAX_NAME_CHARS + len(ROOM_PREFIX)
+
+_PROFILE = precis_i18n.get_profile("UsernameCaseMapped")
+_UCD = UnicodeData()
+
+
+# --- cleaning what users say ---------------------------------------------------
 
 # ANSI escape sequences: CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), other
 # ESC sequences, and their 8-bit C1 forms. Removed whole, so that no stray
@@ -33,8 +89,11 @@ _ANSI_ESCAPE = re.compile(
     """,
     re.VERBOSE | re.DOTALL,
 )
-# Everything else that must never reach a terminal: C0 except tab, DEL, C1, and
-# the bidirectional overrides that can make a line read differently than it is.
+# Everything else that must never reach a terminal: C0 except tab, DEL, C1; the
+# line and paragraph separators (U+2028/2029: a line break to some terminals);
+# the bidirectional marks, embeddings, overrides and isolates that can make a
+# line read differently than it is; the interlinear annotation characters
+# (U+FFF9-FFFB: text that some renderers hide or show above another).
 # Lone surrogates too: no decoded line holds one, but text from elsewhere may,
 # and it could not be encoded for anyone.
 _CONTROL_CHARS = dict.fromkeys(
@@ -43,18 +102,54 @@ _CONTROL_CHARS = dict.fromkeys(
         *range(0x0A, 0x20),
         0x7F,
         *range(0x80, 0xA0),
+        0x061C,
+        0x200E,
+        0x200F,
+        0x2028,
+        0x2029,
         *range(0x202A, 0x202F),
         *range(0x2066, 0x206A),
         *range(0xD800, 0xE000),
+        *range(0xFFF9, 0xFFFC),
     ]
 )
+# The most combining marks stacked on one character of a message: enough for
+# Vietnamese, Hebrew with points and cantillation, Tibetan stacks; "Zalgo" text
+# piles dozens, spilling over the lines above and below.
+MAX_TEXT_MARKS = 8
+
+
+# Supplementary-plane blocks that hold marks (not emoji, which are above them).
+_SUPPLEMENTARY_MARKS = re.compile("[\U00010000-\U0001efff\U000e0000-\U000e0fff]")
 
 
 def clean_text(text: str) -> str:
-    """Remove escape sequences and control characters (tab stays)."""
-    if text.isprintable():  # the common case: nothing to remove
+    """Remove escape sequences and control characters (tab stays), cap stacked marks."""
+    if text.isascii() and text.isprintable():  # the common case: nothing to remove
         return text
-    return _ANSI_ESCAPE.sub("", text).translate(_CONTROL_CHARS)
+    if not text.isprintable():
+        text = _ANSI_ESCAPE.sub("", text).translate(_CONTROL_CHARS)
+    # A set with supplementary ranges makes re slow: only used where it can match.
+    stacked = _stacked_marks(_SUPPLEMENTARY_MARKS.search(text) is not None)
+    return stacked.sub(r"\1", text) if stacked.search(text) else text
+
+
+@functools.cache
+def _stacked_marks(supplementary: bool) -> re.Pattern[str]:
+    """Matches more than MAX_TEXT_MARKS non-spacing or enclosing marks in a row."""
+    blocks = [range(0x0300, 0x10000)]
+    if supplementary:
+        blocks += [range(0x10000, 0x1F000), range(0xE0100, 0xE01F0)]
+    ranges: list[list[int]] = []
+    for code in (code for block in blocks for code in block):
+        if unicodedata.category(chr(code)) not in ("Mn", "Me"):
+            continue
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    group = "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
+    return re.compile(f"([{group}]{{{MAX_TEXT_MARKS}}})[{group}]+")
 
 
 # --- names -----------------------------------------------------------------
@@ -66,34 +161,133 @@ class BadName(ValueError):
 
 def check_name(raw: str) -> str:
     """Return the name as it will be shown (NFC, trimmed), or raise BadName."""
-    return _check_word(raw, "name")
+    word = _check_word(raw, "name", NAME_PUNCTUATION)
+    first = word[0]
+    if first.isdecimal() or not (first.isalpha() or first in NAME_FIRST_PUNCTUATION):
+        raise BadName(
+            f"a name cannot start with {first!r}: start it with a letter or one of _[]\\`^{{}}|"
+        )
+    return word
 
 
 def check_room(raw: str) -> str:
     """Return the room name as shown (``#`` + NFC name), or raise BadName.
 
-    The ``#`` is optional on input. Room names follow the rules of user names.
+    The ``#`` is optional on input. Room names take the characters of user
+    names and ``.``, in any order.
     """
     word = raw.strip()
-    return "#" + _check_word(word[1:] if word.startswith("#") else word, "room name")
+    if word.startswith(ROOM_PREFIX):
+        word = word[len(ROOM_PREFIX) :]
+    return ROOM_PREFIX + _check_word(word, "room name", ROOM_PUNCTUATION)
 
 
-def _check_word(raw: str, what: str) -> str:
+def channel_room(channel: str) -> str:
+    """The room an IRC channel parameter names (``#Dev`` -> ``#Dev``), or raise BadName.
+
+    Unlike text and web users, who may leave the ``#`` out, IRC clients give
+    it: a channel without it is none.
+    """
+    if not channel.startswith(ROOM_PREFIX):
+        raise BadName(f"{channel!r} is not a room name: room names start with {ROOM_PREFIX!r}")
+    return check_room(channel)
+
+
+def room_channel(room: str) -> str:
+    """The IRC channel name of a room as the core shows it (``#dev``): the same text."""
+    return room
+
+
+def _check_word(raw: str, what: str, punctuation: frozenset[str]) -> str:
+    allowed = NAME_CHARACTERS if punctuation == NAME_PUNCTUATION else ROOM_CHARACTERS
     word = unicodedata.normalize("NFC", raw.strip())
     if not word:
         raise BadName(f"a {what} is needed")
     if len(word) > MAX_NAME_CHARS:
         raise BadName(f"{what} too long (max {MAX_NAME_CHARS} characters)")
+    marks = 0
     for index, char in enumerate(word):
+        if _UCD.default_ignorable(ord(char)):
+            raise BadName(f"invisible character U+{ord(char):04X} in {what}: use {allowed}")
         # Combining marks (Mn, Mc) complete a letter in many scripts (नमस्ते, தமிழ்).
         mark = index > 0 and unicodedata.category(char) in ("Mn", "Mc")
-        if not (char.isalpha() or char.isdecimal() or char in NAME_PUNCTUATION or mark):
-            raise BadName(
-                f"invalid character {char!r} in {what}: use letters, digits, '_', '-' and '.'"
-            )
+        marks = marks + 1 if mark else 0
+        if marks > MAX_MARKS:
+            raise BadName(f"too many marks on one letter in {what} (max {MAX_MARKS})")
+        if not (char.isalpha() or char.isdecimal() or char in punctuation or mark):
+            raise BadName(f"invalid character {char!r} in {what}: use {allowed}")
+    _check_precis(word, what, allowed)
     return word
 
 
+def _check_precis(word: str, what: str, allowed: str) -> None:
+    """What RFC 8265 refuses besides: compatibility forms, mixed directions."""
+    try:
+        _PROFILE.enforce(word)
+    except UnicodeEncodeError as exc:
+        if exc.reason.endswith("bidi_rule"):
+            raise BadName(
+                f"this {what} mixes right-to-left letters with others in a way that can "
+                "read differently than it is"
+            ) from None
+        char = word[exc.start] if 0 <= exc.start < len(word) else word[0]
+        plain = unicodedata.normalize("NFKC", char)
+        hint = f" (write {plain!r})" if plain != char else ""
+        raise BadName(f"invalid character {char!r} in {what}{hint}: use {allowed}") from None
+
+
+def without_invisible(text: str) -> str:
+    """``text`` without default-ignorable code points (invisible characters)."""
+    if text.isascii():
+        return text
+    return "".join(char for char in text if not _UCD.default_ignorable(ord(char)))
+
+
 def name_key(name: str) -> str:
-    """The form names are compared in: case-insensitive after NFKC normalisation."""
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+    """The form names are compared in (RFC 8265 case mapping, invisible characters removed).
+
+    Never raises: a text that is no valid name still gets a key (lower case,
+    NFC), so that looking it up simply finds nobody.
+    """
+    if name.isascii():  # most names: RFC 8265 is ASCII lower case for them
+        return name.lower()
+    return _unicode_key(name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _unicode_key(name: str) -> str:
+    visible = without_invisible(name)
+    try:
+        return _PROFILE.enforce(visible)
+    except UnicodeEncodeError:
+        return unicodedata.normalize("NFC", unicodedata.normalize("NFC", visible).lower())
+
+
+def fitting_name(raw: str) -> str | None:
+    """``raw`` if it is a valid name, else the closest valid one, or None if none is.
+
+    For names kept from before the rule (registered names, bans): invisible
+    characters go, compatibility forms become plain (``ﬁ`` -> ``fi``), other
+    characters a name cannot have become ``_`` (``j.doe`` -> ``j_doe``), marks
+    past :data:`MAX_MARKS` go, and a name that cannot start as it does gets a
+    ``_`` in front (``1ana`` -> ``_1ana``). Never raises.
+    """
+    try:
+        return check_name(raw)
+    except BadName:
+        pass
+    chars: list[str] = []
+    marks = 0
+    for char in without_invisible(unicodedata.normalize("NFKC", raw.strip())):
+        mark = bool(chars) and unicodedata.category(char) in ("Mn", "Mc")
+        marks = marks + 1 if mark else 0
+        if marks > MAX_MARKS:
+            continue
+        allowed = char.isalpha() or char.isdecimal() or char in NAME_PUNCTUATION or mark
+        chars.append(char if allowed else "_")
+    if chars and (chars[0].isdecimal() or chars[0] == "-"):
+        chars.insert(0, "_")
+    try:
+        return check_name("".join(chars)[:MAX_NAME_CHARS])
+    except BadName:
+        return None

@@ -21,10 +21,14 @@ class Refused(Exception):
 
 @dataclass
 class InvalidName(Refused):
-    """A name or room name that breaks the naming rules (``problem`` says which)."""
+    """A name or room name that breaks the naming rules (``problem`` says which).
+
+    ``now``: the registered name this one became when the rules changed, if any.
+    """
 
     problem: str
     room: bool = False
+    now: str = ""
 
 
 @dataclass

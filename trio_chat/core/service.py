@@ -31,12 +31,10 @@ from trio_chat.core.accounts import Guard
 from trio_chat.core.clients import Arrival, Client, Password
 from trio_chat.core.events import (
     Action,
-    Error,
     Message,
-    Notice,
-    Past,
     Private,
     Reason,
+    ServerEvent,
     TopicChanged,
 )
 from trio_chat.core.history import DEFAULT_REPLAY, History
@@ -53,10 +51,12 @@ from trio_chat.core.names import (
 from trio_chat.core.outbox import Outbox
 from trio_chat.core.refusals import (
     Banned,
+    InvalidName,
     Muted,
     NameBanned,
     NameRegistered,
     NameTaken,
+    NoSuchMember,
     NoSuchRoom,
     NotInRoom,
     NotRegistered,
@@ -177,6 +177,32 @@ class ChatService:
             WrongPassword: ``tries_left`` 0 means close the connection.
             ServerClosing: the server is shutting down.
         """
+        name, login = await self._prepare(client, raw, password)
+        entries = await self._recent(room)
+        # From here to the join nothing awaits: the checks hold when it happens.
+        member = self._sign_on(client, name, login, encode, link, outbox)
+        return Arrival(self.hub.enter(member, room), entries)
+
+    async def sign_on(
+        self,
+        client: Client,
+        raw: str,
+        encode: Encoder,
+        link: Link,
+        *,
+        password: str | None = None,
+        outbox: Outbox | None = None,
+    ) -> Member:
+        """Join as ``raw``, as :meth:`take_name` does, but in no room (IRC users choose theirs).
+
+        Raises what :meth:`take_name` raises.
+        """
+        name, login = await self._prepare(client, raw, password)
+        await trio.lowlevel.checkpoint_if_cancelled()
+        return self._sign_on(client, name, login, encode, link, outbox)
+
+    async def _prepare(self, client: Client, raw: str, password: str | None) -> tuple[str, bool]:
+        """The name to join as, and whether it is a login; refusals as take_name's."""
         name = self._check_name(client, raw)
         login = password is not None
         if password is not None:
@@ -185,8 +211,17 @@ class ChatService:
             raise NameRegistered(name)
         if not login and self.hub.find(name) is not None:
             raise NameTaken(name)
-        entries = await self._recent(room)
-        # From here to the join nothing awaits: the checks hold when it happens.
+        return name, login
+
+    def _sign_on(
+        self,
+        client: Client,
+        name: str,
+        login: bool,
+        encode: Encoder,
+        link: Link,
+        outbox: Outbox | None,
+    ) -> Member:
         # The address may have been banned while this connection chose its name.
         self.check_address(client)
         self._take_over(name, login)
@@ -199,12 +234,32 @@ class ChatService:
             client.peer,
             extra={"fields": client.fields("registered")},
         )
-        return Arrival(self.hub.enter(member, room), entries)
+        return member
+
+    def check_nick(self, client: Client, raw: str) -> str:
+        """Whether ``raw`` could be taken now (IRC checks a NICK before USER); returns it as shown.
+
+        Raises:
+            PasswordNeeded, InvalidName, Banned, NameRegistered, NameTaken.
+        """
+        name = self._check_name(client, raw)
+        if not self.may_take(client, name):
+            raise NameRegistered(name)
+        holder = self.hub.find(name)
+        if holder is not None and holder is not client.member:
+            raise NameTaken(name)
+        return name
 
     def _check_name(self, client: Client, raw: str) -> str:
         if not client.admitted:
             raise PasswordNeeded
-        name = valid_name(raw)
+        try:
+            name = valid_name(raw)
+        except InvalidName as refused:
+            now = self.guard.renamed_to(raw.strip())
+            if now is None:
+                raise
+            raise InvalidName(refused.problem, now=now) from None
         ban = self.guard.ban_of_name(name)
         if ban is not None:
             LOGGER.warning(
@@ -326,6 +381,24 @@ class ChatService:
             raise TooLong(MAX_TOPIC_CHARS, "characters")
         return self.hub.set_topic(member, found.name, topic)
 
+    def room(self, name: str) -> Room:
+        """An open room, to read (its members, its topic). Raises :class:`NoSuchRoom`."""
+        found = self.hub.room(name)
+        if found is None:
+            raise NoSuchRoom(name)
+        return found
+
+    def member(self, name: str) -> Member:
+        """Who is online as ``name``, to read. Raises :class:`NoSuchMember`."""
+        found = self.hub.find(name)
+        if found is None:
+            raise NoSuchMember(name)
+        return found
+
+    def set_away(self, client: Client, why: str) -> None:
+        """Away with ``why`` (cleaned, bounded like a topic), or back with ""."""
+        client.acting().away = clean_text(why).strip()[:MAX_TOPIC_CHARS]
+
     def members(self, room: str | None = None) -> list[str]:
         """Names online (in ``room``, if given), sorted."""
         return self.hub.names(room)
@@ -418,7 +491,7 @@ class ChatService:
         self.hub.leave(member, reason, detail)
         log_departure(member, reason, "left", detail, quiet=self.hub.closing)
 
-    def tell(self, client: Client, event: Notice | Error | Past) -> None:
+    def tell(self, client: Client, event: ServerEvent) -> None:
         """A reply or notice for this connection's member only (no rule applies)."""
         self.hub.deliver(client.named(), event)
 

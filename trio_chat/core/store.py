@@ -14,19 +14,21 @@ import logging
 import os
 import sqlite3
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from trio_chat.core.datafile import HistoryError, prepare
 from trio_chat.core.events import Action, Message
+from trio_chat.core.rekey import rekey
 
 LOGGER = logging.getLogger("trio_chat.core.history")
 
 MEMORY = ":memory:"
 
-MIGRATIONS: list[Sequence[str]] = [
+# Each step: SQL statements, or a function of the connection (in the same transaction).
+MIGRATIONS: list[Sequence[str | Callable[[sqlite3.Connection], None]]] = [
     # 0 -> 1: messages.
     [
         """CREATE TABLE messages (
@@ -66,6 +68,9 @@ MIGRATIONS: list[Sequence[str]] = [
             created REAL NOT NULL
         )""",
     ],
+    # 3 -> 4: names and room keys under the one name rule of every door
+    # (trio_chat/core/rekey.py); table "renamed" tells users their new name.
+    [rekey],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -134,7 +139,10 @@ class HistoryStore:
         for target in range(version + 1, SCHEMA_VERSION + 1):
             with _transaction(db, "BEGIN IMMEDIATE"):
                 for statement in MIGRATIONS[target - 1]:
-                    db.execute(statement)
+                    if isinstance(statement, str):
+                        db.execute(statement)
+                    else:
+                        statement(db)
                 db.execute(f"PRAGMA user_version = {target}")
             if version:
                 LOGGER.info("history file %s migrated to schema version %d", self.path, target)

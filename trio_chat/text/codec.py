@@ -35,6 +35,7 @@ from trio_chat.core.events import (
     Echo,
     Error,
     Joined,
+    KickedOut,
     Message,
     Moderated,
     Notice,
@@ -42,6 +43,7 @@ from trio_chat.core.events import (
     Past,
     Private,
     Renamed,
+    Reply,
     ServerEvent,
     TopicChanged,
 )
@@ -169,6 +171,9 @@ def format_event(event: ServerEvent) -> str:
             return f"*** {name} joined"
         case Parted(name, _, detail):
             return f"*** {name} left ({detail})" if detail else f"*** {name} left"
+        case KickedOut(name, room, by, detail):
+            why = f": {detail}" if detail else ""
+            return f"*** {name} was put out of {room} by {by}{why}"
         case Departed():
             return quit_line(event)
         case Dismissed():
@@ -188,6 +193,8 @@ def format_event(event: ServerEvent) -> str:
             return f"*** {text}"
         case Error(text):
             return f"! {text}"
+        case Reply(lines):
+            return "\n".join(lines)
 
 
 def _some(names: tuple[str, ...], most: int = 20) -> str:

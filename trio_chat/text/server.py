@@ -38,11 +38,13 @@ import contextlib
 import logging
 import ssl
 from collections.abc import Awaitable
+from typing import Protocol
 
 import trio
 
 from trio_chat.core.admission import Admission
 from trio_chat.core.events import Error, Notice
+from trio_chat.core.members import Member
 from trio_chat.core.service import ChatService
 from trio_chat.net.connection import CONNECTION_ERRORS, Connection
 from trio_chat.net.listeners import close_gently, enable_keepalive, peer_ip, peer_name
@@ -56,6 +58,20 @@ LOGGER = logging.getLogger(__name__)
 # How long a rejected or timed-out connection gets to receive its last line.
 FAREWELL_TIMEOUT = 1.0
 SHUTDOWN_NOTICE = "server shutting down"
+
+
+class FrontSession(Protocol):
+    """What a frontend's session does for the handler: register, then chat."""
+
+    @property
+    def connection(self) -> Connection: ...
+
+    @property
+    def peer(self) -> str: ...
+
+    async def register(self) -> Member | None: ...
+
+    def chat(self, member: Member) -> Awaitable[None]: ...
 
 
 class TextFrontend:
@@ -90,6 +106,8 @@ class TextFrontend:
         self.ssl_context = ssl_context
         self.name_timeout = name_timeout
         self._accept_scope = trio.CancelScope()
+        # Where it listens, once it does.
+        self.listeners: list[trio.SocketListener] = []
         # The cancel scopes of connections still choosing a name.
         self._registering: set[trio.CancelScope] = set()
 
@@ -105,6 +123,7 @@ class TextFrontend:
             OSError: the port cannot be listened on (before anything started).
         """
         listeners = await trio.open_tcp_listeners(self.port, host=self.host)
+        self.listeners = listeners
         try:
             # The listeners queue connections from here on: ready.
             task_status.started(listeners)
@@ -175,7 +194,7 @@ class TextFrontend:
                 return
             try:
                 connection = Connection(stream, peer, fileno)
-                await self._serve(Session(connection, self.service, address=address))
+                await self._serve(self.session(connection, address))
             finally:
                 self.admission.release(address)
             await close_gently(stream)
@@ -203,7 +222,18 @@ class TextFrontend:
         finally:
             await trio.aclose_forcefully(stream)
 
-    async def _serve(self, session: Session) -> None:
+    def session(self, connection: Connection, address: str | None) -> FrontSession:
+        """The protocol's session on an admitted connection (the IRC door has its own)."""
+        return Session(connection, self.service, address=address)
+
+    def timeout_line(self) -> Error:
+        return Error(f"no name chosen within {self.name_timeout:.0f} s, closing")
+
+    def line(self, event: Notice | Error) -> bytes:
+        """A last line (a refusal, a timeout, the shutdown) in the protocol's words."""
+        return encode(event)
+
+    async def _serve(self, session: FrontSession) -> None:
         member = None
         with trio.move_on_after(self.name_timeout) as registering:
             self._registering.add(registering)
@@ -224,10 +254,7 @@ class TextFrontend:
                     self.name_timeout,
                     extra={"fields": {"event": "name_timeout", "address": session.peer}},
                 )
-                await self._farewell(
-                    session.connection,
-                    Error(f"no name chosen within {self.name_timeout:.0f} s, closing"),
-                )
+                await self._farewell(session.connection, self.timeout_line())
             return
         if member is not None:
             await session.chat(member)
@@ -237,4 +264,4 @@ class TextFrontend:
         # Best effort: a peer already gone (or a TLS handshake cut short) is
         # not a second event to log.
         with trio.move_on_after(FAREWELL_TIMEOUT), contextlib.suppress(*CONNECTION_ERRORS):
-            await connection.send_now(encode(event))
+            await connection.send_now(self.line(event))

@@ -58,7 +58,7 @@ from trio_chat.text.grammar import (
     parse_command,
     parse_name_step,
 )
-from trio_chat.text.wording import NEEDS_PASSWORD, name_step_refusal, refusal
+from trio_chat.text.wording import NAME_RULES, NEEDS_PASSWORD, name_step_refusal, refusal
 
 LOGGER = logging.getLogger(__name__)
 
@@ -68,7 +68,6 @@ NAME_TIMEOUT = 60.0
 # Why a flooding member left is Reason.FLOODING; the last thing they hear:
 FLOODING = "flooding: too many lines for too long, disconnected"
 # The first thing a connection hears: tells `nc` users what to send.
-NAME_RULES = "Send your name (1-32 letters, digits, '_', '-', '.')"
 GREETING = f"Hello! {NAME_RULES}, or /login NAME PASSWORD for a registered name"
 # The same, on a server with a password (--password-file).
 PASSWORD_GREETING = "Hello! This server needs a password: send /pass PASSWORD, then your name"

@@ -9,6 +9,7 @@ words the same data its own way.
 from __future__ import annotations
 
 from trio_chat.core.events import Dismissed, ModAction, Moderated, Quit, Reason, departure
+from trio_chat.core.names import MAX_NAME_CHARS, NAME_CHARACTERS
 from trio_chat.core.refusals import (
     AccountProblem,
     BadBan,
@@ -40,6 +41,10 @@ from trio_chat.core.refusals import (
     WrongServerPassword,
 )
 
+# What the greeting tells `nc` users a name may be (core/names.py's rule).
+NAME_RULES = (
+    f"Send your name (1-{MAX_NAME_CHARS} {NAME_CHARACTERS}, not starting with a digit or -)"
+)
 NEEDS_PASSWORD = "this server needs a password: send /pass PASSWORD first"
 
 
@@ -93,6 +98,8 @@ def name_step_refusal(refused: Refused) -> str:
             return NEEDS_PASSWORD
         case WrongServerPassword():
             return "wrong password"
+        case InvalidName(problem, now=str(now)) if now:
+            return f"{problem}; your registered name is now {now}: send /login {now} PASSWORD"
         case InvalidName(problem):
             return f"{problem}; try another name"
         case NameTaken(name):

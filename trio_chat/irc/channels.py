@@ -1,0 +1,146 @@
+"""Channels: JOIN, PART, NAMES, TOPIC, LIST. An IRC channel ``#dev`` is the room ``#dev``.
+
+Joining replays the room's recent history, as the text door does: the
+service reads it and enters the room in one step, so each message is seen
+once, in the replay or live.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from trio_chat.core.events import Joined, Parted, Past
+from trio_chat.core.members import Member, Room
+from trio_chat.core.refusals import InvalidName, NoSuchRoom, NotInRoom, TooLong
+from trio_chat.irc import numerics as n
+from trio_chat.irc.codec import IrcMessage
+from trio_chat.irc.dispatch import command
+
+if TYPE_CHECKING:
+    from trio_chat.irc.session import IrcSession
+
+# Bytes of nicks on one 353 line.
+NAMES_BYTES = 400
+
+
+def targets(text: str) -> list[str]:
+    return [word for word in text.split(",") if word]
+
+
+@command("JOIN", params=1)
+async def join(session: IrcSession, message: IrcMessage) -> None:
+    if message.params[0] == "0":
+        for room in sorted(session.client.named().rooms):
+            part_one(session, room, "Left all channels")
+        return
+    for channel in targets(message.params[0]):
+        await join_one(session, channel)
+
+
+async def join_one(session: IrcSession, channel: str) -> None:
+    if not channel.startswith("#"):
+        session.reply(n.ERR_NOSUCHCHANNEL, channel, "No such channel")
+        return
+    try:
+        arrival = await session.service.enter(session.client, channel)
+    except InvalidName:
+        session.reply(n.ERR_NOSUCHCHANNEL, channel, "Invalid channel name")
+        return
+    if arrival.already:
+        return
+    room = arrival.room
+    session.event(Joined(session.nick, room.name))
+    if room.topic:
+        session.reply(n.RPL_TOPIC, room.name, room.topic)
+    names(session, room)
+    session.flush()
+    for entry in arrival.entries:
+        session.event(Past(entry.event))
+
+
+def prefix(member: Member) -> str:
+    return "@" if member.operator else ""
+
+
+def names(session: IrcSession, room: Room) -> None:
+    """353 lines and 366 for ``room``."""
+    line: list[str] = []
+    size = 0
+    for member in sorted(room.members.values(), key=lambda m: m.name.casefold()):
+        shown = prefix(member) + member.name
+        if line and size + len(shown.encode()) > NAMES_BYTES:
+            session.reply(n.RPL_NAMREPLY, "=", room.name, " ".join(line))
+            line, size = [], 0
+        line.append(shown)
+        size += len(shown.encode()) + 1
+    if line:
+        session.reply(n.RPL_NAMREPLY, "=", room.name, " ".join(line))
+    session.reply(n.RPL_ENDOFNAMES, room.name, "End of /NAMES list")
+
+
+@command("NAMES")
+async def names_command(session: IrcSession, message: IrcMessage) -> None:
+    if not message.params:
+        session.reply(n.RPL_ENDOFNAMES, "*", "End of /NAMES list")
+        return
+    for channel in targets(message.params[0]):
+        try:
+            room = session.service.room(channel)
+        except NoSuchRoom:
+            session.reply(n.RPL_ENDOFNAMES, channel, "End of /NAMES list")
+            continue
+        names(session, room)
+
+
+@command("PART", params=1)
+async def part(session: IrcSession, message: IrcMessage) -> None:
+    reason = message.params[1] if len(message.params) > 1 else ""
+    for channel in targets(message.params[0]):
+        part_one(session, channel, reason)
+
+
+def part_one(session: IrcSession, channel: str, reason: str) -> None:
+    try:
+        room = session.service.room(channel)
+        session.service.part(session.client, channel, reason)
+    except NoSuchRoom:
+        session.reply(n.ERR_NOSUCHCHANNEL, channel, "No such channel")
+        return
+    except NotInRoom:
+        session.reply(n.ERR_NOTONCHANNEL, channel, "You're not on that channel")
+        return
+    session.event(Parted(session.nick, room.name, reason))
+
+
+@command("TOPIC", params=1)
+async def topic(session: IrcSession, message: IrcMessage) -> None:
+    channel = message.params[0]
+    try:
+        room = session.service.room(channel)
+    except NoSuchRoom:
+        session.reply(n.ERR_NOSUCHCHANNEL, channel, "No such channel")
+        return
+    if len(message.params) == 1:
+        if room.topic:
+            session.reply(n.RPL_TOPIC, room.name, room.topic)
+        else:
+            session.reply(n.RPL_NOTOPIC, room.name, "No topic is set")
+        return
+    try:
+        session.flush()
+        session.service.set_topic(session.client, room.name, message.params[1])
+    except NotInRoom:
+        session.reply(n.ERR_NOTONCHANNEL, room.name, "You're not on that channel")
+    except TooLong as exc:
+        session.reply(n.ERR_INPUTTOOLONG, f"Topic too long (max {exc.limit} {exc.unit})")
+
+
+@command("LIST")
+async def list_command(session: IrcSession, message: IrcMessage) -> None:
+    wanted = {c.casefold() for c in targets(message.params[0])} if message.params else None
+    session.reply(n.RPL_LISTSTART, "Channel", "Users  Name")
+    for room in session.service.rooms():
+        if wanted is not None and room.name.casefold() not in wanted:
+            continue
+        session.reply(n.RPL_LIST, room.name, str(len(room.members)), room.topic)
+    session.reply(n.RPL_LISTEND, "End of /LIST")

@@ -1,0 +1,96 @@
+"""PRIVMSG and NOTICE, to channels and nicks; CTCP ACTION is the chat's ``/me``.
+
+A message says something through the service: in a room (``say``, ``act``)
+or to one member (``private``). What an IRC line cannot carry whole once
+the sender's ``nick!ident@host`` is in front of it is refused with ``417``
+rather than cut: nothing accepted is silently shortened. Other CTCP
+requests (VERSION, PING...) are not relayed: the sender hears so.
+
+NOTICE never gets an automatic reply (RFC 2812): its errors are not sent.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from trio_chat.core.refusals import Muted, NoSuchMember, NotInRoom, TooLong
+from trio_chat.irc import numerics as n
+from trio_chat.irc.codec import MAX_LINE_BYTES, IrcMessage
+from trio_chat.irc.dispatch import command
+
+if TYPE_CHECKING:
+    from trio_chat.irc.session import IrcSession
+
+ACTION = "\x01ACTION "
+
+
+@command("PRIVMSG")
+async def privmsg(session: IrcSession, message: IrcMessage) -> None:
+    speak(session, message, quiet=False)
+
+
+@command("NOTICE")
+async def notice(session: IrcSession, message: IrcMessage) -> None:
+    speak(session, message, quiet=True)
+
+
+def speak(session: IrcSession, message: IrcMessage, *, quiet: bool) -> None:
+    if not message.params or not message.params[0]:
+        if not quiet:
+            session.reply(n.ERR_NORECIPIENT, f"No recipient given ({message.command})")
+        return
+    if len(message.params) < 2 or not message.params[1]:
+        if not quiet:
+            session.reply(n.ERR_NOTEXTTOSEND, "No text to send")
+        return
+    text = message.params[1]
+    for target in dict.fromkeys(t for t in message.params[0].split(",") if t):
+        if not fits(session, message.command, target, text):
+            if not quiet:
+                session.reply(n.ERR_INPUTTOOLONG, "Input line was too long")
+            continue
+        say_one(session, target, text, quiet=quiet)
+
+
+def fits(session: IrcSession, command: str, target: str, text: str) -> bool:
+    """Whether the line others will receive (with our mask in front) fits in 512 bytes."""
+    line = f":{session.mask()} {command} {target} :{text}\r\n"
+    return len(line.encode()) <= MAX_LINE_BYTES
+
+
+def say_one(session: IrcSession, target: str, text: str, *, quiet: bool) -> None:
+    service, client = session.service, session.client
+    action = text.startswith(ACTION) or text == ACTION.rstrip()
+    if text.startswith("\x01") and not action:
+        if not quiet:
+            session.notice("CTCP requests are not relayed here")
+        return
+    if action:
+        text = text[len(ACTION) :].removesuffix("\x01") if len(text) > len(ACTION) else ""
+    try:
+        session.flush()
+        if target.startswith("#"):
+            (service.act if action else service.say)(client, target, text)
+        elif action:
+            service.private(client, target, f"* {session.nick} {text}")
+        else:
+            recipient = service.private(client, target, text).target
+            away = service.member(recipient).away
+            if away and not quiet:
+                session.reply(n.RPL_AWAY, recipient, away)
+    except NotInRoom:
+        if quiet:
+            pass
+        elif target.casefold() in (r.name.casefold() for r in service.rooms()):
+            session.reply(n.ERR_CANNOTSENDTOCHAN, target, "Cannot send to channel")
+        else:
+            session.reply(n.ERR_NOSUCHCHANNEL, target, "No such channel")
+    except NoSuchMember:
+        if not quiet:
+            session.reply(n.ERR_NOSUCHNICK, target, "No such nick/channel")
+    except Muted:
+        if not quiet:
+            session.reply(n.ERR_CANNOTSENDTOCHAN, target, "You are muted")
+    except TooLong as exc:
+        if not quiet:
+            session.reply(n.ERR_INPUTTOOLONG, f"Too long (max {exc.limit} {exc.unit})")

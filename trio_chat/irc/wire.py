@@ -1,0 +1,243 @@
+"""Core events as IRC messages, for a set of capabilities: the IRC door's encoders.
+
+Theory of operation
+-------------------
+The hub encodes each event once per distinct encoder object, so every IRC
+member whose wire-relevant capabilities are the same (``server-time``,
+``message-tags``...: see :func:`~.caps.wire_caps`) shares one
+:class:`IrcEncoder`: :meth:`Wire.encoder` makes one per such set and keeps
+it. A member's encoder changes when its capabilities do.
+
+Everyone appears as ``nick!ident@host``: IRC users with the ident of their
+``USER`` and their address, everyone else (text, web) as ``name!name@HOST``
+with :data:`OTHER_HOST`. :class:`People` knows the IRC side's idents, hosts
+and real names, and who was who (``WHOWAS``).
+
+A message too long for one IRC line (a text user may say 4096 bytes) is cut
+into several ``PRIVMSG`` lines, never inside a UTF-8 character.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from trio_chat.core.events import (
+    Action,
+    Crowd,
+    Dismissed,
+    Echo,
+    Error,
+    Joined,
+    KickedOut,
+    Message,
+    ModAction,
+    Moderated,
+    Notice,
+    Parted,
+    Past,
+    Private,
+    Quit,
+    Reason,
+    Renamed,
+    Reply,
+    ServerEvent,
+    TopicChanged,
+    departure,
+)
+from trio_chat.core.names import name_key
+from trio_chat.irc.caps import MESSAGE_TAGS, SERVER_TIME, wire_caps
+from trio_chat.irc.codec import IrcMessage, encode, fit_text
+
+# The host of users of the other doors (text, web), in their nick!name@host.
+OTHER_HOST = "trio-chat"
+# How many departed nicks WHOWAS remembers.
+WHOWAS_KEPT = 1000
+
+
+@dataclass(slots=True)
+class Person:
+    """An IRC user's ident, host and real name (others get defaults)."""
+
+    ident: str
+    host: str
+    realname: str
+    irc: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Was:
+    """Someone who was here (for WHOWAS)."""
+
+    nick: str
+    person: Person
+    when: float
+
+
+class People:
+    """Idents, hosts and real names of the IRC users online, by name; who was who."""
+
+    def __init__(self) -> None:
+        self._online: dict[str, Person] = {}
+        self._was: deque[Was] = deque(maxlen=WHOWAS_KEPT)
+
+    def add(self, name: str, person: Person) -> None:
+        self._online[name_key(name)] = person
+
+    def remove(self, name: str) -> None:
+        person = self._online.pop(name_key(name), None)
+        if person is not None:
+            self._was.append(Was(name, person, time.time()))
+
+    def rename(self, old: str, new: str) -> None:
+        person = self._online.pop(name_key(old), None)
+        if person is not None:
+            self._was.append(Was(old, person, time.time()))
+            self._online[name_key(new)] = person
+
+    def of(self, name: str) -> Person:
+        """``name``'s ident, host and real name (the defaults for a non-IRC user)."""
+        person = self._online.get(name_key(name))
+        if person is None:
+            return Person(name, OTHER_HOST, name, irc=False)
+        return person
+
+    def mask(self, name: str) -> str:
+        person = self.of(name)
+        return f"{name}!{person.ident}@{person.host}"
+
+    def was(self, name: str) -> list[Was]:
+        """Who was called ``name``, latest first."""
+        key = name_key(name)
+        return [w for w in reversed(self._was) if name_key(w.nick) == key]
+
+
+def iso_time(timestamp: float) -> str:
+    """The IRCv3 server-time form: ``2026-12-01T12:44:14.123Z``."""
+    whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(timestamp))
+    return f"{whole}.{int(timestamp * 1000) % 1000:03d}Z"
+
+
+def quit_reason(reason: Reason, detail: str = "", by: str = "") -> str:
+    """A QUIT's reason as IRC users read it."""
+    match reason:
+        case Reason.QUIT:
+            return f"Quit: {detail}" if detail else "Quit"
+        case Reason.TOO_SLOW:
+            return "SendQ exceeded"
+        case Reason.LOST | Reason.CLOSED:
+            return "Connection closed" if reason is Reason.CLOSED else "Connection lost"
+        case _:
+            return departure(reason, detail, by)
+
+
+class IrcEncoder:
+    """Turns core events into IRC lines for one set of wire capabilities.
+
+    Hashable by identity: the hub keys its once-per-encoder cache on it.
+    """
+
+    __slots__ = ("caps", "people", "server", "tags", "times")
+
+    def __init__(self, server: str, people: People, caps: frozenset[str]) -> None:
+        self.server = server
+        self.people = people
+        self.caps = caps
+        self.times = SERVER_TIME in caps
+        self.tags = MESSAGE_TAGS in caps
+
+    def __call__(self, event: ServerEvent) -> bytes:
+        if isinstance(event, Reply):  # lines formatted by the session already
+            return "".join(line + "\r\n" for line in event.lines).encode("utf-8", "replace")
+        return b"".join(encode(message) for message in self.messages(event))
+
+    def said_tags(self, when: float, id: int) -> dict[str, str]:
+        tags: dict[str, str] = {}
+        if self.times:
+            tags["time"] = iso_time(when)
+        if self.tags and id:
+            tags["msgid"] = str(id)
+        return tags
+
+    def messages(self, event: ServerEvent) -> list[IrcMessage]:
+        match event:
+            case Message() | Action() | Private():
+                return self.said(event)
+            case Echo(said):
+                return self.said(said)
+            case Past(said):
+                return self.said(said, past=True)
+            case Joined(name, room):
+                return [IrcMessage("JOIN", (room,), self.people.mask(name))]
+            case Parted(name, room, detail):
+                params = (room, detail) if detail else (room,)
+                return [IrcMessage("PART", params, self.people.mask(name))]
+            case KickedOut(name, room, by, detail):
+                kick = (room, name, detail or by)
+                return [IrcMessage("KICK", kick, self.people.mask(by))]
+            case Quit(name, reason, detail, by):
+                why = quit_reason(reason, detail, by)
+                return [IrcMessage("QUIT", (why,), self.people.mask(name))]
+            case Dismissed(reason, detail, by):
+                return [IrcMessage("ERROR", (f"Closing Link: {departure(reason, detail, by)}",))]
+            case Renamed(old, new):
+                return [IrcMessage("NICK", (new,), self.people.mask(old))]
+            case TopicChanged(name, room, topic, when):
+                tags = self.said_tags(when, 0)
+                return [IrcMessage("TOPIC", (room, topic), self.people.mask(name), tags)]
+            case Crowd(room, joined, left):
+                return [
+                    *(IrcMessage("JOIN", (room,), self.people.mask(n)) for n in joined),
+                    *(IrcMessage("PART", (room,), self.people.mask(n)) for n in left),
+                ]
+            case Moderated():
+                return [self.notice(moderated_text(event))]
+            case Notice(text) | Error(text):
+                return [self.notice(text)]
+            case Reply():
+                return []  # see __call__
+
+    def notice(self, text: str) -> IrcMessage:
+        return IrcMessage("NOTICE", ("*", text), self.server)
+
+    def said(self, event: Message | Action | Private, *, past: bool = False) -> list[IrcMessage]:
+        source = self.people.mask(event.sender)
+        target = event.target if isinstance(event, Private) else event.room
+        tags = self.said_tags(event.time, event.id)
+        text = event.text
+        if past and not self.times:
+            text = f"[{time.strftime('%Y-%m-%d %H:%M', time.localtime(event.time))}] {text}"
+        action = isinstance(event, Action)
+        prefix = len(source.encode()) + len(target.encode()) + 14 + (9 if action else 0)
+        pieces = fit_text(prefix, text)
+        if action:
+            pieces = [f"\x01ACTION {piece}\x01" for piece in pieces]
+        return [IrcMessage("PRIVMSG", (target, piece), source, tags) for piece in pieces]
+
+
+def moderated_text(event: Moderated) -> str:
+    match event.action:
+        case ModAction.BANNED:
+            return f"{event.by} banned {event.target} {event.detail}"
+        case ModAction.UNBANNED:
+            return f"{event.by} lifted the ban on {event.target}"
+        case _:
+            return f"{event.by} {event.action.value} {event.target}"
+
+
+class Wire:
+    """The IRC door's encoders, one per set of wire capabilities, and who is who."""
+
+    def __init__(self, server: str, people: People | None = None) -> None:
+        self.server = server
+        self.people = people or People()
+        self._encoders: dict[frozenset[str], IrcEncoder] = {}
+
+    def encoder(self, caps: Iterable[str]) -> IrcEncoder:
+        key = wire_caps(caps)
+        found = self._encoders.get(key)
+        if found is None:
+            found = self._encoders[key] = IrcEncoder(self.server, self.people, key)
+        return found
