@@ -47,10 +47,15 @@ class TrioChatController(BaseServerController, DirectoryBasedController):
     optional_behaviors = frozenset(
         {
             OptionalBehaviors.MULTI_JOIN,
-            OptionalBehaviors.MULTI_NAMES_COMMAND,
             OptionalBehaviors.SASL_AFTER_REGISTRATION,
         }
     )
+    # ISUPPORT tokens the server must show (isupport.py testValues).
+    isupport: ClassVar[dict[str, str | None]] = {
+        "CASEMAPPING": "rfc8265",
+        "CHANTYPES": "#",
+        "UTF8ONLY": None,
+    }
 
     text_port: int
 
@@ -91,6 +96,8 @@ class TrioChatController(BaseServerController, DirectoryBasedController):
             str(db),
             "--oper-password-file",
             str(oper),
+            "--irc-server-name",
+            "My.Little.Server",
             "--log-level",
             "debug" if self.debug_mode else "warning",
         ]

@@ -8,6 +8,8 @@ chat both ways with the text user. The text user is a raw TCP connection, as
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import trio
@@ -16,13 +18,15 @@ from ..conftest import Peer, Running, running_app
 from .conftest import ii_client, irc_port, irssi_client, jaraco_client
 
 
-async def text_user(running: Running, name: str, room: str) -> Peer:
-    """A text user ``name`` in ``room`` (its "Now in" line read)."""
+@asynccontextmanager
+async def text_user(running: Running, name: str, room: str) -> AsyncIterator[Peer]:
+    """A text user ``name`` in ``room`` (its "Now in" line read), as with nc."""
     peer = await running.connect()
-    await peer.register(name)
-    await peer.send(f"/join {room}")
-    await saw(peer, f"*** Now in #{room}")
-    return peer
+    async with peer.stream:
+        await peer.register(name)
+        await peer.send(f"/join {room}")
+        await saw(peer, f"*** Now in #{room}")
+        yield peer
 
 
 async def saw(peer: Peer, text: str) -> str:
@@ -39,16 +43,15 @@ async def saw(peer: Peer, text: str) -> str:
 
 
 async def test_ii_chats_with_a_text_user_both_ways_and_gets_the_history(tmp_path: Path) -> None:
-    async with running_app(irc_port=0) as running:
-        ana = await text_user(running, "ana", "dev")
+    async with running_app(irc_port=0) as running, text_user(running, "ana", "dev") as ana:
         await ana.send("said before ii came")
-        await saw(ana, "ana: said before ii came")
         async with ii_client(irc_port(running), "iris", tmp_path / "ii") as ii:
             server = await ii.follow()
             await server.wait_for("iris")  # the welcome, once registered
             await ii.say("/j #dev")
             dev = await ii.follow("#dev")
-            await dev.wait_for("<ana> said before ii came")
+            replayed = await dev.wait_for("said before ii came")
+            assert replayed.split(" ", 2)[1] == "<ana>", replayed  # "<unix time> <ana> [when] ..."
             await saw(ana, "iris joined")
             await ana.send("hello iris")
             await dev.wait_for("<ana> hello iris")
@@ -59,16 +62,17 @@ async def test_ii_chats_with_a_text_user_both_ways_and_gets_the_history(tmp_path
 
 
 async def test_the_irc_library_chats_with_a_text_user_both_ways() -> None:
-    async with running_app(irc_port=0) as running:
-        ana = await text_user(running, "ana", "dev")
+    async with running_app(irc_port=0) as running, text_user(running, "ana", "dev") as ana:
         await ana.send("history for the bot")
-        await saw(ana, "ana: history for the bot")
         async with jaraco_client(irc_port(running), "botty") as bot:
             await bot.wait_for_type("welcome")
             bot.connection.join("#dev")
             names = await bot.wait_for_type("namreply")
             assert {"ana", "botty"} <= {n.lstrip("@+") for n in names.arguments[-1].split()}
-            replayed = await bot.wait_for_type("pubmsg", "history for the bot")
+            replayed = await bot.wait_for(
+                lambda e: e.type == "pubmsg" and e.arguments[0].endswith("history for the bot"),
+                "the history replayed",
+            )
             assert replayed.source.nick == "ana"
             await saw(ana, "botty joined")
             await ana.send("hi botty")
@@ -86,10 +90,8 @@ async def test_the_irc_library_chats_with_a_text_user_both_ways() -> None:
 async def test_irssi_chats_with_a_text_user_both_ways_and_gets_the_history(
     tmp_path: Path,
 ) -> None:
-    async with running_app(irc_port=0) as running:
-        ana = await text_user(running, "ana", "dev")
+    async with running_app(irc_port=0) as running, text_user(running, "ana", "dev") as ana:
         await ana.send("from before irssi")
-        await saw(ana, "ana: from before irssi")
         async with irssi_client(irc_port(running), "issa", tmp_path / "irssi") as irssi:
             await irssi.wait_for_text("Welcome")
             await irssi.type_line("/join #dev")
