@@ -26,7 +26,7 @@ import pytest
 import trio
 import trio.testing
 
-from ..conftest import STEP_TIMEOUT, Peer, Running
+from ..conftest import STEP_TIMEOUT, IrcPeer, Peer, Running
 
 SCREEN_POLL = 0.05
 
@@ -237,3 +237,29 @@ async def irssi_client(port: int, nick: str, home: Path) -> AsyncIterator[Tmux]:
         if socket_path:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(socket_path)
+
+
+# --- raw IRC users with IRCv3 capabilities --------------------------------------------------
+
+
+@asynccontextmanager
+async def irc_user(running: Running, nick: str, *caps: str) -> AsyncIterator[IrcPeer]:
+    """``nick`` registered on the IRC door with ``caps`` (ACKed), after its MOTD."""
+    peer = await running.connect_irc()
+    async with peer.stream:
+        await peer.send("CAP LS 302")
+        await peer.until(":trio-chat CAP * LS ")
+        if caps:
+            await peer.send(f"CAP REQ :{' '.join(caps)}")
+            ack = await peer.line()
+            assert ack == f":trio-chat CAP * ACK :{' '.join(caps)}", ack
+        await peer.send(f"NICK {nick}", f"USER {nick} 0 * :Real {nick}", "CAP END")
+        await peer.until(":trio-chat 422 ")
+        yield peer
+
+
+async def quiet(peer: IrcPeer) -> list[str]:
+    """Everything the server sent ``peer`` until now: PING, then the lines up to its PONG."""
+    await peer.send("PING :sync")
+    lines = await peer.until(":trio-chat PONG ")
+    return [line for line in lines[:-1]]

@@ -5,6 +5,15 @@ A new module of commands (IRCv3's) is imported here too.
 
 from __future__ import annotations
 
-from trio_chat.irc import channels, messaging, operators, queries, registration, server_info
+from trio_chat.irc import (  # IRCv3 (ircv3's modules)
+    channels,
+    labels,
+    messaging,
+    monitor,
+    operators,
+    queries,
+    registration,
+    server_info,
+)
 
-MODULES = (registration, server_info, channels, messaging, queries, operators)
+MODULES = (registration, server_info, channels, messaging, queries, operators, labels, monitor)

@@ -65,8 +65,13 @@ def welcome(session: IrcSession) -> None:
     motd(session)
 
 
+# Tokens other modules add (IRCv3's: MONITOR, CHATHISTORY...): name -> value ("" for none).
+ISUPPORT_EXTRA: dict[str, str] = {}
+
+
 def send_isupport(session: IrcSession) -> None:
-    tokens = isupport(session)
+    extra = [f"{key}={value}" if value else key for key, value in sorted(ISUPPORT_EXTRA.items())]
+    tokens = sorted([*isupport(session), *extra])
     for start in range(0, len(tokens), TOKENS_PER_LINE):
         chunk = tokens[start : start + TOKENS_PER_LINE]
         session.reply(n.RPL_ISUPPORT, *chunk, "are supported by this server")

@@ -27,8 +27,9 @@ translate. A refusal a handler does not word itself is a ``NOTICE``.
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import trio
@@ -42,7 +43,7 @@ from trio_chat.core.service import ChatService
 from trio_chat.irc import numerics as n
 from trio_chat.irc.codec import NOT_UTF8, TOO_LONG, BadMessage, IrcMessage, MessageBuffer
 from trio_chat.irc.codec import format_message as format_line
-from trio_chat.irc.dispatch import COMMANDS
+from trio_chat.irc.dispatch import COMMANDS, WRAPPERS
 from trio_chat.irc.wire import Person, Wire
 from trio_chat.net.connection import Connection
 
@@ -138,6 +139,15 @@ class IrcSession:
         """Queue ``message`` for the client (sent once the command is done)."""
         self._out.append(format_line(message))
 
+    def send_line(self, line: str) -> None:
+        """Queue one line formatted already (labeled-response's answer)."""
+        self._out.append(line)
+
+    def take_replies(self) -> list[str]:
+        """The replies queued and not sent yet, taken out of the queue."""
+        lines, self._out = self._out, []
+        return lines
+
     def reply(self, numeric: str, *params: str) -> None:
         """``:server NUMERIC nick params...``."""
         self.send(IrcMessage(numeric, (self.nick, *params), self.settings.server))
@@ -175,10 +185,17 @@ class IrcSession:
     # --- commands ---------------------------------------------------------------
 
     async def handle(self, message: IrcMessage | BadMessage) -> None:
-        """One message from the client, through the command table."""
+        """One message from the client, through the command table (and its wrappers:
+        IRCv3 labeled-response answers a labeled command as a whole)."""
         if isinstance(message, BadMessage):
             self.bad(message)
             return
+        run: Callable[[], Awaitable[None]] = functools.partial(self._dispatch, message)
+        for wrap in WRAPPERS:
+            run = functools.partial(wrap, self, message, run)
+        await run()
+
+    async def _dispatch(self, message: IrcMessage) -> None:
         found = COMMANDS.get(message.command)
         if found is None:
             if self.registered:
