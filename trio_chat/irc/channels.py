@@ -7,6 +7,7 @@ once, in the replay or live.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from trio_chat.core.events import Joined, Parted, Past
@@ -17,6 +18,7 @@ from trio_chat.irc.codec import IrcMessage
 from trio_chat.irc.dispatch import command
 
 if TYPE_CHECKING:
+    from trio_chat.core.store import Entry
     from trio_chat.irc.session import IrcSession
 
 # Bytes of nicks on one 353 line.
@@ -54,8 +56,30 @@ async def join_one(session: IrcSession, channel: str) -> None:
         session.reply(n.RPL_TOPIC, room.name, room.topic)
     names(session, room)
     session.flush()
-    for entry in arrival.entries:
+    (AFTER_JOIN or replay)(session, room, arrival.entries)
+
+
+def replay(session: IrcSession, room: Room, entries: list[Entry]) -> None:
+    """A room's recent history, as its members heard it."""
+    for entry in entries:
         session.event(Past(entry.event))
+
+
+# What follows a join instead of :func:`replay` (set by IRCv3's module: the history as a
+# chathistory batch where negotiated, away-notify for the others).
+AFTER_JOIN: Callable[[IrcSession, Room, list[Entry]], None] | None = None
+
+
+# How a nick shows in NAMES (IRCv3 userhost-in-names shows nick!user@host).
+NAMES_FORMS: list[Callable[[IrcSession, str], str | None]] = []
+
+
+def name_shown(session: IrcSession, name: str) -> str:
+    for form in NAMES_FORMS:
+        shown = form(session, name)
+        if shown is not None:
+            return shown
+    return name
 
 
 def prefix(member: Member) -> str:
@@ -67,7 +91,7 @@ def names(session: IrcSession, room: Room) -> None:
     line: list[str] = []
     size = 0
     for member in sorted(room.members.values(), key=lambda m: m.name.casefold()):
-        shown = prefix(member) + member.name
+        shown = prefix(member) + name_shown(session, member.name)
         if line and size + len(shown.encode()) > NAMES_BYTES:
             session.reply(n.RPL_NAMREPLY, "=", room.name, " ".join(line))
             line, size = [], 0

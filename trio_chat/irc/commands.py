@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from trio_chat.irc import (  # IRCv3 (ircv3's modules)
     channels,
+    extensions,
     labels,
     messaging,
     monitor,
@@ -16,4 +17,14 @@ from trio_chat.irc import (  # IRCv3 (ircv3's modules)
     server_info,
 )
 
-MODULES = (registration, server_info, channels, messaging, queries, operators, labels, monitor)
+MODULES = (
+    registration,
+    server_info,
+    channels,
+    messaging,
+    queries,
+    operators,
+    labels,
+    monitor,
+    extensions,
+)

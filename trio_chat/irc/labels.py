@@ -48,6 +48,12 @@ class Capture:
         self.inner = inner
         self.kept: list[str] = []
 
+    @property
+    def caps(self) -> frozenset[str]:
+        """The capabilities of the encoder it stands in for (others read them)."""
+        found = getattr(self.inner, "caps", None)
+        return found if isinstance(found, frozenset) else frozenset()
+
     def __call__(self, event: ServerEvent) -> bytes:
         data = self.inner(event).decode("utf-8", "replace")
         self.kept.extend(line for line in data.split("\r\n") if line)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from trio_chat.core.events import (
@@ -65,6 +65,8 @@ class Person:
     host: str
     realname: str
     irc: bool = True
+    # The account logged in to (IRCv3 account-notify, extended-join), "" if none.
+    account: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +135,11 @@ def quit_reason(reason: Reason, detail: str = "", by: str = "") -> str:
             return departure(reason, detail, by)
 
 
+# Other modules' forms of events (IRCv3: extended-join...): a hook returns the messages
+# for an event and an encoder, or None to leave it to IrcEncoder.
+EVENT_HOOKS: list[Callable[[IrcEncoder, ServerEvent], list[IrcMessage] | None]] = []
+
+
 class IrcEncoder:
     """Turns core events into IRC lines for one set of wire capabilities.
 
@@ -162,6 +169,10 @@ class IrcEncoder:
         return tags
 
     def messages(self, event: ServerEvent) -> list[IrcMessage]:
+        for hook in EVENT_HOOKS:  # IRCv3 forms (extended-join...) where negotiated
+            found = hook(self, event)
+            if found is not None:
+                return found
         match event:
             case Message() | Action() | Private():
                 return self.said(event)

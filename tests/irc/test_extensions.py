@@ -1,0 +1,92 @@
+"""Small IRCv3 extensions as clients see them: away-notify, setname, extended-join,
+userhost-in-names, and history on joining as a chathistory batch."""
+
+from __future__ import annotations
+
+from ..conftest import running_app
+from .conftest import irc_user, quiet
+
+
+async def test_away_notify_tells_those_sharing_a_channel_only_if_they_asked() -> None:
+    async with (
+        running_app(irc_port=0) as running,
+        irc_user(running, "ana", "away-notify") as ana,
+        irc_user(running, "bob") as bob,
+        irc_user(running, "cy", "away-notify") as cy,
+    ):
+        for peer in (ana, bob):
+            await peer.send("JOIN #dev")
+            await quiet(peer)
+        await quiet(ana)
+        await bob.send("AWAY :lunch")
+        assert await ana.line() == ":bob!bob@127.0.0.1 AWAY :lunch"
+        await bob.send("AWAY")
+        assert await ana.line() == ":bob!bob@127.0.0.1 AWAY"
+        assert await quiet(cy) == []  # shares no channel with bob
+        await bob.send("AWAY :gone again")
+        await quiet(ana)
+        await cy.send("JOIN #dev")
+        lines = await quiet(cy)
+        assert ":cy!cy@127.0.0.1 JOIN #dev" in lines
+        await ana.until(":cy!cy@127.0.0.1 JOIN #dev")
+        await bob.send("PART #dev", "JOIN #dev")
+        assert await ana.until(":bob!bob@127.0.0.1 AWAY :gone again")
+
+
+async def test_setname_changes_the_real_name_and_tells_who_asked() -> None:
+    async with (
+        running_app(irc_port=0) as running,
+        irc_user(running, "ana", "setname") as ana,
+        irc_user(running, "bob", "setname") as bob,
+    ):
+        for peer in (ana, bob):
+            await peer.send("JOIN #dev")
+            await quiet(peer)
+        await quiet(ana)
+        await ana.send("SETNAME :Ana Lovelace")
+        assert await ana.line() == ":ana!ana@127.0.0.1 SETNAME :Ana Lovelace"
+        assert await bob.line() == ":ana!ana@127.0.0.1 SETNAME :Ana Lovelace"
+        await bob.send("WHOIS ana")
+        assert any(line.endswith(":Ana Lovelace") for line in await quiet(bob))
+        await ana.send("SETNAME :" + "x" * 200)
+        assert (
+            await ana.line() == ":trio-chat FAIL SETNAME INVALID_REALNAME :Real name is not valid"
+        )
+
+
+async def test_extended_join_and_userhost_in_names() -> None:
+    async with (
+        running_app(irc_port=0) as running,
+        irc_user(running, "ana", "extended-join", "userhost-in-names") as ana,
+        irc_user(running, "bob") as bob,
+    ):
+        await ana.send("JOIN #dev")
+        lines = await quiet(ana)
+        assert lines[0] == ":ana!ana@127.0.0.1 JOIN #dev * :Real ana"
+        assert ":trio-chat 353 ana = #dev :ana!ana@127.0.0.1" in lines
+        await bob.send("JOIN #dev")
+        assert await ana.line() == ":bob!bob@127.0.0.1 JOIN #dev * :Real bob"
+
+
+async def test_joining_replays_history_as_a_chathistory_batch_where_negotiated() -> None:
+    async with running_app(irc_port=0) as running:
+        text = await running.connect(running.listener_of("text"))
+        async with text.stream:
+            await text.register("tex")
+            await text.send("/join dev", "one", "two")
+            await text.until("*** Now in #dev")
+            caps = ("batch", "server-time", "message-tags")
+            async with irc_user(running, "ana", *caps) as ana, irc_user(running, "bob") as bob:
+                await ana.send("JOIN #dev")
+                lines = await quiet(ana)
+                start = next(line for line in lines if " BATCH +" in line)
+                ref = start.split("+")[1].split()[0]
+                assert start == f":trio-chat BATCH +{ref} chathistory :#dev"
+                inside = lines[lines.index(start) + 1 : lines.index(f":trio-chat BATCH -{ref}")]
+                assert [line.rsplit(" :", 1)[1] for line in inside] == ["one", "two"]
+                assert all(line.startswith(f"@batch={ref};") for line in inside)
+                assert all("time=" in line and "msgid=" in line for line in inside)
+                await bob.send("JOIN #dev")
+                plain = await quiet(bob)
+                assert not any("BATCH" in line for line in plain)
+                assert any(line.endswith(" one") for line in plain)
