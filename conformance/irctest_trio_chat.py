@@ -40,12 +40,20 @@ class TrioChatController(BaseServerController, DirectoryBasedController):
     # What the server implements (the tests of the others are skipped).
     capabilities = frozenset(
         {
+            Capabilities.AWAY_NOTIFY,
+            Capabilities.BATCH,
+            Capabilities.ECHO_MESSAGE,
+            Capabilities.EXTENDED_JOIN,
+            Capabilities.LABELED_RESPONSE,
             Capabilities.MESSAGE_TAGS,
+            Capabilities.MULTI_PREFIX,
             Capabilities.SERVER_TIME,
+            Capabilities.SETNAME,
         }
     )
     optional_behaviors = frozenset(
         {
+            OptionalBehaviors.CAP_REQ_MINUS,
             OptionalBehaviors.MULTI_JOIN,
             OptionalBehaviors.SASL_AFTER_REGISTRATION,
         }

@@ -90,3 +90,33 @@ async def test_joining_replays_history_as_a_chathistory_batch_where_negotiated()
                 plain = await quiet(bob)
                 assert not any("BATCH" in line for line in plain)
                 assert any(line.endswith(" one") for line in plain)
+
+
+async def test_tagmsg_and_client_tags_reach_message_tags_clients_only() -> None:
+    caps = ("message-tags", "echo-message")
+    async with (
+        running_app(irc_port=0) as running,
+        irc_user(running, "ana", *caps) as ana,
+        irc_user(running, "bob", "message-tags") as bob,
+        irc_user(running, "cy") as cy,
+    ):
+        for peer in (ana, bob, cy):
+            await peer.send("JOIN #dev")
+            await quiet(peer)
+        await quiet(ana)
+        await quiet(bob)
+        await ana.send("@+draft/react=yes;+draft/reply=1 TAGMSG #dev")
+        echo = await ana.line()
+        delivered = await bob.line()
+        assert echo == delivered
+        assert delivered.startswith("@+draft/react=yes;+draft/reply=1;msgid=")
+        assert delivered.endswith(" :ana!ana@127.0.0.1 TAGMSG #dev")
+        assert await quiet(cy) == []
+        await ana.send("@+draft/reply=7 PRIVMSG #dev :hi", "NOTICE #dev :psst")
+        said = await bob.line()
+        assert said.startswith("@msgid=")
+        assert ";+draft/reply=7 " in said
+        assert said.endswith(":ana!ana@127.0.0.1 PRIVMSG #dev :hi")
+        assert (await bob.line()).endswith(":ana!ana@127.0.0.1 NOTICE #dev :psst")
+        assert await cy.line() == ":ana!ana@127.0.0.1 PRIVMSG #dev :hi"
+        assert await cy.line() == ":ana!ana@127.0.0.1 NOTICE #dev :psst"

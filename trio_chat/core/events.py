@@ -54,15 +54,25 @@ class ModAction(enum.Enum):
     UNMUTED = "unmuted"
 
 
+# A message's client tags (IRCv3 message-tags: ``+draft/reply=ID``...), as (key, value)
+# pairs: carried to the doors that show them, never stored.
+ClientTags = tuple[tuple[str, str], ...]
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A chat line said in a room, stamped with the server's time (Unix seconds)."""
+    """A chat line said in a room, stamped with the server's time (Unix seconds).
+
+    ``notice``: said as a notice (IRC NOTICE: never answered automatically).
+    """
 
     sender: str
     room: str
     text: str
     time: float = 0.0
     id: int = 0
+    notice: bool = False
+    tags: ClientTags = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +84,7 @@ class Action:
     text: str
     time: float = 0.0
     id: int = 0
+    tags: ClientTags = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,13 +96,15 @@ class Past:
 
 @dataclass(frozen=True, slots=True)
 class Private:
-    """A private message from one member to another."""
+    """A private message from one member to another (``notice``: as Message's)."""
 
     sender: str
     target: str
     text: str
     time: float = 0.0
     id: int = 0
+    notice: bool = False
+    tags: ClientTags = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ import trio
 
 from trio_chat.core.events import (
     Action,
+    ClientTags,
     Crowd,
     Dismissed,
     Echo,
@@ -371,21 +372,25 @@ class Hub:
 
     # --- fan-out ----------------------------------------------------------
 
-    def say(self, member: Member, room: str, text: str) -> Message:
+    def say(
+        self, member: Member, room: str, text: str, *, notice: bool = False, tags: ClientTags = ()
+    ) -> Message:
         """Say ``text`` in ``room``: everyone else there hears it; it is recorded.
 
         Raises:
             NotInRoom: ``member`` is not in ``room`` (nothing is said or recorded).
         """
         target = self._room_of(member, room)
-        event = Message(member.name, target.name, text, *self._stamps.stamp())
+        event = Message(
+            member.name, target.name, text, *self._stamps.stamp(), notice=notice, tags=tags
+        )
         self._speak(member, event)
         return event
 
-    def act(self, member: Member, room: str, text: str) -> Action:
+    def act(self, member: Member, room: str, text: str, *, tags: ClientTags = ()) -> Action:
         """A ``/me`` action in ``room``; raises :class:`NotInRoom` as :meth:`say` does."""
         target = self._room_of(member, room)
-        event = Action(member.name, target.name, text, *self._stamps.stamp())
+        event = Action(member.name, target.name, text, *self._stamps.stamp(), tags=tags)
         self._speak(member, event)
         return event
 
@@ -402,7 +407,9 @@ class Hub:
         if self._recorder is not None:
             self._recorder.record(event)
 
-    def private(self, member: Member, target: str, text: str) -> Private:
+    def private(
+        self, member: Member, target: str, text: str, *, notice: bool = False, tags: ClientTags = ()
+    ) -> Private:
         """Send ``text`` to ``target`` only.
 
         Raises:
@@ -411,7 +418,9 @@ class Hub:
         recipient = self.find(target)
         if recipient is None:
             raise NoSuchMember(target)
-        event = Private(member.name, recipient.name, text, *self._stamps.stamp())
+        event = Private(
+            member.name, recipient.name, text, *self._stamps.stamp(), notice=notice, tags=tags
+        )
         self.deliver(recipient, event)
         if member.echo:
             self.deliver(member, Echo(event))

@@ -31,6 +31,7 @@ from trio_chat.core.accounts import Guard
 from trio_chat.core.clients import Arrival, Client, Password
 from trio_chat.core.events import (
     Action,
+    ClientTags,
     Message,
     Private,
     Reason,
@@ -409,17 +410,23 @@ class ChatService:
 
     # --- speech ----------------------------------------------------------------
 
-    def say(self, client: Client, room: str, text: str) -> Message:
-        """Say ``text`` in ``room``. Raises Muted, NotInRoom (nothing said or recorded)."""
-        return self.hub.say(self._speaker(client), room, said(text))
+    def say(
+        self, client: Client, room: str, text: str, *, notice: bool = False, tags: ClientTags = ()
+    ) -> Message:
+        """Say ``text`` in ``room`` (as a notice; with client tags). Raises Muted, NotInRoom
+        (nothing said or recorded)."""
+        return self.hub.say(self._speaker(client), room, said(text), notice=notice, tags=tags)
 
-    def act(self, client: Client, room: str, text: str) -> Action:
+    def act(self, client: Client, room: str, text: str, *, tags: ClientTags = ()) -> Action:
         """A ``/me`` action in ``room``. Raises Muted, NotInRoom."""
-        return self.hub.act(self._speaker(client), room, said(text))
+        return self.hub.act(self._speaker(client), room, said(text), tags=tags)
 
-    def private(self, client: Client, target: str, text: str) -> Private:
+    def private(
+        self, client: Client, target: str, text: str, *, notice: bool = False, tags: ClientTags = ()
+    ) -> Private:
         """A private message to one member. Raises Muted, NoSuchMember."""
-        return self.hub.private(self._speaker(client), target, said(text))
+        speaker = self._speaker(client)
+        return self.hub.private(speaker, target, said(text), notice=notice, tags=tags)
 
     def set_echo(self, client: Client, on: bool) -> None:
         """Whether the member hears their own messages back, as the others see them.

@@ -5,7 +5,7 @@ A new module of commands (IRCv3's) is imported here too.
 
 from __future__ import annotations
 
-from trio_chat.irc import (  # IRCv3 (ircv3's modules)
+from trio_chat.irc import (  # labels, monitor, extensions, tagmsg: IRCv3 (ircv3's)
     channels,
     extensions,
     labels,
@@ -15,6 +15,7 @@ from trio_chat.irc import (  # IRCv3 (ircv3's modules)
     queries,
     registration,
     server_info,
+    tagmsg,
 )
 
 MODULES = (
@@ -27,4 +28,5 @@ MODULES = (
     labels,
     monitor,
     extensions,
+    tagmsg,
 )

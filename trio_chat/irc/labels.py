@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from trio_chat.core.events import ServerEvent
+from trio_chat.core.events import Action, Message, Private, Reply, ServerEvent
 from trio_chat.irc import caps
 from trio_chat.irc.codec import BadMessage, IrcMessage, format_message, parse
 from trio_chat.irc.dispatch import wrapper
@@ -55,9 +56,21 @@ class Capture:
         return found if isinstance(found, frozenset) else frozenset()
 
     def __call__(self, event: ServerEvent) -> bytes:
+        if isinstance(event, PASSED_THROUGH):  # what others say: not an answer
+            return self.inner(event)
         data = self.inner(event).decode("utf-8", "replace")
         self.kept.extend(line for line in data.split("\r\n") if line)
         return b""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery(Reply):
+    """Lines for a member as a recipient (a TAGMSG to them), never part of a labeled answer."""
+
+
+# Events that reach a member running a labeled command but answer no command of theirs:
+# messages (to oneself too: the echo is the answer), lines for a recipient.
+PASSED_THROUGH = (Message, Action, Private, Delivery)
 
 
 def with_tags(line: str, tags: dict[str, str]) -> str:

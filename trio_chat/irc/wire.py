@@ -217,6 +217,8 @@ class IrcEncoder:
         source = self.people.mask(event.sender)
         target = event.target if isinstance(event, Private) else event.room
         tags = self.said_tags(event.time, event.id)
+        if self.tags:  # message-tags: the sender's client tags too
+            tags.update(event.tags)
         text = event.text
         if past and not self.times:
             text = f"[{time.strftime('%Y-%m-%d %H:%M', time.localtime(event.time))}] {text}"
@@ -225,7 +227,8 @@ class IrcEncoder:
         pieces = fit_text(prefix, text)
         if action:
             pieces = [f"\x01ACTION {piece}\x01" for piece in pieces]
-        return [IrcMessage("PRIVMSG", (target, piece), source, tags) for piece in pieces]
+        command = "NOTICE" if getattr(event, "notice", False) else "PRIVMSG"
+        return [IrcMessage(command, (target, piece), source, tags) for piece in pieces]
 
 
 def moderated_text(event: Moderated) -> str:
