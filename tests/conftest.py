@@ -33,6 +33,7 @@ from trio_chat.core.hub import Hub
 from trio_chat.core.limits import DEFAULT_LIMITS, Limits
 from trio_chat.core.names import name_key
 from trio_chat.core.service import ChatService
+from trio_chat.irc.server import IrcFrontend
 from trio_chat.net.listeners import (
     KEEPALIVE_COUNT,
     KEEPALIVE_IDLE,
@@ -177,6 +178,9 @@ class Peer:
 class IrcPeer(Peer):
     """The far end of an IRC connection: lines end in CR LF both ways."""
 
+    # The nick it registered with.
+    nick = "*"
+
     async def send(self, *lines: str) -> None:
         await self.stream.send_all("".join(line + "\r\n" for line in lines).encode())
 
@@ -187,6 +191,7 @@ class IrcPeer(Peer):
 
     async def register(self, name: str) -> list[str]:
         """CAP LS 302, NICK and USER, CAP END: the lines up to the end of the MOTD."""
+        self.nick = name
         await self.send("CAP LS 302", f"NICK {name}", f"USER {name} 0 * :Real {name}", "CAP END")
         return await self.until(":trio-chat 422 ")
 
@@ -322,6 +327,32 @@ class MemoryConnector:
 async def connector(server: TextFrontend) -> AsyncIterator[MemoryConnector]:
     async with trio.open_nursery() as handlers:
         yield MemoryConnector(server, handlers)
+        handlers.cancel_scope.cancel()
+
+
+class IrcConnector(MemoryConnector):
+    """Opens in-memory IRC connections (the IRC door on the text door's service)."""
+
+    def open(self, *, lockstep: bool = False) -> IrcPeer:
+        peer = super().open(lockstep=lockstep)
+        return IrcPeer(peer.stream)
+
+    async def join(self, name: str, **kwargs: bool) -> IrcPeer:
+        peer = self.open(**kwargs)
+        await peer.register(name)
+        return peer
+
+
+def irc_door(server: TextFrontend, **options: Any) -> IrcFrontend:
+    """The IRC door on ``server``'s service and admission."""
+    return IrcFrontend(server.service, server.admission, **options)
+
+
+@pytest.fixture
+async def irc(server: TextFrontend) -> AsyncIterator[IrcConnector]:
+    """IRC connections to the same chat as ``connector``'s text ones."""
+    async with trio.open_nursery() as handlers:
+        yield IrcConnector(irc_door(server), handlers)
         handlers.cancel_scope.cancel()
 
 

@@ -31,7 +31,6 @@ import dataclasses
 import errno
 import logging
 import signal
-import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -50,9 +49,7 @@ from trio_chat.core.limits import DEFAULT_LIMITS, Limits
 from trio_chat.core.names import name_key
 from trio_chat.core.service import ChatService
 from trio_chat.core.store import MEMORY, HistoryStore
-from trio_chat.irc.server import DEFAULT_IRC_SERVER_NAME, IrcFrontend
-from trio_chat.irc.session import IrcSettings
-from trio_chat.irc.wire import Wire
+from trio_chat.irc.server import DEFAULT_IRC_SERVER_NAME, IrcFrontend, announce_irc, irc_doors
 from trio_chat.net.listeners import lan_addresses, raise_open_file_limit
 from trio_chat.net.tls import server_context
 from trio_chat.text.server import FAREWELL_TIMEOUT, SHUTDOWN_NOTICE, TextFrontend
@@ -264,38 +261,16 @@ async def build_app(
         name_timeout=config.name_timeout,
         ssl_context=context,
     )
-    return App(service, admission, [text, *irc_frontends(config, service, admission, context)])
-
-
-def irc_frontends(
-    config: ServerConfig,
-    service: ChatService,
-    admission: Admission,
-    context: ssl.SSLContext | None,
-) -> list[Frontend]:
-    """The IRC door on its plain port and, with a certificate, its TLS port (as configured)."""
-    settings = IrcSettings(server=config.irc_server_name, network=config.irc_server_name)
-    # One wire for both ports: everyone's nick!ident@host, one encoder per capability set.
-    wire = Wire(settings.server)
-    ports: list[tuple[int, ssl.SSLContext | None]] = []
-    if config.irc_port is not None:
-        ports.append((config.irc_port, None))
-    if config.irc_tls_port is not None and context is not None:
-        ports.append((config.irc_tls_port, context))
-    doors: list[Frontend] = []
-    for port, tls in ports:
-        door = IrcFrontend(
-            service,
-            admission,
-            host=config.host,
-            port=port,
-            name_timeout=config.name_timeout,
-            ssl_context=tls,
-            settings=settings,
-            wire=wire,
-        )
-        doors.append(door)
-    return doors
+    irc = irc_doors(
+        service,
+        admission,
+        host=config.host,
+        ports=(config.irc_port, config.irc_tls_port),
+        ssl_context=context,
+        server_name=config.irc_server_name,
+        name_timeout=config.name_timeout,
+    )
+    return App(service, admission, [text, *irc])
 
 
 async def announce(
@@ -337,31 +312,7 @@ async def announce(
         everyone = hints.option("serve", "--host", "0.0.0.0")
         LOGGER.info("only %s is served: use %s to let other PCs in", config.host, everyone)
     if irc:
-        await announce_irc(irc, config)
-
-
-async def announce_irc(doors: Sequence[IrcFrontend], config: ServerConfig) -> None:
-    """Where IRC clients connect: ``irssi: /connect 192.168.1.23 6667``."""
-    if config.host in (None, "", "0.0.0.0", "::"):
-        addresses = await trio.to_thread.run_sync(lan_addresses) or ["127.0.0.1"]
-    else:
-        addresses = [config.host]
-    for door in doors:
-        tls = door.ssl_context is not None
-        for listener in door.listeners:
-            host, port = listener.socket.getsockname()[:2]
-            LOGGER.info(
-                "IRC%s: listening on %s:%s",
-                " over TLS" if tls else "",
-                host,
-                port,
-                extra={"fields": {"event": "listening", "address": f"{host}:{port}"}},
-            )
-        if door.listeners:
-            port = door.listeners[0].socket.getsockname()[1]
-            connect = f"/connect -tls {{}} {port}" if tls else f"/connect {{}} {port}"
-            for address in addresses:
-                LOGGER.info("irssi: %s", connect.format(address))
+        await announce_irc(irc, config.host)
 
 
 async def run_server(

@@ -3,7 +3,14 @@ and a text user chat both ways in #lobby."""
 
 from __future__ import annotations
 
-from tests.conftest import running_app
+import ssl
+from pathlib import Path
+
+import trio
+import trio.testing
+import trustme
+
+from tests.conftest import IrcPeer, running_app
 
 
 async def test_an_irc_user_and_a_text_user_chat_both_ways() -> None:
@@ -42,4 +49,58 @@ async def test_an_irc_user_and_a_text_user_chat_both_ways() -> None:
         await ana.send("QUIT :bye now")
         assert (await ana.expect_eof())[-1] == "ERROR :Closing Link: 127.0.0.1 (Quit: bye now)"
         await ana.stream.aclose()
+        await bob.stream.aclose()
+
+
+async def test_joining_replays_history_with_server_time_where_negotiated() -> None:
+    async with running_app(irc_port=0) as running:
+        bob = await running.connect(running.listener_of("text"))
+        await bob.register("bob")
+        await bob.send("/join dev", "first", "/me second")
+        await bob.until("*** Now in #dev")
+        ana = await running.connect_irc()
+        await ana.send("CAP LS 302", "CAP REQ :server-time", "NICK ana", "USER a 0 * :A", "CAP END")
+        await ana.until(":trio-chat 422 ")
+        await ana.send("JOIN #dev")
+        await ana.until(":trio-chat 366 ana #dev ")
+        first, second = await ana.line(), await ana.line()
+        assert first.startswith("@time=2")
+        assert first.endswith("Z :bob!bob@trio-chat PRIVMSG #dev :first")
+        assert second.endswith(" :bob!bob@trio-chat PRIVMSG #dev :\x01ACTION second\x01")
+        cleo = await running.connect_irc()
+        await cleo.register("cleo")
+        await cleo.send("JOIN #dev")
+        await cleo.until(":trio-chat 366 cleo #dev ")
+        line = await cleo.line()
+        assert line.startswith(":bob!bob@trio-chat PRIVMSG #dev :[")
+        assert line.endswith("] first")
+        for peer in (ana, bob, cleo):
+            await peer.stream.aclose()
+
+
+async def test_irc_over_tls_on_its_own_port(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    leaf = ca.issue_cert("127.0.0.1")
+    cert, key, authority = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
+    leaf.cert_chain_pems[0].write_to_path(str(cert))
+    leaf.private_key_pem.write_to_path(str(key))
+    ca.cert_pem.write_to_path(str(authority))
+    config = {"tls_cert": str(cert), "tls_key": str(key), "irc_port": 0, "irc_tls_port": 0}
+    async with running_app(**config) as running:
+        _, secure = running.app.listening["irc"]
+        tcp = await trio.testing.open_stream_to_socket_listener(secure)
+        context = ssl.create_default_context(cafile=str(authority))
+        stream = trio.SSLStream(tcp, context, server_hostname="127.0.0.1")
+        ana = IrcPeer(stream)
+        await ana.register("ana")
+        await ana.send("JOIN #lobby")
+        assert await ana.line() == ":ana!ana@127.0.0.1 JOIN #lobby"
+        bob = await running.connect_irc()  # the plain port is still plain
+        await bob.register("bob")
+        await bob.send("JOIN #lobby", "PRIVMSG #lobby :over tcp")
+        assert (await ana.until(":bob!bob@127.0.0.1 PRIVMSG"))[-2:] == [
+            ":bob!bob@127.0.0.1 JOIN #lobby",
+            ":bob!bob@127.0.0.1 PRIVMSG #lobby :over tcp",
+        ]
+        await trio.aclose_forcefully(stream)
         await bob.stream.aclose()

@@ -609,7 +609,9 @@ def test_encoded_event_round_trips_through_the_line_buffer() -> None:
 
 
 def test_protocol_module_does_not_import_trio() -> None:
-    modules = "trio_chat.text.codec, trio_chat.text.grammar, trio_chat.text.wording"
+    modules = (
+        "trio_chat.text.codec, trio_chat.text.grammar, trio_chat.text.wording, trio_chat.irc.codec"
+    )
     code = f"import {modules}, sys; assert 'trio' not in sys.modules"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=False

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from trio_chat.core.events import Joined, Parted, Past
 from trio_chat.core.members import Member, Room
+from trio_chat.core.names import name_key
 from trio_chat.core.refusals import InvalidName, NoSuchRoom, NotInRoom, TooLong
 from trio_chat.irc import numerics as n
 from trio_chat.irc.codec import IrcMessage
@@ -90,7 +91,7 @@ def names(session: IrcSession, room: Room) -> None:
     """353 lines and 366 for ``room``."""
     line: list[str] = []
     size = 0
-    for member in sorted(room.members.values(), key=lambda m: m.name.casefold()):
+    for member in sorted(room.members.values(), key=lambda m: name_key(m.name)):
         shown = prefix(member) + name_shown(session, member.name)
         if line and size + len(shown.encode()) > NAMES_BYTES:
             session.reply(n.RPL_NAMREPLY, "=", room.name, " ".join(line))
@@ -161,10 +162,10 @@ async def topic(session: IrcSession, message: IrcMessage) -> None:
 
 @command("LIST")
 async def list_command(session: IrcSession, message: IrcMessage) -> None:
-    wanted = {c.casefold() for c in targets(message.params[0])} if message.params else None
+    wanted = {name_key(c) for c in targets(message.params[0])} if message.params else None
     session.reply(n.RPL_LISTSTART, "Channel", "Users  Name")
     for room in session.service.rooms():
-        if wanted is not None and room.name.casefold() not in wanted:
+        if not room.members or (wanted is not None and name_key(room.name) not in wanted):
             continue
         session.reply(n.RPL_LIST, room.name, str(len(room.members)), room.topic)
     session.reply(n.RPL_LISTEND, "End of /LIST")

@@ -196,7 +196,7 @@ def parse(line: str) -> IrcMessage | BadMessage:
     middle, colon, trailing = rest.partition(" :")
     if middle.startswith(":"):  # no middle parameters: "CMD :trailing" cannot be; "CMD" can
         return BadMessage(NO_COMMAND)
-    words = middle.split()
+    words = [word for word in middle.split(" ") if word]
     if not words:
         return BadMessage(NO_COMMAND)
     command, params = words[0].upper(), words[1:]

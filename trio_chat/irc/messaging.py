@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from trio_chat.core.events import ClientTags
+from trio_chat.core.names import name_key
 from trio_chat.core.refusals import Muted, NoSuchMember, NotInRoom, TooLong
 from trio_chat.irc import numerics as n
 from trio_chat.irc.codec import MAX_LINE_BYTES, IrcMessage
@@ -92,7 +93,7 @@ def say_one(
     except NotInRoom:
         if quiet:
             pass
-        elif target.casefold() in (r.name.casefold() for r in service.rooms()):
+        elif any(name_key(target) == name_key(r.name) for r in service.rooms()):
             session.reply(n.ERR_CANNOTSENDTOCHAN, target, "Cannot send to channel")
         else:
             session.reply(n.ERR_NOSUCHCHANNEL, target, "No such channel")

@@ -52,11 +52,12 @@ async def user(session: IrcSession, message: IrcMessage) -> None:
     if session.registered or session.person is not None:
         session.reply(n.ERR_ALREADYREGISTERED, "You may not reregister")
         return
-    ident = "".join(c for c in message.params[0] if c.isalnum() or c in "-_.")[:USERLEN]
-    if not ident:
+    realname = clean_text(message.params[3]).strip()[:REALNAMELEN]
+    if not message.params[0] or not realname:
         session.reply(n.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
         return
-    realname = clean_text(message.params[3]).strip()[:REALNAMELEN] or ident
+    kept = "".join(c for c in message.params[0] if c.isascii() and (c.isalnum() or c in "-_."))
+    ident = kept[:USERLEN] or "user"
     session.person = Person(ident, session.host, realname)
 
 

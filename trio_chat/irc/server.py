@@ -9,8 +9,12 @@ and words its last lines as IRC does (``ERROR :Closing Link: ...``).
 
 from __future__ import annotations
 
+import logging
 import ssl
 import time
+from collections.abc import Sequence
+
+import trio
 
 from trio_chat.core.admission import Admission
 from trio_chat.core.events import Error, Notice
@@ -20,8 +24,11 @@ from trio_chat.irc.codec import IrcMessage, encode
 from trio_chat.irc.session import IrcSession, IrcSettings
 from trio_chat.irc.wire import Wire
 from trio_chat.net.connection import Connection
+from trio_chat.net.listeners import lan_addresses
 from trio_chat.text.server import FrontSession, TextFrontend
 from trio_chat.text.session import NAME_TIMEOUT
+
+LOGGER = logging.getLogger(__name__)
 
 DEFAULT_IRC_PORT = 6667
 DEFAULT_IRC_TLS_PORT = 6697
@@ -67,6 +74,10 @@ class IrcFrontend(TextFrontend):
         if not self.settings.created:
             self.settings.created = time.strftime("%Y-%m-%d %H:%M:%S %Z")
         self.wire = wire or Wire(self.settings.server)
+        self.settings.unregistered = self._unregistered
+
+    def _unregistered(self) -> int:
+        return max(0, self.admission.connections - self.service.online())
 
     def session(self, connection: Connection, address: str | None) -> FrontSession:
         host = address or "localhost"
@@ -86,3 +97,62 @@ class IrcFrontend(TextFrontend):
             event.text if event.text.startswith("Closing Link") else f"Closing Link: {event.text}"
         )
         return encode(IrcMessage("ERROR", (text,)))
+
+
+def irc_doors(
+    service: ChatService,
+    admission: Admission,
+    *,
+    host: str | None,
+    ports: tuple[int | None, int | None],
+    ssl_context: ssl.SSLContext | None,
+    server_name: str = DEFAULT_IRC_SERVER_NAME,
+    name_timeout: float = NAME_TIMEOUT,
+) -> list[IrcFrontend]:
+    """The IRC door on its plain port and, with a certificate, on its TLS port.
+
+    ``ports``: (plain, TLS), None for a door that stays closed. Both share one
+    :class:`~trio_chat.irc.wire.Wire`: one encoder per capability set, one idea of who is who.
+    """
+    settings = IrcSettings(server=server_name, network=server_name)
+    wire = Wire(settings.server)
+    plain, tls = ports
+    wanted: list[tuple[int, ssl.SSLContext | None]] = [] if plain is None else [(plain, None)]
+    if tls is not None and ssl_context is not None:
+        wanted.append((tls, ssl_context))
+    return [
+        IrcFrontend(
+            service,
+            admission,
+            host=host,
+            port=port,
+            name_timeout=name_timeout,
+            ssl_context=context,
+            settings=settings,
+            wire=wire,
+        )
+        for port, context in wanted
+    ]
+
+
+async def announce_irc(doors: Sequence[IrcFrontend], host: str | None) -> None:
+    """Log where IRC clients connect: ``irssi: /connect 192.168.1.23 6667``."""
+    if host in (None, "", "0.0.0.0", "::"):
+        addresses = await trio.to_thread.run_sync(lan_addresses) or ["127.0.0.1"]
+    else:
+        addresses = [host]
+    for door in doors:
+        tls = door.ssl_context is not None
+        for listener in door.listeners:
+            where, port = listener.socket.getsockname()[:2]
+            LOGGER.info(
+                "IRC%s: listening on %s:%s",
+                " over TLS" if tls else "",
+                where,
+                port,
+                extra={"fields": {"event": "listening", "address": f"{where}:{port}"}},
+            )
+        if door.listeners:
+            port = door.listeners[0].socket.getsockname()[1]
+            for address in addresses:
+                LOGGER.info("irssi: /connect %s%s %s", "-tls " if tls else "", address, port)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from trio_chat.core.names import MAX_NAME_CHARS, MAX_TOPIC_CHARS
+from trio_chat.core.names import CASEMAPPING, CHANNELLEN, CHANTYPES, MAX_TOPIC_CHARS, NICKLEN
 from trio_chat.irc import numerics as n
 from trio_chat.irc.codec import IrcMessage
 from trio_chat.irc.dispatch import COMMANDS, command
@@ -19,23 +19,28 @@ from trio_chat.irc.dispatch import COMMANDS, command
 if TYPE_CHECKING:
     from trio_chat.irc.session import IrcSession
 
-CASEMAPPING = "rfc8265"
-NICKLEN = MAX_NAME_CHARS
-CHANNELLEN = MAX_NAME_CHARS + 1
 USER_MODES = "io"
 CHANNEL_MODES = "n"
 TOKENS_PER_LINE = 13
+# ISUPPORT tokens other modules add (token -> value, "" for none), e.g. IRCv3's MONITOR.
+ISUPPORT_EXTRA: dict[str, str] = {}
 
 
 def isupport(session: IrcSession) -> list[str]:
+    """The 005 tokens, sorted by name (ours and ISUPPORT_EXTRA's)."""
+    extra = [f"{key}={value}" if value else key for key, value in ISUPPORT_EXTRA.items()]
+    return sorted([*_own(session), *extra], key=lambda token: token.split("=")[0])
+
+
+def _own(session: IrcSession) -> list[str]:
     settings = session.settings
     return [
         f"AWAYLEN={MAX_TOPIC_CHARS}",
         f"CASEMAPPING={CASEMAPPING}",
-        "CHANLIMIT=#:",
+        f"CHANLIMIT={CHANTYPES}:",
         "CHANMODES=,,,n",
         f"CHANNELLEN={CHANNELLEN}",
-        "CHANTYPES=#",
+        f"CHANTYPES={CHANTYPES}",
         "ELIST=",
         f"KICKLEN={MAX_TOPIC_CHARS}",
         "MAXTARGETS=4",
@@ -65,13 +70,8 @@ def welcome(session: IrcSession) -> None:
     motd(session)
 
 
-# Tokens other modules add (IRCv3's: MONITOR, CHATHISTORY...): name -> value ("" for none).
-ISUPPORT_EXTRA: dict[str, str] = {}
-
-
 def send_isupport(session: IrcSession) -> None:
-    extra = [f"{key}={value}" if value else key for key, value in sorted(ISUPPORT_EXTRA.items())]
-    tokens = sorted([*isupport(session), *extra])
+    tokens = isupport(session)
     for start in range(0, len(tokens), TOKENS_PER_LINE):
         chunk = tokens[start : start + TOKENS_PER_LINE]
         session.reply(n.RPL_ISUPPORT, *chunk, "are supported by this server")
@@ -84,11 +84,11 @@ def lusers(session: IrcSession) -> None:
     rooms = len(service.rooms())
     session.reply(n.RPL_LUSERCLIENT, f"There are {users} users and 0 invisible on 1 servers")
     session.reply(n.RPL_LUSEROP, str(operators), "operator(s) online")
-    session.reply(n.RPL_LUSERUNKNOWN, "0", "unknown connection(s)")
+    session.reply(n.RPL_LUSERUNKNOWN, str(session.settings.unregistered()), "unknown connection(s)")
     session.reply(n.RPL_LUSERCHANNELS, str(rooms), "channels formed")
     session.reply(n.RPL_LUSERME, f"I have {users} clients and 0 servers")
-    session.reply(n.RPL_LOCALUSERS, str(users), str(users), f"Current local users {users}")
-    session.reply(n.RPL_GLOBALUSERS, str(users), str(users), f"Current global users {users}")
+    session.reply(n.RPL_LOCALUSERS, f"Current local users: {users}")
+    session.reply(n.RPL_GLOBALUSERS, f"Current global users: {users}")
 
 
 def motd(session: IrcSession) -> None:

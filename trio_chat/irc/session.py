@@ -64,6 +64,8 @@ class IrcSettings:
     ping_interval: float = PING_INTERVAL
     ping_timeout: float = PING_TIMEOUT
     motd: list[str] = field(default_factory=list)
+    # How many connections have not registered yet (LUSERS), every door's.
+    unregistered: Callable[[], int] = lambda: 0
 
 
 class IrcSession:

@@ -223,12 +223,13 @@ class IrcEncoder:
         if past and not self.times:
             text = f"[{time.strftime('%Y-%m-%d %H:%M', time.localtime(event.time))}] {text}"
         action = isinstance(event, Action)
-        prefix = len(source.encode()) + len(target.encode()) + 14 + (9 if action else 0)
+        # ":" source " PRIVMSG " target " :" (the CR LF is fit_text's to count)
+        prefix = len(source.encode()) + len(target.encode()) + 12 + (9 if action else 0)
         pieces = fit_text(prefix, text)
         if action:
             pieces = [f"\x01ACTION {piece}\x01" for piece in pieces]
-        command = "NOTICE" if getattr(event, "notice", False) else "PRIVMSG"
-        return [IrcMessage(command, (target, piece), source, tags) for piece in pieces]
+        verb = "NOTICE" if not isinstance(event, Action) and event.notice else "PRIVMSG"
+        return [IrcMessage(verb, (target, piece), source, tags) for piece in pieces]
 
 
 def moderated_text(event: Moderated) -> str:
