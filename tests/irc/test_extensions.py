@@ -3,7 +3,7 @@ userhost-in-names, and history on joining as a chathistory batch."""
 
 from __future__ import annotations
 
-from ..conftest import running_app
+from ..conftest import IrcPeer, running_app
 from .conftest import irc_user, quiet
 
 
@@ -120,3 +120,29 @@ async def test_tagmsg_and_client_tags_reach_message_tags_clients_only() -> None:
         assert (await bob.line()).endswith(":ana!ana@127.0.0.1 NOTICE #dev :psst")
         assert await cy.line() == ":ana!ana@127.0.0.1 PRIVMSG #dev :hi"
         assert await cy.line() == ":ana!ana@127.0.0.1 NOTICE #dev :psst"
+
+
+async def test_whox_answers_the_fields_asked_in_their_order() -> None:
+    async with (
+        running_app(irc_port=0) as running,
+        irc_user(running, "ana") as ana,
+        irc_user(running, "bob") as bob,
+    ):
+        await bob.send("JOIN #dev")
+        await quiet(bob)
+        await ana.send("WHO bob %rnt,42", "WHO bob %tcuihsnfdlaor,7")
+        short, end, full, _ = await quiet(ana)
+        assert short == ":trio-chat 354 ana 42 bob :Real bob"
+        assert end == ":trio-chat 315 ana bob :End of WHO list"
+        assert full.split(" ", 3)[3].split() == [
+            "7", "*", "bob", "255.255.255.255", "127.0.0.1", "trio-chat", "bob", "H", "0", "0",
+            "0", "n/a", ":Real", "bob",
+        ]  # fmt: skip
+        await ana.send("WHO bob")
+        assert (await quiet(ana))[0].startswith(":trio-chat 352 ana ")
+        assert any(" WHOX " in line or line.endswith(" WHOX") for line in await _isupport(ana))
+
+
+async def _isupport(peer: IrcPeer) -> list[str]:
+    await peer.send("VERSION")
+    return [line for line in await quiet(peer) if " 005 " in line]

@@ -16,6 +16,7 @@ from trio_chat.irc import (  # labels, monitor, extensions, tagmsg: IRCv3 (ircv3
     registration,
     server_info,
     tagmsg,
+    whox,
 )
 
 MODULES = (
@@ -29,4 +30,5 @@ MODULES = (
     monitor,
     extensions,
     tagmsg,
+    whox,
 )
