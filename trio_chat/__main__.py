@@ -175,6 +175,11 @@ def _serve_options(serve: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="the server's name on IRC (default %(default)s)",
     )
+    irc.add_argument(
+        "--irc-sasl-plaintext",
+        action="store_true",
+        help="let IRC clients log in (SASL) without TLS from other machines too",
+    )
     serve.add_argument(
         "--log-level",
         default="info",
@@ -330,6 +335,7 @@ def serve(args: argparse.Namespace) -> int:
         irc_port=None if args.no_irc else args.irc_port,
         irc_tls_port=None if args.no_irc or args.tls_cert is None else args.irc_tls_port,
         irc_server_name=args.irc_server_name,
+        irc_sasl_plaintext=args.irc_sasl_plaintext,
     )
     problems: list[str] = []
     try:

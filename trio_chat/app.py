@@ -88,6 +88,7 @@ class ServerConfig:
     irc_port: int | None = None
     irc_tls_port: int | None = None
     irc_server_name: str = DEFAULT_IRC_SERVER_NAME
+    irc_sasl_plaintext: bool = False
 
 
 class Frontend(Protocol):
@@ -269,6 +270,7 @@ async def build_app(
         ssl_context=context,
         server_name=config.irc_server_name,
         name_timeout=config.name_timeout,
+        sasl_plaintext=config.irc_sasl_plaintext,
     )
     return App(service, admission, [text, *irc])
 

@@ -205,14 +205,21 @@ class ChatService:
     async def _prepare(self, client: Client, raw: str, password: str | None) -> tuple[str, bool]:
         """The name to join as, and whether it is a login; refusals as take_name's."""
         name = self._check_name(client, raw)
-        login = password is not None
+        # Logged in already (IRC's SASL): the name is theirs, as with a password.
+        login = password is not None or name_key(name) in client.identified
         if password is not None:
             name = await self._login(client, name, password)
-        elif self.guard.registered_name(name) is not None:
+        elif self.guard.registered_name(name) is not None and not login:
             raise NameRegistered(name)
         if not login and self.hub.find(name) is not None:
             raise NameTaken(name)
         return name, login
+
+    async def identify(self, client: Client, name: str, password: str) -> str:
+        """Prove ``client`` owns the registered ``name`` (IRC's SASL), before or after it
+        signs on; the registered form of the name. Raises NotRegistered, WrongPassword
+        (``tries_left`` 0: close the connection)."""
+        return await self._login(client, valid_name(name), password)
 
     def _sign_on(
         self,

@@ -14,6 +14,7 @@ from trio_chat.irc import (  # labels, monitor, extensions, tagmsg: IRCv3 (ircv3
     operators,
     queries,
     registration,
+    sasl,
     server_info,
     tagmsg,
     whox,
@@ -31,4 +32,5 @@ MODULES = (
     extensions,
     tagmsg,
     whox,
+    sasl,
 )

@@ -66,6 +66,8 @@ class IrcSettings:
     motd: list[str] = field(default_factory=list)
     # How many connections have not registered yet (LUSERS), every door's.
     unregistered: Callable[[], int] = lambda: 0
+    # SASL's password also over plain text from other machines (--irc-sasl-plaintext).
+    sasl_plaintext: bool = False
 
 
 class IrcSession:
