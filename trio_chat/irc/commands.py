@@ -5,8 +5,9 @@ A new module of commands (IRCv3's) is imported here too.
 
 from __future__ import annotations
 
-from trio_chat.irc import (  # labels, monitor, extensions, tagmsg: IRCv3 (ircv3's)
+from trio_chat.irc import (  # labels...chathistory: IRCv3 (ircv3's)
     channels,
+    chathistory,
     extensions,
     labels,
     messaging,
@@ -33,4 +34,5 @@ MODULES = (
     tagmsg,
     whox,
     sasl,
+    chathistory,
 )
