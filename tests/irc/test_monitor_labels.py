@@ -76,3 +76,20 @@ async def test_labels_are_not_sent_without_the_capability() -> None:
     async with running_app(irc_port=0) as running, irc_user(running, "ana") as ana:
         await ana.send("@label=one PING :x")
         assert await ana.line() == ":trio-chat PONG trio-chat :x"
+
+
+async def test_extended_monitor_tells_watchers_of_away_and_setname_without_a_channel() -> None:
+    async with (
+        running_app(irc_port=0) as running,
+        irc_user(running, "ana", "extended-monitor", "away-notify") as ana,
+        irc_user(running, "bob") as bob,
+        irc_user(running, "cy", "away-notify") as cy,
+    ):
+        await ana.send("MONITOR + bob")
+        await cy.send("MONITOR + bob")
+        await quiet(ana)
+        await quiet(cy)
+        await bob.send("AWAY :out", "SETNAME :Bob B")
+        await quiet(bob)
+        assert await quiet(ana) == [":bob!bob@127.0.0.1 AWAY :out"]  # no setname cap
+        assert await quiet(cy) == []  # no extended-monitor

@@ -77,3 +77,24 @@ def test_sasl_in_clear_only_from_this_machine_or_over_tls() -> None:
     assert in_clear_from_afar(session("192.0.2.7"))  # type: ignore[arg-type]
     tls = trio.SSLStream.__new__(trio.SSLStream)
     assert not in_clear_from_afar(session("192.0.2.7", tls))  # type: ignore[arg-type]
+
+
+async def test_logging_in_after_registering_tells_account_notify_clients() -> None:
+    async with running_app(irc_port=0) as running:
+        await register_account(running, "ana", "sesame")
+        watcher = await running.connect_irc()
+        async with watcher.stream:
+            await watcher.send("CAP LS 302", "CAP REQ :account-notify extended-join")
+            await watcher.send("NICK wat", "USER wat 0 * :W", "CAP END", "JOIN #dev")
+            await watcher.until(":trio-chat 366 wat #dev")
+            peer = await running.connect_irc()
+            async with peer.stream:
+                await peer.send("CAP LS 302", "CAP REQ :sasl", "NICK guest", "USER g 0 * :G")
+                await peer.send("CAP END", "JOIN #dev")
+                await peer.until(":trio-chat 366 guest #dev")
+                assert await watcher.line() == ":guest!g@127.0.0.1 JOIN #dev * :G"
+                await peer.send("AUTHENTICATE PLAIN")
+                await peer.until("AUTHENTICATE +")
+                await peer.send(*(f"AUTHENTICATE {c}" for c in plain_response("ana", "sesame")))
+                await peer.until(":trio-chat 903 ")
+                assert await watcher.line() == ":guest!g@127.0.0.1 ACCOUNT ana"

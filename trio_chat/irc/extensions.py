@@ -5,6 +5,8 @@
 * ``extended-join``: ``JOIN #chan account :real name`` (``*`` for no account).
 * ``multi-prefix``: every prefix in NAMES and WHO (we have one, ``@``: nothing to add).
 * ``userhost-in-names``: NAMES shows ``nick!user@host``.
+* ``extended-monitor``: those who MONITOR a nick hear its AWAY, SETNAME and ACCOUNT too.
+* ``account-notify``: ``ACCOUNT name`` when someone logs in (SASL after registering).
 * ``cap-notify``: our capabilities never change while a client is connected, so there
   is never a ``CAP NEW``/``DEL`` to send; offered so that clients know.
 * ``batch`` with ``server-time``: joining replays the room's history as one
@@ -20,10 +22,12 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from trio_chat.core.events import Joined, Past, Reply, ServerEvent
+from trio_chat.core.names import name_key
 from trio_chat.irc import caps, channels, queries
 from trio_chat.irc.codec import IrcMessage, format_message
 from trio_chat.irc.dispatch import command
 from trio_chat.irc.labels import BATCH, new_batch_ref, with_tags
+from trio_chat.irc.monitor import monitors_of
 from trio_chat.irc.wire import EVENT_HOOKS, IrcEncoder
 
 if TYPE_CHECKING:
@@ -37,6 +41,8 @@ EXTENDED_JOIN = caps.register("extended-join", wire=True).name
 MULTI_PREFIX = caps.register("multi-prefix").name
 USERHOST_IN_NAMES = caps.register("userhost-in-names").name
 CAP_NOTIFY = caps.register("cap-notify").name
+EXTENDED_MONITOR = caps.register("extended-monitor").name
+ACCOUNT_NOTIFY = caps.register("account-notify", wire=True).name
 # The longest real name SETNAME takes (ISUPPORT NAMELEN).
 NAMELEN = 100
 
@@ -64,6 +70,22 @@ def sharing(session: IrcSession, rooms: Iterable[str] | None = None) -> set[Memb
     return found
 
 
+def watching(session: IrcSession) -> set[Member]:
+    """Those MONITORing the session's nick with ``extended-monitor`` (they hear its AWAY,
+    SETNAME and ACCOUNT as if they shared a channel)."""
+    watchers = monitors_of(session).watchers.get(name_key(session.nick), ())
+    return {
+        s.member
+        for s in watchers
+        if s is not session and EXTENDED_MONITOR in s.caps and s.member is not None
+    }
+
+
+def audience(session: IrcSession) -> set[Member]:
+    """Who hears of the session's AWAY, SETNAME, ACCOUNT (with the matching capability)."""
+    return sharing(session) | watching(session)
+
+
 # --- away-notify ------------------------------------------------------------------
 
 
@@ -75,7 +97,7 @@ def away_line(session: IrcSession) -> IrcMessage:
 @command("AWAY")
 async def away(session: IrcSession, message: IrcMessage) -> None:
     await queries.away(session, message)
-    tell_with(session, AWAY_NOTIFY, sharing(session), away_line(session))
+    tell_with(session, AWAY_NOTIFY, audience(session), away_line(session))
 
 
 # --- setname ----------------------------------------------------------------------
@@ -97,7 +119,7 @@ async def setname(session: IrcSession, message: IrcMessage) -> None:
     line = IrcMessage("SETNAME", (realname,), session.mask())
     if SETNAME in session.caps:
         session.send(line)
-    tell_with(session, SETNAME, sharing(session), line)
+    tell_with(session, SETNAME, audience(session), line)
 
 
 # --- extended-join, userhost-in-names ---------------------------------------------

@@ -24,6 +24,7 @@ from trio_chat.core.refusals import InvalidName, NotRegistered, WrongPassword
 from trio_chat.irc import caps, registration
 from trio_chat.irc.codec import IrcMessage
 from trio_chat.irc.dispatch import command
+from trio_chat.irc.extensions import ACCOUNT_NOTIFY, audience, tell_with
 from trio_chat.irc.sasl_plain import MECHANISMS, Continue, Credentials, Failed, PlainExchange
 
 if TYPE_CHECKING:
@@ -120,3 +121,6 @@ async def log_in(session: IrcSession, credentials: Credentials) -> None:
     mask = session.mask() if session.registered else f"{session.nick}!*@*"
     session.reply(RPL_LOGGEDIN, mask, account, f"You are now logged in as {account}")
     session.reply(RPL_SASLSUCCESS, "SASL authentication successful")
+    if session.registered:
+        line = IrcMessage("ACCOUNT", (account,), session.mask())
+        tell_with(session, ACCOUNT_NOTIFY, audience(session), line)
