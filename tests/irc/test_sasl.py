@@ -10,6 +10,7 @@ from trio_chat.irc.sasl import in_clear_from_afar
 from trio_chat.irc.sasl_plain import plain_response
 
 from ..conftest import IrcPeer, Running, running_app
+from .conftest import irc_user
 
 
 async def register_account(running: Running, name: str, password: str) -> None:
@@ -98,3 +99,13 @@ async def test_logging_in_after_registering_tells_account_notify_clients() -> No
                 await peer.send(*(f"AUTHENTICATE {c}" for c in plain_response("ana", "sesame")))
                 await peer.until(":trio-chat 903 ")
                 assert await watcher.line() == ":guest!g@127.0.0.1 ACCOUNT ana"
+
+
+async def test_account_tag_shows_who_is_logged_in() -> None:
+    async with running_app(irc_port=0) as running:
+        await register_account(running, "ana", "sesame")
+        ana = await start_sasl(running)
+        async with ana.stream, irc_user(running, "bob", "account-tag") as bob:
+            await ana.send(*(f"AUTHENTICATE {c}" for c in plain_response("ana", "sesame")))
+            await ana.send("NICK ana", "USER ana 0 * :Ana", "CAP END", "PRIVMSG bob :hi")
+            assert await bob.line() == "@account=ana :ana!ana@127.0.0.1 PRIVMSG bob :hi"

@@ -6,6 +6,7 @@
 * ``multi-prefix``: every prefix in NAMES and WHO (we have one, ``@``: nothing to add).
 * ``userhost-in-names``: NAMES shows ``nick!user@host``.
 * ``extended-monitor``: those who MONITOR a nick hear its AWAY, SETNAME and ACCOUNT too.
+* ``account-tag``: ``account=name`` on what a logged-in user says.
 * ``account-notify``: ``ACCOUNT name`` when someone logs in (SASL after registering).
 * ``cap-notify``: our capabilities never change while a client is connected, so there
   is never a ``CAP NEW``/``DEL`` to send; offered so that clients know.
@@ -28,7 +29,7 @@ from trio_chat.irc.codec import IrcMessage, format_message
 from trio_chat.irc.dispatch import command
 from trio_chat.irc.labels import BATCH, new_batch_ref, with_tags
 from trio_chat.irc.monitor import monitors_of
-from trio_chat.irc.wire import EVENT_HOOKS, IrcEncoder
+from trio_chat.irc.wire import ACCOUNT_TAG, EVENT_HOOKS, IrcEncoder
 
 if TYPE_CHECKING:
     from trio_chat.core.members import Member, Room
@@ -43,6 +44,7 @@ USERHOST_IN_NAMES = caps.register("userhost-in-names").name
 CAP_NOTIFY = caps.register("cap-notify").name
 EXTENDED_MONITOR = caps.register("extended-monitor").name
 ACCOUNT_NOTIFY = caps.register("account-notify", wire=True).name
+caps.register(ACCOUNT_TAG, wire=True)
 # The longest real name SETNAME takes (ISUPPORT NAMELEN).
 NAMELEN = 100
 

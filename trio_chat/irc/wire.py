@@ -135,6 +135,9 @@ def quit_reason(reason: Reason, detail: str = "", by: str = "") -> str:
             return departure(reason, detail, by)
 
 
+# IRCv3 account-tag (registered by extensions.py): the sender's account on what it says.
+ACCOUNT_TAG = "account-tag"
+
 # Other modules' forms of events (IRCv3: extended-join...): a hook returns the messages
 # for an event and an encoder, or None to leave it to IrcEncoder.
 EVENT_HOOKS: list[Callable[[IrcEncoder, ServerEvent], list[IrcMessage] | None]] = []
@@ -219,6 +222,8 @@ class IrcEncoder:
         tags = self.said_tags(event.time, event.id)
         if self.tags:  # message-tags: the sender's client tags too
             tags.update(event.tags)
+        if ACCOUNT_TAG in self.caps and self.people.of(event.sender).account:
+            tags["account"] = self.people.of(event.sender).account
         text = event.text
         if past and not self.times:
             text = f"[{time.strftime('%Y-%m-%d %H:%M', time.localtime(event.time))}] {text}"
