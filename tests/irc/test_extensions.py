@@ -63,7 +63,7 @@ async def test_extended_join_and_userhost_in_names() -> None:
         await ana.send("JOIN #dev")
         lines = await quiet(ana)
         assert lines[0] == ":ana!ana@127.0.0.1 JOIN #dev * :Real ana"
-        assert ":trio-chat 353 ana = #dev :ana!ana@127.0.0.1" in lines
+        assert ":trio-chat 353 ana = #dev :@ana!ana@127.0.0.1" in lines  # its creator: @
         await bob.send("JOIN #dev")
         assert await ana.line() == ":bob!bob@127.0.0.1 JOIN #dev * :Real bob"
 

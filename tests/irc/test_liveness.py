@@ -96,18 +96,18 @@ async def test_operators_kick_out_of_a_channel_and_kill(tmp_path: Path) -> None:
     secret = tmp_path / "oper.txt"
     secret.write_text("s3cret\n")
     async with running_app(irc_port=0, oper_password_file=str(secret)) as running:
+        bob = await running.connect(running.listener_of("text"))
+        await bob.register("bob")
+        await bob.send("/join dev")  # bob opens #dev: he runs it
+        await bob.until("*** Now in #dev")
         op = await running.connect_irc()
         await op.register("op")
-        await op.send("JOIN #dev", "KICK #dev op")
+        await op.send("JOIN #dev", "KICK #dev bob")
         await op.until(":trio-chat 366 ")
         assert await op.line() == ":trio-chat 482 op #dev :You're not channel operator"
         await oper_up(op)
-        bob = await running.connect(running.listener_of("text"))
-        await bob.register("bob")
-        await bob.send("/join dev")
-        assert await op.line() == ":bob!bob@trio-chat JOIN #dev"
         await op.send("NAMES #dev", "KICK #dev bob :off topic")
-        assert await op.line() == ":trio-chat 353 op = #dev :bob @op"
+        assert await op.line() == ":trio-chat 353 op = #dev :@bob @op"
         await op.line()
         assert await op.line() == ":op!op@127.0.0.1 KICK #dev bob :off topic"
         assert (await bob.until("*** bob was put out of #dev"))[-1] == (

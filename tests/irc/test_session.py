@@ -26,7 +26,7 @@ async def test_registration_burst_ends_with_the_motd_numeric(irc: IrcConnector) 
     assert "251" in numerics
     assert "255" in numerics
     isupport = " ".join(line for line in lines if " 005 " in line)
-    for token in ("CASEMAPPING=rfc8265", "CHANTYPES=#", "NICKLEN=32", "PREFIX=(o)@", "UTF8ONLY"):
+    for token in ("CASEMAPPING=rfc8265", "CHANTYPES=#", "NICKLEN=32", "PREFIX=(ov)@+", "UTF8ONLY"):
         assert token in isupport
 
 
@@ -131,6 +131,7 @@ async def test_topic_names_and_list(connector: MemoryConnector, irc: IrcConnecto
     assert await ana.line() == ":trio-chat 331 ana #dev :No topic is set"
     assert await ana.line() == ":ana!ana@localhost TOPIC #dev :shipping friday"
     assert await ana.line() == ":trio-chat 332 ana #dev :shipping friday"
+    assert (await ana.line()).startswith(":trio-chat 333 ana #dev ana :17")
     await connector.join("bob")
     await ana.send("NAMES #lobby", "LIST")
     assert await ana.line() == ":trio-chat 353 ana = #lobby :bob"
@@ -225,17 +226,30 @@ async def test_whowas_remembers_irc_users(irc: IrcConnector) -> None:
 async def test_modes_are_answered(irc: IrcConnector) -> None:
     ana = await irc.join("ana")
     await joined(ana, "#dev")
-    await irc.join("bob")
+    bob = await irc.join("bob")
     await ana.send("MODE ana", "MODE ana +i", "MODE ana", "MODE bob", "MODE #dev", "MODE #dev b")
     assert await ana.line() == ":trio-chat 221 ana :+"
     assert await ana.line() == ":ana!ana@localhost MODE ana :+i"
     assert await ana.line() == ":trio-chat 221 ana :+i"
     assert await ana.line() == ":trio-chat 502 ana :Can't change mode for other users"
     assert await ana.line() == ":trio-chat 324 ana #dev :+n"
+    assert (await ana.line()).startswith(":trio-chat 329 ana #dev :17")
     assert await ana.line() == ":trio-chat 368 ana #dev :End of channel ban list"
-    await ana.send("MODE #dev +m", "MODE #nope")
-    assert await ana.line() == ":trio-chat 482 ana #dev :You're not channel operator"
+    await ana.send("MODE #dev +mk-x sesame", "MODE #nope", "MODE #dev")
+    assert await ana.line() == ":trio-chat 472 ana x :is unknown mode char to me"
+    assert await ana.line() == ":ana!ana@localhost MODE #dev +mk :sesame"
     assert await ana.line() == ":trio-chat 403 ana #nope :No such channel"
+    assert await ana.line() == ":trio-chat 324 ana #dev +nmk :sesame"
+    await ana.line()  # 329
+    await bob.send("MODE #dev -m", "JOIN #dev", "JOIN #dev sesame", "PRIVMSG #dev :hi")
+    assert await bob.line() == ":trio-chat 482 bob #dev :You're not channel operator"
+    assert await bob.line() == ":trio-chat 475 bob #dev :Cannot join channel (+k)"
+    await bob.until(":trio-chat 366 bob #dev ")
+    assert await bob.line() == ":trio-chat 404 bob #dev :Cannot send to channel (+m)"
+    await ana.send("MODE #dev +v bob")
+    assert await bob.line() == ":ana!ana@localhost MODE #dev +v :bob"
+    await bob.send("PRIVMSG #dev :now I may")
+    assert (await ana.until(":bob!bob@localhost PRIVMSG"))[-1].endswith(" :now I may")
 
 
 # --- the server's own -------------------------------------------------------------------

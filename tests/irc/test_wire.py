@@ -12,7 +12,8 @@ def test_members_with_the_same_wire_capabilities_share_one_encoder() -> None:
     plain = wire.encoder(set())
     assert wire.encoder({"echo-message"}) is plain  # not a wire capability
     timed = wire.encoder({"server-time", "echo-message"})
-    assert timed is wire.encoder(["server-time"]) and timed is not plain
+    assert timed is wire.encoder(["server-time"])
+    assert timed is not plain
 
 
 def test_events_as_irc_lines() -> None:

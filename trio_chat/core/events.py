@@ -142,6 +142,29 @@ class KickedOut:
 
 
 @dataclass(frozen=True, slots=True)
+class RoomChanged:
+    """A room's operator changed its rules: ``changes`` are (setting, on, value).
+
+    Settings: ``op`` and ``voice`` (value: a name), ``ban`` (a mask), ``key``,
+    ``limit`` (the value), ``topic-locked``, ``moderated``, ``invite-only``,
+    ``secret`` (no value).
+    """
+
+    room: str
+    by: str
+    changes: tuple[tuple[str, bool, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Invited:
+    """To ``name``: ``by`` invites them into ``room``."""
+
+    room: str
+    by: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class Quit:
     """Someone left the server: one event per observer, whatever rooms they shared."""
 
@@ -232,6 +255,8 @@ ServerEvent = (
     | Joined
     | Parted
     | KickedOut
+    | RoomChanged
+    | Invited
     | Quit
     | Dismissed
     | Moderated

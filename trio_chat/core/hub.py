@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable, Iterable, Mapping
 
 import trio
@@ -198,9 +199,12 @@ class Hub:
         """
         if not self.is_member(member):
             raise NoSuchMember(member.name)
-        target = self._rooms.get(self._name_key(room)) or self._open_room(room)
+        found = self._rooms.get(self._name_key(room))
+        target = found or self._open_room(room)
         if target.name in member.rooms:
             return target
+        if found is None and self._name_key(target.name) not in self._home:
+            target.ops.add(member)  # who opens a room runs it
         # In first: the broadcast may evict the room's last other member, and
         # a room with a member in it is never removed under us.
         target.members[self._name_key(member.name)] = member
@@ -267,6 +271,7 @@ class Hub:
         if target is None:
             raise NoSuchRoom(room)
         target.topic = topic
+        target.topic_by, target.topic_time = member.name, time.time()
         self._topics.set(key, topic)
         if self._recorder is not None:
             self._recorder.record_topic(target.name, topic)
@@ -282,6 +287,8 @@ class Hub:
     def _remove_from(self, member: Member, room: Room) -> None:
         del room.members[self._name_key(member.name)]
         member.rooms.discard(room.name)
+        room.ops.discard(member)
+        room.voiced.discard(member)
         if not room.members and self._name_key(room.name) not in self._home:
             del self._rooms[self._name_key(room.name)]
 
@@ -396,8 +403,10 @@ class Hub:
 
     def _room_of(self, member: Member, room: str) -> Room:
         target = self._rooms.get(self._name_key(room))
-        if target is None or target.name not in member.rooms or not self.is_member(member):
+        if target is None or not self.is_member(member):
             raise NotInRoom(room)
+        if target.name not in member.rooms and not target.settings.outside:
+            raise NotInRoom(room)  # a room hears only its members, unless it is open
         return target
 
     def _speak(self, member: Member, event: Message | Action) -> None:

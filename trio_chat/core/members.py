@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -98,6 +99,40 @@ class Room:
     # In a big room, who came and went since the last summary.
     arrived: list[str] = field(default_factory=list)
     departed: list[str] = field(default_factory=list)
+    # Who runs the room (the first in, and whom they named), and who may speak
+    # when it is moderated; the room's own rules (core/roomrules.py).
+    # When it was opened, and who set its topic when (this run only; Unix seconds).
+    created: float = field(default_factory=time.time)
+    topic_by: str = ""
+    topic_time: float = 0.0
+    ops: set[Member] = field(default_factory=set)
+    voiced: set[Member] = field(default_factory=set)
+    settings: RoomSettings = field(default_factory=lambda: RoomSettings())
+
+
+@dataclass(frozen=True, slots=True)
+class RoomBan:
+    """A ban from one room: ``mask`` is ``name!*@address`` with ``*`` and ``?`` wildcards."""
+
+    mask: str
+    by: str
+    time: float
+
+
+@dataclass(eq=False, slots=True)
+class RoomSettings:
+    """A room's own rules, set by its operators."""
+
+    topic_locked: bool = False  # only operators set the topic
+    moderated: bool = False  # only operators and the voiced speak
+    invite_only: bool = False  # only the invited enter
+    secret: bool = False  # not listed for those outside
+    outside: bool = False  # hears from non-members too (IRC -n)
+    key: str = ""  # the word needed to enter ("": none)
+    limit: int = 0  # the most members (0: no limit)
+    bans: list[RoomBan] = field(default_factory=list)
+    # Keys of the names invited in (until they enter).
+    invited: set[str] = field(default_factory=set)
 
 
 def log_departure(

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from trio_chat.core import roomrules
 from trio_chat.core.accounts import AccountError, BanEntry, Guard, ban_target, covers_peer
 from trio_chat.core.events import KickedOut, ModAction, Moderated, Reason
 from trio_chat.core.hub import Hub
@@ -199,12 +200,14 @@ class Moderation:
             NotOperator, NoSuchRoom, NotInRoom (the operator's, or ``name``'s:
             ``NotInRoom.room`` is then the name), NoSuchMember.
         """
-        op = self._operator(client)
+        op = client.acting()
         found = self.hub.room(room)
         if found is None:
             raise NoSuchRoom(room)
-        if found.name not in op.rooms:
+        if found.name not in op.rooms and not op.operator:
             raise NotInRoom(found.name)
+        if not roomrules.runs(found, op):
+            raise NotOperator
         target = self._online(name)
         if found.name not in target.rooms:
             raise NotInRoom(target.name)

@@ -195,3 +195,64 @@ class TooManyNewConnections(Refused):
     """The address opened ``per_minute`` new connections within the last minute."""
 
     per_minute: int
+
+
+# --- a room's own rules (core/roomrules.py) --------------------------------------------------
+
+
+@dataclass
+class NotRoomOperator(Refused):
+    """Only the room's operators (or the server's) may do that in ``room``."""
+
+    room: str
+
+
+@dataclass
+class InviteOnly(Refused):
+    """``room`` is for the invited only."""
+
+    room: str
+
+
+@dataclass
+class BadRoomKey(Refused):
+    """``room`` needs its key (and this was not it)."""
+
+    room: str
+
+
+@dataclass
+class RoomFull(Refused):
+    """``room`` has as many members as its limit."""
+
+    room: str
+
+
+@dataclass
+class BannedFromRoom(Refused):
+    """A ban of ``room`` covers this member."""
+
+    room: str
+
+
+@dataclass
+class CannotSpeak(Refused):
+    """``room`` is moderated: only its operators and the voiced speak."""
+
+    room: str
+
+
+@dataclass
+class BadSetting(Refused):
+    """A room setting's value that cannot be (a key with a space, an empty one)."""
+
+    setting: str
+    value: str
+
+
+@dataclass
+class AlreadyInRoom(Refused):
+    """``name`` is in ``room`` already (an invitation)."""
+
+    name: str
+    room: str

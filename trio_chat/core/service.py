@@ -27,14 +27,17 @@ import logging
 
 import trio
 
+from trio_chat.core import roomrules
 from trio_chat.core.accounts import Guard
 from trio_chat.core.clients import Arrival, Client, Password
 from trio_chat.core.events import (
     Action,
     ClientTags,
+    Invited,
     Message,
     Private,
     Reason,
+    RoomChanged,
     ServerEvent,
     TopicChanged,
 )
@@ -51,6 +54,7 @@ from trio_chat.core.names import (
 )
 from trio_chat.core.outbox import Outbox
 from trio_chat.core.refusals import (
+    AlreadyInRoom,
     Banned,
     InvalidName,
     Muted,
@@ -61,6 +65,7 @@ from trio_chat.core.refusals import (
     NoSuchRoom,
     NotInRoom,
     NotRegistered,
+    NotRoomOperator,
     PasswordNeeded,
     TooLong,
     WrongPassword,
@@ -352,20 +357,64 @@ class ChatService:
 
     # --- rooms -----------------------------------------------------------------
 
-    async def enter(self, client: Client, raw: str) -> Arrival:
+    async def enter(self, client: Client, raw: str, key: str = "") -> Arrival:
         """Enter room ``raw`` (created if needed), with its latest history.
 
         Raises:
             InvalidName: not a valid room name.
+            InviteOnly, BadRoomKey, RoomFull, BannedFromRoom: the room's rules.
         """
         member = client.acting()
         room = valid_room(raw)
         current = self.hub.room(room)
         if current is not None and current.name in member.rooms:
             return Arrival(current, [], already=True)
+        if current is not None:
+            roomrules.check_entry(current, member, key)
         entries = await self._recent(room)
         # From here on nothing awaits: the read and the entry are one step.
-        return Arrival(self.hub.enter(member, room), entries)
+        current = self.hub.room(room)
+        if current is not None:
+            roomrules.check_entry(current, member, key)
+        entered = self.hub.enter(member, room)
+        entered.settings.invited.discard(name_key(member.name))
+        return Arrival(entered, entries)
+
+    def change_room(
+        self, client: Client, room: str, changes: list[roomrules.Change]
+    ) -> list[roomrules.Change]:
+        """An operator changes ``room``'s rules; the room hears what changed.
+
+        Raises NoSuchRoom, NotRoomOperator, NotInRoom (see roomrules.apply).
+        """
+        member = client.acting()
+        found = self.room(room)
+        done: list[roomrules.Change] = []
+        try:
+            done = roomrules.apply(found, member, changes)
+        finally:
+            if done:
+                self.hub.broadcast(found.name, RoomChanged(found.name, member.name, tuple(done)))
+        return done
+
+    def invite(self, client: Client, room: str, name: str) -> str:
+        """Invite ``name`` into ``room`` (they are told); returns their name as shown.
+
+        Raises NoSuchMember, NoSuchRoom, NotInRoom, NotRoomOperator (an
+        invitation-only room), AlreadyInRoom.
+        """
+        member = client.acting()
+        target = self.member(name)
+        found = self.room(room)
+        if found.name not in member.rooms:
+            raise NotInRoom(found.name)
+        if found.settings.invite_only and not roomrules.runs(found, member):
+            raise NotRoomOperator(found.name)
+        if found.name in target.rooms:
+            raise AlreadyInRoom(target.name, found.name)
+        found.settings.invited.add(name_key(target.name))
+        self.hub.deliver(target, Invited(found.name, member.name, target.name))
+        return target.name
 
     def part(self, client: Client, room: str, detail: str = "") -> None:
         """Leave one room (staying online). Raises :class:`NotInRoom`."""
@@ -384,6 +433,7 @@ class ChatService:
         found = self.hub.room(room)
         if found is None or found.name not in member.rooms:
             raise NotInRoom(room)
+        roomrules.check_topic(found, member)
         topic = clean_text(topic).strip()
         if len(topic) > MAX_TOPIC_CHARS:
             raise TooLong(MAX_TOPIC_CHARS, "characters")
@@ -422,11 +472,12 @@ class ChatService:
     ) -> Message:
         """Say ``text`` in ``room`` (as a notice; with client tags). Raises Muted, NotInRoom
         (nothing said or recorded)."""
-        return self.hub.say(self._speaker(client), room, said(text), notice=notice, tags=tags)
+        speaker = self._in_room(client, room)
+        return self.hub.say(speaker, room, said(text), notice=notice, tags=tags)
 
     def act(self, client: Client, room: str, text: str, *, tags: ClientTags = ()) -> Action:
         """A ``/me`` action in ``room``. Raises Muted, NotInRoom."""
-        return self.hub.act(self._speaker(client), room, said(text), tags=tags)
+        return self.hub.act(self._in_room(client, room), room, said(text), tags=tags)
 
     def private(
         self, client: Client, target: str, text: str, *, notice: bool = False, tags: ClientTags = ()
@@ -442,6 +493,14 @@ class ChatService:
         service took it (IRCv3 echo-message; the text client's ``/echo on``).
         """
         client.acting().echo = on
+
+    def _in_room(self, client: Client, room: str) -> Member:
+        """The member, who may speak in ``room`` (not muted, not silenced by moderation)."""
+        member = self._speaker(client)
+        found = self.hub.room(room)
+        if found is not None and found.name in member.rooms:
+            roomrules.check_speech(found, member)
+        return member
 
     def _speaker(self, client: Client) -> Member:
         member = client.acting()

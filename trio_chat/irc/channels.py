@@ -13,7 +13,18 @@ from typing import TYPE_CHECKING
 from trio_chat.core.events import Joined, Parted, Past
 from trio_chat.core.members import Member, Room
 from trio_chat.core.names import name_key
-from trio_chat.core.refusals import InvalidName, NoSuchRoom, NotInRoom, TooLong
+from trio_chat.core.refusals import (
+    BadRoomKey,
+    BannedFromRoom,
+    InvalidName,
+    InviteOnly,
+    NoSuchRoom,
+    NotInRoom,
+    NotRoomOperator,
+    RoomFull,
+    TooLong,
+)
+from trio_chat.core.roomrules import runs
 from trio_chat.irc import numerics as n
 from trio_chat.irc.codec import IrcMessage
 from trio_chat.irc.dispatch import command
@@ -36,25 +47,38 @@ async def join(session: IrcSession, message: IrcMessage) -> None:
         for room in sorted(session.client.named().rooms):
             part_one(session, room, "Left all channels")
         return
-    for channel in targets(message.params[0]):
-        await join_one(session, channel)
+    keys = targets(message.params[1]) if len(message.params) > 1 else []
+    for index, channel in enumerate(targets(message.params[0])):
+        await join_one(session, channel, keys[index] if index < len(keys) else "")
 
 
-async def join_one(session: IrcSession, channel: str) -> None:
+async def join_one(session: IrcSession, channel: str, key: str = "") -> None:
     if not channel.startswith("#"):
         session.reply(n.ERR_NOSUCHCHANNEL, channel, "No such channel")
         return
     try:
-        arrival = await session.service.enter(session.client, channel)
+        arrival = await session.service.enter(session.client, channel, key)
     except InvalidName:
         session.reply(n.ERR_NOSUCHCHANNEL, channel, "Invalid channel name")
+        return
+    except InviteOnly:
+        session.reply(n.ERR_INVITEONLYCHAN, channel, "Cannot join channel (+i)")
+        return
+    except BadRoomKey:
+        session.reply(n.ERR_BADCHANNELKEY, channel, "Cannot join channel (+k)")
+        return
+    except RoomFull:
+        session.reply(n.ERR_CHANNELISFULL, channel, "Cannot join channel (+l)")
+        return
+    except BannedFromRoom:
+        session.reply(n.ERR_BANNEDFROMCHAN, channel, "Cannot join channel (+b)")
         return
     if arrival.already:
         return
     room = arrival.room
     session.event(Joined(session.nick, room.name))
     if room.topic:
-        session.reply(n.RPL_TOPIC, room.name, room.topic)
+        topic_replies(session, room)
     names(session, room)
     session.flush()
     (AFTER_JOIN or replay)(session, room, arrival.entries)
@@ -64,6 +88,27 @@ def replay(session: IrcSession, room: Room, entries: list[Entry]) -> None:
     """A room's recent history, as its members heard it."""
     for entry in entries:
         session.event(Past(entry.event))
+
+
+def topic_replies(session: IrcSession, room: Room) -> None:
+    """332, and 333 (who set it, when) if this run knows."""
+    session.reply(n.RPL_TOPIC, room.name, room.topic)
+    if room.topic_by:
+        session.reply(n.RPL_TOPICWHOTIME, room.name, room.topic_by, str(int(room.topic_time)))
+
+
+def prefix(room: Room, member: Member, *, every: bool = False) -> str:
+    """``@`` for the room's (or the server's) operators, ``+`` for the voiced (both: ``every``)."""
+    shown = "@" if runs(room, member) else ""
+    if member in room.voiced and (every or not shown):
+        shown += "+"
+    return shown
+
+
+def visible(session: IrcSession, room: Room) -> bool:
+    """Whether the asker may see who is in ``room`` (a secret room: its members only)."""
+    member = session.client.named()
+    return not room.settings.secret or room.name in member.rooms or member.operator
 
 
 # What follows a join instead of :func:`replay` (set by IRCv3's module: the history as a
@@ -83,23 +128,22 @@ def name_shown(session: IrcSession, name: str) -> str:
     return name
 
 
-def prefix(member: Member) -> str:
-    return "@" if member.operator else ""
-
-
 def names(session: IrcSession, room: Room) -> None:
     """353 lines and 366 for ``room``."""
     line: list[str] = []
     size = 0
-    for member in sorted(room.members.values(), key=lambda m: name_key(m.name)):
-        shown = prefix(member) + name_shown(session, member.name)
+    symbol = "@" if room.settings.secret else "="
+    every = "multi-prefix" in session.caps
+    shown_members = room.members.values() if visible(session, room) else ()
+    for member in sorted(shown_members, key=lambda m: name_key(m.name)):
+        shown = prefix(room, member, every=every) + name_shown(session, member.name)
         if line and size + len(shown.encode()) > NAMES_BYTES:
-            session.reply(n.RPL_NAMREPLY, "=", room.name, " ".join(line))
+            session.reply(n.RPL_NAMREPLY, symbol, room.name, " ".join(line))
             line, size = [], 0
         line.append(shown)
         size += len(shown.encode()) + 1
     if line:
-        session.reply(n.RPL_NAMREPLY, "=", room.name, " ".join(line))
+        session.reply(n.RPL_NAMREPLY, symbol, room.name, " ".join(line))
     session.reply(n.RPL_ENDOFNAMES, room.name, "End of /NAMES list")
 
 
@@ -147,7 +191,7 @@ async def topic(session: IrcSession, message: IrcMessage) -> None:
         return
     if len(message.params) == 1:
         if room.topic:
-            session.reply(n.RPL_TOPIC, room.name, room.topic)
+            topic_replies(session, room)
         else:
             session.reply(n.RPL_NOTOPIC, room.name, "No topic is set")
         return
@@ -156,6 +200,8 @@ async def topic(session: IrcSession, message: IrcMessage) -> None:
         session.service.set_topic(session.client, room.name, message.params[1])
     except NotInRoom:
         session.reply(n.ERR_NOTONCHANNEL, room.name, "You're not on that channel")
+    except NotRoomOperator:
+        session.reply(n.ERR_CHANOPRIVSNEEDED, room.name, "You're not channel operator")
     except TooLong as exc:
         session.reply(n.ERR_INPUTTOOLONG, f"Topic too long (max {exc.limit} {exc.unit})")
 
@@ -166,6 +212,8 @@ async def list_command(session: IrcSession, message: IrcMessage) -> None:
     session.reply(n.RPL_LISTSTART, "Channel", "Users  Name")
     for room in session.service.rooms():
         if not room.members or (wanted is not None and name_key(room.name) not in wanted):
+            continue
+        if not visible(session, room):
             continue
         session.reply(n.RPL_LIST, room.name, str(len(room.members)), room.topic)
     session.reply(n.RPL_LISTEND, "End of /LIST")

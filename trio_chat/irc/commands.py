@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from trio_chat.irc import (  # labels...chathistory: IRCv3 (ircv3's)
     channels,
+    chanops,
     chathistory,
     extensions,
     labels,
@@ -25,6 +26,7 @@ MODULES = (
     registration,
     server_info,
     channels,
+    chanops,
     messaging,
     queries,
     operators,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from trio_chat.core.events import ClientTags
 from trio_chat.core.names import name_key
-from trio_chat.core.refusals import Muted, NoSuchMember, NotInRoom, TooLong
+from trio_chat.core.refusals import CannotSpeak, Muted, NoSuchMember, NotInRoom, TooLong
 from trio_chat.irc import numerics as n
 from trio_chat.irc.codec import MAX_LINE_BYTES, IrcMessage
 from trio_chat.irc.dispatch import command
@@ -100,6 +100,9 @@ def say_one(
     except NoSuchMember:
         if not quiet:
             session.reply(n.ERR_NOSUCHNICK, target, "No such nick/channel")
+    except CannotSpeak:
+        if not quiet:
+            session.reply(n.ERR_CANNOTSENDTOCHAN, target, "Cannot send to channel (+m)")
     except Muted:
         if not quiet:
             session.reply(n.ERR_CANNOTSENDTOCHAN, target, "You are muted")

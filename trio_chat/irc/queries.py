@@ -16,6 +16,8 @@ from trio_chat.core.members import Member
 from trio_chat.core.names import name_key
 from trio_chat.core.refusals import NoSuchMember, NoSuchRoom
 from trio_chat.irc import numerics as n
+from trio_chat.irc.channels import prefix, visible
+from trio_chat.irc.chanops import channel_mode
 from trio_chat.irc.codec import IrcMessage
 from trio_chat.irc.dispatch import command
 
@@ -34,8 +36,12 @@ def _find(session: IrcSession, nick: str) -> Member | None:
 
 
 def _channels(session: IrcSession, member: Member) -> str:
-    prefix = "@" if member.operator else ""
-    return " ".join(prefix + room for room in sorted(member.rooms, key=name_key))
+    shown = []
+    for name in sorted(member.rooms, key=name_key):
+        room = session.service.room(name)
+        if visible(session, room):
+            shown.append(prefix(room, member, every="multi-prefix" in session.caps) + name)
+    return " ".join(shown)
 
 
 @command("WHO")
@@ -47,15 +53,27 @@ async def who(session: IrcSession, message: IrcMessage) -> None:
         except NoSuchRoom:
             session.reply(n.RPL_ENDOFWHO, mask, "End of WHO list")
             return
-        for member in sorted(room.members.values(), key=lambda m: name_key(m.name)):
-            who_reply(session, room.name, member)
+        members = room.members.values() if visible(session, room) else ()
+        for member in sorted(members, key=lambda m: name_key(m.name)):
+            who_reply(session, room.name, member, prefix(room, member))
     else:
         pattern = name_key(mask)
         names = [name for name in session.service.members() if fnmatchcase(name_key(name), pattern)]
         found = [m for name in names if (m := _find(session, name)) is not None]
+        if any(char in mask for char in "*?"):
+            found = [m for m in found if _listed(session, m)]
         for member in found[:WHO_MOST]:
-            who_reply(session, _shared(session, member), member)
+            channel = _shared(session, member)
+            status = prefix(session.service.room(channel), member) if channel != "*" else ""
+            who_reply(session, channel, member, status)
     session.reply(n.RPL_ENDOFWHO, mask, "End of WHO list")
+
+
+def _listed(session: IrcSession, member: Member) -> bool:
+    """Whether a WHO mask lists ``member``: not if invisible (+i) and sharing no room."""
+    own = session.client.named()
+    invisible = session.wire.people.of(member.name).invisible
+    return not invisible or member is own or bool(member.rooms & own.rooms)
 
 
 def _shared(session: IrcSession, member: Member) -> str:
@@ -64,9 +82,9 @@ def _shared(session: IrcSession, member: Member) -> str:
     return next(iter(sorted(member.rooms & own)), "*")
 
 
-def who_reply(session: IrcSession, channel: str, member: Member) -> None:
+def who_reply(session: IrcSession, channel: str, member: Member, status: str = "") -> None:
     person = session.wire.people.of(member.name)
-    flags = ("G" if member.away else "H") + ("*@" if member.operator else "")
+    flags = ("G" if member.away else "H") + ("*" if member.operator else "") + status
     session.reply(
         n.RPL_WHOREPLY,
         channel,
@@ -162,28 +180,6 @@ async def mode(session: IrcSession, message: IrcMessage) -> None:
         user_mode(session, target, message.params[1:])
 
 
-def channel_mode(session: IrcSession, channel: str, args: tuple[str, ...]) -> None:
-    try:
-        room = session.service.room(channel)
-    except NoSuchRoom:
-        session.reply(n.ERR_NOSUCHCHANNEL, channel, "No such channel")
-        return
-    if not args:
-        session.reply(n.RPL_CHANNELMODEIS, room.name, "+n")
-        return
-    changes = args[0]
-    if changes.lstrip("+") == "b" and len(args) == 1:
-        session.reply(n.RPL_ENDOFBANLIST, room.name, "End of channel ban list")
-        return
-    if not session.client.named().operator:
-        session.reply(n.ERR_CHANOPRIVSNEEDED, room.name, "You're not channel operator")
-        return
-    for char in changes:
-        if char not in "+-n":
-            session.reply(n.ERR_UNKNOWNMODE, char, "is unknown mode char to me")
-            return
-
-
 def user_mode(session: IrcSession, nick: str, args: tuple[str, ...]) -> None:
     member = session.client.named()
     if _find(session, nick) is None:
@@ -215,6 +211,8 @@ def apply_user_modes(session: IrcSession, changes: str) -> str:
             if (char in session.modes) != adding:
                 session.modes.symmetric_difference_update(char)
                 done += ("+" if adding else "-") + char
+                if session.person is not None:
+                    session.person.invisible = adding
         elif char != "o":
             unknown = True
     if unknown:

@@ -15,12 +15,13 @@ from trio_chat.core.names import CASEMAPPING, CHANNELLEN, CHANTYPES, MAX_TOPIC_C
 from trio_chat.irc import numerics as n
 from trio_chat.irc.codec import IrcMessage
 from trio_chat.irc.dispatch import COMMANDS, command
+from trio_chat.irc.modes import CHANMODES, PREFIX
 
 if TYPE_CHECKING:
     from trio_chat.irc.session import IrcSession
 
 USER_MODES = "io"
-CHANNEL_MODES = "n"
+CHANNEL_MODES = "biklmnostv"
 TOKENS_PER_LINE = 13
 # ISUPPORT tokens other modules add (token -> value, "" for none), e.g. IRCv3's MONITOR.
 ISUPPORT_EXTRA: dict[str, str] = {}
@@ -38,16 +39,16 @@ def _own(session: IrcSession) -> list[str]:
         f"AWAYLEN={MAX_TOPIC_CHARS}",
         f"CASEMAPPING={CASEMAPPING}",
         f"CHANLIMIT={CHANTYPES}:",
-        "CHANMODES=,,,n",
+        f"CHANMODES={CHANMODES}",
         f"CHANNELLEN={CHANNELLEN}",
         f"CHANTYPES={CHANTYPES}",
         "ELIST=",
         f"KICKLEN={MAX_TOPIC_CHARS}",
         "MAXTARGETS=4",
-        "MODES=1",
+        "MODES=4",
         f"NETWORK={settings.network}",
         f"NICKLEN={NICKLEN}",
-        "PREFIX=(o)@",
+        f"PREFIX={PREFIX}",
         "SAFELIST",
         "TARGMAX=JOIN:,KICK:1,NAMES:1,NOTICE:4,PART:,PRIVMSG:4,WHOIS:1",
         f"TOPICLEN={MAX_TOPIC_CHARS}",

@@ -30,6 +30,7 @@ from trio_chat.core.events import (
     Dismissed,
     Echo,
     Error,
+    Invited,
     Joined,
     KickedOut,
     Message,
@@ -43,6 +44,7 @@ from trio_chat.core.events import (
     Reason,
     Renamed,
     Reply,
+    RoomChanged,
     ServerEvent,
     TopicChanged,
     departure,
@@ -50,6 +52,7 @@ from trio_chat.core.events import (
 from trio_chat.core.names import name_key
 from trio_chat.irc.caps import MESSAGE_TAGS, SERVER_TIME, wire_caps
 from trio_chat.irc.codec import IrcMessage, encode, fit_text
+from trio_chat.irc.modes import mode_line
 
 # The host of users of the other doors (text, web), in their nick!name@host.
 OTHER_HOST = "trio-chat"
@@ -67,6 +70,8 @@ class Person:
     irc: bool = True
     # The account logged in to (IRCv3 account-notify, extended-join), "" if none.
     account: str = ""
+    # User mode +i: not listed by a WHO mask to those who share no room with them.
+    invisible: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +193,10 @@ class IrcEncoder:
             case Parted(name, room, detail):
                 params = (room, detail) if detail else (room,)
                 return [IrcMessage("PART", params, self.people.mask(name))]
+            case RoomChanged(room, by, changes):
+                return [IrcMessage("MODE", (room, *mode_line(changes)), self.people.mask(by))]
+            case Invited(room, by, name):
+                return [IrcMessage("INVITE", (name, room), self.people.mask(by))]
             case KickedOut(name, room, by, detail):
                 kick = (room, name, detail or by)
                 return [IrcMessage("KICK", kick, self.people.mask(by))]

@@ -34,6 +34,7 @@ from trio_chat.core.events import (
     Dismissed,
     Echo,
     Error,
+    Invited,
     Joined,
     KickedOut,
     Message,
@@ -44,6 +45,7 @@ from trio_chat.core.events import (
     Private,
     Renamed,
     Reply,
+    RoomChanged,
     ServerEvent,
     TopicChanged,
 )
@@ -171,6 +173,11 @@ def format_event(event: ServerEvent) -> str:
             return f"*** {name} joined"
         case Parted(name, _, detail):
             return f"*** {name} left ({detail})" if detail else f"*** {name} left"
+        case RoomChanged(room, by, changes):
+            done = (f"{'+' if on else '-'}{what} {value}".strip() for what, on, value in changes)
+            return f"*** {by} changed {room}: {', '.join(done)}"
+        case Invited(room, by, _):
+            return f"*** {by} invites you to {room} (/join {room})"
         case KickedOut(name, room, by, detail):
             why = f": {detail}" if detail else ""
             return f"*** {name} was put out of {room} by {by}{why}"

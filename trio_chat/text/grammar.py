@@ -351,7 +351,7 @@ def parse_duration(text: str) -> int | None:
 def _history(rest: str) -> HistoryRequest | Invalid:
     if not rest:
         return HistoryRequest(HISTORY_PAGE)
-    if not rest.isdecimal() or not 1 <= int(rest) <= HISTORY_MAX:
+    if not rest.isdecimal() or len(rest) > 9 or not 1 <= int(rest) <= HISTORY_MAX:
         return Invalid(f"usage: /history [N], N from 1 to {HISTORY_MAX}")
     return HistoryRequest(int(rest))
 
