@@ -146,3 +146,22 @@ async def test_whox_answers_the_fields_asked_in_their_order() -> None:
 async def _isupport(peer: IrcPeer) -> list[str]:
     await peer.send("VERSION")
     return [line for line in await quiet(peer) if " 005 " in line]
+
+
+async def test_bot_mode_tags_the_bots_messages_and_shows_in_whois_and_who() -> None:
+    async with (
+        running_app(irc_port=0) as running,
+        irc_user(running, "botty") as botty,
+        irc_user(running, "ana", "message-tags") as ana,
+    ):
+        await botty.send("MODE botty +B")
+        assert await botty.line() == ":botty!botty@127.0.0.1 MODE botty :+B"
+        await botty.send("PRIVMSG ana :beep")
+        assert ";bot :botty!botty@127.0.0.1 PRIVMSG ana :beep" in await ana.line()
+        await ana.send("WHOIS botty", "WHO botty")
+        lines = await quiet(ana)
+        assert ":trio-chat 335 ana botty :is a bot" in lines
+        assert any(
+            line.startswith(":trio-chat 352 ana * botty ") and " HB " in line for line in lines
+        )
+        assert "BOT=B" in " ".join(await _isupport(ana))

@@ -6,6 +6,7 @@ A new module of commands (IRCv3's) is imported here too.
 from __future__ import annotations
 
 from trio_chat.irc import (  # labels...chathistory: IRCv3 (ircv3's)
+    bot,
     channels,
     chanops,
     chathistory,
@@ -37,4 +38,5 @@ MODULES = (
     whox,
     sasl,
     chathistory,
+    bot,
 )

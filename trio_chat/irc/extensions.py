@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from trio_chat.core.events import Joined, Past, Reply, ServerEvent
 from trio_chat.core.names import name_key
-from trio_chat.irc import caps, channels, queries
+from trio_chat.irc import caps, channels, queries, server_info
 from trio_chat.irc.codec import IrcMessage, format_message
 from trio_chat.irc.dispatch import command
 from trio_chat.irc.labels import BATCH, new_batch_ref, with_tags
@@ -158,6 +158,9 @@ def after_join(session: IrcSession, room: Room, entries: list[Entry]) -> None:
     lines.append(format_message(IrcMessage("BATCH", (f"-{ref}",), server)))
     session.event(Reply(tuple(lines)))
 
+
+# HELPOP: HELP's other name (some clients and irctest use it).
+command("HELPOP")(server_info.help_command)
 
 EVENT_HOOKS.append(extended_join)
 channels.NAMES_FORMS.append(userhost)

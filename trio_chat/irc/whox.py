@@ -4,7 +4,8 @@ The fields, always in this order whatever the order asked: ``t`` the token,
 ``c`` channel, ``u`` username, ``i`` IP, ``h`` host, ``s`` server, ``n`` nick,
 ``f`` flags, ``d`` hops, ``l`` idle seconds, ``a`` account (``0``: none),
 ``o`` op level, ``r`` real name. Who is listed, and with which flags, is
-plain WHO's answer (:mod:`.queries`): this module rewrites its 352 lines.
+plain WHO's answer (:mod:`.queries`): this module rewrites its 352 lines (and adds
+bot mode's ``B`` to the flags of bots, for plain WHO too).
 """
 
 from __future__ import annotations
@@ -52,10 +53,8 @@ def whox_fields(row: tuple[str, ...], fields: str, token: str, account: str) -> 
 
 @command("WHO")
 async def who(session: IrcSession, message: IrcMessage) -> None:
-    if len(message.params) < 2 or not message.params[1].startswith("%"):
-        await queries.who(session, message)
-        return
-    fields, _, token = message.params[1][1:].partition(",")
+    whox = len(message.params) > 1 and message.params[1].startswith("%")
+    fields, _, token = message.params[1][1:].partition(",") if whox else ("", "", "")
     token = token[:TOKEN_CHARS] if token.isdigit() else "0"
     earlier = session.take_replies()
     await queries.who(session, IrcMessage("WHO", message.params[:1], message.source))
@@ -67,6 +66,11 @@ async def who(session: IrcSession, message: IrcMessage) -> None:
         if isinstance(reply, BadMessage) or reply.command != n.RPL_WHOREPLY:
             session.send_line(line)
             continue
-        account = session.wire.people.of(reply.params[5]).account
-        params = whox_fields(reply.params, fields, token, account)
-        session.reply(RPL_WHOSPCRPL, *params)
+        person = session.wire.people.of(reply.params[5])
+        row = reply.params
+        if person.bot:  # IRCv3 bot mode: B in the flags
+            row = (*row[:6], row[6][:1] + "B" + row[6][1:], *row[7:])
+        if not whox:
+            session.reply(n.RPL_WHOREPLY, *row[1:])
+            continue
+        session.reply(RPL_WHOSPCRPL, *whox_fields(row, fields, token, person.account))

@@ -70,6 +70,8 @@ class Person:
     irc: bool = True
     # The account logged in to (IRCv3 account-notify, extended-join), "" if none.
     account: str = ""
+    # User mode +B (IRCv3 bot mode): a bot, tagged so.
+    bot: bool = False
     # User mode +i: not listed by a WHO mask to those who share no room with them.
     invisible: bool = False
 
@@ -231,8 +233,11 @@ class IrcEncoder:
         tags = self.said_tags(event.time, event.id)
         if self.tags:  # message-tags: the sender's client tags too
             tags.update(event.tags)
-        if ACCOUNT_TAG in self.caps and self.people.of(event.sender).account:
-            tags["account"] = self.people.of(event.sender).account
+        sender = self.people.of(event.sender)
+        if ACCOUNT_TAG in self.caps and sender.account:
+            tags["account"] = sender.account
+        if self.tags and sender.bot:
+            tags["bot"] = ""
         text = event.text
         if past and not self.times:
             text = f"[{time.strftime('%Y-%m-%d %H:%M', time.localtime(event.time))}] {text}"
