@@ -165,3 +165,23 @@ async def test_bot_mode_tags_the_bots_messages_and_shows_in_whois_and_who() -> N
             line.startswith(":trio-chat 352 ana * botty ") and " HB " in line for line in lines
         )
         assert "BOT=B" in " ".join(await _isupport(ana))
+
+
+async def test_read_markers_only_go_forward_and_come_with_a_join() -> None:
+    async with (
+        running_app(irc_port=0) as running,
+        irc_user(running, "ana", "draft/read-marker") as ana,
+    ):
+        await ana.send("JOIN #dev")
+        lines = await quiet(ana)
+        assert lines.index(":trio-chat MARKREAD #dev :*") < lines.index(
+            ":trio-chat 366 ana #dev :End of /NAMES list"
+        )
+        later, earlier = "2026-12-01T12:00:00.000Z", "2026-12-01T11:00:00.000Z"
+        await ana.send(f"MARKREAD #dev timestamp={later}", f"MARKREAD #dev timestamp={earlier}")
+        assert await quiet(ana) == [f":trio-chat MARKREAD #dev :timestamp={later}"] * 2
+        await ana.send("MARKREAD", "MARKREAD #dev *")
+        assert await quiet(ana) == [
+            ":trio-chat FAIL MARKREAD NEED_MORE_PARAMS :Missing parameters",
+            ":trio-chat FAIL MARKREAD INVALID_PARAMS :Invalid timestamp",
+        ]

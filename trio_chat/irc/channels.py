@@ -79,7 +79,7 @@ async def join_one(session: IrcSession, channel: str, key: str = "") -> None:
     session.event(Joined(session.nick, room.name))
     if room.topic:
         topic_replies(session, room)
-    names(session, room)
+    names(session, room, joining=True)
     session.flush()
     (AFTER_JOIN or replay)(session, room, arrival.entries)
 
@@ -128,7 +128,11 @@ def name_shown(session: IrcSession, name: str) -> str:
     return name
 
 
-def names(session: IrcSession, room: Room) -> None:
+# Lines a join adds before its 366 (IRCv3 read-marker's MARKREAD): (session, room) -> None.
+BEFORE_END_OF_NAMES: list[Callable[[IrcSession, Room], None]] = []
+
+
+def names(session: IrcSession, room: Room, *, joining: bool = False) -> None:
     """353 lines and 366 for ``room``."""
     line: list[str] = []
     size = 0
@@ -144,6 +148,9 @@ def names(session: IrcSession, room: Room) -> None:
         size += len(shown.encode()) + 1
     if line:
         session.reply(n.RPL_NAMREPLY, symbol, room.name, " ".join(line))
+    if joining:
+        for hook in BEFORE_END_OF_NAMES:
+            hook(session, room)
     session.reply(n.RPL_ENDOFNAMES, room.name, "End of /NAMES list")
 
 

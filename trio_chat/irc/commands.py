@@ -16,6 +16,7 @@ from trio_chat.irc import (  # labels...chathistory: IRCv3 (ircv3's)
     monitor,
     operators,
     queries,
+    read_marker,
     registration,
     sasl,
     server_info,
@@ -39,4 +40,5 @@ MODULES = (
     sasl,
     chathistory,
     bot,
+    read_marker,
 )
