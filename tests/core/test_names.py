@@ -20,6 +20,7 @@ from trio_chat.core.names import (
     clean_text,
     name_key,
     room_channel,
+    without_invisible,
 )
 
 from ..conftest import MemoryConnector
@@ -155,3 +156,20 @@ def test_stacked_marks_are_capped_and_the_letters_kept() -> None:
 )
 def test_real_writing_keeps_its_marks(text: str) -> None:
     assert clean_text(text) == text
+
+
+def test_the_invisible_characters_are_unicodes_default_ignorables() -> None:
+    from precis_i18n.unicode import UnicodeData
+
+    ignorable = UnicodeData().default_ignorable
+    # Unicode puts them in these planes (0, 1 and 14) only.
+    planes = (range(0xD800), range(0xE000, 0x20000), range(0xE0000, 0xF0000))
+    every = "".join(chr(code) for plane in planes for code in plane)
+    ours = set(every) - set(without_invisible(every))
+    assert sorted(ours) == [char for char in every if ignorable(ord(char))]
+
+
+def test_a_long_text_has_a_key_of_its_own_without_invisible_characters() -> None:
+    long = "\u00e9" * 4000
+    assert name_key(long + "\u200b") == name_key(long) == long
+    assert name_key(name_key(long.upper())) == long

@@ -276,3 +276,52 @@ async def test_server_queries(irc: IrcConnector, command: str, numerics: list[st
     for expected in numerics:
         line = await ana.line()
         assert line == expected if expected.startswith(":") else line.split()[1] == expected
+
+
+async def test_invitations_bans_and_limits_as_irc_users_see_them(irc: IrcConnector) -> None:
+    ana = await irc.join("ana")
+    await joined(ana, "#dev")
+    bob = await irc.join("bob")
+    await ana.send("MODE #dev +il 5", "MODE #dev +b bob!*@*", "MODE #dev b")
+    assert await ana.line() == ":ana!ana@localhost MODE #dev +il :5"
+    assert await ana.line() == ":ana!ana@localhost MODE #dev +b :bob!*@*"
+    assert (await ana.line()).startswith(":trio-chat 367 ana #dev bob!*@* ana :17")
+    assert await ana.line() == ":trio-chat 368 ana #dev :End of channel ban list"
+    await bob.send("JOIN #dev", "INVITE ana #dev")
+    assert await bob.line() == ":trio-chat 473 bob #dev :Cannot join channel (+i)"
+    assert await bob.line() == ":trio-chat 442 bob #dev :You're not on that channel"
+    await ana.send("INVITE bob #dev", "INVITE nobody #dev")
+    assert await ana.line() == ":trio-chat 341 ana bob :#dev"
+    assert await ana.line() == ":trio-chat 401 ana nobody :No such nick/channel"
+    assert await bob.line() == ":ana!ana@localhost INVITE bob :#dev"
+    await bob.send("JOIN #dev")  # invited: past +i and the ban, once
+    assert await bob.line() == ":bob!bob@localhost JOIN #dev"
+    await ana.send("INVITE bob #dev", "KICK #dev bob :out", "MODE #dev -i")
+    assert await ana.until(":trio-chat 443 ") == [
+        ":bob!bob@localhost JOIN #dev",
+        ":trio-chat 443 ana bob #dev :is already on channel",
+    ]
+    assert await ana.line() == ":ana!ana@localhost KICK #dev bob :out"
+    await bob.send("JOIN #dev")
+    assert (await bob.until(":trio-chat 474 "))[-1] == (
+        ":trio-chat 474 bob #dev :Cannot join channel (+b)"
+    )
+
+
+async def test_list_filters_by_name_mask_and_size(irc: IrcConnector) -> None:
+    ana = await irc.join("ana")
+    await joined(ana, "#dev,#design,#ops")
+    bob = await irc.join("bob")
+    await joined(bob, "#ops")
+
+    async def listed(command: str) -> list[str]:
+        await ana.send(command)
+        lines = await ana.until(":trio-chat 323 ")
+        return [line.split()[3] for line in lines if " 322 " in line]
+
+    assert await listed("LIST") == ["#design", "#dev", "#ops"]
+    assert await listed("LIST #ops,#dev") == ["#dev", "#ops"]
+    assert await listed("LIST #de*") == ["#design", "#dev"]
+    assert await listed("LIST !#de*") == ["#ops"]
+    assert await listed("LIST >1") == ["#ops"]
+    assert await listed("LIST <2") == ["#design", "#dev"]

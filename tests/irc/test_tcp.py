@@ -10,7 +10,7 @@ import trio
 import trio.testing
 import trustme
 
-from tests.conftest import IrcPeer, running_app
+from tests.conftest import IrcPeer, running_app, running_server
 
 
 async def test_an_irc_user_and_a_text_user_chat_both_ways() -> None:
@@ -104,3 +104,18 @@ async def test_irc_over_tls_on_its_own_port(tmp_path: Path) -> None:
         ]
         await trio.aclose_forcefully(stream)
         await bob.stream.aclose()
+
+
+async def test_trio_chat_serve_opens_the_irc_door_and_says_how_to_connect() -> None:
+    async with running_server("--host", "127.0.0.1") as (server, _port):
+        lines = [await server.io.line()]
+        while "irssi: /connect" not in lines[-1]:
+            lines.append(await server.io.line())
+        listening = [line for line in lines if "IRC: listening on 127.0.0.1:" in line]
+        assert listening, lines
+        irc_port = int(listening[0].rsplit(":", 1)[1])
+        assert lines[-1].endswith(f"irssi: /connect 127.0.0.1 {irc_port}")
+        stream = await trio.open_tcp_stream("127.0.0.1", irc_port)
+        ana = IrcPeer(stream)
+        await ana.register("ana")
+        await stream.aclose()

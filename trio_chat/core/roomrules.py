@@ -69,17 +69,16 @@ def banned(room: Room, member: Member) -> RoomBan | None:
 
 def check_entry(room: Room, member: Member, key: str) -> None:
     """May ``member`` enter ``room`` with ``key``? Raises a refusal if not."""
-    if runs(room, member):
-        return
     settings = room.settings
-    invited = name_key(member.name) in settings.invited
-    if settings.invite_only and not invited:
+    if runs(room, member) or name_key(member.name) in settings.invited:
+        return  # an invitation opens every door of the room, once
+    if settings.invite_only:
         raise InviteOnly(room.name)
     if settings.key and key != settings.key:
         raise BadRoomKey(room.name)
     if settings.limit and len(room.members) >= settings.limit:
         raise RoomFull(room.name)
-    if banned(room, member) is not None and not invited:
+    if banned(room, member) is not None:
         raise BannedFromRoom(room.name)
 
 

@@ -14,7 +14,8 @@ One :class:`Client` is one connection's standing with the service: its
 address, whether it gave the server password, which registered names it
 proved it owns, its flood pacing and, once it has a name, its hub
 :class:`~.hub.Member`. Operator and account commands live in
-:mod:`.moderation`, on the same client.
+:mod:`.moderation`, on the same client; room requests (entering, topics, a
+room's own rules) in its base :class:`~.roomservice.RoomRequests`.
 
 Reading a room's history takes a trip to a worker thread; entering the room
 happens in the same synchronous step as the read returns, so a newcomer sees
@@ -27,24 +28,20 @@ import logging
 
 import trio
 
-from trio_chat.core import roomrules
 from trio_chat.core.accounts import Guard
 from trio_chat.core.clients import Arrival, Client, Password
 from trio_chat.core.events import (
     Action,
     ClientTags,
-    Invited,
     Message,
     Private,
     Reason,
-    RoomChanged,
     ServerEvent,
-    TopicChanged,
 )
 from trio_chat.core.history import DEFAULT_REPLAY, History
 from trio_chat.core.hub import LOBBY, Hub
 from trio_chat.core.limits import DEFAULT_LIMITS, Limits
-from trio_chat.core.members import Encoder, Link, Member, Room, log_departure
+from trio_chat.core.members import Encoder, Link, Member, log_departure
 from trio_chat.core.moderation import DISMISS_TIMEOUT, Moderation
 from trio_chat.core.names import (
     MAX_HISTORY,
@@ -54,24 +51,18 @@ from trio_chat.core.names import (
 )
 from trio_chat.core.outbox import Outbox
 from trio_chat.core.refusals import (
-    AlreadyInRoom,
     Banned,
     InvalidName,
-    Muted,
     NameBanned,
     NameRegistered,
     NameTaken,
-    NoSuchMember,
-    NoSuchRoom,
-    NotInRoom,
     NotRegistered,
-    NotRoomOperator,
     PasswordNeeded,
-    TooLong,
     WrongPassword,
     WrongServerPassword,
 )
-from trio_chat.core.rules import said, valid_name, valid_room, within_budget
+from trio_chat.core.roomservice import RoomRequests
+from trio_chat.core.rules import said, valid_name, within_budget
 from trio_chat.core.store import Entry
 
 LOGGER = logging.getLogger(__name__)
@@ -81,7 +72,7 @@ LOGGER = logging.getLogger(__name__)
 LOGIN_ATTEMPTS = 3
 
 
-class ChatService:
+class ChatService(RoomRequests):
     """The chat's rules, for every frontend.
 
     Args:
@@ -355,116 +346,6 @@ class ChatService:
         )
         return member.name
 
-    # --- rooms -----------------------------------------------------------------
-
-    async def enter(self, client: Client, raw: str, key: str = "") -> Arrival:
-        """Enter room ``raw`` (created if needed), with its latest history.
-
-        Raises:
-            InvalidName: not a valid room name.
-            InviteOnly, BadRoomKey, RoomFull, BannedFromRoom: the room's rules.
-        """
-        member = client.acting()
-        room = valid_room(raw)
-        current = self.hub.room(room)
-        if current is not None and current.name in member.rooms:
-            return Arrival(current, [], already=True)
-        if current is not None:
-            roomrules.check_entry(current, member, key)
-        entries = await self._recent(room)
-        # From here on nothing awaits: the read and the entry are one step.
-        current = self.hub.room(room)
-        if current is not None:
-            roomrules.check_entry(current, member, key)
-        entered = self.hub.enter(member, room)
-        entered.settings.invited.discard(name_key(member.name))
-        return Arrival(entered, entries)
-
-    def change_room(
-        self, client: Client, room: str, changes: list[roomrules.Change]
-    ) -> list[roomrules.Change]:
-        """An operator changes ``room``'s rules; the room hears what changed.
-
-        Raises NoSuchRoom, NotRoomOperator, NotInRoom (see roomrules.apply).
-        """
-        member = client.acting()
-        found = self.room(room)
-        done: list[roomrules.Change] = []
-        try:
-            done = roomrules.apply(found, member, changes)
-        finally:
-            if done:
-                self.hub.broadcast(found.name, RoomChanged(found.name, member.name, tuple(done)))
-        return done
-
-    def invite(self, client: Client, room: str, name: str) -> str:
-        """Invite ``name`` into ``room`` (they are told); returns their name as shown.
-
-        Raises NoSuchMember, NoSuchRoom, NotInRoom, NotRoomOperator (an
-        invitation-only room), AlreadyInRoom.
-        """
-        member = client.acting()
-        target = self.member(name)
-        found = self.room(room)
-        if found.name not in member.rooms:
-            raise NotInRoom(found.name)
-        if found.settings.invite_only and not roomrules.runs(found, member):
-            raise NotRoomOperator(found.name)
-        if found.name in target.rooms:
-            raise AlreadyInRoom(target.name, found.name)
-        found.settings.invited.add(name_key(target.name))
-        self.hub.deliver(target, Invited(found.name, member.name, target.name))
-        return target.name
-
-    def part(self, client: Client, room: str, detail: str = "") -> None:
-        """Leave one room (staying online). Raises :class:`NotInRoom`."""
-        self.hub.part(client.acting(), room, detail)
-
-    def topic(self, room: str) -> str:
-        """The topic of an open room ("" if none). Raises :class:`NoSuchRoom`."""
-        found = self.hub.room(room)
-        if found is None:
-            raise NoSuchRoom(room)
-        return found.topic
-
-    def set_topic(self, client: Client, room: str, topic: str) -> TopicChanged:
-        """Set (or with "" clear) a room's topic. Raises Muted, NotInRoom."""
-        member = self._speaker(client)
-        found = self.hub.room(room)
-        if found is None or found.name not in member.rooms:
-            raise NotInRoom(room)
-        roomrules.check_topic(found, member)
-        topic = clean_text(topic).strip()
-        if len(topic) > MAX_TOPIC_CHARS:
-            raise TooLong(MAX_TOPIC_CHARS, "characters")
-        return self.hub.set_topic(member, found.name, topic)
-
-    def room(self, name: str) -> Room:
-        """An open room, to read (its members, its topic). Raises :class:`NoSuchRoom`."""
-        found = self.hub.room(name)
-        if found is None:
-            raise NoSuchRoom(name)
-        return found
-
-    def member(self, name: str) -> Member:
-        """Who is online as ``name``, to read. Raises :class:`NoSuchMember`."""
-        found = self.hub.find(name)
-        if found is None:
-            raise NoSuchMember(name)
-        return found
-
-    def set_away(self, client: Client, why: str) -> None:
-        """Away with ``why`` (cleaned, bounded like a topic), or back with ""."""
-        client.acting().away = clean_text(why).strip()[:MAX_TOPIC_CHARS]
-
-    def members(self, room: str | None = None) -> list[str]:
-        """Names online (in ``room``, if given), sorted."""
-        return self.hub.names(room)
-
-    def rooms(self) -> list[Room]:
-        """The open rooms, sorted by name."""
-        return self.hub.room_list()
-
     # --- speech ----------------------------------------------------------------
 
     def say(
@@ -494,20 +375,6 @@ class ChatService:
         """
         client.acting().echo = on
 
-    def _in_room(self, client: Client, room: str) -> Member:
-        """The member, who may speak in ``room`` (not muted, not silenced by moderation)."""
-        member = self._speaker(client)
-        found = self.hub.room(room)
-        if found is not None and found.name in member.rooms:
-            roomrules.check_speech(found, member)
-        return member
-
-    def _speaker(self, client: Client) -> Member:
-        member = client.acting()
-        if member.muted:
-            raise Muted
-        return member
-
     # --- history ---------------------------------------------------------------
 
     async def read_history(
@@ -530,21 +397,6 @@ class ChatService:
             entries = await self.history.around(room, count, around=around)
         else:
             entries = await self.history.recent(room, count, before=before)
-        await trio.lowlevel.checkpoint_if_cancelled()
-        return within_budget(entries)
-
-    async def _recent(self, room: str) -> list[Entry]:
-        """A room's latest history; raises Cancelled if the caller was cancelled meanwhile.
-
-        The read runs in a worker thread, which a cancel cannot interrupt: an
-        eviction or a shutdown during it must still stop the caller before it
-        touches the hub. ``checkpoint_if_cancelled`` does not yield otherwise,
-        so the caller still enters the room in the same step as the read.
-        """
-        if self.history is None or self.replay <= 0:
-            await trio.lowlevel.checkpoint_if_cancelled()
-            return []
-        entries = await self.history.recent(room, self.replay)
         await trio.lowlevel.checkpoint_if_cancelled()
         return within_budget(entries)
 

@@ -8,6 +8,7 @@ once, in the replay or live.
 from __future__ import annotations
 
 from collections.abc import Callable
+from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
 from trio_chat.core.events import Joined, Parted, Past
@@ -215,12 +216,27 @@ async def topic(session: IrcSession, message: IrcMessage) -> None:
 
 @command("LIST")
 async def list_command(session: IrcSession, message: IrcMessage) -> None:
-    wanted = {name_key(c) for c in targets(message.params[0])} if message.params else None
+    """LIST, LIST #a,#b, and ELIST's filters: masks (M), !masks (N), >N and <N users (U)."""
+    wanted = targets(message.params[0]) if message.params else []
     session.reply(n.RPL_LISTSTART, "Channel", "Users  Name")
     for room in session.service.rooms():
-        if not room.members or (wanted is not None and name_key(room.name) not in wanted):
-            continue
-        if not visible(session, room):
-            continue
-        session.reply(n.RPL_LIST, room.name, str(len(room.members)), room.topic)
+        if room.members and visible(session, room) and listed(room, wanted):
+            session.reply(n.RPL_LIST, room.name, str(len(room.members)), room.topic)
     session.reply(n.RPL_LISTEND, "End of /LIST")
+
+
+def listed(room: Room, wanted: list[str]) -> bool:
+    """Whether ``room`` matches one of the names or masks, and every !mask, >N and <N."""
+    count = len(room.members)
+    key = name_key(room.name)
+    names = [w for w in wanted if w[:1] not in "!<>"]
+    if names and not any(fnmatchcase(key, name_key(name)) for name in names):
+        return False
+    for word in wanted:
+        if word.startswith("!") and fnmatchcase(key, name_key(word[1:])):
+            return False
+        if word[:1] in "<>" and word[1:].isdigit():
+            bound = int(word[1:])
+            if not (count > bound if word[0] == ">" else count < bound):
+                return False
+    return True

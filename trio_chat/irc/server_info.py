@@ -42,7 +42,7 @@ def _own(session: IrcSession) -> list[str]:
         f"CHANMODES={CHANMODES}",
         f"CHANNELLEN={CHANNELLEN}",
         f"CHANTYPES={CHANTYPES}",
-        "ELIST=",
+        "ELIST=MNU",
         f"KICKLEN={MAX_TOPIC_CHARS}",
         "MAXTARGETS=4",
         "MODES=4",
@@ -190,6 +190,7 @@ async def admin(session: IrcSession, message: IrcMessage) -> None:
     session.reply(n.RPL_ADMINEMAIL, "nobody@localhost")
 
 
+@command("HELPOP")
 @command("HELP")
 async def help_command(session: IrcSession, message: IrcMessage) -> None:
     subject = message.params[0].upper() if message.params else ""

@@ -12,11 +12,17 @@ from trio_chat.core.events import Dismissed, ModAction, Moderated, Quit, Reason,
 from trio_chat.core.names import MAX_NAME_CHARS, NAME_CHARACTERS
 from trio_chat.core.refusals import (
     AccountProblem,
+    AlreadyInRoom,
     BadBan,
+    BadRoomKey,
+    BadSetting,
     Banned,
+    BannedFromRoom,
     BansYourself,
+    CannotSpeak,
     Gone,
     InvalidName,
+    InviteOnly,
     Muted,
     NameBanned,
     NameRegistered,
@@ -28,9 +34,11 @@ from trio_chat.core.refusals import (
     NotInRoom,
     NotOperator,
     NotRegistered,
+    NotRoomOperator,
     PasswordNeeded,
     Refused,
     RegisteredAlready,
+    RoomFull,
     ServerClosing,
     ServerFull,
     TooLong,
@@ -88,7 +96,29 @@ def refusal(refused: Refused) -> str:
         case NotBanned(target):
             return f"{target} is not banned (see /bans)"
         case _:
-            return name_step_refusal(refused)
+            return room_refusal(refused) or name_step_refusal(refused)
+
+
+def room_refusal(refused: Refused) -> str | None:
+    """A refusal by a room's own rules (core/roomrules.py), or None."""
+    match refused:
+        case NotRoomOperator(room):
+            return f"only the operators of {room} may do that"
+        case InviteOnly(room):
+            return f"{room} is for the invited only"
+        case BadRoomKey(room):
+            return f"{room} needs its key (an IRC user who runs it set one)"
+        case RoomFull(room):
+            return f"{room} is full"
+        case BannedFromRoom(room):
+            return f"you are banned from {room}"
+        case CannotSpeak(room):
+            return f"{room} is moderated: only its operators and the voiced speak"
+        case AlreadyInRoom(name, room):
+            return f"{name} is in {room} already"
+        case BadSetting(setting, value):
+            return f"{value!r} cannot be the {setting} of a room"
+    return None
 
 
 def name_step_refusal(refused: Refused) -> str:

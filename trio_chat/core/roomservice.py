@@ -1,0 +1,177 @@
+"""The chat service's room requests: entering, leaving, topics, a room's own rules.
+
+A base of :class:`~trio_chat.core.service.ChatService` (which every frontend
+calls), kept apart for size: what it needs of the service (the hub, the
+history and its replay) the service sets up. Rules are as the service's
+docstring says; a room's own rules are :mod:`.roomrules`'.
+"""
+
+from __future__ import annotations
+
+import trio
+
+from trio_chat.core import roomrules
+from trio_chat.core.clients import Arrival, Client
+from trio_chat.core.events import Invited, RoomChanged, TopicChanged
+from trio_chat.core.history import History
+from trio_chat.core.hub import Hub
+from trio_chat.core.members import Member, Room
+from trio_chat.core.names import MAX_TOPIC_CHARS, clean_text, name_key
+from trio_chat.core.refusals import (
+    AlreadyInRoom,
+    Muted,
+    NoSuchMember,
+    NoSuchRoom,
+    NotInRoom,
+    NotRoomOperator,
+    TooLong,
+)
+from trio_chat.core.rules import valid_room, within_budget
+from trio_chat.core.store import Entry
+
+
+class RoomRequests:
+    """Rooms: what members ask of them, and what the service reads of them."""
+
+    hub: Hub
+    history: History | None
+    replay: int
+
+    # --- rooms -----------------------------------------------------------------
+
+    async def enter(self, client: Client, raw: str, key: str = "") -> Arrival:
+        """Enter room ``raw`` (created if needed), with its latest history.
+
+        Raises:
+            InvalidName: not a valid room name.
+            InviteOnly, BadRoomKey, RoomFull, BannedFromRoom: the room's rules.
+        """
+        member = client.acting()
+        room = valid_room(raw)
+        current = self.hub.room(room)
+        if current is not None and current.name in member.rooms:
+            return Arrival(current, [], already=True)
+        if current is not None:
+            roomrules.check_entry(current, member, key)
+        entries = await self._recent(room)
+        # From here on nothing awaits: the read and the entry are one step.
+        current = self.hub.room(room)
+        if current is not None:
+            roomrules.check_entry(current, member, key)
+        entered = self.hub.enter(member, room)
+        entered.settings.invited.discard(name_key(member.name))
+        return Arrival(entered, entries)
+
+    def change_room(
+        self, client: Client, room: str, changes: list[roomrules.Change]
+    ) -> list[roomrules.Change]:
+        """An operator changes ``room``'s rules; the room hears what changed.
+
+        Raises NoSuchRoom, NotRoomOperator, NotInRoom (see roomrules.apply).
+        """
+        member = client.acting()
+        found = self.room(room)
+        done: list[roomrules.Change] = []
+        try:
+            done = roomrules.apply(found, member, changes)
+        finally:
+            if done:
+                self.hub.broadcast(found.name, RoomChanged(found.name, member.name, tuple(done)))
+        return done
+
+    def invite(self, client: Client, room: str, name: str) -> str:
+        """Invite ``name`` into ``room`` (they are told); returns their name as shown.
+
+        Raises NoSuchMember, NoSuchRoom, NotInRoom, NotRoomOperator (an
+        invitation-only room), AlreadyInRoom.
+        """
+        member = client.acting()
+        target = self.member(name)
+        found = self.room(room)
+        if found.name not in member.rooms:
+            raise NotInRoom(found.name)
+        if found.settings.invite_only and not roomrules.runs(found, member):
+            raise NotRoomOperator(found.name)
+        if found.name in target.rooms:
+            raise AlreadyInRoom(target.name, found.name)
+        found.settings.invited.add(name_key(target.name))
+        self.hub.deliver(target, Invited(found.name, member.name, target.name))
+        return target.name
+
+    def part(self, client: Client, room: str, detail: str = "") -> None:
+        """Leave one room (staying online). Raises :class:`NotInRoom`."""
+        self.hub.part(client.acting(), room, detail)
+
+    def topic(self, room: str) -> str:
+        """The topic of an open room ("" if none). Raises :class:`NoSuchRoom`."""
+        found = self.hub.room(room)
+        if found is None:
+            raise NoSuchRoom(room)
+        return found.topic
+
+    def set_topic(self, client: Client, room: str, topic: str) -> TopicChanged:
+        """Set (or with "" clear) a room's topic. Raises Muted, NotInRoom."""
+        member = self._speaker(client)
+        found = self.hub.room(room)
+        if found is None or found.name not in member.rooms:
+            raise NotInRoom(room)
+        roomrules.check_topic(found, member)
+        topic = clean_text(topic).strip()
+        if len(topic) > MAX_TOPIC_CHARS:
+            raise TooLong(MAX_TOPIC_CHARS, "characters")
+        return self.hub.set_topic(member, found.name, topic)
+
+    def room(self, name: str) -> Room:
+        """An open room, to read (its members, its topic). Raises :class:`NoSuchRoom`."""
+        found = self.hub.room(name)
+        if found is None:
+            raise NoSuchRoom(name)
+        return found
+
+    def member(self, name: str) -> Member:
+        """Who is online as ``name``, to read. Raises :class:`NoSuchMember`."""
+        found = self.hub.find(name)
+        if found is None:
+            raise NoSuchMember(name)
+        return found
+
+    def set_away(self, client: Client, why: str) -> None:
+        """Away with ``why`` (cleaned, bounded like a topic), or back with ""."""
+        client.acting().away = clean_text(why).strip()[:MAX_TOPIC_CHARS]
+
+    def members(self, room: str | None = None) -> list[str]:
+        """Names online (in ``room``, if given), sorted."""
+        return self.hub.names(room)
+
+    def rooms(self) -> list[Room]:
+        """The open rooms, sorted by name."""
+        return self.hub.room_list()
+
+    def _in_room(self, client: Client, room: str) -> Member:
+        """The member, who may speak in ``room`` (not muted, not silenced by moderation)."""
+        member = self._speaker(client)
+        found = self.hub.room(room)
+        if found is not None and found.name in member.rooms:
+            roomrules.check_speech(found, member)
+        return member
+
+    def _speaker(self, client: Client) -> Member:
+        member = client.acting()
+        if member.muted:
+            raise Muted
+        return member
+
+    async def _recent(self, room: str) -> list[Entry]:
+        """A room's latest history; raises Cancelled if the caller was cancelled meanwhile.
+
+        The read runs in a worker thread, which a cancel cannot interrupt: an
+        eviction or a shutdown during it must still stop the caller before it
+        touches the hub. ``checkpoint_if_cancelled`` does not yield otherwise,
+        so the caller still enters the room in the same step as the read.
+        """
+        if self.history is None or self.replay <= 0:
+            await trio.lowlevel.checkpoint_if_cancelled()
+            return []
+        entries = await self.history.recent(room, self.replay)
+        await trio.lowlevel.checkpoint_if_cancelled()
+        return within_budget(entries)
