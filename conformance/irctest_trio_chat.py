@@ -57,6 +57,9 @@ class TrioChatController(BaseServerController, DirectoryBasedController):
     optional_behaviors = frozenset(
         {
             OptionalBehaviors.CAP_REQ_MINUS,
+            OptionalBehaviors.ELIST_M,
+            OptionalBehaviors.ELIST_N,
+            OptionalBehaviors.ELIST_U,
             OptionalBehaviors.MULTI_JOIN,
             OptionalBehaviors.SASL_AFTER_REGISTRATION,
         }
