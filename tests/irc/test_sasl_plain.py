@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import subprocess
+import sys
 
 import pytest
 from hypothesis import given
@@ -93,3 +95,12 @@ def test_what_a_client_sends_the_exchange_reads_back(account: str, password: str
         Credentials(account, password),
         Failed("malformed"),  # over MAX_RESPONSE
     )
+
+
+def test_the_sans_io_ircv3_modules_do_not_import_trio() -> None:
+    code = (
+        "import trio_chat.irc.sasl_plain, trio_chat.irc.chathistory_query, sys; "
+        "assert 'trio' not in sys.modules, 'trio imported'"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
