@@ -185,3 +185,15 @@ async def test_read_markers_only_go_forward_and_come_with_a_join() -> None:
             ":trio-chat FAIL MARKREAD NEED_MORE_PARAMS :Missing parameters",
             ":trio-chat FAIL MARKREAD INVALID_PARAMS :Invalid timestamp",
         ]
+
+
+async def test_multi_prefix_shows_every_prefix_in_names_and_who() -> None:
+    async with running_app(irc_port=0) as running, irc_user(running, "ana", "multi-prefix") as ana:
+        await ana.send("JOIN #dev", "MODE #dev +v ana")
+        await quiet(ana)
+        await ana.send("NAMES #dev", "WHO #dev")
+        lines = await quiet(ana)
+        assert ":trio-chat 353 ana = #dev :@+ana" in lines
+        assert any(
+            line.startswith(":trio-chat 352 ana #dev ana ") and " H@+ " in line for line in lines
+        )

@@ -5,17 +5,19 @@ The fields, always in this order whatever the order asked: ``t`` the token,
 ``f`` flags, ``d`` hops, ``l`` idle seconds, ``a`` account (``0``: none),
 ``o`` op level, ``r`` real name. Who is listed, and with which flags, is
 plain WHO's answer (:mod:`.queries`): this module rewrites its 352 lines (and adds
-bot mode's ``B`` to the flags of bots, for plain WHO too).
+bot mode's ``B`` to the flags of bots, and with multi-prefix every prefix, for plain WHO
+too).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from trio_chat.irc import channels, queries
 from trio_chat.irc import numerics as n
-from trio_chat.irc import queries
 from trio_chat.irc.codec import BadMessage, IrcMessage, parse
 from trio_chat.irc.dispatch import command
+from trio_chat.irc.extensions import MULTI_PREFIX
 from trio_chat.irc.server_info import ISUPPORT_EXTRA
 
 if TYPE_CHECKING:
@@ -51,6 +53,17 @@ def whox_fields(row: tuple[str, ...], fields: str, token: str, account: str) -> 
     return [values[field] for field in FIELDS if field in fields]
 
 
+def every_prefix(session: IrcSession, row: tuple[str, ...]) -> tuple[str, ...]:
+    """With multi-prefix: every prefix (``@+``) of the member in the row's channel."""
+    if MULTI_PREFIX not in session.caps or row[1] == "*":
+        return row
+    room, member = session.service.hub.room(row[1]), session.service.hub.find(row[5])
+    if room is None or member is None:
+        return row
+    flags = row[6].rstrip("@+") + channels.prefix(room, member, every=True)
+    return (*row[:6], flags, *row[7:])
+
+
 @command("WHO")
 async def who(session: IrcSession, message: IrcMessage) -> None:
     whox = len(message.params) > 1 and message.params[1].startswith("%")
@@ -67,7 +80,7 @@ async def who(session: IrcSession, message: IrcMessage) -> None:
             session.send_line(line)
             continue
         person = session.wire.people.of(reply.params[5])
-        row = reply.params
+        row = every_prefix(session, reply.params)
         if person.bot:  # IRCv3 bot mode: B in the flags
             row = (*row[:6], row[6][:1] + "B" + row[6][1:], *row[7:])
         if not whox:
