@@ -14,7 +14,8 @@ VIA_MAKE := TRIO_CHAT_VIA_MAKE=1
 #   make serve   HOST PORT MAX_CLIENTS DB HISTORY PASSWORD_FILE OPER_PASSWORD_FILE
 #                FLOOD_RATE FLOOD_BURST MAX_PER_ADDRESS CONNECT_RATE EXEMPT
 #                TLS_CERT TLS_KEY LOG_LEVEL LOG_FORMAT
-#                IRC_PORT IRC_TLS_PORT IRC_SERVER_NAME NO_IRC=1 IRC_SASL_PLAINTEXT=1
+#                IRC_PORT IRC_TLS_PORT IRC_SERVER_NAME IRC_SERVER_INFO NO_IRC=1
+#                IRC_SASL_PLAINTEXT=1
 #   make client  NAME HOST PORT SERVER_PASSWORD_FILE PASSWORD_FILE TLS_CA TLS=1 NO_COLOR=1
 #                NO_RECONNECT=1
 #   make cert    HOSTS="name 192.168.1.20" (more names) CERT_DIR DAYS FORCE=1
@@ -37,8 +38,8 @@ SERVE_ARGS := $(call opt,HOST,--host) $(call opt,PORT,--port) \
 	$(call opt,EXEMPT,--exempt) $(call opt,TLS_CERT,--tls-cert) $(call opt,TLS_KEY,--tls-key) \
 	$(call opt,LOG_LEVEL,--log-level) $(call opt,LOG_FORMAT,--log-format) \
 	$(call opt,IRC_PORT,--irc-port) $(call opt,IRC_TLS_PORT,--irc-tls-port) \
-	$(call opt,IRC_SERVER_NAME,--irc-server-name) $(call flag,NO_IRC,--no-irc) \
-	$(call flag,IRC_SASL_PLAINTEXT,--irc-sasl-plaintext)
+	$(call opt,IRC_SERVER_NAME,--irc-server-name) $(call opt,IRC_SERVER_INFO,--irc-server-info) \
+	$(call flag,NO_IRC,--no-irc) $(call flag,IRC_SASL_PLAINTEXT,--irc-sasl-plaintext)
 CLIENT_ARGS := $(call opt,NAME,--name) $(call opt,HOST,--host) $(call opt,PORT,--port) \
 	$(call opt,SERVER_PASSWORD_FILE,--server-password-file) \
 	$(call opt,PASSWORD_FILE,--password-file) $(call opt,TLS_CA,--tls-ca) \

@@ -63,6 +63,7 @@ def _serve_options(serve: argparse.ArgumentParser) -> None:
     )
     from trio_chat.irc.server import (
         DEFAULT_IRC_PORT,
+        DEFAULT_IRC_SERVER_INFO,
         DEFAULT_IRC_SERVER_NAME,
         DEFAULT_IRC_TLS_PORT,
     )
@@ -174,6 +175,12 @@ def _serve_options(serve: argparse.ArgumentParser) -> None:
         default=DEFAULT_IRC_SERVER_NAME,
         metavar="NAME",
         help="the server's name on IRC (default %(default)s)",
+    )
+    irc.add_argument(
+        "--irc-server-info",
+        default=DEFAULT_IRC_SERVER_INFO,
+        metavar="TEXT",
+        help="the server's description on IRC (LINKS, WHOIS)",
     )
     irc.add_argument(
         "--irc-sasl-plaintext",
@@ -336,6 +343,7 @@ def serve(args: argparse.Namespace) -> int:
         irc_tls_port=None if args.no_irc or args.tls_cert is None else args.irc_tls_port,
         irc_server_name=args.irc_server_name,
         irc_sasl_plaintext=args.irc_sasl_plaintext,
+        irc_server_info=args.irc_server_info,
     )
     problems: list[str] = []
     try:

@@ -49,7 +49,13 @@ from trio_chat.core.limits import DEFAULT_LIMITS, Limits
 from trio_chat.core.names import name_key
 from trio_chat.core.service import ChatService
 from trio_chat.core.store import MEMORY, HistoryStore
-from trio_chat.irc.server import DEFAULT_IRC_SERVER_NAME, IrcFrontend, announce_irc, irc_doors
+from trio_chat.irc.server import (
+    DEFAULT_IRC_SERVER_INFO,
+    DEFAULT_IRC_SERVER_NAME,
+    IrcFrontend,
+    announce_irc,
+    irc_doors,
+)
 from trio_chat.net.listeners import lan_addresses, raise_open_file_limit
 from trio_chat.net.tls import server_context
 from trio_chat.text.server import FAREWELL_TIMEOUT, SHUTDOWN_NOTICE, TextFrontend
@@ -89,6 +95,7 @@ class ServerConfig:
     irc_tls_port: int | None = None
     irc_server_name: str = DEFAULT_IRC_SERVER_NAME
     irc_sasl_plaintext: bool = False
+    irc_server_info: str = DEFAULT_IRC_SERVER_INFO
 
 
 class Frontend(Protocol):
@@ -269,6 +276,7 @@ async def build_app(
         ports=(config.irc_port, config.irc_tls_port),
         ssl_context=context,
         server_name=config.irc_server_name,
+        server_info=config.irc_server_info,
         name_timeout=config.name_timeout,
         sasl_plaintext=config.irc_sasl_plaintext,
     )

@@ -40,6 +40,7 @@ MAKE_VARIABLES: dict[str, dict[str, tuple[str, bool]]] = {
         "--no-irc": ("NO_IRC", False),
         "--irc-tls-port": ("IRC_TLS_PORT", True),
         "--irc-server-name": ("IRC_SERVER_NAME", True),
+        "--irc-server-info": ("IRC_SERVER_INFO", True),
     },
     "client": {
         "--name": ("NAME", True),

@@ -120,3 +120,29 @@ async def test_operators_kick_out_of_a_channel_and_kill(tmp_path: Path) -> None:
         assert lines[-1] == "! you were kicked by op: bye"
         for peer in (op, bob):
             await peer.stream.aclose()
+
+
+async def test_wallops_goes_to_every_operator_and_only_from_one(tmp_path: Path) -> None:
+    secret = tmp_path / "oper.txt"
+    secret.write_text("s3cret\n")
+    async with running_app(irc_port=0, oper_password_file=str(secret)) as running:
+        op = await running.connect_irc()
+        await op.register("op")
+        await oper_up(op)
+        text_op = await running.connect(running.listener_of("text"))
+        await text_op.register("tina")
+        await text_op.send("/oper s3cret")
+        await text_op.until("*** You are an operator now")
+        user = await running.connect_irc()
+        await user.register("user")
+        await user.send("MODE user +w", "WALLOPS :me too", "PING :x")
+        assert (
+            await user.line()
+            == ":trio-chat 481 user :Permission Denied- You're not an IRC operator"
+        )
+        await op.send("WALLOPS :maintenance at noon")
+        assert await op.line() == ":op!op@127.0.0.1 WALLOPS :maintenance at noon"
+        assert await text_op.line() == "*** [to operators] op: maintenance at noon"
+        assert await user.line() == ":trio-chat PONG trio-chat :x"  # nothing before it
+        for peer in (op, text_op, user):
+            await peer.stream.aclose()

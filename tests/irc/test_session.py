@@ -188,7 +188,7 @@ async def test_whois_who_ison_userhost_and_away(
     assert await ana.until(":trio-chat 318 ") == [
         ":trio-chat 311 ana bob bob trio-chat * :bob",
         ":trio-chat 319 ana bob :#lobby",
-        ":trio-chat 312 ana bob trio-chat :connected by the text door",
+        ":trio-chat 312 ana bob trio-chat :trio_chat",
         ":trio-chat 318 ana bob :End of /WHOIS list",
     ]
     await ana.send("WHO #lobby")
@@ -267,6 +267,7 @@ async def test_modes_are_answered(irc: IrcConnector) -> None:
         ("HELP FROB", ["524"]),
         ("LUSERS", ["251", "252", "253", "254", "255", "265", "266"]),
         ("MOTD", ["422"]),
+        ("LINKS", [":trio-chat 364 ana trio-chat trio-chat :0 trio_chat", "365"]),
         ("VERSION other.server", ["402"]),
     ],
 )
@@ -325,3 +326,33 @@ async def test_list_filters_by_name_mask_and_size(irc: IrcConnector) -> None:
     assert await listed("LIST !#de*") == ["#ops"]
     assert await listed("LIST >1") == ["#ops"]
     assert await listed("LIST <2") == ["#design", "#dev"]
+
+
+async def test_a_line_for_a_channels_operators_only(
+    connector: MemoryConnector, irc: IrcConnector
+) -> None:
+    ana = await irc.join("ana")
+    await joined(ana, "#dev")  # ana runs #dev
+    bob = await irc.join("bob")
+    await joined(bob, "#dev")
+    await ana.line()  # bob joined
+    await bob.send("PRIVMSG @#dev :ops, a word", "PRIVMSG #dev :everyone")
+    assert await ana.line() == ":bob!bob@localhost PRIVMSG @#dev :ops, a word"
+    assert await ana.line() == ":bob!bob@localhost PRIVMSG #dev :everyone"
+    await bob.send("PING :x")
+    assert await bob.line() == ":trio-chat PONG trio-chat :x"  # bob does not run #dev
+
+
+async def test_notices_stay_notices_and_are_never_answered(
+    connector: MemoryConnector, irc: IrcConnector
+) -> None:
+    ana = await irc.join("ana")
+    await joined(ana, "#lobby")
+    bob = await irc.join("bob")
+    await joined(bob, "#lobby")
+    carl = await connector.join("carl")
+    await ana.until(":carl!carl@trio-chat JOIN")
+    await ana.send("NOTICE #lobby :bot here", "NOTICE nobody :x", "NOTICE #nowhere :x", "PING :p")
+    assert (await bob.until(":ana!ana@localhost NOTICE"))[-1].endswith("NOTICE #lobby :bot here")
+    assert await carl.until("ana: bot here")
+    assert await ana.line() == ":trio-chat PONG trio-chat :p"  # no error before it

@@ -156,6 +156,24 @@ class RoomChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class ToRoomOperators:
+    """A line for a room's operators only (IRC STATUSMSG ``@#dev``); never recorded."""
+
+    sender: str
+    room: str
+    text: str
+    time: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ToOperators:
+    """An operator's word to every operator online (IRC WALLOPS)."""
+
+    by: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Invited:
     """To ``name``: ``by`` invites them into ``room``."""
 
@@ -257,6 +275,8 @@ ServerEvent = (
     | KickedOut
     | RoomChanged
     | Invited
+    | ToOperators
+    | ToRoomOperators
     | Quit
     | Dismissed
     | Moderated

@@ -32,7 +32,7 @@ import trio
 
 from trio_chat.core import roomrules
 from trio_chat.core.accounts import AccountError, BanEntry, Guard, ban_target, covers_peer
-from trio_chat.core.events import KickedOut, ModAction, Moderated, Reason
+from trio_chat.core.events import KickedOut, ModAction, Moderated, Reason, ToOperators
 from trio_chat.core.hub import Hub
 from trio_chat.core.members import Member
 from trio_chat.core.names import MAX_TOPIC_CHARS, BadName, clean_text, name_key
@@ -50,6 +50,7 @@ from trio_chat.core.refusals import (
     RegisteredAlready,
     WrongOperPassword,
 )
+from trio_chat.core.rules import said
 
 if TYPE_CHECKING:
     from trio_chat.core.clients import Client
@@ -192,6 +193,12 @@ class Moderation:
         seen = target is op or bool(target.rooms & op.rooms)
         self._dismiss(target, Reason.KICKED, detail=clean_text(reason).strip(), by=op.name)
         return Kicked(target.name, seen)
+
+    def to_operators(self, client: Client, text: str) -> None:
+        """An operator's word to every operator online, the sender too. Raises NotOperator."""
+        op = self._operator(client)
+        operators = [m for name in self.hub.names() if (m := self.hub.find(name)) and m.operator]
+        self.hub.send_each(operators, ToOperators(op.name, said(text)))
 
     def kick_out(self, client: Client, room: str, name: str, reason: str = "") -> str:
         """Put ``name`` out of ``room`` (IRC KICK); they stay online. Returns the room's name.

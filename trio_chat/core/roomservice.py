@@ -8,11 +8,13 @@ docstring says; a room's own rules are :mod:`.roomrules`'.
 
 from __future__ import annotations
 
+import time
+
 import trio
 
 from trio_chat.core import roomrules
 from trio_chat.core.clients import Arrival, Client
-from trio_chat.core.events import Invited, RoomChanged, TopicChanged
+from trio_chat.core.events import Invited, RoomChanged, TopicChanged, ToRoomOperators
 from trio_chat.core.history import History
 from trio_chat.core.hub import Hub
 from trio_chat.core.members import Member, Room
@@ -26,7 +28,7 @@ from trio_chat.core.refusals import (
     NotRoomOperator,
     TooLong,
 )
-from trio_chat.core.rules import valid_room, within_budget
+from trio_chat.core.rules import said, valid_room, within_budget
 from trio_chat.core.store import Entry
 
 
@@ -97,6 +99,20 @@ class RoomRequests:
         found.settings.invited.add(name_key(target.name))
         self.hub.deliver(target, Invited(found.name, member.name, target.name))
         return target.name
+
+    def say_to_operators(self, client: Client, room: str, text: str) -> ToRoomOperators:
+        """A line for ``room``'s operators only (the sender hears it back with echo on).
+
+        Raises Muted, NotInRoom, CannotSpeak, TooLong.
+        """
+        member = self._in_room(client, room)
+        found = self.hub.room(room)
+        if found is None or found.name not in member.rooms:
+            raise NotInRoom(room)
+        event = ToRoomOperators(member.name, found.name, said(text), time.time())
+        audience = [m for m in found.members.values() if roomrules.runs(found, m)]
+        self.hub.send_each((m for m in audience if m is not member or member.echo), event)
+        return event
 
     def part(self, client: Client, room: str, detail: str = "") -> None:
         """Leave one room (staying online). Raises :class:`NotInRoom`."""

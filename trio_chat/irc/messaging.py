@@ -78,7 +78,9 @@ def say_one(
         text = text[len(ACTION) :].removesuffix("\x01") if len(text) > len(ACTION) else ""
     try:
         session.flush()
-        if target.startswith("#"):
+        if target.startswith("@#"):
+            service.say_to_operators(client, target[1:], text)
+        elif target.startswith("#"):
             if action:
                 service.act(client, target, text, tags=tags)
             else:

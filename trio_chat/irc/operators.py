@@ -52,6 +52,16 @@ async def kill(session: IrcSession, message: IrcMessage) -> None:
         session.reply(n.ERR_NOSUCHNICK, nick, "No such nick/channel")
 
 
+@command("WALLOPS", params=1)
+async def wallops(session: IrcSession, message: IrcMessage) -> None:
+    """To every operator online (modern IRC allows WALLOPS to go to operators only)."""
+    try:
+        session.flush()
+        session.service.moderation.to_operators(session.client, message.params[0])
+    except NotOperator:
+        session.reply(n.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
+
+
 @command("KICK", params=2)
 async def kick(session: IrcSession, message: IrcMessage) -> None:
     channel = message.params[0]

@@ -111,8 +111,7 @@ async def whois(session: IrcSession, message: IrcMessage) -> None:
         session.reply(n.RPL_WHOISUSER, name, person.ident, person.host, "*", person.realname)
         if member.rooms:
             session.reply(n.RPL_WHOISCHANNELS, name, _channels(session, member))
-        door = "IRC" if person.irc else "the text door"
-        session.reply(n.RPL_WHOISSERVER, name, session.settings.server, f"connected by {door}")
+        session.reply(n.RPL_WHOISSERVER, name, session.settings.server, session.settings.info)
         if member.operator:
             session.reply(n.RPL_WHOISOPERATOR, name, "is an IRC operator")
         if member.away:
@@ -132,7 +131,7 @@ async def whowas(session: IrcSession, message: IrcMessage) -> None:
     for was in found:
         person = was.person
         session.reply(n.RPL_WHOWASUSER, was.nick, person.ident, person.host, "*", person.realname)
-        session.reply(n.RPL_WHOISSERVER, was.nick, session.settings.server, "trio_chat")
+        session.reply(n.RPL_WHOISSERVER, was.nick, session.settings.server, session.settings.info)
     session.reply(n.RPL_ENDOFWHOWAS, nick, "End of WHOWAS")
 
 
@@ -213,6 +212,11 @@ def apply_user_modes(session: IrcSession, changes: str) -> str:
                 done += ("+" if adding else "-") + char
                 if session.person is not None:
                     session.person.invisible = adding
+        elif char == "w":
+            if adding:
+                session.modes.add(char)
+            else:
+                session.modes.discard(char)
         elif char != "o":
             unknown = True
     if unknown:

@@ -33,6 +33,7 @@ LOGGER = logging.getLogger(__name__)
 DEFAULT_IRC_PORT = 6667
 DEFAULT_IRC_TLS_PORT = 6697
 DEFAULT_IRC_SERVER_NAME = "trio-chat"
+DEFAULT_IRC_SERVER_INFO = "trio_chat: IRC and plain text in the same rooms"
 
 assert commands.MODULES  # every command module is loaded
 
@@ -107,6 +108,7 @@ def irc_doors(
     ports: tuple[int | None, int | None],
     ssl_context: ssl.SSLContext | None,
     server_name: str = DEFAULT_IRC_SERVER_NAME,
+    server_info: str = DEFAULT_IRC_SERVER_INFO,
     name_timeout: float = NAME_TIMEOUT,
     sasl_plaintext: bool = False,
 ) -> list[IrcFrontend]:
@@ -115,7 +117,9 @@ def irc_doors(
     ``ports``: (plain, TLS), None for a door that stays closed. Both share one
     :class:`~trio_chat.irc.wire.Wire`: one encoder per capability set, one idea of who is who.
     """
-    settings = IrcSettings(server=server_name, network=server_name, sasl_plaintext=sasl_plaintext)
+    settings = IrcSettings(
+        server=server_name, network=server_name, info=server_info, sasl_plaintext=sasl_plaintext
+    )
     wire = Wire(settings.server)
     plain, tls = ports
     wanted: list[tuple[int, ssl.SSLContext | None]] = [] if plain is None else [(plain, None)]

@@ -20,7 +20,7 @@ from trio_chat.irc.modes import CHANMODES, PREFIX
 if TYPE_CHECKING:
     from trio_chat.irc.session import IrcSession
 
-USER_MODES = "io"
+USER_MODES = "iow"
 CHANNEL_MODES = "biklmnostv"
 TOKENS_PER_LINE = 13
 # ISUPPORT tokens other modules add (token -> value, "" for none), e.g. IRCv3's MONITOR.
@@ -50,6 +50,7 @@ def _own(session: IrcSession) -> list[str]:
         f"NICKLEN={NICKLEN}",
         f"PREFIX={PREFIX}",
         "SAFELIST",
+        "STATUSMSG=@",
         "TARGMAX=JOIN:,KICK:1,NAMES:1,NOTICE:4,PART:,PRIVMSG:4,WHOIS:1",
         f"TOPICLEN={MAX_TOPIC_CHARS}",
         "USERLEN=16",
@@ -143,6 +144,14 @@ async def quit(session: IrcSession, message: IrcMessage) -> None:
     reason = message.params[0] if message.params else ""
     session.send(IrcMessage("ERROR", (f"Closing Link: {session.host} (Quit: {reason})",)))
     session.quitting = reason
+
+
+@command("LINKS")
+async def links(session: IrcSession, message: IrcMessage) -> None:
+    """One server, linked to nothing."""
+    server = session.settings.server
+    session.reply(n.RPL_LINKS, server, server, f"0 {session.settings.info}")
+    session.reply(n.RPL_ENDOFLINKS, "*", "End of /LINKS list")
 
 
 @command("VERSION")

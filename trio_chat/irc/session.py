@@ -44,7 +44,9 @@ from trio_chat.irc import numerics as n
 from trio_chat.irc.codec import NOT_UTF8, TOO_LONG, BadMessage, IrcMessage, MessageBuffer
 from trio_chat.irc.codec import format_message as format_line
 from trio_chat.irc.dispatch import COMMANDS, WRAPPERS
+from trio_chat.irc.registration import complete
 from trio_chat.irc.wire import Person, Wire
+from trio_chat.irc.wording import refusal_text
 from trio_chat.net.connection import Connection
 
 LOGGER = logging.getLogger(__name__)
@@ -60,6 +62,8 @@ class IrcSettings:
     server: str = "trio-chat"
     network: str = "trio-chat"
     version: str = f"trio-chat-{__version__}"
+    # The server's description (LINKS, WHOIS).
+    info: str = "trio_chat"
     created: str = ""
     ping_interval: float = PING_INTERVAL
     ping_timeout: float = PING_TIMEOUT
@@ -216,8 +220,6 @@ class IrcSession:
         try:
             await found.handler(self, message)
         except Refused as exc:
-            from trio_chat.irc.wording import refusal_text
-
             self.notice(f"{message.command}: {refusal_text(exc)}")
 
     def bad(self, message: BadMessage) -> None:
@@ -248,8 +250,6 @@ class IrcSession:
                 return None
             await self.handle(message)
             if self.quitting is None and self.ready():
-                from trio_chat.irc.registration import complete
-
                 await self.flush_now()
                 await complete(self)
             if not self.registered:

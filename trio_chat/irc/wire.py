@@ -46,7 +46,9 @@ from trio_chat.core.events import (
     Reply,
     RoomChanged,
     ServerEvent,
+    ToOperators,
     TopicChanged,
+    ToRoomOperators,
     departure,
 )
 from trio_chat.core.names import name_key
@@ -197,6 +199,12 @@ class IrcEncoder:
                 return [IrcMessage("PART", params, self.people.mask(name))]
             case RoomChanged(room, by, changes):
                 return [IrcMessage("MODE", (room, *mode_line(changes)), self.people.mask(by))]
+            case ToRoomOperators(sender, room, text, when):
+                tags = self.said_tags(when, 0)
+                line = IrcMessage("PRIVMSG", ("@" + room, text), self.people.mask(sender), tags)
+                return [line]
+            case ToOperators(by, text):
+                return [IrcMessage("WALLOPS", (text,), self.people.mask(by))]
             case Invited(room, by, name):
                 return [IrcMessage("INVITE", (name, room), self.people.mask(by))]
             case KickedOut(name, room, by, detail):

@@ -47,7 +47,9 @@ from trio_chat.core.events import (
     Reply,
     RoomChanged,
     ServerEvent,
+    ToOperators,
     TopicChanged,
+    ToRoomOperators,
 )
 from trio_chat.core.events import (
     Quit as Departed,
@@ -176,6 +178,10 @@ def format_event(event: ServerEvent) -> str:
         case RoomChanged(room, by, changes):
             done = (f"{'+' if on else '-'}{what} {value}".strip() for what, on, value in changes)
             return f"*** {by} changed {room}: {', '.join(done)}"
+        case ToRoomOperators(sender, room, text):
+            return f"[to the operators of {room}] {sender}: {text}"
+        case ToOperators(by, text):
+            return f"*** [to operators] {by}: {text}"
         case Invited(room, by, _):
             return f"*** {by} invites you to {room} (/join {room})"
         case KickedOut(name, room, by, detail):
