@@ -112,6 +112,8 @@ class TrioChatController(BaseServerController, DirectoryBasedController):
             str(oper),
             "--irc-server-name",
             "My.Little.Server",
+            "--irc-server-info",
+            "test server",
             "--log-level",
             "debug" if self.debug_mode else "warning",
         ]

@@ -41,6 +41,7 @@ MAKE_VARIABLES: dict[str, dict[str, tuple[str, bool]]] = {
         "--irc-tls-port": ("IRC_TLS_PORT", True),
         "--irc-server-name": ("IRC_SERVER_NAME", True),
         "--irc-server-info": ("IRC_SERVER_INFO", True),
+        "--irc-sasl-plaintext": ("IRC_SASL_PLAINTEXT", False),
     },
     "client": {
         "--name": ("NAME", True),
