@@ -63,7 +63,7 @@ ClientTags = tuple[tuple[str, str], ...]
 class Message:
     """A chat line said in a room, stamped with the server's time (Unix seconds).
 
-    ``notice``: said as a notice (IRC NOTICE: never answered automatically).
+    ``notice``: said as a notice (IRC NOTICE: never to be answered automatically).
     """
 
     sender: str

@@ -335,6 +335,8 @@ class ChatService(RoomRequests):
         member = self._speaker(client)
         old = member.name
         name = valid_name(raw)
+        if name == old:
+            return old  # nothing changes: nobody hears of it
         if not self.may_take(client, name):
             raise NameRegistered(name)
         if self.guard.ban_of_name(name) is not None:
