@@ -16,6 +16,7 @@ VIA_MAKE := TRIO_CHAT_VIA_MAKE=1
 #                FLOOD_RATE FLOOD_BURST MAX_PER_ADDRESS CONNECT_RATE EXEMPT
 #                TLS_CERT TLS_KEY LOG_LEVEL LOG_FORMAT WEB_PORT NO_WEB=1 WEB_ORIGIN="URL URL"
 #                IRC_PORT IRC_TLS_PORT IRC_SERVER_NAME IRC_SERVER_INFO NO_IRC=1
+#                IRC_SASL_PLAINTEXT=1
 #                REDIS REDIS_HEARTBEAT
 #   make cluster REDIS_PORT (6390) PORTS ("5000 5001") WEB_PORTS ("8080 8081")
 #                IRC_PORTS ("6667 6668"): a local Redis
@@ -46,7 +47,7 @@ SERVE_ARGS := $(call opt,HOST,--host) $(call opt,PORT,--port) \
 	$(foreach origin,$(WEB_ORIGIN),--web-origin $(call quote,$(origin))) \
 	$(call opt,IRC_PORT,--irc-port) $(call opt,IRC_TLS_PORT,--irc-tls-port) \
 	$(call opt,IRC_SERVER_NAME,--irc-server-name) $(call opt,IRC_SERVER_INFO,--irc-server-info) \
-	$(call flag,NO_IRC,--no-irc) \
+	$(call flag,NO_IRC,--no-irc) $(call flag,IRC_SASL_PLAINTEXT,--irc-sasl-plaintext) \
 	$(call opt,REDIS,--redis) $(call opt,REDIS_HEARTBEAT,--redis-heartbeat)
 CLIENT_ARGS := $(call opt,NAME,--name) $(call opt,HOST,--host) $(call opt,PORT,--port) \
 	$(call opt,SERVER_PASSWORD_FILE,--server-password-file) \
@@ -55,7 +56,7 @@ CLIENT_ARGS := $(call opt,NAME,--name) $(call opt,HOST,--host) $(call opt,PORT,-
 CERT_ARGS := $(foreach name,$(HOSTS),--host $(call quote,$(name))) \
 	$(call opt,CERT_DIR,--out) $(call opt,DAYS,--days) $(call flag,FORCE,--force)
 
-.PHONY: serve client cert cluster test bench soak format venv clean screenshots
+.PHONY: serve client cert cluster test bench soak format venv clean screenshots irctest irctest-v3
 
 serve: $(STAMP)
 	@exec env $(VIA_MAKE) $(BIN)/trio-chat serve $(SERVE_ARGS)
@@ -82,6 +83,22 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict trio_chat
 	$(BIN)/pytest
+
+# irctest, the IRC servers' conformance suite (README: IRC, Conformance), from the pinned
+# copy in ../shared/irctest: `make irctest` runs the plain RFC/modern subset, `make
+# irctest-v3` adds the IRCv3 tests; IRCTEST_ARGS='-k names -v' picks tests.
+IRCTEST ?= $(firstword $(wildcard ../shared/irctest ../../shared/irctest))
+IRCTEST_PLAIN := not services and not implementation-specific and not deprecated and not strict
+IRCTEST_MARKERS ?= $(IRCTEST_PLAIN) and not IRCv3
+IRCTEST_ARGS ?= -n 2
+irctest: $(STAMP)
+	@test -n "$(IRCTEST)" || { echo "irctest not found: make irctest IRCTEST=DIR"; exit 2; }
+	cd $(IRCTEST) && PYTHONPATH=$(CURDIR)/conformance PYTHONDONTWRITEBYTECODE=1 \
+		$(CURDIR)/$(BIN)/python -m pytest -p no:cacheprovider --timeout 300 \
+		--controller irctest_trio_chat -m '$(IRCTEST_MARKERS)' $(IRCTEST_ARGS)
+
+irctest-v3:
+	@$(MAKE) --no-print-directory irctest IRCTEST_MARKERS='$(IRCTEST_PLAIN)'
 
 # Load scenarios against trio_chat and the threaded original (a few minutes).
 bench: $(STAMP)

@@ -198,6 +198,11 @@ def _serve_options(serve: argparse.ArgumentParser) -> None:
         metavar="TEXT",
         help="the server's description on IRC (LINKS, WHOIS)",
     )
+    irc.add_argument(
+        "--irc-sasl-plaintext",
+        action="store_true",
+        help="let IRC clients log in (SASL) without TLS from other machines too",
+    )
     serve.add_argument(
         "--redis",
         metavar="URL",
@@ -413,6 +418,7 @@ def serve(args: argparse.Namespace) -> int:
         irc_port=None if args.no_irc else args.irc_port,
         irc_tls_port=None if args.no_irc or args.tls_cert is None else args.irc_tls_port,
         irc_server_name=args.irc_server_name,
+        irc_sasl_plaintext=args.irc_sasl_plaintext,
         irc_server_info=args.irc_server_info,
         redis=args.redis,
         redis_heartbeat=args.redis_heartbeat,

@@ -105,6 +105,7 @@ class ServerConfig:
     irc_port: int | None = None
     irc_tls_port: int | None = None
     irc_server_name: str = DEFAULT_IRC_SERVER_NAME
+    irc_sasl_plaintext: bool = False
     irc_server_info: str = DEFAULT_IRC_SERVER_INFO
     # redis://HOST:PORT/DB: share rooms with the servers using the same Redis.
     redis: str | None = None
@@ -331,6 +332,7 @@ async def build_app(
         server_name=config.irc_server_name,
         server_info=config.irc_server_info,
         name_timeout=config.name_timeout,
+        sasl_plaintext=config.irc_sasl_plaintext,
     )
     frontends += irc
     return App(service, admission, frontends, metrics)

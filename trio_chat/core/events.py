@@ -55,6 +55,11 @@ class ModAction(enum.Enum):
     UNMUTED = "unmuted"
 
 
+# A message's client tags (IRCv3 message-tags: ``+draft/reply=ID``...), as (key, value)
+# pairs: carried to the doors that show them, never stored.
+ClientTags = tuple[tuple[str, str], ...]
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     """A chat line said in a room, stamped with the server's time (Unix seconds).
@@ -68,6 +73,7 @@ class Message:
     time: float = 0.0
     id: int = 0
     notice: bool = False
+    tags: ClientTags = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +85,7 @@ class Action:
     text: str
     time: float = 0.0
     id: int = 0
+    tags: ClientTags = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +105,7 @@ class Private:
     time: float = 0.0
     id: int = 0
     notice: bool = False
+    tags: ClientTags = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ from trio_chat.core.backplane import Backplane, NullBackplane
 from trio_chat.core.counters import Counters
 from trio_chat.core.events import (
     Action,
+    ClientTags,
     Crowd,
     Dismissed,
     Echo,
@@ -140,6 +141,13 @@ class Hub:
         for room in home:
             self._open_room(room)
         self.closing = False
+        # Told (old, new) of every name that comes online (None, name), goes
+        # (name, None) or changes (old, new): IRC's MONITOR. They must not await.
+        self.presence: list[Callable[[str | None, str | None], None]] = []
+
+    def _presence(self, old: str | None, new: str | None) -> None:
+        for watcher in self.presence:
+            watcher(old, new)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """The hub's background work, until cancelled: run it beside the sessions.
@@ -214,6 +222,7 @@ class Hub:
         outbox.owner = member
         self._members[key] = member
         self.backplane.arrived(member)
+        self._presence(None, name)
         return member
 
     def enter(self, member: Member, room: str) -> Room:
@@ -350,6 +359,7 @@ class Hub:
         if audience:
             self.send_each(audience, departed)
         self.backplane.publish(member, departed)
+        self._presence(member.name, None)
 
     def evict(self, member: Member, reason: Reason) -> None:
         """Throw ``member`` out now (too slow, connection lost): leave and cancel its session.
@@ -421,24 +431,29 @@ class Hub:
         audience.add(member)
         self.send_each(audience, Renamed(old, new))
         self.backplane.publish(member, Renamed(old, new))
+        self._presence(old, new)
 
     # --- fan-out ----------------------------------------------------------
 
-    def say(self, member: Member, room: str, text: str, *, notice: bool = False) -> Message:
+    def say(
+        self, member: Member, room: str, text: str, *, notice: bool = False, tags: ClientTags = ()
+    ) -> Message:
         """Say ``text`` in ``room``: everyone else there hears it; it is recorded.
 
         Raises:
             NotInRoom: ``member`` is not in ``room`` (nothing is said or recorded).
         """
         target = self._room_of(member, room)
-        event = Message(member.name, target.name, text, *self._stamps.stamp(), notice=notice)
+        event = Message(
+            member.name, target.name, text, *self._stamps.stamp(), notice=notice, tags=tags
+        )
         self._speak(member, event)
         return event
 
-    def act(self, member: Member, room: str, text: str) -> Action:
+    def act(self, member: Member, room: str, text: str, *, tags: ClientTags = ()) -> Action:
         """A ``/me`` action in ``room``; raises :class:`NotInRoom` as :meth:`say` does."""
         target = self._room_of(member, room)
-        event = Action(member.name, target.name, text, *self._stamps.stamp())
+        event = Action(member.name, target.name, text, *self._stamps.stamp(), tags=tags)
         self._speak(member, event)
         return event
 
@@ -459,7 +474,9 @@ class Hub:
             self._recorder.record(event)
         self.backplane.publish(member, event)
 
-    def private(self, member: Member, target: str, text: str, *, notice: bool = False) -> Private:
+    def private(
+        self, member: Member, target: str, text: str, *, notice: bool = False, tags: ClientTags = ()
+    ) -> Private:
         """Send ``text`` to ``target`` only.
 
         Raises:
@@ -468,7 +485,9 @@ class Hub:
         recipient = self.find(target)
         if recipient is None:
             raise NoSuchMember(target)
-        event = Private(member.name, recipient.name, text, *self._stamps.stamp(), notice=notice)
+        event = Private(
+            member.name, recipient.name, text, *self._stamps.stamp(), notice=notice, tags=tags
+        )
         self.deliver(recipient, event)
         self.counters.messages["private"] += 1
         if member.echo:

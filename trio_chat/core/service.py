@@ -33,6 +33,7 @@ from trio_chat.core.clients import Arrival, Client, Password
 from trio_chat.core.counters import counts_refusals
 from trio_chat.core.events import (
     Action,
+    ClientTags,
     Message,
     Private,
     Reason,
@@ -239,10 +240,11 @@ class ChatService(RoomRequests):
     async def _prepare(self, client: Client, raw: str, password: str | None) -> tuple[str, bool]:
         """The name to join as, and whether it is a login; refusals as take_name's."""
         name = self._check_name(client, raw)
-        login = password is not None
+        # Logged in already (IRC's SASL): the name is theirs, as with a password.
+        login = password is not None or name_key(name) in client.identified
         if password is not None:
             name = await self._login(client, name, password)
-        elif self.guard.registered_name(name) is not None:
+        elif self.guard.registered_name(name) is not None and not login:
             raise NameRegistered(name)
         if not login and self.hub.find(name) is not None:
             raise NameTaken(name)
@@ -250,6 +252,12 @@ class ChatService(RoomRequests):
         if not await self.hub.backplane.claim(name, take=login):
             raise NameTaken(name)
         return name, login
+
+    async def identify(self, client: Client, name: str, password: str) -> str:
+        """Prove ``client`` owns the registered ``name`` (IRC's SASL), before or after it
+        signs on; the registered form of the name. Raises NotRegistered, WrongPassword
+        (``tries_left`` 0: close the connection)."""
+        return await self._login(client, valid_name(name), password)
 
     def _sign_on(
         self,
@@ -393,17 +401,24 @@ class ChatService(RoomRequests):
 
     # --- speech ----------------------------------------------------------------
 
-    def say(self, client: Client, room: str, text: str, *, notice: bool = False) -> Message:
-        """Say ``text`` in ``room``. Raises Muted, NotInRoom (nothing said or recorded)."""
-        return self.hub.say(self._in_room(client, room), room, said(text), notice=notice)
+    def say(
+        self, client: Client, room: str, text: str, *, notice: bool = False, tags: ClientTags = ()
+    ) -> Message:
+        """Say ``text`` in ``room`` (as a notice; with client tags). Raises Muted, NotInRoom
+        (nothing said or recorded)."""
+        speaker = self._in_room(client, room)
+        return self.hub.say(speaker, room, said(text), notice=notice, tags=tags)
 
-    def act(self, client: Client, room: str, text: str) -> Action:
+    def act(self, client: Client, room: str, text: str, *, tags: ClientTags = ()) -> Action:
         """A ``/me`` action in ``room``. Raises Muted, NotInRoom."""
-        return self.hub.act(self._in_room(client, room), room, said(text))
+        return self.hub.act(self._in_room(client, room), room, said(text), tags=tags)
 
-    def private(self, client: Client, target: str, text: str, *, notice: bool = False) -> Private:
+    def private(
+        self, client: Client, target: str, text: str, *, notice: bool = False, tags: ClientTags = ()
+    ) -> Private:
         """A private message to one member. Raises Muted, NoSuchMember."""
-        return self.hub.private(self._speaker(client), target, said(text), notice=notice)
+        speaker = self._speaker(client)
+        return self.hub.private(speaker, target, said(text), notice=notice, tags=tags)
 
     def set_echo(self, client: Client, on: bool) -> None:
         """Whether the member hears their own messages back, as the others see them.

@@ -39,3 +39,12 @@ class Stamps:
             last += (self.node - last) % NODES
         self.last_id = last
         return now / 1e9, last
+
+
+def first_id_at(seconds: float) -> int:
+    """The least id an event stamped at ``seconds`` (Unix time) or later may have.
+
+    (Ids are the clock in microseconds, or more: IRC's CHATHISTORY turns a
+    ``timestamp=`` reference into an id bound with it.)
+    """
+    return int(seconds * 1_000_000)

@@ -7,6 +7,7 @@ once, in the replay or live.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,7 @@ from trio_chat.irc.codec import IrcMessage
 from trio_chat.irc.dispatch import command
 
 if TYPE_CHECKING:
+    from trio_chat.core.store import Entry
     from trio_chat.irc.session import IrcSession
 
 # Bytes of nicks on one 353 line.
@@ -78,9 +80,14 @@ async def join_one(session: IrcSession, channel: str, key: str = "") -> None:
     session.event(Joined(session.nick, room.name))
     if room.topic:
         topic_replies(session, room)
-    names(session, room)
+    names(session, room, joining=True)
     session.flush()
-    for entry in arrival.entries:
+    (AFTER_JOIN or replay)(session, room, arrival.entries)
+
+
+def replay(session: IrcSession, room: Room, entries: list[Entry]) -> None:
+    """A room's recent history, as its members heard it."""
+    for entry in entries:
         session.event(Past(entry.event))
 
 
@@ -105,7 +112,28 @@ def visible(session: IrcSession, room: Room) -> bool:
     return not room.settings.secret or room.name in member.rooms or member.operator
 
 
-def names(session: IrcSession, room: Room) -> None:
+# What follows a join instead of :func:`replay` (set by IRCv3's module: the history as a
+# chathistory batch where negotiated, away-notify for the others).
+AFTER_JOIN: Callable[[IrcSession, Room, list[Entry]], None] | None = None
+
+
+# How a nick shows in NAMES (IRCv3 userhost-in-names shows nick!user@host).
+NAMES_FORMS: list[Callable[[IrcSession, str], str | None]] = []
+
+
+def name_shown(session: IrcSession, name: str) -> str:
+    for form in NAMES_FORMS:
+        shown = form(session, name)
+        if shown is not None:
+            return shown
+    return name
+
+
+# Lines a join adds before its 366 (IRCv3 read-marker's MARKREAD): (session, room) -> None.
+BEFORE_END_OF_NAMES: list[Callable[[IrcSession, Room], None]] = []
+
+
+def names(session: IrcSession, room: Room, *, joining: bool = False) -> None:
     """353 lines and 366 for ``room``."""
     line: list[str] = []
     size = 0
@@ -113,7 +141,7 @@ def names(session: IrcSession, room: Room) -> None:
     every = "multi-prefix" in session.caps
     shown_members = room.members.values() if visible(session, room) else ()
     for member in sorted(shown_members, key=lambda m: name_key(m.name)):
-        shown = prefix(room, member, every=every) + member.name
+        shown = prefix(room, member, every=every) + name_shown(session, member.name)
         if line and size + len(shown.encode()) > NAMES_BYTES:
             session.reply(n.RPL_NAMREPLY, symbol, room.name, " ".join(line))
             line, size = [], 0
@@ -121,6 +149,9 @@ def names(session: IrcSession, room: Room) -> None:
         size += len(shown.encode()) + 1
     if line:
         session.reply(n.RPL_NAMREPLY, symbol, room.name, " ".join(line))
+    if joining:
+        for hook in BEFORE_END_OF_NAMES:
+            hook(session, room)
     session.reply(n.RPL_ENDOFNAMES, room.name, "End of /NAMES list")
 
 

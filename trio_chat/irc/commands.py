@@ -5,14 +5,40 @@ A new module of commands (IRCv3's) is imported here too.
 
 from __future__ import annotations
 
-from trio_chat.irc import (
+from trio_chat.irc import (  # labels...chathistory: IRCv3 (ircv3's)
+    bot,
+    channels,
+    chanops,
+    chathistory,
+    extensions,
+    labels,
+    messaging,
+    monitor,
+    operators,
+    queries,
+    read_marker,
+    registration,
+    sasl,
+    server_info,
+    tagmsg,
+    whox,
+)
+
+MODULES = (
+    registration,
+    server_info,
     channels,
     chanops,
     messaging,
-    operators,
     queries,
-    registration,
-    server_info,
+    operators,
+    labels,
+    monitor,
+    extensions,
+    tagmsg,
+    whox,
+    sasl,
+    chathistory,
+    bot,
+    read_marker,
 )
-
-MODULES = (registration, server_info, channels, chanops, messaging, queries, operators)

@@ -41,3 +41,14 @@ def command(name: str, *, params: int = 0, early: bool = False) -> Callable[[Han
         return handler
 
     return register
+
+
+# Around every command (IRCv3 labeled-response): called as wrapper(session, message, run),
+# it must await run() once. Registered by their modules with :func:`wrapper`.
+Wrapper = Callable[["IrcSession", IrcMessage, Callable[[], Awaitable[None]]], Awaitable[None]]
+WRAPPERS: list[Wrapper] = []
+
+
+def wrapper(func: Wrapper) -> Wrapper:
+    WRAPPERS.append(func)
+    return func

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from trio_chat.core.events import ClientTags
 from trio_chat.core.names import name_key
 from trio_chat.core.refusals import CannotSpeak, Muted, NoSuchMember, NotInRoom, TooLong
 from trio_chat.irc import numerics as n
@@ -50,7 +51,7 @@ def speak(session: IrcSession, message: IrcMessage, *, quiet: bool) -> None:
             if not quiet:
                 session.reply(n.ERR_INPUTTOOLONG, "Input line was too long")
             continue
-        say_one(session, target, text, quiet=quiet)
+        say_one(session, target, text, quiet=quiet, tags=client_tags(message))
 
 
 def fits(session: IrcSession, command: str, target: str, text: str) -> bool:
@@ -59,7 +60,14 @@ def fits(session: IrcSession, command: str, target: str, text: str) -> bool:
     return len(line.encode()) <= MAX_LINE_BYTES
 
 
-def say_one(session: IrcSession, target: str, text: str, *, quiet: bool) -> None:
+def client_tags(message: IrcMessage) -> ClientTags:
+    """The client-only tags (``+name``) of ``message``, to relay (IRCv3 message-tags)."""
+    return tuple((key, value) for key, value in message.tags.items() if key.startswith("+"))
+
+
+def say_one(
+    session: IrcSession, target: str, text: str, *, quiet: bool, tags: ClientTags = ()
+) -> None:
     service, client = session.service, session.client
     action = text.startswith(ACTION) or text == ACTION.rstrip()
     if text.startswith("\x01") and not action:
@@ -74,13 +82,13 @@ def say_one(session: IrcSession, target: str, text: str, *, quiet: bool) -> None
             service.say_to_operators(client, target[1:], text)
         elif target.startswith("#"):
             if action:
-                service.act(client, target, text)
+                service.act(client, target, text, tags=tags)
             else:
-                service.say(client, target, text, notice=quiet)
+                service.say(client, target, text, notice=quiet, tags=tags)
         elif action:
-            service.private(client, target, f"* {session.nick} {text}")
+            service.private(client, target, f"* {session.nick} {text}", tags=tags)
         else:
-            recipient = service.private(client, target, text, notice=quiet).target
+            recipient = service.private(client, target, text, notice=quiet, tags=tags).target
             away = service.member(recipient).away
             if away and not quiet:
                 session.reply(n.RPL_AWAY, recipient, away)

@@ -113,13 +113,16 @@ def irc_doors(
     server_name: str = DEFAULT_IRC_SERVER_NAME,
     server_info: str = DEFAULT_IRC_SERVER_INFO,
     name_timeout: float = NAME_TIMEOUT,
+    sasl_plaintext: bool = False,
 ) -> list[IrcFrontend]:
     """The IRC door on its plain port and, with a certificate, on its TLS port.
 
     ``ports``: (plain, TLS), None for a door that stays closed. Both share one
     :class:`~trio_chat.irc.wire.Wire`: one encoder per capability set, one idea of who is who.
     """
-    settings = IrcSettings(server=server_name, network=server_name, info=server_info)
+    settings = IrcSettings(
+        server=server_name, network=server_name, info=server_info, sasl_plaintext=sasl_plaintext
+    )
     wire = Wire(settings.server)
     plain, tls = ports
     wanted: list[tuple[int, ssl.SSLContext | None]] = [] if plain is None else [(plain, None)]

@@ -27,6 +27,7 @@ translate. A refusal a handler does not word itself is a ``NOTICE``.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -42,7 +43,7 @@ from trio_chat.core.service import ChatService
 from trio_chat.irc import numerics as n
 from trio_chat.irc.codec import NOT_UTF8, TOO_LONG, BadMessage, IrcMessage, MessageBuffer
 from trio_chat.irc.codec import format_message as format_line
-from trio_chat.irc.dispatch import COMMANDS
+from trio_chat.irc.dispatch import COMMANDS, WRAPPERS
 from trio_chat.irc.registration import complete
 from trio_chat.irc.wire import Person, Wire
 from trio_chat.irc.wording import refusal_text
@@ -69,6 +70,8 @@ class IrcSettings:
     motd: list[str] = field(default_factory=list)
     # How many connections have not registered yet (LUSERS), every door's.
     unregistered: Callable[[], int] = lambda: 0
+    # SASL's password also over plain text from other machines (--irc-sasl-plaintext).
+    sasl_plaintext: bool = False
 
 
 class IrcSession:
@@ -144,6 +147,15 @@ class IrcSession:
         """Queue ``message`` for the client (sent once the command is done)."""
         self._out.append(format_line(message))
 
+    def send_line(self, line: str) -> None:
+        """Queue one line formatted already (labeled-response's answer)."""
+        self._out.append(line)
+
+    def take_replies(self) -> list[str]:
+        """The replies queued and not sent yet, taken out of the queue."""
+        lines, self._out = self._out, []
+        return lines
+
     def reply(self, numeric: str, *params: str) -> None:
         """``:server NUMERIC nick params...``."""
         self.send(IrcMessage(numeric, (self.nick, *params), self.settings.server))
@@ -181,10 +193,17 @@ class IrcSession:
     # --- commands ---------------------------------------------------------------
 
     async def handle(self, message: IrcMessage | BadMessage) -> None:
-        """One message from the client, through the command table."""
+        """One message from the client, through the command table (and its wrappers:
+        IRCv3 labeled-response answers a labeled command as a whole)."""
         if isinstance(message, BadMessage):
             self.bad(message)
             return
+        run: Callable[[], Awaitable[None]] = functools.partial(self._dispatch, message)
+        for wrap in WRAPPERS:
+            run = functools.partial(wrap, self, message, run)
+        await run()
+
+    async def _dispatch(self, message: IrcMessage) -> None:
         found = COMMANDS.get(message.command)
         if found is None:
             if self.registered:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from trio_chat.core.events import (
@@ -70,6 +70,10 @@ class Person:
     host: str
     realname: str
     irc: bool = True
+    # The account logged in to (IRCv3 account-notify, extended-join), "" if none.
+    account: str = ""
+    # User mode +B (IRCv3 bot mode): a bot, tagged so.
+    bot: bool = False
     # User mode +i: not listed by a WHO mask to those who share no room with them.
     invisible: bool = False
 
@@ -140,6 +144,14 @@ def quit_reason(reason: Reason, detail: str = "", by: str = "") -> str:
             return departure(reason, detail, by)
 
 
+# IRCv3 account-tag (registered by extensions.py): the sender's account on what it says.
+ACCOUNT_TAG = "account-tag"
+
+# Other modules' forms of events (IRCv3: extended-join...): a hook returns the messages
+# for an event and an encoder, or None to leave it to IrcEncoder.
+EVENT_HOOKS: list[Callable[[IrcEncoder, ServerEvent], list[IrcMessage] | None]] = []
+
+
 class IrcEncoder:
     """Turns core events into IRC lines for one set of wire capabilities.
 
@@ -169,6 +181,10 @@ class IrcEncoder:
         return tags
 
     def messages(self, event: ServerEvent) -> list[IrcMessage]:
+        for hook in EVENT_HOOKS:  # IRCv3 forms (extended-join...) where negotiated
+            found = hook(self, event)
+            if found is not None:
+                return found
         match event:
             case Message() | Action() | Private():
                 return self.said(event)
@@ -223,6 +239,13 @@ class IrcEncoder:
         source = self.people.mask(event.sender)
         target = event.target if isinstance(event, Private) else event.room
         tags = self.said_tags(event.time, event.id)
+        if self.tags:  # message-tags: the sender's client tags too
+            tags.update(event.tags)
+        sender = self.people.of(event.sender)
+        if ACCOUNT_TAG in self.caps and sender.account:
+            tags["account"] = sender.account
+        if self.tags and sender.bot:
+            tags["bot"] = ""
         text = event.text
         if past and not self.times:
             text = f"[{time.strftime('%Y-%m-%d %H:%M', time.localtime(event.time))}] {text}"
