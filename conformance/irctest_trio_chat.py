@@ -116,6 +116,8 @@ class TrioChatController(BaseServerController, DirectoryBasedController):
             "test server",
             "--log-level",
             "debug" if self.debug_mode else "warning",
+            # Only the doors under test: the web page's default port may be taken.
+            "--no-web",
         ]
         if password is not None:
             door = self.directory / "door.txt"

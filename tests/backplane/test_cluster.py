@@ -164,7 +164,7 @@ async def test_an_operator_kicks_a_user_of_another_server(
 async def test_a_server_that_cannot_reach_redis_stops_saying_so(redis: RedisServer) -> None:
     await redis.stop()
     ran = await run_trio_chat(
-        "serve", "--port", "0", "--no-web", "--db", ":memory:", "--redis", redis.url
+        "serve", "--port", "0", "--no-web", "--no-irc", "--db", ":memory:", "--redis", redis.url
     )
     assert ran.returncode == 1
     assert f"cannot use Redis at {redis.url}" in ran.stderr.decode()
