@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,8 @@ class Scenario:
     targets: tuple[str, ...] | None = None
     # The clients are web pages (WebSockets on the web port), not text clients.
     web: bool = False
+    # The clients are IRC users on the IRC port (compared with the scenario without "-irc").
+    irc: bool = False
     # The generator it needs ("python": the only one with web pages), if not the chosen one.
     generator: str | None = None
     # Servers sharing one Redis (``--redis``), the clients spread over them.
@@ -59,7 +61,14 @@ class Scenario:
 
 SCENARIOS = {
     "fanout-100": Scenario("fanout-100", 100, (500, 1000, 2000, 4000)),
+    # IRC users in the same room at the same rates, right after their text twins.
+    "fanout-100-irc": Scenario(
+        "fanout-100-irc", 100, (500, 1000, 2000, 4000), irc=True, targets=("trio_chat",)
+    ),
     "fanout-1000": Scenario("fanout-1000", 1000, (50, 100, 200, 300, 400)),
+    "fanout-1000-irc": Scenario(
+        "fanout-1000-irc", 1000, (50, 100, 200, 300, 400), irc=True, targets=("trio_chat",)
+    ),
     # 1 KB messages, so that the stalled reader's buffers fill within the run.
     "slow-consumer": Scenario("slow-consumer", 100, (200,), duration=20.0, stalled=1, padding=1000),
     # The same load with nobody stalled: the difference in peak memory is what
@@ -96,6 +105,9 @@ QUICK = {
         generator="python",
         targets=("trio_chat",),
     ),
+    "tiny-irc": Scenario(
+        "tiny-irc", 5, (20,), senders=2, duration=1.0, irc=True, targets=("trio_chat",)
+    ),
     "tiny-2servers": Scenario(
         "tiny-2servers", 6, (20,), senders=2, duration=1.0, servers=2, targets=("trio_chat",)
     ),
@@ -105,14 +117,15 @@ QUICK = {
 @dataclass
 class Target:
     name: str
-    # "{port}" becomes the port, "{webport}" the web port, "{tmp}" a temporary directory
+    # "{port}" becomes the port, "{webport}" the web port, "{ircport}" the IRC port,
+    # "{tmp}" a temporary directory
     command: list[str]
 
 
 def default_targets() -> list[Target]:
     trio_chat = [sys.executable, "-m", "trio_chat", "serve", "--host", "127.0.0.1"]
     trio_chat += ["--port", "{port}", "--db", "{tmp}/history.sqlite3", "--log-level", "warning"]
-    trio_chat += ["--web-port", "{webport}", "--no-irc"]
+    trio_chat += ["--web-port", "{webport}", "--irc-port", "{ircport}"]
     original = [sys.executable, str(THREADED_ORIGINAL), "{port}"]
     return [Target("trio_chat", trio_chat), Target("threaded-original", original)]
 
@@ -176,12 +189,12 @@ PYTHON_LOADGEN = [sys.executable, "-m", "trio_chat.tools.loadgen"]
 
 def start_servers(
     target: Target, scenario: Scenario, tmp: str
-) -> tuple[list[tuple[int, int]], list[subprocess.Popen[bytes]]]:
+) -> tuple[list[tuple[int, int, int]], list[subprocess.Popen[bytes]]]:
     """The target's server(s), pinned to core 0 (with their Redis, if several), listening.
 
-    Returns each server's (port, web port), and the processes (Redis first).
+    Returns each server's (port, web port, IRC port), and the processes (Redis first).
     """
-    ports = [(free_port(), free_port()) for _ in range(scenario.servers)]
+    ports = [(free_port(), free_port(), free_port()) for _ in range(scenario.servers)]
     processes: list[subprocess.Popen[bytes]] = []
     extra: list[str] = []
     if scenario.servers > 1:
@@ -191,12 +204,13 @@ def start_servers(
         processes.append(subprocess.Popen(redis, stdout=subprocess.DEVNULL))
         wait_listening(redis_port, processes[0])
         extra = ["--redis", f"redis://127.0.0.1:{redis_port}/0"]
-    for port, web_port in ports:
+    for port, web_port, irc_port in ports:
         home = Path(tmp) / str(port)
         home.mkdir()
         parts = [
             p.replace("{port}", str(port))
             .replace("{webport}", str(web_port))
+            .replace("{ircport}", str(irc_port))
             .replace("{tmp}", str(home))
             for p in target.command
         ]
@@ -217,7 +231,7 @@ def run_one(target: Target, scenario: Scenario, generator: Sequence[str] = PYTHO
     try:
         ports, processes = start_servers(target, scenario, tmp.name)
         server = processes[-1]
-        port, web_port = ports[0]
+        port, web_port, irc_port = ports[0]
         if scenario.servers > 1:
             generator = PYTHON_LOADGEN  # the C generator speaks to one port
         loadgen = [*pinned(1), *generator]
@@ -225,8 +239,12 @@ def run_one(target: Target, scenario: Scenario, generator: Sequence[str] = PYTHO
             wait_listening(web_port, server)
             loadgen += ["--web"]
             port = web_port
+        elif scenario.irc:
+            wait_listening(irc_port, server)
+            loadgen += ["--irc"]
+            port = irc_port
         loadgen += ["--port", str(port), "--clients", str(scenario.clients)]
-        loadgen += [arg for other, _ in ports[1:] for arg in ("--also-port", str(other))]
+        loadgen += [arg for other, *_ in ports[1:] for arg in ("--also-port", str(other))]
         loadgen += ["--senders", str(scenario.senders), "--duration", str(scenario.duration)]
         loadgen += ["--rates", ",".join(str(r) for r in scenario.rates) or "0"]
         loadgen += ["--capacity"] if scenario.capacity else []
@@ -315,7 +333,30 @@ def summary(runs: Sequence[Run]) -> str:
         ratio = f"  (ratio {rates[0] / rates[1]:.1f}x)" if len(rates) == 2 and rates[1] else ""
         lines.append(f"  {scenario:<14} " + "; ".join(parts) + ratio)
     lines += _memory_costs(by_scenario)
+    lines += _irc_costs(by_scenario)
     return "\n".join(lines)
+
+
+def _irc_costs(by_scenario: dict[str, dict[str, Run]]) -> list[str]:
+    """What an IRC delivery cost the server over a text one, rate by rate (``-irc`` twins)."""
+    lines = []
+    for scenario, targets in by_scenario.items():
+        for name, irc in targets.items():
+            text = by_scenario.get(scenario.removesuffix("-irc"), {}).get(name)
+            if not scenario.endswith("-irc") or text is None:
+                continue
+            texts = {p["rate"]: p for p in text.phases if p["deliveries"]}
+            for p in (p for p in irc.phases if p["deliveries"] and p["rate"] in texts):
+                t = texts[p["rate"]]
+                irc_us = 1e6 * p["server_cpu_s"] / p["deliveries"]
+                text_us = 1e6 * t["server_cpu_s"] / t["deliveries"]
+                over = f"{100 * (irc_us / text_us - 1):+.0f} %" if text_us else "-"
+                lines.append(
+                    f"  {scenario} at {p['rate']:.0f} msg/s: {name}'s CPU per delivery IRC "
+                    f"{irc_us:.2f} us, text {text_us:.2f} us ({over}); p99 IRC "
+                    f"{_ms(p['p99_ms']).strip()} ms, text {_ms(t['p99_ms']).strip()} ms"
+                )
+    return lines
 
 
 def _peak_kb(run: Run) -> int | None:
@@ -362,6 +403,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="c",
         help="the load generator: C (default, compiled here; Python if no compiler) or Python",
     )
+    parser.add_argument(
+        "--rates", help="messages/s to run each scenario at instead of its own (e.g. 200,300)"
+    )
     args = parser.parse_args(argv)
     build_dir = tempfile.TemporaryDirectory(prefix="trio-chat-loadgen-")
     generator = (build_c_loadgen(Path(build_dir.name)) if args.generator == "c" else None) or (
@@ -369,6 +413,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(f"load generator: {' '.join(generator)}", file=sys.stderr)
     scenarios = [{**SCENARIOS, **QUICK}[s] for s in args.scenario or SCENARIOS]
+    if args.rates:
+        rates = tuple(float(r) for r in args.rates.split(","))
+        scenarios = [replace(s, rates=rates) if s.rates else s for s in scenarios]
     targets = (
         [Target(cmd, shlex.split(cmd)) for cmd in args.target] if args.target else default_targets()
     )
