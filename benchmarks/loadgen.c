@@ -5,7 +5,12 @@
  *
  * Build: cc -O2 -o loadgen benchmarks/loadgen.c      (trio-chat bench does it)
  * Run:   loadgen --port P --clients N --senders S --rates 100,200 --duration 5
- *        [--stalled K] [--padding B] [--server-pid PID] [--capacity]
+ *        [--stalled K] [--padding B] [--server-pid PID] [--capacity] [--irc]
+ *
+ * With --irc the clients speak IRC (RFC 2812) to an IRC port: NICK, USER and
+ * JOIN #lobby, registered once the 366 (end of NAMES) of the JOIN arrives;
+ * lines are PRIVMSG #lobby, heard as ":nick!user@host PRIVMSG #lobby :m ...";
+ * the server's PINGs are answered.
  *
  * One epoll loop drives every socket. Each measured message carries its send
  * time (CLOCK_MONOTONIC, shared by all processes): "m [pad ]PHASE SEQ NS".
@@ -41,7 +46,9 @@ static int nclients, nstalled, epfd, phase;
 static int64_t *lat;
 static size_t nlat, lat_cap;
 static const char *host = "127.0.0.1";
-static int port, server_pid = -1;
+static int port, server_pid = -1, irc;
+/* What marks a measured line, and a sync line's end, in text and in IRC. */
+static const char *mark = ": m ", *sync_end = ": sync";
 
 static int64_t now_ns(void) {
     struct timespec ts;
@@ -147,14 +154,17 @@ static void flush_out(client_t *c) {
     if (!c->out_len) watch(c, (c->stalled && c->welcomed) ? 0 : EPOLLIN);
 }
 
+static void send_data(client_t *c, const char *data, size_t n);
+
 static void line_in(client_t *c, char *line, size_t n, int64_t now) {
-    char *mark = memmem(line, n, ": m ", 4);
-    if (mark) {
+    if (n && line[n - 1] == '\r') n--;
+    char *at = memmem(line, n, mark, 4);
+    if (at) {
         /* the last three numbers: PHASE SEQ NS */
         char *end = line + n, *p = end;
         int spaces = 0;
         char *fields[3];
-        while (p > mark && spaces < 3) {
+        while (p > at && spaces < 3) {
             p--;
             if (*p == ' ') fields[2 - spaces++] = p + 1;
         }
@@ -167,10 +177,16 @@ static void line_in(client_t *c, char *line, size_t n, int64_t now) {
             }
             lat[nlat++] = now - sent;
         }
-    } else if (!c->welcomed && n >= 11 && !memcmp(line, "*** Welcome", 11)) {
+    } else if (!c->welcomed && (irc ? line[0] == ':' && memmem(line, n, " 366 ", 5) != NULL
+                                    : n >= 11 && !memcmp(line, "*** Welcome", 11))) {
         c->welcomed = 1;
         if (c->stalled) watch(c, 0);
-    } else if (n >= 6 && !memcmp(line + n - 6, ": sync", 6)) {
+    } else if (irc && n >= 5 && !memcmp(line, "PING ", 5)) {
+        char pong[600];
+        int len = snprintf(pong, sizeof pong, "PONG %.*s\r\n", (int)(n - 5 > 500 ? 500 : n - 5),
+                           line + 5);
+        send_data(c, pong, len);
+    } else if (n >= 6 && !memcmp(line + n - 6, sync_end, 6)) {
         c->synced = 1;
     }
 }
@@ -227,8 +243,10 @@ static void open_client(int i) {
     fcntl(c->fd, F_SETFL, O_NONBLOCK);
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
     epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev);
-    char name[32];
-    int len = snprintf(name, sizeof name, "b%d\n", i);
+    char name[96];
+    int len = irc ? snprintf(name, sizeof name, "NICK b%d\r\nUSER b%d 0 * :b%d\r\nJOIN #lobby\r\n",
+                             i, i, i)
+                  : snprintf(name, sizeof name, "b%d\n", i);
     send_data(c, name, len);
 }
 
@@ -252,7 +270,8 @@ static double connect_all(void) {
 static double sync_all(void) {
     double start = now_s();
     client_t *first = &clients[nstalled];
-    send_data(first, "sync\n", 5);
+    if (irc) send_data(first, "PRIVMSG #lobby :sync\r\n", 22);
+    else send_data(first, "sync\n", 5);
     first->synced = 1;
     for (;;) {
         int done = 1;
@@ -324,8 +343,9 @@ static long chat(int senders, double rate, double duration, int padding, int fir
         double soonest = 1e18;
         for (int i = 0; i < senders; i++) {
             while (next[i] <= now) {
-                int len = snprintf(msg, sizeof msg, "m %s%d %ld %lld\n", pad, phase, sent,
-                                   (long long)now_ns());
+                int len = snprintf(msg, sizeof msg, "%sm %s%d %ld %lld%s",
+                                   irc ? "PRIVMSG #lobby :" : "", pad, phase, sent,
+                                   (long long)now_ns(), irc ? "\r\n" : "\n");
                 send_data(talkers[i], msg, len);
                 sent++;
                 next[i] += interval;
@@ -375,6 +395,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--padding")) padding = atoi(v), i++;
         else if (!strcmp(a, "--server-pid")) server_pid = atoi(v), i++;
         else if (!strcmp(a, "--capacity")) capacity = 1;
+        else if (!strcmp(a, "--irc")) irc = 1, mark = " :m ", sync_end = " :sync";
         else { fprintf(stderr, "unknown option %s\n", a); return 2; }
     }
     if (padding > 4000) padding = 4000;

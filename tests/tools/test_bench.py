@@ -116,3 +116,42 @@ async def test_two_servers_sharing_a_redis_report_cross_server_deliveries(tmp_pa
     # 6 clients, 3 on each server, 2 senders: each message reaches 5, 3 of them on the other.
     assert phase["deliveries"] == phase["expected_deliveries"] == phase["sent"] * 5
     assert phase["cross_deliveries_per_s"] * 1.0 == pytest.approx(phase["sent"] * 3, rel=0.01)
+
+
+@pytest.mark.parametrize("generator", ["python", "c"])
+async def test_tiny_bench_with_irc_users_beside_text(tmp_path: Path, generator: str) -> None:
+    report = tmp_path / "bench.json"
+    command = [sys.executable, "-m", "trio_chat", "bench", "--scenario", "tiny"]
+    command += ["--scenario", "tiny-irc", "--generator", generator, "--json", str(report)]
+    with trio.fail_after(50):
+        done = await trio.run_process(
+            command, capture_stdout=True, capture_stderr=True, check=False
+        )
+    assert done.returncode == 0, done.stderr.decode()
+    runs = {(run["target"], run["scenario"]): run for run in json.loads(report.read_text())}
+    irc = runs["trio_chat", "tiny-irc"]
+    assert irc["error"] is None
+    [phase] = irc["phases"]
+    # IRC users joined #lobby: every PRIVMSG reaches the 4 others (no echo-message), none lost.
+    assert phase["sent"] > 0
+    assert phase["deliveries"] == phase["expected_deliveries"] == phase["sent"] * 4
+    assert phase["p99_ms"] is not None
+    assert "tiny-irc at 20 msg/s: trio_chat's CPU per delivery IRC" in done.stdout.decode()
+
+
+def test_summary_compares_irc_with_text_at_the_same_rate() -> None:
+    def run(scenario: str, cpu_s: float, p99: float) -> Run:
+        phase = {
+            "rate": 200,
+            "lost": 0,
+            "p99_ms": p99,
+            "deliveries": 100_000,
+            "server_cpu_s": cpu_s,
+        }
+        return Run("trio_chat", scenario, 1000, phases=[phase])
+
+    text = summary([run("fanout-1000", 1.0, 40.0), run("fanout-1000-irc", 1.1, 44.0)])
+    assert (
+        "fanout-1000-irc at 200 msg/s: trio_chat's CPU per delivery IRC 11.00 us, text 10.00 us "
+        "(+10 %); p99 IRC 44.0 ms, text 40.0 ms" in text
+    )

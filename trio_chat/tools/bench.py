@@ -21,13 +21,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
-SUSTAINED_P99_MS = 100.0
-# A generator busier than this fraction of its core is the bottleneck.
-SATURATED = 0.9
+from trio_chat.tools.bench_report import SUSTAINED_P99_MS, Run, summary, sustained, table
+
+__all__ = ["SUSTAINED_P99_MS", "Run", "main", "summary", "sustained", "table"]
+
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 THREADED_ORIGINAL = BENCHMARKS / "threaded_original.py"
 C_LOADGEN = BENCHMARKS / "loadgen.c"
@@ -51,6 +51,8 @@ class Scenario:
     targets: tuple[str, ...] | None = None
     # The clients are web pages (WebSockets on the web port), not text clients.
     web: bool = False
+    # The clients are IRC users on the IRC port (compared with the scenario without "-irc").
+    irc: bool = False
     # The generator it needs ("python": the only one with web pages), if not the chosen one.
     generator: str | None = None
     # Servers sharing one Redis (``--redis``), the clients spread over them.
@@ -59,7 +61,14 @@ class Scenario:
 
 SCENARIOS = {
     "fanout-100": Scenario("fanout-100", 100, (500, 1000, 2000, 4000)),
+    # IRC users in the same room at the same rates, right after their text twins.
+    "fanout-100-irc": Scenario(
+        "fanout-100-irc", 100, (500, 1000, 2000, 4000), irc=True, targets=("trio_chat",)
+    ),
     "fanout-1000": Scenario("fanout-1000", 1000, (50, 100, 200, 300, 400)),
+    "fanout-1000-irc": Scenario(
+        "fanout-1000-irc", 1000, (50, 100, 200, 300, 400), irc=True, targets=("trio_chat",)
+    ),
     # 1 KB messages, so that the stalled reader's buffers fill within the run.
     "slow-consumer": Scenario("slow-consumer", 100, (200,), duration=20.0, stalled=1, padding=1000),
     # The same load with nobody stalled: the difference in peak memory is what
@@ -96,6 +105,9 @@ QUICK = {
         generator="python",
         targets=("trio_chat",),
     ),
+    "tiny-irc": Scenario(
+        "tiny-irc", 5, (20,), senders=2, duration=1.0, irc=True, targets=("trio_chat",)
+    ),
     "tiny-2servers": Scenario(
         "tiny-2servers", 6, (20,), senders=2, duration=1.0, servers=2, targets=("trio_chat",)
     ),
@@ -105,28 +117,17 @@ QUICK = {
 @dataclass
 class Target:
     name: str
-    # "{port}" becomes the port, "{webport}" the web port, "{tmp}" a temporary directory
+    # "{port}" becomes the port, "{webport}" the web port, "{ircport}" the IRC port,
+    # "{tmp}" a temporary directory
     command: list[str]
 
 
 def default_targets() -> list[Target]:
     trio_chat = [sys.executable, "-m", "trio_chat", "serve", "--host", "127.0.0.1"]
     trio_chat += ["--port", "{port}", "--db", "{tmp}/history.sqlite3", "--log-level", "warning"]
-    trio_chat += ["--web-port", "{webport}", "--no-irc"]
+    trio_chat += ["--web-port", "{webport}", "--irc-port", "{ircport}"]
     original = [sys.executable, str(THREADED_ORIGINAL), "{port}"]
     return [Target("trio_chat", trio_chat), Target("threaded-original", original)]
-
-
-@dataclass
-class Run:
-    target: str
-    scenario: str
-    clients: int
-    registration_s: float | None = None
-    server_rss_kb: int | None = None
-    kb_per_client: float | None = None
-    phases: list[dict[str, Any]] = field(default_factory=list)
-    error: str | None = None
 
 
 def free_port() -> int:
@@ -176,12 +177,12 @@ PYTHON_LOADGEN = [sys.executable, "-m", "trio_chat.tools.loadgen"]
 
 def start_servers(
     target: Target, scenario: Scenario, tmp: str
-) -> tuple[list[tuple[int, int]], list[subprocess.Popen[bytes]]]:
+) -> tuple[list[tuple[int, int, int]], list[subprocess.Popen[bytes]]]:
     """The target's server(s), pinned to core 0 (with their Redis, if several), listening.
 
-    Returns each server's (port, web port), and the processes (Redis first).
+    Returns each server's (port, web port, IRC port), and the processes (Redis first).
     """
-    ports = [(free_port(), free_port()) for _ in range(scenario.servers)]
+    ports = [(free_port(), free_port(), free_port()) for _ in range(scenario.servers)]
     processes: list[subprocess.Popen[bytes]] = []
     extra: list[str] = []
     if scenario.servers > 1:
@@ -191,12 +192,13 @@ def start_servers(
         processes.append(subprocess.Popen(redis, stdout=subprocess.DEVNULL))
         wait_listening(redis_port, processes[0])
         extra = ["--redis", f"redis://127.0.0.1:{redis_port}/0"]
-    for port, web_port in ports:
+    for port, web_port, irc_port in ports:
         home = Path(tmp) / str(port)
         home.mkdir()
         parts = [
             p.replace("{port}", str(port))
             .replace("{webport}", str(web_port))
+            .replace("{ircport}", str(irc_port))
             .replace("{tmp}", str(home))
             for p in target.command
         ]
@@ -217,7 +219,7 @@ def run_one(target: Target, scenario: Scenario, generator: Sequence[str] = PYTHO
     try:
         ports, processes = start_servers(target, scenario, tmp.name)
         server = processes[-1]
-        port, web_port = ports[0]
+        port, web_port, irc_port = ports[0]
         if scenario.servers > 1:
             generator = PYTHON_LOADGEN  # the C generator speaks to one port
         loadgen = [*pinned(1), *generator]
@@ -225,8 +227,12 @@ def run_one(target: Target, scenario: Scenario, generator: Sequence[str] = PYTHO
             wait_listening(web_port, server)
             loadgen += ["--web"]
             port = web_port
+        elif scenario.irc:
+            wait_listening(irc_port, server)
+            loadgen += ["--irc"]
+            port = irc_port
         loadgen += ["--port", str(port), "--clients", str(scenario.clients)]
-        loadgen += [arg for other, _ in ports[1:] for arg in ("--also-port", str(other))]
+        loadgen += [arg for other, *_ in ports[1:] for arg in ("--also-port", str(other))]
         loadgen += ["--senders", str(scenario.senders), "--duration", str(scenario.duration)]
         loadgen += ["--rates", ",".join(str(r) for r in scenario.rates) or "0"]
         loadgen += ["--capacity"] if scenario.capacity else []
@@ -251,99 +257,6 @@ def run_one(target: Target, scenario: Scenario, generator: Sequence[str] = PYTHO
     return run
 
 
-def sustained(run: Run) -> float | None:
-    """The highest rate with no loss and p99 under the limit."""
-    best = None
-    for phase in run.phases:
-        if phase["lost"] == 0 and (phase["p99_ms"] or 0) < SUSTAINED_P99_MS:
-            best = phase["rate"]
-    return best
-
-
-def table(runs: Sequence[Run]) -> str:
-    rows = [
-        "target             scenario       clients  rate/s  deliv/s   lost  p50ms  p99ms "
-        "p99.9ms  srvCPU%  genCPU%  peakRSS"
-    ]
-    for run in runs:
-        if run.error:
-            rows.append(f"{run.target:<18} {run.scenario:<14} {run.clients:>7}  error: {run.error}")
-            continue
-        if not run.phases:
-            rows.append(
-                f"{run.target:<18} {run.scenario:<14} {run.clients:>7}  all registered in "
-                f"{run.registration_s or 0:.1f} s; server RSS {(run.server_rss_kb or 0) / 1024:.0f}"
-                f" MiB, {run.kb_per_client or 0:.1f} KiB per connection"
-            )
-        for p in run.phases:
-            secs = p["elapsed_s"] or 1
-            gen = p["loadgen_cpu_s"] / secs
-            flag = " (generator saturated)" if gen > SATURATED else ""
-            rows.append(
-                f"{run.target:<18} {run.scenario:<14} {run.clients:>7} {p['rate']:>7.0f} "
-                f"{p['deliveries_per_s']:>8.0f} {p['lost']:>6} {_ms(p['p50_ms'])} "
-                f"{_ms(p['p99_ms'])} {_ms(p['p999_ms'])} {100 * p['server_cpu_s'] / secs:>7.0f}% "
-                f"{100 * gen:>7.0f}% {(p['server_peak_rss_kb'] or 0) / 1024:>6.0f}M{flag}"
-            )
-            if p.get("cross_p99_ms") is not None:
-                rows.append(
-                    f"{'':<18} {'  of which':<14} {'':>7} {'':>7} "
-                    f"{p['cross_deliveries_per_s']:>8.0f} cross-server, p99 "
-                    f"{p['cross_p99_ms']:.1f} ms"
-                )
-    return "\n".join(rows)
-
-
-def _ms(value: float | None) -> str:
-    return f"{value:>6.1f}" if value is not None else "     -"
-
-
-def summary(runs: Sequence[Run]) -> str:
-    lines = ["", "sustained (no loss, p99 < 100 ms), and registration time:"]
-    by_scenario: dict[str, dict[str, Run]] = {}
-    for run in runs:
-        by_scenario.setdefault(run.scenario, {})[run.target] = run
-    for scenario, targets in by_scenario.items():
-        if not any(run.phases for run in targets.values()):
-            continue  # capacity: no messages, already in the table
-        parts = []
-        for name, run in targets.items():
-            rate = sustained(run)
-            reg = f", registered in {run.registration_s:.1f} s" if run.registration_s else ""
-            parts.append(f"{name} {rate or 0:.0f} msg/s{reg}")
-        rates = [sustained(r) or 0 for r in targets.values()]
-        ratio = f"  (ratio {rates[0] / rates[1]:.1f}x)" if len(rates) == 2 and rates[1] else ""
-        lines.append(f"  {scenario:<14} " + "; ".join(parts) + ratio)
-    lines += _memory_costs(by_scenario)
-    return "\n".join(lines)
-
-
-def _peak_kb(run: Run) -> int | None:
-    peaks = [p["server_peak_rss_kb"] for p in run.phases if p.get("server_peak_rss_kb")]
-    return max(peaks) if peaks else None
-
-
-def _memory_costs(by_scenario: dict[str, dict[str, Run]]) -> list[str]:
-    """What a scenario cost in peak memory over its ``-control`` twin (same load, no stall)."""
-    lines = []
-    for scenario, targets in by_scenario.items():
-        if not scenario.endswith("-control"):
-            continue
-        for name, control in targets.items():
-            run = by_scenario.get(scenario.removesuffix("-control"), {}).get(name)
-            if (
-                run is None
-                or (peak := _peak_kb(run)) is None
-                or (base := _peak_kb(control)) is None
-            ):
-                continue
-            lines.append(
-                f"  {run.scenario}: {name}'s peak memory with the stalled reader minus "
-                f"without: {(peak - base) / 1024:+.2f} MiB"
-            )
-    return lines
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 
@@ -362,6 +275,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="c",
         help="the load generator: C (default, compiled here; Python if no compiler) or Python",
     )
+    parser.add_argument(
+        "--rates", help="messages/s to run each scenario at instead of its own (e.g. 200,300)"
+    )
     args = parser.parse_args(argv)
     build_dir = tempfile.TemporaryDirectory(prefix="trio-chat-loadgen-")
     generator = (build_c_loadgen(Path(build_dir.name)) if args.generator == "c" else None) or (
@@ -369,6 +285,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(f"load generator: {' '.join(generator)}", file=sys.stderr)
     scenarios = [{**SCENARIOS, **QUICK}[s] for s in args.scenario or SCENARIOS]
+    if args.rates:
+        rates = tuple(float(r) for r in args.rates.split(","))
+        scenarios = [replace(s, rates=rates) if s.rates else s for s in scenarios]
     targets = (
         [Target(cmd, shlex.split(cmd)) for cmd in args.target] if args.target else default_targets()
     )

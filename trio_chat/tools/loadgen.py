@@ -128,20 +128,30 @@ class LoadGenerator:
         lines = (client.buffer + data).split(b"\n")
         client.buffer = lines.pop()
         for line in lines:
-            at = line.find(MARK)
-            if at > 0:
-                _, phase, _, sent = line.rsplit(b" ", 3)
-                if int(phase) == self.phase:
-                    client.received += 1
-                    client.latencies.append(now - int(sent))
-                    if len(self.ports) > 1 and self._crossed(line[:at], client):
-                        client.crossed.append(now - int(sent))
-            elif not client.welcomed and line.startswith(b"*** Welcome"):
-                client.welcomed = True
-                if client.stalled:
-                    self.epoll.modify(client.sock.fileno(), 0)  # stop reading
-            elif line.endswith(b": sync"):
-                client.synced = True
+            self.line(client, line, now)
+
+    # What marks a measured line, a welcome, and a sync line's end (the IRC generator's differ).
+    mark, sync_end = MARK, b": sync"
+
+    def is_welcome(self, line: bytes) -> bool:
+        return line.startswith(b"*** Welcome")
+
+    def line(self, client: Client, line: bytes, now: int) -> None:
+        """One line received (without its newline) at ``now`` (monotonic ns)."""
+        at = line.find(self.mark)
+        if at > 0:
+            _, phase, _, sent = line.rsplit(b" ", 3)
+            if int(phase) == self.phase:
+                client.received += 1
+                client.latencies.append(now - int(sent))
+                if len(self.ports) > 1 and self._crossed(line[:at], client):
+                    client.crossed.append(now - int(sent))
+        elif not client.welcomed and self.is_welcome(line):
+            client.welcomed = True
+            if client.stalled:
+                self.epoll.modify(client.sock.fileno(), 0)  # stop reading
+        elif line.endswith(self.sync_end):
+            client.synced = True
 
     def _crossed(self, sender: bytes, client: Client) -> bool:
         """Whether ``sender`` (``b<index>``) is on another server than ``client``."""
@@ -324,6 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--web", action="store_true", help="the clients are web pages: --port is the web port"
     )
+    parser.add_argument(
+        "--irc", action="store_true", help="the clients speak IRC: --port is the IRC port"
+    )
     args = parser.parse_args(argv)
 
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -332,6 +345,10 @@ def main(argv: list[str] | None = None) -> int:
         from trio_chat.tools.loadgen_web import WebLoadGenerator
 
         gen: LoadGenerator = WebLoadGenerator(args.host, args.port, args.clients, args.stalled)
+    elif args.irc:
+        from trio_chat.tools.loadgen_irc import IrcLoadGenerator
+
+        gen = IrcLoadGenerator(args.host, args.port, args.clients, args.stalled)
     else:
         gen = LoadGenerator(args.host, args.port, args.clients, args.stalled, also=args.also_port)
     idle_rss = process_rss_kb(args.server_pid)

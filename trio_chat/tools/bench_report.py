@@ -1,0 +1,139 @@
+"""The bench's results: one :class:`Run` per scenario and target, the table and the summary."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+SUSTAINED_P99_MS = 100.0
+# A generator busier than this fraction of its core is the bottleneck.
+SATURATED = 0.9
+
+
+@dataclass
+class Run:
+    target: str
+    scenario: str
+    clients: int
+    registration_s: float | None = None
+    server_rss_kb: int | None = None
+    kb_per_client: float | None = None
+    phases: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+
+
+def sustained(run: Run) -> float | None:
+    """The highest rate with no loss and p99 under the limit."""
+    best = None
+    for phase in run.phases:
+        if phase["lost"] == 0 and (phase["p99_ms"] or 0) < SUSTAINED_P99_MS:
+            best = phase["rate"]
+    return best
+
+
+def table(runs: Sequence[Run]) -> str:
+    rows = [
+        "target             scenario       clients  rate/s  deliv/s   lost  p50ms  p99ms "
+        "p99.9ms  srvCPU%  genCPU%  peakRSS"
+    ]
+    for run in runs:
+        if run.error:
+            rows.append(f"{run.target:<18} {run.scenario:<14} {run.clients:>7}  error: {run.error}")
+            continue
+        if not run.phases:
+            rows.append(
+                f"{run.target:<18} {run.scenario:<14} {run.clients:>7}  all registered in "
+                f"{run.registration_s or 0:.1f} s; server RSS {(run.server_rss_kb or 0) / 1024:.0f}"
+                f" MiB, {run.kb_per_client or 0:.1f} KiB per connection"
+            )
+        for p in run.phases:
+            secs = p["elapsed_s"] or 1
+            gen = p["loadgen_cpu_s"] / secs
+            flag = " (generator saturated)" if gen > SATURATED else ""
+            rows.append(
+                f"{run.target:<18} {run.scenario:<14} {run.clients:>7} {p['rate']:>7.0f} "
+                f"{p['deliveries_per_s']:>8.0f} {p['lost']:>6} {_ms(p['p50_ms'])} "
+                f"{_ms(p['p99_ms'])} {_ms(p['p999_ms'])} {100 * p['server_cpu_s'] / secs:>7.0f}% "
+                f"{100 * gen:>7.0f}% {(p['server_peak_rss_kb'] or 0) / 1024:>6.0f}M{flag}"
+            )
+            if p.get("cross_p99_ms") is not None:
+                rows.append(
+                    f"{'':<18} {'  of which':<14} {'':>7} {'':>7} "
+                    f"{p['cross_deliveries_per_s']:>8.0f} cross-server, p99 "
+                    f"{p['cross_p99_ms']:.1f} ms"
+                )
+    return "\n".join(rows)
+
+
+def _ms(value: float | None) -> str:
+    return f"{value:>6.1f}" if value is not None else "     -"
+
+
+def summary(runs: Sequence[Run]) -> str:
+    lines = ["", "sustained (no loss, p99 < 100 ms), and registration time:"]
+    by_scenario: dict[str, dict[str, Run]] = {}
+    for run in runs:
+        by_scenario.setdefault(run.scenario, {})[run.target] = run
+    for scenario, targets in by_scenario.items():
+        if not any(run.phases for run in targets.values()):
+            continue  # capacity: no messages, already in the table
+        parts = []
+        for name, run in targets.items():
+            rate = sustained(run)
+            reg = f", registered in {run.registration_s:.1f} s" if run.registration_s else ""
+            parts.append(f"{name} {rate or 0:.0f} msg/s{reg}")
+        rates = [sustained(r) or 0 for r in targets.values()]
+        ratio = f"  (ratio {rates[0] / rates[1]:.1f}x)" if len(rates) == 2 and rates[1] else ""
+        lines.append(f"  {scenario:<14} " + "; ".join(parts) + ratio)
+    lines += _memory_costs(by_scenario)
+    lines += _irc_costs(by_scenario)
+    return "\n".join(lines)
+
+
+def _irc_costs(by_scenario: dict[str, dict[str, Run]]) -> list[str]:
+    """What an IRC delivery cost the server over a text one, rate by rate (``-irc`` twins)."""
+    lines = []
+    for scenario, targets in by_scenario.items():
+        for name, irc in targets.items():
+            text = by_scenario.get(scenario.removesuffix("-irc"), {}).get(name)
+            if not scenario.endswith("-irc") or text is None:
+                continue
+            texts = {p["rate"]: p for p in text.phases if p["deliveries"]}
+            for p in (p for p in irc.phases if p["deliveries"] and p["rate"] in texts):
+                t = texts[p["rate"]]
+                irc_us = 1e6 * p["server_cpu_s"] / p["deliveries"]
+                text_us = 1e6 * t["server_cpu_s"] / t["deliveries"]
+                over = f"{100 * (irc_us / text_us - 1):+.0f} %" if text_us else "-"
+                lines.append(
+                    f"  {scenario} at {p['rate']:.0f} msg/s: {name}'s CPU per delivery IRC "
+                    f"{irc_us:.2f} us, text {text_us:.2f} us ({over}); p99 IRC "
+                    f"{_ms(p['p99_ms']).strip()} ms, text {_ms(t['p99_ms']).strip()} ms"
+                )
+    return lines
+
+
+def _peak_kb(run: Run) -> int | None:
+    peaks = [p["server_peak_rss_kb"] for p in run.phases if p.get("server_peak_rss_kb")]
+    return max(peaks) if peaks else None
+
+
+def _memory_costs(by_scenario: dict[str, dict[str, Run]]) -> list[str]:
+    """What a scenario cost in peak memory over its ``-control`` twin (same load, no stall)."""
+    lines = []
+    for scenario, targets in by_scenario.items():
+        if not scenario.endswith("-control"):
+            continue
+        for name, control in targets.items():
+            run = by_scenario.get(scenario.removesuffix("-control"), {}).get(name)
+            if (
+                run is None
+                or (peak := _peak_kb(run)) is None
+                or (base := _peak_kb(control)) is None
+            ):
+                continue
+            lines.append(
+                f"  {run.scenario}: {name}'s peak memory with the stalled reader minus "
+                f"without: {(peak - base) / 1024:+.2f} MiB"
+            )
+    return lines
