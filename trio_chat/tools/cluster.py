@@ -13,12 +13,14 @@ import argparse
 import contextlib
 import ctypes
 import logging
+import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Sequence
+from typing import IO
 
 import trio
 
@@ -39,6 +41,51 @@ def _die_with_parent() -> None:
     # Elsewhere (no prctl): a tool killed outright leaves them to be stopped by hand.
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class Child:
+    """A child process forked by this tool's main thread, its output as a trio stream.
+
+    Not ``trio.lowlevel.open_process``: that forks in a worker thread, and the
+    parent-death signal follows the thread that forked, so every child got SIGTERM
+    when that thread went idle for 10 s and ended (the cluster stopped by itself).
+    """
+
+    def __init__(self, command: list[str], *, output: str) -> None:
+        popen = subprocess.Popen(  # a fork: a millisecond or so, once per child at start
+            command,
+            stdout=subprocess.PIPE if output == "stdout" else None,
+            stderr=subprocess.PIPE if output == "stderr" else None,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        pipe: IO[bytes] | None = getattr(popen, output)
+        assert pipe is not None
+        self.popen = popen
+        self.output = trio.lowlevel.FdStream(os.dup(pipe.fileno()))
+        pipe.close()
+        self._pidfd = os.pidfd_open(popen.pid)
+
+    @property
+    def returncode(self) -> int | None:
+        return self.popen.poll()
+
+    def send_signal(self, sig: int) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    async def wait(self) -> int:
+        """Its exit code, once it has ended (the pidfd turns readable then)."""
+        if self.popen.poll() is None:
+            await trio.lowlevel.wait_readable(self._pidfd)
+        return self.popen.wait()
+
+    def close(self) -> None:
+        self.output.close()
+        os.close(self._pidfd)
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
@@ -69,21 +116,18 @@ async def pipe_lines(stream: trio.abc.ReceiveStream | None, prefix: str) -> None
             sys.stderr.write(f"{prefix} {line.decode(errors='replace')}\n")
 
 
-async def start_redis(command: list[str], nursery: trio.Nursery) -> trio.Process:
+async def start_redis(command: list[str], nursery: trio.Nursery) -> Child:
     """redis-server, once it accepts connections (its later lines are shown)."""
     # Its own session: Ctrl+C reaches this tool only, which stops Redis last.
-    process = await trio.lowlevel.open_process(
-        command, stdout=subprocess.PIPE, start_new_session=True, preexec_fn=_die_with_parent
-    )
-    assert process.stdout is not None
+    process = Child(command, output="stdout")
     seen = b""
     with trio.fail_after(START_TIMEOUT):
         while READY not in seen:
-            chunk = await process.stdout.receive_some()
+            chunk = await process.output.receive_some()
             if not chunk:
                 raise RuntimeError(f"redis-server ended: {seen.decode(errors='replace')}")
             seen += chunk
-    nursery.start_soon(pipe_lines, process.stdout, "[redis]")
+    nursery.start_soon(pipe_lines, process.output, "[redis]")
     return process
 
 
@@ -116,15 +160,15 @@ async def run(args: argparse.Namespace) -> int:
                     waiting.start_soon(server.wait)
             # Signals meanwhile are taken by the receiver: the servers stop in their own time.
             await _stop(servers)
-            redis.terminate()
+            redis.send_signal(signal.SIGTERM)
             await redis.wait()
             nursery.cancel_scope.cancel()
+        for child in [*servers, redis]:
+            child.close()
     return 0
 
 
-async def start_server(
-    port: str, web: str, irc: str, url: str, nursery: trio.Nursery
-) -> trio.Process:
+async def start_server(port: str, web: str, irc: str, url: str, nursery: trio.Nursery) -> Child:
     """``trio-chat serve`` on ``port`` (web page on ``web``, IRC on ``irc``) sharing ``url``,
     logged as [PORT]."""
     db = default_path().with_name(f"history-{port}.sqlite3")
@@ -132,10 +176,8 @@ async def start_server(
         sys.executable, "-m", "trio_chat", "serve", "--port", port, "--web-port", web,
         "--irc-port", irc, "--redis", url, "--db", str(db),
     ]  # fmt: skip
-    server = await trio.lowlevel.open_process(
-        command, stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_die_with_parent
-    )
-    nursery.start_soon(pipe_lines, server.stderr, f"[{port}]")
+    server = Child(command, output="stderr")
+    nursery.start_soon(pipe_lines, server.output, f"[{port}]")
     return server
 
 
@@ -145,11 +187,10 @@ async def _first_signal(signals: AsyncIterator[int], scope: trio.CancelScope) ->
         return
 
 
-async def _stop(servers: list[trio.Process]) -> None:
+async def _stop(servers: list[Child]) -> None:
     """SIGTERM each server (a graceful shutdown), SIGKILL whoever is still up after the timeout."""
     for server in servers:
-        if server.returncode is None:
-            server.send_signal(signal.SIGTERM)
+        server.send_signal(signal.SIGTERM)
     with trio.move_on_after(STOP_TIMEOUT):
         for server in servers:
             await server.wait()
