@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 import trio
@@ -46,3 +49,29 @@ async def test_a_cluster_child_outlives_the_worker_threads_of_the_tool(
                 await redis.wait()
                 nursery.cancel_scope.cancel()
         redis.close()
+
+
+async def test_a_server_that_stops_by_itself_stops_the_cluster(tmp_path: Path) -> None:
+    # A server that cannot start (here: no Redis behind the fake one's port; a port
+    # in use does the same) used to leave `make cluster` running, half up, until Ctrl+C.
+    fake = tmp_path / "fake-redis-server"
+    fake.write_text(f"#!{sys.executable}\n" + FAKE_REDIS[2].replace("; ", "\n") + "\n")
+    fake.chmod(0o755)
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        redis_port = probe.getsockname()[1]
+    command = [
+        sys.executable, "-m", "trio_chat.tools.cluster", "--redis-server", str(fake),
+        "--redis-port", str(redis_port), "--ports", "0", "--web-ports", "0", "--irc-ports", "0",
+    ]  # fmt: skip
+    with trio.fail_after(60):
+        done = await trio.run_process(
+            command,
+            capture_stderr=True,
+            check=False,
+            env={**os.environ, "XDG_DATA_HOME": str(tmp_path)},
+        )
+    errors = done.stderr.decode()
+    assert done.returncode == 1, errors
+    assert "cannot use Redis" in errors, errors
+    assert "the server on port 0 stopped (exit code 1): stopping the others" in errors

@@ -4,7 +4,8 @@ For trying several servers by hand: redis-server on ``--redis-port`` (no
 persistence, in a temporary folder), then ``trio-chat serve --port N --redis
 URL`` for each port of ``--ports``, each with its own history file next to
 the default one (``history-N.sqlite3``). Their logs are shown prefixed with
-the port. Ctrl+C (or SIGTERM) stops the servers first, then Redis.
+the port. Ctrl+C (or SIGTERM) stops the servers first, then Redis; so does a
+server that stops by itself (its port is in use, say), and the tool exits 1.
 """
 
 from __future__ import annotations
@@ -154,10 +155,11 @@ async def run(args: argparse.Namespace) -> int:
                 await start_server(port, web, irc, url, nursery)
                 for port, web, irc in zip(ports, web_ports, irc_ports, strict=True)
             ]
+            ended: list[str] = []
             async with trio.open_nursery() as waiting:
                 waiting.start_soon(_first_signal, signals, waiting.cancel_scope)
-                for server in servers:
-                    waiting.start_soon(server.wait)
+                for port, server in zip(ports, servers, strict=False):
+                    waiting.start_soon(_until_ended, port, server, ended, waiting.cancel_scope)
             # Signals meanwhile are taken by the receiver: the servers stop in their own time.
             await _stop(servers)
             redis.send_signal(signal.SIGTERM)
@@ -165,7 +167,7 @@ async def run(args: argparse.Namespace) -> int:
             nursery.cancel_scope.cancel()
         for child in [*servers, redis]:
             child.close()
-    return 0
+    return 1 if ended else 0
 
 
 async def start_server(port: str, web: str, irc: str, url: str, nursery: trio.Nursery) -> Child:
@@ -179,6 +181,14 @@ async def start_server(port: str, web: str, irc: str, url: str, nursery: trio.Nu
     server = Child(command, output="stderr")
     nursery.start_soon(pipe_lines, server.output, f"[{port}]")
     return server
+
+
+async def _until_ended(port: str, server: Child, ended: list[str], scope: trio.CancelScope) -> None:
+    """Wait for ``server`` to end; if it ends by itself (say, its port is in use), stop all."""
+    code = await server.wait()
+    ended.append(port)
+    LOGGER.error("the server on port %s stopped (exit code %d): stopping the others", port, code)
+    scope.cancel()
 
 
 async def _first_signal(signals: AsyncIterator[int], scope: trio.CancelScope) -> None:
