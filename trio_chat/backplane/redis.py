@@ -111,6 +111,13 @@ def is_connection_error(exc: BaseException) -> bool:
     return isinstance(exc, CONNECTION_ERRORS)
 
 
+def _first_leaf(exc: BaseException) -> BaseException:
+    """The first exception inside ``exc``'s groups: its words say why (a group's say nothing)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
 class RedisBackplane:
     """This server's link to the others through one Redis.
 
@@ -175,7 +182,7 @@ class RedisBackplane:
         except Exception as exc:
             if not is_connection_error(exc) and not isinstance(exc, coredis.exceptions.RedisError):
                 raise
-            raise BackplaneError(f"cannot use Redis at {self.url}: {exc}") from None
+            raise BackplaneError(f"cannot use Redis at {self.url}: {_first_leaf(exc)}") from None
         LOGGER.info("sharing rooms through Redis at %s (server %s)", self.url, self.server_id)
 
     def attach(
