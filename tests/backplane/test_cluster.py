@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -283,3 +284,18 @@ async def test_logging_in_on_another_server_ends_the_session_on_the_first(
             await carl.until("*** ana joined")
             await again.send("hello from B")
             await carl.until("ana: hello from B")
+
+
+async def test_a_port_in_use_with_redis_is_one_clear_line(redis: RedisServer) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        ran = await run_trio_chat(
+            "serve", "--host", "127.0.0.1", "--port", port, "--no-web", "--no-irc",
+            "--db", ":memory:", "--redis", redis.url,
+        )  # fmt: skip
+    errors = ran.stderr.decode()
+    assert ran.returncode == 1, errors
+    assert f"cannot listen on 127.0.0.1:{port}: the port is in use" in errors, errors
+    assert "Traceback" not in errors, errors

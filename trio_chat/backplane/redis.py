@@ -111,13 +111,6 @@ def is_connection_error(exc: BaseException) -> bool:
     return isinstance(exc, CONNECTION_ERRORS)
 
 
-def _first_leaf(exc: BaseException) -> BaseException:
-    """The first exception inside ``exc``'s groups: its words say why (a group's say nothing)."""
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        exc = exc.exceptions[0]
-    return exc
-
-
 class RedisBackplane:
     """This server's link to the others through one Redis.
 
@@ -182,7 +175,7 @@ class RedisBackplane:
         except Exception as exc:
             if not is_connection_error(exc) and not isinstance(exc, coredis.exceptions.RedisError):
                 raise
-            raise BackplaneError(f"cannot use Redis at {self.url}: {_first_leaf(exc)}") from None
+            raise BackplaneError(f"cannot use Redis at {self.url}: {_first_error(exc)}") from None
         LOGGER.info("sharing rooms through Redis at %s (server %s)", self.url, self.server_id)
 
     def attach(
@@ -309,12 +302,12 @@ class RedisBackplane:
         while not self._closing:
             try:
                 await self._session()
-            except Exception as exc:
-                if not is_connection_error(exc):
-                    raise
+            except* CONNECTION_ERRORS as group:
+                # except*: Redis failing while we are being cancelled (another door
+                # could not listen, say) comes mixed with Cancelled, in a group.
                 if self.connected or not self._told_unreachable:
                     backoff = FIRST_BACKOFF
-                self._down(exc)
+                self._down(group)
             await trio.sleep(backoff)
             backoff = min(backoff * 2, self.longest_backoff)
 
