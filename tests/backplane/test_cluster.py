@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -167,7 +168,11 @@ async def test_a_server_that_cannot_reach_redis_stops_saying_so(redis: RedisServ
         "serve", "--port", "0", "--no-web", "--no-irc", "--db", ":memory:", "--redis", redis.url
     )
     assert ran.returncode == 1
-    assert f"cannot use Redis at {redis.url}" in ran.stderr.decode()
+    errors = ran.stderr.decode()
+    assert f"cannot use Redis at {redis.url}: " in errors
+    # The reason, not the words of the exception group that carries it.
+    assert "Exceptions from Trio nursery" not in errors
+    assert "connect" in errors.split(f"cannot use Redis at {redis.url}: ")[1].lower()
 
 
 async def shared_by(server: Running, done: Callable[[], object]) -> None:
@@ -279,3 +284,18 @@ async def test_logging_in_on_another_server_ends_the_session_on_the_first(
             await carl.until("*** ana joined")
             await again.send("hello from B")
             await carl.until("ana: hello from B")
+
+
+async def test_a_port_in_use_with_redis_is_one_clear_line(redis: RedisServer) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        ran = await run_trio_chat(
+            "serve", "--host", "127.0.0.1", "--port", port, "--no-web", "--no-irc",
+            "--db", ":memory:", "--redis", redis.url,
+        )  # fmt: skip
+    errors = ran.stderr.decode()
+    assert ran.returncode == 1, errors
+    assert f"cannot listen on 127.0.0.1:{port}: the port is in use" in errors, errors
+    assert "Traceback" not in errors, errors

@@ -175,7 +175,7 @@ class RedisBackplane:
         except Exception as exc:
             if not is_connection_error(exc) and not isinstance(exc, coredis.exceptions.RedisError):
                 raise
-            raise BackplaneError(f"cannot use Redis at {self.url}: {exc}") from None
+            raise BackplaneError(f"cannot use Redis at {self.url}: {_first_error(exc)}") from None
         LOGGER.info("sharing rooms through Redis at %s (server %s)", self.url, self.server_id)
 
     def attach(
@@ -302,12 +302,12 @@ class RedisBackplane:
         while not self._closing:
             try:
                 await self._session()
-            except Exception as exc:
-                if not is_connection_error(exc):
-                    raise
+            except* CONNECTION_ERRORS as group:
+                # except*: Redis failing while we are being cancelled (another door
+                # could not listen, say) comes mixed with Cancelled, in a group.
                 if self.connected or not self._told_unreachable:
                     backoff = FIRST_BACKOFF
-                self._down(exc)
+                self._down(group)
             await trio.sleep(backoff)
             backoff = min(backoff * 2, self.longest_backoff)
 

@@ -4,7 +4,8 @@ For trying several servers by hand: redis-server on ``--redis-port`` (no
 persistence, in a temporary folder), then ``trio-chat serve --port N --redis
 URL`` for each port of ``--ports``, each with its own history file next to
 the default one (``history-N.sqlite3``). Their logs are shown prefixed with
-the port. Ctrl+C (or SIGTERM) stops the servers first, then Redis.
+the port. Ctrl+C (or SIGTERM) stops the servers first, then Redis; so does a
+server that stops by itself (its port is in use, say), and the tool exits 1.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import argparse
 import contextlib
 import ctypes
 import logging
+import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Sequence
+from typing import IO
 
 import trio
 
@@ -39,6 +42,51 @@ def _die_with_parent() -> None:
     # Elsewhere (no prctl): a tool killed outright leaves them to be stopped by hand.
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class Child:
+    """A child process forked by this tool's main thread, its output as a trio stream.
+
+    Not ``trio.lowlevel.open_process``: that forks in a worker thread, and the
+    parent-death signal follows the thread that forked, so every child got SIGTERM
+    when that thread went idle for 10 s and ended (the cluster stopped by itself).
+    """
+
+    def __init__(self, command: list[str], *, output: str) -> None:
+        popen = subprocess.Popen(  # a fork: a millisecond or so, once per child at start
+            command,
+            stdout=subprocess.PIPE if output == "stdout" else None,
+            stderr=subprocess.PIPE if output == "stderr" else None,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        pipe: IO[bytes] | None = getattr(popen, output)
+        assert pipe is not None
+        self.popen = popen
+        self.output = trio.lowlevel.FdStream(os.dup(pipe.fileno()))
+        pipe.close()
+        self._pidfd = os.pidfd_open(popen.pid)
+
+    @property
+    def returncode(self) -> int | None:
+        return self.popen.poll()
+
+    def send_signal(self, sig: int) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    async def wait(self) -> int:
+        """Its exit code, once it has ended (the pidfd turns readable then)."""
+        if self.popen.poll() is None:
+            await trio.lowlevel.wait_readable(self._pidfd)
+        return self.popen.wait()
+
+    def close(self) -> None:
+        self.output.close()
+        os.close(self._pidfd)
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
@@ -69,21 +117,18 @@ async def pipe_lines(stream: trio.abc.ReceiveStream | None, prefix: str) -> None
             sys.stderr.write(f"{prefix} {line.decode(errors='replace')}\n")
 
 
-async def start_redis(command: list[str], nursery: trio.Nursery) -> trio.Process:
+async def start_redis(command: list[str], nursery: trio.Nursery) -> Child:
     """redis-server, once it accepts connections (its later lines are shown)."""
     # Its own session: Ctrl+C reaches this tool only, which stops Redis last.
-    process = await trio.lowlevel.open_process(
-        command, stdout=subprocess.PIPE, start_new_session=True, preexec_fn=_die_with_parent
-    )
-    assert process.stdout is not None
+    process = Child(command, output="stdout")
     seen = b""
     with trio.fail_after(START_TIMEOUT):
         while READY not in seen:
-            chunk = await process.stdout.receive_some()
+            chunk = await process.output.receive_some()
             if not chunk:
                 raise RuntimeError(f"redis-server ended: {seen.decode(errors='replace')}")
             seen += chunk
-    nursery.start_soon(pipe_lines, process.stdout, "[redis]")
+    nursery.start_soon(pipe_lines, process.output, "[redis]")
     return process
 
 
@@ -110,21 +155,22 @@ async def run(args: argparse.Namespace) -> int:
                 await start_server(port, web, irc, url, nursery)
                 for port, web, irc in zip(ports, web_ports, irc_ports, strict=True)
             ]
+            ended: list[str] = []
             async with trio.open_nursery() as waiting:
                 waiting.start_soon(_first_signal, signals, waiting.cancel_scope)
-                for server in servers:
-                    waiting.start_soon(server.wait)
+                for port, server in zip(ports, servers, strict=False):
+                    waiting.start_soon(_until_ended, port, server, ended, waiting.cancel_scope)
             # Signals meanwhile are taken by the receiver: the servers stop in their own time.
             await _stop(servers)
-            redis.terminate()
+            redis.send_signal(signal.SIGTERM)
             await redis.wait()
             nursery.cancel_scope.cancel()
-    return 0
+        for child in [*servers, redis]:
+            child.close()
+    return 1 if ended else 0
 
 
-async def start_server(
-    port: str, web: str, irc: str, url: str, nursery: trio.Nursery
-) -> trio.Process:
+async def start_server(port: str, web: str, irc: str, url: str, nursery: trio.Nursery) -> Child:
     """``trio-chat serve`` on ``port`` (web page on ``web``, IRC on ``irc``) sharing ``url``,
     logged as [PORT]."""
     db = default_path().with_name(f"history-{port}.sqlite3")
@@ -132,11 +178,17 @@ async def start_server(
         sys.executable, "-m", "trio_chat", "serve", "--port", port, "--web-port", web,
         "--irc-port", irc, "--redis", url, "--db", str(db),
     ]  # fmt: skip
-    server = await trio.lowlevel.open_process(
-        command, stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_die_with_parent
-    )
-    nursery.start_soon(pipe_lines, server.stderr, f"[{port}]")
+    server = Child(command, output="stderr")
+    nursery.start_soon(pipe_lines, server.output, f"[{port}]")
     return server
+
+
+async def _until_ended(port: str, server: Child, ended: list[str], scope: trio.CancelScope) -> None:
+    """Wait for ``server`` to end; if it ends by itself (say, its port is in use), stop all."""
+    code = await server.wait()
+    ended.append(port)
+    LOGGER.error("the server on port %s stopped (exit code %d): stopping the others", port, code)
+    scope.cancel()
 
 
 async def _first_signal(signals: AsyncIterator[int], scope: trio.CancelScope) -> None:
@@ -145,11 +197,10 @@ async def _first_signal(signals: AsyncIterator[int], scope: trio.CancelScope) ->
         return
 
 
-async def _stop(servers: list[trio.Process]) -> None:
+async def _stop(servers: list[Child]) -> None:
     """SIGTERM each server (a graceful shutdown), SIGKILL whoever is still up after the timeout."""
     for server in servers:
-        if server.returncode is None:
-            server.send_signal(signal.SIGTERM)
+        server.send_signal(signal.SIGTERM)
     with trio.move_on_after(STOP_TIMEOUT):
         for server in servers:
             await server.wait()
