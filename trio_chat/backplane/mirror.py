@@ -26,6 +26,7 @@ from trio_chat.backplane.wire import Envelope, Online, Relayed
 from trio_chat.core.events import (
     Action,
     Joined,
+    KickedOut,
     Message,
     Parted,
     Private,
@@ -170,6 +171,8 @@ class Mirror:
                 if member is not None:
                     with suppress(NotInRoom):
                         self.hub.part(member, room, detail)
+            case KickedOut(name=name, room=room):
+                self._kicked(name, room, event)
             case Quit(name=name, reason=reason, detail=detail, by=by):
                 member = self._find(server, name)
                 if member is not None:
@@ -183,6 +186,13 @@ class Mirror:
                         self.hub.set_topic(member, room, topic)
             case _:
                 pass
+
+    def _kicked(self, name: str, room: str, event: KickedOut) -> None:
+        """Put ``name`` out of ``room`` as an operator of another server did (any server's)."""
+        member = self.hub.find(name)
+        if member is not None:
+            with suppress(NotInRoom):
+                self.hub.part(member, room, told=event)
 
     def _rename(self, server: str, old: str, new: str) -> None:
         member = self._find(server, old)

@@ -2,7 +2,7 @@
 
 An entry has two fields: ``s``, the id of the server it comes from, and
 ``e``, the event as a JSON object whose ``t`` says what it is (``msg``,
-``act``, ``priv``, ``join``, ``part``, ``quit``, ``rename``, ``topic``) and
+``act``, ``priv``, ``join``, ``part``, ``kick``, ``quit``, ``rename``, ``topic``) and
 whose other keys are the event's fields, exactly as the hub made them (ids
 and times included). Three kinds are the backplane's own: ``online`` (a
 member came online, in no room yet), ``hello`` (a server has just written
@@ -24,6 +24,7 @@ from typing import Any
 from trio_chat.core.events import (
     Action,
     Joined,
+    KickedOut,
     Message,
     Parted,
     Private,
@@ -62,8 +63,11 @@ class Dismiss:
 
 
 Relayed = (
-    Message | Action | Private | Joined | Parted | Quit | Renamed | TopicChanged | Online | Hello
-) | Dismiss
+    (Message | Action | Private | Joined | Parted | KickedOut | Quit | Renamed | TopicChanged)
+    | Online
+    | Hello
+    | Dismiss
+)
 
 KINDS: dict[str, type[Any]] = {
     "msg": Message,
@@ -71,6 +75,7 @@ KINDS: dict[str, type[Any]] = {
     "priv": Private,
     "join": Joined,
     "part": Parted,
+    "kick": KickedOut,
     "quit": Quit,
     "rename": Renamed,
     "topic": TopicChanged,

@@ -281,6 +281,7 @@ class Hub:
             self.broadcast(target.name, told)
             if target.name in member.rooms:  # not evicted by that broadcast
                 self._remove_from(member, target)
+            self.backplane.publish(member, told)
             return
         self._remove_from(member, target)
         parted = Parted(member.name, target.name, detail)

@@ -1,0 +1,46 @@
+"""The IRC door's room rules on servers sharing one Redis: a kick holds on every server."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+
+import trio
+
+from ..conftest import running_app
+from .conftest import RedisServer
+
+# Every test here ends within this (real time: a real Redis).
+TEST_TIMEOUT = 20
+HEARTBEAT = 0.1
+
+
+async def test_a_kick_out_of_a_channel_holds_on_the_kicked_users_server(
+    redis: RedisServer,
+) -> None:
+    with trio.fail_after(TEST_TIMEOUT):
+        async with AsyncExitStack() as stack:
+            a, b = [
+                await stack.enter_async_context(
+                    running_app(redis=redis.url, redis_heartbeat=HEARTBEAT, irc_port=0)
+                )
+                for _ in range(2)
+            ]
+            op = await a.connect_irc()
+            stack.push_async_callback(op.stream.aclose)
+            await op.register("op")
+            await op.send("JOIN #dev")  # op opens #dev: op runs it
+            await op.until(":trio-chat 366 ")
+            bob, carl = await b.members("bob", "carl")
+            for peer in (bob, carl):
+                await peer.send("/join dev")
+                await peer.until("*** Now in #dev")
+            await op.until(":carl!")
+            await op.send("KICK #dev bob :off topic")
+            await op.until(":op!op@127.0.0.1 KICK #dev bob :off topic")
+            wanted = "*** bob was put out of #dev by op: off topic"
+            assert (await bob.until("*** bob was put out of #dev"))[-1] == wanted
+            assert (await carl.until("*** bob was put out of #dev"))[-1] == wanted
+            await carl.send("/who")
+            await carl.until("*** In #dev (2): carl, op")
+            await op.send("NAMES #dev")
+            assert (await op.until(":trio-chat 353 "))[-1] == ":trio-chat 353 op = #dev :carl @op"
