@@ -44,3 +44,35 @@ async def test_a_kick_out_of_a_channel_holds_on_the_kicked_users_server(
             await carl.until("*** In #dev (2): carl, op")
             await op.send("NAMES #dev")
             assert (await op.until(":trio-chat 353 "))[-1] == ":trio-chat 353 op = #dev :carl @op"
+
+
+async def test_a_channels_modes_hold_on_every_server(redis: RedisServer) -> None:
+    with trio.fail_after(TEST_TIMEOUT):
+        async with AsyncExitStack() as stack:
+            a, b = [
+                await stack.enter_async_context(
+                    running_app(redis=redis.url, redis_heartbeat=HEARTBEAT, irc_port=0)
+                )
+                for _ in range(2)
+            ]
+            op = await a.connect_irc()
+            stack.push_async_callback(op.stream.aclose)
+            await op.register("op")
+            await op.send("JOIN #dev")  # op opens #dev: op runs it
+            await op.until(":trio-chat 366 ")
+            bob = await b.join("bob")
+            await bob.send("/join dev")
+            await bob.until("*** Now in #dev")
+            await op.until(":bob!")
+            await op.send("MODE #dev +im")
+            await op.until(":op!op@127.0.0.1 MODE #dev :+im")
+            await bob.until("*** op changed #dev: +invite-only, +moderated")
+            await bob.send("moderated?")
+            assert "#dev" in (await bob.until("! "))[-1]
+            carl = await b.join("carl")
+            await carl.send("/join dev")
+            assert (await carl.until("! "))[-1] == "! #dev is for the invited only"
+            await op.send("MODE #dev -i")
+            await bob.until("*** op changed #dev: -invite-only")
+            await carl.send("/join dev")
+            await carl.until("*** Now in #dev")

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 
 from trio_chat.backplane.wire import Envelope, Online, Relayed
+from trio_chat.core import roomrules
 from trio_chat.core.events import (
     Action,
     Joined,
@@ -33,6 +34,7 @@ from trio_chat.core.events import (
     Quit,
     Reason,
     Renamed,
+    RoomChanged,
     ServerEvent,
     TopicChanged,
 )
@@ -171,6 +173,11 @@ class Mirror:
                 if member is not None:
                     with suppress(NotInRoom):
                         self.hub.part(member, room, detail)
+            case RoomChanged(room=room, by=by, changes=changes):
+                found = self.hub.room(room)
+                done = roomrules.apply_relayed(found, by, changes) if found is not None else []
+                if found is not None and done:
+                    self.hub.broadcast(found.name, RoomChanged(found.name, by, tuple(done)))
             case KickedOut(name=name, room=room):
                 self._kicked(name, room, event)
             case Quit(name=name, reason=reason, detail=detail, by=by):

@@ -64,6 +64,7 @@ from trio_chat.core.events import (
     Private,
     Quit,
     Renamed,
+    RoomChanged,
     ServerEvent,
     TopicChanged,
 )
@@ -102,7 +103,7 @@ CONNECTION_ERRORS = (
 
 
 # What the hub tells of that other servers hear.
-RELAYED = (Message, Action, Private, Joined, Parted, Quit, Renamed, TopicChanged)
+RELAYED = (Message, Action, Private, Joined, Parted, Quit, Renamed, TopicChanged, RoomChanged)
 
 
 def is_connection_error(exc: BaseException) -> bool:

@@ -2,7 +2,7 @@
 
 An entry has two fields: ``s``, the id of the server it comes from, and
 ``e``, the event as a JSON object whose ``t`` says what it is (``msg``,
-``act``, ``priv``, ``join``, ``part``, ``kick``, ``quit``, ``rename``, ``topic``) and
+``act``, ``priv``, ``join``, ``part``, ``kick``, ``quit``, ``rename``, ``topic``, ``mode``) and
 whose other keys are the event's fields, exactly as the hub made them (ids
 and times included). Three kinds are the backplane's own: ``online`` (a
 member came online, in no room yet), ``hello`` (a server has just written
@@ -31,6 +31,7 @@ from trio_chat.core.events import (
     Quit,
     Reason,
     Renamed,
+    RoomChanged,
     TopicChanged,
 )
 
@@ -63,7 +64,18 @@ class Dismiss:
 
 
 Relayed = (
-    (Message | Action | Private | Joined | Parted | KickedOut | Quit | Renamed | TopicChanged)
+    (
+        Message
+        | Action
+        | Private
+        | Joined
+        | Parted
+        | KickedOut
+        | Quit
+        | Renamed
+        | TopicChanged
+        | RoomChanged
+    )
     | Online
     | Hello
     | Dismiss
@@ -79,6 +91,7 @@ KINDS: dict[str, type[Any]] = {
     "quit": Quit,
     "rename": Renamed,
     "topic": TopicChanged,
+    "mode": RoomChanged,
     "online": Online,
     "hello": Hello,
     "dismiss": Dismiss,
@@ -114,6 +127,8 @@ def decode(fields: Mapping[Any, Any]) -> Envelope:
         cls = KINDS[body.pop("t")]
         if "reason" in body:
             body["reason"] = Reason(body["reason"])
+        if "changes" in body:
+            body["changes"] = tuple((str(s), bool(on), str(v)) for s, on, v in body["changes"])
         return Envelope(str(fields["s"]), cls(**body))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise WireError(f"not a trio_chat entry: {exc!r}") from None

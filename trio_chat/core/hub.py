@@ -47,6 +47,7 @@ from trio_chat.core.events import (
     Quit,
     Reason,
     Renamed,
+    RoomChanged,
     ServerEvent,
     TopicChanged,
 )
@@ -309,6 +310,11 @@ class Hub:
         self.broadcast(target.name, event)
         self.backplane.publish(member, event)
         return event
+
+    def rules_changed(self, member: Member, event: RoomChanged) -> None:
+        """``member`` changed a room's rules (applied already): the room and other servers hear."""
+        self.broadcast(event.room, event)
+        self.backplane.publish(member, event)
 
     def _open_room(self, name: str) -> Room:
         key = self._name_key(name)

@@ -86,7 +86,7 @@ class RoomRequests:
             done = roomrules.apply(found, member, changes)
         finally:
             if done:
-                self.hub.broadcast(found.name, RoomChanged(found.name, member.name, tuple(done)))
+                self.hub.rules_changed(member, RoomChanged(found.name, member.name, tuple(done)))
         return done
 
     def invite(self, client: Client, room: str, name: str) -> str:
