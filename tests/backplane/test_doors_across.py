@@ -72,7 +72,10 @@ async def test_a_channels_modes_hold_on_every_server(redis: RedisServer) -> None
             carl = await b.join("carl")
             await carl.send("/join dev")
             assert (await carl.until("! "))[-1] == "! #dev is for the invited only"
-            await op.send("MODE #dev -i")
-            await bob.until("*** op changed #dev: -invite-only")
+            await bob.send("/topic carl is here")  # relayed after carl came online
+            await op.until(":bob!")
+            await op.send("INVITE carl #dev")
+            await op.until(":trio-chat 341 op carl ")
+            await carl.until("*** op invites you to #dev (/join #dev)")
             await carl.send("/join dev")
             await carl.until("*** Now in #dev")

@@ -26,6 +26,7 @@ from trio_chat.backplane.wire import Envelope, Online, Relayed
 from trio_chat.core import roomrules
 from trio_chat.core.events import (
     Action,
+    Invited,
     Joined,
     KickedOut,
     Message,
@@ -178,6 +179,8 @@ class Mirror:
                 done = roomrules.apply_relayed(found, by, changes) if found is not None else []
                 if found is not None and done:
                     self.hub.broadcast(found.name, RoomChanged(found.name, by, tuple(done)))
+            case Invited(room=room, name=name):
+                self._invited(room, name, event)
             case KickedOut(name=name, room=room):
                 self._kicked(name, room, event)
             case Quit(name=name, reason=reason, detail=detail, by=by):
@@ -193,6 +196,15 @@ class Mirror:
                         self.hub.set_topic(member, room, topic)
             case _:
                 pass
+
+    def _invited(self, room: str, name: str, event: Invited) -> None:
+        """An operator of another server invited ``name``: the invitation holds here too."""
+        found = self.hub.room(room)
+        if found is not None:
+            found.settings.invited.add(self._key(name))
+        invitee = self.hub.find(name)
+        if invitee is not None and home_of(invitee) is None:
+            self.hub.deliver(invitee, event)
 
     def _kicked(self, name: str, room: str, event: KickedOut) -> None:
         """Put ``name`` out of ``room`` as an operator of another server did (any server's)."""

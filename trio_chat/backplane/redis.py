@@ -56,6 +56,7 @@ from trio_chat.backplane.wire import (
 from trio_chat.core.accounts import Guard
 from trio_chat.core.events import (
     Action,
+    Invited,
     Joined,
     KickedOut,
     Message,
@@ -103,7 +104,18 @@ CONNECTION_ERRORS = (
 
 
 # What the hub tells of that other servers hear.
-RELAYED = (Message, Action, Private, Joined, Parted, Quit, Renamed, TopicChanged, RoomChanged)
+RELAYED = (
+    Message,
+    Action,
+    Private,
+    Joined,
+    Parted,
+    Quit,
+    Renamed,
+    TopicChanged,
+    RoomChanged,
+    Invited,
+)
 
 
 def is_connection_error(exc: BaseException) -> bool:

@@ -2,8 +2,8 @@
 
 An entry has two fields: ``s``, the id of the server it comes from, and
 ``e``, the event as a JSON object whose ``t`` says what it is (``msg``,
-``act``, ``priv``, ``join``, ``part``, ``kick``, ``quit``, ``rename``, ``topic``, ``mode``) and
-whose other keys are the event's fields, exactly as the hub made them (ids
+``act``, ``priv``, ``join``, ``part``, ``kick``, ``quit``, ``rename``, ``topic``,
+``mode``, ``invite``) and whose other keys are the event's fields, exactly as the hub made them (ids
 and times included). Three kinds are the backplane's own: ``online`` (a
 member came online, in no room yet), ``hello`` (a server has just written
 its members' snapshot: read it) and ``dismiss`` (a request to the server of
@@ -23,6 +23,7 @@ from typing import Any
 
 from trio_chat.core.events import (
     Action,
+    Invited,
     Joined,
     KickedOut,
     Message,
@@ -75,6 +76,7 @@ Relayed = (
         | Renamed
         | TopicChanged
         | RoomChanged
+        | Invited
     )
     | Online
     | Hello
@@ -92,6 +94,7 @@ KINDS: dict[str, type[Any]] = {
     "rename": Renamed,
     "topic": TopicChanged,
     "mode": RoomChanged,
+    "invite": Invited,
     "online": Online,
     "hello": Hello,
     "dismiss": Dismiss,

@@ -39,6 +39,7 @@ from trio_chat.core.events import (
     Crowd,
     Dismissed,
     Echo,
+    Invited,
     Joined,
     Message,
     Notice,
@@ -315,6 +316,13 @@ class Hub:
         """``member`` changed a room's rules (applied already): the room and other servers hear."""
         self.broadcast(event.room, event)
         self.backplane.publish(member, event)
+
+    def invite(self, member: Member, room: Room, target: Member) -> None:
+        """``member`` invites ``target`` into ``room`` (allowed): they, and other servers, hear."""
+        room.settings.invited.add(self._name_key(target.name))
+        invited = Invited(room.name, member.name, target.name)
+        self.deliver(target, invited)
+        self.backplane.publish(member, invited)
 
     def _open_room(self, name: str) -> Room:
         key = self._name_key(name)

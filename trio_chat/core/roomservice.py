@@ -15,7 +15,7 @@ import trio
 from trio_chat.core import roomrules
 from trio_chat.core.clients import Arrival, Client
 from trio_chat.core.counters import counts_refusals
-from trio_chat.core.events import Invited, RoomChanged, TopicChanged, ToRoomOperators
+from trio_chat.core.events import RoomChanged, TopicChanged, ToRoomOperators
 from trio_chat.core.history import History
 from trio_chat.core.hub import Hub
 from trio_chat.core.limits import (
@@ -104,8 +104,7 @@ class RoomRequests:
             raise NotRoomOperator(found.name)
         if found.name in target.rooms:
             raise AlreadyInRoom(target.name, found.name)
-        found.settings.invited.add(name_key(target.name))
-        self.hub.deliver(target, Invited(found.name, member.name, target.name))
+        self.hub.invite(member, found, target)
         return target.name
 
     def say_to_operators(self, client: Client, room: str, text: str) -> ToRoomOperators:
