@@ -235,6 +235,7 @@ class Hub:
         # a room with a member in it is never removed under us.
         target.members[self._name_key(member.name)] = member
         member.rooms.add(target.name)
+        target.settings.invited.discard(self._name_key(member.name))  # used, on every server
         joined = Joined(member.name, target.name)
         if self._quiet(target):
             target.arrived.append(member.name)

@@ -24,7 +24,7 @@ from trio_chat.core.limits import (
     COST_PER_ROOM_LISTED,
 )
 from trio_chat.core.members import Member, Room
-from trio_chat.core.names import MAX_TOPIC_CHARS, clean_text, name_key
+from trio_chat.core.names import MAX_TOPIC_CHARS, clean_text
 from trio_chat.core.refusals import (
     AlreadyInRoom,
     Muted,
@@ -68,9 +68,7 @@ class RoomRequests:
         current = self.hub.room(room)
         if current is not None:
             roomrules.check_entry(current, member, key)
-        entered = self.hub.enter(member, room)
-        entered.settings.invited.discard(name_key(member.name))
-        return Arrival(entered, entries)
+        return Arrival(self.hub.enter(member, room), entries)
 
     def change_room(
         self, client: Client, room: str, changes: list[roomrules.Change]
