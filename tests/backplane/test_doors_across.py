@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
+from pathlib import Path
 
 import trio
 
@@ -79,3 +80,33 @@ async def test_a_channels_modes_hold_on_every_server(redis: RedisServer) -> None
             await carl.until("*** op invites you to #dev (/join #dev)")
             await carl.send("/join dev")
             await carl.until("*** Now in #dev")
+
+
+async def test_words_for_operators_reach_those_of_every_server(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    secret = tmp_path / "oper.txt"
+    secret.write_text("Oper-Secret-1\n")
+    config = {"redis": redis.url, "redis_heartbeat": HEARTBEAT, "irc_port": 0}
+    with trio.fail_after(TEST_TIMEOUT):
+        async with AsyncExitStack() as stack:
+            a, b = [
+                await stack.enter_async_context(
+                    running_app(**config, oper_password_file=str(secret))
+                )
+                for _ in range(2)
+            ]
+            op = await a.connect_irc()
+            stack.push_async_callback(op.stream.aclose)
+            await op.register("op")
+            await op.send("OPER op Oper-Secret-1", "JOIN #dev")
+            await op.until(":trio-chat 366 ")
+            bob = await b.join("bob")
+            await bob.send("/oper Oper-Secret-1")
+            await bob.until("*** You are an operator now")
+            await bob.send("/join dev")
+            await bob.until("*** Now in #dev")
+            await op.until(":bob!")
+            await op.send("WALLOPS :servers, listen", "NOTICE @#dev :ops of #dev, listen")
+            await bob.until("*** [to operators] op: servers, listen")
+            await bob.until("[to the operators of #dev] op: ops of #dev, listen")

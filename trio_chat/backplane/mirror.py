@@ -37,7 +37,9 @@ from trio_chat.core.events import (
     Renamed,
     RoomChanged,
     ServerEvent,
+    ToOperators,
     TopicChanged,
+    ToRoomOperators,
 )
 from trio_chat.core.hub import Hub
 from trio_chat.core.members import Member, Recorder
@@ -181,6 +183,13 @@ class Mirror:
                     self.hub.broadcast(found.name, RoomChanged(found.name, by, tuple(done)))
             case Invited(room=room, name=name):
                 self._invited(room, name, event)
+            case ToOperators():
+                self.hub.send_each([m for m in self._locals() if m.operator], event)
+            case ToRoomOperators(room=room):
+                found = self.hub.room(room)
+                if found is not None:
+                    ops = [m for m in found.members.values() if roomrules.runs(found, m)]
+                    self.hub.send_each([m for m in ops if home_of(m) is None], event)
             case KickedOut(name=name, room=room):
                 self._kicked(name, room, event)
             case Quit(name=name, reason=reason, detail=detail, by=by):
@@ -196,6 +205,11 @@ class Mirror:
                         self.hub.set_topic(member, room, topic)
             case _:
                 pass
+
+    def _locals(self) -> list[Member]:
+        """This server's own members."""
+        found = (self.hub.find(name) for name in self.hub.names())
+        return [m for m in found if m is not None and home_of(m) is None]
 
     def _invited(self, room: str, name: str, event: Invited) -> None:
         """An operator of another server invited ``name``: the invitation holds here too."""

@@ -67,7 +67,9 @@ from trio_chat.core.events import (
     Renamed,
     RoomChanged,
     ServerEvent,
+    ToOperators,
     TopicChanged,
+    ToRoomOperators,
 )
 from trio_chat.core.hub import Hub
 from trio_chat.core.members import Member, Recorder
@@ -115,6 +117,8 @@ RELAYED = (
     TopicChanged,
     RoomChanged,
     Invited,
+    ToOperators,
+    ToRoomOperators,
 )
 
 

@@ -3,11 +3,12 @@
 An entry has two fields: ``s``, the id of the server it comes from, and
 ``e``, the event as a JSON object whose ``t`` says what it is (``msg``,
 ``act``, ``priv``, ``join``, ``part``, ``kick``, ``quit``, ``rename``, ``topic``,
-``mode``, ``invite``) and whose other keys are the event's fields, exactly as the hub made them (ids
-and times included). Three kinds are the backplane's own: ``online`` (a
-member came online, in no room yet), ``hello`` (a server has just written
-its members' snapshot: read it) and ``dismiss`` (a request to the server of
-a member that an operator or a login elsewhere removed here).
+``mode``, ``invite``, ``wallops``, ``opnotice``) and whose other keys are the
+event's fields, exactly as the hub made them (ids and times included). Three
+kinds are the backplane's own: ``online`` (a member came online, in no room
+yet), ``hello`` (a server has just written its members' snapshot: read it) and
+``dismiss`` (a request to the server of a member that an operator or a login
+elsewhere removed here).
 
 A member in a server's snapshot (a Redis hash, name key -> value) is
 ``{"name": ..., "rooms": [...]}``.
@@ -33,7 +34,9 @@ from trio_chat.core.events import (
     Reason,
     Renamed,
     RoomChanged,
+    ToOperators,
     TopicChanged,
+    ToRoomOperators,
 )
 
 
@@ -77,6 +80,8 @@ Relayed = (
         | TopicChanged
         | RoomChanged
         | Invited
+        | ToOperators
+        | ToRoomOperators
     )
     | Online
     | Hello
@@ -95,6 +100,8 @@ KINDS: dict[str, type[Any]] = {
     "topic": TopicChanged,
     "mode": RoomChanged,
     "invite": Invited,
+    "wallops": ToOperators,
+    "opnotice": ToRoomOperators,
     "online": Online,
     "hello": Hello,
     "dismiss": Dismiss,

@@ -50,7 +50,9 @@ from trio_chat.core.events import (
     Renamed,
     RoomChanged,
     ServerEvent,
+    ToOperators,
     TopicChanged,
+    ToRoomOperators,
 )
 from trio_chat.core.members import (
     Encoder,
@@ -324,6 +326,13 @@ class Hub:
         invited = Invited(room.name, member.name, target.name)
         self.deliver(target, invited)
         self.backplane.publish(member, invited)
+
+    def to_operators(
+        self, member: Member, operators: Collection[Member], event: ToOperators | ToRoomOperators
+    ) -> None:
+        """``member``'s words for ``operators`` (here); other servers' operators hear too."""
+        self.send_each(operators, event)
+        self.backplane.publish(member, event)
 
     def _open_room(self, name: str) -> Room:
         key = self._name_key(name)

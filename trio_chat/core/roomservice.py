@@ -116,7 +116,9 @@ class RoomRequests:
             raise NotInRoom(room)
         event = ToRoomOperators(member.name, found.name, said(text), time.time())
         audience = [m for m in found.members.values() if roomrules.runs(found, m)]
-        self.hub.send_each([m for m in audience if m is not member or member.echo], event)
+        self.hub.to_operators(
+            member, [m for m in audience if m is not member or member.echo], event
+        )
         return event
 
     def part(self, client: Client, room: str, detail: str = "") -> None:
