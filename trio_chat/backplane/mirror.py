@@ -23,17 +23,23 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 
 from trio_chat.backplane.wire import Envelope, Online, Relayed
+from trio_chat.core import roomrules
 from trio_chat.core.events import (
     Action,
+    Invited,
     Joined,
+    KickedOut,
     Message,
     Parted,
     Private,
     Quit,
     Reason,
     Renamed,
+    RoomChanged,
     ServerEvent,
+    ToOperators,
     TopicChanged,
+    ToRoomOperators,
 )
 from trio_chat.core.hub import Hub
 from trio_chat.core.members import Member, Recorder
@@ -170,6 +176,22 @@ class Mirror:
                 if member is not None:
                     with suppress(NotInRoom):
                         self.hub.part(member, room, detail)
+            case RoomChanged(room=room, by=by, changes=changes):
+                found = self.hub.room(room)
+                done = roomrules.apply_relayed(found, by, changes) if found is not None else []
+                if found is not None and done:
+                    self.hub.broadcast(found.name, RoomChanged(found.name, by, tuple(done)))
+            case Invited(room=room, name=name):
+                self._invited(room, name, event)
+            case ToOperators():
+                self.hub.send_each([m for m in self._locals() if m.operator], event)
+            case ToRoomOperators(room=room):
+                found = self.hub.room(room)
+                if found is not None:
+                    ops = [m for m in found.members.values() if roomrules.runs(found, m)]
+                    self.hub.send_each([m for m in ops if home_of(m) is None], event)
+            case KickedOut(name=name, room=room):
+                self._kicked(name, room, event)
             case Quit(name=name, reason=reason, detail=detail, by=by):
                 member = self._find(server, name)
                 if member is not None:
@@ -183,6 +205,27 @@ class Mirror:
                         self.hub.set_topic(member, room, topic)
             case _:
                 pass
+
+    def _locals(self) -> list[Member]:
+        """This server's own members."""
+        found = (self.hub.find(name) for name in self.hub.names())
+        return [m for m in found if m is not None and home_of(m) is None]
+
+    def _invited(self, room: str, name: str, event: Invited) -> None:
+        """An operator of another server invited ``name``: the invitation holds here too."""
+        found = self.hub.room(room)
+        if found is not None:
+            found.settings.invited.add(self._key(name))
+        invitee = self.hub.find(name)
+        if invitee is not None and home_of(invitee) is None:
+            self.hub.deliver(invitee, event)
+
+    def _kicked(self, name: str, room: str, event: KickedOut) -> None:
+        """Put ``name`` out of ``room`` as an operator of another server did (any server's)."""
+        member = self.hub.find(name)
+        if member is not None:
+            with suppress(NotInRoom):
+                self.hub.part(member, room, told=event)
 
     def _rename(self, server: str, old: str, new: str) -> None:
         member = self._find(server, old)

@@ -56,15 +56,20 @@ from trio_chat.backplane.wire import (
 from trio_chat.core.accounts import Guard
 from trio_chat.core.events import (
     Action,
+    Invited,
     Joined,
+    KickedOut,
     Message,
     Notice,
     Parted,
     Private,
     Quit,
     Renamed,
+    RoomChanged,
     ServerEvent,
+    ToOperators,
     TopicChanged,
+    ToRoomOperators,
 )
 from trio_chat.core.hub import Hub
 from trio_chat.core.members import Member, Recorder
@@ -101,7 +106,20 @@ CONNECTION_ERRORS = (
 
 
 # What the hub tells of that other servers hear.
-RELAYED = (Message, Action, Private, Joined, Parted, Quit, Renamed, TopicChanged)
+RELAYED = (
+    Message,
+    Action,
+    Private,
+    Joined,
+    Parted,
+    Quit,
+    Renamed,
+    TopicChanged,
+    RoomChanged,
+    Invited,
+    ToOperators,
+    ToRoomOperators,
+)
 
 
 def is_connection_error(exc: BaseException) -> bool:
@@ -213,6 +231,10 @@ class RedisBackplane:
         if self.mirror.applying:
             return
         home = home_of(member)
+        if isinstance(event, KickedOut):  # out of a room here: out of it on every server
+            self._touch(member.name)
+            self._send(event)
+            return
         if home is not None:
             if isinstance(event, Quit):  # removed here (kicked, logged in here): tell its server
                 self._send(Dismiss(home, member.name, event.reason, event.detail, event.by))
@@ -412,6 +434,10 @@ class RedisBackplane:
                 if to == self.server_id and member is not None and home_of(member) is None:
                     deadline = trio.current_time() + DISMISS_TIMEOUT
                     self.hub.dismiss(member, reason, deadline, detail=detail, by=by)
+            case KickedOut(name=name):
+                self.mirror.apply(envelope)
+                self._touch(name)  # one of ours, maybe: its snapshot's rooms changed
+                self._wake.set()
             case _:
                 self.mirror.apply(envelope)
 

@@ -2,12 +2,13 @@
 
 An entry has two fields: ``s``, the id of the server it comes from, and
 ``e``, the event as a JSON object whose ``t`` says what it is (``msg``,
-``act``, ``priv``, ``join``, ``part``, ``quit``, ``rename``, ``topic``) and
-whose other keys are the event's fields, exactly as the hub made them (ids
-and times included). Three kinds are the backplane's own: ``online`` (a
-member came online, in no room yet), ``hello`` (a server has just written
-its members' snapshot: read it) and ``dismiss`` (a request to the server of
-a member that an operator or a login elsewhere removed here).
+``act``, ``priv``, ``join``, ``part``, ``kick``, ``quit``, ``rename``, ``topic``,
+``mode``, ``invite``, ``wallops``, ``opnotice``) and whose other keys are the
+event's fields, exactly as the hub made them (ids and times included). Three
+kinds are the backplane's own: ``online`` (a member came online, in no room
+yet), ``hello`` (a server has just written its members' snapshot: read it) and
+``dismiss`` (a request to the server of a member that an operator or a login
+elsewhere removed here).
 
 A member in a server's snapshot (a Redis hash, name key -> value) is
 ``{"name": ..., "rooms": [...]}``.
@@ -23,14 +24,19 @@ from typing import Any
 
 from trio_chat.core.events import (
     Action,
+    Invited,
     Joined,
+    KickedOut,
     Message,
     Parted,
     Private,
     Quit,
     Reason,
     Renamed,
+    RoomChanged,
+    ToOperators,
     TopicChanged,
+    ToRoomOperators,
 )
 
 
@@ -62,8 +68,25 @@ class Dismiss:
 
 
 Relayed = (
-    Message | Action | Private | Joined | Parted | Quit | Renamed | TopicChanged | Online | Hello
-) | Dismiss
+    (
+        Message
+        | Action
+        | Private
+        | Joined
+        | Parted
+        | KickedOut
+        | Quit
+        | Renamed
+        | TopicChanged
+        | RoomChanged
+        | Invited
+        | ToOperators
+        | ToRoomOperators
+    )
+    | Online
+    | Hello
+    | Dismiss
+)
 
 KINDS: dict[str, type[Any]] = {
     "msg": Message,
@@ -71,9 +94,14 @@ KINDS: dict[str, type[Any]] = {
     "priv": Private,
     "join": Joined,
     "part": Parted,
+    "kick": KickedOut,
     "quit": Quit,
     "rename": Renamed,
     "topic": TopicChanged,
+    "mode": RoomChanged,
+    "invite": Invited,
+    "wallops": ToOperators,
+    "opnotice": ToRoomOperators,
     "online": Online,
     "hello": Hello,
     "dismiss": Dismiss,
@@ -109,6 +137,8 @@ def decode(fields: Mapping[Any, Any]) -> Envelope:
         cls = KINDS[body.pop("t")]
         if "reason" in body:
             body["reason"] = Reason(body["reason"])
+        if "changes" in body:
+            body["changes"] = tuple((str(s), bool(on), str(v)) for s, on, v in body["changes"])
         return Envelope(str(fields["s"]), cls(**body))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise WireError(f"not a trio_chat entry: {exc!r}") from None

@@ -40,6 +40,7 @@ from trio_chat.core.events import (
     Crowd,
     Dismissed,
     Echo,
+    Invited,
     Joined,
     Message,
     Notice,
@@ -48,8 +49,11 @@ from trio_chat.core.events import (
     Quit,
     Reason,
     Renamed,
+    RoomChanged,
     ServerEvent,
+    ToOperators,
     TopicChanged,
+    ToRoomOperators,
 )
 from trio_chat.core.members import (
     Encoder,
@@ -242,6 +246,7 @@ class Hub:
         # a room with a member in it is never removed under us.
         target.members[self._name_key(member.name)] = member
         member.rooms.add(target.name)
+        target.settings.invited.discard(self._name_key(member.name))  # used, on every server
         joined = Joined(member.name, target.name)
         if self._quiet(target):
             target.arrived.append(member.name)
@@ -290,6 +295,7 @@ class Hub:
             self.broadcast(target.name, told)
             if target.name in member.rooms:  # not evicted by that broadcast
                 self._remove_from(member, target)
+            self.backplane.publish(member, told)
             return
         self._remove_from(member, target)
         parted = Parted(member.name, target.name, detail)
@@ -317,6 +323,25 @@ class Hub:
         self.broadcast(target.name, event)
         self.backplane.publish(member, event)
         return event
+
+    def rules_changed(self, member: Member, event: RoomChanged) -> None:
+        """``member`` changed a room's rules (applied already): the room and other servers hear."""
+        self.broadcast(event.room, event)
+        self.backplane.publish(member, event)
+
+    def invite(self, member: Member, room: Room, target: Member) -> None:
+        """``member`` invites ``target`` into ``room`` (allowed): they, and other servers, hear."""
+        room.settings.invited.add(self._name_key(target.name))
+        invited = Invited(room.name, member.name, target.name)
+        self.deliver(target, invited)
+        self.backplane.publish(member, invited)
+
+    def to_operators(
+        self, member: Member, operators: Collection[Member], event: ToOperators | ToRoomOperators
+    ) -> None:
+        """``member``'s words for ``operators`` (here); other servers' operators hear too."""
+        self.send_each(operators, event)
+        self.backplane.publish(member, event)
 
     def _open_room(self, name: str) -> Room:
         key = self._name_key(name)

@@ -208,7 +208,7 @@ class Moderation:
         """An operator's word to every operator online, the sender too. Raises NotOperator."""
         op = self._operator(client)
         operators = [m for name in self.hub.names() if (m := self.hub.find(name)) and m.operator]
-        self.hub.send_each(operators, ToOperators(op.name, said(text)))
+        self.hub.to_operators(op, operators, ToOperators(op.name, said(text)))
 
     def kick_out(self, client: Client, room: str, name: str, reason: str = "") -> str:
         """Put ``name`` out of ``room`` (IRC KICK); they stay online. Returns the room's name.

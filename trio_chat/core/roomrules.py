@@ -16,6 +16,8 @@ core knows names and addresses, so the ident part is not checked.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
+from contextlib import suppress
 from fnmatch import fnmatchcase
 
 from trio_chat.core.members import Member, Room, RoomBan
@@ -105,12 +107,26 @@ def apply(room: Room, by: Member, changes: list[Change]) -> list[Change]:
         raise NotRoomOperator(room.name)
     done: list[Change] = []
     for setting, on, value in changes:
-        if _apply_one(room, by, setting, on, value):
+        if _apply_one(room, by.name, setting, on, value):
             done.append((setting, on, value))
     return done
 
 
-def _apply_one(room: Room, by: Member, setting: str, on: bool, value: str) -> bool:
+def apply_relayed(room: Room, by: str, changes: Iterable[Change]) -> list[Change]:
+    """Apply what ``by``, an operator of ``room`` on another server, changed there.
+
+    That server checked who may; a change that does not fit here (an ``op``
+    for someone not in the room here, say) is skipped. Returns what changed.
+    """
+    done: list[Change] = []
+    for setting, on, value in changes:
+        with suppress(NotInRoom, BadSetting):
+            if _apply_one(room, by, setting, on, value):
+                done.append((setting, on, value))
+    return done
+
+
+def _apply_one(room: Room, by: str, setting: str, on: bool, value: str) -> bool:
     settings = room.settings
     match setting:
         case "op" | "voice":
@@ -142,13 +158,13 @@ def _apply_one(room: Room, by: Member, setting: str, on: bool, value: str) -> bo
     return True
 
 
-def _ban(room: Room, by: Member, on: bool, mask: str) -> bool:
+def _ban(room: Room, by: str, on: bool, mask: str) -> bool:
     bans = room.settings.bans
     present = [ban for ban in bans if name_key(ban.mask) == name_key(mask)]
     if on:
         if present or len(bans) >= MAX_BANS:
             return False
-        bans.append(RoomBan(mask, by.name, time.time()))
+        bans.append(RoomBan(mask, by, time.time()))
         return True
     for ban in present:
         bans.remove(ban)

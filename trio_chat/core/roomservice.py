@@ -15,7 +15,7 @@ import trio
 from trio_chat.core import roomrules
 from trio_chat.core.clients import Arrival, Client
 from trio_chat.core.counters import counts_refusals
-from trio_chat.core.events import Invited, RoomChanged, TopicChanged, ToRoomOperators
+from trio_chat.core.events import RoomChanged, TopicChanged, ToRoomOperators
 from trio_chat.core.history import History
 from trio_chat.core.hub import Hub
 from trio_chat.core.limits import (
@@ -24,7 +24,7 @@ from trio_chat.core.limits import (
     COST_PER_ROOM_LISTED,
 )
 from trio_chat.core.members import Member, Room
-from trio_chat.core.names import MAX_TOPIC_CHARS, clean_text, name_key
+from trio_chat.core.names import MAX_TOPIC_CHARS, clean_text
 from trio_chat.core.refusals import (
     AlreadyInRoom,
     Muted,
@@ -68,9 +68,7 @@ class RoomRequests:
         current = self.hub.room(room)
         if current is not None:
             roomrules.check_entry(current, member, key)
-        entered = self.hub.enter(member, room)
-        entered.settings.invited.discard(name_key(member.name))
-        return Arrival(entered, entries)
+        return Arrival(self.hub.enter(member, room), entries)
 
     def change_room(
         self, client: Client, room: str, changes: list[roomrules.Change]
@@ -86,7 +84,7 @@ class RoomRequests:
             done = roomrules.apply(found, member, changes)
         finally:
             if done:
-                self.hub.broadcast(found.name, RoomChanged(found.name, member.name, tuple(done)))
+                self.hub.rules_changed(member, RoomChanged(found.name, member.name, tuple(done)))
         return done
 
     def invite(self, client: Client, room: str, name: str) -> str:
@@ -104,8 +102,7 @@ class RoomRequests:
             raise NotRoomOperator(found.name)
         if found.name in target.rooms:
             raise AlreadyInRoom(target.name, found.name)
-        found.settings.invited.add(name_key(target.name))
-        self.hub.deliver(target, Invited(found.name, member.name, target.name))
+        self.hub.invite(member, found, target)
         return target.name
 
     def say_to_operators(self, client: Client, room: str, text: str) -> ToRoomOperators:
@@ -119,7 +116,9 @@ class RoomRequests:
             raise NotInRoom(room)
         event = ToRoomOperators(member.name, found.name, said(text), time.time())
         audience = [m for m in found.members.values() if roomrules.runs(found, m)]
-        self.hub.send_each([m for m in audience if m is not member or member.echo], event)
+        self.hub.to_operators(
+            member, [m for m in audience if m is not member or member.echo], event
+        )
         return event
 
     def part(self, client: Client, room: str, detail: str = "") -> None:

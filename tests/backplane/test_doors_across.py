@@ -1,0 +1,112 @@
+"""The IRC door's room rules on servers sharing one Redis: a kick holds on every server."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import trio
+
+from ..conftest import running_app
+from .conftest import RedisServer
+
+# Every test here ends within this (real time: a real Redis).
+TEST_TIMEOUT = 20
+HEARTBEAT = 0.1
+
+
+async def test_a_kick_out_of_a_channel_holds_on_the_kicked_users_server(
+    redis: RedisServer,
+) -> None:
+    with trio.fail_after(TEST_TIMEOUT):
+        async with AsyncExitStack() as stack:
+            a, b = [
+                await stack.enter_async_context(
+                    running_app(redis=redis.url, redis_heartbeat=HEARTBEAT, irc_port=0)
+                )
+                for _ in range(2)
+            ]
+            op = await a.connect_irc()
+            stack.push_async_callback(op.stream.aclose)
+            await op.register("op")
+            await op.send("JOIN #dev")  # op opens #dev: op runs it
+            await op.until(":trio-chat 366 ")
+            bob, carl = await b.members("bob", "carl")
+            for peer in (bob, carl):
+                await peer.send("/join dev")
+                await peer.until("*** Now in #dev")
+            await op.until(":carl!")
+            await op.send("KICK #dev bob :off topic")
+            await op.until(":op!op@127.0.0.1 KICK #dev bob :off topic")
+            wanted = "*** bob was put out of #dev by op: off topic"
+            assert (await bob.until("*** bob was put out of #dev"))[-1] == wanted
+            assert (await carl.until("*** bob was put out of #dev"))[-1] == wanted
+            await carl.send("/who")
+            await carl.until("*** In #dev (2): carl, op")
+            await op.send("NAMES #dev")
+            assert (await op.until(":trio-chat 353 "))[-1] == ":trio-chat 353 op = #dev :carl @op"
+
+
+async def test_a_channels_modes_hold_on_every_server(redis: RedisServer) -> None:
+    with trio.fail_after(TEST_TIMEOUT):
+        async with AsyncExitStack() as stack:
+            a, b = [
+                await stack.enter_async_context(
+                    running_app(redis=redis.url, redis_heartbeat=HEARTBEAT, irc_port=0)
+                )
+                for _ in range(2)
+            ]
+            op = await a.connect_irc()
+            stack.push_async_callback(op.stream.aclose)
+            await op.register("op")
+            await op.send("JOIN #dev")  # op opens #dev: op runs it
+            await op.until(":trio-chat 366 ")
+            bob = await b.join("bob")
+            await bob.send("/join dev")
+            await bob.until("*** Now in #dev")
+            await op.until(":bob!")
+            await op.send("MODE #dev +im")
+            await op.until(":op!op@127.0.0.1 MODE #dev :+im")
+            await bob.until("*** op changed #dev: +invite-only, +moderated")
+            await bob.send("moderated?")
+            assert "#dev" in (await bob.until("! "))[-1]
+            carl = await b.join("carl")
+            await carl.send("/join dev")
+            assert (await carl.until("! "))[-1] == "! #dev is for the invited only"
+            await bob.send("/topic carl is here")  # relayed after carl came online
+            await op.until(":bob!")
+            await op.send("INVITE carl #dev")
+            await op.until(":trio-chat 341 op carl ")
+            await carl.until("*** op invites you to #dev (/join #dev)")
+            await carl.send("/join dev")
+            await carl.until("*** Now in #dev")
+
+
+async def test_words_for_operators_reach_those_of_every_server(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    secret = tmp_path / "oper.txt"
+    secret.write_text("Oper-Secret-1\n")
+    config = {"redis": redis.url, "redis_heartbeat": HEARTBEAT, "irc_port": 0}
+    with trio.fail_after(TEST_TIMEOUT):
+        async with AsyncExitStack() as stack:
+            a, b = [
+                await stack.enter_async_context(
+                    running_app(**config, oper_password_file=str(secret))
+                )
+                for _ in range(2)
+            ]
+            op = await a.connect_irc()
+            stack.push_async_callback(op.stream.aclose)
+            await op.register("op")
+            await op.send("OPER op Oper-Secret-1", "JOIN #dev")
+            await op.until(":trio-chat 366 ")
+            bob = await b.join("bob")
+            await bob.send("/oper Oper-Secret-1")
+            await bob.until("*** You are an operator now")
+            await bob.send("/join dev")
+            await bob.until("*** Now in #dev")
+            await op.until(":bob!")
+            await op.send("WALLOPS :servers, listen", "NOTICE @#dev :ops of #dev, listen")
+            await bob.until("*** [to operators] op: servers, listen")
+            await bob.until("[to the operators of #dev] op: ops of #dev, listen")
