@@ -62,8 +62,9 @@ async def test_a_returning_user_logs_in_at_once_during_a_storm_of_guesses(
         assert hashes.count("guess") <= 94 * HASH_BURST
         nursery.cancel_scope.cancel()
     # Ana's own lane: she waited for no guesser's hash but those already running
-    # (a few: the other lanes' threads go on while hers starts).
-    assert before_ana < 20  # of the 940 the guessers may have (94 addresses x 10)
+    # (a few, or a few dozen on a loaded machine: the other lanes' worker threads
+    # go on while hers starts). Behind the guessers' queue she would be near 940th.
+    assert before_ana < 200  # of the 940 the guessers may have (94 addresses x 10)
 
 
 async def test_one_address_looping_passwords_gets_its_burst_then_is_refused(
