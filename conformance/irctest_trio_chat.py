@@ -61,6 +61,8 @@ class TrioChatController(BaseServerController, DirectoryBasedController):
             OptionalBehaviors.ELIST_N,
             OptionalBehaviors.ELIST_U,
             OptionalBehaviors.MULTI_JOIN,
+            OptionalBehaviors.MULTI_KICK,
+            OptionalBehaviors.MULTI_NAMES_COMMAND,
             OptionalBehaviors.SASL_AFTER_REGISTRATION,
         }
     )
