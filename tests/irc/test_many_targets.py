@@ -41,3 +41,60 @@ async def test_targmax_says_kick_and_names_take_several(irc: IrcConnector) -> No
     isupport = " ".join(line for line in await ana.until(":trio-chat 422 ") if " 005 " in line)
     assert "KICK:4," in isupport
     assert "NAMES:," in isupport
+
+
+async def test_a_bare_invite_lists_ones_invitations(irc: IrcConnector) -> None:
+    ana = await irc.join("ana")
+    await joined(ana, "#dev,#ops")
+    bob = await irc.join("bob")
+    await bob.send("INVITE")
+    assert await bob.line() == ":trio-chat 337 bob :End of /INVITE list"
+    await ana.send("INVITE bob #ops", "INVITE bob #dev", "INVITE bob")
+    assert await ana.until(":trio-chat 461 ") == [
+        ":trio-chat 341 ana bob :#ops",
+        ":trio-chat 341 ana bob :#dev",
+        ":trio-chat 461 ana INVITE :Not enough parameters",
+    ]
+    await bob.until(":ana!ana@localhost INVITE bob :#dev")
+    await joined(bob, "#dev")
+    await bob.send("INVITE")
+    assert await bob.until(":trio-chat 337 ") == [
+        ":trio-chat 336 bob :#ops",
+        ":trio-chat 337 bob :End of /INVITE list",
+    ]
+
+
+async def test_a_ban_exception_lets_its_mask_in(irc: IrcConnector) -> None:
+    ana = await irc.join("ana")
+    await joined(ana, "#dev")
+    bar = await irc.join("bar")
+    await ana.send("MODE #dev +b ba*!*@*", "MODE #dev +e *ar!*@*", "MODE #dev e")
+    assert await ana.line() == ":ana!ana@localhost MODE #dev +b :ba*!*@*"
+    assert await ana.line() == ":ana!ana@localhost MODE #dev +e :*ar!*@*"
+    assert (await ana.line()).startswith(":trio-chat 348 ana #dev *ar!*@* ana :1")
+    assert await ana.line() == ":trio-chat 349 ana #dev :End of channel exception list"
+    await joined(bar, "#dev")
+    baz = await irc.join("baz")
+    await baz.send("JOIN #dev")
+    assert await baz.line() == ":trio-chat 474 baz #dev :Cannot join channel (+b)"
+
+
+async def test_an_invite_exception_opens_an_invitation_only_channel(irc: IrcConnector) -> None:
+    ana = await irc.join("ana")
+    await joined(ana, "#dev")
+    bar, baz = await irc.join("bar"), await irc.join("baz")
+    await ana.send("MODE #dev +iI bar!*@*", "MODE #dev I")
+    assert await ana.line() == ":ana!ana@localhost MODE #dev +iI :bar!*@*"
+    assert (await ana.line()).startswith(":trio-chat 346 ana #dev bar!*@* ana :1")
+    assert await ana.line() == (":trio-chat 347 ana #dev :End of Channel Invite Exception List")
+    await joined(bar, "#dev")
+    await baz.send("JOIN #dev")
+    assert await baz.line() == ":trio-chat 473 baz #dev :Cannot join channel (+i)"
+    await ana.send("MODE #dev -I bar!*@*")
+    assert (await ana.until(":ana!ana@localhost MODE"))[-1] == (
+        ":ana!ana@localhost MODE #dev -I :bar!*@*"
+    )
+    await bar.send("PART #dev", "JOIN #dev")
+    assert (await bar.until(":trio-chat 473 "))[-1] == (
+        ":trio-chat 473 bar #dev :Cannot join channel (+i)"
+    )

@@ -108,6 +108,11 @@ class RoomRequests:
         self.hub.deliver(target, Invited(found.name, member.name, target.name))
         return target.name
 
+    def invitations(self, client: Client) -> list[str]:
+        """The rooms ``client`` is invited to and has not entered yet, sorted by name."""
+        key = name_key(client.acting().name)
+        return [room.name for room in self.hub.room_list() if key in room.settings.invited]
+
     def say_to_operators(self, client: Client, room: str, text: str) -> ToRoomOperators:
         """A line for ``room``'s operators only (the sender hears it back with echo on).
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from trio_chat.irc.session import IrcSession
 
 USER_MODES = "iow"
-CHANNEL_MODES = "biklmnostv"
+CHANNEL_MODES = "Ibeiklmnostv"
 TOKENS_PER_LINE = 13
 # ISUPPORT tokens other modules add (token -> value, "" for none), e.g. IRCv3's MONITOR.
 ISUPPORT_EXTRA: dict[str, str] = {}
