@@ -121,6 +121,7 @@ class TrioChatController(BaseServerController, DirectoryBasedController):
             "test server",
             "--log-level",
             "debug" if self.debug_mode else "warning",
+            "--no-web",  # two servers at once (irctest -n 2) must not both take port 8080
         ]
         if password is not None:
             door = self.directory / "door.txt"
