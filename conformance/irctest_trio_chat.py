@@ -56,11 +56,16 @@ class TrioChatController(BaseServerController, DirectoryBasedController):
     )
     optional_behaviors = frozenset(
         {
+            OptionalBehaviors.BAN_EXCEPTION_MODE,
             OptionalBehaviors.CAP_REQ_MINUS,
             OptionalBehaviors.ELIST_M,
             OptionalBehaviors.ELIST_N,
             OptionalBehaviors.ELIST_U,
+            OptionalBehaviors.INVITE_EXCEPTION_MODE,
+            OptionalBehaviors.INVITE_LIST,
             OptionalBehaviors.MULTI_JOIN,
+            OptionalBehaviors.MULTI_KICK,
+            OptionalBehaviors.MULTI_NAMES_COMMAND,
             OptionalBehaviors.SASL_AFTER_REGISTRATION,
         }
     )

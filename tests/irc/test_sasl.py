@@ -109,3 +109,18 @@ async def test_account_tag_shows_who_is_logged_in() -> None:
             await ana.send(*(f"AUTHENTICATE {c}" for c in plain_response("ana", "sesame")))
             await ana.send("NICK ana", "USER ana 0 * :Ana", "CAP END", "PRIVMSG bob :hi")
             assert await bob.line() == "@account=ana :ana!ana@127.0.0.1 PRIVMSG bob :hi"
+
+
+async def test_whois_says_which_account_one_is_logged_in_as() -> None:
+    async with running_app(irc_port=0) as running:
+        await register_account(running, "ana", "sesame")
+        ana = await start_sasl(running)
+        async with ana.stream, irc_user(running, "bob") as bob:
+            await ana.send(*(f"AUTHENTICATE {c}" for c in plain_response("ana", "sesame")))
+            await ana.send("NICK ana", "USER ana 0 * :Ana", "CAP END")
+            await ana.until(":trio-chat 422 ")
+            await bob.send("WHOIS ana", "WHOIS bob")
+            ana_lines = await bob.until(":trio-chat 318 bob ana ")
+            assert ":trio-chat 330 bob ana ana :is logged in as" in ana_lines
+            bob_lines = await bob.until(":trio-chat 318 bob bob ")
+            assert not [line for line in bob_lines if " 330 " in line]

@@ -78,6 +78,29 @@ from trio_chat.core.stamps import NODES
 
 LOGGER = logging.getLogger(__name__)
 
+
+def _cancelled_within(exc: BaseException) -> bool:
+    """Whether ``exc`` is, or holds, a trio.Cancelled (our own cancellation)."""
+    if isinstance(exc, trio.Cancelled):
+        return True
+    if isinstance(exc, BaseExceptionGroup):
+        return any(_cancelled_within(inner) for inner in exc.exceptions)
+    return False
+
+
+class _QuietCancellations(logging.Filter):
+    """coredis logs a connection attempt that our own cancellation cut short (the
+    server stopping, or failing to start for a reason it words in one line) as an
+    error with a traceback; that is not a Redis failure, so it is left out. Real
+    failures (refused, reset, timed out) hold no Cancelled and still show."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return error is None or not _cancelled_within(error)
+
+
+logging.getLogger("coredis").addFilter(_QuietCancellations())
+
 # Seconds between heartbeats; a server is lost three beats after its last one.
 HEARTBEAT = 2.0
 # Events waiting to be sent to Redis; past this they are dropped (and counted).

@@ -113,7 +113,8 @@ class Room:
 
 @dataclass(frozen=True, slots=True)
 class RoomBan:
-    """A ban from one room: ``mask`` is ``name!*@address`` with ``*`` and ``?`` wildcards."""
+    """A mask of one room's lists (bans, their exceptions, invitation exceptions):
+    ``name!*@address`` with ``*`` and ``?`` wildcards."""
 
     mask: str
     by: str
@@ -132,6 +133,8 @@ class RoomSettings:
     key: str = ""  # the word needed to enter ("": none)
     limit: int = 0  # the most members (0: no limit)
     bans: list[RoomBan] = field(default_factory=list)
+    exceptions: list[RoomBan] = field(default_factory=list)  # let in despite a ban (IRC +e)
+    invite_exceptions: list[RoomBan] = field(default_factory=list)  # past invite_only (+I)
     # Keys of the names invited in (until they enter).
     invited: set[str] = field(default_factory=set)
 

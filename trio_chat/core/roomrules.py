@@ -10,7 +10,10 @@ operators of every room. Every door asks the service, which asks this
 module; IRC's channel modes (``MODE #dev +k``) are one way to word it.
 
 A room ban is a mask ``name!ident@address`` with ``*`` and ``?``; the
-core knows names and addresses, so the ident part is not checked.
+core knows names and addresses, so the ident part is not checked. An
+``exception`` mask lets its members in despite a ban, an
+``invite-exception`` mask lets them into an invitation-only room (IRC's
+``+e`` and ``+I``).
 """
 
 from __future__ import annotations
@@ -37,8 +40,8 @@ from trio_chat.core.refusals import (
 # Settings that are on or off, and those that take a value.
 FLAGS = ("topic-locked", "moderated", "invite-only", "secret", "outside")
 VALUED = ("key", "limit")
-LISTS = ("op", "voice", "ban")
-# The most bans one room keeps; the longest key.
+LISTS = ("op", "voice", "ban", "exception", "invite-exception")
+# The most masks one room keeps in each list; the longest key.
 MAX_BANS = 100
 MAX_KEY = 32
 
@@ -58,10 +61,10 @@ def host_of(address: str) -> str:
     return host
 
 
-def banned(room: Room, member: Member) -> RoomBan | None:
-    """The first ban of ``room`` that covers ``member``."""
+def matching(masks: list[RoomBan], member: Member) -> RoomBan | None:
+    """The first of ``masks`` that covers ``member``."""
     name, host = name_key(member.name), host_of(member.address)
-    for ban in room.settings.bans:
+    for ban in masks:
         nick, _, rest = ban.mask.partition("!")
         where = rest.partition("@")[2] or "*"
         if fnmatchcase(name, name_key(nick or "*")) and fnmatchcase(host, where):
@@ -69,12 +72,19 @@ def banned(room: Room, member: Member) -> RoomBan | None:
     return None
 
 
+def banned(room: Room, member: Member) -> RoomBan | None:
+    """The first ban of ``room`` that covers ``member`` (None if an exception covers them)."""
+    if matching(room.settings.exceptions, member) is not None:
+        return None
+    return matching(room.settings.bans, member)
+
+
 def check_entry(room: Room, member: Member, key: str) -> None:
     """May ``member`` enter ``room`` with ``key``? Raises a refusal if not."""
     settings = room.settings
     if runs(room, member) or name_key(member.name) in settings.invited:
         return  # an invitation opens every door of the room, once
-    if settings.invite_only:
+    if settings.invite_only and matching(settings.invite_exceptions, member) is None:
         raise InviteOnly(room.name)
     if settings.key and key != settings.key:
         raise BadRoomKey(room.name)
@@ -137,8 +147,8 @@ def _apply_one(room: Room, by: str, setting: str, on: bool, value: str) -> bool:
             if (target in group) == on:
                 return False
             (group.add if on else group.discard)(target)
-        case "ban":
-            return _ban(room, by, on, value)
+        case "ban" | "exception" | "invite-exception":
+            return _mask(masks_of(room, setting), by, on, value)
         case "key":
             if on and not valid_key(value):
                 raise BadSetting("key", value)
@@ -158,8 +168,18 @@ def _apply_one(room: Room, by: str, setting: str, on: bool, value: str) -> bool:
     return True
 
 
-def _ban(room: Room, by: str, on: bool, mask: str) -> bool:
-    bans = room.settings.bans
+def masks_of(room: Room, setting: str) -> list[RoomBan]:
+    """The list of masks that ``setting`` (``ban``, ``exception``, ``invite-exception``) names."""
+    settings = room.settings
+    lists = {
+        "ban": settings.bans,
+        "exception": settings.exceptions,
+        "invite-exception": settings.invite_exceptions,
+    }
+    return lists[setting]
+
+
+def _mask(bans: list[RoomBan], by: str, on: bool, mask: str) -> bool:
     present = [ban for ban in bans if name_key(ban.mask) == name_key(mask)]
     if on:
         if present or len(bans) >= MAX_BANS:

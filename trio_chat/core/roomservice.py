@@ -24,7 +24,7 @@ from trio_chat.core.limits import (
     COST_PER_ROOM_LISTED,
 )
 from trio_chat.core.members import Member, Room
-from trio_chat.core.names import MAX_TOPIC_CHARS, clean_text
+from trio_chat.core.names import MAX_TOPIC_CHARS, clean_text, name_key
 from trio_chat.core.refusals import (
     AlreadyInRoom,
     Muted,
@@ -104,6 +104,11 @@ class RoomRequests:
             raise AlreadyInRoom(target.name, found.name)
         self.hub.invite(member, found, target)
         return target.name
+
+    def invitations(self, client: Client) -> list[str]:
+        """The rooms ``client`` is invited to and has not entered yet, sorted by name."""
+        key = name_key(client.acting().name)
+        return [room.name for room in self.hub.room_list() if key in room.settings.invited]
 
     def say_to_operators(self, client: Client, room: str, text: str) -> ToRoomOperators:
         """A line for ``room``'s operators only (the sender hears it back with echo on).

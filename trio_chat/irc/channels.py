@@ -133,8 +133,8 @@ def name_shown(session: IrcSession, name: str) -> str:
 BEFORE_END_OF_NAMES: list[Callable[[IrcSession, Room], None]] = []
 
 
-def names(session: IrcSession, room: Room, *, joining: bool = False) -> None:
-    """353 lines and 366 for ``room``."""
+def names(session: IrcSession, room: Room, *, joining: bool = False, end: bool = True) -> None:
+    """353 lines and 366 for ``room`` (366 left to the caller with ``end=False``)."""
     line: list[str] = []
     size = 0
     symbol = "@" if room.settings.secret else "="
@@ -152,7 +152,8 @@ def names(session: IrcSession, room: Room, *, joining: bool = False) -> None:
     if joining:
         for hook in BEFORE_END_OF_NAMES:
             hook(session, room)
-    session.reply(n.RPL_ENDOFNAMES, room.name, "End of /NAMES list")
+    if end:
+        session.reply(n.RPL_ENDOFNAMES, room.name, "End of /NAMES list")
 
 
 @command("NAMES")
@@ -160,13 +161,15 @@ async def names_command(session: IrcSession, message: IrcMessage) -> None:
     if not message.params:
         session.reply(n.RPL_ENDOFNAMES, "*", "End of /NAMES list")
         return
-    for channel in targets(message.params[0]):
+    asked = message.params[0]
+    for channel in targets(asked):
         try:
             room = session.service.room(channel)
         except NoSuchRoom:
-            session.reply(n.RPL_ENDOFNAMES, channel, "End of /NAMES list")
-            continue
-        names(session, room)
+            continue  # no error for a channel that is not there (RFC 2812 3.2.5)
+        names(session, room, end=False)
+    # One 366 for the whole request: `366 nick #a,#b :End of /NAMES list`.
+    session.reply(n.RPL_ENDOFNAMES, asked, "End of /NAMES list")
 
 
 @command("PART", params=1)

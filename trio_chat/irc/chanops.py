@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from trio_chat.core import roomrules
+from trio_chat.core.members import Room
 from trio_chat.core.refusals import (
     AlreadyInRoom,
     BadSetting,
@@ -21,7 +23,7 @@ from trio_chat.core.refusals import (
 from trio_chat.irc import numerics as n
 from trio_chat.irc.codec import IrcMessage
 from trio_chat.irc.dispatch import command
-from trio_chat.irc.modes import SETTINGS, modes_of, parse_modes
+from trio_chat.irc.modes import LETTERS, SETTINGS, modes_of, parse_modes
 
 if TYPE_CHECKING:
     from trio_chat.irc.session import IrcSession
@@ -43,10 +45,8 @@ def channel_mode(session: IrcSession, channel: str, args: tuple[str, ...]) -> No
     changes, unknown, lists = parse_modes(args)
     for char in unknown:
         session.reply(n.ERR_UNKNOWNMODE, char, "is unknown mode char to me")
-    if "b" in lists:
-        for ban in room.settings.bans:
-            session.reply(n.RPL_BANLIST, room.name, ban.mask, ban.by, str(int(ban.time)))
-        session.reply(n.RPL_ENDOFBANLIST, room.name, "End of channel ban list")
+    for letter in lists:
+        mask_list(session, room, letter)
     if not changes:
         return
     try:
@@ -66,6 +66,22 @@ def channel_mode(session: IrcSession, channel: str, args: tuple[str, ...]) -> No
             session.reply(n.ERR_NOSUCHNICK, exc.room, "No such nick/channel")
 
 
+# A list mode's numerics and the word of its end (RFC 2812 3.2.3, modern.ircdocs.horse).
+LISTS = {
+    "b": (n.RPL_BANLIST, n.RPL_ENDOFBANLIST, "End of channel ban list"),
+    "e": (n.RPL_EXCEPTLIST, n.RPL_ENDOFEXCEPTLIST, "End of channel exception list"),
+    "I": (n.RPL_INVEXLIST, n.RPL_ENDOFINVEXLIST, "End of Channel Invite Exception List"),
+}
+
+
+def mask_list(session: IrcSession, room: Room, letter: str) -> None:
+    """``MODE #dev b``: one line per mask (who set it and when), then the end."""
+    item, end, words = LISTS[letter]
+    for mask in roomrules.masks_of(room, LETTERS[letter]):
+        session.reply(item, room.name, mask.mask, mask.by, str(int(mask.time)))
+    session.reply(end, room.name, words)
+
+
 def _online(session: IrcSession, name: str) -> bool:
     try:
         session.service.member(name)
@@ -74,8 +90,17 @@ def _online(session: IrcSession, name: str) -> bool:
     return True
 
 
-@command("INVITE", params=2)
+@command("INVITE")
 async def invite(session: IrcSession, message: IrcMessage) -> None:
+    """``INVITE nick #chan``; a bare ``INVITE`` lists one's invitations (336, 337)."""
+    if not message.params:
+        for room in session.service.invitations(session.client):
+            session.reply(n.RPL_INVITELIST, room)
+        session.reply(n.RPL_ENDOFINVITELIST, "End of /INVITE list")
+        return
+    if len(message.params) < 2:
+        session.reply(n.ERR_NEEDMOREPARAMS, "INVITE", "Not enough parameters")
+        return
     nick, channel = message.params[0], message.params[1]
     try:
         session.flush()

@@ -14,6 +14,8 @@ LETTERS = {
     "o": "op",
     "v": "voice",
     "b": "ban",
+    "e": "exception",
+    "I": "invite-exception",
     "k": "key",
     "l": "limit",
     "t": "topic-locked",
@@ -26,9 +28,11 @@ LETTERS = {
 INVERTED = frozenset("n")
 SETTINGS = {setting: letter for letter, setting in LETTERS.items()}
 # Modes with a parameter when set, and when unset (RFC 2811, ISUPPORT CHANMODES).
-ARG_ON = frozenset("ovbkl")
-ARG_OFF = frozenset("ovbk")
-CHANMODES = "b,k,l,imnst"
+ARG_ON = frozenset("ovbeIkl")
+ARG_OFF = frozenset("ovbeIk")
+# The list modes: without a parameter they ask for the list (RFC 2811 4.3).
+LIST_MODES = frozenset("beI")
+CHANMODES = "Ibe,k,l,imnst"
 PREFIX = "(ov)@+"
 
 
@@ -55,7 +59,7 @@ def mode_line(changes: tuple[Change, ...]) -> tuple[str, ...]:
 
 
 def parse_modes(words: tuple[str, ...]) -> tuple[list[Change], list[str], list[str]]:
-    """``+ok bob secret`` as changes, plus the unknown letters and the lists asked for (``b``)."""
+    """``+ok bob secret`` as changes, plus the unknown letters and the lists asked for (``beI``)."""
     changes: list[Change] = []
     unknown: list[str] = []
     lists: list[str] = []
@@ -68,7 +72,7 @@ def parse_modes(words: tuple[str, ...]) -> tuple[list[Change], list[str], list[s
             unknown.append(char)
         elif char in (ARG_ON if on else ARG_OFF):
             if not args:
-                if char == "b":
+                if char in LIST_MODES and char not in lists:
                     lists.append(char)
                 continue
             changes.append((LETTERS[char], on, args.pop(0)))

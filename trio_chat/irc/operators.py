@@ -24,6 +24,9 @@ from trio_chat.irc.dispatch import command
 if TYPE_CHECKING:
     from trio_chat.irc.session import IrcSession
 
+# The most nicks one KICK puts out (ISUPPORT TARGMAX=KICK:4); more are dropped, as allowed.
+KICK_TARGETS = 4
+
 
 @command("OPER", params=2)
 async def oper(session: IrcSession, message: IrcMessage) -> None:
@@ -64,9 +67,16 @@ async def wallops(session: IrcSession, message: IrcMessage) -> None:
 
 @command("KICK", params=2)
 async def kick(session: IrcSession, message: IrcMessage) -> None:
-    channel = message.params[0]
+    """``KICK #c a,b`` or ``KICK #c,#d a,b`` (pairs, RFC 2812 3.2.8); one KICK line each."""
+    channels = [word for word in message.params[0].split(",") if word]
+    nicks = [word for word in message.params[1].split(",") if word][:KICK_TARGETS]
     reason = message.params[2] if len(message.params) > 2 else ""
-    for nick in [word for word in message.params[1].split(",") if word]:
+    if len(channels) == 1:
+        channels *= len(nicks)
+    if not nicks or len(channels) != len(nicks):
+        session.reply(n.ERR_NEEDMOREPARAMS, "KICK", "One channel, or one for each nick")
+        return
+    for channel, nick in zip(channels, nicks, strict=True):
         if not kick_one(session, channel, nick, reason):
             return
 

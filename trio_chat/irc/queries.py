@@ -115,6 +115,8 @@ async def whois(session: IrcSession, message: IrcMessage) -> None:
         session.reply(n.RPL_WHOISSERVER, name, session.settings.server, session.settings.info)
         if member.operator:
             session.reply(n.RPL_WHOISOPERATOR, name, "is an IRC operator")
+        if person.account:
+            session.reply(n.RPL_WHOISACCOUNT, name, person.account, "is logged in as")
         if member.away:
             session.reply(n.RPL_AWAY, name, member.away)
         session.reply(n.RPL_ENDOFWHOIS, name, "End of /WHOIS list")

@@ -16,12 +16,13 @@ from trio_chat.irc import numerics as n
 from trio_chat.irc.codec import IrcMessage
 from trio_chat.irc.dispatch import COMMANDS, command
 from trio_chat.irc.modes import CHANMODES, PREFIX
+from trio_chat.irc.operators import KICK_TARGETS
 
 if TYPE_CHECKING:
     from trio_chat.irc.session import IrcSession
 
 USER_MODES = "iow"
-CHANNEL_MODES = "biklmnostv"
+CHANNEL_MODES = "Ibeiklmnostv"
 TOKENS_PER_LINE = 13
 # ISUPPORT tokens other modules add (token -> value, "" for none), e.g. IRCv3's MONITOR.
 ISUPPORT_EXTRA: dict[str, str] = {}
@@ -51,7 +52,7 @@ def _own(session: IrcSession) -> list[str]:
         f"PREFIX={PREFIX}",
         "SAFELIST",
         "STATUSMSG=@",
-        "TARGMAX=JOIN:,KICK:1,NAMES:1,NOTICE:4,PART:,PRIVMSG:4,WHOIS:1",
+        f"TARGMAX=JOIN:,KICK:{KICK_TARGETS},NAMES:,NOTICE:4,PART:,PRIVMSG:4,WHOIS:1",
         f"TOPICLEN={MAX_TOPIC_CHARS}",
         "USERLEN=16",
         "UTF8ONLY",
