@@ -1,18 +1,20 @@
-"""Real IRC clients for the IRC door's tests: ii, jaraco's irc library, irssi in tmux.
+"""Real IRC clients for the IRC door's tests: ii, jaraco's irc library, irssi and WeeChat.
 
 Each helper here drives a real client over real TCP against the app that
 ``running_app(irc_port=0)`` runs in this process, and cleans it up at the end
 of its block whatever happened (a leftover ii or irssi would keep its nick and
 its files). Waiting is always on the client's own output, under a deadline:
 ii's files are followed with ``tail -F`` (woken by the file changing), jaraco's
-reactor waits in ``select`` on its socket, and irssi's screen, which has no
-event to wait on, is polled as tests/client/test_terminal.py polls its pane.
+reactor waits in ``select`` on its socket, and irssi's and WeeChat's screens
+(in tmux), which have no event to wait on, are polled as
+tests/client/test_terminal.py polls its pane.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import subprocess
 import uuid
@@ -170,7 +172,7 @@ async def jaraco_client(port: int, nick: str) -> AsyncIterator[Jaraco]:
         client.connection.close()
 
 
-# --- irssi in tmux --------------------------------------------------------------------------
+# --- irssi and WeeChat in tmux ------------------------------------------------------------------
 
 
 class Tmux:
@@ -205,7 +207,7 @@ class Tmux:
                 if text in screen:
                     return screen
                 await trio.sleep(SCREEN_POLL)
-        raise AssertionError(f"no {text!r} on irssi's screen:\n{screen}")
+        raise AssertionError(f"no {text!r} on the client's screen:\n{screen}")
 
 
 IRSSI_CONFIG = """settings = {
@@ -216,19 +218,14 @@ IRSSI_CONFIG = """settings = {
 
 
 @asynccontextmanager
-async def irssi_client(port: int, nick: str, home: Path) -> AsyncIterator[Tmux]:
-    """irssi with a config of its own in ``home``, connected to the door, in a tmux pane."""
+async def tmux_client(command: list[str]) -> AsyncIterator[Tmux]:
+    """``command`` in a 120x30 tmux pane of its own; the tmux server is killed at the end."""
     needs("tmux")
-    irssi = needs("irssi")
-    await trio.Path(home).mkdir(parents=True, exist_ok=True)
-    await trio.Path(home / "config").write_text(IRSSI_CONFIG % {"nick": nick})
     terminal = Tmux()
-    command = f"{irssi} --home={home} -n {nick} -c 127.0.0.1 -p {port}"
     socket_path = ""
     try:
-        await terminal.tmux(
-            "new-session", "-d", "-s", "irc", "-x", "120", "-y", "30", "sh", "-c", command
-        )
+        shell = ("sh", "-c", shlex.join(command))
+        await terminal.tmux("new-session", "-d", "-s", "irc", "-x", "120", "-y", "30", *shell)
         socket_path = (await terminal.tmux("display-message", "-p", "#{socket_path}")).strip()
         yield terminal
     finally:
@@ -237,6 +234,33 @@ async def irssi_client(port: int, nick: str, home: Path) -> AsyncIterator[Tmux]:
         if socket_path:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(socket_path)
+
+
+@asynccontextmanager
+async def irssi_client(port: int, nick: str, home: Path) -> AsyncIterator[Tmux]:
+    """irssi with a config of its own in ``home``, connected to the door, in a tmux pane."""
+    irssi = needs("irssi")
+    await trio.Path(home).mkdir(parents=True, exist_ok=True)
+    await trio.Path(home / "config").write_text(IRSSI_CONFIG % {"nick": nick})
+    command = [irssi, f"--home={home}", "-n", nick, "-c", "127.0.0.1", "-p", str(port)]
+    async with tmux_client(command) as terminal:
+        yield terminal
+
+
+@asynccontextmanager
+async def weechat_client(port: int, nick: str, home: Path) -> AsyncIterator[Tmux]:
+    """WeeChat with an empty home of its own (``--dir``, no user config), connected to the
+    door as the server ``lan`` by its ``-r`` commands, in a tmux pane."""
+    weechat = needs("weechat")
+    await trio.Path(home).mkdir(parents=True, exist_ok=True)
+    commands = [
+        f"/server add lan 127.0.0.1/{port} -notls",
+        f"/set irc.server.lan.nicks {nick}",
+        f"/set irc.server.lan.username {nick}",
+        "/connect lan",
+    ]
+    async with tmux_client([weechat, "--dir", str(home), "-r", ";".join(commands)]) as terminal:
+        yield terminal
 
 
 # --- raw IRC users with IRCv3 capabilities --------------------------------------------------

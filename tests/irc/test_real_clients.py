@@ -1,6 +1,6 @@
 """Real IRC clients in the same rooms as text (nc) users, over real TCP.
 
-ii (Debian's), jaraco's ``irc`` library (PyPI) and irssi (in tmux) each join a
+ii (Debian's), jaraco's ``irc`` library (PyPI), irssi and WeeChat (in tmux) each join a
 room where a text user already spoke: they get that history on joining, then
 chat both ways with the text user. The text user is a raw TCP connection, as
 ``nc`` would be.
@@ -15,7 +15,7 @@ from pathlib import Path
 import trio
 
 from ..conftest import Peer, Running, running_app
-from .conftest import ii_client, irc_port, irssi_client, jaraco_client
+from .conftest import ii_client, irc_port, irssi_client, jaraco_client, weechat_client
 
 
 @asynccontextmanager
@@ -105,3 +105,23 @@ async def test_irssi_chats_with_a_text_user_both_ways_and_gets_the_history(
             await saw(ana, "* issa waves")
             await irssi.type_line("/quit see you")
             await saw(ana, "issa")
+
+
+async def test_weechat_chats_with_a_text_user_both_ways_and_gets_the_history(
+    tmp_path: Path,
+) -> None:
+    async with running_app(irc_port=0) as running, text_user(running, "ana", "dev") as ana:
+        await ana.send("from before weechat")
+        async with weechat_client(irc_port(running), "wena", tmp_path / "weechat") as weechat:
+            await weechat.wait_for_text("Welcome to the trio-chat IRC network wena")
+            await weechat.type_line("/join #dev")
+            await weechat.wait_for_text("ana | from before weechat")  # "@ana | ...": its sender
+            await saw(ana, "wena joined")
+            await ana.send("hello wena")
+            await weechat.wait_for_text("ana | hello wena")
+            await weechat.type_line("hello ana, from weechat")
+            await saw(ana, "wena: hello ana, from weechat")
+            await weechat.type_line("/me waves")
+            await saw(ana, "* wena waves")
+            await weechat.type_line("/quit see you")
+            await saw(ana, "wena left (see you)")
