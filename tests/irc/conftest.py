@@ -172,7 +172,7 @@ async def jaraco_client(port: int, nick: str) -> AsyncIterator[Jaraco]:
         client.connection.close()
 
 
-# --- irssi and WeeChat in tmux ------------------------------------------------------------------
+# --- irssi and WeeChat in tmux --------------------------------------------------------------
 
 
 class Tmux:
