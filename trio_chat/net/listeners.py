@@ -38,6 +38,18 @@ class ListenError(OSError):
         self.option = option
 
 
+async def listen(port: int, host: str | None, option: str) -> list[trio.SocketListener]:
+    """A door's listeners on ``port``; a port that cannot be used names ``option``.
+
+    Raises:
+        ListenError: the port is in use, forbidden, ... (before anything started).
+    """
+    try:
+        return await trio.open_tcp_listeners(port, host=host)
+    except OSError as exc:
+        raise ListenError(exc, port, option) from exc
+
+
 async def close_gently(stream: trio.abc.Stream) -> None:
     """Half-close a TCP connection, then read and drop what the peer still sends.
 

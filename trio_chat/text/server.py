@@ -49,9 +49,9 @@ from trio_chat.core.members import Member
 from trio_chat.core.service import ChatService
 from trio_chat.net.connection import CONNECTION_ERRORS, Connection
 from trio_chat.net.listeners import (
-    ListenError,
     close_gently,
     enable_keepalive,
+    listen,
     peer_ip,
     peer_name,
 )
@@ -129,10 +129,7 @@ class TextFrontend:
         Raises:
             OSError: the port cannot be listened on (before anything started).
         """
-        try:
-            listeners = await trio.open_tcp_listeners(self.port, host=self.host)
-        except OSError as exc:
-            raise ListenError(exc, self.port, self.port_option()) from exc
+        listeners = await listen(self.port, self.host, self.port_option())
         self.listeners = listeners
         try:
             # The listeners queue connections from here on: ready.

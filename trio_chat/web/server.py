@@ -49,10 +49,10 @@ from trio_chat.core.refusals import Banned, ServerFull
 from trio_chat.core.service import ChatService
 from trio_chat.net.connection import CONNECTION_ERRORS, Connection
 from trio_chat.net.listeners import (
-    ListenError,
     close_gently,
     enable_keepalive,
     lan_addresses,
+    listen,
     peer_ip,
     peer_name,
 )
@@ -150,10 +150,7 @@ class WebFrontend:
         Raises:
             ListenError: the port cannot be listened on (before anything started).
         """
-        try:
-            listeners = await trio.open_tcp_listeners(self.port, host=self.host)
-        except OSError as exc:
-            raise ListenError(exc, self.port, "--web-port") from exc
+        listeners = await listen(self.port, self.host, "--web-port")
         try:
             task_status.started(listeners)
             handler = self._handle_socket if self.ssl_context is None else self._handle_tls
