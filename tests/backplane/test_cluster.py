@@ -60,6 +60,7 @@ async def test_rooms_topics_and_departures_cross_servers(redis: RedisServer) -> 
             bob = await b.join("bob")
             await ana.until("*** bob joined")
             await bob.send("/join dev")
+            await bob.until("*** Now in #dev")  # before ana's join can reach B
             await ana.send("/join dev")
             await bob.until("*** ana joined")
             await ana.send("/topic trio things")
