@@ -161,6 +161,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from trio_chat.tools.bench import main as bench
 
         return bench(argv[1:])
+    if argv[:1] == ["catalogs"]:
+        from trio_chat.tools.catalogs import main as catalogs
+
+        return catalogs(argv[1:])
     if argv[:1] == ["soak"]:
         from trio_chat.tools.soak import main as soak
 
