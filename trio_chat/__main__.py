@@ -23,7 +23,7 @@ E = TypeVar("E", bound=BaseException)
 def serve(args: argparse.Namespace) -> int:
     import trio
 
-    from trio_chat.app import ServerConfig, describe_bind_error, run_server
+    from trio_chat.app import ServerConfig, run_server
     from trio_chat.backplane.registry import BackplaneError
     from trio_chat.core.accounts import SecretFileError
     from trio_chat.core.datafile import HistoryError, HistoryInUse
@@ -31,6 +31,7 @@ def serve(args: argparse.Namespace) -> int:
     from trio_chat.core.limits import Limits
     from trio_chat.logs import configure_logging
     from trio_chat.net.tls import TLSError
+    from trio_chat.startup import describe_bind_error
 
     configure_logging(args.log_level, args.log_format)
     config = ServerConfig(
