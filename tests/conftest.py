@@ -26,12 +26,13 @@ from trio_chat.client.chat import DEFAULT_BACKOFF, ChatClient
 from trio_chat.client.keyboard import StreamKeyboard
 from trio_chat.client.link import ConnectFailed
 from trio_chat.client.rules import Backoff
-from trio_chat.core.accounts import Guard, ScryptCost
+from trio_chat.core.accounts import Guard
 from trio_chat.core.admission import DEFAULT_MAX_CLIENTS, Admission
 from trio_chat.core.history import DEFAULT_REPLAY, History
 from trio_chat.core.hub import Hub
 from trio_chat.core.limits import DEFAULT_LIMITS, Limits
 from trio_chat.core.names import name_key
+from trio_chat.core.passwords import ScryptCost
 from trio_chat.core.service import ChatService
 from trio_chat.irc.server import IrcFrontend
 from trio_chat.net.listeners import (

@@ -38,12 +38,13 @@ from typing import TYPE_CHECKING, Protocol
 import trio
 
 from trio_chat import DEFAULT_PORT as DEFAULT_PORT
-from trio_chat.core.accounts import Guard, ScryptCost, read_secret
+from trio_chat.core.accounts import Guard
 from trio_chat.core.admission import DEFAULT_MAX_CLIENTS, Admission
 from trio_chat.core.history import DEFAULT_REPLAY, DEFAULT_RETENTION, History, Retention
 from trio_chat.core.hub import Hub
 from trio_chat.core.limits import DEFAULT_LIMITS, Limits
 from trio_chat.core.names import name_key
+from trio_chat.core.passwords import ScryptCost, read_secret
 from trio_chat.core.service import ChatService
 from trio_chat.core.store import MEMORY, HistoryStore
 from trio_chat.irc.server import (

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from trio_chat.core.accounts import BanEntry
+    from trio_chat.core.bans import BanEntry
 
 
 class Refused(Exception):
