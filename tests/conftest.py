@@ -46,6 +46,8 @@ from trio_chat.tools.soak_clients import Ledger, Presence, Sent
 
 # No single wait in a test may take longer than this (real or virtual seconds).
 STEP_TIMEOUT = 10
+# A whole trio-chat process, from its imports to its exit, on a loaded machine.
+PROCESS_TIMEOUT = 30
 
 
 # --- Hypothesis: a profile for CI, one for the desk -----------------------------------------
