@@ -220,6 +220,11 @@ class RedisBackplane:
             self._touch(member.name)
             self._send(Online(member.name))
 
+    def reaches(self, member: Member) -> bool:
+        if home_of(member) is None:
+            return True
+        return self.connected and len(self._queue) < self.queue_size
+
     async def claim(self, name: str, *, take: bool = False) -> bool:
         if not self.connected:
             await trio.lowlevel.checkpoint()

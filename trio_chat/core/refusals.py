@@ -137,6 +137,14 @@ class NoSuchMember(Refused):
     name: str
 
 
+@dataclass
+class Unreachable(Refused):
+    """``name`` is on another server, which cannot be reached now (Redis is down or
+    the queue to it is full): a private message would be lost, so it is refused."""
+
+    name: str
+
+
 class NotOperator(Refused):
     """An operator command from someone who is not one."""
 
