@@ -546,7 +546,7 @@ async def running_server(
         *extra,
         read="stderr",
     ) as srv:
-        srv.startup.append(await srv.io.line())
+        srv.startup.append(await srv.io.line(within=PROCESS_TIMEOUT))  # after the imports
         while "listening on" not in srv.startup[-1]:
             srv.startup.append(await srv.io.line())
         match = re.search(r"listening on 127\.0\.0\.1:(\d+)", srv.startup[-1])
@@ -556,7 +556,7 @@ async def running_server(
 
 async def run_trio_chat(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
     """``trio-chat *args`` to its end, with ``stdin``; output captured, any exit code."""
-    with trio.fail_after(STEP_TIMEOUT):
+    with trio.fail_after(PROCESS_TIMEOUT):
         return await trio.run_process(
             [TRIO_CHAT, *args], stdin=stdin, capture_stdout=True, capture_stderr=True, check=False
         )
