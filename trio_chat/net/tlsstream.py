@@ -56,9 +56,14 @@ from trio_chat.net.direct import RECEIVE_SIZE
 from trio_chat.net.listeners import LINGER_TIMEOUT, linger
 from trio_chat.net.tls import NOT_TLS_REPLY, TLS_HANDSHAKE_RECORD, NotTLS, turn_away
 
-# Ciphertext read from the socket at a time: a TLS record is up to 16 KiB
-# and a little more; a pending handshake (a ClientHello) needs far less.
-RAW_RECEIVE_SIZE = 17 * 1024
+# A memory BIO never gives back what it grew to (ssl.MemoryBIO keeps its
+# high-water mark), so what goes through one at a time stays small: ciphertext
+# is read from the socket 4 KiB at a time (a ClientHello, a chat line, a
+# WebSocket frame fit), and plaintext encrypted in 4 KiB records (22 bytes
+# of overhead each), each read out of the BIO at once. A member that once got
+# a 256 KiB replay keeps ~4 KiB of BIO, not 256.
+RAW_RECEIVE_SIZE = 4 * 1024
+ENCRYPT_CHUNK = 4 * 1024
 # Errors that mean the peer ended TLS without a close_notify.
 _RAGGED = (ssl.SSLEOFError, ssl.SSLSyscallError)
 
@@ -149,8 +154,16 @@ class TLSStream(trio.abc.Stream):
             OSError: the peer is gone, or TLS broke (an ``ssl.SSLError``).
         """
         assert self._ssl is not None, "write_now before the handshake"
-        if data:  # SSLObject.write(b"") would mean something else
-            self._ssl.write(data)
+        if len(data) <= ENCRYPT_CHUNK:
+            if data:  # SSLObject.write(b"") would mean something else
+                self._ssl.write(data)
+        else:
+            view = memoryview(data)
+            pieces = [self._owed, self._out.read()]
+            for start in range(0, len(data), ENCRYPT_CHUNK):
+                self._ssl.write(view[start : start + ENCRYPT_CHUNK])
+                pieces.append(self._out.read())
+            self._owed = b"".join(pieces)
         self.flush_now()
         return len(data)
 
