@@ -255,3 +255,18 @@ async def test_close_gently_sends_close_notify_and_waits_for_the_peers(
             assert await client.receive_some() == b""
             await client.aclose()  # ...and answers with its own: close_gently returns
     await server.aclose()
+
+
+async def test_a_tls_1_2_client_gets_the_last_flight_and_chats(
+    context: ssl.SSLContext, files: dict[str, Path]
+) -> None:
+    older = tls.client_context(str(files["ca"]))
+    older.maximum_version = ssl.TLSVersion.TLSv1_2
+    server, client = await handshaken(context, older)  # would hang without our Finished
+    assert client.version() == "TLSv1.2"
+    assert server.write_now(b"hi\n") == 3
+    assert await client.receive_some() == b"hi\n"
+    await client.send_all(b"hello\n")
+    assert await read_now(server) == b"hello\n"
+    await server.aclose()
+    await client.aclose()

@@ -144,6 +144,10 @@ class TLSStream(trio.abc.Stream):
                 if self._https:
                     return b""
                 raise
+            if self._in.eof:  # more wanted after the end: cut short (OpenSSL says so itself)
+                if self._https:
+                    return b""
+                raise ssl.SSLEOFError(ssl.SSL_ERROR_EOF, "EOF in the middle of a record")
             if not self._feed():
                 return None
 
@@ -202,13 +206,11 @@ class TLSStream(trio.abc.Stream):
             if self._ssl is None:  # else resumed (a handshake cut short by a cancel)
                 await self._first_bytes()
             assert self._ssl is not None
-            while True:
-                try:
-                    self._ssl.do_handshake()
-                    break
-                except ssl.SSLWantReadError:
-                    await self._drain()
-                    await self._wait_feed()
+            while not self._handshake_step():
+                # Outside the except clause: a pending handshake parked in
+                # there would keep the exception and its traceback.
+                await self._drain()
+                await self._wait_feed()
             if self._ssl.version() != "TLSv1.3":
                 await self._drain()  # TLS 1.2's last flight: the client waits for it
             # TLS 1.3: what is in the BIO now is session tickets, for the first write.
@@ -218,6 +220,17 @@ class TLSStream(trio.abc.Stream):
             raise trio.BrokenResourceError(str(exc)) from exc
         except OSError as exc:
             raise trio.BrokenResourceError(str(exc)) from exc
+
+    def _handshake_step(self) -> bool:
+        """Advance the handshake with what has arrived; whether it is over."""
+        assert self._ssl is not None
+        try:
+            self._ssl.do_handshake()
+        except ssl.SSLWantReadError:
+            if self._in.eof:  # (never seen: OpenSSL raises SSLEOFError itself)
+                raise ssl.SSLEOFError(ssl.SSL_ERROR_EOF, "EOF during the handshake") from None
+            return False
+        return True
 
     async def _first_bytes(self) -> None:
         """Wait for the first bytes: a TLS client's start a handshake record."""
