@@ -51,7 +51,7 @@ import trio
 from trio_chat.core.events import Reason
 from trio_chat.core.members import Member
 from trio_chat.core.outbox import PROGRESS_CHUNK, Outbox
-from trio_chat.net.direct import RECEIVE_SIZE, DirectIO
+from trio_chat.net.direct import RECEIVE_SIZE, DirectIO, PlainSocket
 
 LOGGER = logging.getLogger(__name__)
 
@@ -232,7 +232,10 @@ class Connection:
                 self._take_over(member, scope)
                 self._nursery, self._outbox = nursery, outbox
                 io = self.direct
-                direct = self._write_now if io is not None and io.ready else None
+                direct = None
+                if io is not None and io.ready:
+                    # A plain socket never owes: the flusher may call it itself.
+                    direct = io.write_now if type(io) is PlainSocket else self._write_now
                 outbox.attach(self._start_writer, direct)
                 try:
                     why = await reader()
