@@ -159,6 +159,30 @@ async def test_tls_ends_with_close_notify_without_it_and_by_a_reset(
     await ana.stream.aclose()
 
 
+async def test_a_handshake_left_halfway_ends_at_the_name_timeout(
+    context: ssl.SSLContext, trusting: ssl.SSLContext
+) -> None:
+    server = text_server(Hub(name_key), ssl_context=context, name_timeout=0.5)
+    app = App(server.service, server.admission, [server])
+    async with trio.open_nursery() as nursery:
+        [listener] = await nursery.start(app.run)
+        number = listener.socket.getsockname()[1]
+        # A ClientHello, then nothing: the server answers and waits for the rest.
+        outgoing = ssl.MemoryBIO()
+        hello = trusting.wrap_bio(ssl.MemoryBIO(), outgoing, server_hostname="127.0.0.1")
+        with pytest.raises(ssl.SSLWantReadError):
+            hello.do_handshake()
+        async with await trio.open_tcp_stream("127.0.0.1", number) as stalled:
+            await stalled.send_all(outgoing.read())
+            with trio.fail_after(STEP_TIMEOUT):
+                while await stalled.receive_some(65536):  # its flight, then the end
+                    pass
+        assert server.admission.connections == 0
+        ana = await member(number, trusting, "ana")
+        await ana.stream.aclose()
+        nursery.cancel_scope.cancel()
+
+
 # --- the stream itself ---------------------------------------------------------------
 
 
