@@ -22,9 +22,9 @@ what the kernel did not take.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
+from collections import deque
 from collections.abc import Callable
 
 import trio
@@ -53,6 +53,11 @@ MIN_FLUSH_GAP = 0.001
 FLUSH_GAP_FACTOR = 2.0
 # The writer stops adding queued messages to one send_all() once it has this many bytes.
 WRITE_BATCH_BYTES = 64 * 1024
+
+
+# An outbox's states: taking messages; closed (its writer sends what is
+# queued, then ends); detached (no writer any more: puts are refused).
+OPEN, CLOSED, DETACHED = "open", "closed", "detached"
 
 
 class OutboxFull(Exception):
@@ -117,7 +122,7 @@ class Flusher:
             if self.own_total - freed <= self.budget * 0.9:
                 break
             if not outbox.condemned and outbox.own_bytes > 0:
-                outbox.condemned = True
+                outbox.condemn()
                 freed += outbox.own_bytes
                 self._condemned.append(outbox)
         if len(self._condemned) > before:
@@ -174,12 +179,17 @@ class Flusher:
 class Outbox:
     """A member's bounded queue of encoded bytes, drained by its writer.
 
-    Bounded by message count (the memory channel's buffer) and by bytes
-    queued: a hard bound (``max_bytes``), and a soft one (``soft_bytes``) past
-    which it takes more only while the writer makes progress (see the
-    module's docstring). ``put_nowait`` never blocks; it raises
-    :class:`OutboxFull` when a bound would be crossed. The writer is not woken per message
-    but through the :class:`Flusher`, once for everything queued meanwhile.
+    Bounded by message count (``max_messages``) and by bytes queued: a hard
+    bound (``max_bytes``), and a soft one (``soft_bytes``) past which it takes
+    more only while the writer makes progress (see the module's docstring).
+    ``put_nowait`` never blocks; it raises :class:`OutboxFull` when a bound
+    would be crossed. The writer is not woken per message but through the
+    :class:`Flusher`, once for everything queued meanwhile.
+
+    The queue is a plain deque: a broadcast to a big room is one
+    ``put_nowait`` per member, the server's hottest loop, so a put is a few
+    comparisons and an append (a memory channel's bookkeeping per put and
+    per take once cost a fifth of a big room's CPU).
 
     Its owner attaches (:meth:`attach`) a way to *start* a writer: the outbox starts
     one only when there is something the direct write could not send (or,
@@ -196,16 +206,18 @@ class Outbox:
         "_error",
         "_flusher",
         "_leftover",
-        "_receive",
+        "_limit",
+        "_queue",
         "_scheduled",
-        "_send",
         "_stalled_since",
         "_start",
+        "_state",
         "_writing",
         "condemned",
         "direct",
         "grace",
         "max_bytes",
+        "max_messages",
         "own_bytes",
         "owner",
         "queued_bytes",
@@ -221,9 +233,16 @@ class Outbox:
         soft_bytes: int = OUTBOX_BYTES,
         grace: float = STALL_GRACE,
     ) -> None:
-        self._send, self._receive = trio.open_memory_channel[bytes](max_messages)
+        self._queue: deque[bytes] = deque()
+        self.max_messages = max_messages
         self.max_bytes = max_bytes
         self.soft_bytes = min(soft_bytes, max_bytes)
+        # What a put may bring the queue to without a closer look (-1: none,
+        # when condemned, closed or detached): the hot path's one comparison.
+        self._limit = self.soft_bytes
+        # OPEN, CLOSED (no more puts; the writer ends once empty) or DETACHED
+        # (no more writers: puts are refused as to a broken channel).
+        self._state = OPEN
         self.grace = grace
         self.queued_bytes = 0
         # Over the soft bound: since when the writer has sent nothing (None:
@@ -262,13 +281,13 @@ class Outbox:
             trio.ClosedResourceError: the outbox was closed.
         """
         size = self.queued_bytes + len(data)
-        if self.condemned or (size > self.soft_bytes and self._over_soft(size)):
+        if size > self._limit and self._refuse(size):
             raise OutboxFull
-        try:
-            self._send.send_nowait(data)
-        except trio.WouldBlock:
-            raise OutboxFull from None
-        self.queued_bytes += len(data)
+        queue = self._queue
+        if len(queue) >= self.max_messages:
+            raise OutboxFull
+        queue.append(data)
+        self.queued_bytes = size
         if own:
             self.own_bytes += len(data)
             if self._flusher is not None:
@@ -279,6 +298,19 @@ class Outbox:
                 self.wake()
             else:
                 self._flusher.schedule(self)
+
+    def _refuse(self, size: int) -> bool:
+        """Past the quick limit: whether a queue of ``size`` bytes is too much.
+
+        Raises:
+            trio.BrokenResourceError: the writer is gone.
+            trio.ClosedResourceError: the outbox was closed.
+        """
+        if self._state is CLOSED:
+            raise trio.ClosedResourceError
+        if self._state is DETACHED:
+            raise trio.BrokenResourceError
+        return self.condemned or (size > self.soft_bytes and self._over_soft(size))
 
     def _over_soft(self, size: int) -> bool:
         """Whether a queue of ``size`` bytes, over the soft bound, is too much.
@@ -296,6 +328,11 @@ class Outbox:
                 self.flush()
             return False
         return now - self._stalled_since > self.grace
+
+    def condemn(self) -> None:
+        """Take nothing more (over the server's budget, among the biggest)."""
+        self.condemned = True
+        self._limit = -1
 
     def _taken(self) -> None:
         """Bytes left the queue: fewer of its own, and a reader waiting may go on."""
@@ -326,9 +363,7 @@ class Outbox:
         """Forget what is queued (the member is being dropped); how many bytes that was."""
         dropped = self.queued_bytes
         self._leftover = b""
-        with contextlib.suppress(trio.EndOfChannel, trio.ClosedResourceError):
-            while self._take(math.inf):
-                pass
+        self._queue.clear()
         self.queued_bytes = 0
         self._taken()
         return dropped
@@ -341,7 +376,9 @@ class Outbox:
             trio.ClosedResourceError: the outbox was closed.
         """
         self.discard()
-        self._send.send_nowait(data)  # the queue is empty: it fits
+        if self._state is not OPEN:
+            self._refuse(0)
+        self._queue.append(data)
         self.queued_bytes += len(data)
         if not self._scheduled:
             self._scheduled = True
@@ -364,7 +401,9 @@ class Outbox:
         """No more writers: further puts raise ``BrokenResourceError``."""
         self._start = None
         self.direct = None
-        self._receive.close()
+        if self._state is OPEN:
+            self._state = DETACHED
+        self._limit = -1
 
     def wake(self) -> None:
         """Start a writer, if one can be (attached) and none runs."""
@@ -380,10 +419,7 @@ class Outbox:
             return
         idle = self._start is not None and not self._writing
         if idle and self.direct is not None and not self._leftover and not self._error:
-            try:
-                data = self._take(WRITE_BATCH_BYTES)
-            except trio.EndOfChannel:
-                data = b""
+            data = self._take(WRITE_BATCH_BYTES)
             if data:
                 try:
                     sent = self.direct(data)
@@ -400,30 +436,26 @@ class Outbox:
         self.wake()
 
     def _take(self, max_bytes: float) -> bytes:
-        """Everything queued, stopping once past ``max_bytes``.
-
-        Raises:
-            trio.EndOfChannel: closed and nothing queued.
-        """
-        batch: list[bytes] = []
-        size = 0
-        while size < max_bytes:
-            try:
-                data = self._receive.receive_nowait()
-            except trio.WouldBlock:
-                break
-            except trio.EndOfChannel:
-                if batch:
-                    break
-                raise
-            batch.append(data)
-            size += len(data)
-        self.queued_bytes -= size
-        if size:
-            # The writer takes more only once the socket took what it had.
-            self._stalled_since = None
-            self._taken()
-        return batch[0] if len(batch) == 1 else b"".join(batch)
+        """Everything queued, stopping once past ``max_bytes`` (``b""``: nothing)."""
+        queue = self._queue
+        if not queue:
+            return b""
+        if self.queued_bytes <= max_bytes:
+            # The common case: all of it, in one join.
+            data = queue[0] if len(queue) == 1 else b"".join(queue)
+            queue.clear()
+        else:
+            batch: list[bytes] = []
+            size = 0
+            while queue and size < max_bytes:
+                batch.append(queue.popleft())
+                size += len(batch[-1])
+            data = b"".join(batch)
+        self.queued_bytes -= len(data)
+        # The writer takes more only once the socket took what it had.
+        self._stalled_since = None
+        self._taken()
+        return data
 
     def next_batch(self, max_bytes: int = WRITE_BATCH_BYTES) -> bytes:
         """What is queued, stopping once past ``max_bytes``; ``b""`` if nothing is.
@@ -445,11 +477,15 @@ class Outbox:
             return data
         data = self._take(max_bytes)
         if not data:
+            if self._state is not OPEN:
+                raise trio.EndOfChannel
             self._scheduled = False
             self._writing = False
         return data
 
     def close(self) -> None:
         """No more messages: the writer sends what is queued, then ends."""
-        self._send.close()
+        if self._state is OPEN:
+            self._state = CLOSED
+            self._limit = -1
         self.wake()
