@@ -14,22 +14,33 @@ progress (the socket accepted bytes within the last :data:`STALL_GRACE`
 seconds); and never more than the hard bounds (:data:`OUTBOX_HARD_BYTES`,
 :data:`OUTBOX_MESSAGES`), far above any burst within the flood limits.
 
-The outbox asks the :class:`Flusher` when it gets its first message; the flusher, at most once per
-:data:`FLUSH_INTERVAL` under load, writes what is queued through the
-connection's non-blocking direct write, and starts a writer task only for
-what the kernel did not take.
+The outbox asks the :class:`~.flusher.Flusher` when it gets its first
+message; the flusher writes what is queued through the connection's
+non-blocking direct write (at once when the server is idle, batched under
+load), and starts a writer task only for what the kernel did not take.
 """
 
 from __future__ import annotations
 
-import logging
-import math
 from collections import deque
 from collections.abc import Callable
 
 import trio
 
-LOGGER = logging.getLogger(__name__)
+# The flusher lives in its own module; it is imported from here too.
+from trio_chat.core.flusher import FLUSH_INTERVAL, QUEUE_BUDGET, WRITE_BATCH_BYTES, Flusher
+
+__all__ = [
+    "FLUSH_INTERVAL",
+    "OUTBOX_BYTES",
+    "OUTBOX_HARD_BYTES",
+    "OUTBOX_MESSAGES",
+    "QUEUE_BUDGET",
+    "WRITE_BATCH_BYTES",
+    "Flusher",
+    "Outbox",
+    "OutboxFull",
+]
 
 # An outbox holds at most this many messages (a hard bound: a burst of one
 # short line from each of thousands of connections fits)...
@@ -40,19 +51,8 @@ OUTBOX_HARD_BYTES = 8 * 1024 * 1024
 # accepted by the socket within the last STALL_GRACE seconds.
 OUTBOX_BYTES = 1024 * 1024
 STALL_GRACE = 10.0
-# Bytes queued for one member alone (replays, listings, private messages)
-# that all outboxes together may hold; past it, the biggest holders are
-# dropped first. Broadcasts are not counted: their bytes are shared.
-QUEUE_BUDGET = 256 * 1024 * 1024
 # A writer reports progress after each chunk this big (send_all is opaque).
 PROGRESS_CHUNK = 16 * 1024
-# Under load, writers are flushed at most every FLUSH_INTERVAL seconds, at least
-# MIN_FLUSH_GAP apart, and FLUSH_GAP_FACTOR times as long as a flush pass took.
-FLUSH_INTERVAL = 0.02
-MIN_FLUSH_GAP = 0.001
-FLUSH_GAP_FACTOR = 2.0
-# The writer stops adding queued messages to one send_all() once it has this many bytes.
-WRITE_BATCH_BYTES = 64 * 1024
 
 
 # An outbox's states: taking messages; closed (its writer sends what is
@@ -62,118 +62,6 @@ OPEN, CLOSED, DETACHED = "open", "closed", "detached"
 
 class OutboxFull(Exception):
     """The recipient is not reading fast enough."""
-
-
-class Flusher:
-    """Flushes writers together, at most once per ``interval``, when they have work.
-
-    Waking a writer costs a task switch, and in a big room that is what limits
-    the server: one wake-up per message per recipient is 200,000 a second for
-    1000 members hearing 200 messages a second. Instead, an outbox that gets
-    its first message since its writer last looked asks the flusher; the
-    flusher wakes every such writer in one pass, and each then sends all that
-    was queued for it in one ``send_all``. When idle, a message is flushed at
-    once; under load, each writer wakes at most once per interval.
-
-    Without a running flusher task (:meth:`run`), outboxes wake their writers
-    at once.
-    """
-
-    def __init__(self, interval: float = FLUSH_INTERVAL, budget: int = QUEUE_BUDGET) -> None:
-        self.interval = interval
-        # The server-wide budget of bytes queued for one member alone.
-        self.budget = budget
-        self.own_total = 0
-        self._holders: set[Outbox] = set()
-        self._condemned: list[Outbox] = []
-        # Drops the member of an outbox over the budget (the hub sets it).
-        self.evict: Callable[[Outbox], None] | None = None
-        self._due: list[Outbox] = []
-        self._work = trio.Event()
-        self._running = False
-        self._last = -math.inf
-        self._gap = interval
-
-    def schedule(self, outbox: Outbox) -> None:
-        if not self._running:
-            outbox.wake()
-            return
-        self._due.append(outbox)
-        self._work.set()
-
-    def own(self, outbox: Outbox, size: int) -> None:
-        """``outbox`` took ``size`` bytes of its own: past the budget, condemn the biggest."""
-        self.own_total += size
-        self._holders.add(outbox)
-        if self.own_total > self.budget:
-            self._over_budget()
-
-    def release(self, size: int) -> None:
-        self.own_total -= size
-
-    def _over_budget(self) -> None:
-        """Condemn the biggest holders until the rest fits in nine tenths of the budget."""
-        holders = sorted(self._holders, key=lambda o: o.own_bytes, reverse=True)
-        self._holders = {o for o in holders if o.own_bytes > 0}
-        # Those condemned already are as good as gone (at the next pass).
-        freed = sum(o.own_bytes for o in self._condemned)
-        before = len(self._condemned)
-        for outbox in holders:
-            if self.own_total - freed <= self.budget * 0.9:
-                break
-            if not outbox.condemned and outbox.own_bytes > 0:
-                outbox.condemn()
-                freed += outbox.own_bytes
-                self._condemned.append(outbox)
-        if len(self._condemned) > before:
-            LOGGER.warning(
-                "queued bytes over the budget (%d > %d): dropping the %d biggest reader(s)",
-                self.own_total,
-                self.budget,
-                len(self._condemned) - before,
-            )
-            self._work.set()
-
-    def _evict_condemned(self) -> None:
-        condemned, self._condemned = self._condemned, []
-        for outbox in condemned:
-            self._holders.discard(outbox)
-            if self.evict is not None:
-                self.evict(outbox)
-
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Flush until cancelled; then every outbox wakes its writer itself."""
-        self._running = True
-        try:
-            task_status.started()
-            while True:
-                await self._work.wait()
-                self._work = trio.Event()
-                wait = self._last + self._gap - trio.current_time()
-                if wait > 0:
-                    await trio.sleep(wait)
-                start = trio.current_time()
-                self._evict_condemned()
-                due, self._due = self._due, []
-                for outbox in due:
-                    try:
-                        outbox.flush()
-                    except Exception:
-                        # One outbox's trouble must not stop the others' writers.
-                        LOGGER.exception("flushing an outbox failed; its writer takes over")
-                        outbox.wake()
-                # Self-tuning: the longer a pass takes (the bigger the crowd and
-                # the busier the server), the longer until the next one, so that
-                # more is sent per write; small rooms keep low latency. The gap
-                # counts from the end of the pass, so others run in between.
-                self._last = trio.current_time()
-                spent = self._last - start
-                self._gap = min(self.interval, max(MIN_FLUSH_GAP, FLUSH_GAP_FACTOR * spent))
-        finally:
-            self._running = False
-            due, self._due = self._due, []
-            for outbox in due:
-                outbox.wake()
 
 
 class Outbox:
