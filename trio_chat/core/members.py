@@ -210,7 +210,9 @@ def queue_each(
             continue
         if member.encode is not last:
             last = member.encode
-            data = encoded[last] if last in encoded else _encode(encoded, member, event)
+            data = encoded.get(last, _UNSEEN)
+            if data is _UNSEEN:
+                data = _encode(encoded, member, event)
         if data is None:  # its encoder failed
             skipped += 1
             continue
@@ -225,6 +227,10 @@ def queue_each(
     if counters is not None:
         counters.deliveries += len(members) - skipped - len(dropped)
     return dropped
+
+
+# What the encoding cache holds for an encoder not seen yet (None: it failed).
+_UNSEEN = b"unseen"
 
 
 def _encode(

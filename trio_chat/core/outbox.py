@@ -342,7 +342,8 @@ class Outbox:
         self.queued_bytes -= len(data)
         # The writer takes more only once the socket took what it had.
         self._stalled_since = None
-        self._taken()
+        if self.own_bytes > self.queued_bytes or self._drain is not None:
+            self._taken()
         return data
 
     def next_batch(self, max_bytes: int = WRITE_BATCH_BYTES) -> bytes:
