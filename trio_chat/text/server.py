@@ -6,7 +6,8 @@ The assembly (:mod:`trio_chat.app`) builds the chat service, the shared
 :class:`~trio_chat.core.admission.Admission` and this frontend, runs the
 hub's background tasks, and owns the shutdown. :meth:`TextFrontend.serve`
 opens the frontend's listeners and runs the accept loop
-(``trio.serve_listeners``) under the frontend's own cancel scope, starting
+(:func:`~trio_chat.net.listeners.serve_listeners`, which accepts every
+connection waiting at once) under the frontend's own cancel scope, starting
 one handler per connection in the nursery it is given (``handler_nursery``):
 :meth:`TextFrontend.stop` ends the accept loop and leaves the connections
 running.
@@ -54,6 +55,7 @@ from trio_chat.net.listeners import (
     listen,
     peer_ip,
     peer_name,
+    serve_listeners,
 )
 from trio_chat.net.tls import NotTLS, TLSOnly, describe_server_failure
 from trio_chat.text.codec import encode
@@ -136,7 +138,7 @@ class TextFrontend:
             task_status.started(listeners)
             handler = self._handle_socket if self.ssl_context is None else self._handle_tls
             with self._accept_scope:
-                await trio.serve_listeners(handler, listeners, handler_nursery=handler_nursery)
+                await serve_listeners(handler, listeners, handler_nursery=handler_nursery)
         finally:
             # serve_listeners closes them, unless cancelled before its tasks ran.
             for listener in listeners:
@@ -170,8 +172,12 @@ class TextFrontend:
     async def _handle_tls(self, tcp: trio.SocketStream) -> None:
         assert self.ssl_context is not None
         enable_keepalive(tcp)
-        # https_compatible=False: a TLS connection ends with a close_notify.
-        stream = trio.SSLStream(TLSOnly(tcp), self.ssl_context, server_side=True)
+        try:
+            # https_compatible=False: a TLS connection ends with a close_notify.
+            stream = trio.SSLStream(TLSOnly(tcp), self.ssl_context, server_side=True)
+        except BaseException:
+            await trio.aclose_forcefully(tcp)  # the handler owns the stream
+            raise
         # No fileno: what the writer writes must go through the encryption.
         await self.handle(stream, peer_name(tcp), address=peer_ip(tcp))
 
@@ -204,8 +210,11 @@ class TextFrontend:
                 # exhaust the file descriptors they are there to protect.
                 return
             try:
-                connection = Connection(stream, peer, fileno)
-                await self._serve(self.session(connection, address))
+                session = self.session(Connection(stream, peer, fileno), address)
+                member = await self._register(session)
+                if member is not None:
+                    # Here, not in a helper: every idle connection parks one frame less.
+                    await session.chat(member)
             finally:
                 self.admission.release(address, kind=self.kind)
             await close_gently(stream)
@@ -254,7 +263,8 @@ class TextFrontend:
         key = f"{event} {address_key(address)}"
         return self.service.log_throttle.allow(key, trio.current_time())
 
-    async def _serve(self, session: FrontSession) -> None:
+    async def _register(self, session: FrontSession) -> Member | None:
+        """The name step, within the name timeout; the member, or None (told why)."""
         member = None
         with trio.move_on_after(self.name_timeout) as registering:
             self._registering.add(registering)
@@ -276,9 +286,8 @@ class TextFrontend:
                     extra={"fields": {"event": "name_timeout", "address": session.peer}},
                 )
                 await self._farewell(session.connection, self.timeout_line())
-            return
-        if member is not None:
-            await session.chat(member)
+            return None
+        return member
 
     async def _farewell(self, connection: Connection, event: Notice | Error) -> None:
         """Send a last line if the peer takes it; why it is closed is logged already."""
