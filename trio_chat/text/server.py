@@ -43,7 +43,7 @@ from typing import Protocol
 
 import trio
 
-from trio_chat.core.admission import Admission
+from trio_chat.core.admission import Admission, Refusal
 from trio_chat.core.events import Error, Notice
 from trio_chat.core.limits import address_key, left_out
 from trio_chat.core.members import Member
@@ -197,17 +197,12 @@ class TextFrontend:
             address: the peer's IP address, for the limits (None: not over
                 IP, like the exempt loopback).
         """
+        # Few locals here, the rest in helpers: this frame is parked under
+        # every idle connection, twice (the coroutine and its frame object).
         try:
             refusal = self.admission.admit(peer, address, kind=self.kind)
             if refusal is not None:
-                with self.admission.refusing() as telling:
-                    if telling:
-                        # Say why, then close without a reset that could destroy it.
-                        refused = Error(connect_refusal(refusal))
-                        await self._farewell(Connection(stream, peer), refused)
-                        await close_gently(stream)
-                # Else a storm: close at once (below), so refusals cannot
-                # exhaust the file descriptors they are there to protect.
+                await self._refuse(stream, peer, refusal)
                 return
             try:
                 session = self.session(Connection(stream, peer, fileno), address)
@@ -219,23 +214,7 @@ class TextFrontend:
                 self.admission.release(address, kind=self.kind)
             await close_gently(stream)
         except CONNECTION_ERRORS as exc:
-            if isinstance(exc, NotTLS):
-                why = "TLS handshake failed: not a TLS client (sent plain text)"
-            elif isinstance(exc.__cause__, ssl.SSLError):
-                # Only the first send (the handshake) can fail this way: receive
-                # errors end a session as "connection lost" without getting here.
-                why = f"TLS handshake failed: {describe_server_failure(exc.__cause__)}"
-            else:
-                why = f"disconnected: {exc or type(exc).__name__}"
-            skipped = self._routine(why.split(":", 1)[0], address)
-            if skipped is not None:
-                LOGGER.info(
-                    "%s %s%s",
-                    peer if why.startswith("disconnected") else f"{peer}:",
-                    why,
-                    left_out(skipped),
-                    extra={"fields": {"event": "disconnected", "address": peer, "reason": why}},
-                )
+            self._disconnected(exc, peer, address)
         except Exception:
             # serve_listeners would crash the whole server on a handler exception:
             # log it, close this connection, keep serving everyone else.
@@ -244,6 +223,37 @@ class TextFrontend:
             )
         finally:
             await trio.aclose_forcefully(stream)
+
+    async def _refuse(self, stream: trio.abc.Stream, peer: str, refusal: Refusal) -> None:
+        """Tell a refused connection why, unless refusals are a storm (then close it at once)."""
+        with self.admission.refusing() as telling:
+            if telling:
+                # Say why, then close without a reset that could destroy it.
+                refused = Error(connect_refusal(refusal))
+                await self._farewell(Connection(stream, peer), refused)
+                await close_gently(stream)
+        # Else a storm: the caller closes it at once, so that refusals cannot
+        # exhaust the file descriptors they are there to protect.
+
+    def _disconnected(self, exc: BaseException, peer: str, address: str | None) -> None:
+        """Log a connection that failed (throttled per address)."""
+        if isinstance(exc, NotTLS):
+            why = "TLS handshake failed: not a TLS client (sent plain text)"
+        elif isinstance(exc.__cause__, ssl.SSLError):
+            # Only the first send (the handshake) can fail this way: receive
+            # errors end a session as "connection lost" without getting here.
+            why = f"TLS handshake failed: {describe_server_failure(exc.__cause__)}"
+        else:
+            why = f"disconnected: {exc or type(exc).__name__}"
+        skipped = self._routine(why.split(":", 1)[0], address)
+        if skipped is not None:
+            LOGGER.info(
+                "%s %s%s",
+                peer if why.startswith("disconnected") else f"{peer}:",
+                why,
+                left_out(skipped),
+                extra={"fields": {"event": "disconnected", "address": peer, "reason": why}},
+            )
 
     def session(self, connection: Connection, address: str | None) -> FrontSession:
         """The protocol's session on an admitted connection (the IRC door has its own)."""
