@@ -32,7 +32,6 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
-import itertools
 import logging
 import math
 import sqlite3
@@ -67,9 +66,6 @@ PRUNE_INTERVAL = 600.0
 # Recently recorded messages kept in memory to close the gap between a query
 # and entering a room (a query that saw more said meanwhile is run again).
 TAIL_SIZE = 2_000
-# Rooms whose latest messages are kept in memory after a query, so that the
-# next newcomer gets them without one (thousands arriving in a lobby at once).
-LATEST_ROOMS = 256
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,11 +118,6 @@ class History:
         self._tail: collections.deque[Entry] = collections.deque(maxlen=TAIL_SIZE)
         self._last_seq = 0
         self._committed = 0
-        # Entries appended to the tail so far; a room's latest messages as of
-        # such a count (see _latest_of); and a count of prunes, which empty it.
-        self._recorded = 0
-        self._latest: dict[str, tuple[int, int, bool, list[Entry]]] = {}
-        self._pruning = 0
         self._progress = trio.Event()
         self._write_limiter = trio.CapacityLimiter(1)
         # A shared-cache in-memory database locks tables instead of letting a
@@ -192,7 +183,6 @@ class History:
             # Another server's message (a backplane) may carry a slightly older id.
             self._last_seq = max(self._last_seq, entry.seq)
             self._tail.append(entry)
-            self._recorded += 1
 
     def record_topic(self, room: str, topic: str) -> None:
         self._queue((self._room_key(room), room, topic))
@@ -287,18 +277,6 @@ class History:
     async def prune(self) -> int:
         """Apply the retention now (in turn with the writer); how many messages went."""
         self._pruned_at = trio.current_time()
-        self._forget_latest()
-        try:
-            return await self._prune()
-        finally:
-            self._forget_latest()
-
-    def _forget_latest(self) -> None:
-        """Messages may be deleted: what was read before (or during) is not kept."""
-        self._pruning += 1
-        self._latest.clear()
-
-    async def _prune(self) -> int:
         retention = self.retention
         prune = functools.partial(
             self.store.prune, retention.cutoff(self._clock()), retention.max_bytes
@@ -342,11 +320,6 @@ class History:
         None): call ``hub.enter`` right after, without awaiting in between.
         """
         key = self._room_key(room)
-        if before is None:
-            latest = self._latest_of(key, limit)
-            if latest is not None:
-                return latest
-        pruning = self._pruning
         while True:
             upto = self._last_seq
             while self._committed < upto:
@@ -363,42 +336,8 @@ class History:
                 return entries
             if self._tail and self._last_seq > upto and self._tail[0].seq > upto + 1:
                 continue  # more was said during the query than the tail holds: again
-            complete = len(entries) < limit
             entries += [e for e in self._tail if e.seq > upto and e.room_key == key]
-            if pruning == self._pruning:
-                self._keep_latest(key, limit, complete, entries)
             return entries[-limit:] if limit else []
-
-    def _latest_of(self, key: str, limit: int) -> list[Entry] | None:
-        """A room's last ``limit`` messages from memory; None if they must be queried.
-
-        Known are the last ``kept`` messages as of ``recorded`` entries into the
-        tail (or all of them, ``complete``); those recorded since are in the tail
-        unless it lost some.
-        """
-        known = self._latest.get(key)
-        if known is None:
-            return None
-        recorded, kept, complete, entries = known
-        new = self._recorded - recorded
-        if new > len(self._tail) or (limit > kept and not complete):
-            return None
-        if new:
-            fresh = [e for e in itertools.islice(reversed(self._tail), new) if e.room_key == key]
-            entries = self._keep_latest(key, kept, complete, entries + fresh[::-1])
-        return entries[-limit:] if limit else []
-
-    def _keep_latest(
-        self, key: str, limit: int, complete: bool, entries: list[Entry]
-    ) -> list[Entry]:
-        """Remember ``entries`` as ``key``'s latest (the last ``limit``, or all of them)."""
-        if len(entries) > limit:
-            entries, complete = entries[-limit:], False
-        self._latest.pop(key, None)
-        self._latest[key] = (self._recorded, limit, complete, entries)
-        if len(self._latest) > LATEST_ROOMS:
-            del self._latest[next(iter(self._latest))]
-        return entries
 
 
 def _size(item: Entry | tuple[str, str, str]) -> int:
