@@ -35,6 +35,7 @@ from trio_chat.core.names import name_key
 from trio_chat.core.passwords import ScryptCost
 from trio_chat.core.service import ChatService
 from trio_chat.irc.server import IrcFrontend
+from trio_chat.net import listeners
 from trio_chat.net.listeners import (
     KEEPALIVE_COUNT,
     KEEPALIVE_IDLE,
@@ -247,18 +248,26 @@ def frozen_clock(mock_clock: trio.testing.MockClock) -> trio.testing.MockClock:
 def accepted(monkeypatch: pytest.MonkeyPatch) -> list[trio.SocketStream]:
     """The server's end of each TCP connection accepted in the test, as its handler gets it.
 
-    ``trio.serve_listeners`` hands each stream ``SocketListener.accept``
-    returns to the handler: this records them on the way.
+    The text and IRC doors' accept loop makes each stream with
+    ``listeners.accepted_stream``, ``trio.serve_listeners`` (the web door's)
+    with ``SocketListener.accept``: this records them on the way.
     """
     streams: list[trio.SocketStream] = []
     accept = trio.SocketListener.accept
+    make = listeners.accepted_stream
 
     async def recording(listener: trio.SocketListener) -> trio.SocketStream:
         stream = await accept(listener)
         streams.append(stream)
         return stream
 
+    def recorded(sock: socket.socket) -> trio.SocketStream:
+        stream = make(sock)
+        streams.append(stream)
+        return stream
+
     monkeypatch.setattr(trio.SocketListener, "accept", recording)
+    monkeypatch.setattr(listeners, "accepted_stream", recorded)
     return streams
 
 
