@@ -234,20 +234,9 @@ def _rarer(event: ServerEvent, _: Words) -> str:
         case Crowd(_room, joined, left):
             parts = []
             if joined:
-                parts.append(
-                    _.ngettext(
-                        "{n} joined: {names}",
-                        "{n} joined: {names}",
-                        len(joined),
-                        names=_some(joined, _),
-                    )
-                )
+                parts.append(_("{n} joined: {names}", n=len(joined), names=_some(joined, _)))
             if left:
-                parts.append(
-                    _.ngettext(
-                        "{n} left: {names}", "{n} left: {names}", len(left), names=_some(left, _)
-                    )
-                )
+                parts.append(_("{n} left: {names}", n=len(left), names=_some(left, _)))
             return "*** " + "; ".join(parts)
     raise AssertionError(event)
 

@@ -10,7 +10,7 @@ raises reaches the session, which words it as a ``! `` line.
 from __future__ import annotations
 
 from trio_chat.core.clients import Arrival, Client
-from trio_chat.core.events import Error, Notice, Past, Reason
+from trio_chat.core.events import Error, Notice, Past
 from trio_chat.core.hub import LOBBY
 from trio_chat.core.phrases import Phrase
 from trio_chat.core.service import ChatService
@@ -39,7 +39,7 @@ from trio_chat.text.grammar import (
     Who,
     help_lines,
 )
-from trio_chat.text.wording import ENGLISH, ban_term, departure, language_words, languages_line
+from trio_chat.text.wording import ENGLISH, ban_term, language_words, languages_line
 
 # Rooms listed by /rooms.
 ROOMS_LISTED = 100
@@ -242,8 +242,7 @@ class Commands:
             case Kick(target, reason):
                 kicked = moderation.kick(client, target, reason)
                 if not kicked.seen:
-                    why = departure(_, Reason.KICKED, reason.strip(), name)
-                    self._tell(Notice(_("{name} was {why}", name=kicked.name, why=why)))
+                    self._tell(Notice(_kicked(_, kicked.name, name, reason.strip())))
             case Ban(target, seconds):
                 await moderation.ban(client, target, seconds)
             case Unban(target):
@@ -273,3 +272,9 @@ class Commands:
                 by=entry.by,
             )
             self._tell(Notice("  " + line))
+
+
+def _kicked(_: Words, name: str, by: str, reason: str) -> str:
+    if reason:
+        return _("{name} was kicked by {by}: {reason}", name=name, by=by, reason=reason)
+    return _("{name} was kicked by {by}", name=name, by=by)
