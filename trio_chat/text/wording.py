@@ -101,8 +101,8 @@ def language_words(_: Words, tag: str) -> tuple[Words | None, str]:
     lang = choose(tag)
     if lang is None:
         return None, _("unknown language {lang}: /lang lists them", lang=tag)
-    words = words_for(lang)
-    return words, words("Now speaking {language}", language=languages()[words.lang])
+    _ = words_for(lang)
+    return _, _("Now speaking {language}", language=languages()[_.lang])
 
 
 def ban_term(_: Words, stamp: str) -> str:

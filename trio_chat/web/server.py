@@ -313,7 +313,8 @@ class WebFrontend:
                     extra={"fields": {"event": "name_timeout", "address": connection.peer}},
                 )
                 seconds = f"{self.name_timeout:.0f}"
-                text = session.words("no name chosen within {seconds} s, closing", seconds=seconds)
+                _ = session.words
+                text = _("no name chosen within {seconds} s, closing", seconds=seconds)
                 await session.close(frames.POLICY, last=error(text))
             return
         if member is not None:
