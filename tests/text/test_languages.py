@@ -25,7 +25,7 @@ from trio_chat.text import codec
 from trio_chat.text.codec import encoder_for
 from trio_chat.text.wording import ENGLISH
 
-from ..conftest import MemoryConnector, Peer, text_server
+from ..conftest import MemoryConnector, Peer, run_trio_chat, running_server, text_server
 
 # What each language says, by the test's own names for the lines.
 SAYS = {
@@ -266,3 +266,23 @@ async def test_a_peer_in_spanish_is_never_sent_an_untranslated_notice(
     last = await ana.expect_eof()
     wanted = "*** el servidor se está apagando" if lang == "es" else "*** server shutting down"
     assert wanted in last
+
+
+# --- serve --lang ---------------------------------------------------------------------
+
+
+async def test_serve_lang_es_greets_whoever_chose_nothing_in_spanish() -> None:
+    async with running_server("--lang", "es") as (_server, port):
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        async with stream:
+            peer = Peer(stream)
+            assert await peer.line() == SAYS["es"]["greeting"]
+            await peer.send("/lang en")
+            assert await peer.line() == "*** Now speaking English"
+            assert (await peer.line()).startswith("*** Hello! Send your name")
+
+
+async def test_serve_lang_without_a_catalog_is_a_usage_error() -> None:
+    ran = await run_trio_chat("serve", "--lang", "tlh")
+    assert ran.returncode == 2
+    assert "--lang: no catalog for 'tlh' (there is: en, es)" in ran.stderr.decode()
