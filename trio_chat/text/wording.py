@@ -47,6 +47,7 @@ from trio_chat.core.refusals import (
     TooManyConnections,
     TooManyNewConnections,
     TooManyPasswords,
+    Unreachable,
     WrongOperPassword,
     WrongPassword,
     WrongServerPassword,
@@ -147,6 +148,11 @@ def refusal(refused: Refused, _: Words = ENGLISH) -> str:
             return _("you are no longer in the chat")
         case NoSuchMember(name):
             return _("nobody called {name} is online (see /who)", name=name)
+        case Unreachable(name):
+            return _(
+                "{name} is on another server, which cannot be reached now: try again later",
+                name=name,
+            )
         case NotInRoom(room):
             return _("you are not in {room}", room=room)
         case NoSuchRoom(room):
