@@ -109,6 +109,8 @@ class ServerConfig:
     redis: str | None = None
     # Seconds between the backplane's heartbeats (a server is lost after three).
     redis_heartbeat: float = 2.0
+    # The language of users who choose none (they switch with /lang; the page says its own).
+    lang: str = "en"
 
 
 class Frontend(Protocol):
@@ -291,7 +293,12 @@ async def build_app(
     if backplane is not None:
         backplane.attach(hub, history, name_key, guard)
     service = ChatService(
-        hub, guard=guard, history=history, limits=config.limits, replay=config.replay
+        hub,
+        guard=guard,
+        history=history,
+        limits=config.limits,
+        replay=config.replay,
+        lang=config.lang,
     )
     # One admission for every listener: --max-clients and the per-address
     # limits count the connections of all of them together.

@@ -82,6 +82,13 @@ def _serve_options(serve: argparse.ArgumentParser) -> None:
         help="port (default %(default)s; 0: any free port, logged at start)",
     )
     serve.add_argument(
+        "--lang",
+        type=_language,
+        default="en",
+        metavar="LANG",
+        help="the language of users who choose none (default %(default)s; /lang switches)",
+    )
+    serve.add_argument(
         "--max-clients",
         type=_positive,
         default=DEFAULT_MAX_CLIENTS,
@@ -320,6 +327,16 @@ def _cert_options(cert: argparse.ArgumentParser) -> None:
         help="how long the certificate is valid (default %(default)s)",
     )
     cert.add_argument("--force", action="store_true", help="replace existing files")
+
+
+def _language(text: str) -> str:
+    from trio_chat.i18n import choose, languages
+
+    lang = choose(text)
+    if lang is None:
+        known = ", ".join(languages())
+        raise argparse.ArgumentTypeError(f"no catalog for {text!r} (there is: {known})")
+    return lang
 
 
 def _positive(text: str) -> int:

@@ -48,7 +48,9 @@ from trio_chat.core.admission import Admission, Refusal
 from trio_chat.core.events import Error, Notice
 from trio_chat.core.limits import address_key, left_out
 from trio_chat.core.members import Member
+from trio_chat.core.phrases import Phrase
 from trio_chat.core.service import ChatService
+from trio_chat.i18n import N_, words_for
 from trio_chat.net.connection import CONNECTION_ERRORS, Connection
 from trio_chat.net.direct import DirectIO, PlainSocket
 from trio_chat.net.listeners import (
@@ -63,13 +65,14 @@ from trio_chat.net.tls import NotTLS, describe_server_failure
 from trio_chat.net.tlsstream import TLSStream
 from trio_chat.text.codec import encode
 from trio_chat.text.session import NAME_TIMEOUT, Session
-from trio_chat.text.wording import connect_refusal
+from trio_chat.text.wording import connect_refusal, phrase
 
 LOGGER = logging.getLogger(__name__)
 
 # How long a rejected or timed-out connection gets to receive its last line.
 FAREWELL_TIMEOUT = 1.0
-SHUTDOWN_NOTICE = "server shutting down"
+# Worded in each member's language by their encoder.
+SHUTDOWN_NOTICE = Phrase(N_("server shutting down"))
 
 
 class FrontSession(Protocol):
@@ -227,7 +230,8 @@ class TextFrontend:
         with self.admission.refusing() as telling:
             if telling:
                 # Say why, then close without a reset that could destroy it.
-                refused = Error(connect_refusal(refusal))
+                words = words_for(self.service.lang)
+                refused = Error(connect_refusal(refusal, words))
                 await self._farewell(Connection(stream, peer), refused)
                 await close_gently(stream)
         # Else a storm: the caller closes it at once, so that refusals cannot
@@ -258,7 +262,8 @@ class TextFrontend:
         return Session(connection, self.service, address=address)
 
     def timeout_line(self) -> Error:
-        return Error(f"no name chosen within {self.name_timeout:.0f} s, closing")
+        seconds = f"{self.name_timeout:.0f}"
+        return Error(Phrase(N_("no name chosen within {seconds} s, closing"), seconds=seconds))
 
     def line(self, event: Notice | Error) -> bytes:
         """A last line (a refusal, a timeout, the shutdown) in the protocol's words."""
@@ -285,7 +290,7 @@ class TextFrontend:
                 self._registering.discard(registering)
         if registering.cancelled_caught or (member is None and self.hub.closing):
             if self.hub.closing:
-                await self._farewell(session.connection, Notice(SHUTDOWN_NOTICE))
+                await self._farewell(session.connection, _worded(session, Notice(SHUTDOWN_NOTICE)))
             else:
                 LOGGER.info(
                     "%s chose no name in %.0f s: closing",
@@ -293,7 +298,7 @@ class TextFrontend:
                     self.name_timeout,
                     extra={"fields": {"event": "name_timeout", "address": session.peer}},
                 )
-                await self._farewell(session.connection, self.timeout_line())
+                await self._farewell(session.connection, _worded(session, self.timeout_line()))
             return None
         return member
 
@@ -303,3 +308,10 @@ class TextFrontend:
         # not a second event to log.
         with trio.move_on_after(FAREWELL_TIMEOUT), contextlib.suppress(*CONNECTION_ERRORS):
             await connection.send_now(self.line(event))
+
+
+def _worded(session: FrontSession, event: Notice | Error) -> Notice | Error:
+    """``event`` in the text session's language (another door's session words its own)."""
+    if not isinstance(session, Session):
+        return event
+    return type(event)(phrase(session.words, event.text))
