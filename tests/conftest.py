@@ -208,6 +208,10 @@ def private_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     """
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
+    # English, whatever the desk's locale (a test that wants Spanish asks for it).
+    for variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
     for variable, directory in XDG_DIRECTORIES.items():
         monkeypatch.setenv(variable, str(home / directory))
     return home
