@@ -724,6 +724,7 @@ async def start_client(connector: MemoryConnector) -> AsyncIterator[StartClient]
             password: str | None = None,
             reconnect: bool = False,
             backoff: Backoff = DEFAULT_BACKOFF,
+            lang: str = "en",
         ) -> RunningClient:
             dialer = Dialer(via.server, via.nursery)
             typist = Typist(interactive=interactive)
@@ -739,6 +740,7 @@ async def start_client(connector: MemoryConnector) -> AsyncIterator[StartClient]
                 connect=dialer,
                 reconnect=reconnect,
                 backoff=backoff,
+                lang=lang,
             )
             running = RunningClient(client, typist, screen, dialer)
             nursery.start_soon(running.run)
