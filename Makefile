@@ -17,7 +17,7 @@ VIA_MAKE := TRIO_CHAT_VIA_MAKE=1
 #                TLS_CERT TLS_KEY LOG_LEVEL LOG_FORMAT WEB_PORT NO_WEB=1 WEB_ORIGIN="URL URL"
 #                IRC_PORT IRC_TLS_PORT IRC_SERVER_NAME IRC_SERVER_INFO NO_IRC=1
 #                IRC_SASL_PLAINTEXT=1
-#                REDIS REDIS_HEARTBEAT
+#                REDIS REDIS_HEARTBEAT SERVER_LANG (not LANG: the environment's locale)
 #   make cluster REDIS_PORT (6390) PORTS ("5000 5001") WEB_PORTS ("8080 8081")
 #                IRC_PORTS ("6667 6668"): a local Redis
 #                and two servers sharing it
@@ -48,7 +48,8 @@ SERVE_ARGS := $(call opt,HOST,--host) $(call opt,PORT,--port) \
 	$(call opt,IRC_PORT,--irc-port) $(call opt,IRC_TLS_PORT,--irc-tls-port) \
 	$(call opt,IRC_SERVER_NAME,--irc-server-name) $(call opt,IRC_SERVER_INFO,--irc-server-info) \
 	$(call flag,NO_IRC,--no-irc) $(call flag,IRC_SASL_PLAINTEXT,--irc-sasl-plaintext) \
-	$(call opt,REDIS,--redis) $(call opt,REDIS_HEARTBEAT,--redis-heartbeat)
+	$(call opt,REDIS,--redis) $(call opt,REDIS_HEARTBEAT,--redis-heartbeat) \
+	$(call opt,SERVER_LANG,--lang)
 CLIENT_ARGS := $(call opt,NAME,--name) $(call opt,HOST,--host) $(call opt,PORT,--port) \
 	$(call opt,SERVER_PASSWORD_FILE,--server-password-file) \
 	$(call opt,PASSWORD_FILE,--password-file) $(call opt,TLS_CA,--tls-ca) \

@@ -86,15 +86,18 @@ def text_server(
     guard: Guard | None = None,
     limits: Limits = DEFAULT_LIMITS,
     max_clients: int = DEFAULT_MAX_CLIENTS,
+    lang: str = "en",
     **options: Any,
 ) -> TextFrontend:
-    """A text frontend on a chat service over ``hub`` (a fresh one by default)."""
+    """A text frontend on a chat service over ``hub`` (a fresh one by default);
+    ``lang``: the language of users who choose none."""
     service = ChatService(
         hub if hub is not None else Hub(name_key),
         guard=guard,
         history=history,
         limits=limits,
         replay=replay,
+        lang=lang,
     )
     admission = Admission(
         max_clients=max_clients, limits=limits, guard=service.guard, counters=service.hub.counters
@@ -151,7 +154,7 @@ class Peer:
         self._buffer = bytearray(rest)
         return line.decode()
 
-    async def until(self, wanted: str) -> list[str]:
+    async def until(self, wanted: str | tuple[str, ...]) -> list[str]:
         """Lines up to and including the first one starting with ``wanted``."""
         seen: list[str] = []
         while True:
@@ -172,9 +175,9 @@ class Peer:
     async def register(self, name: str) -> list[str]:
         """Send ``name`` and read up to the welcome line."""
         greeting = await self.line()
-        assert greeting.startswith("*** Hello!"), greeting
+        assert greeting.startswith(("*** Hello!", "*** ¡Hola!")), greeting
         await self.send(name)
-        return await self.until("*** Welcome")
+        return await self.until(("*** Welcome", "*** ¡Te damos la bienvenida"))
 
 
 class IrcPeer(Peer):

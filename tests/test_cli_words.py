@@ -89,6 +89,7 @@ async def test_the_start_up_hints_in_spanish(spanish_desk: None) -> None:
             lines.append(await server.io.line())
     said = "\n".join(lines)
     assert "escuchando en 127.0.0.1:" in said
+    assert "historial: solo en memoria (--db :memory:), se pierde al salir" in said
     assert " (máximo " in said
     assert "trio-chat client --name tu_nombre --port " in lines[-1]
     assert "listening" not in said

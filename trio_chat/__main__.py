@@ -61,6 +61,7 @@ def serve(args: argparse.Namespace) -> int:
         irc_server_info=args.irc_server_info,
         redis=args.redis,
         redis_heartbeat=args.redis_heartbeat,
+        lang=args.lang,
     )
     problems: list[str] = []
     try:

@@ -50,6 +50,7 @@ MAKE_VARIABLES: dict[str, dict[str, tuple[str, bool]]] = {
         "--irc-server-info": ("IRC_SERVER_INFO", True),
         "--redis": ("REDIS", True),
         "--redis-heartbeat": ("REDIS_HEARTBEAT", True),
+        "--lang": ("SERVER_LANG", True),
         "--irc-sasl-plaintext": ("IRC_SASL_PLAINTEXT", False),
     },
     "client": {

@@ -12,7 +12,7 @@ import os
 from typing import TYPE_CHECKING
 
 from trio_chat import DEFAULT_PORT, DEFAULT_WEB_PORT, hints
-from trio_chat.cli_words import language_option, operator_words
+from trio_chat.cli_words import language, language_option, operator_words
 from trio_chat.i18n import N_
 
 from . import __version__
@@ -95,6 +95,13 @@ def _serve_options(serve: argparse.ArgumentParser) -> None:
         type=_listen_port,
         default=DEFAULT_PORT,
         help=_("port (default %(default)s; 0: any free port, logged at start)"),
+    )
+    serve.add_argument(
+        "--lang",
+        type=language,
+        default="en",
+        metavar="LANG",
+        help=_("the language of users who choose none (default %(default)s; /lang switches)"),
     )
     serve.add_argument(
         "--max-clients",

@@ -6,10 +6,11 @@ import trio
 import trio.testing
 
 from trio_chat.client.chat import ChatClient
-from trio_chat.client.server_lines import WELCOME
+from trio_chat.client.server_lines import TEMPLATES, TRIES_LEFT, WELCOME
 from trio_chat.core.accounts import Guard, ScryptCost
 from trio_chat.core.hub import Hub
 from trio_chat.i18n import words_for
+from trio_chat.tools import catalogs
 
 from ..conftest import (
     MemoryConnector,
@@ -127,3 +128,15 @@ async def test_a_spanish_client_is_asked_its_password_again_in_spanish(
         await ana.typist.type("ana-pw-12")
         await ana.screen.wait_for(WELCOMED)
         nursery.cancel_scope.cancel()
+
+
+def test_the_client_knows_the_server_s_lines_by_the_server_s_own_messages() -> None:
+    """Each server line the client follows is a message the server itself words (so the
+    client recognises it in every language), not a copy that went out of date."""
+    where: dict[str | tuple[str, str], set[str]] = {}
+    for message in catalogs.extract():
+        key = message.id if isinstance(message.id, str) else tuple(message.id)
+        where[key] = {path for path, _ in message.locations}
+    for template in (*TEMPLATES, TRIES_LEFT):
+        users = where.get(template, set())
+        assert any(not path.startswith("trio_chat/client/") for path in users), template

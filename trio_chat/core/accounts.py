@@ -57,6 +57,8 @@ import trio
 from trio_chat.core.hashing import HashBudget
 from trio_chat.core.history import History
 from trio_chat.core.names import check_name, fitting_name, name_key
+from trio_chat.core.phrases import Phrase
+from trio_chat.i18n import N_
 
 # How a hash is computed off the event loop: trio.to_thread.run_sync's shape.
 RunSync = Callable[..., Awaitable[Any]]
@@ -81,7 +83,11 @@ class SecretFileError(Exception):
 
 
 class AccountError(Exception):
-    """An account change that cannot be made; ``str(exc)`` says why, for the user."""
+    """An account change that cannot be made; ``problem`` (``str(exc)``) says why, for the user."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,9 +145,9 @@ def _same_secret(given: str, secret: str) -> bool:
 def password_problem(password: str) -> str | None:
     """Why ``password`` is not acceptable for an account, or None."""
     if len(password) < MIN_PASSWORD_CHARS:
-        return f"a password needs at least {MIN_PASSWORD_CHARS} characters"
+        return Phrase(N_("a password needs at least {n} characters"), n=MIN_PASSWORD_CHARS)
     if len(password) > MAX_PASSWORD_CHARS:
-        return f"a password may have at most {MAX_PASSWORD_CHARS} characters"
+        return Phrase(N_("a password may have at most {n} characters"), n=MAX_PASSWORD_CHARS)
     return None
 
 
@@ -183,10 +189,15 @@ class BanEntry:
         return self.until is not None and self.until <= now
 
     def term(self) -> str:
-        """``until 2026-11-25 14:00`` or ``permanently``."""
+        """``until 2026-11-25 14:00`` or ``permanently``: the log's words (a
+        frontend words :meth:`stamp` in its reader's language)."""
+        return "permanently" if self.until is None else "until " + self.stamp()
+
+    def stamp(self) -> str:
+        """When the ban ends, ``2026-11-25 14:00`` (the server's time zone); ``""``: never."""
         if self.until is None:
-            return "permanently"
-        return "until " + time.strftime("%Y-%m-%d %H:%M", time.localtime(self.until))
+            return ""
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(self.until))
 
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -468,7 +479,9 @@ class Guard:
         except sqlite3.Error as exc:
             # The statement's parameters may hold a hash: only the error is logged.
             LOGGER.error("could not save an account or ban change: %s", exc)
-            raise AccountError(f"could not save it ({exc}); nothing changed") from None
+            raise AccountError(
+                Phrase(N_("could not save it ({error}); nothing changed"), error=str(exc))
+            ) from None
 
     # --- shared with other servers (trio_chat.backplane.shared) ---------------------
 

@@ -101,8 +101,11 @@ class ChatService(RoomRequests):
         history: History | None = None,
         limits: Limits = DEFAULT_LIMITS,
         replay: int = DEFAULT_REPLAY,
+        lang: str = "en",
     ) -> None:
         self.hub = hub
+        # The language of those who chose none (a tag the frontends word with).
+        self.lang = lang
         self.guard = guard or Guard()
         self.history = history
         self.limits = limits
@@ -427,6 +430,11 @@ class ChatService(RoomRequests):
         service took it (IRCv3 echo-message; the text client's ``/echo on``).
         """
         client.acting().echo = on
+
+    def set_encoder(self, client: Client, encode: Encoder) -> None:
+        """What the member's events are encoded with from now on (another language);
+        what is queued already stays as it was."""
+        client.acting().encode = encode
 
     # --- history ---------------------------------------------------------------
 

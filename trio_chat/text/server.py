@@ -46,7 +46,9 @@ from trio_chat.core.admission import Admission
 from trio_chat.core.events import Error, Notice
 from trio_chat.core.limits import address_key, left_out
 from trio_chat.core.members import Member
+from trio_chat.core.phrases import Phrase
 from trio_chat.core.service import ChatService
+from trio_chat.i18n import N_, words_for
 from trio_chat.net.connection import CONNECTION_ERRORS, Connection
 from trio_chat.net.listeners import (
     close_gently,
@@ -58,13 +60,14 @@ from trio_chat.net.listeners import (
 from trio_chat.net.tls import NotTLS, TLSOnly, describe_server_failure
 from trio_chat.text.codec import encode
 from trio_chat.text.session import NAME_TIMEOUT, Session
-from trio_chat.text.wording import connect_refusal
+from trio_chat.text.wording import connect_refusal, phrase
 
 LOGGER = logging.getLogger(__name__)
 
 # How long a rejected or timed-out connection gets to receive its last line.
 FAREWELL_TIMEOUT = 1.0
-SHUTDOWN_NOTICE = "server shutting down"
+# Worded in each member's language by their encoder.
+SHUTDOWN_NOTICE = Phrase(N_("server shutting down"))
 
 
 class FrontSession(Protocol):
@@ -197,7 +200,8 @@ class TextFrontend:
                 with self.admission.refusing() as telling:
                     if telling:
                         # Say why, then close without a reset that could destroy it.
-                        refused = Error(connect_refusal(refusal))
+                        words = words_for(self.service.lang)
+                        refused = Error(connect_refusal(refusal, words))
                         await self._farewell(Connection(stream, peer), refused)
                         await close_gently(stream)
                 # Else a storm: close at once (below), so refusals cannot
@@ -241,7 +245,8 @@ class TextFrontend:
         return Session(connection, self.service, address=address)
 
     def timeout_line(self) -> Error:
-        return Error(f"no name chosen within {self.name_timeout:.0f} s, closing")
+        seconds = f"{self.name_timeout:.0f}"
+        return Error(Phrase(N_("no name chosen within {seconds} s, closing"), seconds=seconds))
 
     def line(self, event: Notice | Error) -> bytes:
         """A last line (a refusal, a timeout, the shutdown) in the protocol's words."""
@@ -267,7 +272,7 @@ class TextFrontend:
                 self._registering.discard(registering)
         if registering.cancelled_caught or (member is None and self.hub.closing):
             if self.hub.closing:
-                await self._farewell(session.connection, Notice(SHUTDOWN_NOTICE))
+                await self._farewell(session.connection, _worded(session, Notice(SHUTDOWN_NOTICE)))
             else:
                 LOGGER.info(
                     "%s chose no name in %.0f s: closing",
@@ -275,7 +280,7 @@ class TextFrontend:
                     self.name_timeout,
                     extra={"fields": {"event": "name_timeout", "address": session.peer}},
                 )
-                await self._farewell(session.connection, self.timeout_line())
+                await self._farewell(session.connection, _worded(session, self.timeout_line()))
             return
         if member is not None:
             await session.chat(member)
@@ -286,3 +291,10 @@ class TextFrontend:
         # not a second event to log.
         with trio.move_on_after(FAREWELL_TIMEOUT), contextlib.suppress(*CONNECTION_ERRORS):
             await connection.send_now(self.line(event))
+
+
+def _worded(session: FrontSession, event: Notice | Error) -> Notice | Error:
+    """``event`` in the text session's language (another door's session words its own)."""
+    if not isinstance(session, Session):
+        return event
+    return type(event)(phrase(session.words, event.text))
