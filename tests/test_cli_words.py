@@ -117,3 +117,11 @@ def test_the_lang_option_is_found_before_the_parser_is_built() -> None:
     assert cli_words.asked_language(["client", "--lang=es"]) == "es"
     assert cli_words.asked_language(["client", "--name", "--", "--lang", "es"]) is None
     assert cli_words.language_of(["client", "--lang", "xx"]) == "en"
+
+
+async def test_a_bad_name_is_refused_in_spanish_before_connecting() -> None:
+    done = await run_trio_chat("client", "--lang", "es", "--name", "9ana")
+    assert done.returncode == 2
+    assert done.stderr.decode().startswith(
+        "trio-chat client: error: --name 9ana: un nombre no puede empezar por '9'"
+    )

@@ -106,7 +106,10 @@ def client(args: argparse.Namespace) -> int:
             check_name(args.name)
         except BadName as exc:
             # The server would say the same; no need to connect to hear it.
-            hints.usage_error("client", f"{hints.option('client', '--name', args.name)}: {exc}")
+            from trio_chat.client.server_lines import worded
+
+            why = worded(_, exc.args[0] if exc.args else exc)
+            hints.usage_error("client", f"{hints.option('client', '--name', args.name)}: {why}")
     try:
         server_password = _secret(args.server_password_file, "server password")
         password = _secret(args.password_file, "password")

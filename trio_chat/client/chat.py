@@ -76,6 +76,7 @@ from trio_chat.client.server_lines import (
     REGISTERED_NOW,
     UNREGISTERED,
     ServerLines,
+    worded,
     wrong_password,
 )
 from trio_chat.core.names import name_key
@@ -320,7 +321,8 @@ class ChatClient(GettingIn):
                 if isinstance(event, Line):
                     self._show(link, event.text)
                 else:  # a server never sends such a line: say so, but it is no answer
-                    self._show_line("! " + self._("from the server: {why}", why=event.reason))
+                    why = worded(self._, event.reason)
+                    self._show_line("! " + self._("from the server: {why}", why=why))
             if not data:
                 break
         link.scope.cancel()

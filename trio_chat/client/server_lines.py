@@ -18,6 +18,7 @@ import functools
 import re
 import string
 
+from trio_chat.core.phrases import Phrase
 from trio_chat.i18n import Words, words_for
 
 # Fields that hold a name or a room: one word, never a space.
@@ -178,3 +179,10 @@ def wrong_password(lines: ServerLines, refusal: str) -> bool:
 def asks_password(lines: ServerLines, refusal: str) -> bool:
     """The server refused a registered name sent alone: its password is wanted."""
     return lines.error(NAME_REGISTERED, refusal) is not None
+
+
+def worded(_: Words, text: object) -> str:
+    """``text`` in ``_``'s language if the core made it a Phrase (its fields too), else as is."""
+    if not isinstance(text, Phrase):
+        return str(text)
+    return _(text.message, **{key: worded(_, value) for key, value in text.fields.items()})
