@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 import trio
@@ -125,3 +126,12 @@ async def test_a_bad_name_is_refused_in_spanish_before_connecting() -> None:
     assert done.stderr.decode().startswith(
         "trio-chat client: error: --name 9ana: un nombre no puede empezar por '9'"
     )
+
+
+async def test_cert_says_what_it_wrote_in_spanish(tmp_path: Path) -> None:
+    done = await run_trio_chat("cert", "--lang", "es", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    said = done.stdout.decode().splitlines()
+    assert said[0] == f"creado {tmp_path / 'cert.pem'} (el certificado: cópialo en los otros PC)"
+    assert said[2].startswith("válido hasta el ")
+    assert "--name tu_nombre --host DIRECCION" in said[-1]

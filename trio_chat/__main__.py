@@ -160,6 +160,7 @@ def cert(args: argparse.Namespace) -> int:
     print(_("valid until {date} for: {names}", date=until, names=", ".join(files.names)))
     tls = [("--tls-cert", files.cert), ("--tls-key", files.key)]
     print(f"serve:  {hints.command('serve', *tls)}")
+    # TRANSLATORS: placeholders in a command line: letters, digits and _ only (no quotes needed).
     you, address = _("you"), _("ADDRESS")
     here = [("--name", you), ("--host", address), ("--tls-ca", files.cert.name)]
     print(f"client: {hints.command('client', *here)}")

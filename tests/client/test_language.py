@@ -140,3 +140,15 @@ def test_the_client_knows_the_server_s_lines_by_the_server_s_own_messages() -> N
     for template in (*TEMPLATES, TRIES_LEFT):
         users = where.get(template, set())
         assert any(not path.startswith("trio_chat/client/") for path in users), template
+
+
+async def test_after_the_server_s_help_the_client_lists_its_keys_in_spanish(
+    connector: MemoryConnector, start_client: StartClient
+) -> None:
+    ana = start_client("ana", lang="es", echo=True)
+    await ana.screen.wait_for(WELCOMED)
+    await ana.typist.type("/help")
+    await ana.screen.wait_for("*** Teclas: Arriba/Abajo recuperan líneas anteriores")
+    keys = ana.screen.lines.index(next(ln for ln in ana.screen.lines if "Teclas:" in ln))
+    assert "//" in ana.screen.lines[keys - 1]  # right after the server's last help line
+    assert ana.screen.lines[keys + 1].startswith("*** Tus propias líneas aparecen")
