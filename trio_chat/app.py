@@ -39,12 +39,13 @@ import trio
 
 from trio_chat import DEFAULT_PORT as DEFAULT_PORT
 from trio_chat.cli_words import operator_words
-from trio_chat.core.accounts import Guard, ScryptCost, read_secret
+from trio_chat.core.accounts import Guard
 from trio_chat.core.admission import DEFAULT_MAX_CLIENTS, Admission
 from trio_chat.core.history import DEFAULT_REPLAY, DEFAULT_RETENTION, History, Retention
 from trio_chat.core.hub import Hub
 from trio_chat.core.limits import DEFAULT_LIMITS, Limits
 from trio_chat.core.names import name_key
+from trio_chat.core.passwords import ScryptCost, read_secret
 from trio_chat.core.service import ChatService
 from trio_chat.core.store import MEMORY, HistoryStore
 from trio_chat.irc.server import (
@@ -56,8 +57,7 @@ from trio_chat.irc.server import (
 from trio_chat.metrics import Metrics
 from trio_chat.net.listeners import raise_open_file_limit
 from trio_chat.net.tls import server_context
-from trio_chat.startup import announce as announce
-from trio_chat.startup import describe_bind_error as describe_bind_error
+from trio_chat.startup import announce
 from trio_chat.text.server import FAREWELL_TIMEOUT, SHUTDOWN_NOTICE, TextFrontend
 from trio_chat.text.session import NAME_TIMEOUT
 from trio_chat.web.server import WebFrontend

@@ -1,9 +1,9 @@
-"""What the server tells its operator at start: where it listens, how to reach it, why not.
+"""What the operator reads as the server starts: where it listens, how others reach it,
+and, when it cannot listen, why and what to do instead.
 
 In the operator's language (:mod:`trio_chat.cli_words`): ``serve --lang`` or
 the environment. The log's event names and JSON fields stay as they are; only
-the human ``message`` is worded. The lines are logged as ``trio_chat.app``'s,
-as they always were.
+the human ``message`` is worded.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from trio_chat.app import ServerConfig
     from trio_chat.irc.server import IrcFrontend
 
-LOGGER = logging.getLogger("trio_chat.app")
+LOGGER = logging.getLogger(__name__)
 
 
 async def announce(

@@ -80,9 +80,8 @@ class Commands:
     def slow_down(self) -> str:
         flood = self.client.flood
         rate = flood.rate if flood is not None else 0
-        return self.words(
-            "slow down: over {rate} lines a second; lines are delayed", rate=f"{rate:g}"
-        )
+        _, shown = self.words, f"{rate:g}"
+        return _("slow down: over {rate} lines a second; lines are delayed", rate=shown)
 
     def lang(self, tag: str) -> Words | None:
         """``/lang [LANG]``: list the languages, or speak another from now on.
@@ -160,7 +159,8 @@ class Commands:
         self._tell(Notice(title))
         for entry in entries:
             self._tell(Past(entry.event))
-        self._tell(Notice(self.words("End of history")))
+        _ = self.words
+        self._tell(Notice(_("End of history")))
 
     def _list_names(self, title: str, names: list[str]) -> None:
         """``*** TITLE (N): a, b, c`` on one line, or over several for a crowd."""

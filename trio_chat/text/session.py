@@ -295,7 +295,8 @@ class Session:
                 case None:
                     pass
                 case Quit(reason):
-                    self._tell(Notice(self.words("Bye!")))
+                    _ = self.words
+                    self._tell(Notice(_("Bye!")))
                     return reason
                 case Lang(tag):
                     words = self.commands.lang(tag)

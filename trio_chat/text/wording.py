@@ -47,6 +47,7 @@ from trio_chat.core.refusals import (
     TooManyConnections,
     TooManyNewConnections,
     TooManyPasswords,
+    Unreachable,
     WrongOperPassword,
     WrongPassword,
     WrongServerPassword,
@@ -101,8 +102,8 @@ def language_words(_: Words, tag: str) -> tuple[Words | None, str]:
     lang = choose(tag)
     if lang is None:
         return None, _("unknown language {lang}: /lang lists them", lang=tag)
-    words = words_for(lang)
-    return words, words("Now speaking {language}", language=languages()[words.lang])
+    _ = words_for(lang)
+    return _, _("Now speaking {language}", language=languages()[_.lang])
 
 
 def ban_term(_: Words, stamp: str) -> str:
@@ -147,6 +148,11 @@ def refusal(refused: Refused, _: Words = ENGLISH) -> str:
             return _("you are no longer in the chat")
         case NoSuchMember(name):
             return _("nobody called {name} is online (see /who)", name=name)
+        case Unreachable(name):
+            return _(
+                "{name} is on another server, which cannot be reached now: try again later",
+                name=name,
+            )
         case NotInRoom(room):
             return _("you are not in {room}", room=room)
         case NoSuchRoom(room):

@@ -128,7 +128,8 @@ class WebCommands:
             case LangRequest(tag):
                 self.lang(tag)
             case Hello():
-                self.answer(error(self.words("you are in already"), request="hello"))
+                _ = self.words
+                self.answer(error(_("you are in already"), request="hello"))
         return None
 
     def lang(self, tag: str) -> None:
@@ -161,7 +162,8 @@ class WebCommands:
             case grammar.Topic(None):
                 self.topic(room)
             case grammar.EchoSetting():
-                text = self.words("the page always shows your own messages")
+                _ = self.words
+                text = _("the page always shows your own messages")
                 self.answer({"type": "notice", "text": text})
             case grammar.Lang(tag):
                 self.lang(tag)
@@ -181,7 +183,8 @@ class WebCommands:
         """Enter a room, staying in the others."""
         arrival = await self.service.enter(self.client, raw)
         if arrival.already:
-            text = self.words("You are already in {room}", room=arrival.room.name)
+            _ = self.words
+            text = _("You are already in {room}", room=arrival.room.name)
             self.answer({"type": "notice", "text": text})
             return
         self.show_room(arrival)
