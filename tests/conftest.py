@@ -34,6 +34,7 @@ from trio_chat.core.limits import DEFAULT_LIMITS, Limits
 from trio_chat.core.names import name_key
 from trio_chat.core.passwords import ScryptCost
 from trio_chat.core.service import ChatService
+from trio_chat.i18n import languages, words_for
 from trio_chat.irc.server import IrcFrontend
 from trio_chat.net.listeners import (
     KEEPALIVE_COUNT,
@@ -554,11 +555,20 @@ async def running_server(
         read="stderr",
     ) as srv:
         srv.startup.append(await srv.io.line(within=PROCESS_TIMEOUT))  # after the imports
-        while "listening on" not in srv.startup[-1]:
+        while not (match := LISTENING.search(srv.startup[-1])):
             srv.startup.append(await srv.io.line())
-        match = re.search(r"listening on 127\.0\.0\.1:(\d+)", srv.startup[-1])
-        assert match, srv.startup
         yield srv, int(match.group(1))
+
+
+# The server's "listening on 127.0.0.1:PORT" line, in any language (serve --lang speaks it).
+LISTENING = re.compile(
+    "(?:"
+    + "|".join(
+        re.escape(words_for(lang)("listening on {address} (max {n} clients)").split("{")[0])
+        for lang in languages()
+    )
+    + r")127\.0\.0\.1:(\d+)"
+)
 
 
 async def run_trio_chat(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
