@@ -55,12 +55,18 @@ async def test_a_spanish_client_asks_for_spanish_before_its_name() -> None:
         nursery.cancel_scope.cancel()
 
 
-async def test_an_english_client_sends_its_name_alone() -> None:
+async def test_an_english_client_asks_for_english_on_a_server_that_speaks_spanish() -> None:
     server = ScriptedServer("en")
     async with trio.open_nursery() as nursery:
         nursery.start_soon(server.client.run)
-        await server.peer.send(ENGLISH_GREETING)
+        await server.peer.send(SPANISH_GREETING)  # serve --lang es: its default
+        assert await server.peer.line() == "/lang en"
+        await server.peer.send("*** Now speaking English", ENGLISH_GREETING)
         assert await server.peer.line() == "ana"
+        welcome = "*** Welcome, ana! Online: nobody else yet. Type /help for commands."
+        await server.peer.send(welcome)
+        await server.screen.wait_for(welcome)
+        assert server.screen.lines == [welcome]
         nursery.cancel_scope.cancel()
 
 

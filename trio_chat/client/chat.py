@@ -110,8 +110,8 @@ class ChatClient(GettingIn):
             password again or to reconnect (neither without it).
         reconnect: come back after the connection was lost (with ``connect``).
         backoff: how long to wait between reconnection attempts.
-        lang: the language of the client's own words; not English, it asks
-            the server (``/lang``) for its words in it too.
+        lang: the language of the client's own words; it asks the server
+            (``/lang``, before its name) for its words in it too.
     """
 
     def __init__(

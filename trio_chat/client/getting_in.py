@@ -1,7 +1,9 @@
 """Getting a connection in: the name step, the passwords, asking again.
 
 The part of :class:`~trio_chat.client.chat.ChatClient` that runs before the
-server's welcome, on each connection: it sends the name (``/pass`` first on a
+server's welcome, on each connection: it asks for its language (``/lang es``; the server's
+greeting, in the server's default language, is not shown, but the one the
+server sends again in ours), then sends the name (``/pass`` first on a
 server with a password, ``/login NAME PASSWORD`` for a registered name). On a
 terminal, before the first welcome, it asks for what the server wants at
 prompts of its own (the server's own words are instructions for ``nc``
@@ -28,7 +30,7 @@ from trio_chat.client.server_lines import (
     needs_password,
     wrong_password,
 )
-from trio_chat.i18n import DEFAULT, N_, Words
+from trio_chat.i18n import N_, Words
 
 NAME_PROMPT = N_("name: ")
 # Said instead of the server's instructions for nc users, before the client asks.
@@ -92,11 +94,11 @@ class GettingIn:
         asking = self._asking()
         _ = self._
         try:
-            if self._.lang != DEFAULT:
-                # Before the rest, so that the server says all of it in our language.
-                link.asking_lang = True
-                await link.send(f"/lang {self._.lang}")
-                await link.spoken.wait()
+            # Before the rest, so that the server says all of it in our language;
+            # English too: a server may speak another to those who ask for none.
+            link.asking_lang = True
+            await link.send(f"/lang {self._.lang}")
+            await link.spoken.wait()
             if asking and self.server_password is None:
                 await link.greeted.wait()
                 if needs_password(link.greeting):
