@@ -158,3 +158,23 @@ async def test_after_the_server_s_help_the_client_lists_its_keys_in_spanish(
     keys = ana.screen.lines.index(next(ln for ln in ana.screen.lines if "Teclas:" in ln))
     assert "//" in ana.screen.lines[keys - 1]  # right after the server's last help line
     assert ana.screen.lines[keys + 1].startswith("*** Tus propias líneas aparecen")
+
+
+def test_the_server_s_lines_are_known_in_english_and_in_spanish() -> None:
+    from trio_chat.client.server_lines import KNOWN_AS, NOW_IN, ServerLines
+
+    lines, en = ServerLines(ES), words_for("en")
+    for _ in (en, ES):
+        welcome = "*** " + _(WELCOME, name="ana", online="bob, carl")
+        assert lines.notice(WELCOME, welcome) == {"name": "ana", "online": "bob, carl"}
+        now_in = "*** " + _(NOW_IN, room="#dev") + " (2): ana, bob"
+        assert lines.notice(NOW_IN, now_in, whole=False) == {"room": "#dev"}
+        renamed = "*** " + _(KNOWN_AS, old="ana", new="ana_away")
+        assert lines.notice(KNOWN_AS, renamed) == {"old": "ana", "new": "ana_away"}
+        for n in (1, 2):
+            assert lines.tries_left("! " + _.ngettext(*TRIES_LEFT, n, name="ana")) == n
+    assert ES(WELCOME) != WELCOME  # the server's Spanish is there to be known
+    assert (
+        lines.notice(WELCOME, "bob: *** Welcome, ana! Online: x. Type /help for commands.") is None
+    )
+    assert lines.notice(KNOWN_AS, "*** ana is now known as") is None

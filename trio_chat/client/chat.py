@@ -6,7 +6,9 @@ Theory of operation
 
 * The *connection* task (:meth:`ChatClient._connections`) runs one connection
   at a time. On each, a reader shows what the server sends while the
-  registration sends the name (``/pass`` first on a server with a password,
+  registration asks for the client's language (``/lang es``: the server words
+  everything after it so; see trio_chat.client.server_lines for how its lines
+  are recognised) and sends the name (``/pass`` first on a server with a password,
   ``/login NAME PASSWORD`` for a registered name); on a terminal it asks at
   prompts of its own for what the server wants (a password, another name),
   rather than showing the server's instructions for ``nc``. Once in, a
@@ -353,22 +355,14 @@ class ChatClient(GettingIn):
             # Only the server writes "*** " lines: no peer can fake this one.
             self.name = renamed["new"]
             self.keyboard.refresh()
-        elif self._new_password is not None and self._about_me(
-            line, REGISTERED_NOW, PASSWORD_CHANGED
+        elif self._new_password is not None and lines.about(
+            self.name, line, REGISTERED_NOW, PASSWORD_CHANGED
         ):
             self.password, self._new_password = self._new_password, None
             self.account = self.account or self.name
-        elif self._about_me(line, UNREGISTERED):
+        elif lines.about(self.name, line, UNREGISTERED):
             self.password = self.account = None
         return line
-
-    def _about_me(self, line: str, *templates: str) -> bool:
-        """Whether ``line`` is one of these notices about our own name."""
-        for template in templates:
-            found = self.lines.notice(template, line)
-            if found is not None and found["name"] == self.name:
-                return True
-        return False
 
     def _ends_help(self, line: str) -> bool:
         """The last line of the server's /help (in English or in our language)."""

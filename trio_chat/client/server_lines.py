@@ -143,6 +143,14 @@ class ServerLines:
             return None
         return self.fields(template, line[2:], whole=whole)
 
+    def about(self, name: str | None, line: str, *templates: str) -> bool:
+        """Whether ``line`` is one of these notices, about ``name``."""
+        for template in templates:
+            found = self.notice(template, line)
+            if found is not None and found["name"] == name:
+                return True
+        return False
+
     def any_error(self, templates: tuple[str, ...], line: str) -> bool:
         return any(self.error(template, line) is not None for template in templates)
 
