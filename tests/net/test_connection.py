@@ -13,6 +13,7 @@ from trio_chat.core.hub import Hub
 from trio_chat.core.members import Member, ScopeLink
 from trio_chat.core.names import name_key
 from trio_chat.net.connection import Connection
+from trio_chat.net.direct import PlainSocket
 from trio_chat.text.codec import encode
 
 from ..conftest import STEP_TIMEOUT, Peer
@@ -53,12 +54,12 @@ async def test_receive_tells_a_reset_from_a_clean_end() -> None:
         ours, theirs = tcp_pair()
         with ours, theirs:
             stream = trio.SocketStream(trio.socket.from_stdlib_socket(ours))
-            for fileno in (ours.fileno(), None):  # direct reads, and the stream's
-                connection = Connection(stream, "peer", fileno)
+            for direct in (PlainSocket(ours.fileno()), None):  # direct reads, and the stream's
+                connection = Connection(stream, "peer", direct)
                 theirs.send(b"hello\n")
                 with trio.fail_after(STEP_TIMEOUT):
                     assert await connection.receive() == b"hello\n"
-            connection = Connection(stream, "peer", ours.fileno())
+            connection = Connection(stream, "peer", PlainSocket(ours.fileno()))
             if reset:  # linger 0: close() sends an RST instead of a FIN
                 theirs.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             theirs.close()

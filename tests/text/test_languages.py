@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import trio
+import trio.testing
 
 import trio_chat
 from trio_chat.core.events import Message, ServerEvent
@@ -286,3 +287,17 @@ async def test_serve_lang_without_a_catalog_is_a_usage_error() -> None:
     ran = await run_trio_chat("serve", "--lang", "tlh")
     assert ran.returncode == 2
     assert "--lang: no catalog for 'tlh' (there is: en, es)" in ran.stderr.decode()
+
+
+async def test_a_refused_connection_and_a_late_name_hear_the_server_s_default_language(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    server = text_server(lang="es", max_clients=1, name_timeout=5)
+    async with trio.open_nursery() as handlers:
+        door = MemoryConnector(server, handlers)
+        first = door.open()
+        assert await first.line() == SAYS["es"]["greeting"]
+        assert await door.open().expect_eof() == ["! el servidor está lleno"]
+        timeout = "! no has elegido nombre en 5 s: cierro la conexión"
+        assert await first.expect_eof(within=10) == [timeout]
+        handlers.cancel_scope.cancel()

@@ -10,12 +10,9 @@ import logging
 import resource
 import socket
 import sys
-from typing import TYPE_CHECKING
+from typing import Protocol, runtime_checkable
 
 import trio
-
-if TYPE_CHECKING:
-    from trio_chat.net.tls import TLSOnly
 
 LOGGER = logging.getLogger(__name__)
 
@@ -27,6 +24,13 @@ KEEPALIVE_INTERVAL = 15
 KEEPALIVE_COUNT = 4
 # A peer that acknowledges nothing we send for this long (ms) is gone.
 USER_TIMEOUT_MS = (KEEPALIVE_IDLE + KEEPALIVE_INTERVAL * KEEPALIVE_COUNT) * 1000
+
+
+@runtime_checkable
+class ClosesGently(Protocol):
+    """A stream with its own gentle close (TLS: close_notify first, see net/tlsstream.py)."""
+
+    async def close_gently(self) -> None: ...
 
 
 class ListenError(OSError):
@@ -58,34 +62,13 @@ async def close_gently(stream: trio.abc.Stream) -> None:
     down") before the peer reads them. So we send EOF first and give the peer
     up to LINGER_TIMEOUT to close its side.
     """
-    if isinstance(stream, trio.SSLStream):
-        await _close_tls_gently(stream)
+    if isinstance(stream, ClosesGently):
+        await stream.close_gently()
         return
     if not isinstance(stream, trio.SocketStream):
         return  # in-memory streams lose nothing on close
     with trio.move_on_after(LINGER_TIMEOUT):
         await linger(stream)
-
-
-async def _close_tls_gently(stream: trio.SSLStream[TLSOnly]) -> None:
-    """End TLS with close_notify both ways, then close TCP as :func:`close_gently` does.
-
-    The peer must see our close_notify, or its TLS library reports a lost
-    connection instead of the end of the stream. ``unwrap`` sends it and
-    waits for the peer's; after that the TCP socket is ours to close.
-    """
-    transport: trio.abc.Stream | None = None
-    try:
-        with trio.move_on_after(LINGER_TIMEOUT):
-            try:
-                transport, _ = await stream.unwrap()
-            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-                return  # the peer is gone, or broke TLS: the caller closes the socket
-            if isinstance(transport, trio.abc.HalfCloseableStream):
-                await linger(transport)
-    finally:
-        if transport is not None:
-            await trio.aclose_forcefully(transport)
 
 
 async def linger(stream: trio.abc.HalfCloseableStream) -> None:

@@ -18,14 +18,15 @@ too, for the direct reads and writes, on plain TCP) and a text
 :class:`~trio_chat.text.session.Session`: registration bounded by the name
 timeout, then the chat phase.
 
-With TLS each accepted connection is wrapped in a ``trio.SSLStream`` (what
-``trio.SSLListener`` does): the line protocol runs inside TLS, on the same
-port. The handshake happens on the first send (the greeting), so it is inside
-the name timeout, counted among the connections and cancelled at shutdown
-like any registration. A failed handshake is one log line. Between the two
-sits :class:`TLSOnly`, which answers a client that speaks plain text with
-one plain line saying so. A TLS session never gets the socket's file
-descriptor: the writer's direct writes would bypass the encryption.
+With TLS each accepted connection is wrapped in a
+:class:`~trio_chat.net.tlsstream.TLSStream`: the line protocol runs inside
+TLS, on the same port. The handshake happens on the first send (the
+greeting) or receive, so it is inside the name timeout, counted among the
+connections and cancelled at shutdown like any registration. A failed
+handshake is one log line; a client that speaks plain text is answered with
+one plain line saying so. After the handshake the TLS stream is the
+connection's direct I/O, as the socket is for plain TCP: the flusher's
+writes encrypt without a task.
 
 At shutdown the assembly stops every frontend, tells the hub (every member
 hears ``*** server shutting down``), then calls :meth:`TextFrontend.shutdown`,
@@ -50,6 +51,7 @@ from trio_chat.core.phrases import Phrase
 from trio_chat.core.service import ChatService
 from trio_chat.i18n import N_, words_for
 from trio_chat.net.connection import CONNECTION_ERRORS, Connection
+from trio_chat.net.direct import DirectIO, PlainSocket
 from trio_chat.net.listeners import (
     close_gently,
     enable_keepalive,
@@ -57,7 +59,8 @@ from trio_chat.net.listeners import (
     peer_ip,
     peer_name,
 )
-from trio_chat.net.tls import NotTLS, TLSOnly, describe_server_failure
+from trio_chat.net.tls import NotTLS, describe_server_failure
+from trio_chat.net.tlsstream import TLSStream
 from trio_chat.text.codec import encode
 from trio_chat.text.session import NAME_TIMEOUT, Session
 from trio_chat.text.wording import connect_refusal, phrase
@@ -166,31 +169,30 @@ class TextFrontend:
         # A plain function returning handle()'s coroutine: one frame less
         # parked in every connection (0.25 KiB).
         enable_keepalive(stream)
-        return self.handle(
-            stream, peer_name(stream), fileno=stream.socket.fileno(), address=peer_ip(stream)
-        )
+        direct = PlainSocket(stream.socket.fileno())
+        return self.handle(stream, peer_name(stream), direct=direct, address=peer_ip(stream))
 
-    async def _handle_tls(self, tcp: trio.SocketStream) -> None:
+    def _handle_tls(self, tcp: trio.SocketStream) -> Awaitable[None]:
         assert self.ssl_context is not None
         enable_keepalive(tcp)
-        # https_compatible=False: a TLS connection ends with a close_notify.
-        stream = trio.SSLStream(TLSOnly(tcp), self.ssl_context, server_side=True)
-        # No fileno: what the writer writes must go through the encryption.
-        await self.handle(stream, peer_name(tcp), address=peer_ip(tcp))
+        # A TLS connection ends with a close_notify (not https_compatible).
+        stream = TLSStream(tcp, self.ssl_context)
+        # Its direct reads and writes decrypt and encrypt (once it has handshaken).
+        return self.handle(stream, peer_name(tcp), direct=stream, address=peer_ip(tcp))
 
     async def handle(
         self,
         stream: trio.abc.Stream,
         peer: str,
-        fileno: int | None = None,
+        direct: DirectIO | None = None,
         address: str | None = None,
     ) -> None:
         """Serve one connection on any stream, then close it. Never raises but Cancelled.
 
         Args:
             peer: how the connection is named in logs.
-            fileno: the stream's plain socket, for the direct read and write
-                fast paths (None for a wrapped stream such as TLS).
+            direct: the stream's direct reads and writes, for the fast paths
+                (a plain socket's, or the TLS stream itself).
             address: the peer's IP address, for the limits (None: not over
                 IP, like the exempt loopback).
         """
@@ -208,7 +210,7 @@ class TextFrontend:
                 # exhaust the file descriptors they are there to protect.
                 return
             try:
-                connection = Connection(stream, peer, fileno)
+                connection = Connection(stream, peer, direct)
                 await self._serve(self.session(connection, address))
             finally:
                 self.admission.release(address, kind=self.kind)

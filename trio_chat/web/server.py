@@ -22,8 +22,9 @@ step bounded by the name timeout, then the chat phase with the member's
 outbox and eviction. Every web member of a language shares one encoder
 (:func:`~.protocol.encoder_for`), so the hub frames each event once for all.
 
-With TLS each accepted connection is wrapped in a ``trio.SSLStream`` (HTTPS,
-and ``wss:`` for the page) on the same port.
+With TLS each accepted connection is wrapped in a
+:class:`~trio_chat.net.tlsstream.TLSStream` (HTTPS, and ``wss:`` for the page)
+on the same port, which is also its direct I/O once it has handshaken.
 
 Shutdown: :meth:`stop` does not stop accepting at once: ``/healthz`` answers
 503 while the other connections drain (a load balancer watching it sees the
@@ -49,6 +50,7 @@ from trio_chat.core.refusals import Banned, ServerFull
 from trio_chat.core.service import ChatService
 from trio_chat.i18n import DEFAULT, N_, words_for
 from trio_chat.net.connection import CONNECTION_ERRORS, Connection
+from trio_chat.net.direct import DirectIO, PlainSocket
 from trio_chat.net.listeners import (
     close_gently,
     enable_keepalive,
@@ -57,7 +59,8 @@ from trio_chat.net.listeners import (
     peer_ip,
     peer_name,
 )
-from trio_chat.net.tls import NotTLS, TLSOnly, describe_server_failure
+from trio_chat.net.tls import NotTLS, describe_server_failure
+from trio_chat.net.tlsstream import TLSStream
 from trio_chat.text.session import NAME_TIMEOUT
 from trio_chat.text.wording import connect_refusal
 from trio_chat.web import frames
@@ -185,24 +188,21 @@ class WebFrontend:
 
     def _handle_socket(self, stream: trio.SocketStream) -> Awaitable[None]:
         enable_keepalive(stream)
-        return self.handle(
-            stream, peer_name(stream), fileno=stream.socket.fileno(), address=peer_ip(stream)
-        )
+        direct = PlainSocket(stream.socket.fileno())
+        return self.handle(stream, peer_name(stream), direct=direct, address=peer_ip(stream))
 
-    async def _handle_tls(self, tcp: trio.SocketStream) -> None:
+    def _handle_tls(self, tcp: trio.SocketStream) -> Awaitable[None]:
         assert self.ssl_context is not None
         enable_keepalive(tcp)
         # https_compatible: browsers do not always end TLS with a close_notify.
-        stream = trio.SSLStream(
-            TLSOnly(tcp, NOT_HTTPS_REPLY), self.ssl_context, server_side=True, https_compatible=True
-        )
-        await self.handle(stream, peer_name(tcp), address=peer_ip(tcp))
+        stream = TLSStream(tcp, self.ssl_context, reply=NOT_HTTPS_REPLY, https_compatible=True)
+        return self.handle(stream, peer_name(tcp), direct=stream, address=peer_ip(tcp))
 
     async def handle(
         self,
         stream: trio.abc.Stream,
         peer: str,
-        fileno: int | None = None,
+        direct: DirectIO | None = None,
         address: str | None = None,
     ) -> None:
         """Serve one connection on any stream, then close it. Never raises but Cancelled."""
@@ -215,7 +215,7 @@ class WebFrontend:
                         await close_gently(stream)
                 return
             try:
-                await self._serve(Connection(stream, peer, fileno), address)
+                await self._serve(Connection(stream, peer, direct), address)
             finally:
                 self.admission.release(address, kind=self.kind)
             await close_gently(stream)
