@@ -34,6 +34,7 @@ from trio_chat.core.limits import DEFAULT_LIMITS, Limits
 from trio_chat.core.names import name_key
 from trio_chat.core.passwords import ScryptCost
 from trio_chat.core.service import ChatService
+from trio_chat.i18n import languages, words_for
 from trio_chat.irc.server import IrcFrontend
 from trio_chat.net import listeners
 from trio_chat.net.listeners import (
@@ -215,6 +216,10 @@ def private_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     """
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
+    # English, whatever the desk's locale (a test that wants Spanish asks for it).
+    for variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
     for variable, directory in XDG_DIRECTORIES.items():
         monkeypatch.setenv(variable, str(home / directory))
     return home
@@ -559,11 +564,20 @@ async def running_server(
         read="stderr",
     ) as srv:
         srv.startup.append(await srv.io.line(within=PROCESS_TIMEOUT))  # after the imports
-        while "listening on" not in srv.startup[-1]:
+        while not (match := LISTENING.search(srv.startup[-1])):
             srv.startup.append(await srv.io.line())
-        match = re.search(r"listening on 127\.0\.0\.1:(\d+)", srv.startup[-1])
-        assert match, srv.startup
         yield srv, int(match.group(1))
+
+
+# The server's "listening on 127.0.0.1:PORT" line, in any language (serve --lang speaks it).
+LISTENING = re.compile(
+    "(?:"
+    + "|".join(
+        re.escape(words_for(lang)("listening on {address} (max {n} clients)").split("{")[0])
+        for lang in languages()
+    )
+    + r")127\.0\.0\.1:(\d+)"
+)
 
 
 async def run_trio_chat(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
@@ -735,6 +749,7 @@ async def start_client(connector: MemoryConnector) -> AsyncIterator[StartClient]
             password: str | None = None,
             reconnect: bool = False,
             backoff: Backoff = DEFAULT_BACKOFF,
+            lang: str = "en",
         ) -> RunningClient:
             dialer = Dialer(via.server, via.nursery)
             typist = Typist(interactive=interactive)
@@ -750,6 +765,7 @@ async def start_client(connector: MemoryConnector) -> AsyncIterator[StartClient]
                 connect=dialer,
                 reconnect=reconnect,
                 backoff=backoff,
+                lang=lang,
             )
             running = RunningClient(client, typist, screen, dialer)
             nursery.start_soon(running.run)

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Protocol
 import trio
 
 from trio_chat import DEFAULT_PORT as DEFAULT_PORT
+from trio_chat.cli_words import operator_words
 from trio_chat.core.accounts import Guard
 from trio_chat.core.admission import DEFAULT_MAX_CLIENTS, Admission
 from trio_chat.core.history import DEFAULT_REPLAY, DEFAULT_RETENTION, History, Retention
@@ -406,10 +407,17 @@ async def open_history(db: str, retention: Retention = DEFAULT_RETENTION) -> His
     store = await trio.to_thread.run_sync(HistoryStore, db)
     history = History(store, name_key, retention)
     await history.open()
+    _ = operator_words()  # a start-up line: in the operator's language
     if db == MEMORY:
-        LOGGER.info("history: kept in memory only (--db :memory:), lost at exit")
+        LOGGER.info("%s", _("history: kept in memory only (--db :memory:), lost at exit"))
     else:
-        LOGGER.info("history: %s (%d messages)", db, await history.count())
+        count = await history.count()
+        LOGGER.info(
+            "%s",
+            _.ngettext(
+                "history: {path} ({n} message)", "history: {path} ({n} messages)", count, path=db
+            ),
+        )
     return history
 
 

@@ -330,15 +330,19 @@ async def announce_web(
     listeners: Sequence[trio.SocketListener], host: str | None, *, tls: bool
 ) -> None:
     """Log the web page's address, for this PC and, if served to them, for the others."""
+    from trio_chat.cli_words import operator_words
+
+    _ = operator_words()  # the operator's language
     scheme = "https" if tls else "http"
     port = listeners[0].socket.getsockname()[1]
+    here = f"{scheme}://localhost:{port}/"
     LOGGER.info(
-        "web page on this PC:      %s://localhost:%s/",
-        scheme,
-        port,
+        "%s",
+        _("web page on this PC:      {url}", url=here),
         extra={"fields": {"event": "web_page", "address": f"{host}:{port}"}},
     )
     if host in (None, "", "0.0.0.0", "::"):
         # Looking up the host name may block on DNS: not in the event loop.
         for address in await trio.to_thread.run_sync(lan_addresses):
-            LOGGER.info("web page from another PC: %s://%s:%s/", scheme, address, port)
+            url = f"{scheme}://{address}:{port}/"
+            LOGGER.info("%s", _("web page from another PC: {url}", url=url))
