@@ -5,9 +5,10 @@
 // asks ({"type":"join"}, "history", "rooms"...), and shows what comes back.
 // Own messages appear when the server sends them back, never before.
 
+import { roomHandlers } from "./events.js";
 import { renderLists } from "./lists.js";
 import { nameKey } from "./text.js";
-import { Conversation, LOBBY, bareRoom } from "./view.js";
+import { Conversation, LOBBY } from "./view.js";
 import { Wire, socketUrl } from "./wire.js";
 
 const OLDER_COUNT = 50;
@@ -204,22 +205,19 @@ const HANDLERS = {
   need,
   refused,
   welcome,
-  message: live,
-  action: live,
-  private: privateMessage,
-  joined,
-  parted,
-  quit: quitEvent,
-  renamed,
-  topic,
-  members,
-  rooms,
-  history,
-  notice: (event) => say(event, "notice"),
-  error: (event) => say(event, "error"),
   bye,
-  crowd,
-  moderated: (event) => say(event, "notice"),
+  ...roomHandlers({
+    state,
+    room: (name) => room(name),
+    conversation: (kind, name) => conversation(kind, name),
+    isMe: (name) => isMe(name),
+    show: (conv) => show(conv),
+    send: (frame) => wire.send(frame),
+    status: (text, fade) => setStatus(text, fade),
+    lists: () => renderLists(state, ACTIONS),
+    header: () => renderHeader(),
+    joinedRooms: () => joinedRooms(),
+  }),
 };
 
 function handle(event) {
@@ -248,150 +246,6 @@ function room(name) {
 
 function isMe(name) {
   return state.me !== null && nameKey(name) === nameKey(state.me);
-}
-
-function arrived(conv) {
-  if (conv === state.current && !document.hidden) return;
-  conv.unread += 1;
-  renderLists(state, ACTIONS);
-}
-
-function live(event) {
-  const conv = room(event.room);
-  if (conv.addLive(event, state.me) && !isMe(event.from)) arrived(conv);
-}
-
-function privateMessage(event) {
-  const partner = isMe(event.from) ? event.to : event.from;
-  const conv = conversation("private", partner);
-  const fresh = conv.addLive(event, state.me);
-  if (fresh && !isMe(event.from)) {
-    arrived(conv);
-    // Said aloud by screen readers (the status is a live region), seen on a phone.
-    if (conv !== state.current) setStatus(`Private message from ${event.from}`, true);
-  }
-  renderLists(state, ACTIONS);
-}
-
-function say(event, kind) {
-  const conv = event.room !== undefined ? room(event.room) : state.current;
-  (conv ?? room(LOBBY)).addLine(String(event.text ?? ""), kind);
-}
-
-function joined(event) {
-  const conv = room(event.room);
-  if (isMe(event.name)) {
-    conv.joined = true;
-    conv.entering = true;
-    // Rooms joined again after a reconnect do not take the view from the one shown.
-    if (!state.restoring.delete(conv.key) || state.current === null) show(conv);
-    wire.send({ type: "rooms" });
-  } else {
-    addMember(conv, event.name);
-    conv.addLine(`${event.name} joined`, "join");
-  }
-  renderLists(state, ACTIONS);
-}
-
-function parted(event) {
-  const conv = room(event.room);
-  const text = String(event.text || `${event.name} left`);
-  if (isMe(event.name)) {
-    conv.joined = false;
-    conv.members = [];
-    conv.addLine(text, "join");
-    if (conv === state.current) {
-      const other = joinedRooms()[0];
-      if (other !== undefined) show(room(other));
-    }
-  } else {
-    conv.members = conv.members.filter((name) => nameKey(name) !== nameKey(event.name));
-    conv.addLine(text, "join");
-  }
-  renderLists(state, ACTIONS);
-}
-
-function quitEvent(event) {
-  const text = String(event.text || `${event.name} left (${event.reason ?? "quit"})`);
-  for (const conv of state.conversations.values()) {
-    const before = conv.members.length;
-    conv.members = conv.members.filter((name) => nameKey(name) !== nameKey(event.name));
-    if (conv.members.length !== before) conv.addLine(text, "join");
-  }
-  renderLists(state, ACTIONS);
-}
-
-function renamed(event) {
-  if (isMe(event.old)) {
-    state.me = String(event.new);
-    if (state.login) state.login.name = state.me;
-  }
-  for (const conv of state.conversations.values()) {
-    const index = conv.members.findIndex((name) => nameKey(name) === nameKey(event.old));
-    if (index >= 0) {
-      conv.members[index] = String(event.new);
-      conv.addLine(`${event.old} is now known as ${event.new}`, "join");
-    }
-  }
-  renderLists(state, ACTIONS);
-}
-
-function topic(event) {
-  const conv = room(event.room);
-  conv.topic = String(event.text ?? "");
-  if (event.by !== undefined) {
-    const text = conv.topic ? `${event.by} set the topic: ${conv.topic}` : `${event.by} cleared the topic`;
-    conv.addLine(text, "notice");
-  }
-  renderHeader();
-}
-
-function members(event) {
-  const conv = room(event.room);
-  conv.members = (event.names ?? []).map(String);
-  if (state.asked.delete(`who:${nameKey(conv.name)}`)) {
-    (state.current ?? conv).addLine(`In #${conv.name} (${conv.members.length}): ${conv.members.join(", ")}`);
-  }
-  renderLists(state, ACTIONS);
-}
-
-function rooms(event) {
-  if (state.asked.delete("rooms")) {
-    const listed = (event.rooms ?? []).map((entry) => `#${bareRoom(entry.name)} (${entry.count})`);
-    state.current?.addLine(`Rooms: ${listed.join(", ")}`);
-  }
-  state.directory.clear();
-  for (const entry of event.rooms ?? []) {
-    state.directory.set(nameKey(bareRoom(entry.name)), entry);
-    const conv = state.conversations.get(Conversation.key("room", entry.name));
-    if (conv !== undefined && entry.topic !== undefined) conv.topic = String(entry.topic);
-  }
-  renderLists(state, ACTIONS);
-  renderHeader();
-}
-
-function history(event) {
-  const conv = room(event.room);
-  if (conv.loadingOlder) conv.addOlder(event.entries, event.more);
-  else conv.addHistory(event.entries, event.more, state.me);
-}
-
-function crowd(event) {
-  const conv = room(event.room);
-  for (const name of event.joined ?? []) addMember(conv, name);
-  const gone = new Set((event.left ?? []).map(nameKey));
-  conv.members = conv.members.filter((name) => !gone.has(nameKey(name)));
-  const parts = [];
-  if (event.joined?.length) parts.push(`joined: ${event.joined.join(", ")}`);
-  if (event.left?.length) parts.push(`left: ${event.left.join(", ")}`);
-  if (parts.length > 0) conv.addLine(parts.join("; "), "join");
-  renderLists(state, ACTIONS);
-}
-
-function addMember(conv, name) {
-  if (!conv.members.some((other) => nameKey(other) === nameKey(name))) {
-    conv.members.push(String(name));
-  }
 }
 
 function joinedRooms() {
