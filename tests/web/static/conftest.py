@@ -229,9 +229,12 @@ class Browsing:
         scheme: str = "light",
         timezone: str | None = None,
         ignore_https_errors: bool = False,
+        locale: str = "en-US",
     ) -> Page:
-        """A tab in a context of its own (a fresh profile: like another person's browser)."""
+        """A tab in a context of its own (a fresh profile: like another person's browser),
+        whose language is ``locale`` (``navigator.language``: the page's language)."""
         context = self.browser.new_context(
+            locale=locale,
             viewport=viewport,  # type: ignore[arg-type]
             color_scheme=scheme,  # type: ignore[arg-type]
             timezone_id=timezone,

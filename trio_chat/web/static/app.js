@@ -4,8 +4,12 @@
 // sends what the user typed ({"type":"line"}, slash commands included) or
 // asks ({"type":"join"}, "history", "rooms"...), and shows what comes back.
 // Own messages appear when the server sends them back, never before.
+// Every text of the page's own is worded by i18n.js in the language chosen
+// (the browser's, or the switch's); the server is told it, and words its own.
 
 import { roomHandlers } from "./events.js";
+import * as i18n from "./i18n.js";
+import { _ } from "./i18n.js";
 import { renderLists } from "./lists.js";
 import { nameKey } from "./text.js";
 import { Conversation, LOBBY } from "./view.js";
@@ -34,6 +38,10 @@ const state = {
   restoring: new Set(), // room keys being joined again: no switching to them
   queue: [], // frames typed while disconnected, sent once back
   asked: new Set(), // "who:ROOM", "rooms": answers to show in the log (typed /who, /rooms)
+  status: null, // what the status line says (a text, or a function wording it)
+  loginText: null, // what the login form's message says (the same)
+  leftText: null, // why we left (the same)
+  ready: null, // a promise: the first language is in use (or English it stays)
 };
 
 const wire = new Wire(socketUrl(window.location), {
@@ -47,17 +55,18 @@ const wire = new Wire(socketUrl(window.location), {
 
 function sendHello() {
   state.welcomed = false;
-  const hello = { type: "hello", name: state.login.name };
+  const hello = { type: "hello", name: state.login.name, lang: i18n.language() };
   if (state.login.password) hello.password = state.login.password;
   if (state.login.server_password) hello.server_password = state.login.server_password;
   wire.send(hello);
 }
 
-function submitLogin(event) {
+async function submitLogin(event) {
   event.preventDefault();
+  await state.ready; // the hello says the language the page is worded in
   const name = $("name").value.trim();
   if (name === "") {
-    loginError("Type a name first.");
+    loginError(() => _("Type a name first."));
     $("name").focus();
     return;
   }
@@ -68,13 +77,14 @@ function submitLogin(event) {
   };
   state.leaving = false;
   state.asking = false;
-  loginError("Joining…");
+  loginError(() => _("Joining…"));
   if (wire.open && !state.welcomed) sendHello();
   else wire.connect();
 }
 
 function loginError(text) {
-  $("login-error").textContent = text;
+  state.loginText = text;
+  $("login-error").textContent = i18n.worded(text);
 }
 
 function showLogin(text, focus = "name") {
@@ -92,9 +102,10 @@ function need(event) {
   const text = String(event.text ?? "");
   if (event.what === "server_password") {
     $("server-password-row").hidden = false;
-    showLogin(text || "This server needs a password.", "server-password");
+    showLogin(text || (() => _("This server needs a password.")), "server-password");
   } else {
-    showLogin(text || `${state.login.name} is registered: type its password.`, "password");
+    const name = state.login.name;
+    showLogin(text || (() => _("{name} is registered: type its password.", { name })), "password");
   }
 }
 
@@ -102,7 +113,7 @@ function refused(event) {
   const text = String(event.text ?? event.reason ?? "refused");
   if (state.everWelcomed && PASSING.has(event.reason)) {
     // Our old connection may still hold the name until the server notices it is gone.
-    setStatus(`${text} Trying again…`);
+    setStatus(() => _("{text} Trying again…", { text }));
     wire.socket?.close();
     return;
   }
@@ -126,7 +137,8 @@ function welcome(event) {
   $("left").hidden = true;
   $("chat").hidden = false;
   document.body.classList.remove("offline");
-  setStatus(again ? `Reconnected as ${state.me}.` : `Connected as ${state.me}.`, !again);
+  const name = state.me;
+  setStatus(again ? () => _("Reconnected as {name}.", { name }) : () => _("Connected as {name}.", { name }), !again);
   state.restoring = new Set(state.rejoin.map((name) => Conversation.key("room", name)));
   for (const name of state.rejoin) {
     if (nameKey(name) !== LOBBY) wire.send({ type: "join", room: name });
@@ -147,7 +159,7 @@ const PASSING = new Set(["name-taken", "server-closing", "server-full", "too-man
 const KEPT = new Set(["name-taken", "invalid-name", "wrong-password"]);
 
 function bye(event) {
-  const text = String(event.text ?? "Bye!");
+  const text = event.text !== undefined ? String(event.text) : () => _("Bye!");
   if (state.leaving || FINAL.has(event.reason)) {
     left(text);
   } else {
@@ -162,7 +174,8 @@ function left(text) {
   $("chat").hidden = true;
   $("login").hidden = true;
   $("left").hidden = false;
-  $("left-text").textContent = text;
+  state.leftText = text;
+  $("left-text").textContent = i18n.worded(text);
   $("again-button").focus();
 }
 
@@ -174,28 +187,32 @@ function disconnected() {
     return;
   }
   if (state.leaving) {
-    left("You left the chat.");
+    left(() => _("You left the chat."));
     return;
   }
   document.body.classList.add("offline");
   if (state.welcomed) {
     state.rejoin = joinedRooms();
     for (const conv of state.conversations.values()) conv.joined = false;
-    state.current?.addLine("Disconnected from the server.", "error");
+    state.current?.addLine(() => _("Disconnected from the server."), "error");
   }
   state.welcomed = false;
 }
 
 function retrying(seconds, attempt) {
-  const text = `Disconnected: reconnecting in ${seconds} s (attempt ${attempt})…`;
-  if (state.everWelcomed) setStatus(text);
-  else loginError(`Cannot reach the server: trying again in ${seconds} s (attempt ${attempt})…`);
+  const fields = () => ({ seconds: i18n.number(seconds), attempt });
+  if (state.everWelcomed) {
+    setStatus(() => _("Disconnected: reconnecting in {seconds} s (attempt {attempt})…", fields()));
+  } else {
+    loginError(() => _("Cannot reach the server: trying again in {seconds} s (attempt {attempt})…", fields()));
+  }
 }
 
 function setStatus(text, fade = false) {
   const status = $("status");
   status.hidden = false;
-  status.textContent = text;
+  state.status = text;
+  status.textContent = i18n.worded(text);
   status.classList.toggle("fading", fade);
 }
 
@@ -280,7 +297,7 @@ function renderHeader() {
   const conv = state.current;
   if (conv === null) return;
   $("title").textContent = conv.title;
-  $("topic").textContent = conv.kind === "room" ? conv.topic : "Private conversation";
+  $("topic").textContent = conv.kind === "room" ? conv.topic : _("Private conversation");
   const inRoom = conv.kind === "room" && conv.joined;
   $("leave-button").hidden = !(inRoom && nameKey(conv.name) !== LOBBY);
   $("topic-button").hidden = !inRoom;
@@ -295,6 +312,18 @@ const ACTIONS = {
     $("message").focus();
   },
 };
+
+// --- the language ----------------------------------------------------------------------
+
+/** Word the page's own texts again, in the language now in use. */
+function relabel() {
+  if (state.status !== null) $("status").textContent = i18n.worded(state.status);
+  if (state.loginText !== null) $("login-error").textContent = i18n.worded(state.loginText);
+  if (state.leftText !== null) $("left-text").textContent = i18n.worded(state.leftText);
+  for (const conv of state.conversations.values()) conv.relabel();
+  renderHeader();
+  renderLists(state, ACTIONS);
+}
 
 // --- what the user does ----------------------------------------------------------------
 
@@ -329,7 +358,7 @@ function submitMessage(event) {
   const frame = frameFor(text);
   if (!wire.send(frame)) {
     state.queue.push(frame);
-    const text = "Not connected: this will be sent once the page is back online.";
+    const text = () => _("Not connected: this will be sent once the page is back online.");
     setStatus(text);
     state.current?.addLine(text, "error");
   }
@@ -385,6 +414,12 @@ function keys(event) {
 }
 
 function start() {
+  i18n.onLanguage(relabel);
+  state.ready = i18n.start({
+    // The server words its own texts in it from now on (a hello that follows says it too).
+    switched: (lang) => state.welcomed && wire.send({ type: "lang", lang }),
+    failed: () => setStatus(() => _("The page could not load that language: try again later."), true),
+  });
   $("login-form").addEventListener("submit", submitLogin);
   $("send-form").addEventListener("submit", submitMessage);
   $("join-form").addEventListener("submit", joinRoom);
@@ -401,7 +436,7 @@ function start() {
   });
   $("quit-button").addEventListener("click", () => {
     state.leaving = true;
-    if (!wire.send({ type: "quit" })) left("You left the chat.");
+    if (!wire.send({ type: "quit" })) left(() => _("You left the chat."));
   });
   $("again-button").addEventListener("click", () => showLogin(""));
   document.addEventListener("keydown", keys);

@@ -1,7 +1,10 @@
 // What the server says about rooms and people: messages, joins and parts, topics,
 // member and room lists, history. Each handler updates the page's state and its
-// conversations; app.js gives them what they need (see roomHandlers).
+// conversations; app.js gives them what they need (see roomHandlers). The
+// page's own lines are functions wording them, so a change of language words
+// them again; what the server says comes worded in the language it was told.
 
+import { _ } from "./i18n.js";
 import { nameKey } from "./text.js";
 import { Conversation, LOBBY, bareRoom } from "./view.js";
 
@@ -48,7 +51,8 @@ function privateMessage(event) {
   if (fresh && !page.isMe(event.from)) {
     arrived(conv);
     // Said aloud by screen readers (the status is a live region), seen on a phone.
-    if (conv !== page.state.current) page.status(`Private message from ${event.from}`, true);
+    const name = String(event.from);
+    if (conv !== page.state.current) page.status(() => _("Private message from {name}", { name }), true);
   }
   page.lists();
 }
@@ -68,14 +72,16 @@ function joined(event) {
     page.send({ type: "rooms" });
   } else {
     addMember(conv, event.name);
-    conv.addLine(`${event.name} joined`, "join");
+    const name = String(event.name);
+    conv.addLine(() => _("{name} joined", { name }), "join");
   }
   page.lists();
 }
 
 function parted(event) {
   const conv = page.room(event.room);
-  const text = String(event.text || `${event.name} left`);
+  const name = String(event.name);
+  const text = event.text ? String(event.text) : () => _("{name} left", { name });
   if (page.isMe(event.name)) {
     conv.joined = false;
     conv.members = [];
@@ -85,14 +91,15 @@ function parted(event) {
       if (other !== undefined) page.show(page.room(other));
     }
   } else {
-    conv.members = conv.members.filter((name) => nameKey(name) !== nameKey(event.name));
+    conv.members = conv.members.filter((other) => nameKey(other) !== nameKey(name));
     conv.addLine(text, "join");
   }
   page.lists();
 }
 
 function quitEvent(event) {
-  const text = String(event.text || `${event.name} left (${event.reason ?? "quit"})`);
+  const fields = { name: String(event.name), reason: String(event.reason ?? "quit") };
+  const text = event.text ? String(event.text) : () => _("{name} left ({reason})", fields);
   for (const conv of page.state.conversations.values()) {
     const before = conv.members.length;
     conv.members = conv.members.filter((name) => nameKey(name) !== nameKey(event.name));
@@ -110,7 +117,8 @@ function renamed(event) {
     const index = conv.members.findIndex((name) => nameKey(name) === nameKey(event.old));
     if (index >= 0) {
       conv.members[index] = String(event.new);
-      conv.addLine(`${event.old} is now known as ${event.new}`, "join");
+      const fields = { old: String(event.old), new: String(event.new) };
+      conv.addLine(() => _("{old} is now known as {new}", fields), "join");
     }
   }
   page.lists();
@@ -120,7 +128,10 @@ function topic(event) {
   const conv = page.room(event.room);
   conv.topic = String(event.text ?? "");
   if (event.by !== undefined) {
-    const text = conv.topic ? `${event.by} set the topic: ${conv.topic}` : `${event.by} cleared the topic`;
+    const fields = { name: String(event.by), topic: conv.topic };
+    const text = fields.topic
+      ? () => _("{name} set the topic: {topic}", fields)
+      : () => _("{name} cleared the topic", fields);
     conv.addLine(text, "notice");
   }
   page.header();
@@ -130,7 +141,8 @@ function members(event) {
   const conv = page.room(event.room);
   conv.members = (event.names ?? []).map(String);
   if (page.state.asked.delete(`who:${nameKey(conv.name)}`)) {
-    (page.state.current ?? conv).addLine(`In #${conv.name} (${conv.members.length}): ${conv.members.join(", ")}`);
+    const fields = { room: `#${conv.name}`, n: conv.members.length, names: conv.members.join(", ") };
+    (page.state.current ?? conv).addLine(() => _("In {room} ({n}): {names}", fields));
   }
   page.lists();
 }
@@ -138,7 +150,7 @@ function members(event) {
 function rooms(event) {
   if (page.state.asked.delete("rooms")) {
     const listed = (event.rooms ?? []).map((entry) => `#${bareRoom(entry.name)} (${entry.count})`);
-    page.state.current?.addLine(`Rooms: ${listed.join(", ")}`);
+    page.state.current?.addLine(() => _("Rooms: {rooms}", { rooms: listed.join(", ") }));
   }
   page.state.directory.clear();
   for (const entry of event.rooms ?? []) {
@@ -161,10 +173,15 @@ function crowd(event) {
   for (const name of event.joined ?? []) addMember(conv, name);
   const gone = new Set((event.left ?? []).map(nameKey));
   conv.members = conv.members.filter((name) => !gone.has(nameKey(name)));
-  const parts = [];
-  if (event.joined?.length) parts.push(`joined: ${event.joined.join(", ")}`);
-  if (event.left?.length) parts.push(`left: ${event.left.join(", ")}`);
-  if (parts.length > 0) conv.addLine(parts.join("; "), "join");
+  const came = (event.joined ?? []).join(", ");
+  const went = (event.left ?? []).join(", ");
+  const words = () => {
+    const parts = [];
+    if (came) parts.push(_("joined: {names}", { names: came }));
+    if (went) parts.push(_("left: {names}", { names: went }));
+    return parts.join("; ");
+  };
+  if (came || went) conv.addLine(words, "join");
   page.lists();
 }
 

@@ -1,7 +1,9 @@
 // The lists beside the messages: rooms (with member counts and unread markers),
 // private conversations, and the people in the room shown. Rebuilt from the
-// page's state whenever it changes; names are set with textContent only.
+// page's state whenever it changes (and when the language does); names are
+// set with textContent only.
 
+import { _, ngettext } from "./i18n.js";
 import { nameColour, nameKey } from "./text.js";
 import { LOBBY, bareRoom } from "./view.js";
 
@@ -20,8 +22,8 @@ export function renderLists(state, actions) {
   document.title = unread > 0 ? `(${unread}) trio_chat` : "trio_chat";
   // On a phone the lists are behind the Rooms button: it shows the unread count too.
   const toggle = $("rooms-toggle");
-  toggle.textContent = unread > 0 ? `Rooms (${unread})` : "Rooms";
-  toggle.setAttribute("aria-label", unread > 0 ? `Rooms, ${unread} unread` : "Rooms");
+  toggle.textContent = unread > 0 ? _("Rooms ({n})", { n: unread }) : _("Rooms");
+  toggle.setAttribute("aria-label", unread > 0 ? _("Rooms, {n} unread", { n: unread }) : _("Rooms"));
 }
 
 function entryButton(state, label, conv, count) {
@@ -37,14 +39,14 @@ function entryButton(state, label, conv, count) {
     const people = document.createElement("span");
     people.className = "count";
     people.textContent = String(count);
-    people.setAttribute("aria-label", `${count} ${count === 1 ? "person" : "people"}`);
+    people.setAttribute("aria-label", ngettext("{n} person", "{n} people", count));
     button.append(people);
   }
   if (conv?.unread > 0) {
     const badge = document.createElement("span");
     badge.className = "unread";
     badge.textContent = String(conv.unread);
-    badge.setAttribute("aria-label", `${conv.unread} unread`);
+    badge.setAttribute("aria-label", _("{n} unread", { n: conv.unread }));
     button.append(badge);
   }
   if (conv !== undefined && conv === state.current) button.setAttribute("aria-current", "true");
@@ -103,15 +105,17 @@ function renderMembers(state, actions) {
   if (conv === null) return;
   const names = conv.kind === "room" ? conv.members : [state.me, conv.name];
   $("people-heading").textContent =
-    conv.kind === "room" ? `People in #${conv.name} (${names.length})` : "In this conversation";
+    conv.kind === "room"
+      ? _("People in {room} ({n})", { room: `#${conv.name}`, n: names.length })
+      : _("In this conversation");
   for (const name of [...names].filter(Boolean).sort(byKey)) {
     const item = document.createElement("li");
     const button = document.createElement("button");
     button.type = "button";
     button.className = `entry person ${nameColour(name)}`;
-    button.textContent = isMe(state, name) ? `${name} (you)` : name;
+    button.textContent = isMe(state, name) ? _("{name} (you)", { name }) : name;
     if (isMe(state, name)) button.disabled = true;
-    else button.setAttribute("aria-label", `Write privately to ${name}`);
+    else button.setAttribute("aria-label", _("Write privately to {name}", { name }));
     button.addEventListener("click", () => actions.write(name));
     item.append(button);
     list.append(item);
