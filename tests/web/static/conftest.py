@@ -285,3 +285,29 @@ def say(page: Page, text: str) -> None:
     field = page.locator("#message")
     field.fill(text)
     field.press("Enter")
+
+
+# What sticks out sideways: the page's scroll width over its width, and every element
+# shown whose right edge is past the window's or whose content is wider than its box
+# (cut off by an overflow: hidden, which would hide a scroll bar but not the harm).
+STICKING_OUT = """() => {
+  const width = document.documentElement.clientWidth;
+  const out = [];
+  if (document.documentElement.scrollWidth > width) out.push("the page scrolls sideways");
+  for (const element of document.querySelectorAll("body *")) {
+    const box = element.getBoundingClientRect();
+    if (box.width === 0 || element.closest(".topic")) continue;
+    const name = `${element.tagName}.${element.className}: ${element.textContent.slice(0, 30)}`;
+    if (box.right > width + 1) out.push(`${name} ends at ${box.right} of ${width}`);
+    if (element.matches(".log li") && element.scrollWidth > element.clientWidth + 1) {
+      out.push(`${name} is cut off`);
+    }
+  }
+  return out;
+}"""
+
+
+def sticking_out(page: Page) -> list[str]:
+    """What of the page sticks out sideways (empty when nothing does)."""
+    found: list[str] = page.evaluate(STICKING_OUT)
+    return found

@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import Page, WebSocket, expect
 
-from .conftest import Browsing, ChatServer, TextUser
+from .conftest import PHONE, Browsing, ChatServer, TextUser, log_in, sticking_out
 
 # Frames the page sent, as JSON objects, in order.
 Sent = list[dict[str, object]]
@@ -119,3 +119,21 @@ def test_an_english_browser_fetches_no_catalog_and_may_choose_spanish_before_joi
     assert sent[0] == {"type": "hello", "name": "ana", "lang": "es"}
     assert not [frame for frame in sent if frame["type"] == "lang"]  # the hello said it
     expect(page.locator("#lang-chat")).to_have_value("es")
+
+
+def test_the_spanish_page_fits_a_phone_with_its_drawers_open(
+    server: ChatServer, text_user: TextUser, browsing: Browsing
+) -> None:
+    page = browsing.page(viewport=PHONE, locale="es-MX")
+    log_in(page, server.url, "ana")
+    expect(page.locator("#rooms-toggle")).to_have_text("Salas")
+    expect(page.locator("#people-toggle")).to_have_text("Personas")
+    assert sticking_out(page) == []
+    page.locator("#rooms-toggle").click()
+    expect(page.locator("#quit-button")).to_have_text("Salir del chat")
+    expect(page.locator("#lang-chat")).to_be_visible()
+    assert sticking_out(page) == []
+    page.keyboard.press("Escape")
+    page.locator("#people-toggle").click()
+    expect(page.locator("#member-list")).to_contain_text("bob")
+    assert sticking_out(page) == []
