@@ -19,10 +19,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, sync_playwright
+
+from trio_chat.web.words import catalog_json, index_json
 
 # No single wait in these tests may take longer than this (seconds).
 STEP = 10.0
@@ -270,6 +273,39 @@ def browsing(browser: Browser) -> Iterator[Browsing]:
         yield pages
     finally:
         pages.close()
+
+
+STATIC = resources.files("trio_chat.web") / "static"
+
+
+def serve_static(route: Route) -> None:
+    """The package's static files (and the page's catalogs) at http://page.test/, no server."""
+    name = route.request.url.removeprefix("http://page.test/") or "index.html"
+    kind = {"js": "text/javascript", "css": "text/css", "html": "text/html"}
+    found = STATIC / name
+    if name == "blank":  # a page of this origin without the app (it would connect)
+        route.fulfill(body="<!doctype html><title>blank</title>", content_type="text/html")
+    elif name.startswith("i18n/"):
+        lang = name.removeprefix("i18n/").removesuffix(".json")
+        body = index_json() if lang == "" else catalog_json(lang)
+        if body is None:
+            route.fulfill(status=404)
+        else:
+            route.fulfill(body=body, content_type="application/json")
+    elif found.is_file():
+        suffix = name.rsplit(".", 1)[-1]
+        route.fulfill(body=found.read_bytes(), content_type=kind.get(suffix, "text/plain"))
+    else:
+        route.fulfill(status=404)
+
+
+@pytest.fixture
+def blank_page(browsing: Browsing) -> Page:
+    """A tab on http://page.test/, the page's files without the app: for their modules."""
+    tab = browsing.page()
+    tab.route("http://page.test/**", serve_static)
+    tab.goto("http://page.test/blank")
+    return tab
 
 
 def log_in(page: Page, url: str, name: str) -> None:

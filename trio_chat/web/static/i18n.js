@@ -21,6 +21,7 @@ const ENGLISH = { lang: SOURCE, messages: {}, plural: { nplurals: 2, categories:
 let catalog = ENGLISH;
 let plurals = new Intl.PluralRules(SOURCE);
 const listeners = [];
+let asked = 0; // counts use() calls: only the latest one's catalog is put in use
 // The English of each translated element: {text, attrs: {name: english}}.
 const sources = new WeakMap();
 
@@ -117,19 +118,25 @@ export function remember(lang) {
   }
 }
 
-/** Use `lang` (fetching its catalog): <html lang>, the marked HTML, then the listeners. */
+/**
+ * Use `lang` (fetching its catalog): <html lang>, the marked HTML, then the
+ * listeners. False if another language was asked for meanwhile (that one is used).
+ */
 export async function use(lang) {
+  const ticket = ++asked;
   let next = ENGLISH;
   if (lang !== SOURCE) {
     const answer = await fetch(`i18n/${encodeURIComponent(lang)}.json`);
     if (!answer.ok) throw new Error(`no catalog for ${lang}: ${answer.status}`);
     next = await answer.json();
   }
+  if (ticket !== asked) return false; // chosen again meanwhile: that choice wins
   catalog = next;
   plurals = new Intl.PluralRules(catalog.lang);
   document.documentElement.lang = catalog.lang;
   translate(document);
   for (const listener of listeners) listener(catalog.lang);
+  return true;
 }
 
 /**
@@ -167,14 +174,15 @@ function option({ lang, name }) {
 
 async function pick(lang, switched, failed) {
   remember(lang);
+  let used;
   try {
-    await use(lang);
+    used = await use(lang);
   } catch {
     for (const select of document.querySelectorAll(".lang-select")) select.value = catalog.lang;
     failed(lang);
     return;
   }
-  switched(lang);
+  if (used) switched(lang);
 }
 
 /** Word again every element under `root` that data-i18n marks. */
