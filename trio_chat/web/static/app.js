@@ -138,7 +138,8 @@ function welcome(event) {
   $("chat").hidden = false;
   document.body.classList.remove("offline");
   const name = state.me;
-  setStatus(again ? () => _("Reconnected as {name}.", { name }) : () => _("Connected as {name}.", { name }), !again);
+  const hello = again ? () => _("Reconnected as {name}.", { name }) : () => _("Connected as {name}.", { name });
+  setStatus(hello, !again);
   state.restoring = new Set(state.rejoin.map((name) => Conversation.key("room", name)));
   for (const name of state.rejoin) {
     if (nameKey(name) !== LOBBY) wire.send({ type: "join", room: name });
