@@ -10,7 +10,7 @@
 import { roomHandlers } from "./events.js";
 import * as i18n from "./i18n.js";
 import { _ } from "./i18n.js";
-import { renderLists } from "./lists.js";
+import { closeDrawers, escapeDrawer, renderLists, toggleDrawer } from "./lists.js";
 import { nameKey } from "./text.js";
 import { Conversation, LOBBY } from "./view.js";
 import { Wire, socketUrl } from "./wire.js";
@@ -383,34 +383,13 @@ function cycle(step) {
   show(all[(index + step + all.length) % all.length]);
 }
 
-function toggleDrawer(id, button) {
-  const drawer = $(id);
-  const open = !drawer.classList.contains("open");
-  closeDrawers();
-  drawer.classList.toggle("open", open);
-  button.setAttribute("aria-expanded", String(open));
-  if (open) drawer.querySelector("button, input")?.focus();
-}
-
-function closeDrawers() {
-  for (const [id, button] of [
-    ["sidebar", "rooms-toggle"],
-    ["people", "people-toggle"],
-  ]) {
-    $(id).classList.remove("open");
-    $(button).setAttribute("aria-expanded", "false");
-  }
-}
-
 function keys(event) {
   if (event.altKey && (event.key === "ArrowUp" || event.key === "ArrowDown")) {
     event.preventDefault();
     cycle(event.key === "ArrowUp" ? -1 : 1);
     $("message").focus();
   } else if (event.key === "Escape") {
-    const drawer = document.activeElement?.closest("#sidebar, #people");
-    closeDrawers();
-    if (drawer) $(drawer.id === "sidebar" ? "rooms-toggle" : "people-toggle").focus();
+    escapeDrawer();
   }
 }
 

@@ -1,5 +1,6 @@
 // The lists beside the messages: rooms (with member counts and unread markers),
-// private conversations, and the people in the room shown. Rebuilt from the
+// private conversations, and the people in the room shown (on a phone, drawers
+// behind the Rooms and People buttons). Rebuilt from the
 // page's state whenever it changes (and when the language does); names are
 // set with textContent only.
 
@@ -124,4 +125,33 @@ function renderMembers(state, actions) {
 
 function byKey(a, b) {
   return nameKey(a) < nameKey(b) ? -1 : nameKey(a) > nameKey(b) ? 1 : 0;
+}
+
+const DRAWERS = [
+  ["sidebar", "rooms-toggle"],
+  ["people", "people-toggle"],
+];
+
+/** Open the drawer `id` (a phone's lists) with its `button`, or close it if open. */
+export function toggleDrawer(id, button) {
+  const drawer = $(id);
+  const open = !drawer.classList.contains("open");
+  closeDrawers();
+  drawer.classList.toggle("open", open);
+  button.setAttribute("aria-expanded", String(open));
+  if (open) drawer.querySelector("button, input")?.focus();
+}
+
+export function closeDrawers() {
+  for (const [id, button] of DRAWERS) {
+    $(id).classList.remove("open");
+    $(button).setAttribute("aria-expanded", "false");
+  }
+}
+
+/** Escape: close the drawers; from inside one, the focus goes back to its button. */
+export function escapeDrawer() {
+  const drawer = document.activeElement?.closest("#sidebar, #people");
+  closeDrawers();
+  if (drawer) $(drawer.id === "sidebar" ? "rooms-toggle" : "people-toggle").focus();
 }
