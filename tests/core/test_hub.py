@@ -11,8 +11,8 @@ import pytest
 import trio
 import trio.testing
 
+from trio_chat.core import flusher as flusher_module
 from trio_chat.core import hub as hub_module
-from trio_chat.core import outbox as outbox_module
 from trio_chat.core.events import Message, Notice, Reason, ServerEvent
 from trio_chat.core.hub import LOBBY, Hub
 from trio_chat.core.members import Member, ScopeLink
@@ -570,31 +570,33 @@ async def test_a_failed_direct_write_ends_the_writer_with_the_error() -> None:
 
 
 async def test_under_load_writers_are_flushed_at_most_once_per_gap(
-    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+    autojump_clock: trio.testing.MockClock,
 ) -> None:
-    # Flush passes take no (virtual) time here: the gap is the minimum.
-    monkeypatch.setattr(outbox_module, "MIN_FLUSH_GAP", 0.02)
-    flusher = Flusher(interval=0.02)
+    flusher = Flusher(interval=0.05)
     outbox = Outbox(flusher=flusher)
     peer = FakePeer()
-    writes: list[float] = []
+    writes: list[tuple[float, float]] = []
 
     def write(data: bytes) -> int:
-        writes.append(trio.current_time())
+        start = trio.current_time()
+        autojump_clock.jump(0.01)  # a pass that takes 10 ms (a big room's)
+        writes.append((start, trio.current_time()))
         return peer.write(data)
 
     async with trio.open_nursery() as nursery:
         await nursery.start(flusher.run)
         writers = Writers(nursery, outbox, write)
-        for i in range(100):  # a message every millisecond for 0.1 s
+        for i in range(100):  # a message every millisecond
             outbox.put_nowait(b"%d\n" % i)
             await trio.sleep(0.001)
         await trio.sleep(0.05)
         assert peer.written == b"".join(b"%d\n" % i for i in range(100))
         assert writers.started == 0  # the kernel took everything: no writer task
-        assert len(writes) <= 7  # 0.1 s / 0.02 s, plus the first at once
-        gaps = [b - a for a, b in itertools.pairwise(writes)]
-        assert all(gap >= 0.02 - 1e-9 for gap in gaps)
+        # Each pass is followed by as long again for the others: a pass every
+        # 20 ms at most, each writing all that was said meanwhile.
+        gaps = [b[0] - a[1] for a, b in itertools.pairwise(writes)]
+        assert all(gap >= 0.01 * flusher_module.FLUSH_GAP_FACTOR - 1e-9 for gap in gaps)
+        assert len(writes) <= 100 / 5  # ten messages or so per write, not one
         nursery.cancel_scope.cancel()
 
 

@@ -265,6 +265,9 @@ def test_reconnecting_waits_twice_as_long_each_time(server: ChatServer, browsing
     page = browsing.page()
     page.clock.install()
     log_in(page, server.url, "ana")
+    # Installed, the page's clock still follows real time; paused, only run_for moves
+    # it (a loaded machine must not make attempts while the test is not looking).
+    page.clock.pause_at(page.evaluate("Date.now()") + 10)
     server.stop()
     status = page.locator("#status")
     waits = []
