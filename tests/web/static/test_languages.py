@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import Page, WebSocket, expect
 
-from .conftest import PHONE, Browsing, ChatServer, TextUser, log_in, sticking_out
+from .conftest import PHONE, Browsing, ChatServer, TextUser, log_in, say, sticking_out
 
 # Frames the page sent, as JSON objects, in order.
 Sent = list[dict[str, object]]
@@ -119,6 +119,12 @@ def test_an_english_browser_fetches_no_catalog_and_may_choose_spanish_before_joi
     assert sent[0] == {"type": "hello", "name": "ana", "lang": "es"}
     assert not [frame for frame in sent if frame["type"] == "lang"]  # the hello said it
     expect(page.locator("#lang-chat")).to_have_value("es")
+    # /lang typed in the message field: the server answers in it, and the page follows.
+    say(page, "/lang en")
+    expect(page.locator(".log-wrap:visible .line.notice").last).to_have_text("Now speaking English")
+    expect(page.locator("#send-form button")).to_have_text("Send")
+    expect(page.locator("#lang-chat")).to_have_value("en")
+    assert sent[-1] == {"type": "line", "room": "lobby", "text": "/lang en"}
 
 
 def test_the_spanish_page_fits_a_phone_with_its_drawers_open(

@@ -336,6 +336,9 @@ function frameFor(text) {
   if (/^\/quit\b/iu.test(text)) state.leaving = true;
   if (/^\/who\s*$/iu.test(text)) state.asked.add(`who:${nameKey(currentRoom())}`);
   if (/^\/rooms\s*$/iu.test(text)) state.asked.add("rooms");
+  // The server answers in the language typed; the page follows if it has it.
+  const lang = text.match(/^\/lang\s+(\S+)\s*$/iu);
+  if (lang) i18n.follow(lang[1]);
   // Kept (in memory only) to log in again after a reconnect, as the terminal client does.
   const secret = text.match(/^\/(?:register|password)\s+(.+)$/iu);
   if (secret && state.login) state.login.password = secret[1].trim();

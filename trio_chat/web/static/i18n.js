@@ -22,6 +22,7 @@ let catalog = ENGLISH;
 let plurals = new Intl.PluralRules(SOURCE);
 const listeners = [];
 let asked = 0; // counts use() calls: only the latest one's catalog is put in use
+let offered = [{ lang: SOURCE, name: "English" }]; // the server's languages (start)
 // The English of each translated element: {text, attrs: {name: english}}.
 const sources = new WeakMap();
 
@@ -93,12 +94,29 @@ export async function available() {
 
 /** The language to use: the one chosen before, else the browser's first we have, else English. */
 export function choose(languages, wanted = navigator.languages ?? [navigator.language]) {
-  const have = new Set(languages.map((entry) => entry.lang));
   for (const tag of [remembered(), ...wanted]) {
-    const lang = String(tag ?? "").toLowerCase().split(/[-_]/u)[0];
-    if (have.has(lang)) return lang;
+    const lang = matching(languages, tag);
+    if (lang !== null) return lang;
   }
   return SOURCE;
+}
+
+/** The language of `languages` that `tag` ("es", "es-MX", "ES") asks for, or null. */
+function matching(languages, tag) {
+  const lang = String(tag ?? "").toLowerCase().split(/[-_]/u)[0];
+  return languages.some((entry) => entry.lang === lang) ? lang : null;
+}
+
+/** Follow a language chosen elsewhere (`/lang es` typed: the server is told by the line). */
+export async function follow(tag) {
+  const lang = matching(offered, tag);
+  if (lang === null || lang === catalog.lang) return;
+  remember(lang);
+  try {
+    await use(lang);
+  } catch {
+    // the page stays as it is; the server speaks it all the same
+  }
 }
 
 function remembered() {
@@ -148,6 +166,7 @@ export async function use(lang) {
 export async function start({ switched, failed }) {
   translate(document);
   const languages = await available();
+  offered = languages;
   try {
     await use(choose(languages));
   } catch {
