@@ -159,6 +159,21 @@ async def test_tls_ends_with_close_notify_without_it_and_by_a_reset(
     await ana.stream.aclose()
 
 
+async def test_a_member_that_quits_with_more_records_unread_gets_a_clean_end(
+    port: tuple[Hub, int], trusting: ssl.SSLContext
+) -> None:
+    _, number = port
+    ana = await member(number, trusting, "ana")
+    # More than one 16 KiB record in one send: the server reads "/quit" from
+    # the first and never reads the rest. OpenSSL then refuses the unwrap
+    # (application data after close notify); our close_notify must still go.
+    lines = b"".join(b"line %d\n" % i for i in range(3000))
+    await ana.send_bytes(b"/quit\n" + lines)
+    # A missing close_notify makes SSLStream raise here instead of ending.
+    assert await ana.expect_eof() == ["*** Bye!"]
+    await ana.stream.aclose()
+
+
 async def test_a_handshake_left_halfway_ends_at_the_name_timeout(
     context: ssl.SSLContext, trusting: ssl.SSLContext
 ) -> None:

@@ -321,6 +321,12 @@ class TLSStream(trio.abc.Stream):
                         theirs = True
                     except ssl.SSLWantReadError:
                         theirs = False  # ours is written; theirs is not here yet
+                    except ssl.SSLError:
+                        # Their data came first, unread: OpenSSL's second
+                        # SSL_shutdown refuses it (application data after
+                        # close notify) and the TLS state is done for. Ours
+                        # is written all the same; linger reads the rest raw.
+                        theirs = True
                     await self._drain()
                     while not theirs:
                         data = self.read_now()
