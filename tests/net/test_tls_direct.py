@@ -6,9 +6,11 @@ trio's SSLStream as the client.
 
 from __future__ import annotations
 
+import fcntl
 import socket
 import ssl
 import struct
+import termios
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -293,6 +295,36 @@ async def test_close_gently_sends_close_notify_and_waits_for_the_peers(
             # The client sees a clean end (SSLStream raises on a missing close_notify)...
             assert await client.receive_some() == b""
             await client.aclose()  # ...and answers with its own: close_gently returns
+    await server.aclose()
+
+
+def unread(fileno: int) -> int:
+    """Bytes the kernel holds for a socket, not read yet."""
+    return int(struct.unpack("i", fcntl.ioctl(fileno, termios.FIONREAD, b"\0" * 4))[0])
+
+
+async def test_close_gently_lets_the_others_run_while_the_peer_keeps_sending(
+    context: ssl.SSLContext, trusting: ssl.SSLContext
+) -> None:
+    server, client = await handshaken(context, trusting)
+    with trio.fail_after(STEP_TIMEOUT):
+        await client.send_all(b"x" * 48 * 1024)  # in the server's socket: three records
+    backlog = unread(server.fileno)
+    seen: list[int] = []
+
+    async def look() -> None:
+        await trio.lowlevel.checkpoint()  # close_gently has had one turn
+        seen.append(unread(server.fileno))
+        await client.aclose()  # close_notify: close_gently may end
+
+    with trio.fail_after(STEP_TIMEOUT):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(server.close_gently)
+            nursery.start_soon(look)
+    # Waiting for the peer's close_notify, it read the data before it, but
+    # yielded between reads: a peer that never stops sending cannot hold the
+    # loop (nor the LINGER_TIMEOUT, which needs a checkpoint to fire).
+    assert 0 < seen[0] < backlog
     await server.aclose()
 
 

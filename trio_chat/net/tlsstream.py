@@ -332,6 +332,8 @@ class TLSStream(trio.abc.Stream):
                         data = self.read_now()
                         if data is None:
                             await trio.lowlevel.wait_readable(self.fileno)
+                        elif data:  # a peer that keeps sending must not hold the loop
+                            await trio.lowlevel.checkpoint()
                         theirs = data == b""
                 await linger(self.transport)  # so our last bytes are read, not reset
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
