@@ -328,6 +328,31 @@ async def test_close_gently_lets_the_others_run_while_the_peer_keeps_sending(
     await server.aclose()
 
 
+class Dataless:
+    """An SSLObject whose records hold no data: a KeyUpdate flood (OpenSSL 3.0
+    takes any number of them; each costs more to process than to send)."""
+
+    def read(self, max_bytes: int) -> bytes:
+        raise ssl.SSLWantReadError
+
+
+async def test_read_now_gives_the_loop_back_when_the_records_hold_no_data(
+    context: ssl.SSLContext, trusting: ssl.SSLContext
+) -> None:
+    server, client = await handshaken(context, trusting)
+    with trio.fail_after(STEP_TIMEOUT):
+        await client.send_all(b"x" * 64 * 1024)
+    server._ssl = Dataless()  # type: ignore[assignment]
+    # Nothing to return, but it stops reading after what one record can be,
+    # with ciphertext left: the caller's wait_readable yields, others run.
+    # (Reading on while the socket has more, a peer sending fast enough
+    # would hold the whole server in this one call.)
+    assert server.read_now() is None
+    assert unread(server.fileno) > 0
+    await server.aclose()
+    await client.aclose()
+
+
 async def test_a_tls_1_2_client_gets_the_last_flight_and_chats(
     context: ssl.SSLContext, files: dict[str, Path]
 ) -> None:

@@ -64,6 +64,12 @@ from trio_chat.net.tls import NOT_TLS_REPLY, TLS_HANDSHAKE_RECORD, NotTLS, turn_
 # a 256 KiB replay keeps ~4 KiB of BIO, not 256.
 RAW_RECEIVE_SIZE = 4 * 1024
 ENCRYPT_CHUNK = 4 * 1024
+# One read_now reads the socket at most this often: a whole record (16 KiB
+# and some) and the end of the one before. Records without data (a peer's
+# KeyUpdates, which OpenSSL 3.0 takes any number of) must not keep it reading
+# as long as a fast peer keeps the socket full: it returns None, and the
+# caller's wait_readable lets the others run first.
+FEEDS_PER_READ = 6
 # Errors that mean the peer ended TLS without a close_notify.
 _RAGGED = (ssl.SSLEOFError, ssl.SSLSyscallError)
 
@@ -133,6 +139,7 @@ class TLSStream(trio.abc.Stream):
                 EOF without close_notify (``ssl.SSLEOFError``).
         """
         assert self._ssl is not None, "read_now before the handshake"
+        feeds = 0
         while True:
             try:
                 return self._ssl.read(max_bytes)
@@ -148,6 +155,9 @@ class TLSStream(trio.abc.Stream):
                 if self._https:
                     return b""
                 raise ssl.SSLEOFError(ssl.SSL_ERROR_EOF, "EOF in the middle of a record")
+            if feeds == FEEDS_PER_READ:
+                return None  # more to read, after the others (the socket is readable)
+            feeds += 1
             if not self._feed():
                 return None
 
