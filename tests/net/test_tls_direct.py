@@ -353,6 +353,32 @@ async def test_read_now_gives_the_loop_back_when_the_records_hold_no_data(
     await client.aclose()
 
 
+class Answering:
+    """An SSLObject that answers while reading, as OpenSSL does a renegotiation
+    (refused: a no_renegotiation alert) or a KeyUpdate asking for ours."""
+
+    def __init__(self, outgoing: ssl.MemoryBIO) -> None:
+        self.outgoing = outgoing
+
+    def read(self, max_bytes: int) -> bytes:
+        self.outgoing.write(b"answer")
+        raise ssl.SSLWantReadError
+
+
+async def test_what_openssl_writes_while_reading_goes_out_at_once(
+    context: ssl.SSLContext, trusting: ssl.SSLContext
+) -> None:
+    server, client = await handshaken(context, trusting)
+    server._ssl = Answering(server._out)  # type: ignore[assignment]
+    assert server.read_now() is None
+    # Not only with our next write: in a quiet room that may be never, and a
+    # TLS 1.2 client that asked to renegotiate would wait for the refusal.
+    assert not server.owed
+    assert unread(client.transport_stream.socket.fileno()) == len(b"answer")
+    await server.aclose()
+    await client.aclose()
+
+
 async def test_a_tls_1_2_client_gets_the_last_flight_and_chats(
     context: ssl.SSLContext, files: dict[str, Path]
 ) -> None:

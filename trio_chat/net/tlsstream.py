@@ -139,6 +139,17 @@ class TLSStream(trio.abc.Stream):
                 EOF without close_notify (``ssl.SSLEOFError``).
         """
         assert self._ssl is not None, "read_now before the handshake"
+        answered = self._out.pending
+        try:
+            return self._read(max_bytes)
+        finally:
+            # What OpenSSL wrote while reading (a no_renegotiation alert, the
+            # KeyUpdate a peer asked for) goes now, not with our next write.
+            if self._out.pending > answered:
+                self.flush_now()
+
+    def _read(self, max_bytes: int) -> bytes | None:
+        assert self._ssl is not None
         feeds = 0
         while True:
             try:
