@@ -28,9 +28,13 @@ TLS details handled here:
 
 * **Renegotiation** is refused by the server's context
   (``OP_NO_RENEGOTIATION``), so after the handshake a write never needs
-  to read (and a read never needs to write before our next write):
-  ``SSLWantReadError`` only ever means "more ciphertext needed"; a write
-  that wants anything would be a broken connection (an ``OSError``).
+  to read: ``SSLWantReadError`` only ever means "more ciphertext needed";
+  a write that wants anything would be a broken connection (an
+  ``OSError``). What a read writes (that refusal's alert, a KeyUpdate the
+  peer asked for) ``read_now`` flushes at once.
+* **Records without data** (KeyUpdates, any number) cannot keep
+  ``read_now`` reading: after :data:`FEEDS_PER_READ` socket reads it
+  returns ``None`` and the caller waits (the socket is readable).
 * **Session tickets** (TLS 1.3 writes them after the handshake) wait for
   the first write, as ``SSLStream`` does (OpenSSL issues 7948 and 7967).
 * **close_notify**: a read returns ``b""`` after the peer's;
@@ -40,8 +44,9 @@ TLS details handled here:
   do it), an end like any other.
 
 No send lock is needed: one task at a time writes (the session before it is
-a member, then its writer), and every call into the ``SSLObject`` is
-synchronous, so reads and writes never interleave inside OpenSSL.
+a member, then its writer; the reader only flushes what is owed, in order),
+and every call into the ``SSLObject`` is synchronous, so reads and writes
+never interleave inside OpenSSL.
 """
 
 from __future__ import annotations
