@@ -11,6 +11,7 @@ import pytest
 import trio
 import trio.testing
 
+from trio_chat.core import crowds
 from trio_chat.core import flusher as flusher_module
 from trio_chat.core import hub as hub_module
 from trio_chat.core.events import Message, Notice, Reason, ServerEvent
@@ -603,7 +604,7 @@ async def test_under_load_writers_are_flushed_at_most_once_per_gap(
 async def test_a_big_room_hears_of_arrivals_and_departures_in_summaries(
     hub: Hub, monkeypatch: pytest.MonkeyPatch, autojump_clock: trio.testing.MockClock
 ) -> None:
-    monkeypatch.setattr(hub_module, "QUIET_ROOM_SIZE", 3)
+    monkeypatch.setattr(crowds, "QUIET_ROOM_SIZE", 3)
     async with trio.open_nursery() as nursery:
         await nursery.start(hub.run)
         first = [join(hub, name) for name in ("a", "b", "c")]
@@ -612,11 +613,11 @@ async def test_a_big_room_hears_of_arrivals_and_departures_in_summaries(
         hub.leave(crowd[0], Reason.QUIT)
         # Nothing yet: arrivals and departures wait for the summary.
         assert received(first[0]) == b""
-        await trio.sleep(hub_module.SUMMARY_INTERVAL + 1)
+        await trio.sleep(crowds.SUMMARY_INTERVAL + 1)
         names = ", ".join(f"n{i}" for i in range(20))
         assert received(first[0]) == (f"*** 30 joined: {names} and 10 more; 1 left: n0\n".encode())
         # Quiet again: no empty summaries.
-        await trio.sleep(hub_module.SUMMARY_INTERVAL * 3)
+        await trio.sleep(crowds.SUMMARY_INTERVAL * 3)
         assert received(first[0]) == b""
         nursery.cancel_scope.cancel()
 
@@ -624,7 +625,7 @@ async def test_a_big_room_hears_of_arrivals_and_departures_in_summaries(
 async def test_without_the_hub_task_every_join_is_announced(
     hub: Hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(hub_module, "QUIET_ROOM_SIZE", 3)
+    monkeypatch.setattr(crowds, "QUIET_ROOM_SIZE", 3)
     ana = join(hub, "ana")
     for i in range(5):
         join(hub, f"n{i}")
@@ -660,7 +661,7 @@ async def test_a_stale_flush_request_and_a_close_do_not_stop_the_flusher(
 async def test_arrivals_and_departures_in_a_big_room_are_told_in_order(
     hub: Hub, monkeypatch: pytest.MonkeyPatch, autojump_clock: trio.testing.MockClock
 ) -> None:
-    monkeypatch.setattr(hub_module, "QUIET_ROOM_SIZE", 2)
+    monkeypatch.setattr(crowds, "QUIET_ROOM_SIZE", 2)
     async with trio.open_nursery() as nursery:
         await nursery.start(hub.run)
         watcher = join(hub, "watcher")
@@ -669,7 +670,7 @@ async def test_arrivals_and_departures_in_a_big_room_are_told_in_order(
         x = join(hub, "x")  # held for the summary
         hub.leave(join(hub, "y"), Reason.QUIT)
         hub.leave(x, Reason.QUIT)  # the room is small again, but arrivals are still held
-        await trio.sleep(hub_module.SUMMARY_INTERVAL + 1)
+        await trio.sleep(crowds.SUMMARY_INTERVAL + 1)
         assert received(watcher) == b"*** 2 joined: x, y; 2 left: y, x\n"
         nursery.cancel_scope.cancel()
 

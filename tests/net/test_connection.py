@@ -14,7 +14,7 @@ from trio_chat.core.members import Member, ScopeLink
 from trio_chat.core.names import name_key
 from trio_chat.net.connection import Connection
 from trio_chat.net.direct import PlainSocket
-from trio_chat.text.codec import encode
+from trio_chat.text.codec import Line, LineBuffer, encode
 
 from ..conftest import STEP_TIMEOUT, Peer
 
@@ -124,3 +124,20 @@ async def test_the_reader_returning_leaves_and_ends_the_phase() -> None:
         await serve(connection, session)
     assert session.left == ["done reading"]
     connection.close(Reason.LOST)  # after the phase: nothing to end, no error
+
+
+async def test_an_idle_connection_holds_no_list_of_pending_messages() -> None:
+    # Thousands of idle connections (issue #14): once the lines received are
+    # handed out, the connection keeps no list of its own for the next ones.
+    client, server_side = trio.testing.memory_stream_pair()
+    connection = Connection(server_side, "memory")
+    lines = LineBuffer()
+    with trio.fail_after(STEP_TIMEOUT):
+        await client.send_all(b"one\ntwo\n")
+        assert await connection.next_message(lines) == Line("one")
+        assert await connection.next_message(lines) == Line("two")
+        other = Connection(trio.testing.memory_stream_pair()[1], "other")
+        assert connection._pending is other._pending  # one shared, empty list
+        assert connection._pending == []
+        await client.send_all(b"three\n")
+        assert await connection.next_message(lines) == Line("three")

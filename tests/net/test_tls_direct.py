@@ -6,9 +6,11 @@ trio's SSLStream as the client.
 
 from __future__ import annotations
 
+import fcntl
 import socket
 import ssl
 import struct
+import termios
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -159,6 +161,21 @@ async def test_tls_ends_with_close_notify_without_it_and_by_a_reset(
     await ana.stream.aclose()
 
 
+async def test_a_member_that_quits_with_more_records_unread_gets_a_clean_end(
+    port: tuple[Hub, int], trusting: ssl.SSLContext
+) -> None:
+    _, number = port
+    ana = await member(number, trusting, "ana")
+    # More than one 16 KiB record in one send: the server reads "/quit" from
+    # the first and never reads the rest. OpenSSL then refuses the unwrap
+    # (application data after close notify); our close_notify must still go.
+    lines = b"".join(b"line %d\n" % i for i in range(3000))
+    await ana.send_bytes(b"/quit\n" + lines)
+    # A missing close_notify makes SSLStream raise here instead of ending.
+    assert await ana.expect_eof() == ["*** Bye!"]
+    await ana.stream.aclose()
+
+
 async def test_a_handshake_left_halfway_ends_at_the_name_timeout(
     context: ssl.SSLContext, trusting: ssl.SSLContext
 ) -> None:
@@ -279,6 +296,87 @@ async def test_close_gently_sends_close_notify_and_waits_for_the_peers(
             assert await client.receive_some() == b""
             await client.aclose()  # ...and answers with its own: close_gently returns
     await server.aclose()
+
+
+def unread(fileno: int) -> int:
+    """Bytes the kernel holds for a socket, not read yet."""
+    return int(struct.unpack("i", fcntl.ioctl(fileno, termios.FIONREAD, b"\0" * 4))[0])
+
+
+async def test_close_gently_lets_the_others_run_while_the_peer_keeps_sending(
+    context: ssl.SSLContext, trusting: ssl.SSLContext
+) -> None:
+    server, client = await handshaken(context, trusting)
+    with trio.fail_after(STEP_TIMEOUT):
+        await client.send_all(b"x" * 48 * 1024)  # in the server's socket: three records
+    backlog = unread(server.fileno)
+    seen: list[int] = []
+
+    async def look() -> None:
+        await trio.lowlevel.checkpoint()  # close_gently has had one turn
+        seen.append(unread(server.fileno))
+        await client.aclose()  # close_notify: close_gently may end
+
+    with trio.fail_after(STEP_TIMEOUT):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(server.close_gently)
+            nursery.start_soon(look)
+    # Waiting for the peer's close_notify, it read the data before it, but
+    # yielded between reads: a peer that never stops sending cannot hold the
+    # loop (nor the LINGER_TIMEOUT, which needs a checkpoint to fire).
+    assert 0 < seen[0] < backlog
+    await server.aclose()
+
+
+class Dataless:
+    """An SSLObject whose records hold no data: a KeyUpdate flood (OpenSSL 3.0
+    takes any number of them; each costs more to process than to send)."""
+
+    def read(self, max_bytes: int) -> bytes:
+        raise ssl.SSLWantReadError
+
+
+async def test_read_now_gives_the_loop_back_when_the_records_hold_no_data(
+    context: ssl.SSLContext, trusting: ssl.SSLContext
+) -> None:
+    server, client = await handshaken(context, trusting)
+    with trio.fail_after(STEP_TIMEOUT):
+        await client.send_all(b"x" * 64 * 1024)
+    server._ssl = Dataless()  # type: ignore[assignment]
+    # Nothing to return, but it stops reading after what one record can be,
+    # with ciphertext left: the caller's wait_readable yields, others run.
+    # (Reading on while the socket has more, a peer sending fast enough
+    # would hold the whole server in this one call.)
+    assert server.read_now() is None
+    assert unread(server.fileno) > 0
+    await server.aclose()
+    await client.aclose()
+
+
+class Answering:
+    """An SSLObject that answers while reading, as OpenSSL does a renegotiation
+    (refused: a no_renegotiation alert) or a KeyUpdate asking for ours."""
+
+    def __init__(self, outgoing: ssl.MemoryBIO) -> None:
+        self.outgoing = outgoing
+
+    def read(self, max_bytes: int) -> bytes:
+        self.outgoing.write(b"answer")
+        raise ssl.SSLWantReadError
+
+
+async def test_what_openssl_writes_while_reading_goes_out_at_once(
+    context: ssl.SSLContext, trusting: ssl.SSLContext
+) -> None:
+    server, client = await handshaken(context, trusting)
+    server._ssl = Answering(server._out)  # type: ignore[assignment]
+    assert server.read_now() is None
+    # Not only with our next write: in a quiet room that may be never, and a
+    # TLS 1.2 client that asked to renegotiate would wait for the refusal.
+    assert not server.owed
+    assert unread(client.transport_stream.socket.fileno()) == len(b"answer")
+    await server.aclose()
+    await client.aclose()
 
 
 async def test_a_tls_1_2_client_gets_the_last_flight_and_chats(

@@ -74,6 +74,11 @@ DRAIN_TIMEOUT = 5.0
 CONNECTION_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 
 
+# No messages pending: one shared list, never changed (pop() only when not empty),
+# so that an idle connection holds no list of its own.
+NO_MESSAGES: list[Any] = []
+
+
 class Connection:
     """One connection's reads, writes and chat-phase tasks; it never closes the stream.
 
@@ -114,7 +119,7 @@ class Connection:
         self._scope: trio.CancelScope | None = None
         # Messages received but not yet handed out, last first; and whether
         # the stream has ended (see next_message).
-        self._pending: list[Any] = []
+        self._pending: list[Any] = NO_MESSAGES
         self._eof = False
 
     # --- reading -----------------------------------------------------------------
@@ -189,8 +194,11 @@ class Connection:
             if not data:
                 self._eof = True
             messages = decoder.feed(data)
-            self._pending = [] if self.lost else list(messages[::-1])
+            if messages and not self.lost:
+                self._pending = list(messages[::-1])
         message: Message = self._pending.pop()
+        if not self._pending:
+            self._pending = NO_MESSAGES
         return message
 
     # --- writing before (or without) a writer ------------------------------------

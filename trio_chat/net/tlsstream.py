@@ -28,9 +28,13 @@ TLS details handled here:
 
 * **Renegotiation** is refused by the server's context
   (``OP_NO_RENEGOTIATION``), so after the handshake a write never needs
-  to read (and a read never needs to write before our next write):
-  ``SSLWantReadError`` only ever means "more ciphertext needed"; a write
-  that wants anything would be a broken connection (an ``OSError``).
+  to read: ``SSLWantReadError`` only ever means "more ciphertext needed";
+  a write that wants anything would be a broken connection (an
+  ``OSError``). What a read writes (that refusal's alert, a KeyUpdate the
+  peer asked for) ``read_now`` flushes at once.
+* **Records without data** (KeyUpdates, any number) cannot keep
+  ``read_now`` reading: after :data:`FEEDS_PER_READ` socket reads it
+  returns ``None`` and the caller waits (the socket is readable).
 * **Session tickets** (TLS 1.3 writes them after the handshake) wait for
   the first write, as ``SSLStream`` does (OpenSSL issues 7948 and 7967).
 * **close_notify**: a read returns ``b""`` after the peer's;
@@ -40,8 +44,9 @@ TLS details handled here:
   do it), an end like any other.
 
 No send lock is needed: one task at a time writes (the session before it is
-a member, then its writer), and every call into the ``SSLObject`` is
-synchronous, so reads and writes never interleave inside OpenSSL.
+a member, then its writer; the reader only flushes what is owed, in order),
+and every call into the ``SSLObject`` is synchronous, so reads and writes
+never interleave inside OpenSSL.
 """
 
 from __future__ import annotations
@@ -64,6 +69,12 @@ from trio_chat.net.tls import NOT_TLS_REPLY, TLS_HANDSHAKE_RECORD, NotTLS, turn_
 # a 256 KiB replay keeps ~4 KiB of BIO, not 256.
 RAW_RECEIVE_SIZE = 4 * 1024
 ENCRYPT_CHUNK = 4 * 1024
+# One read_now reads the socket at most this often: a whole record (16 KiB
+# and some) and the end of the one before. Records without data (a peer's
+# KeyUpdates, which OpenSSL 3.0 takes any number of) must not keep it reading
+# as long as a fast peer keeps the socket full: it returns None, and the
+# caller's wait_readable lets the others run first.
+FEEDS_PER_READ = 6
 # Errors that mean the peer ended TLS without a close_notify.
 _RAGGED = (ssl.SSLEOFError, ssl.SSLSyscallError)
 
@@ -133,6 +144,18 @@ class TLSStream(trio.abc.Stream):
                 EOF without close_notify (``ssl.SSLEOFError``).
         """
         assert self._ssl is not None, "read_now before the handshake"
+        answered = self._out.pending
+        try:
+            return self._read(max_bytes)
+        finally:
+            # What OpenSSL wrote while reading (a no_renegotiation alert, the
+            # KeyUpdate a peer asked for) goes now, not with our next write.
+            if self._out.pending > answered:
+                self.flush_now()
+
+    def _read(self, max_bytes: int) -> bytes | None:
+        assert self._ssl is not None
+        feeds = 0
         while True:
             try:
                 return self._ssl.read(max_bytes)
@@ -148,6 +171,9 @@ class TLSStream(trio.abc.Stream):
                 if self._https:
                     return b""
                 raise ssl.SSLEOFError(ssl.SSL_ERROR_EOF, "EOF in the middle of a record")
+            if feeds == FEEDS_PER_READ:
+                return None  # more to read, after the others (the socket is readable)
+            feeds += 1
             if not self._feed():
                 return None
 
@@ -321,11 +347,19 @@ class TLSStream(trio.abc.Stream):
                         theirs = True
                     except ssl.SSLWantReadError:
                         theirs = False  # ours is written; theirs is not here yet
+                    except ssl.SSLError:
+                        # Their data came first, unread: OpenSSL's second
+                        # SSL_shutdown refuses it (application data after
+                        # close notify) and the TLS state is done for. Ours
+                        # is written all the same; linger reads the rest raw.
+                        theirs = True
                     await self._drain()
                     while not theirs:
                         data = self.read_now()
                         if data is None:
                             await trio.lowlevel.wait_readable(self.fileno)
+                        elif data:  # a peer that keeps sending must not hold the loop
+                            await trio.lowlevel.checkpoint()
                         theirs = data == b""
                 await linger(self.transport)  # so our last bytes are read, not reset
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
