@@ -271,7 +271,10 @@ class History:
             if not self._readers and trio.current_time() < gather_until:
                 with trio.move_on_at(gather_until) as self._gathering:
                     while len(batch) < GATHER_MAX:
-                        batch.append(await self._receive.receive())
+                        try:  # what is there without a trip through the scheduler each
+                            batch.append(self._receive.receive_nowait())
+                        except trio.WouldBlock:
+                            batch.append(await self._receive.receive())
             if not batch:
                 batch.append(await self._receive.receive())
             while True:
