@@ -21,6 +21,7 @@ class Run:
     kb_per_client: float | None = None
     phases: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    generator: str | None = None
 
 
 def sustained(run: Run) -> float | None:
@@ -34,32 +35,39 @@ def sustained(run: Run) -> float | None:
 
 def table(runs: Sequence[Run]) -> str:
     rows = [
-        "target             scenario       clients  rate/s  deliv/s   lost  p50ms  p99ms "
-        "p99.9ms  srvCPU%  genCPU%  peakRSS"
+        f"{'target':<18} {'scenario':<21} clients  rate/s  deliv/s   lost  p50ms  p99ms "
+        "p99.9ms  maxms  readp99  srvCPU% genCPU% peakRSS"
     ]
     for run in runs:
+        head = f"{run.target:<18} {run.scenario:<21} {run.clients:>7}"
         if run.error:
-            rows.append(f"{run.target:<18} {run.scenario:<14} {run.clients:>7}  error: {run.error}")
+            rows.append(f"{head}  error: {run.error}")
             continue
         if not run.phases:
             rows.append(
-                f"{run.target:<18} {run.scenario:<14} {run.clients:>7}  all registered in "
-                f"{run.registration_s or 0:.1f} s; server RSS {(run.server_rss_kb or 0) / 1024:.0f}"
-                f" MiB, {run.kb_per_client or 0:.1f} KiB per connection"
+                f"{head}  all registered in {run.registration_s or 0:.1f} s; server RSS "
+                f"{(run.server_rss_kb or 0) / 1024:.0f} MiB, {run.kb_per_client or 0:.1f} KiB "
+                "per connection"
             )
         for p in run.phases:
             secs = p["elapsed_s"] or 1
             gen = p["loadgen_cpu_s"] / secs
             flag = " (generator saturated)" if gen > SATURATED else ""
             rows.append(
-                f"{run.target:<18} {run.scenario:<14} {run.clients:>7} {p['rate']:>7.0f} "
-                f"{p['deliveries_per_s']:>8.0f} {p['lost']:>6} {_ms(p['p50_ms'])} "
-                f"{_ms(p['p99_ms'])} {_ms(p['p999_ms'])} {100 * p['server_cpu_s'] / secs:>7.0f}% "
-                f"{100 * gen:>7.0f}% {(p['server_peak_rss_kb'] or 0) / 1024:>6.0f}M{flag}"
+                f"{head} {p['rate']:>7g} {p['deliveries_per_s']:>8.0f} {p['lost']:>6} "
+                f"{_ms(p['p50_ms'])} {_ms(p['p99_ms'])} {_ms(p['p999_ms'])} "
+                f"{_ms(p.get('max_ms'))}   {_ms(p.get('read_p99_ms'))} "
+                f"{100 * p['server_cpu_s'] / secs:>7.0f}% {100 * gen:>6.0f}% "
+                f"{(p['server_peak_rss_kb'] or 0) / 1024:>6.0f}M{flag}"
             )
+            if p.get("stalled"):
+                rows.append(
+                    f"{'':<18} {'  stalled readers':<21} {p['stalled']:>7}  "
+                    f"dropped by the server: {p['stalled_dropped']}"
+                )
             if p.get("cross_p99_ms") is not None:
                 rows.append(
-                    f"{'':<18} {'  of which':<14} {'':>7} {'':>7} "
+                    f"{'':<18} {'  of which':<21} {'':>7} {'':>7} "
                     f"{p['cross_deliveries_per_s']:>8.0f} cross-server, p99 "
                     f"{p['cross_p99_ms']:.1f} ms"
                 )
@@ -137,3 +145,41 @@ def _memory_costs(by_scenario: dict[str, dict[str, Run]]) -> list[str]:
                 f"without: {(peak - base) / 1024:+.2f} MiB"
             )
     return lines
+
+
+def ratios(runs: Sequence[Run], twins: dict[str, str] | None = None) -> str:
+    """Each target's p50 and p99 beside the first target's, rate by rate (one run), and
+    each scenario beside its twin (``twins``: scenario -> the one it is compared with)."""
+    lines = ["", "ratios in this run (figure / the first's; x < 1: lower latency):"]
+    by_scenario: dict[str, list[Run]] = {}
+    for run in runs:
+        if not run.error:
+            by_scenario.setdefault(run.scenario, []).append(run)
+    pairs = [
+        (scenario, group[0], other)
+        for scenario, group in by_scenario.items()
+        for other in group[1:]
+    ]
+    for scenario, twin in (twins or {}).items():
+        for run in by_scenario.get(scenario, []):
+            base = next((r for r in by_scenario.get(twin, []) if r.target == run.target), None)
+            if base is not None:
+                pairs.append((f"{scenario} / {twin}", base, run))
+    for label, base, other in pairs:
+        rates = {p["rate"]: p for p in base.phases}
+        for p in other.phases:
+            if (b := rates.get(p["rate"])) is None:
+                continue
+            lines.append(
+                f"  {label:<30} {p['rate']:>6g}/s  {other.target} vs {base.target}: "
+                f"p50 {_pair(p['p50_ms'], b['p50_ms'])}, p99 {_pair(p['p99_ms'], b['p99_ms'])}"
+                f", lost {p['lost']} vs {b['lost']}"
+            )
+    return "\n".join(lines if len(lines) > 2 else [])
+
+
+def _pair(value: float | None, base: float | None) -> str:
+    if value is None or base is None:
+        return "-"
+    ratio = f" ({value / base:.2f}x)" if base else ""
+    return f"{value:.1f} vs {base:.1f} ms{ratio}"
