@@ -241,6 +241,8 @@ def test_a_target_is_a_command_or_a_running_server() -> None:
     started = parse_target("python -m trio_chat serve --port {port}")
     assert started.address is None
     assert started.command[-1] == "{port}"
+    named = parse_target("before=/base/.venv/bin/python -m trio_chat serve --port {port}")
+    assert (named.name, named.command[0]) == ("before", "/base/.venv/bin/python")
 
 
 def test_a_running_servers_process_is_found_by_its_listening_port() -> None:

@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -62,6 +63,10 @@ static int port, irc_port, web_port, server_pid = -1;
 static const char *host = "127.0.0.1";
 static samples_t arrived, seen, lag; /* latencies (kernel, loop) and send lags, ns */
 static int64_t counted_from;         /* messages sent before this (realtime ns): warm-up */
+/* --readers threads: a blocking reader thread per socket during the measured phases
+ * (how some generators read), instead of the one epoll loop. */
+static int reader_threads;
+static pthread_mutex_t samples_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int64_t clock_ns(clockid_t id) {
     struct timespec ts;
@@ -192,8 +197,10 @@ static void on_measured(client_t *c, const char *text, size_t n, int64_t arrival
     c->received++;
     int64_t sent = strtoll(fields[2], NULL, 10);
     if (sent < counted_from) return; /* warm-up: counts for loss only */
+    if (reader_threads) pthread_mutex_lock(&samples_lock);
     add(&arrived, arrival - sent);
     add(&seen, read - sent);
+    if (reader_threads) pthread_mutex_unlock(&samples_lock);
 }
 
 static void on_welcome(client_t *c) {
@@ -203,10 +210,10 @@ static void on_welcome(client_t *c) {
 
 static void on_sync(client_t *c) { c->synced = 1; }
 
-static void read_client(client_t *c) {
-    static char buf[1 << 18];
+/* One read of the client's socket into buf (the loop's, or a reader thread's own). */
+static void read_into(client_t *c, char *buf, size_t size) {
     char control[CMSG_SPACE(sizeof(struct timespec))];
-    struct iovec iov = {.iov_base = buf, .iov_len = sizeof buf};
+    struct iovec iov = {.iov_base = buf, .iov_len = size};
     struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
                          .msg_controllen = sizeof control};
     ssize_t n = recvmsg(c->fd, &msg, 0);
@@ -238,6 +245,11 @@ static void read_client(client_t *c) {
         start = nl + 1;
     }
     if (start < end) append(&c->in, &c->in_len, &c->in_cap, start, (size_t)(end - start));
+}
+
+static void read_client(client_t *c) {
+    static char buf[1 << 18];
+    read_into(c, buf, sizeof buf);
 }
 
 static void poll_once(int timeout_ms) {

@@ -60,6 +60,49 @@ static void send_from_loop(schedule_t *s) {
     }
 }
 
+static volatile int readers_stop;
+
+/* --readers threads: one client's reader, blocked in poll() on its socket alone. */
+static void *reader(void *arg) {
+    client_t *c = arg;
+    char *buf = malloc(1 << 16);
+    struct pollfd p = {.fd = c->fd, .events = POLLIN};
+    while (!readers_stop && !c->closed)
+        if (poll(&p, 1, 50) > 0) read_into(c, buf, 1 << 16);
+    free(buf);
+    return NULL;
+}
+
+static pthread_t *start_readers(void) {
+    pthread_t *threads = calloc((size_t)nclients, sizeof *threads);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 1 << 16);
+    readers_stop = 0;
+    for (int i = 0; i < nclients; i++) {
+        client_t *c = &clients[i];
+        if (c->stalled || c->closed) continue;
+        epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+        int failed = pthread_create(&threads[i], &attr, reader, c);
+        if (failed) {
+            fprintf(stderr, "reader thread %d: %s\n", i, strerror(failed));
+            exit(1);
+        }
+    }
+    return threads;
+}
+
+static void stop_readers(pthread_t *threads) {
+    readers_stop = 1;
+    for (int i = 0; i < nclients; i++) {
+        if (!threads[i]) continue;
+        pthread_join(threads[i], NULL);
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &clients[i]};
+        if (!clients[i].closed) epoll_ctl(epfd, EPOLL_CTL_ADD, clients[i].fd, &ev);
+    }
+    free(threads);
+}
+
 static int cmp64(const void *a, const void *b) {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
@@ -119,6 +162,7 @@ static long chat(int senders, double rate, double duration, double warmup, int p
     double cpu0 = self_cpu(), scpu0 = server_cpu(), start = now_s();
     s.start_mono = clock_ns(CLOCK_MONOTONIC);
     counted_from = real_ns() + (int64_t)(warmup * 1e9);
+    pthread_t *threads = reader_threads ? start_readers() : NULL;
     if (sender_loop) {
         send_from_loop(&s);
     } else {
@@ -130,6 +174,7 @@ static long chat(int senders, double rate, double duration, double warmup, int p
     long expected = s.sent * readers - s.sent;
     double drain_end = now_s() + 3;
     while (delivered() < expected && now_s() < drain_end) poll_once(20);
+    if (threads) stop_readers(threads);
     double cpu = self_cpu() - cpu0, scpu = server_cpu() - scpu0, elapsed = now_s() - start;
     qsort(arrived.v, arrived.n, sizeof *arrived.v, cmp64);
     qsort(seen.v, seen.n, sizeof *seen.v, cmp64);
@@ -174,6 +219,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--padding")) padding = atoi(v), i++;
         else if (!strcmp(a, "--server-pid")) server_pid = atoi(v), i++;
         else if (!strcmp(a, "--sender")) sender_loop = !strcmp(v, "loop"), i++;
+        else if (!strcmp(a, "--readers")) reader_threads = !strcmp(v, "threads"), i++;
         else if (!strcmp(a, "--capacity")) capacity = 1;
         else if (!strcmp(a, "--irc")) default_wire = IRC;
         else if (!strcmp(a, "--web")) default_wire = WS;
@@ -193,8 +239,10 @@ int main(int argc, char **argv) {
     double sync_s = sync_all();
     long rss = server_status_kb("VmRSS");
     printf("{\"generator\": \"c\", \"clients\": %d, \"registration_s\": %g, \"sync_s\": %g, "
-           "\"server_rss_kb\": %ld, \"registration_server_cpu_s\": %g, \"nofile\": %ld",
-           nclients, registration, sync_s, rss, server_cpu() - cpu0, (long)rl.rlim_cur);
+           "\"server_rss_kb\": %ld, \"registration_server_cpu_s\": %g, \"nofile\": %ld, "
+           "\"sender\": \"%s\", \"readers\": \"%s\"",
+           nclients, registration, sync_s, rss, server_cpu() - cpu0, (long)rl.rlim_cur,
+           sender_loop ? "loop" : "thread", reader_threads ? "threads" : "epoll");
     if (idle_rss >= 0 && rss >= 0)
         printf(", \"kb_per_client\": %g", (double)(rss - idle_rss) / nclients);
     printf(", \"phases\": [");

@@ -2,8 +2,8 @@
  *
  * - text: "NAME\n" to register, "*** Welcome" when in, lines "m ..." heard as
  *   "NAME: m ...".
- * - IRC (RFC 2812): NICK, USER and JOIN #lobby, in once the 366 (end of NAMES)
- *   of the JOIN arrives; lines are PRIVMSG #lobby, heard as
+ * - IRC (RFC 2812): NICK and USER, JOIN #lobby at the 001 (InspIRCd refuses a JOIN
+ *   before it), in once the 366 (end of NAMES) of the JOIN arrives; lines are PRIVMSG #lobby, heard as
  *   ":nick!user@host PRIVMSG #lobby :m ..."; the server's PINGs are answered.
  * - WebSocket (RFC 6455, the web door's JSON protocol, trio_chat/web/PROTOCOL.md):
  *   GET /ws upgrade, then masked client frames {"type":"hello","name":...},
@@ -44,8 +44,8 @@ static size_t ws_frame(char *out, int opcode, const char *payload, size_t n) {
 static size_t wire_greeting(client_t *c, char *out, size_t cap, const char *host, int port) {
     switch (c->wire) {
     case IRC:
-        return snprintf(out, cap, "NICK b%d\r\nUSER b%d 0 * :b%d\r\nJOIN #lobby\r\n", c->index,
-                        c->index, c->index);
+        return snprintf(out, cap, "NICK b%d\r\nUSER b%d 0 * :b%d\r\n", c->index, c->index,
+                        c->index);
     case WS:
         return snprintf(out, cap,
                         "GET /ws HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
@@ -77,6 +77,8 @@ static void wire_line(client_t *c, char *line, size_t n, int64_t arrival, int64_
     } else if (!c->welcomed && (c->wire == IRC ? line[0] == ':' && memmem(line, n, " 366 ", 5)
                                                : n >= 11 && !memcmp(line, "*** Welcome", 11))) {
         on_welcome(c);
+    } else if (c->wire == IRC && !c->welcomed && line[0] == ':' && memmem(line, n, " 001 ", 5)) {
+        queue_out(c, "JOIN #lobby\r\n", 13); /* once registered: some servers refuse it before */
     } else if (c->wire == IRC && n >= 5 && !memcmp(line, "PING ", 5)) {
         char pong[600];
         int len = snprintf(pong, sizeof pong, "PONG %.*s\r\n", (int)(n - 5 > 500 ? 500 : n - 5),

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from trio_chat.tools.bench_peers import peer_target
 from trio_chat.tools.bench_report import SUSTAINED_P99_MS, Run, ratios, summary, sustained, table
 from trio_chat.tools.bench_scenarios import ALL, SCENARIOS, Scenario, chosen
 from trio_chat.tools.bench_servers import (
@@ -62,7 +63,12 @@ def loadgen_command(
     return command
 
 
-def run_one(target: Target, scenario: Scenario, generator: Sequence[str] = PYTHON_LOADGEN) -> Run:
+def run_one(
+    target: Target,
+    scenario: Scenario,
+    generator: Sequence[str] = PYTHON_LOADGEN,
+    extra: Sequence[str] = (),
+) -> Run:
     run = Run(target.name, scenario.name, scenario.clients)
     tmp = tempfile.TemporaryDirectory(prefix="trio-chat-bench-")
     processes: list[subprocess.Popen[bytes]] = []
@@ -75,7 +81,7 @@ def run_one(target: Target, scenario: Scenario, generator: Sequence[str] = PYTHO
             raise RuntimeError("a mixed room needs a server started here (three doors)")
         ports, processes = start_servers(target, scenario, tmp.name)
         pid = server_pid(target, processes)
-        command = loadgen_command(scenario, generator, ports, pid, tmp.name)
+        command = [*loadgen_command(scenario, generator, ports, pid, tmp.name), *extra]
         done = subprocess.run(command, capture_output=True, timeout=900, check=False)
         if done.returncode != 0:
             lines = done.stderr.decode(errors="replace").strip().splitlines()
@@ -114,6 +120,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="trio_chat, the threaded original and every --target in one interleaved run",
     )
+    parser.add_argument(
+        "--peer",
+        action="append",
+        default=[],
+        choices=["ngircd", "inspircd"],
+        help="also start this C IRC server (installed) for the -irc scenarios",
+    )
     parser.add_argument("--json", default="bench-results.json", help="where to write results")
     parser.add_argument(
         "--generator",
@@ -126,13 +139,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--rates", help="messages/s to run each scenario at instead of its own (e.g. 200,300)"
     )
     parser.add_argument("--duration", type=float, help="seconds per rate (default: scenario's)")
-    parser.add_argument("--loadgen-arg", action="append", default=[], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--warmup", type=float, help="seconds of each rate left out of the latencies"
+    )
+    parser.add_argument(
+        "--loadgen-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="passed to the generator last (e.g. --loadgen-arg=--sender --loadgen-arg=loop)",
+    )
     args = parser.parse_args(argv)
     if args.generator not in ("c", "python"):
         generator = [args.generator]
     else:
         generator = (c_loadgen() if args.generator == "c" else None) or PYTHON_LOADGEN
-    generator = [*generator, *args.loadgen_arg]
+    generator = [*generator]
     print(f"load generator: {' '.join(generator)}", file=sys.stderr)
     scenarios = chosen(args.scenario)
     if args.rates:
@@ -140,16 +162,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         scenarios = [replace(s, rates=rates) if s.rates else s for s in scenarios]
     if args.duration:
         scenarios = [replace(s, duration=args.duration) for s in scenarios]
+    if args.warmup is not None:
+        scenarios = [replace(s, warmup=args.warmup) for s in scenarios]
     given = [parse_target(spec) for spec in args.target or []]
     defaults = [trio_chat_target(), original_target()]
     targets = [*defaults, *given] if args.compare or not given else given
+    targets += [peer_target(name) for name in args.peer]
     runs = []
     for scenario in scenarios:
         for target in targets:
             if target in defaults and scenario.targets and target.name not in scenario.targets:
                 continue
+            if target.irc_only and not scenario.irc:
+                continue  # a peer IRC server: only the IRC scenarios
             print(f"running {scenario.name} against {target.name}...", file=sys.stderr, flush=True)
-            runs.append(run_one(target, scenario, generator))
+            runs.append(run_one(target, scenario, generator, args.loadgen_arg))
     kind = "C" if generator[0] != PYTHON_LOADGEN[0] else "Python"
     print(f"load generator: {kind}")
     print(table(runs))

@@ -51,9 +51,13 @@ WEB_RATES = (250.0, 500.0, 1000.0, 2000.0)
 SCENARIOS = {
     "fanout-1000": Scenario("fanout-1000", 1000, FANOUT_1000_RATES),
     # IRC users in the same room at the same rates, right after their text twins.
-    "fanout-1000-irc": Scenario("fanout-1000-irc", 1000, FANOUT_1000_RATES, irc=True),
+    "fanout-1000-irc": Scenario(
+        "fanout-1000-irc", 1000, FANOUT_1000_RATES, irc=True, targets=TRIO_ONLY
+    ),
     "fanout-100": Scenario("fanout-100", 100, FANOUT_100_RATES),
-    "fanout-100-irc": Scenario("fanout-100-irc", 100, FANOUT_100_RATES, irc=True),
+    "fanout-100-irc": Scenario(
+        "fanout-100-irc", 100, FANOUT_100_RATES, irc=True, targets=TRIO_ONLY
+    ),
     # A light load: what one message waits when the server has nothing else to do.
     "idle-p50": Scenario("idle-p50", 1000, (10.0,), senders=2, duration=10.0),
     # 1 KB messages, so that the stalled reader's buffers fill within the run.

@@ -29,6 +29,7 @@ from trio_chat.tools.bench_scenarios import Scenario
 PYTHON_LOADGEN = [sys.executable, "-m", "trio_chat.tools.loadgen"]
 THREADED_ORIGINAL = [sys.executable, "-m", "trio_chat.benchmarks.threaded_original"]
 CFLAGS = ["-O2", "-pthread"]
+_NAMED = re.compile(r"^(?P<name>[\w.-]+)=(?P<command>\S.*)$")
 _ADDRESS = re.compile(r"^(?:(?P<name>[\w.-]+)=)?(?P<host>[\w.-]+|\[[0-9a-fA-F:]+\]):(?P<port>\d+)$")
 
 
@@ -42,6 +43,10 @@ class Target:
     address: tuple[str, int] | None = None
     # Added to the command for a TLS scenario.
     tls_args: list[str] = field(default_factory=list)
+    # Files written into {tmp} first (a peer's configuration), placeholders filled.
+    files: dict[str, str] = field(default_factory=dict)
+    # Speaks only IRC: --port waits for its IRC port (the -irc scenarios).
+    irc_only: bool = False
 
 
 TLS_ARGS = ["--tls-cert", "{cert}", "--tls-key", "{key}"]
@@ -59,11 +64,14 @@ def original_target() -> Target:
 
 
 def parse_target(spec: str) -> Target:
-    """``[NAME=]HOST:PORT`` (running) or a command (started per scenario)."""
+    """``[NAME=]HOST:PORT`` (running) or ``[NAME=]COMMAND`` (started per scenario)."""
     if match := _ADDRESS.match(spec):
         host, port = match["host"].strip("[]"), int(match["port"])
         return Target(match["name"] or f"{host}:{port}", address=(host, port))
-    return Target(spec, shlex.split(spec), tls_args=TLS_ARGS)
+    name, command = spec, spec
+    if named := _NAMED.match(spec):
+        name, command = named["name"], named["command"]
+    return Target(name, shlex.split(command), tls_args=TLS_ARGS)
 
 
 def free_port() -> int:
@@ -200,12 +208,14 @@ def start_servers(
         values = {"port": each.text, "webport": each.web, "ircport": each.irc, "tmp": home}
         values |= {"cert": Path(tmp) / "cert.pem", "key": Path(tmp) / "key.pem"}
         parts = [_fill(part, values) for part in command]
+        for name, template in target.files.items():
+            (home / name).write_text(_fill(template, values))
         processes.append(
             subprocess.Popen(
                 [*pinned(0), *parts, *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )
         )
-        wait_listening(each.text, processes[-1])
+        wait_listening(each.irc if target.irc_only else each.text, processes[-1])
     return ports, processes
 
 
