@@ -61,7 +61,13 @@ static client_t *clients;
 static int nclients, nstalled, epfd, phase, mix, default_wire = TEXT, sender_loop;
 static int port, irc_port, web_port, server_pid = -1;
 static const char *host = "127.0.0.1";
-static samples_t arrived, seen, lag; /* latencies (kernel, loop) and send lags, ns */
+/* Latencies in ns of the same deliveries, measured four ways (see chat()): from the
+ * send stamp to the kernel's arrival stamp (the figure), to the loop's read, from
+ * the scheduled send time to arrival, and to arrival with the warm-up counted; and
+ * the sender's lateness against its schedule. */
+static samples_t arrived, seen, scheduled, with_warmup, lag;
+static int64_t schedule_origin; /* realtime ns of message 0's scheduled send */
+static double schedule_rate;
 static int64_t counted_from;         /* messages sent before this (realtime ns): warm-up */
 /* --readers threads: a blocking reader thread per socket during the measured phases
  * (how some generators read), instead of the one epoll loop. */
@@ -196,10 +202,14 @@ static void on_measured(client_t *c, const char *text, size_t n, int64_t arrival
     if (spaces < 3 || atoi(fields[0]) != phase) return; /* a late line of an earlier rate */
     c->received++;
     int64_t sent = strtoll(fields[2], NULL, 10);
-    if (sent < counted_from) return; /* warm-up: counts for loss only */
+    int64_t due = schedule_origin + (int64_t)(strtoll(fields[1], NULL, 10) * 1e9 / schedule_rate);
     if (reader_threads) pthread_mutex_lock(&samples_lock);
-    add(&arrived, arrival - sent);
-    add(&seen, read - sent);
+    add(&with_warmup, arrival - sent);
+    if (sent >= counted_from) { /* in the warm-up: counts for loss only */
+        add(&arrived, arrival - sent);
+        add(&seen, read - sent);
+        add(&scheduled, arrival - due);
+    }
     if (reader_threads) pthread_mutex_unlock(&samples_lock);
 }
 

@@ -150,7 +150,8 @@ static const char *NUM(double x) {
 static long chat(int senders, double rate, double duration, double warmup, int padding,
                  int first_phase) {
     phase++;
-    arrived.n = seen.n = lag.n = 0;
+    arrived.n = seen.n = scheduled.n = with_warmup.n = lag.n = 0;
+    schedule_rate = rate;
     for (int i = 0; i < nclients; i++) clients[i].received = 0;
     int readers = 0;
     for (int i = 0; i < nclients; i++) readers += !clients[i].stalled && !clients[i].closed;
@@ -161,6 +162,7 @@ static long chat(int senders, double rate, double duration, double warmup, int p
         if (!clients[i].stalled) s.talkers[t++] = &clients[i];
     double cpu0 = self_cpu(), scpu0 = server_cpu(), start = now_s();
     s.start_mono = clock_ns(CLOCK_MONOTONIC);
+    schedule_origin = real_ns() - (clock_ns(CLOCK_MONOTONIC) - s.start_mono);
     counted_from = real_ns() + (int64_t)(warmup * 1e9);
     pthread_t *threads = reader_threads ? start_readers() : NULL;
     if (sender_loop) {
@@ -179,6 +181,8 @@ static long chat(int senders, double rate, double duration, double warmup, int p
     qsort(arrived.v, arrived.n, sizeof *arrived.v, cmp64);
     qsort(seen.v, seen.n, sizeof *seen.v, cmp64);
     qsort(lag.v, lag.n, sizeof *lag.v, cmp64);
+    qsort(scheduled.v, scheduled.n, sizeof *scheduled.v, cmp64);
+    qsort(with_warmup.v, with_warmup.n, sizeof *with_warmup.v, cmp64);
     long got = delivered();
     int disconnected = 0;
     for (int i = 0; i < nclients; i++) disconnected += clients[i].closed && !clients[i].stalled;
@@ -186,13 +190,17 @@ static long chat(int senders, double rate, double duration, double warmup, int p
            "\"lost\": %ld, \"deliveries_per_s\": %g, \"messages_per_s\": %g, \"p50_ms\": %s, "
            "\"p99_ms\": %s, \"p999_ms\": %s, \"max_ms\": %s, \"read_p50_ms\": %s, "
            "\"read_p99_ms\": %s, \"read_max_ms\": %s, \"send_lag_p99_ms\": %s, "
-           "\"send_lag_max_ms\": %s, \"measured\": %zu, \"warmup_s\": %g, "
+           "\"send_lag_max_ms\": %s, \"scheduled_p50_ms\": %s, \"scheduled_p99_ms\": %s, "
+           "\"with_warmup_p50_ms\": %s, \"with_warmup_p99_ms\": %s, "
+           "\"measured\": %zu, \"warmup_s\": %g, "
            "\"loadgen_cpu_s\": %g, \"elapsed_s\": %g, \"stalled\": %d, \"stalled_dropped\": %d, "
            "\"disconnected\": %d, \"server_cpu_s\": %g, \"server_peak_rss_kb\": %ld}",
            first_phase ? "" : ", ", rate, s.sent, expected, got, expected - got, got / duration,
            s.sent / duration, NUM(pct(&arrived, .5)), NUM(pct(&arrived, .99)),
            NUM(pct(&arrived, .999)), NUM(pct(&arrived, 1)), NUM(pct(&seen, .5)),
            NUM(pct(&seen, .99)), NUM(pct(&seen, 1)), NUM(pct(&lag, .99)), NUM(pct(&lag, 1)),
+           NUM(pct(&scheduled, .5)), NUM(pct(&scheduled, .99)), NUM(pct(&with_warmup, .5)),
+           NUM(pct(&with_warmup, .99)),
            arrived.n, warmup, cpu, elapsed, nstalled, stalled_dropped(), disconnected, scpu,
            server_status_kb("VmHWM"));
     free(s.talkers);

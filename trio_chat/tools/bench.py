@@ -14,6 +14,7 @@ it, not the server, was the limit, and the row is flagged.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -22,7 +23,15 @@ from dataclasses import replace
 from pathlib import Path
 
 from trio_chat.tools.bench_peers import peer_target
-from trio_chat.tools.bench_report import SUSTAINED_P99_MS, Run, ratios, summary, sustained, table
+from trio_chat.tools.bench_report import (
+    SUSTAINED_P99_MS,
+    Run,
+    methods,
+    ratios,
+    summary,
+    sustained,
+    table,
+)
 from trio_chat.tools.bench_scenarios import ALL, SCENARIOS, Scenario, chosen
 from trio_chat.tools.bench_servers import (
     PYTHON_LOADGEN,
@@ -96,6 +105,7 @@ def run_one(
     except (RuntimeError, OSError, subprocess.TimeoutExpired, json.JSONDecodeError) as exc:
         run.error = str(exc) or type(exc).__name__
     finally:
+        run.load_average = os.getloadavg()[0]
         for process in reversed(processes):
             process.kill()
             process.wait()
@@ -182,6 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table(runs))
     print(summary(runs))
     print(ratios(runs, {s.name: twin for s in scenarios for twin in s.twins}))
+    print(methods(runs))
     Path(args.json).write_text(json.dumps([run.__dict__ for run in runs], indent=2) + "\n")
     print(f"\nresults: {args.json}")
     return 0 if not any(run.error for run in runs) else 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,8 @@ class Run:
     phases: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     generator: str | None = None
+    # The machine's 1-minute load average when the run ended (shared machines).
+    load_average: float | None = None
 
 
 def sustained(run: Run) -> float | None:
@@ -183,3 +186,34 @@ def _pair(value: float | None, base: float | None) -> str:
         return "-"
     ratio = f" ({value / base:.2f}x)" if base else ""
     return f"{value:.1f} vs {base:.1f} ms{ratio}"
+
+
+# The same deliveries' p99, measured the ways generators differ (the C generator's).
+METHODS = (
+    ("p99_ms", "send stamp to kernel arrival"),
+    ("read_p99_ms", "to the loop's read"),
+    ("scheduled_p99_ms", "from the scheduled send time"),
+    ("with_warmup_p99_ms", "warm-up included"),
+)
+
+
+def methods(runs: Sequence[Run]) -> str:
+    """Per phase, p99 of the same deliveries by each way of measuring, and the send lag."""
+    lines = ["", "p99 ms of the same deliveries, measured four ways (and the sender's lag p99):"]
+    for run in runs:
+        for p in run.phases:
+            if p.get("scheduled_p99_ms") is None:
+                continue
+            figures = ", ".join(f"{label} {_ms(p.get(key)).strip()}" for key, label in METHODS)
+            lines.append(
+                f"  {run.target} {run.scenario} {p['rate']:g}/s: {figures}; "
+                f"lag {_ms(p.get('send_lag_p99_ms')).strip()}"
+            )
+    loads = [run.load_average for run in runs if run.load_average is not None]
+    if loads:
+        lines.append(
+            f"\nload average (1 min) at the end of each run: {min(loads):.1f} to "
+            f"{max(loads):.1f} on {os.cpu_count()} cores (above 1 per core, others' work "
+            "takes CPU from the server and the generator)"
+        )
+    return "\n".join(lines if len(lines) > 2 or loads else [])
