@@ -175,9 +175,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.warmup is not None:
         scenarios = [replace(s, warmup=args.warmup) for s in scenarios]
     given = [parse_target(spec) for spec in args.target or []]
+    given += [peer_target(name) for name in args.peer]
     defaults = [trio_chat_target(), original_target()]
     targets = [*defaults, *given] if args.compare or not given else given
-    targets += [peer_target(name) for name in args.peer]
     runs = []
     for scenario in scenarios:
         for target in targets:

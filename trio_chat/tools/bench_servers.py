@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import resource
 import shlex
 import socket
 import subprocess
@@ -56,6 +57,10 @@ def trio_chat_target() -> Target:
     command = [sys.executable, "-m", "trio_chat", "serve", "--host", "127.0.0.1"]
     command += ["--port", "{port}", "--db", "{tmp}/history.sqlite3", "--log-level", "warning"]
     command += ["--web-port", "{webport}", "--irc-port", "{ircport}"]
+    # As many clients as this machine's open-file limit allows (capacity: 15,000).
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    limit = hard - 64 if hard != resource.RLIM_INFINITY else 1 << 20
+    command += ["--max-clients", str(max(limit, 1000))]
     return Target("trio_chat", command, tls_args=TLS_ARGS)
 
 
