@@ -56,7 +56,7 @@ CLIENT_ARGS := $(call opt,NAME,--name) $(call opt,HOST,--host) $(call opt,PORT,-
 CERT_ARGS := $(foreach name,$(HOSTS),--host $(call quote,$(name))) \
 	$(call opt,CERT_DIR,--out) $(call opt,DAYS,--days) $(call flag,FORCE,--force)
 
-.PHONY: serve client cert cluster test bench soak format venv clean screenshots irctest irctest-v3
+.PHONY: serve client cert cluster test bench soak catalogs format venv clean screenshots irctest irctest-v3
 
 serve: $(STAMP)
 	@exec env $(VIA_MAKE) $(BIN)/trio-chat serve $(SERVE_ARGS)
@@ -112,6 +112,10 @@ soak: $(STAMP)
 # The README's pictures of the web page (docs/screenshot-*.png), taken by its browser test.
 screenshots: $(STAMP)
 	TRIO_CHAT_SCREENSHOTS=$(CURDIR)/docs $(BIN)/pytest -q tests/web/static/test_screenshots.py
+
+# Bring the translation catalogs (trio_chat/locale/) up to date with the code's messages.
+catalogs: $(STAMP)
+	$(BIN)/trio-chat catalogs
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -26,12 +26,13 @@ from trio_chat.client.chat import DEFAULT_BACKOFF, ChatClient
 from trio_chat.client.keyboard import StreamKeyboard
 from trio_chat.client.link import ConnectFailed
 from trio_chat.client.rules import Backoff
-from trio_chat.core.accounts import Guard, ScryptCost
+from trio_chat.core.accounts import Guard
 from trio_chat.core.admission import DEFAULT_MAX_CLIENTS, Admission
 from trio_chat.core.history import DEFAULT_REPLAY, History
 from trio_chat.core.hub import Hub
 from trio_chat.core.limits import DEFAULT_LIMITS, Limits
 from trio_chat.core.names import name_key
+from trio_chat.core.passwords import ScryptCost
 from trio_chat.core.service import ChatService
 from trio_chat.irc.server import IrcFrontend
 from trio_chat.net.listeners import (
@@ -45,6 +46,8 @@ from trio_chat.tools.soak_clients import Ledger, Presence, Sent
 
 # No single wait in a test may take longer than this (real or virtual seconds).
 STEP_TIMEOUT = 10
+# A whole trio-chat process, from its imports to its exit, on a loaded machine.
+PROCESS_TIMEOUT = 30
 
 
 # --- Hypothesis: a profile for CI, one for the desk -----------------------------------------
@@ -543,7 +546,7 @@ async def running_server(
         *extra,
         read="stderr",
     ) as srv:
-        srv.startup.append(await srv.io.line())
+        srv.startup.append(await srv.io.line(within=PROCESS_TIMEOUT))  # after the imports
         while "listening on" not in srv.startup[-1]:
             srv.startup.append(await srv.io.line())
         match = re.search(r"listening on 127\.0\.0\.1:(\d+)", srv.startup[-1])
@@ -553,7 +556,7 @@ async def running_server(
 
 async def run_trio_chat(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
     """``trio-chat *args`` to its end, with ``stdin``; output captured, any exit code."""
-    with trio.fail_after(STEP_TIMEOUT):
+    with trio.fail_after(PROCESS_TIMEOUT):
         return await trio.run_process(
             [TRIO_CHAT, *args], stdin=stdin, capture_stdout=True, capture_stderr=True, check=False
         )

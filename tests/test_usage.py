@@ -18,9 +18,10 @@ import trio
 
 from trio_chat import hints
 from trio_chat.__main__ import build_parser, main
-from trio_chat.app import ServerConfig, announce, describe_bind_error
+from trio_chat.app import ServerConfig
 from trio_chat.core.store import HistoryStore
 from trio_chat.net import tls
+from trio_chat.startup import announce, describe_bind_error
 
 from .conftest import STEP_TIMEOUT
 

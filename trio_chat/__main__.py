@@ -23,14 +23,15 @@ E = TypeVar("E", bound=BaseException)
 def serve(args: argparse.Namespace) -> int:
     import trio
 
-    from trio_chat.app import ServerConfig, describe_bind_error, run_server
+    from trio_chat.app import ServerConfig, run_server
     from trio_chat.backplane.registry import BackplaneError
-    from trio_chat.core.accounts import SecretFileError
     from trio_chat.core.datafile import HistoryError, HistoryInUse
     from trio_chat.core.history import Retention
     from trio_chat.core.limits import Limits
+    from trio_chat.core.passwords import SecretFileError
     from trio_chat.logs import configure_logging
     from trio_chat.net.tls import TLSError
+    from trio_chat.startup import describe_bind_error
 
     configure_logging(args.log_level, args.log_format)
     config = ServerConfig(
@@ -93,8 +94,8 @@ def client(args: argparse.Namespace) -> int:
     import trio
 
     from trio_chat.client.terminal import run_terminal_client
-    from trio_chat.core.accounts import SecretFileError
     from trio_chat.core.names import BadName, check_name
+    from trio_chat.core.passwords import SecretFileError
     from trio_chat.net.tls import TLSError, client_context
 
     if args.name is not None:
@@ -132,7 +133,7 @@ def client(args: argparse.Namespace) -> int:
 
 
 def _secret(path: str | None, what: str) -> str | None:
-    from trio_chat.core.accounts import read_secret
+    from trio_chat.core.passwords import read_secret
 
     return None if path is None else read_secret(path, what)
 
@@ -161,6 +162,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from trio_chat.tools.bench import main as bench
 
         return bench(argv[1:])
+    if argv[:1] == ["catalogs"]:
+        from trio_chat.tools.catalogs import main as catalogs
+
+        return catalogs(argv[1:])
     if argv[:1] == ["soak"]:
         from trio_chat.tools.soak import main as soak
 

@@ -28,40 +28,38 @@ into that shutdown (a second signal ends every connection at once).
 from __future__ import annotations
 
 import dataclasses
-import errno
 import logging
 import signal
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import trio
 
 from trio_chat import DEFAULT_PORT as DEFAULT_PORT
-from trio_chat import hints
-from trio_chat.core.accounts import Guard, ScryptCost, read_secret
+from trio_chat.core.accounts import Guard
 from trio_chat.core.admission import DEFAULT_MAX_CLIENTS, Admission
 from trio_chat.core.history import DEFAULT_REPLAY, DEFAULT_RETENTION, History, Retention
 from trio_chat.core.hub import Hub
 from trio_chat.core.limits import DEFAULT_LIMITS, Limits
 from trio_chat.core.names import name_key
+from trio_chat.core.passwords import ScryptCost, read_secret
 from trio_chat.core.service import ChatService
 from trio_chat.core.store import MEMORY, HistoryStore
 from trio_chat.irc.server import (
     DEFAULT_IRC_SERVER_INFO,
     DEFAULT_IRC_SERVER_NAME,
     IrcFrontend,
-    announce_irc,
     irc_doors,
 )
 from trio_chat.metrics import Metrics
-from trio_chat.net.listeners import ListenError, lan_addresses, raise_open_file_limit
+from trio_chat.net.listeners import raise_open_file_limit
 from trio_chat.net.tls import server_context
+from trio_chat.startup import announce
 from trio_chat.text.server import FAREWELL_TIMEOUT, SHUTDOWN_NOTICE, TextFrontend
 from trio_chat.text.session import NAME_TIMEOUT
-from trio_chat.web.server import WebFrontend, announce_web
+from trio_chat.web.server import WebFrontend
 
 if TYPE_CHECKING:
     from trio_chat.backplane.redis import RedisBackplane
@@ -338,53 +336,6 @@ async def build_app(
     return App(service, admission, frontends, metrics)
 
 
-async def announce(
-    listeners: Sequence[trio.SocketListener],
-    config: ServerConfig,
-    *,
-    web: Sequence[trio.SocketListener] = (),
-    irc: Sequence[IrcFrontend] = (),
-) -> None:
-    """Log where the server listens and how other PCs reach it (``web``: the page's
-    port; ``irc``: the IRC doors)."""
-    tls = "TLS, " if config.tls_cert else ""
-    for listener in listeners:
-        host, port = listener.socket.getsockname()[:2]
-        LOGGER.info(
-            "listening on %s:%s (%smax %d clients)",
-            host,
-            port,
-            tls,
-            config.max_clients,
-            extra={"fields": {"event": "listening", "address": f"{host}:{port}"}},
-        )
-    port = listeners[0].socket.getsockname()[1]
-    you: list[tuple[str, object]] = [("--name", "you")]
-    port_option: list[tuple[str, object]] = [] if port == DEFAULT_PORT else [("--port", port)]
-    here: list[tuple[str, object]] = []
-    there: list[tuple[str, object]] = []
-    if config.tls_cert:
-        # A self-signed certificate (trio-chat cert) is what clients must trust.
-        here = [("--tls-ca", config.tls_cert)]
-        there = [("--tls-ca", Path(config.tls_cert).name)]
-    LOGGER.info("on this PC:      %s", hints.command("client", *you, *port_option, *here))
-    if config.host in (None, "", "0.0.0.0", "::"):
-        # Looking up the host name may block on DNS: not in the event loop.
-        for address in await trio.to_thread.run_sync(lan_addresses):
-            where = [("--host", address), *port_option, *there]
-            alternative = (
-                "  (copy the certificate there first)" if there else f"  (or: nc {address} {port})"
-            )
-            LOGGER.info("from another PC: %s%s", hints.command("client", *you, *where), alternative)
-    else:
-        everyone = hints.option("serve", "--host", "0.0.0.0")
-        LOGGER.info("only %s is served: use %s to let other PCs in", config.host, everyone)
-    if web:
-        await announce_web(web, config.host, tls=bool(config.tls_cert))
-    if irc:
-        await announce_irc(irc, config.host)
-
-
 async def run_server(
     config: ServerConfig,
     *,
@@ -466,19 +417,3 @@ async def _on_signals(signals: AsyncIterator[int], app: App) -> None:
         else:
             LOGGER.warning("%s received again: closing all connections now", name)
             app.abort()
-
-
-def describe_bind_error(exc: OSError, config: ServerConfig) -> str:
-    """A one-line explanation of why the server could not listen."""
-    port, flag = config.port, "--port"
-    if isinstance(exc, ListenError):  # another door's port
-        port, flag = exc.port, exc.option
-    where = f"{config.host or '*'}:{port}"
-    if exc.errno == errno.EADDRINUSE:
-        return (
-            f"cannot listen on {where}: the port is in use (another trio-chat server?); "
-            f"choose another with {hints.option('serve', flag, port + 1)}"
-        )
-    if exc.errno == errno.EACCES:
-        return f"cannot listen on {where}: permission denied (ports below 1024 need root)"
-    return f"cannot listen on {where}: {exc.strerror or exc}"

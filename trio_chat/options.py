@@ -29,6 +29,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the chat server")
     commands.add_parser("bench", help="measure servers under load (see trio-chat bench -h)")
     commands.add_parser("soak", help="clients come and go for minutes (see trio-chat soak -h)")
+    commands.add_parser(
+        "catalogs", help="update the translation catalogs (see trio-chat catalogs -h)"
+    )
     client = commands.add_parser("client", help="chat from this terminal")
     cert = commands.add_parser(
         "cert",

@@ -92,6 +92,30 @@ async def test_redis_stopped_each_server_serves_its_own_then_resynchronises(
     assert "ana: only for A" not in seen_by_bob
 
 
+async def test_a_private_message_to_a_server_out_of_reach_is_refused_not_lost(
+    redis: RedisServer,
+) -> None:
+    with trio.fail_after(TEST_TIMEOUT):
+        async with servers(redis, 2) as (a, b):
+            ana, carl = await a.members("ana", "carl")
+            bob = await b.join("bob")
+            await ana.until("*** bob joined")
+            await redis.stop()
+            await ana.until(f"*** {UNREACHABLE}")
+            await ana.send("/msg bob are you there?")
+            refused = (await ana.until("! "))[-1]
+            assert refused == (
+                "! bob is on another server, which cannot be reached now: try again later"
+            )
+            await ana.send("/msg carl still here")  # this server's own: delivered
+            await carl.until("[private] ana: still here")
+            await redis.start()
+            await ana.until(f"*** {REACHABLE}")
+            await ana.send("/msg bob now?")
+            heard = await bob.until("[private] ana: now?")
+    assert not [line for line in heard if "are you there" in line]
+
+
 async def test_a_slow_redis_never_stalls_local_delivery(redis: RedisServer) -> None:
     lines = [f"line {n}" for n in range(30)]
     with trio.fail_after(TEST_TIMEOUT):

@@ -8,8 +8,9 @@ import pytest
 import trio
 
 from trio_chat.client.rules import EXIT_ENDED
-from trio_chat.core.accounts import Guard, ScryptCost
+from trio_chat.core.accounts import Guard
 from trio_chat.core.hub import Hub
+from trio_chat.core.passwords import ScryptCost
 
 from ..conftest import MemoryConnector, StartClient, text_server
 

@@ -16,8 +16,9 @@ import pytest
 import trio
 
 from trio_chat.client.rules import EXIT_ENDED, EXIT_QUIT, Backoff, Retry
-from trio_chat.core.accounts import Guard, ScryptCost
+from trio_chat.core.accounts import Guard
 from trio_chat.core.hub import Hub
+from trio_chat.core.passwords import ScryptCost
 from trio_chat.text.server import TextFrontend
 
 from ..conftest import MemoryConnector, Peer, RunningClient, StartClient, shut_down, text_server

@@ -11,12 +11,12 @@ import pytest
 import trio
 import trio.testing
 
-from trio_chat.core.accounts import (
+from trio_chat.core.bans import peer_host
+from trio_chat.core.passwords import (
     ScryptCost,
     SecretFileError,
     check_password,
     hash_password,
-    peer_host,
     read_secret,
 )
 from trio_chat.core.store import SCHEMA_VERSION

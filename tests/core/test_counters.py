@@ -201,3 +201,23 @@ def test_the_core_imports_no_metrics_library() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+async def test_waiting_for_a_release_ends_when_a_connection_closes(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    admission = Admission()
+    assert admission.admit("a:1", None, kind="web") is None
+    assert admission.admit("b:1", None, kind="text") is None
+    woke: list[int] = []
+
+    async def wait() -> None:
+        await admission.released()
+        woke.append(admission.connections)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(wait)
+        await trio.sleep(60)  # nothing released: nobody wakes
+        assert woke == []
+        admission.release(None, kind="text")
+    assert woke == [1]

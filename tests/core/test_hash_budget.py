@@ -10,8 +10,9 @@ import trio.lowlevel
 import trio.testing
 
 from trio_chat.core import accounts, hashing
-from trio_chat.core.accounts import Guard, ScryptCost
+from trio_chat.core.accounts import Guard
 from trio_chat.core.hashing import HASH_BURST
+from trio_chat.core.passwords import ScryptCost
 from trio_chat.core.refusals import TooManyPasswords
 
 CHEAP = ScryptCost(n=2**4, r=1, p=1)

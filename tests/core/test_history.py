@@ -23,7 +23,7 @@ from trio_chat.core.events import Action, Message
 from trio_chat.core.history import History, Retention
 from trio_chat.core.store import MEMORY, MIGRATIONS, SCHEMA_VERSION, Entry, HistoryStore
 
-from ..conftest import STEP_TIMEOUT, TRIO_CHAT, Peer, running_server
+from ..conftest import PROCESS_TIMEOUT, STEP_TIMEOUT, TRIO_CHAT, Peer, running_server
 
 LINUX = sys.platform.startswith("linux")
 # Places where nobody, not even root, can create a file on Linux: /proc and
@@ -450,7 +450,7 @@ async def test_serve_restarted_on_the_same_file_keeps_and_counts_the_history(
 
 async def serve_and_fail(command: list[str]) -> list[str]:
     """Run a server that must not start; return its stderr lines."""
-    with trio.fail_after(STEP_TIMEOUT):
+    with trio.fail_after(PROCESS_TIMEOUT):
         result = await trio.run_process(
             command, capture_stdout=True, capture_stderr=True, check=False
         )

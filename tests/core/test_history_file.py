@@ -21,7 +21,7 @@ import trio.testing
 from trio_chat.core.datafile import HistoryError, HistoryInUse, default_path
 from trio_chat.core.store import HistoryStore
 
-from ..conftest import STEP_TIMEOUT, Peer
+from ..conftest import PROCESS_TIMEOUT, STEP_TIMEOUT, Peer
 
 TRIO_CHAT = str(Path(sys.executable).parent / "trio-chat")
 
@@ -67,7 +67,7 @@ async def serving(db: Path) -> AsyncIterator[tuple[trio.Process, Peer, int]]:
 
 async def serve_once(db: Path) -> subprocess.CompletedProcess[bytes]:
     """``trio-chat serve --db DB`` that is expected to stop at start."""
-    with trio.fail_after(STEP_TIMEOUT):
+    with trio.fail_after(PROCESS_TIMEOUT):
         return await trio.run_process(
             [
                 TRIO_CHAT,

@@ -9,9 +9,10 @@ import pytest
 import trio
 import trio.testing
 
-from trio_chat.core.accounts import Guard, ScryptCost
+from trio_chat.core.accounts import Guard
 from trio_chat.core.hub import Hub
 from trio_chat.core.names import name_key
+from trio_chat.core.passwords import ScryptCost
 
 from ..conftest import STEP_TIMEOUT, MemoryConnector, Peer, text_server
 

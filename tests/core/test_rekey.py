@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from trio_chat.core.accounts import ScryptCost, hash_password
 from trio_chat.core.names import fitting_name
+from trio_chat.core.passwords import ScryptCost, hash_password
 from trio_chat.core.store import MIGRATIONS, SCHEMA_VERSION, HistoryStore
 
 from ..conftest import running_app

@@ -9,13 +9,14 @@ import pytest
 import trio
 
 from trio_chat.app import open_history
-from trio_chat.core.accounts import Guard, ScryptCost
+from trio_chat.core.accounts import Guard
 from trio_chat.core.clients import Client
 from trio_chat.core.events import Message, Private, Quit, Reason, ServerEvent, TopicChanged
 from trio_chat.core.hub import LOBBY, Hub
 from trio_chat.core.members import Member, ScopeLink
 from trio_chat.core.names import name_key
 from trio_chat.core.outbox import Outbox
+from trio_chat.core.passwords import ScryptCost
 from trio_chat.core.refusals import (
     Banned,
     Gone,

@@ -12,8 +12,9 @@ import trio.testing
 import trustme
 
 from tests.conftest import IrcPeer, running_app, running_server
-from trio_chat.app import ServerConfig, describe_bind_error
+from trio_chat.app import ServerConfig
 from trio_chat.net.listeners import ListenError
+from trio_chat.startup import describe_bind_error
 
 
 async def test_an_irc_user_and_a_text_user_chat_both_ways() -> None:

@@ -18,11 +18,12 @@ import trio.testing
 import trustme
 from cryptography.hazmat.primitives import serialization
 
-from trio_chat.app import App, ServerConfig, announce
+from trio_chat.app import App, ServerConfig
 from trio_chat.client.terminal import connect
 from trio_chat.core.hub import Hub
 from trio_chat.net import tls
 from trio_chat.net.tls import NOT_TLS_REPLY
+from trio_chat.startup import announce
 from trio_chat.text.session import NAME_TIMEOUT
 
 from ..conftest import SERVER_KEEPALIVE, STEP_TIMEOUT, Peer, keepalive_options, text_server

@@ -9,10 +9,11 @@ from typing import Any, TypeVar
 import trio
 import trio.testing
 
-from trio_chat.core.accounts import Guard, ScryptCost
+from trio_chat.core.accounts import Guard
 from trio_chat.core.hub import Hub
 from trio_chat.core.limits import Limits
 from trio_chat.core.names import name_key
+from trio_chat.core.passwords import ScryptCost
 
 from ..conftest import Peer, text_server
 

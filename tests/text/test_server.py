@@ -15,11 +15,12 @@ import pytest
 import trio
 import trio.testing
 
-from trio_chat.app import App, ServerConfig, announce, describe_bind_error
+from trio_chat.app import App, ServerConfig
 from trio_chat.core.hub import Hub
 from trio_chat.core.names import name_key
 from trio_chat.net.connection import RECEIVE_SIZE, Connection
 from trio_chat.net.listeners import USER_TIMEOUT_MS
+from trio_chat.startup import announce, describe_bind_error
 from trio_chat.text.codec import LineBuffer
 
 from ..conftest import SERVER_KEEPALIVE, Peer, keepalive_options, running_app, text_server

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import trio
 
-from trio_chat.core.accounts import Guard, ScryptCost
+from trio_chat.core.accounts import Guard
 from trio_chat.core.history import History
 from trio_chat.core.hub import Hub
 from trio_chat.core.names import name_key
+from trio_chat.core.passwords import ScryptCost
 from trio_chat.core.service import ChatService
 from trio_chat.core.store import MEMORY, HistoryStore
 

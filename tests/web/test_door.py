@@ -10,9 +10,10 @@ import trio
 import trustme
 from prometheus_client.parser import text_string_to_metric_families
 
-from trio_chat.app import ServerConfig, announce, describe_bind_error
+from trio_chat.app import ServerConfig
 from trio_chat.net import tls
 from trio_chat.net.listeners import ListenError
+from trio_chat.startup import announce, describe_bind_error
 
 from ..conftest import Running, running_app
 from .conftest import HttpClient, Rejected, WsPeer

@@ -42,10 +42,12 @@ import coredis.exceptions
 import trio
 from coredis.retry import NoRetryPolicy
 
+from trio_chat.backplane.faults import CONNECTION_ERRORS, first_error, is_connection_error
 from trio_chat.backplane.mirror import Mirror, home_of
 from trio_chat.backplane.registry import BackplaneError, Keys, Registry
 from trio_chat.backplane.shared import SharedState
 from trio_chat.backplane.wire import (
+    RELAYED,
     Dismiss,
     Envelope,
     Hello,
@@ -55,21 +57,12 @@ from trio_chat.backplane.wire import (
 )
 from trio_chat.core.accounts import Guard
 from trio_chat.core.events import (
-    Action,
-    Invited,
-    Joined,
     KickedOut,
-    Message,
     Notice,
-    Parted,
     Private,
     Quit,
     Renamed,
-    RoomChanged,
     ServerEvent,
-    ToOperators,
-    TopicChanged,
-    ToRoomOperators,
 )
 from trio_chat.core.hub import Hub
 from trio_chat.core.members import Member, Recorder
@@ -78,28 +71,6 @@ from trio_chat.core.stamps import NODES
 
 LOGGER = logging.getLogger(__name__)
 
-
-def _cancelled_within(exc: BaseException) -> bool:
-    """Whether ``exc`` is, or holds, a trio.Cancelled (our own cancellation)."""
-    if isinstance(exc, trio.Cancelled):
-        return True
-    if isinstance(exc, BaseExceptionGroup):
-        return any(_cancelled_within(inner) for inner in exc.exceptions)
-    return False
-
-
-class _QuietCancellations(logging.Filter):
-    """coredis logs a connection attempt that our own cancellation cut short (the
-    server stopping, or failing to start for a reason it words in one line) as an
-    error with a traceback; that is not a Redis failure, so it is left out. Real
-    failures (refused, reset, timed out) hold no Cancelled and still show."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        error = record.exc_info[1] if record.exc_info else None
-        return error is None or not _cancelled_within(error)
-
-
-logging.getLogger("coredis").addFilter(_QuietCancellations())
 
 # Seconds between heartbeats; a server is lost three beats after its last one.
 HEARTBEAT = 2.0
@@ -120,36 +91,6 @@ UNREACHABLE = (
     "the other servers are unreachable: you are chatting with this server's users only, for now"
 )
 REACHABLE = "the other servers are reachable again"
-
-CONNECTION_ERRORS = (
-    coredis.exceptions.ConnectionError,
-    TimeoutError,
-    OSError,
-)
-
-
-# What the hub tells of that other servers hear.
-RELAYED = (
-    Message,
-    Action,
-    Private,
-    Joined,
-    Parted,
-    Quit,
-    Renamed,
-    TopicChanged,
-    RoomChanged,
-    Invited,
-    ToOperators,
-    ToRoomOperators,
-)
-
-
-def is_connection_error(exc: BaseException) -> bool:
-    """Whether ``exc`` (or every exception in a group) says Redis is unreachable."""
-    if isinstance(exc, BaseExceptionGroup):
-        return all(is_connection_error(e) for e in exc.exceptions)
-    return isinstance(exc, CONNECTION_ERRORS)
 
 
 class RedisBackplane:
@@ -216,7 +157,7 @@ class RedisBackplane:
         except Exception as exc:
             if not is_connection_error(exc) and not isinstance(exc, coredis.exceptions.RedisError):
                 raise
-            raise BackplaneError(f"cannot use Redis at {self.url}: {_first_error(exc)}") from None
+            raise BackplaneError(f"cannot use Redis at {self.url}: {first_error(exc)}") from None
         LOGGER.info("sharing rooms through Redis at %s (server %s)", self.url, self.server_id)
 
     def attach(
@@ -278,6 +219,11 @@ class RedisBackplane:
         if not self.mirror.applying and home_of(member) is None:
             self._touch(member.name)
             self._send(Online(member.name))
+
+    def reaches(self, member: Member) -> bool:
+        if home_of(member) is None:
+            return True
+        return self.connected and len(self._queue) < self.queue_size
 
     async def claim(self, name: str, *, take: bool = False) -> bool:
         if not self.connected:
@@ -385,7 +331,7 @@ class RedisBackplane:
             LOGGER.warning(
                 "Redis at %s is unreachable (%s): serving this server's users only; retrying",
                 self.url,
-                _first_error(exc),
+                first_error(exc),
             )
             self._tell_everyone(UNREACHABLE)
 
@@ -487,9 +433,3 @@ class RedisBackplane:
 
 def _snapshot(member: Member) -> str:
     return encode_member(member.name, member.rooms)
-
-
-def _first_error(exc: BaseException) -> BaseException:
-    while isinstance(exc, BaseExceptionGroup):
-        exc = exc.exceptions[0]
-    return exc

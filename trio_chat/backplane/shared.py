@@ -24,7 +24,8 @@ import coredis
 import trio
 
 from trio_chat.backplane.mirror import home_of
-from trio_chat.core.accounts import AccountError, BanEntry, Guard, covers_peer
+from trio_chat.core.accounts import AccountError, Guard
+from trio_chat.core.bans import BanEntry, covers_peer
 from trio_chat.core.events import Reason
 from trio_chat.core.hub import Hub
 from trio_chat.core.moderation import DISMISS_TIMEOUT

@@ -88,6 +88,22 @@ Relayed = (
     | Dismiss
 )
 
+# What the hub tells of that other servers hear.
+RELAYED = (
+    Message,
+    Action,
+    Private,
+    Joined,
+    Parted,
+    Quit,
+    Renamed,
+    TopicChanged,
+    RoomChanged,
+    Invited,
+    ToOperators,
+    ToRoomOperators,
+)
+
 KINDS: dict[str, type[Any]] = {
     "msg": Message,
     "act": Action,

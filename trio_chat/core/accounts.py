@@ -19,233 +19,41 @@ change is written to the file first (in a worker thread, in turn with the
 history's writer), then to memory: what the memory says is on disk. Without
 a file (``History`` is None) they live for the run.
 
-Passwords
----------
-A password is never stored, logged or repeated: only
-``scrypt$N$r$p$salt$key`` (salt 16 random bytes, key 32 bytes, base64) is
-kept. scrypt is in the standard library (no dependency to build) and is
-memory-hard, so guessing on a GPU costs memory, not just time. The cost
-N=2**15, r=8, p=1 takes 32 MiB and about 0.1 s per hash here: slow for a
-guesser, cheap for a login. Hashing runs in a worker thread (it would stall
-every chat for 0.1 s), at most :data:`~.hashing.HASHES_AT_ONCE` at a time, so a burst
-of logins costs bounded memory and leaves a core for the chat; each address
-and each account has a budget of hashes (:class:`HashBudget`), so nobody
-waits behind someone else's storm of logins. The cost is
-stored with each hash, so raising it later keeps old accounts working.
-Hashes are compared with :func:`hmac.compare_digest`; the server and
-operator passwords are compared as SHA-256 digests the same way, so neither
-their content nor their length leaks through timing.
+Passwords are hashed as :mod:`trio_chat.core.passwords` says, bans are
+:mod:`trio_chat.core.bans`' entries.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import ipaddress
 import logging
-import os
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import trio
 
+from trio_chat.core.bans import BanEntry, ban_target, covers_peer
 from trio_chat.core.hashing import HashBudget
 from trio_chat.core.history import History
-from trio_chat.core.names import check_name, fitting_name, name_key
+from trio_chat.core.names import fitting_name, name_key
+from trio_chat.core.passwords import (
+    DEFAULT_COST,
+    ScryptCost,
+    check_password,
+    hash_password,
+    password_problem,
+    same_secret,
+)
 
 # How a hash is computed off the event loop: trio.to_thread.run_sync's shape.
 RunSync = Callable[..., Awaitable[Any]]
 
 LOGGER = logging.getLogger(__name__)
 
-# scrypt's cost: N (CPU and memory), r (block size), p (parallelism).
-SCRYPT_N = 2**15
-SCRYPT_R = 8
-SCRYPT_P = 1
-SALT_BYTES = 16
-KEY_BYTES = 32
-# Password lengths, in characters.
-MIN_PASSWORD_CHARS = 6
-MAX_PASSWORD_CHARS = 256
-
-BanKind = Literal["name", "address"]
-
-
-class SecretFileError(Exception):
-    """A password file cannot be used; ``str(exc)`` says why, for the user."""
-
 
 class AccountError(Exception):
     """An account change that cannot be made; ``str(exc)`` says why, for the user."""
-
-
-@dataclass(frozen=True, slots=True)
-class ScryptCost:
-    n: int = SCRYPT_N
-    r: int = SCRYPT_R
-    p: int = SCRYPT_P
-
-
-def hash_password(password: str, cost: ScryptCost = ScryptCost()) -> str:
-    """``scrypt$N$r$p$salt$key`` for ``password``, with a fresh random salt. Slow."""
-    salt = os.urandom(SALT_BYTES)
-    key = _scrypt(password, salt, cost.n, cost.r, cost.p)
-    return "$".join(["scrypt", str(cost.n), str(cost.r), str(cost.p), _b64(salt), _b64(key)])
-
-
-def check_password(password: str, stored: str) -> bool:
-    """Whether ``password`` matches the ``stored`` hash. Slow."""
-    try:
-        scheme, n, r, p, salt, key = stored.split("$")
-        if scheme != "scrypt":
-            raise ValueError(scheme)
-        expected = base64.b64decode(key, validate=True)
-        computed = _scrypt(password, base64.b64decode(salt, validate=True), int(n), int(r), int(p))
-    except ValueError:  # binascii.Error is a ValueError
-        LOGGER.error("a stored password hash is unreadable: that account cannot log in")
-        return False
-    return hmac.compare_digest(computed, expected)
-
-
-def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
-    return hashlib.scrypt(
-        password.encode("utf-8"),
-        salt=salt,
-        n=n,
-        r=r,
-        p=p,
-        maxmem=256 * n * r * p,
-        dklen=KEY_BYTES,
-    )
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def _same_secret(given: str, secret: str) -> bool:
-    """Constant-time comparison that does not reveal the secret's length either."""
-    return hmac.compare_digest(
-        hashlib.sha256(given.encode("utf-8")).digest(),
-        hashlib.sha256(secret.encode("utf-8")).digest(),
-    )
-
-
-def password_problem(password: str) -> str | None:
-    """Why ``password`` is not acceptable for an account, or None."""
-    if len(password) < MIN_PASSWORD_CHARS:
-        return f"a password needs at least {MIN_PASSWORD_CHARS} characters"
-    if len(password) > MAX_PASSWORD_CHARS:
-        return f"a password may have at most {MAX_PASSWORD_CHARS} characters"
-    return None
-
-
-def read_secret(path: str | Path, what: str) -> str:
-    """The first line of a password file, trimmed.
-
-    Raises:
-        SecretFileError: the file is missing, unreadable or its first line empty.
-    """
-    try:
-        with open(path, encoding="utf-8") as file:
-            first = file.readline()
-    except OSError as exc:
-        raise SecretFileError(
-            f"cannot read the {what} file {path}: {exc.strerror or exc}"
-        ) from None
-    except UnicodeDecodeError:
-        raise SecretFileError(f"the {what} file {path} is not UTF-8 text") from None
-    secret = first.strip()
-    if not secret:
-        raise SecretFileError(f"the {what} file {path} is empty: its first line is the password")
-    return secret
-
-
-# --- bans -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class BanEntry:
-    """A ban: ``target`` is a name key or an IP network (``10.0.0.7/32``)."""
-
-    target: str
-    kind: BanKind
-    shown: str
-    until: float | None  # None: permanent
-    by: str
-
-    def expired(self, now: float) -> bool:
-        return self.until is not None and self.until <= now
-
-    def term(self) -> str:
-        """``until 2026-11-25 14:00`` or ``permanently``."""
-        if self.until is None:
-            return "permanently"
-        return "until " + time.strftime("%Y-%m-%d %H:%M", time.localtime(self.until))
-
-
-IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def ban_target(text: str) -> tuple[BanKind, str, str]:
-    """``(kind, target, shown)`` for what follows ``/ban``: an IP address or network, or a name.
-
-    A dotted IPv4 address is an address, even though it is a valid name too.
-
-    Raises:
-        BadName: neither an address nor a valid name.
-    """
-    network = _network(text)
-    if network is not None:
-        shown = str(network.network_address) if network.num_addresses == 1 else str(network)
-        return "address", str(network), shown
-    name = check_name(text)
-    return "name", name_key(name), name
-
-
-def _network(text: str) -> IpNetwork | None:
-    try:
-        network = ipaddress.ip_network(text.strip("[]"), strict=False)
-    except ValueError:
-        return None
-    if isinstance(network, ipaddress.IPv6Network) and network.prefixlen >= 96:
-        # Peers on IPv4 are compared as IPv4, even on a dual-stack socket.
-        mapped = network.network_address.ipv4_mapped
-        if mapped is not None:
-            return ipaddress.ip_network(f"{mapped}/{network.prefixlen - 96}")
-    return network
-
-
-def peer_host(peer: str) -> str:
-    """The host part of ``host:port`` or ``[v6 host]:port`` (what a session calls its peer)."""
-    if peer.startswith("["):
-        return peer[1 : peer.find("]")]
-    return peer.rsplit(":", 1)[0] if peer.count(":") == 1 else peer
-
-
-def covers_peer(entry: BanEntry, peer: str) -> bool:
-    """Whether an address ban covers the address of ``peer`` (``host:port``)."""
-    address = _address(peer)
-    return (
-        entry.kind == "address"
-        and address is not None
-        and address in ipaddress.ip_network(entry.target)
-    )
-
-
-def _address(peer: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        address = ipaddress.ip_address(peer_host(peer))
-    except ValueError:
-        return None  # not an IP connection (a test's memory stream)
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
 
 
 # --- the guard ----------------------------------------------------------------------
@@ -269,7 +77,7 @@ class Guard:
         *,
         server_password: str | None = None,
         oper_password: str | None = None,
-        cost: ScryptCost = ScryptCost(),
+        cost: ScryptCost = DEFAULT_COST,
         clock: Callable[[], float] = time.time,
         run_sync: RunSync = trio.to_thread.run_sync,
     ) -> None:
@@ -313,14 +121,14 @@ class Guard:
         return self._server_password is not None
 
     def server_password_ok(self, given: str) -> bool:
-        return self._server_password is None or _same_secret(given, self._server_password)
+        return self._server_password is None or same_secret(given, self._server_password)
 
     @property
     def has_operators(self) -> bool:
         return self._oper_password is not None
 
     def oper_password_ok(self, given: str) -> bool:
-        return self._oper_password is not None and _same_secret(given, self._oper_password)
+        return self._oper_password is not None and same_secret(given, self._oper_password)
 
     # --- registered names ---------------------------------------------------------
 

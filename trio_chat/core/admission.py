@@ -91,6 +91,8 @@ class Admission:
         self.connections = 0
         # Refused connections still being told why (bounded: MAX_REFUSING).
         self._refusing = 0
+        # Set at the next release, for whoever waits for one (made only then).
+        self._released: trio.Event | None = None
 
     def admit(
         self, peer: str, address: str | None, *, kind: str, paced: bool = True
@@ -132,9 +134,18 @@ class Admission:
         """A connection :meth:`admit` let in (for a ``kind`` frontend) has closed."""
         self.connections -= 1
         self.counters.closed(kind)
+        if self._released is not None:
+            self._released.set()
+            self._released = None
         if self._limited(address):
             assert address is not None
             self._addresses.release(address)
+
+    async def released(self) -> None:
+        """Wait for the next connection to be released (:attr:`connections` went down)."""
+        if self._released is None:
+            self._released = trio.Event()
+        await self._released.wait()
 
     @contextmanager
     def refusing(self) -> Iterator[bool]:

@@ -40,6 +40,11 @@ class Backplane(Protocol):
         """``member`` came online here (in no room yet). Never blocks."""
         ...
 
+    def reaches(self, member: Member) -> bool:
+        """Whether what is sent to ``member`` now gets there (a member of another
+        server may be out of reach for a while); True for this server's own."""
+        ...
+
     async def claim(self, name: str, *, take: bool = False) -> bool:
         """Hold ``name`` for this server; False if another live server holds it.
 
@@ -71,6 +76,9 @@ class NullBackplane:
 
     def arrived(self, member: Member) -> None:
         pass
+
+    def reaches(self, member: Member) -> bool:
+        return True
 
     async def claim(self, name: str, *, take: bool = False) -> bool:
         await trio.lowlevel.checkpoint()

@@ -74,7 +74,14 @@ from trio_chat.core.outbox import (
     Flusher,
     Outbox,
 )
-from trio_chat.core.refusals import NameTaken, NoSuchMember, NoSuchRoom, NotInRoom, ServerClosing
+from trio_chat.core.refusals import (
+    NameTaken,
+    NoSuchMember,
+    NoSuchRoom,
+    NotInRoom,
+    ServerClosing,
+    Unreachable,
+)
 from trio_chat.core.stamps import Stamps
 from trio_chat.core.topics import Topics
 
@@ -506,10 +513,13 @@ class Hub:
 
         Raises:
             NoSuchMember: nobody online has that name.
+            Unreachable: they are on another server, out of reach for now.
         """
         recipient = self.find(target)
         if recipient is None:
             raise NoSuchMember(target)
+        if not self.backplane.reaches(recipient):
+            raise Unreachable(recipient.name)
         event = Private(
             member.name, recipient.name, text, *self._stamps.stamp(), notice=notice, tags=tags
         )

@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING
 import trio
 
 from trio_chat.core import roomrules
-from trio_chat.core.accounts import AccountError, BanEntry, Guard, ban_target, covers_peer
+from trio_chat.core.accounts import AccountError, Guard
+from trio_chat.core.bans import BanEntry, ban_target, covers_peer
 from trio_chat.core.counters import counts_refusals
 from trio_chat.core.events import KickedOut, ModAction, Moderated, Reason, ToOperators
 from trio_chat.core.hub import Hub

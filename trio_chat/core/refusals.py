@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from trio_chat.core.accounts import BanEntry
+    from trio_chat.core.bans import BanEntry
 
 
 class Refused(Exception):
@@ -133,6 +133,14 @@ class NoSuchRoom(Refused):
 @dataclass
 class NoSuchMember(Refused):
     """Nobody online has that name."""
+
+    name: str
+
+
+@dataclass
+class Unreachable(Refused):
+    """``name`` is on another server, which cannot be reached now (Redis is down or
+    the queue to it is full): a private message would be lost, so it is refused."""
 
     name: str
 

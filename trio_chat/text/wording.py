@@ -45,6 +45,7 @@ from trio_chat.core.refusals import (
     TooManyConnections,
     TooManyNewConnections,
     TooManyPasswords,
+    Unreachable,
     WrongOperPassword,
     WrongPassword,
     WrongServerPassword,
@@ -76,6 +77,8 @@ def refusal(refused: Refused) -> str:
             return "you are no longer in the chat"
         case NoSuchMember(name):
             return f"nobody called {name} is online (see /who)"
+        case Unreachable(name):
+            return f"{name} is on another server, which cannot be reached now: try again later"
         case NotInRoom(room):
             return f"you are not in {room}"
         case NoSuchRoom(room):

@@ -75,8 +75,6 @@ from trio_chat.web.session import FAREWELL_TIMEOUT, WebSession
 
 LOGGER = logging.getLogger(__name__)
 
-# While shutting down: how often to look whether the other connections are over.
-DRAIN_CHECK = 0.05
 SHUTDOWN_TEXT = "server shutting down"
 # What a browser that asked for http: on the HTTPS port reads.
 _NOT_HTTPS = b"This server speaks HTTPS: open https:// instead\n"
@@ -176,10 +174,9 @@ class WebFrontend:
     async def _wind_down(self) -> None:
         """Once stopping, close the port when only its own HTTP connections are left."""
         await self._stopping.wait()
-        # Polled, for the few seconds of a shutdown: the admission counts every
-        # door's connections and has no event for "only these are left".
-        while self.admission.connections > len(self._http):  # noqa: ASYNC110
-            await trio.sleep(DRAIN_CHECK)
+        # The admission counts every door's connections, this door's HTTP ones too.
+        while self.admission.connections > len(self._http):
+            await self.admission.released()
         for scope in self._http:
             scope.cancel()
         self._accept_scope.cancel()
