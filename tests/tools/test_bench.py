@@ -13,7 +13,7 @@ import pytest
 import trio
 
 from trio_chat.tools.bench import SUSTAINED_P99_MS, Run, summary, sustained
-from trio_chat.tools.bench_report import ratios, table
+from trio_chat.tools.bench_report import methods, ratios, table
 from trio_chat.tools.bench_scenarios import ALL, SCENARIOS, chosen
 from trio_chat.tools.bench_servers import listening_pid, parse_target
 
@@ -250,3 +250,14 @@ def test_a_running_servers_process_is_found_by_its_listening_port() -> None:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         assert listening_pid(listener.getsockname()[1]) == os.getpid()
+
+
+def test_each_phase_says_how_its_p99_reads_when_measured_the_other_ways() -> None:
+    phase = _phase(200, 10.0, 40.0) | {"read_p99_ms": 44.5, "scheduled_p99_ms": 41.0}
+    phase |= {"with_warmup_p99_ms": 80.0, "send_lag_p99_ms": 1.5}
+    report = methods([Run("trio_chat", "fanout-1000", 1000, phases=[phase], load_average=3.5)])
+    assert (
+        "trio_chat fanout-1000 200/s: send stamp to kernel arrival 40.0, to the loop's read "
+        "44.5, from the scheduled send time 41.0, warm-up included 80.0; lag 1.5" in report
+    )
+    assert "load average (1 min) at the end of each run: 3.5 to 3.5" in report
