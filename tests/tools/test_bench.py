@@ -261,3 +261,17 @@ def test_each_phase_says_how_its_p99_reads_when_measured_the_other_ways() -> Non
         "44.5, from the scheduled send time 41.0, warm-up included 80.0; lag 1.5" in report
     )
     assert "load average (1 min) at the end of each run: 3.5 to 3.5" in report
+
+
+def test_ratios_of_several_rounds_compare_runs_of_the_same_round_with_the_first_target() -> None:
+    def run(target: str, round_: int, p99: float) -> Run:
+        return Run(target, "fanout-100", 100, phases=[_phase(500, 1.0, p99)], round=round_)
+
+    # Round 2 ran in reverse order: trio_chat is still the reference.
+    runs = [run("trio_chat", 0, 10.0), run("before", 0, 20.0)]
+    runs += [run("before", 1, 30.0), run("trio_chat", 1, 15.0)]
+    report = ratios(runs)
+    assert "fanout-100 (round 2)" in report
+    assert "before vs trio_chat: p50 1.0 vs 1.0 ms (1.00x), p99 20.0 vs 10.0 ms (2.00x)" in report
+    assert "before vs trio_chat: p50 1.0 vs 1.0 ms (1.00x), p99 30.0 vs 15.0 ms (2.00x)" in report
+    assert "trio_chat vs before" not in report

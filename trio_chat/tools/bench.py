@@ -150,6 +150,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--duration", type=float, help="seconds per rate (default: scenario's)")
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run every scenario's targets N times, in order then reversed (A B, B A, ...)",
+    )
+    parser.add_argument(
         "--warmup", type=float, help="seconds of each rate left out of the latencies"
     )
     parser.add_argument(
@@ -180,13 +187,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     targets = [*defaults, *given] if args.compare or not given else given
     runs = []
     for scenario in scenarios:
-        for target in targets:
-            if target in defaults and scenario.targets and target.name not in scenario.targets:
-                continue
-            if target.irc_only and not scenario.irc:
-                continue  # a peer IRC server: only the IRC scenarios
-            print(f"running {scenario.name} against {target.name}...", file=sys.stderr, flush=True)
-            runs.append(run_one(target, scenario, generator, args.loadgen_arg))
+        chosen_targets = [
+            target
+            for target in targets
+            if not (target in defaults and scenario.targets and target.name not in scenario.targets)
+            and not (target.irc_only and not scenario.irc)  # a peer: only the IRC scenarios
+        ]
+        # The first target stays the ratios' reference in every round (ratios look it up).
+        for round_ in range(args.rounds):
+            order = chosen_targets if round_ % 2 == 0 else chosen_targets[::-1]
+            for target in order:
+                print(
+                    f"running {scenario.name} against {target.name} (round {round_ + 1})...",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                run = run_one(target, scenario, generator, args.loadgen_arg)
+                run.round = round_
+                runs.append(run)
     kind = "C" if generator[0] != PYTHON_LOADGEN[0] else "Python"
     print(f"load generator: {kind}")
     print(table(runs))

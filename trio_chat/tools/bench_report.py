@@ -25,6 +25,8 @@ class Run:
     generator: str | None = None
     # The machine's 1-minute load average when the run ended (shared machines).
     load_average: float | None = None
+    # Which repetition (--rounds): ratios compare runs of the same round.
+    round: int = 0
 
 
 def sustained(run: Run) -> float | None:
@@ -151,24 +153,29 @@ def _memory_costs(by_scenario: dict[str, dict[str, Run]]) -> list[str]:
 
 
 def ratios(runs: Sequence[Run], twins: dict[str, str] | None = None) -> str:
-    """Each target's p50 and p99 beside the first target's, rate by rate (one run), and
-    each scenario beside its twin (``twins``: scenario -> the one it is compared with)."""
+    """Each target's p50 and p99 beside the first target's, rate by rate and round by
+    round, and each scenario beside its twin (``twins``: scenario -> its comparison)."""
     lines = ["", "ratios in this run (figure / the first's; x < 1: lower latency):"]
-    by_scenario: dict[str, list[Run]] = {}
+    groups: dict[tuple[str, int], list[Run]] = {}
+    reference: dict[str, str] = {}  # a scenario's first target (round 1 runs in order)
     for run in runs:
         if not run.error:
-            by_scenario.setdefault(run.scenario, []).append(run)
-    pairs = [
-        (scenario, group[0], other)
-        for scenario, group in by_scenario.items()
-        for other in group[1:]
-    ]
-    for scenario, twin in (twins or {}).items():
-        for run in by_scenario.get(scenario, []):
-            base = next((r for r in by_scenario.get(twin, []) if r.target == run.target), None)
-            if base is not None:
-                pairs.append((f"{scenario} / {twin}", base, run))
+            groups.setdefault((run.scenario, run.round), []).append(run)
+            reference.setdefault(run.scenario, run.target)
+    several = len({run.round for run in runs}) > 1
+    pairs = []
+    for (scenario, round_), group in groups.items():
+        name = f"{scenario} (round {round_ + 1})" if several else scenario
+        base = next((r for r in group if r.target == reference[scenario]), None)
+        pairs += [(name, base, other) for other in group if base and other is not base]
+        twin = (twins or {}).get(scenario)
+        if twin is None:
+            continue
+        for run in group:
+            mate = next((r for r in groups.get((twin, round_), []) if r.target == run.target), None)
+            pairs += [(name.replace(scenario, f"{scenario} / {twin}"), mate, run)] if mate else []
     for label, base, other in pairs:
+        assert base is not None
         rates = {p["rate"]: p for p in base.phases}
         for p in other.phases:
             if (b := rates.get(p["rate"])) is None:
