@@ -195,6 +195,10 @@ async def test_tls_members_and_idle_capacity_end_to_end(tmp_path: Path) -> None:
     [phase] = runs["trio_chat", "tiny-tls"]["phases"]
     assert phase["deliveries"] == phase["expected_deliveries"] == phase["sent"] * 5 > 0
     assert phase["p50_ms"] is not None
+    # A newcomer arrived in the middle of the load and got in (its TLS handshake
+    # included); it is no reader: the deliveries above are the 5 others'.
+    assert phase["newcomer_s"] > 0
+    assert "a newcomer" in out
     capacity = runs["trio_chat", "tiny-capacity"]
     assert capacity["clients"] == 50
     assert capacity["phases"] == []

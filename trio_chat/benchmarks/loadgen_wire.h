@@ -74,6 +74,10 @@ static void wire_line(client_t *c, char *line, size_t n, int64_t arrival, int64_
     char *at = memmem(line, n, mark, 4);
     if (at) {
         on_measured(c, at + 2, line + n - (at + 2), arrival, read);
+    } else if (c->wire == TEXT && n > 2 && line[0] == 'm' && line[1] == ' ') {
+        /* The threaded original relays what one recv() got: a second line in it comes
+         * without its "name: ". Delivered all the same. */
+        on_measured(c, line, n, arrival, read);
     } else if (!c->welcomed && (c->wire == IRC ? line[0] == ':' && memmem(line, n, " 366 ", 5)
                                                : n >= 11 && !memcmp(line, "*** Welcome", 11))) {
         on_welcome(c);

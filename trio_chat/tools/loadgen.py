@@ -19,7 +19,6 @@ generator, this one sends from its reading loop. Output: one JSON object on stdo
 
 from __future__ import annotations
 
-import argparse
 import errno
 import json
 import os
@@ -32,6 +31,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from trio_chat.tools.loadgen_options import options
 from trio_chat.tools.procstat import process_cpu_s, process_peak_rss_kb, process_rss_kb
 
 MARK = b": m "
@@ -56,6 +56,11 @@ class Client:
     crossed: list[int] = field(default_factory=list)
     outgoing: bytes = b""
     closed: bool = False
+    # Opened in the middle of a measured phase, closed once welcomed: how long a
+    # newcomer waits while the load runs (not a reader: its deliveries do not count).
+    newcomer: bool = False
+    opened_at: float = 0.0
+    welcomed_at: float = 0.0
 
 
 class LoadGenerator:
@@ -93,7 +98,7 @@ class LoadGenerator:
     def welcomed(self) -> int:
         return sum(1 for c in self.clients.values() if c.welcomed)
 
-    def _open(self, index: int) -> None:
+    def _open(self, index: int) -> Client:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
@@ -106,7 +111,18 @@ class LoadGenerator:
         client.stalled = index < self.stalled
         self.clients[sock.fileno()] = client
         self.epoll.register(sock.fileno(), select.EPOLLIN)
+        client.opened_at = time.monotonic()
         self.greet(client)
+        return client
+
+    def welcome(self, client: Client) -> None:
+        """``client`` is in: a stalled one stops reading, a newcomer is done."""
+        client.welcomed = True
+        client.welcomed_at = time.monotonic()
+        if client.newcomer:
+            self._close(client)
+        elif client.stalled:
+            self.epoll.modify(client.sock.fileno(), 0)  # stop reading
 
     def greet(self, client: Client) -> None:
         """What a new connection sends first: its name."""
@@ -164,8 +180,8 @@ class LoadGenerator:
 
     def measured(self, client: Client, phase: bytes, sent: bytes, now: int) -> bool:
         """Count one measured message (``now``: its arrival); ``False`` if of another phase."""
-        if int(phase) != self.phase:
-            return False
+        if int(phase) != self.phase or client.newcomer:
+            return False  # a newcomer's replay of the room's history is no delivery
         client.received += 1
         if int(sent) >= self.counted_from:
             client.latencies.append(now - int(sent))
@@ -179,17 +195,19 @@ class LoadGenerator:
         return line.startswith(b"*** Welcome")
 
     def line(self, client: Client, line: bytes, now: int) -> None:
-        """One line received (without its newline) at ``now`` (monotonic ns)."""
+        """One line received (without its newline), arrived at ``now`` (realtime ns)."""
         at = line.find(self.mark)
-        if at > 0:
+        if at < 0 and self.mark == MARK and line.startswith(b"m "):
+            # The threaded original relays what one recv() got: a second line in it
+            # comes without its "name: ". Delivered all the same.
+            at, line = 0, b": " + line
+        if at >= 0:
             _, phase, _, sent = line.rsplit(b" ", 3)
             counted = self.measured(client, phase, sent, now)
             if counted and len(self.ports) > 1 and self._crossed(line[:at], client):
                 client.crossed.append(now - int(sent))
         elif not client.welcomed and self.is_welcome(line):
-            client.welcomed = True
-            if client.stalled:
-                self.epoll.modify(client.sock.fileno(), 0)  # stop reading
+            self.welcome(client)
         elif line.endswith(self.sync_end):
             client.synced = True
 
@@ -275,10 +293,14 @@ class LoadGenerator:
         self.counted_from = time.time_ns() + int(warmup * 1e9)
         next_send = [start + i * interval / senders for i in range(senders)]
         cpu_start = resource.getrusage(resource.RUSAGE_SELF)
+        newcomer = None
         while True:
             now = time.monotonic()
             if now - start >= duration:
                 break
+            if newcomer is None and now - start >= duration / 2:
+                newcomer = self._open(self.count + self.phase)
+                newcomer.newcomer = True
             for i, talker in enumerate(talkers):
                 while next_send[i] <= now:
                     message = b"m %s%d %d %d\n" % (pad, self.phase, sent, time.time_ns())
@@ -297,7 +319,9 @@ class LoadGenerator:
         read = sorted(x for c in self.clients.values() for x in c.read_latencies)
         crossed = sorted(x for c in self.clients.values() for x in c.crossed)
         delivered = self._delivered()
+        waited = newcomer.welcomed_at - newcomer.opened_at if newcomer else 0.0
         return {
+            "newcomer_s": waited if waited > 0 else None,
             "cross_deliveries_per_s": len(crossed) / duration,
             "cross_p99_ms": _percentile(crossed, 0.99),
             "sent": sent,
@@ -320,7 +344,9 @@ class LoadGenerator:
             - (cpu_start.ru_utime + cpu_start.ru_stime),
             "elapsed_s": elapsed,
             "stalled_dropped": self._stalled_dropped(),
-            "disconnected": sum(1 for c in self.clients.values() if c.closed and not c.stalled),
+            "disconnected": sum(
+                1 for c in self.clients.values() if c.closed and not c.stalled and not c.newcomer
+            ),
         }
 
     def _stalled_dropped(self) -> int:
@@ -353,7 +379,7 @@ class LoadGenerator:
             client.crossed = []
 
     def _delivered(self) -> int:
-        return sum(c.received for c in self.clients.values() if not c.stalled)
+        return sum(c.received for c in self.clients.values() if not c.stalled and not c.newcomer)
 
 
 def _percentile(values: list[int], q: float) -> float | None:
@@ -363,41 +389,7 @@ def _percentile(values: list[int], q: float) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument(
-        "--also-port",
-        type=int,
-        action="append",
-        default=[],
-        help="another server's port: "
-        "clients are spread over every port given (servers sharing a Redis)",
-    )
-    parser.add_argument("--clients", type=int, default=100)
-    parser.add_argument("--senders", type=int, default=10)
-    parser.add_argument(
-        "--rates", default="100", help="messages/s from all senders; a comma-separated list"
-    )
-    parser.add_argument("--server-pid", type=int, help="report this process's CPU and memory")
-    parser.add_argument("--duration", type=float, default=5.0)
-    parser.add_argument("--stalled", type=int, default=0, help="clients that never read")
-    parser.add_argument("--padding", type=int, default=0, help="extra bytes in each message")
-    parser.add_argument(
-        "--capacity", action="store_true", help="only register everyone; report memory per client"
-    )
-    parser.add_argument(
-        "--web", action="store_true", help="the clients are web pages: --port is the web port"
-    )
-    parser.add_argument(
-        "--irc", action="store_true", help="the clients speak IRC: --port is the IRC port"
-    )
-    parser.add_argument("--tls", action="store_true", help="text clients over TLS")
-    parser.add_argument("--tls-ca", help="the certificate to trust (with --tls)")
-    parser.add_argument(
-        "--warmup", type=float, default=0.0, help="seconds of each rate not in the latencies"
-    )
-    args = parser.parse_args(argv)
+    args = options(__doc__.splitlines()[0]).parse_args(argv)
 
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

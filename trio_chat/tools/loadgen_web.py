@@ -112,6 +112,6 @@ class WebLoadGenerator(LoadGenerator):
             _, phase, _, sent = payload[at + len(MARK) - 2 : end].rsplit(b" ", 3)
             self.measured(client, phase, sent, now)
         elif not client.welcomed and payload.startswith(WELCOME):
-            client.welcomed = True
+            self.welcome(client)
         elif SYNC in payload:
             client.synced = True
