@@ -200,8 +200,11 @@ static void on_measured(client_t *c, const char *text, size_t n, int64_t arrival
     while (p > text && spaces < 3)
         if (*--p == ' ') fields[2 - spaces++] = p + 1;
     if (spaces < 3 || atoi(fields[0]) != phase) return; /* a late line of an earlier rate */
-    c->received++;
     int64_t sent = strtoll(fields[2], NULL, 10);
+    /* A line cut or glued by the server (the threaded original relays what each recv()
+     * got): a stamp from outside this rate is no delivery. */
+    if (sent < schedule_origin - 1000000000 || sent > arrival + 1000000000) return;
+    c->received++;
     int64_t due = schedule_origin + (int64_t)(strtoll(fields[1], NULL, 10) * 1e9 / schedule_rate);
     if (reader_threads) pthread_mutex_lock(&samples_lock);
     add(&with_warmup, arrival - sent);

@@ -152,6 +152,7 @@ static long chat(int senders, double rate, double duration, double warmup, int p
     phase++;
     arrived.n = seen.n = scheduled.n = with_warmup.n = lag.n = 0;
     schedule_rate = rate;
+    unattributed = 0;
     for (int i = 0; i < nclients; i++) clients[i].received = 0;
     int readers = 0;
     for (int i = 0; i < nclients; i++) readers += !clients[i].stalled && !clients[i].closed;
@@ -192,7 +193,7 @@ static long chat(int senders, double rate, double duration, double warmup, int p
            "\"read_p99_ms\": %s, \"read_max_ms\": %s, \"send_lag_p99_ms\": %s, "
            "\"send_lag_max_ms\": %s, \"scheduled_p50_ms\": %s, \"scheduled_p99_ms\": %s, "
            "\"with_warmup_p50_ms\": %s, \"with_warmup_p99_ms\": %s, "
-           "\"measured\": %zu, \"warmup_s\": %g, "
+           "\"measured\": %zu, \"unattributed\": %ld, \"warmup_s\": %g, "
            "\"loadgen_cpu_s\": %g, \"elapsed_s\": %g, \"stalled\": %d, \"stalled_dropped\": %d, "
            "\"disconnected\": %d, \"server_cpu_s\": %g, \"server_peak_rss_kb\": %ld}",
            first_phase ? "" : ", ", rate, s.sent, expected, got, expected - got, got / duration,
@@ -201,7 +202,8 @@ static long chat(int senders, double rate, double duration, double warmup, int p
            NUM(pct(&seen, .99)), NUM(pct(&seen, 1)), NUM(pct(&lag, .99)), NUM(pct(&lag, 1)),
            NUM(pct(&scheduled, .5)), NUM(pct(&scheduled, .99)), NUM(pct(&with_warmup, .5)),
            NUM(pct(&with_warmup, .99)),
-           arrived.n, warmup, cpu, elapsed, nstalled, stalled_dropped(), disconnected, scpu,
+           arrived.n, unattributed, warmup, cpu, elapsed, nstalled, stalled_dropped(), disconnected,
+           scpu,
            server_status_kb("VmHWM"));
     free(s.talkers);
     return expected - got;

@@ -17,6 +17,8 @@
 
 enum wire { TEXT, IRC, WS };
 
+static long unattributed; /* deliveries that came without their sender's name */
+
 /* Called by the parsers below (defined in loadgen.c). */
 static void on_measured(client_t *c, const char *text, size_t n, int64_t arrival, int64_t read);
 static void on_welcome(client_t *c);
@@ -77,7 +79,9 @@ static void wire_line(client_t *c, char *line, size_t n, int64_t arrival, int64_
     } else if (c->wire == TEXT && n > 2 && line[0] == 'm' && line[1] == ' ') {
         /* The threaded original relays what one recv() got: a second line in it comes
          * without its "name: ". Delivered all the same. */
+        long before = c->received;
         on_measured(c, line, n, arrival, read);
+        unattributed += c->received - before;
     } else if (!c->welcomed && (c->wire == IRC ? line[0] == ':' && memmem(line, n, " 366 ", 5)
                                                : n >= 11 && !memcmp(line, "*** Welcome", 11))) {
         on_welcome(c);

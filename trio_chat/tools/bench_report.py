@@ -65,6 +65,11 @@ def table(runs: Sequence[Run]) -> str:
                 f"{100 * p['server_cpu_s'] / secs:>7.0f}% {100 * gen:>6.0f}% "
                 f"{(p['server_peak_rss_kb'] or 0) / 1024:>6.0f}M{flag}"
             )
+            if p.get("unattributed"):
+                rows.append(
+                    f"{'':<18} {'  without a name':<21} {p['unattributed']:>7}  deliveries "
+                    "relayed without their sender's name (counted as delivered)"
+                )
             if p.get("newcomer_s") is not None:
                 rows.append(
                     f"{'':<18} {'  a newcomer':<21} {1:>7}  registered in "

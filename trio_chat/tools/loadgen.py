@@ -14,7 +14,9 @@ stamp of the bytes (``SO_TIMESTAMPNS``, CLOCK_REALTIME) minus that, so a socket
 read after many others is not charged for the generator's own queue; the time
 the loop read it is reported beside (``read_p99_ms``). Messages of the first
 ``--warmup`` seconds of each rate count for loss, not latency. Unlike the C
-generator, this one sends from its reading loop. Output: one JSON object on stdout.
+generator, this one sends from its reading loop; in the middle of each rate it
+opens a newcomer and reports how long it waited to be welcomed (``newcomer_s``).
+Output: one JSON object on stdout.
 """
 
 from __future__ import annotations
@@ -77,6 +79,9 @@ class LoadGenerator:
         self.phase = 0
         # Messages sent before this (realtime ns) are the warm-up: counted for loss only.
         self.counted_from = 0
+        self.phase_start_ns = 0
+        # Lines that came without their sender's name (the threaded original's chunks).
+        self.unattributed = 0
 
     # --- connections ------------------------------------------------------------
 
@@ -182,6 +187,8 @@ class LoadGenerator:
         """Count one measured message (``now``: its arrival); ``False`` if of another phase."""
         if int(phase) != self.phase or client.newcomer:
             return False  # a newcomer's replay of the room's history is no delivery
+        if not self.phase_start_ns - 1_000_000_000 < int(sent) < now + 1_000_000_000:
+            return False  # cut or glued by the server: a stamp from outside this rate
         client.received += 1
         if int(sent) >= self.counted_from:
             client.latencies.append(now - int(sent))
@@ -197,13 +204,17 @@ class LoadGenerator:
     def line(self, client: Client, line: bytes, now: int) -> None:
         """One line received (without its newline), arrived at ``now`` (realtime ns)."""
         at = line.find(self.mark)
-        if at < 0 and self.mark == MARK and line.startswith(b"m "):
+        unnamed = at < 0 and self.mark == MARK and line.startswith(b"m ")
+        if unnamed:
             # The threaded original relays what one recv() got: a second line in it
             # comes without its "name: ". Delivered all the same.
             at, line = 0, b": " + line
         if at >= 0:
             _, phase, _, sent = line.rsplit(b" ", 3)
+            if not (phase.isdigit() and sent.isdigit()):
+                return  # a line cut by the server
             counted = self.measured(client, phase, sent, now)
+            self.unattributed += counted and unnamed
             if counted and len(self.ports) > 1 and self._crossed(line[:at], client):
                 client.crossed.append(now - int(sent))
         elif not client.welcomed and self.is_welcome(line):
@@ -290,7 +301,9 @@ class LoadGenerator:
         pad = b"x" * padding + b" " if padding else b""
         sent = 0
         start = time.monotonic()
-        self.counted_from = time.time_ns() + int(warmup * 1e9)
+        self.phase_start_ns = time.time_ns()
+        self.counted_from = self.phase_start_ns + int(warmup * 1e9)
+        self.unattributed = 0
         next_send = [start + i * interval / senders for i in range(senders)]
         cpu_start = resource.getrusage(resource.RUSAGE_SELF)
         newcomer = None
@@ -338,6 +351,7 @@ class LoadGenerator:
             "read_p99_ms": _percentile(read, 0.99),
             "read_max_ms": read[-1] / 1e6 if read else None,
             "measured": len(latencies),
+            "unattributed": self.unattributed,
             "warmup_s": warmup,
             "stalled": self.stalled,
             "loadgen_cpu_s": (cpu_end.ru_utime + cpu_end.ru_stime)
