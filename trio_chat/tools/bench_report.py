@@ -67,8 +67,8 @@ def table(runs: Sequence[Run]) -> str:
             )
             if p.get("unattributed"):
                 rows.append(
-                    f"{'':<18} {'  without a name':<21} {p['unattributed']:>7}  deliveries "
-                    "relayed without their sender's name (counted as delivered)"
+                    f"{'':<18} {'  without a name':<21} {'':>7}  {p['unattributed']} of "
+                    f"{p['deliveries']} deliveries came without their sender's name"
                 )
             if p.get("newcomer_s") is not None:
                 rows.append(
