@@ -17,13 +17,13 @@ VIA_MAKE := TRIO_CHAT_VIA_MAKE=1
 #                TLS_CERT TLS_KEY LOG_LEVEL LOG_FORMAT WEB_PORT NO_WEB=1 WEB_ORIGIN="URL URL"
 #                IRC_PORT IRC_TLS_PORT IRC_SERVER_NAME IRC_SERVER_INFO NO_IRC=1
 #                IRC_SASL_PLAINTEXT=1
-#                REDIS REDIS_HEARTBEAT
+#                REDIS REDIS_HEARTBEAT SERVER_LANG (not LANG: the environment's locale)
 #   make cluster REDIS_PORT (6390) PORTS ("5000 5001") WEB_PORTS ("8080 8081")
 #                IRC_PORTS ("6667 6668"): a local Redis
 #                and two servers sharing it
 #   make client  NAME HOST PORT SERVER_PASSWORD_FILE PASSWORD_FILE TLS_CA TLS=1 NO_COLOR=1
-#                NO_RECONNECT=1
-#   make cert    HOSTS="name 192.168.1.20" (more names) CERT_DIR DAYS FORCE=1
+#                NO_RECONNECT=1 CLIENT_LANG (not LANG: the environment's locale)
+#   make cert    HOSTS="name 192.168.1.20" (more names) CERT_DIR DAYS FORCE=1 CERT_LANG
 #   make bench BENCH_ARGS='--scenario fanout-100'; make soak SOAK_ARGS='--clients 200'.
 # e.g. make serve PORT=5001 DB=class.sqlite3 PASSWORD_FILE=door.txt LOG_FORMAT=json
 # Without make: .venv/bin/trio-chat serve --port 5001 ... (or `pipx install .`).
@@ -48,13 +48,16 @@ SERVE_ARGS := $(call opt,HOST,--host) $(call opt,PORT,--port) \
 	$(call opt,IRC_PORT,--irc-port) $(call opt,IRC_TLS_PORT,--irc-tls-port) \
 	$(call opt,IRC_SERVER_NAME,--irc-server-name) $(call opt,IRC_SERVER_INFO,--irc-server-info) \
 	$(call flag,NO_IRC,--no-irc) $(call flag,IRC_SASL_PLAINTEXT,--irc-sasl-plaintext) \
-	$(call opt,REDIS,--redis) $(call opt,REDIS_HEARTBEAT,--redis-heartbeat)
+	$(call opt,REDIS,--redis) $(call opt,REDIS_HEARTBEAT,--redis-heartbeat) \
+	$(call opt,SERVER_LANG,--lang)
 CLIENT_ARGS := $(call opt,NAME,--name) $(call opt,HOST,--host) $(call opt,PORT,--port) \
 	$(call opt,SERVER_PASSWORD_FILE,--server-password-file) \
 	$(call opt,PASSWORD_FILE,--password-file) $(call opt,TLS_CA,--tls-ca) \
-	$(call flag,TLS,--tls) $(call flag,NO_COLOR,--no-color) $(call flag,NO_RECONNECT,--no-reconnect)
+	$(call flag,TLS,--tls) $(call flag,NO_COLOR,--no-color) $(call flag,NO_RECONNECT,--no-reconnect) \
+	$(call opt,CLIENT_LANG,--lang)
 CERT_ARGS := $(foreach name,$(HOSTS),--host $(call quote,$(name))) \
-	$(call opt,CERT_DIR,--out) $(call opt,DAYS,--days) $(call flag,FORCE,--force)
+	$(call opt,CERT_DIR,--out) $(call opt,DAYS,--days) $(call flag,FORCE,--force) \
+	$(call opt,CERT_LANG,--lang)
 
 .PHONY: serve client cert cluster test bench soak catalogs format venv clean screenshots irctest irctest-v3
 

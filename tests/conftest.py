@@ -34,7 +34,9 @@ from trio_chat.core.limits import DEFAULT_LIMITS, Limits
 from trio_chat.core.names import name_key
 from trio_chat.core.passwords import ScryptCost
 from trio_chat.core.service import ChatService
+from trio_chat.i18n import languages, words_for
 from trio_chat.irc.server import IrcFrontend
+from trio_chat.net import listeners
 from trio_chat.net.listeners import (
     KEEPALIVE_COUNT,
     KEEPALIVE_IDLE,
@@ -89,15 +91,18 @@ def text_server(
     guard: Guard | None = None,
     limits: Limits = DEFAULT_LIMITS,
     max_clients: int = DEFAULT_MAX_CLIENTS,
+    lang: str = "en",
     **options: Any,
 ) -> TextFrontend:
-    """A text frontend on a chat service over ``hub`` (a fresh one by default)."""
+    """A text frontend on a chat service over ``hub`` (a fresh one by default);
+    ``lang``: the language of users who choose none."""
     service = ChatService(
         hub if hub is not None else Hub(name_key),
         guard=guard,
         history=history,
         limits=limits,
         replay=replay,
+        lang=lang,
     )
     admission = Admission(
         max_clients=max_clients, limits=limits, guard=service.guard, counters=service.hub.counters
@@ -154,7 +159,7 @@ class Peer:
         self._buffer = bytearray(rest)
         return line.decode()
 
-    async def until(self, wanted: str) -> list[str]:
+    async def until(self, wanted: str | tuple[str, ...]) -> list[str]:
         """Lines up to and including the first one starting with ``wanted``."""
         seen: list[str] = []
         while True:
@@ -175,9 +180,9 @@ class Peer:
     async def register(self, name: str) -> list[str]:
         """Send ``name`` and read up to the welcome line."""
         greeting = await self.line()
-        assert greeting.startswith("*** Hello!"), greeting
+        assert greeting.startswith(("*** Hello!", "*** ¡Hola!")), greeting
         await self.send(name)
-        return await self.until("*** Welcome")
+        return await self.until(("*** Welcome", "*** ¡Te damos la bienvenida"))
 
 
 class IrcPeer(Peer):
@@ -211,6 +216,10 @@ def private_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     """
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
+    # English, whatever the desk's locale (a test that wants Spanish asks for it).
+    for variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
     for variable, directory in XDG_DIRECTORIES.items():
         monkeypatch.setenv(variable, str(home / directory))
     return home
@@ -247,18 +256,26 @@ def frozen_clock(mock_clock: trio.testing.MockClock) -> trio.testing.MockClock:
 def accepted(monkeypatch: pytest.MonkeyPatch) -> list[trio.SocketStream]:
     """The server's end of each TCP connection accepted in the test, as its handler gets it.
 
-    ``trio.serve_listeners`` hands each stream ``SocketListener.accept``
-    returns to the handler: this records them on the way.
+    The text and IRC doors' accept loop makes each stream with
+    ``listeners.accepted_stream``, ``trio.serve_listeners`` (the web door's)
+    with ``SocketListener.accept``: this records them on the way.
     """
     streams: list[trio.SocketStream] = []
     accept = trio.SocketListener.accept
+    make = listeners.accepted_stream
 
     async def recording(listener: trio.SocketListener) -> trio.SocketStream:
         stream = await accept(listener)
         streams.append(stream)
         return stream
 
+    def recorded(sock: socket.socket) -> trio.SocketStream:
+        stream = make(sock)
+        streams.append(stream)
+        return stream
+
     monkeypatch.setattr(trio.SocketListener, "accept", recording)
+    monkeypatch.setattr(listeners, "accepted_stream", recorded)
     return streams
 
 
@@ -547,11 +564,20 @@ async def running_server(
         read="stderr",
     ) as srv:
         srv.startup.append(await srv.io.line(within=PROCESS_TIMEOUT))  # after the imports
-        while "listening on" not in srv.startup[-1]:
+        while not (match := LISTENING.search(srv.startup[-1])):
             srv.startup.append(await srv.io.line())
-        match = re.search(r"listening on 127\.0\.0\.1:(\d+)", srv.startup[-1])
-        assert match, srv.startup
         yield srv, int(match.group(1))
+
+
+# The server's "listening on 127.0.0.1:PORT" line, in any language (serve --lang speaks it).
+LISTENING = re.compile(
+    "(?:"
+    + "|".join(
+        re.escape(words_for(lang)("listening on {address} (max {n} clients)").split("{")[0])
+        for lang in languages()
+    )
+    + r")127\.0\.0\.1:(\d+)"
+)
 
 
 async def run_trio_chat(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
@@ -723,6 +749,7 @@ async def start_client(connector: MemoryConnector) -> AsyncIterator[StartClient]
             password: str | None = None,
             reconnect: bool = False,
             backoff: Backoff = DEFAULT_BACKOFF,
+            lang: str = "en",
         ) -> RunningClient:
             dialer = Dialer(via.server, via.nursery)
             typist = Typist(interactive=interactive)
@@ -738,6 +765,7 @@ async def start_client(connector: MemoryConnector) -> AsyncIterator[StartClient]
                 connect=dialer,
                 reconnect=reconnect,
                 backoff=backoff,
+                lang=lang,
             )
             running = RunningClient(client, typist, screen, dialer)
             nursery.start_soon(running.run)

@@ -215,8 +215,10 @@ async def test_limits_from_the_command_line_apply_to_loopback_with_exempt_none()
         assert logged.endswith("too many connections from this address (at most 1)")
         # Lines over the rate are delayed, not lost, and the sender is told once.
         await ana.send(*(f"/msg ana n{i}" for i in range(10)))
-        lines = [await ana.line() for _ in range(11)]
-        assert lines.count("! slow down: over 50 lines a second; lines are delayed") == 1
+        lines = await ana.until("[private] ana: n9")
+        # Once per episode of flooding (tests/core/test_limits.py, in virtual time); in
+        # real time a loaded machine may let the sender fall under the rate in between.
+        assert "! slow down: over 50 lines a second; lines are delayed" in lines
         assert [line for line in lines if not line.startswith("!")] == [
             f"[private] ana: n{i}" for i in range(10)
         ]

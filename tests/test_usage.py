@@ -275,6 +275,7 @@ SAMPLES = {
     "--web-origin": "http://chat.lan:8080",
     "--redis": "redis://127.0.0.1:6390/0",
     "--redis-heartbeat": "0.5",
+    "--lang": "es",
 }
 
 

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 # Each command imports what it needs when it runs: `trio-chat cert` never loads
 # the server, `trio-chat client` never loads the hub (issue #10).
-from trio_chat import hints
+from trio_chat import cli_words, hints
+from trio_chat.cli_words import operator_words
 from trio_chat.options import build_parser
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ def serve(args: argparse.Namespace) -> int:
         irc_server_info=args.irc_server_info,
         redis=args.redis,
         redis_heartbeat=args.redis_heartbeat,
+        lang=args.lang,
     )
     problems: list[str] = []
     try:
@@ -71,7 +73,8 @@ def serve(args: argparse.Namespace) -> int:
     except* (HistoryError, SecretFileError, BackplaneError) as group:
         problems += [str(error) for error in _leaves(group)]
     except* TLSError as group:
-        problems += [f"cannot serve TLS: {error}" for error in _leaves(group)]
+        _ = operator_words()
+        problems += [_("cannot serve TLS: {error}", error=error) for error in _leaves(group)]
     except* OSError as group:
         # Only listening can fail this way: every connection's errors are handled.
         problems += [describe_bind_error(error, config) for error in _leaves(group)]
@@ -98,12 +101,16 @@ def client(args: argparse.Namespace) -> int:
     from trio_chat.core.passwords import SecretFileError
     from trio_chat.net.tls import TLSError, client_context
 
+    _ = operator_words()
     if args.name is not None:
         try:
             check_name(args.name)
         except BadName as exc:
             # The server would say the same; no need to connect to hear it.
-            hints.usage_error("client", f"{hints.option('client', '--name', args.name)}: {exc}")
+            from trio_chat.client.server_lines import worded
+
+            why = worded(_, exc.args[0] if exc.args else exc)
+            hints.usage_error("client", f"{hints.option('client', '--name', args.name)}: {why}")
     try:
         server_password = _secret(args.server_password_file, "server password")
         password = _secret(args.password_file, "password")
@@ -115,7 +122,7 @@ def client(args: argparse.Namespace) -> int:
         try:
             context = client_context(args.tls_ca)
         except TLSError as exc:
-            print(f"trio-chat: cannot use TLS: {exc}", file=sys.stderr)
+            print("trio-chat: " + _("cannot use TLS: {error}", error=exc), file=sys.stderr)
             return 1
     return trio.run(
         partial(
@@ -128,6 +135,7 @@ def client(args: argparse.Namespace) -> int:
             password=password,
             ssl_context=context,
             reconnect=not args.no_reconnect,
+            lang=_.lang,
         )
     )
 
@@ -146,12 +154,16 @@ def cert(args: argparse.Namespace) -> int:
     except CertError as exc:
         print(f"trio-chat: {exc}", file=sys.stderr)
         return 1
-    print(f"wrote {files.cert} (the certificate: copy it to the other PCs)")
-    print(f"wrote {files.key} (the private key, mode 0600: keep it on this PC only)")
-    print(f"valid until {files.not_after:%Y-%m-%d} for: {', '.join(files.names)}")
+    _ = operator_words()
+    print(_("wrote {path} (the certificate: copy it to the other PCs)", path=files.cert))
+    print(_("wrote {path} (the private key, mode 0600: keep it on this PC only)", path=files.key))
+    until = f"{files.not_after:%Y-%m-%d}"
+    print(_("valid until {date} for: {names}", date=until, names=", ".join(files.names)))
     tls = [("--tls-cert", files.cert), ("--tls-key", files.key)]
     print(f"serve:  {hints.command('serve', *tls)}")
-    here = [("--name", "you"), ("--host", "ADDRESS"), ("--tls-ca", files.cert.name)]
+    # TRANSLATORS: placeholders in a command line: letters, digits and _ only (no quotes needed).
+    you, address = _("you"), _("ADDRESS")
+    here = [("--name", you), ("--host", address), ("--tls-ca", files.cert.name)]
     print(f"client: {hints.command('client', *here)}")
     return 0
 
@@ -170,6 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from trio_chat.tools.soak import main as soak
 
         return soak(argv[1:])
+    cli_words.use(argv)  # the language of --help, of usage errors and of what follows
     verb = argv[0] if argv[:1] and not argv[0].startswith("-") else None
     args = build_parser(verb).parse_args(argv)
     if args.command == "serve" and (args.tls_cert is None) != (args.tls_key is None):
@@ -180,7 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return commands[args.command](args)
     except KeyboardInterrupt:
         # Only reachable before the signal handlers are installed.
-        print("\ninterrupted", file=sys.stderr)
+        _ = operator_words()
+        print("\n" + _("interrupted"), file=sys.stderr)
         return 130
 
 

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Protocol
 import trio
 
 from trio_chat import DEFAULT_PORT as DEFAULT_PORT
+from trio_chat.cli_words import operator_words
 from trio_chat.core.accounts import Guard
 from trio_chat.core.admission import DEFAULT_MAX_CLIENTS, Admission
 from trio_chat.core.history import DEFAULT_REPLAY, DEFAULT_RETENTION, History, Retention
@@ -109,6 +110,8 @@ class ServerConfig:
     redis: str | None = None
     # Seconds between the backplane's heartbeats (a server is lost after three).
     redis_heartbeat: float = 2.0
+    # The language of users who choose none (they switch with /lang; the page says its own).
+    lang: str = "en"
 
 
 class Frontend(Protocol):
@@ -291,7 +294,12 @@ async def build_app(
     if backplane is not None:
         backplane.attach(hub, history, name_key, guard)
     service = ChatService(
-        hub, guard=guard, history=history, limits=config.limits, replay=config.replay
+        hub,
+        guard=guard,
+        history=history,
+        limits=config.limits,
+        replay=config.replay,
+        lang=config.lang,
     )
     # One admission for every listener: --max-clients and the per-address
     # limits count the connections of all of them together.
@@ -399,10 +407,17 @@ async def open_history(db: str, retention: Retention = DEFAULT_RETENTION) -> His
     store = await trio.to_thread.run_sync(HistoryStore, db)
     history = History(store, name_key, retention)
     await history.open()
+    _ = operator_words()  # a start-up line: in the operator's language
     if db == MEMORY:
-        LOGGER.info("history: kept in memory only (--db :memory:), lost at exit")
+        LOGGER.info("%s", _("history: kept in memory only (--db :memory:), lost at exit"))
     else:
-        LOGGER.info("history: %s (%d messages)", db, await history.count())
+        count = await history.count()
+        LOGGER.info(
+            "%s",
+            _.ngettext(
+                "history: {path} ({n} message)", "history: {path} ({n} messages)", count, path=db
+            ),
+        )
     return history
 
 

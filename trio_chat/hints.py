@@ -14,6 +14,8 @@ import shlex
 import sys
 from typing import NoReturn
 
+from trio_chat.cli_words import operator_words
+
 VIA_MAKE = "TRIO_CHAT_VIA_MAKE"
 
 # Each command's options with a make variable (the Makefile's), and whether the
@@ -48,6 +50,7 @@ MAKE_VARIABLES: dict[str, dict[str, tuple[str, bool]]] = {
         "--irc-server-info": ("IRC_SERVER_INFO", True),
         "--redis": ("REDIS", True),
         "--redis-heartbeat": ("REDIS_HEARTBEAT", True),
+        "--lang": ("SERVER_LANG", True),
         "--irc-sasl-plaintext": ("IRC_SASL_PLAINTEXT", False),
     },
     "client": {
@@ -60,12 +63,14 @@ MAKE_VARIABLES: dict[str, dict[str, tuple[str, bool]]] = {
         "--tls": ("TLS", False),
         "--no-color": ("NO_COLOR", False),
         "--no-reconnect": ("NO_RECONNECT", False),
+        "--lang": ("CLIENT_LANG", True),
     },
     "cert": {
         "--host": ("HOSTS", True),
         "--out": ("CERT_DIR", True),
         "--days": ("DAYS", True),
         "--force": ("FORCE", False),
+        "--lang": ("CERT_LANG", True),
     },
 }
 
@@ -108,12 +113,16 @@ class Parser(argparse.ArgumentParser):
         verb = self.prog.split()[-1]
         if not via_make() or verb not in MAKE_VARIABLES:
             super().error(message)
-        flags = re.compile(r"argument (--[\w-]+)(?:/-\w)?:")
+        # argparse's "argument --port: ..." in the operator's words (cli_words).
+        argument = operator_words()("argument %(argument_name)s: %(message)s")
+        lead = re.escape(argument.split("%(argument_name)s", 1)[0])
+        flags = re.compile(lead + r"(--[\w-]+)(?:/-\w)?:")
         usage_error(verb, flags.sub(lambda m: spelled(verb, m[1]) + ":", message))
 
 
 def usage_error(verb: str, message: str) -> NoReturn:
     """Stop with a one-line usage error (exit 2): ``trio-chat serve: error: ...``."""
-    where = f"make {verb}" if via_make() else f"trio-chat {verb}: error"
+    _ = operator_words()
+    where = f"make {verb}" if via_make() else _("trio-chat {verb}: error", verb=verb)
     print(f"{where}: {message}", file=sys.stderr)
     sys.exit(2)

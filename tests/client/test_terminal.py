@@ -18,14 +18,17 @@ import shlex
 import shutil
 import signal
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import trio
 
 from trio_chat.client.rules import EXIT_ENDED
+from trio_chat.client.server_lines import NAME_TAKEN, WELCOME
+from trio_chat.i18n import Words, words_for
 
 from ..conftest import STEP_TIMEOUT, TRIO_CHAT, Peer, running_server
 
@@ -162,12 +165,46 @@ class Terminal:
         assert_clean(after)
 
 
+@dataclass(frozen=True)
+class Speaker:
+    """Who types at the client: the language, and how the client learns it."""
+
+    lang: str
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def words(self) -> Words:
+        return words_for(self.lang)
+
+
+ENGLISH = Speaker("en")
+SPANISH_BY_OPTION = Speaker("es", ("--lang", "es"))
+# LC_CTYPE keeps the terminal UTF-8 where no es_ES locale is installed.
+SPANISH_BY_LOCALE = Speaker("es", env={"LANG": "es_ES.UTF-8", "LC_CTYPE": "C.UTF-8"})
+
+
 @asynccontextmanager
-async def terminal_client(port: int, *extra: str) -> AsyncIterator[Terminal]:
+async def terminal_client(
+    port: int, *extra: str, speaker: Speaker = ENGLISH
+) -> AsyncIterator[Terminal]:
     """`trio-chat client --host 127.0.0.1 --port PORT *extra` in a fresh tmux pane."""
     if shutil.which("tmux") is None:
         pytest.fail("tmux is not installed: these tests need it (CI installs it via .ci/run)")
-    client = shlex.join([TRIO_CHAT, "client", *extra, "--host", "127.0.0.1", "--port", str(port)])
+    env = [f"{key}={value}" for key, value in speaker.env.items()]
+    client = shlex.join(
+        [
+            *(["env", *env] if env else []),
+            TRIO_CHAT,
+            "client",
+            *speaker.args,
+            *extra,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
+    )
     terminal = Terminal(f"trio-chat-test-{os.getpid()}-{uuid.uuid4().hex[:12]}")
     socket_path = ""
     try:
@@ -257,9 +294,15 @@ async def test_ctrl_d_on_an_empty_prompt_quits() -> None:
             await term.assert_usable(screen)
 
 
-async def test_server_shutdown_while_typing_ends_with_exit_3_without_reconnecting() -> None:
+@pytest.mark.parametrize("speaker", [ENGLISH, SPANISH_BY_LOCALE], ids=["en", "es-LANG"])
+async def test_server_shutdown_while_typing_ends_with_exit_3_without_reconnecting(
+    speaker: Speaker,
+) -> None:
+    _ = speaker.words
     async with running_server() as (server, port):
-        async with terminal_client(port, "--name", "ana", "--no-reconnect") as term:
+        async with terminal_client(
+            port, "--name", "ana", "--no-reconnect", speaker=speaker
+        ) as term:
             await term.wait_for_prompt("[#lobby] ana> ")
             await term.type("half typed")
             await term.wait_for_prompt("[#lobby] ana> half typed")
@@ -269,24 +312,30 @@ async def test_server_shutdown_while_typing_ends_with_exit_3_without_reconnectin
             assert code == EXIT_ENDED, screen
             assert_in_order(
                 screen,
-                "*** server shutting down",
-                "*** disconnected: the server closed the connection",
+                "*** " + _("server shutting down"),  # the server's words, in our language
+                {
+                    "en": "*** disconnected: the server closed the connection",
+                    "es": "*** desconectado: el servidor cerró la conexión",
+                }[speaker.lang],
                 "EXIT=3",
             )
             await term.assert_usable(screen)
         assert await server.exit_code() == 0
 
 
-async def test_a_taken_name_asks_for_another() -> None:
-    async with running_server() as (_, port), connect(port) as bob:
+@pytest.mark.parametrize("speaker", [ENGLISH, SPANISH_BY_OPTION], ids=["en", "es"])
+async def test_a_taken_name_asks_for_another(speaker: Speaker) -> None:
+    _ = speaker.words
+    async with running_server() as (__, port), connect(port) as bob:
         await bob.register("ana")
-        async with terminal_client(port, "--name", "ana") as term:
-            await term.wait_for_prompt("name: ")
+        async with terminal_client(port, "--name", "ana", speaker=speaker) as term:
+            await term.wait_for_prompt({"en": "name: ", "es": "nombre: "}[speaker.lang])
             screen = await term.screen()
-            assert "! the name ana is taken" in screen, screen
+            assert "! " + _(NAME_TAKEN, name="ana") in screen, screen
+            assert "/lang" not in screen, screen
             await term.type("ana2")
             await term.send_keys("Enter")
-            await term.wait_for_text("*** Welcome, ana2!")
+            await term.wait_for_text("*** " + _(WELCOME).split("{online}")[0].format(name="ana2"))
             await term.wait_for_prompt("[#lobby] ana2> ")
             await bob.until("*** ana2 joined")
 
@@ -313,16 +362,20 @@ async def test_up_arrow_recalls_earlier_lines_and_the_prompt_follows_the_room() 
             await term.wait_for_prompt("[#dev] ana> ")
 
 
-async def test_the_server_password_is_asked_at_a_prompt_that_hides_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("speaker", [ENGLISH, SPANISH_BY_OPTION], ids=["en", "es"])
+async def test_the_server_password_is_asked_at_a_prompt_that_hides_it(
+    tmp_path: Path, speaker: Speaker
+) -> None:
     door = tmp_path / "door"
     await trio.Path(door).write_text("Door-Secret-5\n")
+    asked = {"en": "server password: ", "es": "contraseña del servidor: "}[speaker.lang]
     async with (
         running_server("--password-file", str(door)) as (_, port),
-        terminal_client(port, "--name", "ana") as term,
+        terminal_client(port, "--name", "ana", speaker=speaker) as term,
     ):
-        await term.wait_for_prompt("server password: ")
+        await term.wait_for_prompt(asked)
         await term.type("Door-Secret-5")
-        await term.wait_for_prompt("server password: " + "*" * len("Door-Secret-5"))
+        await term.wait_for_prompt(asked + "*" * len("Door-Secret-5"))
         await term.send_keys("Enter")
         await term.wait_for_prompt("[#lobby] ana> ")
         await term.send_keys("Up")  # the password is in no input history...
@@ -332,7 +385,16 @@ async def test_the_server_password_is_asked_at_a_prompt_that_hides_it(tmp_path: 
         screen = await term.screen()
         assert "Door-Secret-5" not in screen, screen
         assert "/pass" not in screen, screen  # no instructions meant for nc users
-        assert_in_order(screen, "*** this server needs a password", "*** server password accepted")
+        assert_in_order(
+            screen,
+            *{
+                "en": ("*** this server needs a password", "*** server password accepted"),
+                "es": (
+                    "*** este servidor necesita contraseña",
+                    "*** contraseña del servidor aceptada",
+                ),
+            }[speaker.lang],
+        )
         await term.send_keys("C-d")
         code, screen = await term.exit_code()
         assert code == 0, screen

@@ -435,7 +435,7 @@ async def test_serve_restarted_on_the_same_file_keeps_and_counts_the_history(
     path = tmp_path / "history.sqlite3"
     for run in range(2):
         async with running_server("--db", str(path)) as (server, port):
-            assert any(f"history: {path} ({run} messages)" in line for line in server.startup)
+            assert any(f"history: {path} ({run} message" in line for line in server.startup)
             stream, peer = await join(port, f"user{run}")
             async with stream:
                 await peer.send(f"said in run {run}", "/who")

@@ -11,8 +11,9 @@ import pytest
 import trio
 import trio.testing
 
+from trio_chat.core import crowds
+from trio_chat.core import flusher as flusher_module
 from trio_chat.core import hub as hub_module
-from trio_chat.core import outbox as outbox_module
 from trio_chat.core.events import Message, Notice, Reason, ServerEvent
 from trio_chat.core.hub import LOBBY, Hub
 from trio_chat.core.members import Member, ScopeLink
@@ -570,38 +571,40 @@ async def test_a_failed_direct_write_ends_the_writer_with_the_error() -> None:
 
 
 async def test_under_load_writers_are_flushed_at_most_once_per_gap(
-    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+    autojump_clock: trio.testing.MockClock,
 ) -> None:
-    # Flush passes take no (virtual) time here: the gap is the minimum.
-    monkeypatch.setattr(outbox_module, "MIN_FLUSH_GAP", 0.02)
-    flusher = Flusher(interval=0.02)
+    flusher = Flusher(interval=0.05)
     outbox = Outbox(flusher=flusher)
     peer = FakePeer()
-    writes: list[float] = []
+    writes: list[tuple[float, float]] = []
 
     def write(data: bytes) -> int:
-        writes.append(trio.current_time())
+        start = trio.current_time()
+        autojump_clock.jump(0.01)  # a pass that takes 10 ms (a big room's)
+        writes.append((start, trio.current_time()))
         return peer.write(data)
 
     async with trio.open_nursery() as nursery:
         await nursery.start(flusher.run)
         writers = Writers(nursery, outbox, write)
-        for i in range(100):  # a message every millisecond for 0.1 s
+        for i in range(100):  # a message every millisecond
             outbox.put_nowait(b"%d\n" % i)
             await trio.sleep(0.001)
         await trio.sleep(0.05)
         assert peer.written == b"".join(b"%d\n" % i for i in range(100))
         assert writers.started == 0  # the kernel took everything: no writer task
-        assert len(writes) <= 7  # 0.1 s / 0.02 s, plus the first at once
-        gaps = [b - a for a, b in itertools.pairwise(writes)]
-        assert all(gap >= 0.02 - 1e-9 for gap in gaps)
+        # Each pass is followed by as long again for the others: a pass every
+        # 20 ms at most, each writing all that was said meanwhile.
+        gaps = [b[0] - a[1] for a, b in itertools.pairwise(writes)]
+        assert all(gap >= 0.01 * flusher_module.FLUSH_GAP_FACTOR - 1e-9 for gap in gaps)
+        assert len(writes) <= 100 / 5  # ten messages or so per write, not one
         nursery.cancel_scope.cancel()
 
 
 async def test_a_big_room_hears_of_arrivals_and_departures_in_summaries(
     hub: Hub, monkeypatch: pytest.MonkeyPatch, autojump_clock: trio.testing.MockClock
 ) -> None:
-    monkeypatch.setattr(hub_module, "QUIET_ROOM_SIZE", 3)
+    monkeypatch.setattr(crowds, "QUIET_ROOM_SIZE", 3)
     async with trio.open_nursery() as nursery:
         await nursery.start(hub.run)
         first = [join(hub, name) for name in ("a", "b", "c")]
@@ -610,11 +613,11 @@ async def test_a_big_room_hears_of_arrivals_and_departures_in_summaries(
         hub.leave(crowd[0], Reason.QUIT)
         # Nothing yet: arrivals and departures wait for the summary.
         assert received(first[0]) == b""
-        await trio.sleep(hub_module.SUMMARY_INTERVAL + 1)
+        await trio.sleep(crowds.SUMMARY_INTERVAL + 1)
         names = ", ".join(f"n{i}" for i in range(20))
         assert received(first[0]) == (f"*** 30 joined: {names} and 10 more; 1 left: n0\n".encode())
         # Quiet again: no empty summaries.
-        await trio.sleep(hub_module.SUMMARY_INTERVAL * 3)
+        await trio.sleep(crowds.SUMMARY_INTERVAL * 3)
         assert received(first[0]) == b""
         nursery.cancel_scope.cancel()
 
@@ -622,7 +625,7 @@ async def test_a_big_room_hears_of_arrivals_and_departures_in_summaries(
 async def test_without_the_hub_task_every_join_is_announced(
     hub: Hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(hub_module, "QUIET_ROOM_SIZE", 3)
+    monkeypatch.setattr(crowds, "QUIET_ROOM_SIZE", 3)
     ana = join(hub, "ana")
     for i in range(5):
         join(hub, f"n{i}")
@@ -658,7 +661,7 @@ async def test_a_stale_flush_request_and_a_close_do_not_stop_the_flusher(
 async def test_arrivals_and_departures_in_a_big_room_are_told_in_order(
     hub: Hub, monkeypatch: pytest.MonkeyPatch, autojump_clock: trio.testing.MockClock
 ) -> None:
-    monkeypatch.setattr(hub_module, "QUIET_ROOM_SIZE", 2)
+    monkeypatch.setattr(crowds, "QUIET_ROOM_SIZE", 2)
     async with trio.open_nursery() as nursery:
         await nursery.start(hub.run)
         watcher = join(hub, "watcher")
@@ -667,7 +670,7 @@ async def test_arrivals_and_departures_in_a_big_room_are_told_in_order(
         x = join(hub, "x")  # held for the summary
         hub.leave(join(hub, "y"), Reason.QUIT)
         hub.leave(x, Reason.QUIT)  # the room is small again, but arrivals are still held
-        await trio.sleep(hub_module.SUMMARY_INTERVAL + 1)
+        await trio.sleep(crowds.SUMMARY_INTERVAL + 1)
         assert received(watcher) == b"*** 2 joined: x, y; 2 left: y, x\n"
         nursery.cancel_scope.cancel()
 

@@ -154,3 +154,17 @@ async def test_broadcast_bytes_do_not_count_in_the_server_budget() -> None:
     for _ in range(100):  # 100 KB said to 50 members: shared bytes, not 5 MB
         hub.say(members[0], LOBBY, "b" * 1000)
     assert all(hub.is_member(member) for member in members)
+
+
+def test_a_writer_takes_a_long_queue_in_batches_in_order() -> None:
+    outbox = Outbox()
+    lines = [b"%04d\n" % i for i in range(1000)]  # 5000 bytes
+    for line in lines:
+        outbox.put_nowait(line)
+    batches = []
+    while batch := outbox.next_batch(1024):
+        assert len(batch) <= 1024 + 5  # stops at the line that crosses the size
+        batches.append(batch)
+    assert b"".join(batches) == b"".join(lines)
+    assert len(batches) == 5
+    assert outbox.queued_bytes == 0

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import time
+
+import trio
 
 from ..conftest import IrcPeer, running_app
 from .conftest import irc_user, quiet
@@ -20,10 +23,20 @@ def batch_of(lines: list[str]) -> list[str]:
     return [line.rsplit(" :", 1)[1] for line in inside]
 
 
-async def said(peer: IrcPeer, count: int) -> list[str]:
-    """Say "m0".."m{count-1}" in #dev; their msgids (from the echoes)."""
+async def next_millisecond() -> None:
+    """Until the clock (the server's: same process) is in a later millisecond."""
+    start = time.time_ns() // 1_000_000
+    while time.time_ns() // 1_000_000 == start:
+        await trio.lowlevel.checkpoint()
+
+
+async def said(peer: IrcPeer, count: int, *, apart: bool = False) -> list[str]:
+    """Say "m0".."m{count-1}" in #dev; their msgids (from the echoes). ``apart``: each
+    in its own millisecond, as ``timestamp=`` references tell them apart."""
     ids: list[str] = []
     for i in range(count):
+        if apart and i:
+            await next_millisecond()
         await peer.send(f"PRIVMSG #dev :m{i}")
         echo = await peer.line()
         found = re.search(r"msgid=(\d+)", echo)
@@ -55,7 +68,7 @@ async def test_timestamps_targets_and_refusals() -> None:
     async with running_app(irc_port=0) as running, irc_user(running, "ana", *CAPS) as ana:
         await ana.send("JOIN #dev")
         await quiet(ana)
-        await said(ana, 2)
+        await said(ana, 2, apart=True)
         await ana.send("CHATHISTORY LATEST #dev * 1")
         lines = await quiet(ana)
         when = re.search(r"time=([^;ed ]+Z)", lines[1])

@@ -106,6 +106,10 @@ async def test_irc_over_tls_on_its_own_port(tmp_path: Path) -> None:
             ":bob!bob@127.0.0.1 JOIN #lobby",
             ":bob!bob@127.0.0.1 PRIVMSG #lobby :over tcp",
         ]
+        await ana.send("PRIVMSG #lobby :over tls")  # and back, through the TLS member's writes
+        assert (await bob.until(":ana!ana@127.0.0.1 PRIVMSG"))[-1] == (
+            ":ana!ana@127.0.0.1 PRIVMSG #lobby :over tls"
+        )
         await trio.aclose_forcefully(stream)
         await bob.stream.aclose()
 

@@ -13,7 +13,8 @@ from trio_chat.core.hub import Hub
 from trio_chat.core.members import Member, ScopeLink
 from trio_chat.core.names import name_key
 from trio_chat.net.connection import Connection
-from trio_chat.text.codec import encode
+from trio_chat.net.direct import PlainSocket
+from trio_chat.text.codec import Line, LineBuffer, encode
 
 from ..conftest import STEP_TIMEOUT, Peer
 
@@ -53,12 +54,12 @@ async def test_receive_tells_a_reset_from_a_clean_end() -> None:
         ours, theirs = tcp_pair()
         with ours, theirs:
             stream = trio.SocketStream(trio.socket.from_stdlib_socket(ours))
-            for fileno in (ours.fileno(), None):  # direct reads, and the stream's
-                connection = Connection(stream, "peer", fileno)
+            for direct in (PlainSocket(ours.fileno()), None):  # direct reads, and the stream's
+                connection = Connection(stream, "peer", direct)
                 theirs.send(b"hello\n")
                 with trio.fail_after(STEP_TIMEOUT):
                     assert await connection.receive() == b"hello\n"
-            connection = Connection(stream, "peer", ours.fileno())
+            connection = Connection(stream, "peer", PlainSocket(ours.fileno()))
             if reset:  # linger 0: close() sends an RST instead of a FIN
                 theirs.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             theirs.close()
@@ -123,3 +124,20 @@ async def test_the_reader_returning_leaves_and_ends_the_phase() -> None:
         await serve(connection, session)
     assert session.left == ["done reading"]
     connection.close(Reason.LOST)  # after the phase: nothing to end, no error
+
+
+async def test_an_idle_connection_holds_no_list_of_pending_messages() -> None:
+    # Thousands of idle connections (issue #14): once the lines received are
+    # handed out, the connection keeps no list of its own for the next ones.
+    client, server_side = trio.testing.memory_stream_pair()
+    connection = Connection(server_side, "memory")
+    lines = LineBuffer()
+    with trio.fail_after(STEP_TIMEOUT):
+        await client.send_all(b"one\ntwo\n")
+        assert await connection.next_message(lines) == Line("one")
+        assert await connection.next_message(lines) == Line("two")
+        other = Connection(trio.testing.memory_stream_pair()[1], "other")
+        assert connection._pending is other._pending  # one shared, empty list
+        assert connection._pending == []
+        await client.send_all(b"three\n")
+        assert await connection.next_message(lines) == Line("three")

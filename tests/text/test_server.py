@@ -19,6 +19,7 @@ from trio_chat.app import App, ServerConfig
 from trio_chat.core.hub import Hub
 from trio_chat.core.names import name_key
 from trio_chat.net.connection import RECEIVE_SIZE, Connection
+from trio_chat.net.direct import PlainSocket
 from trio_chat.net.listeners import USER_TIMEOUT_MS
 from trio_chat.startup import announce, describe_bind_error
 from trio_chat.text.codec import LineBuffer
@@ -281,7 +282,7 @@ async def test_a_peer_streaming_bytes_without_a_newline_does_not_hold_the_loop()
                 theirs.send(b"x" * 65536)  # fill the buffer: no newline, ever
         ours.setblocking(False)
         stream = trio.SocketStream(trio.socket.from_stdlib_socket(ours))
-        connection = Connection(stream, "streamer", ours.fileno())
+        connection = Connection(stream, "streamer", PlainSocket(ours.fileno()))
         lines = LineBuffer()
 
         def unread() -> int:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import trio
+import trio.testing
 import trustme
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -15,7 +16,7 @@ from trio_chat.net import tls
 from trio_chat.net.listeners import ListenError
 from trio_chat.startup import announce, describe_bind_error
 
-from ..conftest import Running, running_app
+from ..conftest import Peer, Running, running_app
 from .conftest import HttpClient, Rejected, WsPeer
 
 
@@ -142,6 +143,17 @@ async def test_https_and_wss_on_the_same_port_with_a_certificate(tmp_path: Path)
             ana = await WsPeer.open(stream, host=where, origin=f"https://{where}")
             frames = await ana.hello("ana")
             assert frames[0] == {"type": "welcome", "name": "ana"}
+            # Chat both ways with a text member (TLS too, on the text port).
+            tcp = await trio.testing.open_stream_to_socket_listener(running.listener)
+            bob = Peer(trio.SSLStream(tcp, trusting, server_hostname="127.0.0.1"))
+            await bob.register("bob")
+            await ana.until("joined", name="bob")
+            await ana.send(type="line", room="#lobby", text="hi over wss")
+            assert await bob.until("ana:") == ["ana: hi over wss"]
+            await bob.send("hi over tls")
+            said = (await ana.until("message", **{"from": "bob"}))[-1]
+            assert said["text"] == "hi over tls"
+            await bob.stream.aclose()
         async with await trio.open_tcp_stream("127.0.0.1", port) as plain:  # http: by mistake
             answer = await HttpClient(plain).request("/")
             assert (answer.status, answer.text) == (

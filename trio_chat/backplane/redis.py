@@ -67,7 +67,9 @@ from trio_chat.core.events import (
 from trio_chat.core.hub import Hub
 from trio_chat.core.members import Member, Recorder
 from trio_chat.core.moderation import DISMISS_TIMEOUT
+from trio_chat.core.phrases import Phrase
 from trio_chat.core.stamps import NODES
+from trio_chat.i18n import N_
 
 LOGGER = logging.getLogger(__name__)
 
@@ -87,10 +89,11 @@ READ_BLOCK = 0.5
 FIRST_BACKOFF = 0.05
 LONGEST_BACKOFF = 5.0
 
-UNREACHABLE = (
-    "the other servers are unreachable: you are chatting with this server's users only, for now"
+# Notices to every local member, worded in each one's language by their encoder.
+UNREACHABLE = Phrase(
+    N_("the other servers are unreachable: you are chatting with this server's users only, for now")
 )
-REACHABLE = "the other servers are reachable again"
+REACHABLE = Phrase(N_("the other servers are reachable again"))
 
 
 class RedisBackplane:

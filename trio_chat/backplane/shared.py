@@ -121,7 +121,7 @@ class SharedState:
                 and home_of(member) is None
                 and covers_peer(entry, member.address)
             ):
-                self.hub.dismiss(member, Reason.BANNED, deadline, detail=entry.term(), by=entry.by)
+                self.hub.dismiss(member, Reason.BANNED, deadline, detail=entry.stamp(), by=entry.by)
 
     def _mute(self, key: str, on: bool) -> None:
         if on:

@@ -6,7 +6,9 @@ Theory of operation
 
 * The *connection* task (:meth:`ChatClient._connections`) runs one connection
   at a time. On each, a reader shows what the server sends while the
-  registration sends the name (``/pass`` first on a server with a password,
+  registration asks for the client's language (``/lang es``: the server words
+  everything after it so; see trio_chat.client.server_lines for how its lines
+  are recognised) and sends the name (``/pass`` first on a server with a password,
   ``/login NAME PASSWORD`` for a registered name); on a terminal it asks at
   prompts of its own for what the server wants (a password, another name),
   rather than showing the server's instructions for ``nc``. Once in, a
@@ -57,21 +59,30 @@ from trio_chat.client.link import (
 )
 from trio_chat.client.rules import (
     CLIENT_HELP,
-    ECHO_ON,
     EXIT_ENDED,
     EXIT_QUIT,
-    FINAL_PREFIXES,
     FIRST_ROOM,
-    HELP_END,
-    ROOM_PREFIX,
-    WRONG_PASSWORD,
     Backoff,
     Retry,
     is_help,
     is_quit,
     new_password,
 )
+from trio_chat.client.server_lines import (
+    ECHO_ON,
+    FINAL,
+    HELP_END,
+    KNOWN_AS,
+    NOW_IN,
+    PASSWORD_CHANGED,
+    REGISTERED_NOW,
+    UNREGISTERED,
+    ServerLines,
+    worded,
+    wrong_password,
+)
 from trio_chat.core.names import name_key
+from trio_chat.i18n import DEFAULT, words_for
 from trio_chat.text.codec import Line, LineBuffer
 
 # Lines from the server longer than this are cut (the server never sends such).
@@ -101,6 +112,8 @@ class ChatClient(GettingIn):
             password again or to reconnect (neither without it).
         reconnect: come back after the connection was lost (with ``connect``).
         backoff: how long to wait between reconnection attempts.
+        lang: the language of the client's own words; it asks the server
+            (``/lang``, before its name) for its words in it too.
     """
 
     def __init__(
@@ -117,7 +130,10 @@ class ChatClient(GettingIn):
         connect: Connector | None = None,
         reconnect: bool = False,
         backoff: Backoff = DEFAULT_BACKOFF,
+        lang: str = DEFAULT,
     ) -> None:
+        self._ = words_for(lang)
+        self.lines = ServerLines(self._)
         self._first: trio.abc.Stream | None = conn
         self._connect = connect
         self.reconnect = reconnect and connect is not None
@@ -172,8 +188,8 @@ class ChatClient(GettingIn):
     def prompt(self) -> str:
         """The prompt: where we are and who we are (changes with /join and /nick)."""
         if not self.registered:
-            return NAME_PROMPT
-        where = self.room if self._link is not None else "reconnecting"
+            return self._(NAME_PROMPT)
+        where = self.room if self._link is not None else self._("reconnecting")
         return f"[{where}] {self.name}> "
 
     # --- connections ------------------------------------------------------------
@@ -210,16 +226,19 @@ class ChatClient(GettingIn):
         if self._quitting:
             return None
         if not self.registered:
-            if link.refusal.startswith(WRONG_PASSWORD):
+            if wrong_password(self.lines, link.refusal):
                 self._wrong_passwords += 1
                 if self._may_ask_again():
                     return await self._ask_again(link.refusal)
-        elif self.reconnect and not link.final and not link.shut_out():
+        elif self.reconnect and not link.final and not link.shut_out(self.lines):
             return await self._come_back(link)
         self.exit_code = EXIT_ENDED
         if not link.hung_up:
-            how = "the connection was lost" if link.lost else "the server closed the connection"
-            self._notice(f"disconnected: {how}")
+            _ = self._
+            how = (
+                _("the connection was lost") if link.lost else _("the server closed the connection")
+            )
+            self._notice(_("disconnected: {how}", how=how))
         self._report_unsent()
         return None
 
@@ -230,23 +249,32 @@ class ChatClient(GettingIn):
             link.registered and now - link.since >= self.backoff.stable_after
         ):
             self._retry = Retry(self.backoff, now)
-        retry = self._retry
-        why = "connection lost" if link.lost else "disconnected" if link.registered else ""
+        retry, _ = self._retry, self._
+        why = _("connection lost") if link.lost else _("disconnected") if link.registered else ""
         while True:
             delay = retry.next_delay(trio.current_time())
             if delay is None:
-                waited = trio.current_time() - retry.started
+                waited = f"{trio.current_time() - retry.started:.0f}"
                 self._notice(
-                    f"gave up reconnecting after {retry.attempt} attempts in {waited:.0f} s"
+                    _.ngettext(
+                        "gave up reconnecting after {n} attempt in {seconds} s",
+                        "gave up reconnecting after {n} attempts in {seconds} s",
+                        retry.attempt,
+                        seconds=waited,
+                    )
                 )
                 self.exit_code = EXIT_ENDED
                 self._report_unsent()
                 return None
-            lead = f"{why}, reconnecting" if why else "reconnecting"
-            self._notice(f"{lead} in {delay:g} s (attempt {retry.attempt})")
+            fields = {"seconds": f"{delay:g}", "attempt": retry.attempt}
+            self._notice(
+                _("{why}, reconnecting in {seconds} s (attempt {attempt})", why=why, **fields)
+                if why
+                else _("reconnecting in {seconds} s (attempt {attempt})", **fields)
+            )
             await trio.sleep(delay)
             assert self._connect is not None
-            conn, why = await dial(self._connect)
+            conn, why = await dial(self._connect, _)
             if conn is not None:
                 return conn
 
@@ -295,44 +323,50 @@ class ChatClient(GettingIn):
                 if isinstance(event, Line):
                     self._show(link, event.text)
                 else:  # a server never sends such a line: say so, but it is no answer
-                    self._show_line(f"! from the server: {event.reason}")
+                    why = worded(self._, event.reason)
+                    self._show_line("! " + self._("from the server: {why}", why=why))
             if not data:
                 break
         link.scope.cancel()
 
     def _show(self, link: Link, line: str) -> None:
         shown = self._in_chat(line) if link.registered else self._getting_in(link, line)
-        if line.startswith(FINAL_PREFIXES):
+        if self.lines.any_error(FINAL, line):
             link.final = line
         if shown is not None:
             self.screen.show(
                 self.display.incoming(shown, me=self.name if link.registered else None)
             )
-        if line.startswith(HELP_END) and self._help_requests:
+        if self._help_requests and line.startswith("***") and self._ends_help(line):
             self._help_requests -= 1
             for help_line in CLIENT_HELP:
-                self._show_line(help_line)
+                self._notice(self._(help_line))
 
     def _in_chat(self, line: str) -> str | None:
         """What to show of a line after the welcome; follows the room, name and password."""
-        if line == ECHO_ON and self._echo_requests:
+        lines = self.lines
+        if self._echo_requests and lines.notice(ECHO_ON, line) is not None:
             self._echo_requests -= 1
             return None  # our own request, not the user's
-        if line.startswith(ROOM_PREFIX):
-            self.room = line[len(ROOM_PREFIX) :].split(" ", 1)[0]
+        if (now_in := lines.notice(NOW_IN, line, whole=False)) is not None:
+            self.room = now_in["room"]
             self.keyboard.refresh()
-        elif line.startswith(f"*** {self.name} is now known as "):
+        elif (renamed := lines.notice(KNOWN_AS, line)) is not None and renamed["old"] == self.name:
             # Only the server writes "*** " lines: no peer can fake this one.
-            self.name = line.rsplit(" ", 1)[1]
+            self.name = renamed["new"]
             self.keyboard.refresh()
-        elif self._new_password is not None and line.startswith(
-            (f"*** {self.name} is registered to you now", f"*** the password of {self.name} is ")
+        elif self._new_password is not None and lines.about(
+            self.name, line, REGISTERED_NOW, PASSWORD_CHANGED
         ):
             self.password, self._new_password = self._new_password, None
             self.account = self.account or self.name
-        elif line == f"*** {self.name} is not registered any more":
+        elif lines.about(self.name, line, UNREGISTERED):
             self.password = self.account = None
         return line
+
+    def _ends_help(self, line: str) -> bool:
+        """The last line of the server's /help (in English or in our language)."""
+        return line.endswith((HELP_END, self._(HELP_END)))
 
     # --- keyboard -> server ------------------------------------------------------
 
@@ -363,7 +397,7 @@ class ChatClient(GettingIn):
         if link is None:
             self._unsent.append(line)
             if len(self._unsent) == 1:  # once, not for each line of a paste
-                self._notice("not connected: sending it once reconnected")
+                self._notice(self._("not connected: sending it once reconnected"))
             return
         try:
             await link.send(line)
@@ -391,6 +425,18 @@ class ChatClient(GettingIn):
 
     def _report_unsent(self) -> None:
         if self._unsent:
-            hint = " (Up recalls them)" if self.keyboard.interactive else ""
-            self._notice(f"{len(self._unsent)} line(s) typed while disconnected not sent{hint}")
+            _, n = self._, len(self._unsent)
+            self._notice(
+                _.ngettext(
+                    "{n} line typed while disconnected not sent (Up recalls it)",
+                    "{n} lines typed while disconnected not sent (Up recalls them)",
+                    n,
+                )
+                if self.keyboard.interactive
+                else _.ngettext(
+                    "{n} line typed while disconnected not sent",
+                    "{n} lines typed while disconnected not sent",
+                    n,
+                )
+            )
             self._unsent.clear()

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 import trio
 
-from trio_chat.client.rules import NEEDS_SERVER_PASSWORD, WRONG_PASSWORD, registered_prompt
+from trio_chat.client.server_lines import ServerLines, asks_password, needs_password, wrong_password
+from trio_chat.i18n import Words
 
 # How long the server may take to close after our /quit (or our refusal), with its last word.
 QUIT_TIMEOUT = 2.0
@@ -44,25 +45,30 @@ class Link:
     final: str = ""  # a line after which the server closes for good
     lost: bool = False  # a receive or send failed (not an orderly close)
     hung_up: bool = False  # we closed it, refused
+    # /lang sent, its answer not yet in; set when it is (or when no answer will come).
+    asking_lang: bool = False
+    spoken: trio.Event = field(default_factory=trio.Event)
 
-    def shut_out(self) -> bool:
+    def shut_out(self, lines: ServerLines) -> bool:
         """Whether a reconnection was refused for good: our password or name no longer work."""
         refusal = self.refusal
         return not self.registered and (
-            refusal.startswith((WRONG_PASSWORD, NEEDS_SERVER_PASSWORD))
-            or registered_prompt(refusal, "") is not None
+            wrong_password(lines, refusal)
+            or (refusal.startswith("! ") and needs_password(refusal))
+            or asks_password(lines, refusal)
         )
 
     async def send(self, line: str) -> None:
         await self.conn.send_all((line + "\n").encode("utf-8"))
 
 
-async def dial(connect: Connector) -> tuple[trio.abc.Stream | None, str]:
-    """A new connection, or ``None`` and why not."""
+async def dial(connect: Connector, _: Words) -> tuple[trio.abc.Stream | None, str]:
+    """A new connection, or ``None`` and why not (in ``_``'s words)."""
     try:
         with trio.fail_after(CONNECT_TIMEOUT):
             return await connect(), ""
     except ConnectFailed as exc:
-        return None, f"cannot connect ({exc})"
+        return None, _("cannot connect ({why})", why=exc)
     except trio.TooSlowError:
-        return None, f"cannot connect (no answer within {CONNECT_TIMEOUT:.0f} s)"
+        seconds = round(CONNECT_TIMEOUT)
+        return None, _("cannot connect (no answer within {n} s)", n=seconds)

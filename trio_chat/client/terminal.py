@@ -31,6 +31,7 @@ from trio_chat.client.keyboard import (
 )
 from trio_chat.client.link import ConnectFailed, Connector
 from trio_chat.client.rules import EXIT_FAILED
+from trio_chat.i18n import DEFAULT, words_for
 from trio_chat.net.tls import TLSError, describe_client_failure
 
 # How long the server may take to complete the TLS handshake.
@@ -51,25 +52,33 @@ async def run_terminal_client(
     password: str | None = None,
     ssl_context: ssl.SSLContext | None = None,
     reconnect: bool = True,
+    lang: str = DEFAULT,
 ) -> int:
     """Connect and chat from this terminal (or pipe); returns the exit code.
 
     On a terminal, the client reconnects after losing the connection (unless
     ``reconnect`` is false); a script does not: it ends, and its exit code
-    says why (see trio_chat.client.rules).
+    says why (see trio_chat.client.rules). ``lang``: the language to speak.
     """
+    _ = words_for(lang)
+    address = f"{host}:{port}"
     try:
         conn = await connect(host, port, ssl_context)
     except OSError as exc:
-        print(
-            f"trio-chat: cannot connect to {host}:{port}: {_why(exc)}\n"
-            f"Is the server running? Start one with `{_serve_hint(port)}`, or check "
-            f"{hints.spelled('client', '--host')} and {hints.spelled('client', '--port')}.",
-            file=sys.stderr,
+        why = _(
+            "cannot connect to {address}: {why}\nIs the server running? Start one with "
+            "`{command}`, or check {host} and {port}.",
+            address=address,
+            why=_why(exc),
+            command=_serve_hint(port),
+            host=hints.spelled("client", "--host"),
+            port=hints.spelled("client", "--port"),
         )
+        print(f"trio-chat: {why}", file=sys.stderr)
         return EXIT_FAILED
     except TLSError as exc:
-        print(f"trio-chat: no secure connection to {host}:{port}: {exc}", file=sys.stderr)
+        why = _("no secure connection to {address}: {why}", address=address, why=exc)
+        print(f"trio-chat: {why}", file=sys.stderr)
         return EXIT_FAILED
 
     async def dial() -> trio.abc.Stream:
@@ -80,7 +89,7 @@ async def run_terminal_client(
         except TLSError as exc:
             raise ConnectFailed(str(exc)) from None
 
-    settings = ClientSettings(name, server_password, password, dial)
+    settings = ClientSettings(name, server_password, password, dial, lang)
     if sys.stdin.isatty() and sys.stdout.isatty():
         return await _interactive(
             conn, settings, colour=wants_colour(no_color), reconnect=reconnect
@@ -97,6 +106,7 @@ class ClientSettings:
     server_password: str | None = field(repr=False)
     password: str | None = field(repr=False)
     dial: Connector
+    lang: str = DEFAULT
 
     def client(
         self, conn: trio.abc.Stream, keyboard: Keyboard, screen: Screen, **options: Any
@@ -109,6 +119,7 @@ class ClientSettings:
             server_password=self.server_password,
             password=self.password,
             connect=self.dial,
+            lang=self.lang,
             **options,
         )
 

@@ -45,6 +45,8 @@ from trio_chat.core.passwords import (
     password_problem,
     same_secret,
 )
+from trio_chat.core.phrases import Phrase
+from trio_chat.i18n import N_
 
 # How a hash is computed off the event loop: trio.to_thread.run_sync's shape.
 RunSync = Callable[..., Awaitable[Any]]
@@ -53,7 +55,11 @@ LOGGER = logging.getLogger(__name__)
 
 
 class AccountError(Exception):
-    """An account change that cannot be made; ``str(exc)`` says why, for the user."""
+    """An account change that cannot be made; ``problem`` (``str(exc)``) says why, for the user."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
 
 
 # --- the guard ----------------------------------------------------------------------
@@ -276,7 +282,9 @@ class Guard:
         except sqlite3.Error as exc:
             # The statement's parameters may hold a hash: only the error is logged.
             LOGGER.error("could not save an account or ban change: %s", exc)
-            raise AccountError(f"could not save it ({exc}); nothing changed") from None
+            raise AccountError(
+                Phrase(N_("could not save it ({error}); nothing changed"), error=str(exc))
+            ) from None
 
     # --- shared with other servers (trio_chat.backplane.shared) ---------------------
 

@@ -26,10 +26,15 @@ class BanEntry:
         return self.until is not None and self.until <= now
 
     def term(self) -> str:
-        """``until 2026-11-25 14:00`` or ``permanently``."""
+        """``until 2026-11-25 14:00`` or ``permanently``: the log's words (a
+        frontend words :meth:`stamp` in its reader's language)."""
+        return "permanently" if self.until is None else "until " + self.stamp()
+
+    def stamp(self) -> str:
+        """When the ban ends, ``2026-11-25 14:00`` (the server's time zone); ``""``: never."""
         if self.until is None:
-            return "permanently"
-        return "until " + time.strftime("%Y-%m-%d %H:%M", time.localtime(self.until))
+            return ""
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(self.until))
 
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network

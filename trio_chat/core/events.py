@@ -26,7 +26,7 @@ class Reason(enum.Enum):
     FLOODING = "flooding"  # over the flood rate for too long
     TIMEOUT = "ping timeout"  # did not answer the server's pings (IRC)
     KICKED = "kicked"  # by an operator (``by``; ``detail``: the reason given)
-    BANNED = "banned"  # by an operator (``by``; ``detail``: the ban's term)
+    BANNED = "banned"  # by an operator (``by``; ``detail``: BanEntry.stamp(), "" if for ever)
     ELSEWHERE = "logged in from elsewhere"  # their account logged in again
     OPER_FAILURES = "too many wrong operator passwords"
     SHUTDOWN = "server shutting down"

@@ -17,43 +17,34 @@ encoder and puts the bytes into each recipient's outbox with
 is evicted ("too slow"): it can never stall the sender or the room. The
 outboxes' :class:`~.outbox.Flusher` then writes them to the sockets.
 
-What is said is stamped here, once, with an increasing id and the time.
-Big rooms (more than :data:`QUIET_ROOM_SIZE` members) hear of arrivals and
-departures in one summary every :data:`SUMMARY_INTERVAL`, so that a crowd of
-N arriving costs O(N) notices, not N*N/2.
+What is said (:class:`~.speech.Speech`, the hub's base) is stamped once, with
+an increasing id and the time. Big rooms hear of arrivals and departures in
+summaries (:mod:`.crowds`), so that a crowd of N arriving costs O(N) notices,
+not N*N/2.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 
 import trio
 
 from trio_chat.core.backplane import Backplane, NullBackplane
 from trio_chat.core.counters import Counters
+from trio_chat.core.crowds import Crowds
 from trio_chat.core.events import (
-    Action,
-    ClientTags,
-    Crowd,
     Dismissed,
-    Echo,
     Invited,
     Joined,
-    Message,
     Notice,
     Parted,
-    Private,
     Quit,
     Reason,
     Renamed,
     RoomChanged,
     ServerEvent,
-    ToOperators,
-    TopicChanged,
-    ToRoomOperators,
 )
 from trio_chat.core.members import (
     Encoder,
@@ -77,11 +68,10 @@ from trio_chat.core.outbox import (
 from trio_chat.core.refusals import (
     NameTaken,
     NoSuchMember,
-    NoSuchRoom,
     NotInRoom,
     ServerClosing,
-    Unreachable,
 )
+from trio_chat.core.speech import Speech
 from trio_chat.core.stamps import Stamps
 from trio_chat.core.topics import Topics
 
@@ -90,16 +80,11 @@ LOGGER = logging.getLogger(__name__)
 # The room everyone starts in.
 LOBBY = "#lobby"
 
-# Rooms with more members than this hear of arrivals and departures in a summary
-# every SUMMARY_INTERVAL seconds, not one notice each: a crowd of N joining
-# would otherwise cost N*N/2 lines.
-QUIET_ROOM_SIZE = 100
-SUMMARY_INTERVAL = 10.0
 # A member dropped as too slow has this long to receive why.
 FAREWELL_TIMEOUT = 2.0
 
 
-class Hub:
+class Hub(Speech):
     """Members, names and rooms; fan-out of events to members' outboxes.
 
     Args:
@@ -142,13 +127,13 @@ class Hub:
         # run() batches writer wake-ups and big rooms' join/leave notices.
         self.flusher = Flusher(flush_interval, queue_budget)
         self.flusher.evict = self._evict_outbox
-        self._summarizing = False
-        self._summary_due = trio.Event()
         self._recorder = recorder
         self.counters = counters if counters is not None else Counters()
         self._members: dict[str, Member] = {}
         self._rooms: dict[str, Room] = {}
         self._topics = Topics.by_name(topics, name_key, self._rooms)
+        # Big rooms' arrivals and departures, told in summaries while run() runs.
+        self.crowds = Crowds(self._rooms, self.broadcast)
         for room in home:
             self._open_room(room)
         self.closing = False
@@ -168,16 +153,7 @@ class Hub:
         """
         async with trio.open_nursery() as nursery:
             await nursery.start(self.flusher.run)
-            self._summarizing = True
-            try:
-                task_status.started()
-                while True:
-                    await self._summary_due.wait()
-                    await trio.sleep(SUMMARY_INTERVAL)
-                    self._summary_due = trio.Event()
-                    self.summarize()
-            finally:
-                self._summarizing = False
+            await self.crowds.run(task_status=task_status)
 
     # --- queries ---------------------------------------------------------
 
@@ -255,34 +231,10 @@ class Hub:
         member.rooms.add(target.name)
         target.settings.invited.discard(self._name_key(member.name))  # used, on every server
         joined = Joined(member.name, target.name)
-        if self._quiet(target):
-            target.arrived.append(member.name)
-            self._summary_due.set()
-        else:
+        if not self.crowds.arrived(target, member.name):
             self.broadcast(target.name, joined, exclude=member)
         self.backplane.publish(member, joined)
         return target
-
-    def _quiet(self, room: Room) -> bool:
-        """Whether ``room`` is big enough to hear of arrivals and departures in summaries."""
-        return self._summarizing and len(room.members) > QUIET_ROOM_SIZE
-
-    def _summarized(self, room: Room, name: str) -> bool:
-        """Whether ``name``'s departure from ``room`` waits for its summary."""
-        if self._quiet(room) or room.arrived:
-            # While arrivals wait for a summary, departures wait too: in order.
-            room.departed.append(name)
-            self._summary_due.set()
-            return True
-        return False
-
-    def summarize(self) -> None:
-        """Tell each big room who came and went since its last summary."""
-        for room in list(self._rooms.values()):
-            if room.arrived or room.departed:
-                event = Crowd(room.name, tuple(room.arrived), tuple(room.departed))
-                room.arrived, room.departed = [], []
-                self.broadcast(room.name, event)
 
     def part(
         self, member: Member, room: str, detail: str = "", *, told: ServerEvent | None = None
@@ -306,30 +258,9 @@ class Hub:
             return
         self._remove_from(member, target)
         parted = Parted(member.name, target.name, detail)
-        if not self._summarized(target, member.name):
+        if not self.crowds.departed(target, member.name):
             self.broadcast(target.name, parted)
         self.backplane.publish(member, parted)
-
-    def set_topic(self, member: Member, room: str, topic: str) -> TopicChanged:
-        """Set (or clear) the topic of ``room``; its members hear of it.
-
-        Raises:
-            NoSuchRoom: no such room is open.
-        """
-        key = self._name_key(room)
-        target = self._rooms.get(key)
-        if target is None:
-            raise NoSuchRoom(room)
-        target.topic = topic
-        target.topic_by, target.topic_time = member.name, time.time()
-        self._topics.set(key, topic)
-        if self._recorder is not None:
-            self._recorder.record_topic(target.name, topic)
-        event = TopicChanged(member.name, target.name, topic, *self._stamps.stamp())
-        self.counters.messages["topic"] += 1
-        self.broadcast(target.name, event)
-        self.backplane.publish(member, event)
-        return event
 
     def rules_changed(self, member: Member, event: RoomChanged) -> None:
         """``member`` changed a room's rules (applied already): the room and other servers hear."""
@@ -342,13 +273,6 @@ class Hub:
         invited = Invited(room.name, member.name, target.name)
         self.deliver(target, invited)
         self.backplane.publish(member, invited)
-
-    def to_operators(
-        self, member: Member, operators: Collection[Member], event: ToOperators | ToRoomOperators
-    ) -> None:
-        """``member``'s words for ``operators`` (here); other servers' operators hear too."""
-        self.send_each(operators, event)
-        self.backplane.publish(member, event)
 
     def _open_room(self, name: str) -> Room:
         key = self._name_key(name)
@@ -382,7 +306,7 @@ class Hub:
             if target is None:
                 continue
             self._remove_from(member, target)
-            if not self.closing and not self._summarized(target, member.name):
+            if not self.closing and not self.crowds.departed(target, member.name):
                 audience.update(target.members.values())
         member.rooms.clear()
         member.present = False
@@ -466,69 +390,6 @@ class Hub:
         self._presence(old, new)
 
     # --- fan-out ----------------------------------------------------------
-
-    def say(
-        self, member: Member, room: str, text: str, *, notice: bool = False, tags: ClientTags = ()
-    ) -> Message:
-        """Say ``text`` in ``room``: everyone else there hears it; it is recorded.
-
-        Raises:
-            NotInRoom: ``member`` is not in ``room`` (nothing is said or recorded).
-        """
-        target = self._room_of(member, room)
-        event = Message(
-            member.name, target.name, text, *self._stamps.stamp(), notice=notice, tags=tags
-        )
-        self._speak(member, event)
-        return event
-
-    def act(self, member: Member, room: str, text: str, *, tags: ClientTags = ()) -> Action:
-        """A ``/me`` action in ``room``; raises :class:`NotInRoom` as :meth:`say` does."""
-        target = self._room_of(member, room)
-        event = Action(member.name, target.name, text, *self._stamps.stamp(), tags=tags)
-        self._speak(member, event)
-        return event
-
-    def _room_of(self, member: Member, room: str) -> Room:
-        target = self._rooms.get(self._name_key(room))
-        if target is None or not self.is_member(member):
-            raise NotInRoom(room)
-        if target.name not in member.rooms and not target.settings.outside:
-            raise NotInRoom(room)  # a room hears only its members, unless it is open
-        return target
-
-    def _speak(self, member: Member, event: Message | Action) -> None:
-        self.counters.messages["action" if isinstance(event, Action) else "message"] += 1
-        self.broadcast(event.room, event, exclude=member)
-        if member.echo:
-            self.deliver(member, Echo(event))
-        if self._recorder is not None:
-            self._recorder.record(event)
-        self.backplane.publish(member, event)
-
-    def private(
-        self, member: Member, target: str, text: str, *, notice: bool = False, tags: ClientTags = ()
-    ) -> Private:
-        """Send ``text`` to ``target`` only.
-
-        Raises:
-            NoSuchMember: nobody online has that name.
-            Unreachable: they are on another server, out of reach for now.
-        """
-        recipient = self.find(target)
-        if recipient is None:
-            raise NoSuchMember(target)
-        if not self.backplane.reaches(recipient):
-            raise Unreachable(recipient.name)
-        event = Private(
-            member.name, recipient.name, text, *self._stamps.stamp(), notice=notice, tags=tags
-        )
-        self.deliver(recipient, event)
-        self.counters.messages["private"] += 1
-        if member.echo:
-            self.deliver(member, Echo(event))
-        self.backplane.publish(member, event)
-        return event
 
     def broadcast(self, room: str, event: ServerEvent, *, exclude: Member | None = None) -> None:
         """Put ``event`` into the outbox of every member of ``room`` but ``exclude``."""

@@ -25,6 +25,7 @@ rules are tested without sockets or sleeps.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -197,6 +198,11 @@ def parse_networks(text: str) -> tuple[Network, ...]:
     return tuple(networks)
 
 
+# Parsed addresses kept (each connection asks several times: admission, limits, logs).
+PARSED_ADDRESSES = 4096
+
+
+@functools.lru_cache(maxsize=PARSED_ADDRESSES)
 def _ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])

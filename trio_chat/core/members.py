@@ -196,35 +196,54 @@ def queue_each(
     but those skipped, which are counted on the rare paths, so that the loop
     (the hot path) does no counting of its own.
     """
-    encoded: dict[Encoder, bytes] = {}
-    failed: set[Encoder] = set()
+    encoded: dict[Encoder, bytes | None] = {}
     dropped: list[tuple[Member, Reason]] = []
     skipped = 0
+    # The hot loop of a big room: one comparison finds the bytes when the
+    # member shares the last member's encoder (most do), and the put is
+    # called here, not through queue_one.
+    last: Encoder | None = None
+    data: bytes | None = None
     for member in members:
         if member is exclude:
             skipped += 1
             continue
-        data = encoded.get(member.encode)
-        if data is None:
-            if member.encode in failed:
-                skipped += 1
-                continue
-            try:
-                data = encoded[member.encode] = member.encode(event)
-            except Exception:
-                LOGGER.exception("encoding %s for %s failed", type(event).__name__, member.name)
-                failed.add(member.encode)
-                skipped += 1
-                continue
-        why = queue_one(member, data, own)
-        if why is not None:
-            if why is Reason.CLOSED:
-                skipped += 1
-            else:
-                dropped.append((member, why))
+        if member.encode is not last:
+            last = member.encode
+            data = encoded.get(last, _UNSEEN)
+            if data is _UNSEEN:
+                data = _encode(encoded, member, event)
+        if data is None:  # its encoder failed
+            skipped += 1
+            continue
+        try:
+            member.outbox.put_nowait(data, own)
+        except OutboxFull:
+            dropped.append((member, Reason.TOO_SLOW))
+        except trio.BrokenResourceError:
+            dropped.append((member, Reason.LOST))
+        except trio.ClosedResourceError:
+            skipped += 1
     if counters is not None:
         counters.deliveries += len(members) - skipped - len(dropped)
     return dropped
+
+
+# What the encoding cache holds for an encoder not seen yet (None: it failed).
+_UNSEEN = b"unseen"
+
+
+def _encode(
+    encoded: dict[Encoder, bytes | None], member: Member, event: ServerEvent
+) -> bytes | None:
+    """``event`` in ``member``'s encoding, kept in ``encoded``; None if its encoder failed."""
+    data: bytes | None = None
+    try:
+        data = member.encode(event)
+    except Exception:
+        LOGGER.exception("encoding %s for %s failed", type(event).__name__, member.name)
+    encoded[member.encode] = data
+    return data
 
 
 def farewell(member: Member, event: ServerEvent) -> bool:

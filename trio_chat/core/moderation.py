@@ -131,7 +131,7 @@ class Moderation:
         try:
             await self.guard.register(member.name, password, client.address)
         except AccountError as exc:
-            raise AccountProblem(str(exc)) from None
+            raise AccountProblem(exc.problem) from None
 
     async def unregister(self, client: Client) -> None:
         """Give up the member's account. Raises NotRegistered, AccountProblem."""
@@ -139,7 +139,7 @@ class Moderation:
         try:
             await self.guard.unregister(member.name)
         except AccountError as exc:
-            raise AccountProblem(str(exc)) from None
+            raise AccountProblem(exc.problem) from None
         client.identified -= {name_key(member.name)}
         LOGGER.info(
             "%s (%s) gave up their account",
@@ -250,16 +250,16 @@ class Moderation:
         try:
             kind, target_key, shown = ban_target(text)
         except BadName as exc:
-            raise BadBan(str(exc)) from None
+            raise BadBan(exc.problem) from None
         if op in self._online_under(BanEntry(target_key, kind, shown, None, op.name)):
             # An operator locked out could not even /unban it.
             raise BansYourself(shown)
         try:
             entry = await self.guard.ban(text, seconds, op.name)
         except BadName as exc:
-            raise BadBan(str(exc)) from None
+            raise BadBan(exc.problem) from None
         except AccountError as exc:
-            raise AccountProblem(str(exc)) from None
+            raise AccountProblem(exc.problem) from None
         fields = {"event": "banned", "name": op.name, "reason": f"{entry.shown} {entry.term()}"}
         LOGGER.warning(
             "%s (%s) banned %s (%s) %s",
@@ -272,9 +272,9 @@ class Moderation:
         )
         targets = self._online_under(entry)
         rooms = set(op.rooms).union(*(t.rooms for t in targets))
-        self._announce(rooms, Moderated(ModAction.BANNED, op.name, entry.shown, entry.term()))
+        self._announce(rooms, Moderated(ModAction.BANNED, op.name, entry.shown, entry.stamp()))
         for target in targets:
-            self._dismiss(target, Reason.BANNED, detail=entry.term(), by=op.name)
+            self._dismiss(target, Reason.BANNED, detail=entry.stamp(), by=op.name)
         return BanOutcome(entry, tuple(t.name for t in targets))
 
     def _online_under(self, entry: BanEntry) -> list[Member]:
@@ -291,9 +291,9 @@ class Moderation:
         try:
             entry = await self.guard.unban(text)
         except BadName as exc:
-            raise BadBan(str(exc)) from None
+            raise BadBan(exc.problem) from None
         except AccountError as exc:
-            raise AccountProblem(str(exc)) from None
+            raise AccountProblem(exc.problem) from None
         if entry is None:
             raise NotBanned(text)
         LOGGER.warning(

@@ -44,6 +44,9 @@ import unicodedata
 
 import precis_i18n
 
+from trio_chat.core.phrases import Phrase
+from trio_chat.i18n import N_
+
 # The longest name, in characters (after Unicode normalisation).
 MAX_NAME_CHARS = 32
 # The longest room topic, in characters.
@@ -59,8 +62,8 @@ NAME_FIRST_PUNCTUATION = NAME_PUNCTUATION - {"-"}
 # Characters allowed in a room name besides letters and digits.
 ROOM_PUNCTUATION = NAME_PUNCTUATION | {"."}
 # What the refusals tell users they may use.
-NAME_CHARACTERS = "letters, digits and _-[]\\`^{}|"
-ROOM_CHARACTERS = "letters, digits and _-.[]\\`^{}|"
+NAME_CHARACTERS = Phrase(N_("letters, digits and {punctuation}"), punctuation="_-[]\\`^{}|")
+ROOM_CHARACTERS = Phrase(N_("letters, digits and {punctuation}"), punctuation="_-.[]\\`^{}|")
 # The most combining marks stacked on one letter (in names and in messages).
 MAX_MARKS = 4
 
@@ -162,16 +165,29 @@ def _stacked_marks(supplementary: bool) -> re.Pattern[str]:
 
 
 class BadName(ValueError):
-    """A name that breaks the naming rules; ``str(exc)`` says which."""
+    """A name that breaks the naming rules; ``problem`` (``str(exc)``) says which."""
+
+    def __init__(self, problem: Phrase) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
+# What a name rule says it is checking (a field of its refusals, worded too).
+NAME = Phrase(N_("name"))
+ROOM_NAME = Phrase(N_("room name"))
 
 
 def check_name(raw: str) -> str:
     """Return the name as it will be shown (NFC, trimmed), or raise BadName."""
-    word = _check_word(raw, "name", NAME_PUNCTUATION)
+    word = _check_word(raw, NAME, NAME_PUNCTUATION)
     first = word[0]
     if first.isdecimal() or not (first.isalpha() or first in NAME_FIRST_PUNCTUATION):
         raise BadName(
-            f"a name cannot start with {first!r}: start it with a letter or one of _[]\\`^{{}}|"
+            Phrase(
+                N_("a name cannot start with {char}: start it with a letter or one of {allowed}"),
+                char=repr(first),
+                allowed="_[]\\`^{}|",
+            )
         )
     return word
 
@@ -185,7 +201,7 @@ def check_room(raw: str) -> str:
     word = raw.strip()
     if word.startswith(ROOM_PREFIX):
         word = word[len(ROOM_PREFIX) :]
-    return ROOM_PREFIX + _check_word(word, "room name", ROOM_PUNCTUATION)
+    return ROOM_PREFIX + _check_word(word, ROOM_NAME, ROOM_PUNCTUATION)
 
 
 def channel_room(channel: str) -> str:
@@ -195,7 +211,13 @@ def channel_room(channel: str) -> str:
     it: a channel without it is none.
     """
     if not channel.startswith(ROOM_PREFIX):
-        raise BadName(f"{channel!r} is not a room name: room names start with {ROOM_PREFIX!r}")
+        raise BadName(
+            Phrase(
+                N_("{channel} is not a room name: room names start with {prefix}"),
+                channel=repr(channel),
+                prefix=repr(ROOM_PREFIX),
+            )
+        )
     return check_room(channel)
 
 
@@ -204,42 +226,76 @@ def room_channel(room: str) -> str:
     return room
 
 
-def _check_word(raw: str, what: str, punctuation: frozenset[str]) -> str:
+def _check_word(raw: str, what: Phrase, punctuation: frozenset[str]) -> str:
     allowed = NAME_CHARACTERS if punctuation == NAME_PUNCTUATION else ROOM_CHARACTERS
     word = unicodedata.normalize("NFC", raw.strip())
     if not word:
-        raise BadName(f"a {what} is needed")
+        raise BadName(Phrase(N_("a {what} is needed"), what=what))
     if len(word) > MAX_NAME_CHARS:
-        raise BadName(f"{what} too long (max {MAX_NAME_CHARS} characters)")
+        raise BadName(
+            Phrase(N_("{what} too long (max {n} characters)"), what=what, n=MAX_NAME_CHARS)
+        )
     marks = 0
     for index, char in enumerate(word):
         if _INVISIBLE.match(char):
-            raise BadName(f"invisible character U+{ord(char):04X} in {what}: use {allowed}")
+            raise BadName(
+                Phrase(
+                    N_("invisible character {code} in {what}: use {allowed}"),
+                    code=f"U+{ord(char):04X}",
+                    what=what,
+                    allowed=allowed,
+                )
+            )
         # Combining marks (Mn, Mc) complete a letter in many scripts (नमस्ते, தமிழ்).
         mark = index > 0 and unicodedata.category(char) in ("Mn", "Mc")
         marks = marks + 1 if mark else 0
         if marks > MAX_MARKS:
-            raise BadName(f"too many marks on one letter in {what} (max {MAX_MARKS})")
+            raise BadName(
+                Phrase(
+                    N_("too many marks on one letter in {what} (max {n})"), what=what, n=MAX_MARKS
+                )
+            )
         if not (char.isalpha() or char.isdecimal() or char in punctuation or mark):
-            raise BadName(f"invalid character {char!r} in {what}: use {allowed}")
+            raise BadName(_invalid(char, what, allowed))
     _check_precis(word, what, allowed)
     return word
 
 
-def _check_precis(word: str, what: str, allowed: str) -> None:
+def _invalid(char: str, what: Phrase, allowed: Phrase, plain: str = "") -> Phrase:
+    if plain:
+        return Phrase(
+            N_("invalid character {char} in {what} (write {plain}): use {allowed}"),
+            char=repr(char),
+            what=what,
+            plain=repr(plain),
+            allowed=allowed,
+        )
+    return Phrase(
+        N_("invalid character {char} in {what}: use {allowed}"),
+        char=repr(char),
+        what=what,
+        allowed=allowed,
+    )
+
+
+def _check_precis(word: str, what: Phrase, allowed: Phrase) -> None:
     """What RFC 8265 refuses besides: compatibility forms, mixed directions."""
     try:
         _PROFILE.enforce(word)
     except UnicodeEncodeError as exc:
         if exc.reason.endswith("bidi_rule"):
             raise BadName(
-                f"this {what} mixes right-to-left letters with others in a way that can "
-                "read differently than it is"
+                Phrase(
+                    N_(
+                        "this {what} mixes right-to-left letters with others in a way that can "
+                        "read differently than it is"
+                    ),
+                    what=what,
+                )
             ) from None
         char = word[exc.start] if 0 <= exc.start < len(word) else word[0]
         plain = unicodedata.normalize("NFKC", char)
-        hint = f" (write {plain!r})" if plain != char else ""
-        raise BadName(f"invalid character {char!r} in {what}{hint}: use {allowed}") from None
+        raise BadName(_invalid(char, what, allowed, plain if plain != char else "")) from None
 
 
 def without_invisible(text: str) -> str:

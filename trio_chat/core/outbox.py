@@ -14,22 +14,32 @@ progress (the socket accepted bytes within the last :data:`STALL_GRACE`
 seconds); and never more than the hard bounds (:data:`OUTBOX_HARD_BYTES`,
 :data:`OUTBOX_MESSAGES`), far above any burst within the flood limits.
 
-The outbox asks the :class:`Flusher` when it gets its first message; the flusher, at most once per
-:data:`FLUSH_INTERVAL` under load, writes what is queued through the
-connection's non-blocking direct write, and starts a writer task only for
-what the kernel did not take.
+The outbox asks the :class:`~.flusher.Flusher` when it gets its first
+message; the flusher writes what is queued through the connection's
+non-blocking direct write (at once when the server is idle, batched under
+load), and starts a writer task only for what the kernel did not take.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import math
 from collections.abc import Callable
 
 import trio
 
-LOGGER = logging.getLogger(__name__)
+# The flusher lives in its own module; it is imported from here too.
+from trio_chat.core.flusher import FLUSH_INTERVAL, QUEUE_BUDGET, WRITE_BATCH_BYTES, Flusher
+
+__all__ = [
+    "FLUSH_INTERVAL",
+    "OUTBOX_BYTES",
+    "OUTBOX_HARD_BYTES",
+    "OUTBOX_MESSAGES",
+    "QUEUE_BUDGET",
+    "WRITE_BATCH_BYTES",
+    "Flusher",
+    "Outbox",
+    "OutboxFull",
+]
 
 # An outbox holds at most this many messages (a hard bound: a burst of one
 # short line from each of thousands of connections fits)...
@@ -40,146 +50,34 @@ OUTBOX_HARD_BYTES = 8 * 1024 * 1024
 # accepted by the socket within the last STALL_GRACE seconds.
 OUTBOX_BYTES = 1024 * 1024
 STALL_GRACE = 10.0
-# Bytes queued for one member alone (replays, listings, private messages)
-# that all outboxes together may hold; past it, the biggest holders are
-# dropped first. Broadcasts are not counted: their bytes are shared.
-QUEUE_BUDGET = 256 * 1024 * 1024
 # A writer reports progress after each chunk this big (send_all is opaque).
 PROGRESS_CHUNK = 16 * 1024
-# Under load, writers are flushed at most every FLUSH_INTERVAL seconds, at least
-# MIN_FLUSH_GAP apart, and FLUSH_GAP_FACTOR times as long as a flush pass took.
-FLUSH_INTERVAL = 0.02
-MIN_FLUSH_GAP = 0.001
-FLUSH_GAP_FACTOR = 2.0
-# The writer stops adding queued messages to one send_all() once it has this many bytes.
-WRITE_BATCH_BYTES = 64 * 1024
+
+
+# An outbox's states: taking messages; closed (its writer sends what is
+# queued, then ends); detached (no writer any more: puts are refused).
+OPEN, CLOSED, DETACHED = "open", "closed", "detached"
 
 
 class OutboxFull(Exception):
     """The recipient is not reading fast enough."""
 
 
-class Flusher:
-    """Flushes writers together, at most once per ``interval``, when they have work.
-
-    Waking a writer costs a task switch, and in a big room that is what limits
-    the server: one wake-up per message per recipient is 200,000 a second for
-    1000 members hearing 200 messages a second. Instead, an outbox that gets
-    its first message since its writer last looked asks the flusher; the
-    flusher wakes every such writer in one pass, and each then sends all that
-    was queued for it in one ``send_all``. When idle, a message is flushed at
-    once; under load, each writer wakes at most once per interval.
-
-    Without a running flusher task (:meth:`run`), outboxes wake their writers
-    at once.
-    """
-
-    def __init__(self, interval: float = FLUSH_INTERVAL, budget: int = QUEUE_BUDGET) -> None:
-        self.interval = interval
-        # The server-wide budget of bytes queued for one member alone.
-        self.budget = budget
-        self.own_total = 0
-        self._holders: set[Outbox] = set()
-        self._condemned: list[Outbox] = []
-        # Drops the member of an outbox over the budget (the hub sets it).
-        self.evict: Callable[[Outbox], None] | None = None
-        self._due: list[Outbox] = []
-        self._work = trio.Event()
-        self._running = False
-        self._last = -math.inf
-        self._gap = interval
-
-    def schedule(self, outbox: Outbox) -> None:
-        if not self._running:
-            outbox.wake()
-            return
-        self._due.append(outbox)
-        self._work.set()
-
-    def own(self, outbox: Outbox, size: int) -> None:
-        """``outbox`` took ``size`` bytes of its own: past the budget, condemn the biggest."""
-        self.own_total += size
-        self._holders.add(outbox)
-        if self.own_total > self.budget:
-            self._over_budget()
-
-    def release(self, size: int) -> None:
-        self.own_total -= size
-
-    def _over_budget(self) -> None:
-        """Condemn the biggest holders until the rest fits in nine tenths of the budget."""
-        holders = sorted(self._holders, key=lambda o: o.own_bytes, reverse=True)
-        self._holders = {o for o in holders if o.own_bytes > 0}
-        # Those condemned already are as good as gone (at the next pass).
-        freed = sum(o.own_bytes for o in self._condemned)
-        before = len(self._condemned)
-        for outbox in holders:
-            if self.own_total - freed <= self.budget * 0.9:
-                break
-            if not outbox.condemned and outbox.own_bytes > 0:
-                outbox.condemned = True
-                freed += outbox.own_bytes
-                self._condemned.append(outbox)
-        if len(self._condemned) > before:
-            LOGGER.warning(
-                "queued bytes over the budget (%d > %d): dropping the %d biggest reader(s)",
-                self.own_total,
-                self.budget,
-                len(self._condemned) - before,
-            )
-            self._work.set()
-
-    def _evict_condemned(self) -> None:
-        condemned, self._condemned = self._condemned, []
-        for outbox in condemned:
-            self._holders.discard(outbox)
-            if self.evict is not None:
-                self.evict(outbox)
-
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Flush until cancelled; then every outbox wakes its writer itself."""
-        self._running = True
-        try:
-            task_status.started()
-            while True:
-                await self._work.wait()
-                self._work = trio.Event()
-                wait = self._last + self._gap - trio.current_time()
-                if wait > 0:
-                    await trio.sleep(wait)
-                start = trio.current_time()
-                self._evict_condemned()
-                due, self._due = self._due, []
-                for outbox in due:
-                    try:
-                        outbox.flush()
-                    except Exception:
-                        # One outbox's trouble must not stop the others' writers.
-                        LOGGER.exception("flushing an outbox failed; its writer takes over")
-                        outbox.wake()
-                # Self-tuning: the longer a pass takes (the bigger the crowd and
-                # the busier the server), the longer until the next one, so that
-                # more is sent per write; small rooms keep low latency. The gap
-                # counts from the end of the pass, so others run in between.
-                self._last = trio.current_time()
-                spent = self._last - start
-                self._gap = min(self.interval, max(MIN_FLUSH_GAP, FLUSH_GAP_FACTOR * spent))
-        finally:
-            self._running = False
-            due, self._due = self._due, []
-            for outbox in due:
-                outbox.wake()
-
-
 class Outbox:
     """A member's bounded queue of encoded bytes, drained by its writer.
 
-    Bounded by message count (the memory channel's buffer) and by bytes
-    queued: a hard bound (``max_bytes``), and a soft one (``soft_bytes``) past
-    which it takes more only while the writer makes progress (see the
-    module's docstring). ``put_nowait`` never blocks; it raises
-    :class:`OutboxFull` when a bound would be crossed. The writer is not woken per message
-    but through the :class:`Flusher`, once for everything queued meanwhile.
+    Bounded by message count (``max_messages``) and by bytes queued: a hard
+    bound (``max_bytes``), and a soft one (``soft_bytes``) past which it takes
+    more only while the writer makes progress (see the module's docstring).
+    ``put_nowait`` never blocks; it raises :class:`OutboxFull` when a bound
+    would be crossed. The writer is not woken per message but through the
+    :class:`Flusher`, once for everything queued meanwhile.
+
+    The queue is a plain list: a broadcast to a big room is one
+    ``put_nowait`` per member, the server's hottest loop, so a put is a few
+    comparisons and an append, and a take one join (a memory channel's
+    bookkeeping per put and per take once cost a fifth of a big room's CPU).
+    An empty list is also the smallest queue an idle connection can park.
 
     Its owner attaches (:meth:`attach`) a way to *start* a writer: the outbox starts
     one only when there is something the direct write could not send (or,
@@ -196,16 +94,18 @@ class Outbox:
         "_error",
         "_flusher",
         "_leftover",
-        "_receive",
+        "_limit",
+        "_queue",
         "_scheduled",
-        "_send",
         "_stalled_since",
         "_start",
+        "_state",
         "_writing",
         "condemned",
         "direct",
         "grace",
         "max_bytes",
+        "max_messages",
         "own_bytes",
         "owner",
         "queued_bytes",
@@ -221,9 +121,16 @@ class Outbox:
         soft_bytes: int = OUTBOX_BYTES,
         grace: float = STALL_GRACE,
     ) -> None:
-        self._send, self._receive = trio.open_memory_channel[bytes](max_messages)
+        self._queue: list[bytes] = []
+        self.max_messages = max_messages
         self.max_bytes = max_bytes
         self.soft_bytes = min(soft_bytes, max_bytes)
+        # What a put may bring the queue to without a closer look (-1: none,
+        # when condemned, closed or detached): the hot path's one comparison.
+        self._limit = self.soft_bytes
+        # OPEN, CLOSED (no more puts; the writer ends once empty) or DETACHED
+        # (no more writers: puts are refused as to a broken channel).
+        self._state = OPEN
         self.grace = grace
         self.queued_bytes = 0
         # Over the soft bound: since when the writer has sent nothing (None:
@@ -262,13 +169,13 @@ class Outbox:
             trio.ClosedResourceError: the outbox was closed.
         """
         size = self.queued_bytes + len(data)
-        if self.condemned or (size > self.soft_bytes and self._over_soft(size)):
+        if size > self._limit and self._refuse(size):
             raise OutboxFull
-        try:
-            self._send.send_nowait(data)
-        except trio.WouldBlock:
-            raise OutboxFull from None
-        self.queued_bytes += len(data)
+        queue = self._queue
+        if len(queue) >= self.max_messages:
+            raise OutboxFull
+        queue.append(data)
+        self.queued_bytes = size
         if own:
             self.own_bytes += len(data)
             if self._flusher is not None:
@@ -279,6 +186,19 @@ class Outbox:
                 self.wake()
             else:
                 self._flusher.schedule(self)
+
+    def _refuse(self, size: int) -> bool:
+        """Past the quick limit: whether a queue of ``size`` bytes is too much.
+
+        Raises:
+            trio.BrokenResourceError: the writer is gone.
+            trio.ClosedResourceError: the outbox was closed.
+        """
+        if self._state is CLOSED:
+            raise trio.ClosedResourceError
+        if self._state is DETACHED:
+            raise trio.BrokenResourceError
+        return self.condemned or (size > self.soft_bytes and self._over_soft(size))
 
     def _over_soft(self, size: int) -> bool:
         """Whether a queue of ``size`` bytes, over the soft bound, is too much.
@@ -296,6 +216,11 @@ class Outbox:
                 self.flush()
             return False
         return now - self._stalled_since > self.grace
+
+    def condemn(self) -> None:
+        """Take nothing more (over the server's budget, among the biggest)."""
+        self.condemned = True
+        self._limit = -1
 
     def _taken(self) -> None:
         """Bytes left the queue: fewer of its own, and a reader waiting may go on."""
@@ -326,9 +251,7 @@ class Outbox:
         """Forget what is queued (the member is being dropped); how many bytes that was."""
         dropped = self.queued_bytes
         self._leftover = b""
-        with contextlib.suppress(trio.EndOfChannel, trio.ClosedResourceError):
-            while self._take(math.inf):
-                pass
+        self._queue.clear()
         self.queued_bytes = 0
         self._taken()
         return dropped
@@ -341,7 +264,9 @@ class Outbox:
             trio.ClosedResourceError: the outbox was closed.
         """
         self.discard()
-        self._send.send_nowait(data)  # the queue is empty: it fits
+        if self._state is not OPEN:
+            self._refuse(0)
+        self._queue.append(data)
         self.queued_bytes += len(data)
         if not self._scheduled:
             self._scheduled = True
@@ -364,7 +289,9 @@ class Outbox:
         """No more writers: further puts raise ``BrokenResourceError``."""
         self._start = None
         self.direct = None
-        self._receive.close()
+        if self._state is OPEN:
+            self._state = DETACHED
+        self._limit = -1
 
     def wake(self) -> None:
         """Start a writer, if one can be (attached) and none runs."""
@@ -380,10 +307,7 @@ class Outbox:
             return
         idle = self._start is not None and not self._writing
         if idle and self.direct is not None and not self._leftover and not self._error:
-            try:
-                data = self._take(WRITE_BATCH_BYTES)
-            except trio.EndOfChannel:
-                data = b""
+            data = self._take(WRITE_BATCH_BYTES)
             if data:
                 try:
                     sent = self.direct(data)
@@ -400,30 +324,28 @@ class Outbox:
         self.wake()
 
     def _take(self, max_bytes: float) -> bytes:
-        """Everything queued, stopping once past ``max_bytes``.
-
-        Raises:
-            trio.EndOfChannel: closed and nothing queued.
-        """
-        batch: list[bytes] = []
-        size = 0
-        while size < max_bytes:
-            try:
-                data = self._receive.receive_nowait()
-            except trio.WouldBlock:
-                break
-            except trio.EndOfChannel:
-                if batch:
-                    break
-                raise
-            batch.append(data)
-            size += len(data)
-        self.queued_bytes -= size
-        if size:
-            # The writer takes more only once the socket took what it had.
-            self._stalled_since = None
+        """Everything queued, stopping once past ``max_bytes`` (``b""``: nothing)."""
+        queue = self._queue
+        if not queue:
+            return b""
+        if self.queued_bytes <= max_bytes:
+            # The common case: all of it, in one join.
+            data = queue[0] if len(queue) == 1 else b"".join(queue)
+            queue.clear()
+        else:
+            # A long queue: up to the first message that crosses max_bytes.
+            size = end = 0
+            while size < max_bytes:
+                size += len(queue[end])
+                end += 1
+            data = b"".join(queue[:end])
+            del queue[:end]
+        self.queued_bytes -= len(data)
+        # The writer takes more only once the socket took what it had.
+        self._stalled_since = None
+        if self.own_bytes > self.queued_bytes or self._drain is not None:
             self._taken()
-        return batch[0] if len(batch) == 1 else b"".join(batch)
+        return data
 
     def next_batch(self, max_bytes: int = WRITE_BATCH_BYTES) -> bytes:
         """What is queued, stopping once past ``max_bytes``; ``b""`` if nothing is.
@@ -445,11 +367,15 @@ class Outbox:
             return data
         data = self._take(max_bytes)
         if not data:
+            if self._state is not OPEN:
+                raise trio.EndOfChannel
             self._scheduled = False
             self._writing = False
         return data
 
     def close(self) -> None:
         """No more messages: the writer sends what is queued, then ends."""
-        self._send.close()
+        if self._state is OPEN:
+            self._state = CLOSED
+            self._limit = -1
         self.wake()

@@ -28,6 +28,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from trio_chat.core.phrases import Phrase
+from trio_chat.i18n import N_
+
 LOGGER = logging.getLogger(__name__)
 
 # scrypt's cost: N (CPU and memory), r (block size), p (parallelism).
@@ -104,9 +107,9 @@ def same_secret(given: str, secret: str) -> bool:
 def password_problem(password: str) -> str | None:
     """Why ``password`` is not acceptable for an account, or None."""
     if len(password) < MIN_PASSWORD_CHARS:
-        return f"a password needs at least {MIN_PASSWORD_CHARS} characters"
+        return Phrase(N_("a password needs at least {n} characters"), n=MIN_PASSWORD_CHARS)
     if len(password) > MAX_PASSWORD_CHARS:
-        return f"a password may have at most {MAX_PASSWORD_CHARS} characters"
+        return Phrase(N_("a password may have at most {n} characters"), n=MAX_PASSWORD_CHARS)
     return None
 
 

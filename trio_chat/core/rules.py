@@ -21,14 +21,14 @@ def valid_name(raw: str) -> str:
     try:
         return check_name(raw)
     except BadName as exc:
-        raise InvalidName(str(exc)) from None
+        raise InvalidName(exc.problem) from None
 
 
 def valid_room(raw: str) -> str:
     try:
         return check_room(raw)
     except BadName as exc:
-        raise InvalidName(str(exc), room=True) from None
+        raise InvalidName(exc.problem, room=True) from None
 
 
 def said(text: str) -> str:

@@ -49,7 +49,7 @@ from trio_chat.core.limits import (
     LogThrottle,
     line_cost,
 )
-from trio_chat.core.members import log_departure
+from trio_chat.core.members import Encoder, log_departure
 from trio_chat.core.moderation import Moderation
 from trio_chat.core.names import (
     MAX_HISTORY,
@@ -87,8 +87,11 @@ class ChatService(NameRequests):
         history: History | None = None,
         limits: Limits = DEFAULT_LIMITS,
         replay: int = DEFAULT_REPLAY,
+        lang: str = "en",
     ) -> None:
         self.hub = hub
+        # The language of those who chose none (a tag the frontends word with).
+        self.lang = lang
         self.guard = guard or Guard()
         self.history = history
         self.limits = limits
@@ -184,6 +187,11 @@ class ChatService(NameRequests):
         service took it (IRCv3 echo-message; the text client's ``/echo on``).
         """
         client.acting().echo = on
+
+    def set_encoder(self, client: Client, encode: Encoder) -> None:
+        """What the member's events are encoded with from now on (another language);
+        what is queued already stays as it was."""
+        client.acting().encode = encode
 
     # --- history ---------------------------------------------------------------
 

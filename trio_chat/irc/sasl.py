@@ -26,6 +26,7 @@ from trio_chat.irc.codec import IrcMessage
 from trio_chat.irc.dispatch import command
 from trio_chat.irc.extensions import ACCOUNT_NOTIFY, audience, tell_with
 from trio_chat.irc.sasl_plain import MECHANISMS, Continue, Credentials, Failed, PlainExchange
+from trio_chat.net.tlsstream import TLSStream
 
 if TYPE_CHECKING:
     from trio_chat.irc.session import IrcSession
@@ -42,7 +43,7 @@ _accounts: weakref.WeakKeyDictionary[IrcSession, str] = weakref.WeakKeyDictionar
 
 def in_clear_from_afar(session: IrcSession) -> bool:
     """Whether a password would cross the network unencrypted (not TLS, not loopback)."""
-    if isinstance(session.connection.stream, trio.SSLStream):
+    if isinstance(session.connection.stream, (TLSStream, trio.SSLStream)):
         return False
     try:
         return not ipaddress.ip_address(session.host).is_loopback

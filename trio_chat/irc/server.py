@@ -145,6 +145,9 @@ def irc_doors(
 
 async def announce_irc(doors: Sequence[IrcFrontend], host: str | None) -> None:
     """Log where IRC clients connect: ``irssi: /connect 192.168.1.23 6667``."""
+    from trio_chat.cli_words import operator_words
+
+    _ = operator_words()  # the operator's language
     if host in (None, "", "0.0.0.0", "::"):
         addresses = await trio.to_thread.run_sync(lan_addresses) or ["127.0.0.1"]
     else:
@@ -153,12 +156,13 @@ async def announce_irc(doors: Sequence[IrcFrontend], host: str | None) -> None:
         tls = door.ssl_context is not None
         for listener in door.listeners:
             where, port = listener.socket.getsockname()[:2]
+            address = f"{where}:{port}"
             LOGGER.info(
-                "IRC%s: listening on %s:%s",
-                " over TLS" if tls else "",
-                where,
-                port,
-                extra={"fields": {"event": "listening", "address": f"{where}:{port}"}},
+                "%s",
+                _("IRC over TLS: listening on {address}", address=address)
+                if tls
+                else _("IRC: listening on {address}", address=address),
+                extra={"fields": {"event": "listening", "address": address}},
             )
         if door.listeners:
             port = door.listeners[0].socket.getsockname()[1]

@@ -262,7 +262,8 @@ class IrcEncoder:
 def moderated_text(event: Moderated) -> str:
     match event.action:
         case ModAction.BANNED:
-            return f"{event.by} banned {event.target} {event.detail}"
+            term = f"until {event.detail}" if event.detail else "permanently"
+            return f"{event.by} banned {event.target} {term}"
         case ModAction.UNBANNED:
             return f"{event.by} lifted the ban on {event.target}"
         case _:

@@ -15,14 +15,14 @@ in two phases:
    most one writer runs at a time, and nothing else writes while it does,
    so no send lock is needed.
 
-Who writes: on a plain socket (``fileno`` given), the hub's flusher writes
+Who writes: on a socket (a :class:`~trio_chat.net.direct.DirectIO` given:
+plain TCP, or TLS once its handshake is over), the hub's flusher writes
 queued bytes directly when the kernel has room (:meth:`Connection._write_now`),
-and the outbox starts a writer task only for what the kernel did not take;
-the writer ends as soon as the queue is empty. An idle connection therefore
-costs one parked task (the reader), not two. Reads on a plain socket are
-direct too: ``os.read``, and ``wait_readable`` only when there is nothing.
-A wrapped stream (TLS) never gets the file descriptor: its bytes are not
-the protocol's.
+and the outbox starts a writer task only for what the kernel did not take
+(TLS: ciphertext it owes); the writer ends as soon as the queue is empty.
+An idle connection therefore costs one parked task (the reader), not two.
+Reads are direct too: ``read_now``, and ``wait_readable`` only when there
+is nothing. Without one (in-memory streams), the stream does everything.
 
 Who ends what:
 
@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -52,6 +51,7 @@ import trio
 from trio_chat.core.events import Reason
 from trio_chat.core.members import Member
 from trio_chat.core.outbox import PROGRESS_CHUNK, Outbox
+from trio_chat.net.direct import RECEIVE_SIZE, DirectIO, PlainSocket
 
 LOGGER = logging.getLogger(__name__)
 
@@ -70,25 +70,13 @@ class Decoder(Protocol[Made]):
 
 # After a member leaves, its writer has this long to flush what is queued.
 DRAIN_TIMEOUT = 5.0
-# How much to ask the stream for at a time.
-RECEIVE_SIZE = 8 * 1024
 # The errors that mean the peer is gone, wherever they come from.
 CONNECTION_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 
 
-def _read_now(fileno: int) -> bytes | None:
-    """What the socket has for us now (``b""`` at its end); ``None`` if nothing yet.
-
-    The caller waits outside any except clause: an idle connection parked
-    there would keep the BlockingIOError and its traceback (0.5 KiB each).
-
-    Raises:
-        OSError: the connection failed (reset by the peer, for example).
-    """
-    try:
-        return os.read(fileno, RECEIVE_SIZE)
-    except BlockingIOError:
-        return None
+# No messages pending: one shared list, never changed (pop() only when not empty),
+# so that an idle connection holds no list of its own.
+NO_MESSAGES: list[Any] = []
 
 
 class Connection:
@@ -97,9 +85,8 @@ class Connection:
     Args:
         stream: the connection; its owner (the frontend's handler) closes it.
         peer: how the connection is named in logs.
-        fileno: the stream's plain non-blocking socket, when it is one: reads
-            and writes go to it directly (never for a wrapped stream, such as
-            TLS, whose bytes are not the protocol's).
+        direct: the stream's direct reads and writes, when it has them (a
+            plain socket's, or a TLS stream's once its handshake is over).
     """
 
     # One per connection, thousands at once: no per-instance __dict__.
@@ -109,17 +96,17 @@ class Connection:
         "_outbox",
         "_pending",
         "_scope",
-        "fileno",
+        "direct",
         "lost",
         "peer",
         "reason",
         "stream",
     )
 
-    def __init__(self, stream: trio.abc.Stream, peer: str, fileno: int | None = None) -> None:
+    def __init__(self, stream: trio.abc.Stream, peer: str, direct: DirectIO | None = None) -> None:
         self.stream = stream
         self.peer = peer
-        self.fileno = fileno
+        self.direct = direct
         # Whether the stream ended in an error (a reset) rather than a clean EOF.
         self.lost = False
         # Why close() ended it, if it did (the first reason given wins).
@@ -132,7 +119,7 @@ class Connection:
         self._scope: trio.CancelScope | None = None
         # Messages received but not yet handed out, last first; and whether
         # the stream has ended (see next_message).
-        self._pending: list[Any] = []
+        self._pending: list[Any] = NO_MESSAGES
         self._eof = False
 
     # --- reading -----------------------------------------------------------------
@@ -145,7 +132,8 @@ class Connection:
         trust an unterminated last message to be whole.
         """
         try:
-            if self.fileno is None:
+            io = self.direct
+            if io is None or not io.ready:
                 return bytes(await self.stream.receive_some(RECEIVE_SIZE))
             # A socket: read directly, and wait only if there is nothing to
             # read. The same checkpoints as the stream's receive_some (data
@@ -157,7 +145,7 @@ class Connection:
                 await trio.lowlevel.cancel_shielded_checkpoint()
                 return data
             while data is None:
-                await trio.lowlevel.wait_readable(self.fileno)
+                await trio.lowlevel.wait_readable(io.fileno)
                 data = self._read_now()
             return data
         except (trio.BrokenResourceError, OSError):
@@ -165,10 +153,10 @@ class Connection:
             return b""
 
     def _read_now(self) -> bytes | None:
-        """What the socket has now (``b""`` at its end, or after a reset); None: nothing yet."""
-        assert self.fileno is not None
+        """What the peer sent now (``b""`` at its end, or after a reset); None: nothing yet."""
+        assert self.direct is not None
         try:
-            return _read_now(self.fileno)
+            return self.direct.read_now()
         except OSError:
             self.lost = True  # reset by peer: the end of the stream
             return b""
@@ -191,22 +179,26 @@ class Connection:
         while not self._pending:
             if self._eof:
                 return None
-            if self.fileno is None:
+            io = self.direct
+            if io is None or not io.ready:
                 data = await self.receive()
             else:
                 # receive(), inlined: this is where idle connections wait.
                 await trio.lowlevel.checkpoint_if_cancelled()
                 ready = self._read_now()
                 if ready is None:
-                    await trio.lowlevel.wait_readable(self.fileno)
+                    await trio.lowlevel.wait_readable(io.fileno)
                     continue
                 await trio.lowlevel.cancel_shielded_checkpoint()
                 data = ready
             if not data:
                 self._eof = True
             messages = decoder.feed(data)
-            self._pending = [] if self.lost else list(messages[::-1])
+            if messages and not self.lost:
+                self._pending = list(messages[::-1])
         message: Message = self._pending.pop()
+        if not self._pending:
+            self._pending = NO_MESSAGES
         return message
 
     # --- writing before (or without) a writer ------------------------------------
@@ -247,7 +239,11 @@ class Connection:
                 scope = nursery.cancel_scope
                 self._take_over(member, scope)
                 self._nursery, self._outbox = nursery, outbox
-                direct = self._write_now if self.fileno is not None else None
+                io = self.direct
+                direct = None
+                if io is not None and io.ready:
+                    # A plain socket never owes: the flusher may call it itself.
+                    direct = io.write_now if type(io) is PlainSocket else self._write_now
                 outbox.attach(self._start_writer, direct)
                 try:
                     why = await reader()
@@ -308,12 +304,22 @@ class Connection:
         """Send what is queued until the queue is empty (the outbox starts it again).
 
         Started by the outbox only when there is something the flusher's
-        direct write did not send (or, without a socket, anything at all):
-        an idle connection has a reader task and no writer. When the outbox
-        is closed and empty, the member has left: end the chat phase.
+        direct write did not send (TLS: ciphertext it owes; without direct
+        writes, anything at all): an idle connection has a reader task and
+        no writer. What is owed goes first: nothing else may come between
+        the parts of a TLS record. When the outbox is closed and empty, the
+        member has left: end the chat phase.
         """
+        io = self.direct
         try:
-            while data := outbox.next_batch():
+            while True:
+                while io is not None and io.owed:
+                    await trio.lowlevel.wait_writable(io.fileno)
+                    if io.flush_now():
+                        outbox.progressed()
+                data = outbox.next_batch()
+                if not data:
+                    return
                 sent = self._write_now(data)
                 # In chunks, each one progress: a member is dropped for not
                 # reading (no progress for a while), not for reading slowly.
@@ -329,13 +335,20 @@ class Connection:
         """Write what the kernel takes right now, without a trip through the scheduler.
 
         In a big room this is the common case: the socket buffer has room, and
-        a plain non-blocking write costs a fraction of ``send_all``. What does
-        not fit is left to ``send_all``, which waits for room. Only the writer
-        task calls this, and never during a ``send_all``, so writes stay in order.
+        a non-blocking write costs a fraction of ``send_all``. What does not
+        fit is left to the writer: a plain socket's rest it sends with
+        ``send_all``; what a TLS stream owes (it took all of ``data``), it
+        flushes once the socket is writable, and a writer is started for
+        that if none runs. Only the flusher (for an idle writer) and the
+        writer call this, so writes stay in order.
+
+        Raises:
+            OSError: the peer is gone.
         """
-        if self.fileno is None:
+        io = self.direct
+        if io is None:
             return 0
-        try:
-            return os.write(self.fileno, data)
-        except BlockingIOError:
-            return 0
+        sent = io.write_now(data)
+        if io.owed and self._outbox is not None:
+            self._outbox.wake()  # a no-op when the writer calls this
+        return sent

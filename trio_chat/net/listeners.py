@@ -1,21 +1,29 @@
-"""Listening sockets and accepted connections: keepalive, gentle closes, peer names.
+"""Listening sockets and accepted connections: the accept loop, keepalive, gentle
+closes, peer names.
 
 Nothing here knows a chat protocol; every stream frontend uses it.
+
+:func:`serve_listeners` is ``trio.serve_listeners`` with two differences that
+matter when thousands connect at once: it accepts every connection waiting
+(up to :data:`ACCEPT_BATCH`) each time the listening socket is ready, where
+Trio's accepts one per scheduling round (a round that, in a crowd, runs
+thousands of other tasks); and the handler's own coroutine is the task, with
+no wrapper frame parked under every connection.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
+import os
 import resource
 import socket
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import NoReturn, Protocol, runtime_checkable
 
 import trio
-
-if TYPE_CHECKING:
-    from trio_chat.net.tls import TLSOnly
 
 LOGGER = logging.getLogger(__name__)
 
@@ -27,6 +35,30 @@ KEEPALIVE_INTERVAL = 15
 KEEPALIVE_COUNT = 4
 # A peer that acknowledges nothing we send for this long (ms) is gone.
 USER_TIMEOUT_MS = (KEEPALIVE_IDLE + KEEPALIVE_INTERVAL * KEEPALIVE_COUNT) * 1000
+
+
+@runtime_checkable
+class ClosesGently(Protocol):
+    """A stream with its own gentle close (TLS: close_notify first, see net/tlsstream.py)."""
+
+    async def close_gently(self) -> None: ...
+
+
+# Connections accepted in one go before others get a turn.
+ACCEPT_BATCH = 256
+# The accept errors that mean the process or the system is out of something:
+# wait this long, then try again (as trio.serve_listeners does).
+ACCEPT_CAPACITY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
+ACCEPT_RETRY = 0.1
+# The accept errors that are about one connection only (gone before it was accepted).
+_IGNORED = "ECONNABORTED EPROTO EPERM ENETDOWN ENOPROTOOPT EHOSTDOWN ENONET EHOSTUNREACH"
+ACCEPT_IGNORED_ERRNOS = frozenset(
+    getattr(errno, name)
+    for name in f"{_IGNORED} EOPNOTSUPP ENETUNREACH ETIMEDOUT ECONNRESET".split()
+    if hasattr(errno, name)
+)
+# Every connection's task has this name (a name made per task costs ~90 bytes each).
+HANDLER_TASK = "trio_chat connection"
 
 
 class ListenError(OSError):
@@ -50,6 +82,77 @@ async def listen(port: int, host: str | None, option: str) -> list[trio.SocketLi
         raise ListenError(exc, port, option) from exc
 
 
+async def serve_listeners(
+    handler: Callable[[trio.SocketStream], Awaitable[object]],
+    listeners: list[trio.SocketListener],
+    *,
+    handler_nursery: trio.Nursery,
+) -> NoReturn:
+    """Accept connections on ``listeners`` until cancelled, one ``handler`` task each.
+
+    The handler owns the stream: it must close it (whatever happens). The
+    listeners are closed on the way out.
+    """
+    async with trio.open_nursery() as nursery:
+        for listener in listeners:
+            nursery.start_soon(_accept_loop, listener, handler, handler_nursery)
+    raise AssertionError("accept loops never return")  # pragma: no cover
+
+
+async def _accept_loop(
+    listener: trio.SocketListener,
+    handler: Callable[[trio.SocketStream], Awaitable[object]],
+    nursery: trio.Nursery,
+) -> NoReturn:
+    # A second descriptor of the listening socket, to accept with the plain
+    # (non-blocking) call: as many as wait, without a scheduling round each.
+    own = listener.socket
+    raw = socket.socket(own.family, own.type, own.proto, fileno=os.dup(own.fileno()))
+    raw.setblocking(False)
+    async with listener:
+        with raw:
+            while True:
+                await trio.lowlevel.wait_readable(raw)
+                try:
+                    while _accept_some(raw, handler, nursery):
+                        await trio.lowlevel.checkpoint()  # a full batch: others' turn
+                except OSError as exc:
+                    if exc.errno not in ACCEPT_CAPACITY_ERRNOS:
+                        raise
+                    LOGGER.error(
+                        "accept: %s; retrying in %.1f s", os.strerror(exc.errno), ACCEPT_RETRY
+                    )
+                    await trio.sleep(ACCEPT_RETRY)
+
+
+def _accept_some(
+    raw: socket.socket,
+    handler: Callable[[trio.SocketStream], Awaitable[object]],
+    nursery: trio.Nursery,
+) -> bool:
+    """Accept up to ACCEPT_BATCH connections; whether there may be more waiting.
+
+    Raises:
+        OSError: out of file descriptors or memory (ACCEPT_CAPACITY_ERRNOS).
+    """
+    for _ in range(ACCEPT_BATCH):
+        try:
+            sock, _ = raw.accept()
+        except BlockingIOError:
+            return False
+        except OSError as exc:
+            if exc.errno in ACCEPT_IGNORED_ERRNOS:
+                continue
+            raise
+        nursery.start_soon(handler, accepted_stream(sock), name=HANDLER_TASK)
+    return True
+
+
+def accepted_stream(sock: socket.socket) -> trio.SocketStream:
+    """The stream of an accepted connection (what the handler gets)."""
+    return trio.SocketStream(trio.socket.from_stdlib_socket(sock))
+
+
 async def close_gently(stream: trio.abc.Stream) -> None:
     """Half-close a TCP connection, then read and drop what the peer still sends.
 
@@ -58,34 +161,13 @@ async def close_gently(stream: trio.abc.Stream) -> None:
     down") before the peer reads them. So we send EOF first and give the peer
     up to LINGER_TIMEOUT to close its side.
     """
-    if isinstance(stream, trio.SSLStream):
-        await _close_tls_gently(stream)
+    if isinstance(stream, ClosesGently):
+        await stream.close_gently()
         return
     if not isinstance(stream, trio.SocketStream):
         return  # in-memory streams lose nothing on close
     with trio.move_on_after(LINGER_TIMEOUT):
         await linger(stream)
-
-
-async def _close_tls_gently(stream: trio.SSLStream[TLSOnly]) -> None:
-    """End TLS with close_notify both ways, then close TCP as :func:`close_gently` does.
-
-    The peer must see our close_notify, or its TLS library reports a lost
-    connection instead of the end of the stream. ``unwrap`` sends it and
-    waits for the peer's; after that the TCP socket is ours to close.
-    """
-    transport: trio.abc.Stream | None = None
-    try:
-        with trio.move_on_after(LINGER_TIMEOUT):
-            try:
-                transport, _ = await stream.unwrap()
-            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-                return  # the peer is gone, or broke TLS: the caller closes the socket
-            if isinstance(transport, trio.abc.HalfCloseableStream):
-                await linger(transport)
-    finally:
-        if transport is not None:
-            await trio.aclose_forcefully(transport)
 
 
 async def linger(stream: trio.abc.HalfCloseableStream) -> None:

@@ -3,9 +3,9 @@
 Theory of operation
 -------------------
 TLS wraps the same line protocol on the same port: the server wraps each
-accepted TCP stream in a ``trio.SSLStream`` (after a first-byte check that it
-is TLS at all), and the client its TCP stream too. Nothing above the stream
-changes.
+accepted TCP stream in a :class:`~trio_chat.net.tlsstream.TLSStream` (after a
+first-byte check that it is TLS at all: :func:`turn_away`), and the client its
+TCP stream in a ``trio.SSLStream``. Nothing above the stream changes.
 
 What it gives: nobody on the network between a client and the server can read
 or change what they say, and a client that verifies the certificate knows it
@@ -73,6 +73,9 @@ def server_context(cert: str, key: str) -> ssl.SSLContext:
     _check_pem(cert, _PEM_CERT, "certificate")
     _check_pem(key, _PEM_KEY, "private key")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    # No renegotiation (TLS 1.2; 1.3 has none): after the handshake a write
+    # never waits for a read, which the direct writes rely on (tlsstream.py).
+    context.options |= ssl.OP_NO_RENEGOTIATION
     try:
         context.load_cert_chain(cert, key, password=_no_passphrase)
     except _PassphraseNeeded:
@@ -194,51 +197,19 @@ NOT_TLS_REPLY = (
 TLS_HANDSHAKE_RECORD = 0x16
 
 
-class TLSOnly(trio.abc.HalfCloseableStream):
-    """The TCP connection under a server's SSLStream; turns away plain-text clients.
+async def turn_away(transport: trio.SocketStream, reply: bytes) -> None:
+    """Tell a client that spoke plain text to the TLS port so, in plain text.
 
     Without it, a client that forgot TLS (``nc``, or ``trio-chat client``
     without ``--tls-ca``) would hear nothing: the server waits for a TLS
     handshake, the client for a greeting, until the name timeout. Its first
-    bytes tell: a TLS client's are a handshake record. Anything else is
-    answered with :data:`NOT_TLS_REPLY`, in plain text, and ends the
-    connection (:class:`NotTLS`, a ``BrokenResourceError``).
+    bytes tell: a TLS client's are a handshake record
+    (:data:`TLS_HANDSHAKE_RECORD`). The caller then ends the connection
+    (:class:`NotTLS`).
     """
-
-    # One per TLS connection, thousands at once: no per-instance __dict__.
-    __slots__ = ("_checked", "_reply", "transport")
-
-    def __init__(self, transport: trio.SocketStream, reply: bytes = NOT_TLS_REPLY) -> None:
-        self.transport = transport
-        self._checked = False
-        # What a plain-text client is told (the web door answers in HTTP).
-        self._reply = reply
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes:
-        data = await self.transport.receive_some(max_bytes)
-        if not self._checked and data:
-            self._checked = True
-            if data[0] != TLS_HANDSHAKE_RECORD:
-                await self._turn_away()
-                raise NotTLS
-        return data
-
-    async def _turn_away(self) -> None:
-        with trio.move_on_after(LINGER_TIMEOUT):
-            try:
-                await self.transport.send_all(self._reply)
-            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-                return
-            await linger(self.transport)  # so the reply is read, not reset
-
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        await self.transport.send_all(data)
-
-    async def wait_send_all_might_not_block(self) -> None:
-        await self.transport.wait_send_all_might_not_block()
-
-    async def send_eof(self) -> None:
-        await self.transport.send_eof()
-
-    async def aclose(self) -> None:
-        await self.transport.aclose()
+    with trio.move_on_after(LINGER_TIMEOUT):
+        try:
+            await transport.send_all(reply)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            return
+        await linger(transport)  # so the reply is read, not reset

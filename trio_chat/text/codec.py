@@ -25,7 +25,9 @@ Rules:
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from trio_chat.core.events import (
@@ -54,7 +56,11 @@ from trio_chat.core.events import (
 from trio_chat.core.events import (
     Quit as Departed,
 )
-from trio_chat.text.wording import dismissed_line, moderated_line, quit_line
+from trio_chat.core.phrases import Phrase
+from trio_chat.i18n import DEFAULT, N_, Words, words_for
+from trio_chat.text.wording import ENGLISH, dismissed_line, moderated_line, phrase, quit_line
+
+Encoder = Callable[[ServerEvent], bytes]  # core.members' (not imported: it imports trio)
 
 # The longest line a client may send, in bytes, without its "\r\n".
 MAX_LINE_BYTES = 4096
@@ -138,7 +144,7 @@ class LineBuffer:
         return [decode_line(rest)]
 
     def _too_long(self) -> str:
-        return f"line too long (max {self._max} bytes), dropped"
+        return Phrase(N_("line too long (max {n} bytes), dropped"), n=self._max)
 
 
 def decode_line(raw: bytes) -> Line | BadLine:
@@ -146,75 +152,100 @@ def decode_line(raw: bytes) -> Line | BadLine:
     try:
         return Line(raw.decode("utf-8"))
     except UnicodeDecodeError:
-        return BadLine("invalid UTF-8, line dropped")
+        return BadLine(Phrase(N_("invalid UTF-8, line dropped")))
 
 
 # --- encoding ------------------------------------------------------------------
 
 
-def format_event(event: ServerEvent) -> str:
-    """The line (without "\\n") a line-protocol client sees for ``event``."""
+def format_event(event: ServerEvent, _: Words = ENGLISH) -> str:
+    """The line (without "\\n") a line-protocol client sees for ``event``, in ``_``'s words.
+
+    What is protocol stays as it is in every language: the ``*** `` and ``! ``
+    prefixes, ``* name`` for an action, ``[private]`` and ``[private to NAME]``,
+    and the ``[HH:MM]`` of history (the terminal client reads them).
+    """
     match event:
-        case Message(sender, _, text):
+        case Message(sender, _room, text):
             return f"{sender}: {text}"
-        case Action(sender, _, text):
+        case Action(sender, _room, text):
             return f"* {sender} {text}"
         case Past(said):
-            return f"[{clock(said.time)}] {format_event(said)}"
+            return f"[{clock(said.time)}] {format_event(said, _)}"
         case TopicChanged(name, room, ""):
-            return f"*** {name} cleared the topic of {room}"
+            return "*** " + _("{name} cleared the topic of {room}", name=name, room=room)
         case TopicChanged(name, room, topic):
-            return f"*** {name} set the topic of {room}: {topic}"
-        case Private(sender, _, text):
+            return "*** " + _(
+                "{name} set the topic of {room}: {topic}", name=name, room=room, topic=topic
+            )
+        case Private(sender, _target, text):
             return f"[private] {sender}: {text}"
-        case Echo(Private(_, target, text)):
+        case Echo(Private(_sender, target, text)):
             return f"[private to {target}] {text}"
         case Echo(said):
-            return format_event(said)
-        case Joined(name, _):
-            return f"*** {name} joined"
-        case Parted(name, _, detail):
-            return f"*** {name} left ({detail})" if detail else f"*** {name} left"
-        case RoomChanged(room, by, changes):
-            done = (f"{'+' if on else '-'}{what} {value}".strip() for what, on, value in changes)
-            return f"*** {by} changed {room}: {', '.join(done)}"
-        case ToRoomOperators(sender, room, text):
-            return f"[to the operators of {room}] {sender}: {text}"
-        case ToOperators(by, text):
-            return f"*** [to operators] {by}: {text}"
-        case Invited(room, by, _):
-            return f"*** {by} invites you to {room} (/join {room})"
-        case KickedOut(name, room, by, detail):
-            why = f": {detail}" if detail else ""
-            return f"*** {name} was put out of {room} by {by}{why}"
+            return format_event(said, _)
+        case Joined(name, _room):
+            return "*** " + _("{name} joined", name=name)
+        case Parted(name, _room, detail):
+            if detail:
+                return "*** " + _("{name} left ({why})", name=name, why=phrase(_, detail))
+            return "*** " + _("{name} left", name=name)
         case Departed():
-            return quit_line(event)
+            return quit_line(event, _)
         case Dismissed():
-            return dismissed_line(event)
+            return dismissed_line(event, _)
         case Moderated():
-            return moderated_line(event)
-        case Crowd(_, joined, left):
-            parts = [
-                f"{len(names)} {verb}: {_some(names)}"
-                for verb, names in (("joined", joined), ("left", left))
-                if names
-            ]
-            return "*** " + "; ".join(parts)
+            return moderated_line(event, _)
         case Renamed(old, new):
-            return f"*** {old} is now known as {new}"
+            return "*** " + _("{old} is now known as {new}", old=old, new=new)
         case Notice(text):
-            return f"*** {text}"
+            return f"*** {phrase(_, text)}"
         case Error(text):
-            return f"! {text}"
+            return f"! {phrase(_, text)}"
         case Reply(lines):
             return "\n".join(lines)
+        case _:
+            return _rarer(event, _)
 
 
-def _some(names: tuple[str, ...], most: int = 20) -> str:
+def _rarer(event: ServerEvent, _: Words) -> str:
+    match event:
+        case RoomChanged(room, by, changes):
+            done = (f"{'+' if on else '-'}{what} {value}".strip() for what, on, value in changes)
+            return "*** " + _(
+                "{by} changed {room}: {changes}", by=by, room=room, changes=", ".join(done)
+            )
+        case ToRoomOperators(sender, room, text):
+            return "[" + _("to the operators of {room}", room=room) + f"] {sender}: {text}"
+        case ToOperators(by, text):
+            return "*** [" + _("to operators") + f"] {by}: {text}"
+        case Invited(room, by, _name):
+            return "*** " + _("{by} invites you to {room} (/join {room})", by=by, room=room)
+        case KickedOut(name, room, by, detail) if detail:
+            return "*** " + _(
+                "{name} was put out of {room} by {by}: {reason}",
+                name=name,
+                room=room,
+                by=by,
+                reason=detail,
+            )
+        case KickedOut(name, room, by):
+            return "*** " + _("{name} was put out of {room} by {by}", name=name, room=room, by=by)
+        case Crowd(_room, joined, left):
+            parts = []
+            if joined:
+                parts.append(_("{n} joined: {names}", n=len(joined), names=_some(joined, _)))
+            if left:
+                parts.append(_("{n} left: {names}", n=len(left), names=_some(left, _)))
+            return "*** " + "; ".join(parts)
+    raise AssertionError(event)
+
+
+def _some(names: tuple[str, ...], _: Words, most: int = 20) -> str:
     """``a, b, c`` or ``a, b, ... and 7 more``."""
     if len(names) <= most:
         return ", ".join(names)
-    return ", ".join(names[:most]) + f" and {len(names) - most} more"
+    return _("{names} and {n} more", names=", ".join(names[:most]), n=len(names) - most)
 
 
 def clock(timestamp: float) -> str:
@@ -226,5 +257,24 @@ def clock(timestamp: float) -> str:
 
 
 def encode(event: ServerEvent) -> bytes:
-    """The bytes sent to a line-protocol client for ``event``."""
+    """The bytes sent to a line-protocol client for ``event``, in English."""
     return (format_event(event) + "\n").encode("utf-8")
+
+
+@functools.cache
+def _encoder(lang: str) -> Encoder:
+    if lang == DEFAULT:
+        return encode
+    words = words_for(lang)
+
+    def encode_in(event: ServerEvent) -> bytes:
+        return (format_event(event, words) + "\n").encode("utf-8")
+
+    encode_in.__qualname__ = f"encode[{lang}]"
+    return encode_in
+
+
+def encoder_for(words: Words) -> Encoder:
+    """The line protocol's encoder in ``words``' language: one object per language,
+    shared by every member who reads it (the hub encodes once per encoder)."""
+    return _encoder(words.lang)

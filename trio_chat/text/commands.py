@@ -10,10 +10,12 @@ raises reaches the session, which words it as a ``! `` line.
 from __future__ import annotations
 
 from trio_chat.core.clients import Arrival, Client
-from trio_chat.core.events import Error, Notice, Past, Reason, departure
+from trio_chat.core.events import Error, Notice, Past
 from trio_chat.core.hub import LOBBY
+from trio_chat.core.phrases import Phrase
 from trio_chat.core.service import ChatService
 from trio_chat.core.store import Entry
+from trio_chat.i18n import N_, Words
 from trio_chat.text.grammar import (
     Ban,
     Bans,
@@ -37,11 +39,12 @@ from trio_chat.text.grammar import (
     Who,
     help_lines,
 )
+from trio_chat.text.wording import ENGLISH, ban_term, language_words, languages_line
 
 # Rooms listed by /rooms.
 ROOMS_LISTED = 100
 
-REGISTERED = (
+REGISTERED = N_(
     "{name} is registered to you now: next time, send /login {name} PASSWORD instead of your name"
 )
 
@@ -54,16 +57,18 @@ class Commands:
     Args:
         service: where every request goes.
         client: the connection's standing with the service.
+        words: the user's language (``words``, which the session may change).
     """
 
     # Names listed on one line of /who; longer lists take several lines.
     NAMES_PER_LINE = 50
 
-    __slots__ = ("_history_before", "client", "room", "service")
+    __slots__ = ("_history_before", "client", "room", "service", "words")
 
-    def __init__(self, service: ChatService, client: Client) -> None:
+    def __init__(self, service: ChatService, client: Client, words: Words = ENGLISH) -> None:
         self.service = service
         self.client = client
+        self.words = words
         # The room plain lines go to (the text protocol has one current room).
         self.room = LOBBY
         # /history shows messages older than this id; None: the latest first.
@@ -75,32 +80,52 @@ class Commands:
     def slow_down(self) -> str:
         flood = self.client.flood
         rate = flood.rate if flood is not None else 0
-        return f"slow down: over {rate:g} lines a second; lines are delayed"
+        _, shown = self.words, f"{rate:g}"
+        return _("slow down: over {rate} lines a second; lines are delayed", rate=shown)
+
+    def lang(self, tag: str) -> Words | None:
+        """``/lang [LANG]``: list the languages, or speak another from now on.
+
+        Returns the new words (the caller gives the member the encoder of that
+        language), or None when nothing changed."""
+        if not tag:
+            self._tell(Notice(languages_line(self.words)))
+            return None
+        words, said = language_words(self.words, tag)
+        if words is None:
+            self._tell(Error(said))
+            return None
+        self.words = words
+        self._tell(Notice(said))
+        return words
 
     # --- rooms and history --------------------------------------------------
 
     async def join(self, raw: str) -> None:
         """``/join ROOM``: move from the current room to another."""
         arrival = await self.service.enter(self.client, raw)
+        _ = self.words
         if arrival.already:
-            self._tell(Notice(f"You are already in {arrival.room.name}"))
+            self._tell(Notice(_("You are already in {room}", room=arrival.room.name)))
             return
-        # Nothing awaited since the room was entered: one step for the others too.
-        self.service.part(self.client, self.room, f"went to {arrival.room.name}")
+        # Nothing awaited since the room was entered: one step for the others too
+        # (each of them reads it in their own language).
+        went = Phrase(N_("went to {room}"), room=arrival.room.name)
+        self.service.part(self.client, self.room, went)
         self.show_room(arrival)
 
     def show_room(self, arrival: Arrival, *, announce: bool = True) -> None:
         """Tell the user where they are now, and replay the room's history."""
-        room = arrival.room
+        room, _ = arrival.room, self.words
         self.room = room.name
         self._history_before = None
         if announce:
-            self._list_names(f"Now in {room.name}", self.service.members(room.name))
+            self._list_names(_("Now in {room}", room=room.name), self.service.members(room.name))
         if room.topic:
-            self._tell(Notice(f"Topic of {room.name}: {room.topic}"))
+            self._tell(Notice(_("Topic of {room}: {topic}", room=room.name, topic=room.topic)))
         entries = arrival.entries
         if entries:
-            self._replay(f"Last {_count(len(entries))} in {room.name}:", entries)
+            self._replay(self._last(len(entries), room.name), entries)
 
     async def older(self, count: int) -> None:
         """``/history [N]``: the latest messages first, then further back each time."""
@@ -108,21 +133,34 @@ class Commands:
         entries = await self.service.read_history(room, count, before=before, client=self.client)
         if room != self.room:
             return  # moved on meanwhile
+        _ = self.words
         if not entries:
-            self._tell(Notice(f"No older messages in {room}"))
+            self._tell(Notice(_("No older messages in {room}", room=room)))
             return
         self._history_before = entries[0].seq
         if before is None:
-            self._replay(f"Last {_count(len(entries))} in {room}:", entries)
+            self._replay(self._last(len(entries), room), entries)
         else:
-            self._replay(f"{_count(len(entries))} before, in {room}:", entries)
+            title = _.ngettext(
+                "{n} message before, in {room}:",
+                "{n} messages before, in {room}:",
+                len(entries),
+                room=room,
+            )
+            self._replay(title, entries)
+
+    def _last(self, n: int, room: str) -> str:
+        return self.words.ngettext(
+            "Last {n} message in {room}:", "Last {n} messages in {room}:", n, room=room
+        )
 
     def _replay(self, title: str, entries: list[Entry]) -> None:
         # Queued in one step: the service keeps a replay far below the outbox's bound.
         self._tell(Notice(title))
         for entry in entries:
             self._tell(Past(entry.event))
-        self._tell(Notice("End of history"))
+        _ = self.words
+        self._tell(Notice(_("End of history")))
 
     def _list_names(self, title: str, names: list[str]) -> None:
         """``*** TITLE (N): a, b, c`` on one line, or over several for a crowd."""
@@ -137,7 +175,7 @@ class Commands:
 
     def handle(self, command: Command) -> None:
         """A command that needs no waiting (the session handles the others)."""
-        service, client = self.service, self.client
+        service, client, _ = self.service, self.client, self.words
         match command:
             case Say(text):
                 service.say(client, self.room, text)
@@ -148,25 +186,25 @@ class Commands:
             case Nick(new):
                 service.rename(client, new)
             case Who(everyone=True):
-                self._list_names("Online", service.members(client=client))
+                self._list_names(_("Online"), service.members(client=client))
             case Who():
-                self._list_names(f"In {self.room}", service.members(self.room, client=client))
+                names = service.members(self.room, client=client)
+                self._list_names(_("In {room}", room=self.room), names)
             case Rooms():
                 self._list_rooms()
             case Topic(None):
                 topic = service.topic(self.room)
-                self._tell(
-                    Notice(
-                        f"Topic of {self.room}: {topic}" if topic else f"No topic in {self.room}"
-                    )
-                )
+                if topic:
+                    self._tell(Notice(_("Topic of {room}: {topic}", room=self.room, topic=topic)))
+                else:
+                    self._tell(Notice(_("No topic in {room}", room=self.room)))
             case Topic(str(topic)):
                 service.set_topic(client, self.room, topic)
             case EchoSetting(on):
                 service.set_echo(client, on)
-                self._tell(Notice(f"echo {'on' if on else 'off'}"))
+                self._tell(Notice(_("echo on") if on else _("echo off")))
             case Help():
-                for line in help_lines(operator=client.named().operator):
+                for line in help_lines(_, operator=client.named().operator):
                     self._tell(Notice(line))
             case Invalid(reason):
                 self._tell(Error(reason))
@@ -174,38 +212,37 @@ class Commands:
                 raise AssertionError(command)
 
     def _list_rooms(self) -> None:
-        rooms = self.service.rooms(client=self.client)
-        self._tell(Notice(f"Rooms ({len(rooms)}):"))
+        rooms, _ = self.service.rooms(client=self.client), self.words
+        self._tell(Notice(_("Rooms ({n}):", n=len(rooms))))
         for room in rooms[:ROOMS_LISTED]:
             about = f": {room.topic}" if room.topic else ""
             self._tell(Notice(f"  {room.name} ({len(room.members)}){about}"))
         if len(rooms) > ROOMS_LISTED:
-            self._tell(Notice(f"  ... and {len(rooms) - ROOMS_LISTED} more"))
+            self._tell(Notice("  " + _("... and {n} more", n=len(rooms) - ROOMS_LISTED)))
 
     async def moderate(self, command: AccountCommand) -> None:
         """An account or operator command, through the service's moderation."""
-        moderation, client = self.service.moderation, self.client
+        moderation, client, _ = self.service.moderation, self.client, self.words
         name = client.named().name
         match command:
             case Register(password):
                 await moderation.register(client, password)
-                self._tell(Notice(REGISTERED.format(name=name)))
+                self._tell(Notice(_(REGISTERED, name=name)))
             case NewPassword(password):
                 await moderation.change_password(client, password)
-                self._tell(Notice(f"the password of {name} is changed"))
+                self._tell(Notice(_("the password of {name} is changed", name=name)))
             case Unregister():
                 await moderation.unregister(client)
-                self._tell(Notice(f"{name} is not registered any more"))
+                self._tell(Notice(_("{name} is not registered any more", name=name)))
             case Oper(password):
                 if moderation.oper(client, password):
-                    self._tell(Notice("You are an operator now: /help lists your commands"))
+                    self._tell(Notice(_("You are an operator now: /help lists your commands")))
                 else:
-                    self._tell(Notice("You are an operator already"))
+                    self._tell(Notice(_("You are an operator already")))
             case Kick(target, reason):
                 kicked = moderation.kick(client, target, reason)
                 if not kicked.seen:
-                    why = departure(Reason.KICKED, reason.strip(), name)
-                    self._tell(Notice(f"{kicked.name} was {why}"))
+                    self._tell(Notice(_kicked(_, kicked.name, name, reason.strip())))
             case Ban(target, seconds):
                 await moderation.ban(client, target, seconds)
             case Unban(target):
@@ -215,18 +252,29 @@ class Commands:
             case Mute(target, on):
                 outcome = moderation.mute(client, target, on)
                 if not outcome.changed:
-                    state = "muted" if on else "not muted"
-                    self._tell(Notice(f"{outcome.name} is {state}"))
+                    state = N_("{name} is muted") if on else N_("{name} is not muted")
+                    self._tell(Notice(_(state, name=outcome.name)))
 
     def _list_bans(self) -> None:
-        bans = self.service.moderation.bans(self.client)
+        bans, _ = self.service.moderation.bans(self.client), self.words
         if not bans:
-            self._tell(Notice("No bans"))
+            self._tell(Notice(_("No bans")))
             return
-        self._tell(Notice(f"Bans ({len(bans)}):"))
+        self._tell(Notice(_("Bans ({n}):", n=len(bans))))
+        kinds = {"name": _("name"), "address": _("address")}
         for entry in bans:
-            self._tell(Notice(f"  {entry.shown} ({entry.kind}) {entry.term()}, by {entry.by}"))
+            term = ban_term(_, entry.stamp())
+            line = _(
+                "{target} ({kind}) {term}, by {by}",
+                target=entry.shown,
+                kind=kinds.get(entry.kind, entry.kind),
+                term=term,
+                by=entry.by,
+            )
+            self._tell(Notice("  " + line))
 
 
-def _count(n: int) -> str:
-    return "1 message" if n == 1 else f"{n} messages"
+def _kicked(_: Words, name: str, by: str, reason: str) -> str:
+    if reason:
+        return _("{name} was kicked by {by}: {reason}", name=name, by=by, reason=reason)
+    return _("{name} was kicked by {by}", name=name, by=by)

@@ -19,6 +19,8 @@ from trio_chat.core.names import (
     check_room,
     clean_text,
 )
+from trio_chat.core.phrases import Phrase
+from trio_chat.i18n import N_, Words
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,13 @@ class EchoSetting:
 @dataclass(frozen=True, slots=True)
 class Quit:
     reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Lang:
+    """``/lang [LANG]``: answer in LANG from now on; without one, list the languages."""
+
+    lang: str = ""
 
 
 # --- accounts and operators: every field holding a secret stays out of repr(),
@@ -182,6 +191,7 @@ class Invalid:
 Command = (
     (Say | Me | PrivateMessage | Nick | Who | Join | Rooms | Topic | HistoryRequest | Help | Quit)
     | EchoSetting
+    | Lang
     | (Register | Unregister | NewPassword | Oper | Kick | Ban | Unban | Bans | Mute)
     | Invalid
 )
@@ -194,30 +204,34 @@ HISTORY_MAX = MAX_HISTORY
 
 # (usage, description) of every command, for /help and the README.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "help": ("/help", "this list"),
-    "join": ("/join ROOM", "go to ROOM (created if new); everyone starts in #lobby"),
-    "rooms": ("/rooms", "the rooms, with how many are in each and their topics"),
-    "topic": ("/topic [TEXT]", "show this room's topic, or set it ('/topic -' clears it)"),
-    "who": ("/who [*]", "who is in this room (* : everyone online)"),
-    "history": ("/history [N]", f"up to N older messages of this room (max {HISTORY_MAX})"),
-    "msg": ("/msg NAME TEXT", "a private message only NAME sees, in any room"),
-    "me": ("/me ACTION", "an action: '* you ACTION'"),
-    "nick": ("/nick NEW", "change your name"),
-    "quit": ("/quit [REASON]", "leave the chat"),
-    "echo": ("/echo on|off", "on: your own lines come back to you, as the others see them"),
-    "register": ("/register PASSWORD", "claim your name: next time, /login NAME PASSWORD"),
-    "password": ("/password NEW", "change the password of your registered name"),
-    "unregister": ("/unregister", "give up the account of your name"),
-    "oper": ("/oper PASSWORD", "become an operator"),
+    "help": ("/help", N_("this list")),
+    "join": (N_("/join ROOM"), N_("go to ROOM (created if new); everyone starts in #lobby")),
+    "rooms": ("/rooms", N_("the rooms, with how many are in each and their topics")),
+    "topic": (N_("/topic [TEXT]"), N_("show this room's topic, or set it ('/topic -' clears it)")),
+    "who": ("/who [*]", N_("who is in this room (* : everyone online)")),
+    "history": ("/history [N]", N_("up to N older messages of this room (max {max})")),
+    "msg": (N_("/msg NAME TEXT"), N_("a private message only NAME sees, in any room")),
+    "me": (N_("/me ACTION"), N_("an action: '* you ACTION'")),
+    "nick": (N_("/nick NEW"), N_("change your name")),
+    "quit": (N_("/quit [REASON]"), N_("leave the chat")),
+    "lang": (N_("/lang [LANG]"), N_("answer in LANG from now on (/lang alone lists them)")),
+    "echo": (N_("/echo on|off"), N_("on: your own lines come back to you, as the others see them")),
+    "register": (N_("/register PASSWORD"), N_("claim your name: next time, /login NAME PASSWORD")),
+    "password": (N_("/password NEW"), N_("change the password of your registered name")),
+    "unregister": ("/unregister", N_("give up the account of your name")),
+    "oper": (N_("/oper PASSWORD"), N_("become an operator")),
 }
 # Only operators may use these (and only they see them in /help).
 OPERATOR_COMMANDS: dict[str, tuple[str, str]] = {
-    "kick": ("/kick NAME [REASON]", "disconnect NAME, telling the room why"),
-    "ban": ("/ban NAME|ADDRESS [TIME]", "keep out a name or an IP address (TIME: 10m, 2h, 1d)"),
-    "unban": ("/unban NAME|ADDRESS", "lift a ban"),
-    "bans": ("/bans", "the bans in force"),
-    "mute": ("/mute NAME", "NAME's lines reach nobody"),
-    "unmute": ("/unmute NAME", "NAME may speak again"),
+    "kick": (N_("/kick NAME [REASON]"), N_("disconnect NAME, telling the room why")),
+    "ban": (
+        N_("/ban NAME|ADDRESS [TIME]"),
+        N_("keep out a name or an IP address (TIME: 10m, 2h, 1d)"),
+    ),
+    "unban": (N_("/unban NAME|ADDRESS"), N_("lift a ban")),
+    "bans": ("/bans", N_("the bans in force")),
+    "mute": (N_("/mute NAME"), N_("NAME's lines reach nobody")),
+    "unmute": (N_("/unmute NAME"), N_("NAME may speak again")),
 }
 # What a duration's unit stands for, in seconds (/ban NAME 10m).
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -225,20 +239,23 @@ DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 MAX_BAN_SECONDS = 10 * 365 * 86400
 
 
-def help_lines(*, operator: bool = False) -> list[str]:
-    """The text of ``/help``, one notice per line; an operator's also lists theirs."""
+def help_lines(_: Words, *, operator: bool = False) -> list[str]:
+    """The text of ``/help`` in ``_``'s words, one notice per line; an operator's
+    also lists theirs. Command names are the same in every language."""
     listed = {**COMMANDS, **OPERATOR_COMMANDS} if operator else COMMANDS
-    width = max(len(usage) for usage, _ in listed.values())
-    lines = ["Commands:"]
-    lines += [f"  {usage:<{width}}  {what}" for usage, what in COMMANDS.values()]
+    rows = [(_(usage), _(what, max=HISTORY_MAX)) for usage, what in listed.values()]
+    last = (_("//TEXT"), _("send TEXT starting with '/'"))
+    width = max(len(usage) for usage, _what in [*rows, last])
+    lines = [_("Commands:")]
+    lines += [f"  {usage:<{width}}  {what}" for usage, what in rows[: len(COMMANDS)]]
     if operator:
-        lines.append("Operator commands:")
-        lines += [f"  {usage:<{width}}  {what}" for usage, what in OPERATOR_COMMANDS.values()]
-    lines.append(f"  {'//TEXT':<{width}}  send TEXT starting with '/'")
+        lines.append(_("Operator commands:"))
+        lines += [f"  {usage:<{width}}  {what}" for usage, what in rows[len(COMMANDS) :]]
+    lines.append(f"  {last[0]:<{width}}  {last[1]}")
     return lines
 
 
-def parse_name_step(line: str) -> Name | Pass | Login | Invalid:
+def parse_name_step(line: str) -> Name | Pass | Login | Lang | Invalid:
     """Turn a line received before the name was accepted into what it asks for.
 
     A name is passed on as received: :func:`check_name` refuses what it must
@@ -250,14 +267,22 @@ def parse_name_step(line: str) -> Name | Pass | Login | Invalid:
     verb, rest = _split_word(text[1:])
     verb = verb.lower()
     if verb == "pass":
-        return Pass(rest) if rest else Invalid("usage: /pass PASSWORD")
+        return Pass(rest) if rest else Invalid(_usage_of(N_("/pass PASSWORD")))
     if verb == "login":
         name, password = _split_word(rest)
         return Login(name, password) if name and password else Invalid(LOGIN_USAGE)
-    return Invalid("send your name first (or /login NAME PASSWORD for a registered name)")
+    if verb == "lang":
+        return Lang(rest)
+    return Invalid(
+        Phrase(N_("send your name first (or /login NAME PASSWORD for a registered name)"))
+    )
 
 
-LOGIN_USAGE = "usage: /login NAME PASSWORD"
+def _usage_of(usage: str) -> Phrase:
+    return Phrase(N_("usage: {usage}"), usage=Phrase(usage))
+
+
+LOGIN_USAGE = _usage_of(N_("/login NAME PASSWORD"))
 
 
 def parse_command(line: str) -> Command | None:
@@ -281,12 +306,14 @@ def parse_command(line: str) -> Command | None:
         return Rooms()
     if verb == "topic":
         if len(rest) > MAX_TOPIC_CHARS:
-            return Invalid(f"topic too long (max {MAX_TOPIC_CHARS} characters)")
+            return Invalid(Phrase(N_("topic too long (max {n} characters)"), n=MAX_TOPIC_CHARS))
         return Topic(None if not rest else "" if rest == "-" else rest)
     if verb == "history":
         return _history(rest)
     if verb == "help":
         return Help()
+    if verb == "lang":
+        return Lang(rest)
     if verb == "echo":
         setting = rest.lower()
         return EchoSetting(setting == "on") if setting in ("on", "off") else _usage("echo")
@@ -311,9 +338,9 @@ def _account_command(verb: str, rest: str) -> Command:
     if verb == "unregister":
         return Unregister() if not rest else _usage("unregister")
     if verb == "login":
-        return Invalid("you are in already: /login is for the name step")
+        return Invalid(Phrase(N_("you are in already: /login is for the name step")))
     if verb == "pass":
-        return Invalid("/pass is only needed before your name")
+        return Invalid(Phrase(N_("/pass is only needed before your name")))
     if verb == "kick":
         name, reason = _split_word(rest)
         return Kick(name, reason) if name else _usage("kick")
@@ -325,7 +352,7 @@ def _account_command(verb: str, rest: str) -> Command:
         return Unban(rest) if verb == "unban" else Mute(rest, on=verb == "mute")
     if verb == "bans":
         return Bans()
-    return Invalid(f"unknown command /{verb}: type /help for the list")
+    return Invalid(Phrase(N_("unknown command /{verb}: type /help for the list"), verb=verb))
 
 
 def _ban(rest: str) -> Ban | Invalid:
@@ -336,7 +363,12 @@ def _ban(rest: str) -> Ban | Invalid:
         return Ban(words[0])
     seconds = parse_duration(words[1])
     if seconds is None:
-        return Invalid(f"bad duration {words[1]!r}: use a number and s, m, h, d or w (10m, 2h, 1d)")
+        return Invalid(
+            Phrase(
+                N_("bad duration {duration}: use a number and s, m, h, d or w (10m, 2h, 1d)"),
+                duration=repr(words[1]),
+            )
+        )
     return Ban(words[0], seconds)
 
 
@@ -352,7 +384,7 @@ def _history(rest: str) -> HistoryRequest | Invalid:
     if not rest:
         return HistoryRequest(HISTORY_PAGE)
     if not rest.isdecimal() or len(rest) > 9 or not 1 <= int(rest) <= HISTORY_MAX:
-        return Invalid(f"usage: /history [N], N from 1 to {HISTORY_MAX}")
+        return Invalid(Phrase(N_("usage: /history [N], N from 1 to {max}"), max=HISTORY_MAX))
     return HistoryRequest(int(rest))
 
 
@@ -368,10 +400,10 @@ def _not_a_name(verb: str, rest: str) -> Invalid:
         try:
             (check_room if verb == "join" else check_name)(rest)
         except BadName as exc:
-            return Invalid(str(exc))
+            return Invalid(exc.problem)
     return _usage(verb)
 
 
 def _usage(verb: str) -> Invalid:
     usage = COMMANDS[verb][0] if verb in COMMANDS else OPERATOR_COMMANDS[verb][0]
-    return Invalid(f"usage: {usage}")
+    return Invalid(_usage_of(usage))

@@ -34,6 +34,7 @@ from trio_chat.core.events import Error, Notice, Past, Reason
 from trio_chat.core.hub import LOBBY
 from trio_chat.core.limits import Flooding
 from trio_chat.core.members import Member
+from trio_chat.core.phrases import Phrase
 from trio_chat.core.refusals import (
     Banned,
     Refused,
@@ -42,8 +43,9 @@ from trio_chat.core.refusals import (
     WrongServerPassword,
 )
 from trio_chat.core.service import ChatService
+from trio_chat.i18n import N_, Words, words_for
 from trio_chat.net.connection import Connection
-from trio_chat.text.codec import BadLine, LineBuffer, encode
+from trio_chat.text.codec import BadLine, LineBuffer, encoder_for
 from trio_chat.text.commands import Commands
 from trio_chat.text.grammar import (
     ACCOUNT_COMMANDS,
@@ -51,6 +53,7 @@ from trio_chat.text.grammar import (
     HistoryRequest,
     Invalid,
     Join,
+    Lang,
     Login,
     Name,
     Pass,
@@ -58,7 +61,14 @@ from trio_chat.text.grammar import (
     parse_command,
     parse_name_step,
 )
-from trio_chat.text.wording import NAME_RULES, NEEDS_PASSWORD, name_step_refusal, refusal
+from trio_chat.text.wording import (
+    NEEDS_PASSWORD,
+    language_words,
+    languages_line,
+    name_rules,
+    name_step_refusal,
+    refusal,
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -66,15 +76,15 @@ LOGGER = logging.getLogger(__name__)
 NAME_TIMEOUT = 60.0
 
 # Why a flooding member left is Reason.FLOODING; the last thing they hear:
-FLOODING = "flooding: too many lines for too long, disconnected"
+FLOODING = Phrase(N_("flooding: too many lines for too long, disconnected"))
 # The first thing a connection hears: tells `nc` users what to send.
-GREETING = f"Hello! {NAME_RULES}, or /login NAME PASSWORD for a registered name"
+GREETING = N_("Hello! {rules}, or /login NAME PASSWORD for a registered name")
 # The same, on a server with a password (--password-file).
-PASSWORD_GREETING = "Hello! This server needs a password: send /pass PASSWORD, then your name"
+PASSWORD_GREETING = N_("Hello! This server needs a password: send /pass PASSWORD, then your name")
 PASSWORD_REPLIES = {
-    Password.NOT_NEEDED: f"This server needs no password. {NAME_RULES}",
-    Password.ALREADY: f"Password accepted already. {NAME_RULES}",
-    Password.ACCEPTED: f"Password accepted. {NAME_RULES}",
+    Password.NOT_NEEDED: N_("This server needs no password. {rules}"),
+    Password.ALREADY: N_("Password accepted already. {rules}"),
+    Password.ACCEPTED: N_("Password accepted. {rules}"),
 }
 
 
@@ -102,7 +112,7 @@ class Session:
         self.connection = connection
         self.service = service
         self.client = service.connect(connection.peer, address)
-        self.commands = Commands(service, self.client)
+        self.commands = Commands(service, self.client, words_for(service.lang))
         # Bytes to lines; what followed the name line in the same chunk is
         # chat, not lost (the connection keeps lines received, not yet handled).
         self._lines = LineBuffer()
@@ -110,6 +120,18 @@ class Session:
     @property
     def peer(self) -> str:
         return self.connection.peer
+
+    @property
+    def words(self) -> Words:
+        """The user's language (the server's default until ``/lang``)."""
+        return self.commands.words
+
+    def greeting(self) -> Notice:
+        """The first thing a connection hears: what to send, in the user's language."""
+        _ = self.words
+        if self.service.needs_password:
+            return Notice(_(PASSWORD_GREETING))
+        return Notice(_(GREETING, rules=name_rules(_)))
 
     # --- registration -------------------------------------------------------
 
@@ -122,8 +144,7 @@ class Session:
         name that is registered is refused. A banned address or name is told
         so, and the connection ends.
         """
-        greeting = PASSWORD_GREETING if self.service.needs_password else GREETING
-        await self.send_now(Notice(greeting))
+        await self.send_now(self.greeting())
         try:
             while True:
                 event = await self.connection.next_message(self._lines)
@@ -142,7 +163,7 @@ class Session:
                     self._welcome(arrival)
                     return self.client.member
         except _TurnedAway as turned_away:
-            await self.send_now(Error(str(turned_away)))
+            await self.send_now(Error(turned_away.args[0]))
             return None
         except ServerClosing:
             return None  # the server tells everyone it is shutting down
@@ -169,46 +190,68 @@ class Session:
             match parse_name_step(text):
                 case Pass(secret):
                     reply = self.service.give_password(self.client, secret)
-                    await self.send_now(Notice(PASSWORD_REPLIES[reply]))
+                    _ = self.words
+                    await self.send_now(Notice(_(PASSWORD_REPLIES[reply], rules=name_rules(_))))
                 case Name(name):
                     return await self._take_name(name)
                 case Login(name, password):
                     return await self._take_name(name, password)
+                case Lang(tag):
+                    await self._lang_step(tag)
                 case Invalid(reason):
-                    problem = reason if self.client.admitted else NEEDS_PASSWORD
+                    problem = reason if self.client.admitted else self.words(NEEDS_PASSWORD)
                     await self.send_now(Error(problem))
         except (WrongServerPassword, Banned) as exc:
-            raise _TurnedAway(name_step_refusal(exc)) from None
+            raise _TurnedAway(name_step_refusal(exc, self.words)) from None
         except WrongPassword as exc:
             if exc.tries_left == 0:
-                raise _TurnedAway(name_step_refusal(exc)) from None
-            await self.send_now(Error(name_step_refusal(exc)))
+                raise _TurnedAway(name_step_refusal(exc, self.words)) from None
+            await self.send_now(Error(name_step_refusal(exc, self.words)))
         except ServerClosing:
             raise
         except Refused as exc:
-            await self.send_now(Error(name_step_refusal(exc)))
+            await self.send_now(Error(name_step_refusal(exc, self.words)))
         return None
 
+    async def _lang_step(self, tag: str) -> None:
+        """``/lang`` before the name: the answer, and the greeting again, in the new language."""
+        if not tag:
+            await self.send_now(Notice(languages_line(self.words)))
+            return
+        words, said = language_words(self.words, tag)
+        if words is None:
+            await self.send_now(Error(said))
+            return
+        self.commands.words = words
+        await self.send_now(Notice(said))
+        await self.send_now(self.greeting())
+
     async def _take_name(self, name: str, password: str | None = None) -> Arrival:
+        encode = encoder_for(self.words)
         return await self.service.take_name(
             self.client, name, encode, self.connection, password=password, room=LOBBY
         )
 
     def _welcome(self, arrival: Arrival) -> None:
-        member = self.client.named()
+        member, _ = self.client.named(), self.words
         count = self.service.online() - 1
         if count == 0:
-            online = "nobody else yet"
+            online = _("nobody else yet")
         elif count <= self.commands.NAMES_PER_LINE:  # listing a crowd for each newcomer: N log N
             online = ", ".join(n for n in self.service.members() if n != member.name)
         else:
-            online = f"{count} others (/who * lists them)"
-        self._tell(Notice(f"Welcome, {member.name}! Online: {online}. Type /help for commands."))
+            online = _("{n} others (/who * lists them)", n=count)
+        welcome = _(
+            "Welcome, {name}! Online: {online}. Type /help for commands.",
+            name=member.name,
+            online=online,
+        )
+        self._tell(Notice(welcome))
         self.commands.show_room(arrival, announce=False)
 
     async def send_now(self, event: Notice | Error) -> None:
         """Send one line directly: only while no writer task is running."""
-        await self.connection.send_now(encode(event))
+        await self.connection.send_now(encoder_for(self.words)(event))
 
     # --- chat ------------------------------------------------------------------
 
@@ -252,8 +295,13 @@ class Session:
                 case None:
                     pass
                 case Quit(reason):
-                    self._tell(Notice("Bye!"))
+                    _ = self.words
+                    self._tell(Notice(_("Bye!")))
                     return reason
+                case Lang(tag):
+                    words = self.commands.lang(tag)
+                    if words is not None:
+                        self.service.set_encoder(self.client, encoder_for(words))
                 case _ if isinstance(command, ACCOUNT_COMMANDS):
                     await self.commands.moderate(command)
                 case Join(room):
@@ -263,7 +311,7 @@ class Session:
                 case _:
                     self.commands.handle(command)
         except Refused as exc:
-            self._tell(Error(refusal(exc)))
+            self._tell(Error(refusal(exc, self.words)))
         return None
 
     def _tell(self, event: Notice | Error | Past) -> None:

@@ -3,7 +3,8 @@
 Theory of operation
 -------------------
 Babel extracts every marked message (``_``, ``N_``, ``ngettext`` in Python;
-``_`` in the page's JavaScript) from the package into the template
+``_``, ``N_``, ``ngettext`` in the page's JavaScript, and the texts its HTML
+marks with ``data-i18n``, see :mod:`trio_chat.web.words`) from the package into the template
 ``trio_chat/locale/trio_chat.pot`` and brings each language's ``.po`` file up
 to date with it: new messages are added untranslated, gone ones removed,
 translations kept. Output is sorted by message and names files without line
@@ -33,7 +34,11 @@ from trio_chat.i18n import DEFAULT, DOMAIN
 PACKAGE = Path(__file__).resolve().parent.parent
 LOCALE = PACKAGE / "locale"
 TEMPLATE = LOCALE / f"{DOMAIN}.pot"
-METHODS = [("**/web/static/**.js", "javascript"), ("**.py", "python")]
+METHODS = [
+    ("**/web/static/**.js", "javascript"),
+    ("**/web/static/**.html", "trio_chat.web.words:extract_html"),  # its data-i18n texts
+    ("**.py", "python"),
+]
 KEYWORDS = {name: DEFAULT_KEYWORDS[name] for name in ("_", "N_", "ngettext")}
 # A fixed date: the files change only when their messages do.
 STAMP = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)

@@ -21,19 +21,22 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from trio_chat.core.clients import Arrival, Client
+from trio_chat.core.members import Encoder
 from trio_chat.core.names import MAX_HISTORY
 from trio_chat.core.refusals import Refused
 from trio_chat.core.rules import valid_room
 from trio_chat.core.service import ChatService
+from trio_chat.i18n import N_, Words
 from trio_chat.text import grammar
 from trio_chat.text.commands import Commands
-from trio_chat.text.wording import refusal
+from trio_chat.text.wording import phrase, refusal
 from trio_chat.web.protocol import (
     BadRequest,
     Hello,
     HistoryRequest,
     JoinRoom,
     Json,
+    LangRequest,
     Line,
     MembersRequest,
     PartRoom,
@@ -50,7 +53,7 @@ from trio_chat.web.protocol import (
 )
 
 # What a web member hears when they leave by asking to.
-BYE = "Bye!"
+BYE = N_("Bye!")
 # Rooms listed in one "rooms" frame.
 ROOMS_LISTED = 1000
 
@@ -62,18 +65,31 @@ class WebCommands:
         service: where every request goes.
         client: the connection's standing with the service.
         answer: queues one JSON frame for this member (in order with the rest).
+        words: the member's language; ``text.words`` holds it (``/lang`` and the
+            ``lang`` frame change it).
+        encoders: the member's encoder in a language (None: keep the one it has).
     """
 
-    __slots__ = ("answer", "client", "service", "text")
+    __slots__ = ("answer", "client", "encoders", "service", "text")
 
     def __init__(
-        self, service: ChatService, client: Client, answer: Callable[[Json], None]
+        self,
+        service: ChatService,
+        client: Client,
+        answer: Callable[[Json], None],
+        words: Words,
+        encoders: Callable[[Words], Encoder] | None = None,
     ) -> None:
         self.service = service
         self.client = client
         self.answer = answer
+        self.encoders = encoders
         # The text protocol's commands, for those answered in words.
-        self.text = Commands(service, client)
+        self.text = Commands(service, client, words)
+
+    @property
+    def words(self) -> Words:
+        return self.text.words
 
     async def handle(self, request: Request | BadRequest) -> str | None:
         """Carry out one request; the parting words if it asked to quit."""
@@ -81,14 +97,14 @@ class WebCommands:
             return await self._handle(request)
         except Refused as exc:
             kind = kind_of(request)
-            self.answer(error(refusal(exc), reason=refusal_code(exc), request=kind))
+            self.answer(error(refusal(exc, self.words), reason=refusal_code(exc), request=kind))
         return None
 
     async def _handle(self, request: Request | BadRequest) -> str | None:
         service, client = self.service, self.client
         match request:
             case BadRequest(text, kind):
-                self.answer(error(text, request=kind))
+                self.answer(error(phrase(self.words, text), request=kind))
             case Line(room, text):
                 return await self.line(room, text)
             case JoinRoom(room):
@@ -109,9 +125,18 @@ class WebCommands:
                 service.private(client, to, text)
             case QuitRequest(text):
                 return self.bye(text)
+            case LangRequest(tag):
+                self.lang(tag)
             case Hello():
-                self.answer(error("you are in already", request="hello"))
+                _ = self.words
+                self.answer(error(_("you are in already"), request="hello"))
         return None
+
+    def lang(self, tag: str) -> None:
+        """The member's language, from the page (a ``lang`` frame, or ``/lang``)."""
+        words = self.text.lang(tag)
+        if words is not None and self.encoders is not None:
+            self.service.set_encoder(self.client, self.encoders(words))
 
     async def line(self, room: str, text: str) -> str | None:
         """What the user typed in a room: said there, or a slash command."""
@@ -137,7 +162,11 @@ class WebCommands:
             case grammar.Topic(None):
                 self.topic(room)
             case grammar.EchoSetting():
-                self.answer({"type": "notice", "text": "the page always shows your own messages"})
+                _ = self.words
+                text = _("the page always shows your own messages")
+                self.answer({"type": "notice", "text": text})
+            case grammar.Lang(tag):
+                self.lang(tag)
             case _ if isinstance(command, grammar.ACCOUNT_COMMANDS):
                 self.text.room = room
                 await self.text.moderate(command)
@@ -147,14 +176,16 @@ class WebCommands:
         return None
 
     def bye(self, words: str) -> str:
-        self.answer({"type": "bye", "reason": "quit", "text": BYE})
+        self.answer({"type": "bye", "reason": "quit", "text": self.words(BYE)})
         return words
 
     async def join(self, raw: str) -> None:
         """Enter a room, staying in the others."""
         arrival = await self.service.enter(self.client, raw)
         if arrival.already:
-            self.answer({"type": "notice", "text": f"You are already in {arrival.room.name}"})
+            _ = self.words
+            text = _("You are already in {room}", room=arrival.room.name)
+            self.answer({"type": "notice", "text": text})
             return
         self.show_room(arrival)
 
@@ -205,4 +236,5 @@ def kind_of(request: Request | BadRequest) -> str | None:
         TopicRequest: "topic",
         PrivateRequest: "private",
         QuitRequest: "quit",
+        LangRequest: "lang",
     }[type(request)]

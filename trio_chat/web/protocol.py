@@ -14,6 +14,7 @@ contract; this module is its code.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -44,12 +45,13 @@ from trio_chat.core.events import (
     ToOperators,
     TopicChanged,
     ToRoomOperators,
-    departure,
 )
 from trio_chat.core.events import Quit as Departed
+from trio_chat.core.phrases import Phrase
 from trio_chat.core.refusals import Refused
+from trio_chat.i18n import DEFAULT, N_, Words, choose, words_for
 from trio_chat.text.codec import format_event
-from trio_chat.text.wording import dismissed_line, moderated_line
+from trio_chat.text.wording import ENGLISH, departure, dismissed_line, moderated_line, phrase
 from trio_chat.web.frames import text_frame
 
 if TYPE_CHECKING:  # for annotations only: this module stays free of trio
@@ -72,6 +74,8 @@ class Hello:
     name: str
     password: str | None = field(default=None, repr=False)
     server_password: str | None = field(default=None, repr=False)
+    # The page's language (a tag such as "es" or "es-MX"); None: the server's default.
+    lang: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +129,13 @@ class QuitRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class LangRequest:
+    """``{"type":"lang","lang":"es"}``: the server's texts in that language from now on."""
+
+    lang: str
+
+
+@dataclass(frozen=True, slots=True)
 class BadRequest:
     """Not a request the server understands: ``text`` says why (an ``error`` frame)."""
 
@@ -143,6 +154,7 @@ Request = (
     | TopicRequest
     | PrivateRequest
     | QuitRequest
+    | LangRequest
 )
 
 
@@ -153,7 +165,7 @@ class _Missing(Exception):
 def _text(frame: Json, key: str, default: str | None = None) -> str:
     value = frame.get(key, default)
     if not isinstance(value, str):
-        raise _Missing(f"{key!r} must be a string")
+        raise _Missing(Phrase(N_("{field} must be a string"), field=repr(key)))
     return value
 
 
@@ -166,7 +178,7 @@ def _number(frame: Json, key: str, default: int | None) -> int | None:
     if value is None:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise _Missing(f"{key!r} must be a whole number")
+        raise _Missing(Phrase(N_("{field} must be a whole number"), field=repr(key)))
     return value
 
 
@@ -179,8 +191,12 @@ def _history(frame: Json) -> HistoryRequest:
 
 _PARSERS: dict[str, Callable[[Json], Request]] = {
     "hello": lambda f: Hello(
-        _text(f, "name"), _optional_text(f, "password"), _optional_text(f, "server_password")
+        _text(f, "name"),
+        _optional_text(f, "password"),
+        _optional_text(f, "server_password"),
+        _optional_text(f, "lang"),
     ),
+    "lang": lambda f: LangRequest(_text(f, "lang")),
     "line": lambda f: Line(_text(f, "room", LOBBY), _text(f, "text")),
     "join": lambda f: JoinRoom(_text(f, "room")),
     "part": lambda f: PartRoom(_text(f, "room")),
@@ -198,19 +214,20 @@ def parse_request(text: str) -> Request | BadRequest:
     try:
         frame = json.loads(text)
     except ValueError as exc:
-        return BadRequest(f"not JSON: {exc}")
+        return BadRequest(Phrase(N_("not JSON: {error}"), error=str(exc)))
     except RecursionError:  # [[[[...]]]]: a few KiB nest deeper than Python's stack
-        return BadRequest("not JSON: nested too deeply")
+        return BadRequest(Phrase(N_("not JSON: nested too deeply")))
     if not isinstance(frame, dict):
-        return BadRequest('not a JSON object with a "type"')
+        return BadRequest(Phrase(N_('not a JSON object with a "type"')))
     kind = frame.get("type")
     parser = _PARSERS.get(kind) if isinstance(kind, str) else None
     if parser is None:
-        return BadRequest(f"unknown type {kind!r}", kind if isinstance(kind, str) else None)
+        unknown = Phrase(N_("unknown type {type}"), type=repr(kind))
+        return BadRequest(unknown, kind if isinstance(kind, str) else None)
     try:
         return parser(frame)
     except _Missing as exc:
-        return BadRequest(f"{kind}: {exc}", kind)
+        return BadRequest(Phrase(N_("{type}: {problem}"), type=kind, problem=exc.args[0]), kind)
 
 
 # --- server -> client ----------------------------------------------------------------
@@ -222,8 +239,32 @@ def reply(payload: Json) -> bytes:
 
 
 def encode(event: ServerEvent) -> bytes:
-    """The frame every web member gets for ``event``: the same bytes for all."""
+    """The frame every web member gets for ``event``, in English: the same bytes for all."""
     return reply(event_json(event))
+
+
+@functools.cache
+def _encoder(lang: str) -> Callable[[ServerEvent], bytes]:
+    if lang == DEFAULT:
+        return encode
+    words = words_for(lang)
+
+    def encode_in(event: ServerEvent) -> bytes:
+        return reply(event_json(event, words))
+
+    encode_in.__qualname__ = f"encode[{lang}]"
+    return encode_in
+
+
+def encoder_for(words: Words) -> Callable[[ServerEvent], bytes]:
+    """The frames of web members who read ``words``' language: one encoder per
+    language, shared by all of them (the hub frames once per encoder)."""
+    return _encoder(words.lang)
+
+
+def page_words(tag: str | None, default: str) -> Words:
+    """The words for the language a page asked for (``default`` if none or unknown)."""
+    return words_for(choose(tag) or default)
 
 
 def iso_time(timestamp: float) -> str:
@@ -254,8 +295,9 @@ def said_json(event: Message | Action) -> Json:
     }
 
 
-def event_json(event: ServerEvent) -> Json:
-    """What the page gets for one of the hub's events (PROTOCOL.md, server -> client)."""
+def event_json(event: ServerEvent, _: Words = ENGLISH) -> Json:
+    """What the page gets for one of the hub's events (PROTOCOL.md, server -> client);
+    its ``text`` fields in ``_``'s words (the JSON fields are the same in every language)."""
     match event:
         case Message() | Action():
             return said_json(event)
@@ -275,14 +317,14 @@ def event_json(event: ServerEvent) -> Json:
         case Joined(name, room):
             return {"type": "joined", "room": room, "name": name}
         case Parted(name, room, detail):
-            return {"type": "parted", "room": room, "name": name, "text": detail}
+            return {"type": "parted", "room": room, "name": name, "text": phrase(_, detail)}
         case Departed(name, reason, detail, by):
-            text = departure(reason, detail, by)
+            text = departure(_, reason, detail, by)
             return {"type": "quit", "name": name, "reason": reason_code(reason), "text": text}
         case Dismissed(reason):
-            return bye(reason, dismissed_line(event).removeprefix("! "))
+            return bye(reason, dismissed_line(event, _).removeprefix("! "))
         case Moderated(action, by, target):
-            text = moderated_line(event).removeprefix("*** ")
+            text = moderated_line(event, _).removeprefix("*** ")
             return {
                 "type": "moderated",
                 "action": action.value,
@@ -305,16 +347,16 @@ def event_json(event: ServerEvent) -> Json:
             }
         case KickedOut(name, room):
             # Out of one room: for the page, a departure from it, worded.
-            text = format_event(event).removeprefix("*** ")
+            text = format_event(event, _).removeprefix("*** ")
             return {"type": "parted", "room": room, "name": name, "text": text}
         case RoomChanged() | ToRoomOperators() | ToOperators() | Invited():
-            return {"type": "notice", "text": format_event(event).removeprefix("*** ")}
+            return {"type": "notice", "text": format_event(event, _).removeprefix("*** ")}
         case Reply(lines):  # another door's own words; the web door sends none
             return {"type": "notice", "text": " ".join(lines)}
         case Notice(text):
-            return {"type": "notice", "text": text}
+            return {"type": "notice", "text": phrase(_, text)}
         case Error(text):
-            return {"type": "error", "text": text}
+            return {"type": "error", "text": phrase(_, text)}
 
 
 def bye(reason: Reason, text: str) -> Json:

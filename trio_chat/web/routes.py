@@ -15,6 +15,9 @@ requests with h11 and writes what :meth:`Site.answer` decides.
   the same bytes), no subprotocol.
 * ``/healthz``: 200 while the chat accepts people, 503 while shutting down.
 * ``/metrics``: the callable's body and content type; 404 without one.
+* ``/i18n/``: the page's languages, ``/i18n/LANG.json``: its catalog in LANG
+  (:mod:`.words`), JSON built once per language, with an ETag like the files;
+  404 for a language there is no catalog of.
 * Anything else 404; a method other than GET or HEAD 405.
 
 Every response carries the security headers: a Content-Security-Policy that
@@ -33,6 +36,8 @@ from urllib.parse import urlsplit
 
 import h11
 from wsproto.utilities import generate_accept_token
+
+from trio_chat.web.words import catalog_json, index_json
 
 Headers = list[tuple[bytes, bytes]]
 # What /metrics serves: a callable giving the body and its content type.
@@ -66,6 +71,8 @@ CONTENT_TYPES = {
 }
 TEXT = "text/plain; charset=utf-8"
 WEBSOCKET_PATH = "/ws"
+WORDS_PATH = "/i18n/"
+JSON = "application/json"
 METHODS = (b"GET", b"HEAD")
 
 
@@ -103,6 +110,12 @@ class StaticFile:
     etag: bytes
 
 
+def static_file(body: bytes, content_type: str) -> StaticFile:
+    """A body served as a file: its ETag is a digest of it."""
+    etag = b'"' + hashlib.sha256(body).hexdigest()[:20].encode() + b'"'
+    return StaticFile(body, content_type, etag)
+
+
 def text_response(status: int, text: str, *, close: bool = False, **extra: str) -> Response:
     headers = tuple(
         (name.replace("_", "-").encode(), value.encode()) for name, value in extra.items()
@@ -116,11 +129,9 @@ def load_static(root: Traversable | None = None) -> dict[str, StaticFile]:
         root = importlib.resources.files("trio_chat.web") / "static"
     files: dict[str, StaticFile] = {}
     for path, item in _walk(root, ""):
-        body = item.read_bytes()
         suffix = "." + item.name.rpartition(".")[2] if "." in item.name else ""
-        etag = b'"' + hashlib.sha256(body).hexdigest()[:20].encode() + b'"'
         content_type = CONTENT_TYPES.get(suffix.lower(), "application/octet-stream")
-        files[path] = StaticFile(body, content_type, etag)
+        files[path] = static_file(item.read_bytes(), content_type)
     if "/index.html" in files:
         files["/"] = files["/index.html"]
     return files
@@ -135,6 +146,15 @@ def _walk(folder: Traversable, prefix: str) -> Iterable[tuple[str, Traversable]]
             yield from _walk(item, path)
         else:
             yield path, item
+
+
+def revalidated(request: h11.Request, found: StaticFile) -> Response:
+    """A file's answer: 200 with it, or 304 when the browser has this version."""
+    cache = ((b"etag", found.etag), (b"cache-control", b"no-cache"))
+    wanted = tokens(header(request, b"if-none-match"))
+    if found.etag.decode() in wanted or "*" in wanted:
+        return Response(304, b"", found.content_type, cache)
+    return Response(200, found.body, found.content_type, cache)
 
 
 def header(request: h11.Request, name: bytes) -> str | None:
@@ -186,6 +206,7 @@ class Site:
         self.secure = secure
         allowed = [origin_of(origin) for origin in origins]
         self.origins = frozenset(origin for origin in allowed if origin is not None)
+        self._words: dict[str, StaticFile] = {}  # the page's catalogs, by path, once built
 
     def answer(self, request: h11.Request) -> Response | Upgrade:
         path = request.target.decode("ascii", "replace").partition("?")[0]
@@ -202,14 +223,25 @@ class Site:
                 return text_response(404, "no metrics on this server")
             body, content_type = self.metrics()
             return Response(200, body, content_type, ((b"cache-control", b"no-store"),))
-        found = self.files.get(path)
+        found = self.words(path) if path.startswith(WORDS_PATH) else self.files.get(path)
         if found is None:
             return text_response(404, "not found")
-        cache = ((b"etag", found.etag), (b"cache-control", b"no-cache"))
-        wanted = tokens(header(request, b"if-none-match"))
-        if found.etag.decode() in wanted or "*" in wanted:
-            return Response(304, b"", found.content_type, cache)
-        return Response(200, found.body, found.content_type, cache)
+        return revalidated(request, found)
+
+    def words(self, path: str) -> StaticFile | None:
+        """``/i18n/`` or ``/i18n/LANG.json`` (see :mod:`.words`), built at first ask."""
+        found = self._words.get(path)
+        if found is None:
+            name = path.removeprefix(WORDS_PATH)
+            if name == "":
+                body: bytes | None = index_json()
+            else:
+                lang, dot, suffix = name.partition(".")
+                body = catalog_json(lang) if dot and suffix == "json" else None
+            if body is None:
+                return None
+            found = self._words[path] = static_file(body, JSON)
+        return found
 
     def upgrade(self, request: h11.Request) -> Response | Upgrade:
         """The WebSocket handshake's answer (RFC 6455 4.2.2), or why not."""

@@ -19,11 +19,12 @@ between requests, each within a time and size limit.
 An accepted upgrade to ``/ws`` turns the connection into a
 :class:`~.session.WebSession` on the same :class:`Connection`: the name
 step bounded by the name timeout, then the chat phase with the member's
-outbox and eviction. Every web member shares one encoder
-(:func:`~.protocol.encode`), so the hub frames each event once for all.
+outbox and eviction. Every web member of a language shares one encoder
+(:func:`~.protocol.encoder_for`), so the hub frames each event once for all.
 
-With TLS each accepted connection is wrapped in a ``trio.SSLStream`` (HTTPS,
-and ``wss:`` for the page) on the same port.
+With TLS each accepted connection is wrapped in a
+:class:`~trio_chat.net.tlsstream.TLSStream` (HTTPS, and ``wss:`` for the page)
+on the same port, which is also its direct I/O once it has handshaken.
 
 Shutdown: :meth:`stop` does not stop accepting at once: ``/healthz`` answers
 503 while the other connections drain (a load balancer watching it sees the
@@ -47,7 +48,9 @@ from trio_chat.core.events import Reason
 from trio_chat.core.members import Encoder
 from trio_chat.core.refusals import Banned, ServerFull
 from trio_chat.core.service import ChatService
+from trio_chat.i18n import DEFAULT, N_, words_for
 from trio_chat.net.connection import CONNECTION_ERRORS, Connection
+from trio_chat.net.direct import DirectIO, PlainSocket
 from trio_chat.net.listeners import (
     close_gently,
     enable_keepalive,
@@ -56,13 +59,14 @@ from trio_chat.net.listeners import (
     peer_ip,
     peer_name,
 )
-from trio_chat.net.tls import NotTLS, TLSOnly, describe_server_failure
+from trio_chat.net.tls import NotTLS, describe_server_failure
+from trio_chat.net.tlsstream import TLSStream
 from trio_chat.text.session import NAME_TIMEOUT
 from trio_chat.text.wording import connect_refusal
 from trio_chat.web import frames
 from trio_chat.web.exchange import exchange, new_connection, read_request, send_response, switch
 from trio_chat.web.frames import FrameDecoder
-from trio_chat.web.protocol import bye, encode, error, refusal_code, reply
+from trio_chat.web.protocol import bye, error, refusal_code, reply
 from trio_chat.web.routes import (
     MetricsSource,
     Site,
@@ -75,7 +79,7 @@ from trio_chat.web.session import FAREWELL_TIMEOUT, WebSession
 
 LOGGER = logging.getLogger(__name__)
 
-SHUTDOWN_TEXT = "server shutting down"
+SHUTDOWN_TEXT = N_("server shutting down")
 # What a browser that asked for http: on the HTTPS port reads.
 _NOT_HTTPS = b"This server speaks HTTPS: open https:// instead\n"
 NOT_HTTPS_REPLY = (
@@ -93,7 +97,8 @@ class WebFrontend:
         origins: page origins allowed besides the server's own (``--web-origin``).
         metrics: what ``/metrics`` serves (body, content type); 404 without.
         files: the static files (default: the package's ``static/``).
-        encoder: how events are framed for web members: one for all of them.
+        encoder: how events are framed for web members: one for all of them
+            (None: one per language, the members' own).
     """
 
     kind = "web"
@@ -110,7 +115,7 @@ class WebFrontend:
         origins: Iterable[str] = (),
         metrics: MetricsSource | None = None,
         files: dict[str, StaticFile] | None = None,
-        encoder: Encoder = encode,
+        encoder: Encoder | None = None,
     ) -> None:
         self.service = service
         self.hub = service.hub
@@ -183,24 +188,21 @@ class WebFrontend:
 
     def _handle_socket(self, stream: trio.SocketStream) -> Awaitable[None]:
         enable_keepalive(stream)
-        return self.handle(
-            stream, peer_name(stream), fileno=stream.socket.fileno(), address=peer_ip(stream)
-        )
+        direct = PlainSocket(stream.socket.fileno())
+        return self.handle(stream, peer_name(stream), direct=direct, address=peer_ip(stream))
 
-    async def _handle_tls(self, tcp: trio.SocketStream) -> None:
+    def _handle_tls(self, tcp: trio.SocketStream) -> Awaitable[None]:
         assert self.ssl_context is not None
         enable_keepalive(tcp)
         # https_compatible: browsers do not always end TLS with a close_notify.
-        stream = trio.SSLStream(
-            TLSOnly(tcp, NOT_HTTPS_REPLY), self.ssl_context, server_side=True, https_compatible=True
-        )
-        await self.handle(stream, peer_name(tcp), address=peer_ip(tcp))
+        stream = TLSStream(tcp, self.ssl_context, reply=NOT_HTTPS_REPLY, https_compatible=True)
+        return self.handle(stream, peer_name(tcp), direct=stream, address=peer_ip(tcp))
 
     async def handle(
         self,
         stream: trio.abc.Stream,
         peer: str,
-        fileno: int | None = None,
+        direct: DirectIO | None = None,
         address: str | None = None,
     ) -> None:
         """Serve one connection on any stream, then close it. Never raises but Cancelled."""
@@ -213,7 +215,7 @@ class WebFrontend:
                         await close_gently(stream)
                 return
             try:
-                await self._serve(Connection(stream, peer, fileno), address)
+                await self._serve(Connection(stream, peer, direct), address)
             finally:
                 self.admission.release(address, kind=self.kind)
             await close_gently(stream)
@@ -249,7 +251,7 @@ class WebFrontend:
         refusal = self.admission.pace(connection.peer, address)
         if refusal is not None:
             with trio.move_on_after(FAREWELL_TIMEOUT):
-                await connection.send_now(refused_frames(refusal))
+                await connection.send_now(refused_frames(refusal, self.service.lang))
             return
         await self._websocket(connection, trailing, address)
 
@@ -264,7 +266,8 @@ class WebFrontend:
                 return
             answer = self.site.answer(request)
             if isinstance(answer, Upgrade):
-                await connection.send_now(switch(h, answer) + refused_frames(refusal))
+                refused = refused_frames(refusal, self.service.lang)
+                await connection.send_now(switch(h, answer) + refused)
                 return
             status = (
                 403
@@ -273,7 +276,7 @@ class WebFrontend:
                 if isinstance(refusal, ServerFull)
                 else 429
             )
-            text = connect_refusal(refusal)
+            text = connect_refusal(refusal, words_for(self.service.lang))
             await send_response(connection, h, text_response(status, text, close=True))
 
     # --- the WebSocket --------------------------------------------------------------
@@ -297,7 +300,7 @@ class WebFrontend:
         closing = self.hub.closing or self._stopping.is_set()
         if registering.cancelled_caught or (member is None and closing):
             if closing:
-                last = bye(Reason.SHUTDOWN, SHUTDOWN_TEXT)
+                last = bye(Reason.SHUTDOWN, session.words(SHUTDOWN_TEXT))
                 await session.close(frames.GOING_AWAY, last=last)
             else:
                 LOGGER.info(
@@ -306,16 +309,19 @@ class WebFrontend:
                     self.name_timeout,
                     extra={"fields": {"event": "name_timeout", "address": connection.peer}},
                 )
-                text = f"no name chosen within {self.name_timeout:.0f} s, closing"
+                seconds = f"{self.name_timeout:.0f}"
+                _ = session.words
+                text = _("no name chosen within {seconds} s, closing", seconds=seconds)
                 await session.close(frames.POLICY, last=error(text))
             return
         if member is not None:
             await session.chat(member)
 
 
-def refused_frames(refusal: Refusal) -> bytes:
-    """What a WebSocket the admission refused gets: a ``refused`` the page shows, the close."""
-    text = connect_refusal(refusal)
+def refused_frames(refusal: Refusal, lang: str = DEFAULT) -> bytes:
+    """What a WebSocket the admission refused gets: a ``refused`` the page shows, the close
+    (in ``lang``: the server's default, since the page has said nothing yet)."""
+    text = connect_refusal(refusal, words_for(lang))
     frame = {"type": "refused", "reason": refusal_code(refusal), "text": text}
     return reply(frame) + frames.close_frame(frames.POLICY, text)
 
@@ -324,15 +330,19 @@ async def announce_web(
     listeners: Sequence[trio.SocketListener], host: str | None, *, tls: bool
 ) -> None:
     """Log the web page's address, for this PC and, if served to them, for the others."""
+    from trio_chat.cli_words import operator_words
+
+    _ = operator_words()  # the operator's language
     scheme = "https" if tls else "http"
     port = listeners[0].socket.getsockname()[1]
+    here = f"{scheme}://localhost:{port}/"
     LOGGER.info(
-        "web page on this PC:      %s://localhost:%s/",
-        scheme,
-        port,
+        "%s",
+        _("web page on this PC:      {url}", url=here),
         extra={"fields": {"event": "web_page", "address": f"{host}:{port}"}},
     )
     if host in (None, "", "0.0.0.0", "::"):
         # Looking up the host name may block on DNS: not in the event loop.
         for address in await trio.to_thread.run_sync(lan_addresses):
-            LOGGER.info("web page from another PC: %s://%s:%s/", scheme, address, port)
+            url = f"{scheme}://{address}:{port}/"
+            LOGGER.info("%s", _("web page from another PC: {url}", url=url))

@@ -47,9 +47,10 @@ from trio_chat.core.refusals import (
     WrongServerPassword,
 )
 from trio_chat.core.service import ChatService
+from trio_chat.i18n import N_, Words
 from trio_chat.net.connection import CONNECTION_ERRORS, Connection
 from trio_chat.text.session import FLOODING
-from trio_chat.text.wording import refusal
+from trio_chat.text.wording import departure, phrase, refusal, wrong_password
 from trio_chat.web import frames
 from trio_chat.web.commands import WebCommands, kind_of
 from trio_chat.web.frames import Alive, Binary, Closing, FrameDecoder, Reply, Text
@@ -57,9 +58,11 @@ from trio_chat.web.protocol import (
     BadRequest,
     Hello,
     Json,
+    LangRequest,
     bye,
-    encode,
+    encoder_for,
     error,
+    page_words,
     parse_request,
     refusal_code,
     reply,
@@ -81,7 +84,7 @@ CLOSE_CODES: dict[Reason, int | None] = {
 }
 # Departures the hub itself explained (a Dismissed: the "bye" is sent).
 DISMISSALS = frozenset({Reason.KICKED, Reason.BANNED, Reason.ELSEWHERE, Reason.OPER_FAILURES})
-BINARY = "binary frames mean nothing here: send JSON text frames"
+BINARY = N_("binary frames mean nothing here: send JSON text frames")
 
 
 class _TurnedAway(Exception):
@@ -92,20 +95,26 @@ class _TurnedAway(Exception):
         self.frame = frame
 
 
-def refused(exc: Refused) -> Json:
-    return {"type": "refused", "reason": refusal_code(exc), "text": hello_refusal(exc)}
+def refused(exc: Refused, _: Words) -> Json:
+    return {"type": "refused", "reason": refusal_code(exc), "text": hello_refusal(exc, _)}
 
 
-def hello_refusal(exc: Refused) -> str:
-    """Why a ``hello`` was refused, in the page's words."""
+def hello_refusal(exc: Refused, _: Words) -> str:
+    """Why a ``hello`` was refused, in the page's words (and the user's language)."""
     match exc:
-        case WrongPassword(name, tries_left):
-            left = "" if tries_left <= 0 else f" ({tries_left} tries left)"
-            return f"wrong password for {name}{left}"
+        case WrongPassword(name, tries_left) if tries_left > 0:
+            return _.ngettext(
+                "wrong password for {name} ({n} try left)",
+                "wrong password for {name} ({n} tries left)",
+                tries_left,
+                name=name,
+            )
+        case WrongPassword(name):
+            return wrong_password(_, name, 0)
         case WrongServerPassword():
-            return "wrong server password"
+            return _("wrong server password")
         case _:
-            return refusal(exc)
+            return refusal(exc, _)
 
 
 class WebSession:
@@ -116,7 +125,8 @@ class WebSession:
         service: the chat service every request goes to.
         decoder: the connection's frames (it holds what followed the upgrade).
         address: the peer's IP address, for flood control.
-        encoder: how the hub frames events for web members: one shared by all.
+        encoder: how the hub frames events for this member (None: the shared
+            encoder of the member's language, which the page may change).
     """
 
     __slots__ = ("_pinged", "_why", "client", "commands", "connection", "decoder", "encoder")
@@ -128,19 +138,26 @@ class WebSession:
         decoder: FrameDecoder,
         *,
         address: str | None = None,
-        encoder: Encoder = encode,
+        encoder: Encoder | None = None,
     ) -> None:
         self.connection = connection
         self.decoder = decoder
         self.encoder = encoder
         self.client = service.connect(connection.peer, address)
-        self.commands = WebCommands(service, self.client, self.answer)
+        words = page_words(None, service.lang)
+        encoders = encoder_for if encoder is None else None
+        self.commands = WebCommands(service, self.client, self.answer, words, encoders)
         self._pinged = False
         self._why: Reason | None = None
 
     @property
     def service(self) -> ChatService:
         return self.commands.service
+
+    @property
+    def words(self) -> Words:
+        """The member's language (from the page's frames; the server's default before)."""
+        return self.commands.words
 
     # --- the name step -----------------------------------------------------------
 
@@ -163,7 +180,7 @@ class WebSession:
                         await self.connection.send_now(data)
                     case Binary():
                         await self._pace_name_step()  # paced as every message is
-                        await self.send_now(error(BINARY))
+                        await self.send_now(error(self.words(BINARY)))
                     case Text(text):
                         await self._pace_name_step()
                         arrival = await self._name_step(text)
@@ -184,34 +201,48 @@ class WebSession:
                 self.connection.peer,
                 extra={"fields": self.client.fields("disconnected", "flooding")},
             )
-            raise _TurnedAway(bye(Reason.FLOODING, FLOODING)) from None
+            raise _TurnedAway(bye(Reason.FLOODING, phrase(self.words, FLOODING))) from None
 
     async def _name_step(self, text: str) -> Arrival | None:
         request = parse_request(text)
+        if isinstance(request, LangRequest):
+            self._page_lang(request.lang)
+            return None
+        _ = self.words
         if isinstance(request, BadRequest):
-            await self.send_now(error(request.text, request=request.request))
+            await self.send_now(error(phrase(_, request.text), request=request.request))
             return None
         if not isinstance(request, Hello):
-            await self.send_now(error('send "hello" first', request=kind_of(request)))
+            await self.send_now(error(_('send "hello" first'), request=kind_of(request)))
             return None
+        if request.lang is not None:
+            _ = self._page_lang(request.lang)
         try:
             return await self._hello(request)
         except (WrongServerPassword, Banned, ServerClosing) as exc:
-            raise _TurnedAway(refused(exc)) from None
+            raise _TurnedAway(refused(exc, _)) from None
         except WrongPassword as exc:
             if exc.tries_left == 0:
-                raise _TurnedAway(refused(exc)) from None
-            await self.send_now(refused(exc))
+                raise _TurnedAway(refused(exc, _)) from None
+            await self.send_now(refused(exc, _))
         except PasswordNeeded:
-            await self.send_now(
-                {"type": "need", "what": "server_password", "text": "this server needs a password"}
-            )
+            text = _("this server needs a password")
+            await self.send_now({"type": "need", "what": "server_password", "text": text})
         except NameRegistered as exc:
-            text = f"{exc.name} is a registered name: its password, please"
+            text = _("{name} is a registered name: its password, please", name=exc.name)
             await self.send_now({"type": "need", "what": "password", "text": text})
         except Refused as exc:
-            await self.send_now(refused(exc))
+            await self.send_now(refused(exc, _))
         return None
+
+    def _page_lang(self, tag: str) -> Words:
+        """The page's language, before the name: no answer (the page chose it)."""
+        self.commands.text.words = page_words(tag, self.words.lang)
+        return self.words
+
+    def encoder_now(self) -> Encoder:
+        """The member's encoder: the one given, or that of its language."""
+        return self.encoder if self.encoder is not None else encoder_for(self.words)
 
     async def _hello(self, hello: Hello) -> Arrival:
         if hello.server_password is not None and not self.client.admitted:
@@ -221,7 +252,7 @@ class WebSession:
         return await self.service.take_name(
             self.client,
             hello.name,
-            self.encoder,
+            self.encoder_now(),
             self.connection,
             password=hello.password,
             room=LOBBY,
@@ -251,7 +282,7 @@ class WebSession:
             return
         code = CLOSE_CODES.get(reason, frames.POLICY)
         if code is not None:
-            last = None if reason is Reason.QUIT else bye(reason, str(reason.value))
+            last = None if reason is Reason.QUIT else bye(reason, departure(self.words, reason))
             await self.close(code, last=last)
 
     def _leave(self, why: tuple[Reason, str]) -> None:
@@ -297,7 +328,7 @@ class WebSession:
         if not self.client.present:
             return Reason.LOST, ""  # removed meanwhile: the writer is delivering why
         if isinstance(item, Binary):
-            self.answer(error(BINARY))
+            self.answer(error(self.words(BINARY)))
             return None
         words = await self.commands.handle(parse_request(item.text))
         return None if words is None else (Reason.QUIT, words)

@@ -19,10 +19,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, sync_playwright
+
+from trio_chat.web.words import catalog_json, index_json
 
 # No single wait in these tests may take longer than this (seconds).
 STEP = 10.0
@@ -229,9 +232,12 @@ class Browsing:
         scheme: str = "light",
         timezone: str | None = None,
         ignore_https_errors: bool = False,
+        locale: str = "en-US",
     ) -> Page:
-        """A tab in a context of its own (a fresh profile: like another person's browser)."""
+        """A tab in a context of its own (a fresh profile: like another person's browser),
+        whose language is ``locale`` (``navigator.language``: the page's language)."""
         context = self.browser.new_context(
+            locale=locale,
             viewport=viewport,  # type: ignore[arg-type]
             color_scheme=scheme,  # type: ignore[arg-type]
             timezone_id=timezone,
@@ -269,6 +275,39 @@ def browsing(browser: Browser) -> Iterator[Browsing]:
         pages.close()
 
 
+STATIC = resources.files("trio_chat.web") / "static"
+
+
+def serve_static(route: Route) -> None:
+    """The package's static files (and the page's catalogs) at http://page.test/, no server."""
+    name = route.request.url.removeprefix("http://page.test/") or "index.html"
+    kind = {"js": "text/javascript", "css": "text/css", "html": "text/html"}
+    found = STATIC / name
+    if name == "blank":  # a page of this origin without the app (it would connect)
+        route.fulfill(body="<!doctype html><title>blank</title>", content_type="text/html")
+    elif name.startswith("i18n/"):
+        lang = name.removeprefix("i18n/").removesuffix(".json")
+        body = index_json() if lang == "" else catalog_json(lang)
+        if body is None:
+            route.fulfill(status=404)
+        else:
+            route.fulfill(body=body, content_type="application/json")
+    elif found.is_file():
+        suffix = name.rsplit(".", 1)[-1]
+        route.fulfill(body=found.read_bytes(), content_type=kind.get(suffix, "text/plain"))
+    else:
+        route.fulfill(status=404)
+
+
+@pytest.fixture
+def blank_page(browsing: Browsing) -> Page:
+    """A tab on http://page.test/, the page's files without the app: for their modules."""
+    tab = browsing.page()
+    tab.route("http://page.test/**", serve_static)
+    tab.goto("http://page.test/blank")
+    return tab
+
+
 def log_in(page: Page, url: str, name: str) -> None:
     """Open the page, type the name (the field has the focus), Enter; wait until in."""
     page.goto(url)
@@ -282,3 +321,29 @@ def say(page: Page, text: str) -> None:
     field = page.locator("#message")
     field.fill(text)
     field.press("Enter")
+
+
+# What sticks out sideways: the page's scroll width over its width, and every element
+# shown whose right edge is past the window's or whose content is wider than its box
+# (cut off by an overflow: hidden, which would hide a scroll bar but not the harm).
+STICKING_OUT = """() => {
+  const width = document.documentElement.clientWidth;
+  const out = [];
+  if (document.documentElement.scrollWidth > width) out.push("the page scrolls sideways");
+  for (const element of document.querySelectorAll("body *")) {
+    const box = element.getBoundingClientRect();
+    if (box.width === 0 || element.closest(".topic")) continue;
+    const name = `${element.tagName}.${element.className}: ${element.textContent.slice(0, 30)}`;
+    if (box.right > width + 1) out.push(`${name} ends at ${box.right} of ${width}`);
+    if (element.matches(".log li") && element.scrollWidth > element.clientWidth + 1) {
+      out.push(`${name} is cut off`);
+    }
+  }
+  return out;
+}"""
+
+
+def sticking_out(page: Page) -> list[str]:
+    """What of the page sticks out sideways (empty when nothing does)."""
+    found: list[str] = page.evaluate(STICKING_OUT)
+    return found

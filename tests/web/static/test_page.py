@@ -16,7 +16,17 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from .conftest import PHONE, STEP, TRIO_CHAT, Browsing, ChatServer, TextUser, log_in, say
+from .conftest import (
+    PHONE,
+    STEP,
+    TRIO_CHAT,
+    Browsing,
+    ChatServer,
+    TextUser,
+    log_in,
+    say,
+    sticking_out,
+)
 
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -255,6 +265,9 @@ def test_reconnecting_waits_twice_as_long_each_time(server: ChatServer, browsing
     page = browsing.page()
     page.clock.install()
     log_in(page, server.url, "ana")
+    # Installed, the page's clock still follows real time; paused, only run_for moves
+    # it (a loaded machine must not make attempts while the test is not looking).
+    page.clock.pause_at(page.evaluate("Date.now()") + 10)
     server.stop()
     status = page.locator("#status")
     waits = []
@@ -349,26 +362,6 @@ def test_the_page_served_over_https_chats_over_wss(tmp_path: Path, browsing: Bro
         server.stop()
 
 
-# What sticks out sideways: the page's scroll width over its width, and every element
-# shown whose right edge is past the window's or whose content is wider than its box
-# (cut off by an overflow: hidden, which would hide a scroll bar but not the harm).
-STICKING_OUT = """() => {
-  const width = document.documentElement.clientWidth;
-  const out = [];
-  if (document.documentElement.scrollWidth > width) out.push("the page scrolls sideways");
-  for (const element of document.querySelectorAll("body *")) {
-    const box = element.getBoundingClientRect();
-    if (box.width === 0 || element.closest(".topic")) continue;
-    const name = `${element.tagName}.${element.className}: ${element.textContent.slice(0, 30)}`;
-    if (box.right > width + 1) out.push(`${name} ends at ${box.right} of ${width}`);
-    if (element.matches(".log li") && element.scrollWidth > element.clientWidth + 1) {
-      out.push(`${name} is cut off`);
-    }
-  }
-  return out;
-}"""
-
-
 def test_a_phone_sized_viewport_has_no_horizontal_scroll(
     server: ChatServer, text_user: TextUser, browsing: Browsing
 ) -> None:
@@ -378,17 +371,17 @@ def test_a_phone_sized_viewport_has_no_horizontal_scroll(
     text_user.send(long_word, "https://example.org/" + "long/" * 60)
     expect(messages(page, long_word)).to_have_count(1)
     expect(messages(page, "long/long/")).to_have_count(1)
-    assert page.evaluate(STICKING_OUT) == []
+    assert sticking_out(page) == []
     # The rooms and people lists open as drawers, and fit too.
     page.locator("#rooms-toggle").click()
     expect(page.locator("#room-list")).to_contain_text("#lobby")
-    assert page.evaluate(STICKING_OUT) == []
+    assert sticking_out(page) == []
     page.keyboard.press("Escape")
     expect(page.locator("#rooms-toggle")).to_be_focused()
     expect(page.locator("#sidebar")).to_be_hidden()
     page.locator("#people-toggle").click()
     expect(page.locator("#member-list")).to_contain_text("bob")
-    assert page.evaluate(STICKING_OUT) == []
+    assert sticking_out(page) == []
 
 
 OPEN_SOCKET = """url => new Promise(done => {

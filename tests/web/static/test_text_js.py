@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-from importlib import resources
 
 import pytest
-from playwright.sync_api import Page, Route
-
-from .conftest import Browsing
+from playwright.sync_api import Page
 
 # Each test's code runs with text.js imported as `t`, in the served page (Playwright
 # evaluates it as DevTools does: the page's CSP, which forbids eval, does not apply).
@@ -18,29 +15,9 @@ RUN = """async () => {
 }"""
 
 
-STATIC = resources.files("trio_chat.web") / "static"
-
-
-def serve_static(route: Route) -> None:
-    """The package's static files at http://page.test/ (no server needed)."""
-    name = route.request.url.removeprefix("http://page.test/") or "index.html"
-    kind = {"js": "text/javascript", "css": "text/css", "html": "text/html"}
-    found = STATIC / name
-    if name == "blank":  # a page of this origin without the app (it would connect)
-        route.fulfill(body="<!doctype html><title>blank</title>", content_type="text/html")
-    elif found.is_file():
-        suffix = name.rsplit(".", 1)[-1]
-        route.fulfill(body=found.read_bytes(), content_type=kind.get(suffix, "text/plain"))
-    else:
-        route.fulfill(status=404)
-
-
 @pytest.fixture
-def page(browsing: Browsing) -> Page:
-    tab = browsing.page()
-    tab.route("http://page.test/**", serve_static)
-    tab.goto("http://page.test/blank")
-    return tab
+def page(blank_page: Page) -> Page:
+    return blank_page
 
 
 def run(page: Page, body: str) -> object:

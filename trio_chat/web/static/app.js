@@ -4,10 +4,15 @@
 // sends what the user typed ({"type":"line"}, slash commands included) or
 // asks ({"type":"join"}, "history", "rooms"...), and shows what comes back.
 // Own messages appear when the server sends them back, never before.
+// Every text of the page's own is worded by i18n.js in the language chosen
+// (the browser's, or the switch's); the server is told it, and words its own.
 
-import { renderLists } from "./lists.js";
+import { roomHandlers } from "./events.js";
+import * as i18n from "./i18n.js";
+import { _ } from "./i18n.js";
+import { closeDrawers, escapeDrawer, renderLists, toggleDrawer } from "./lists.js";
 import { nameKey } from "./text.js";
-import { Conversation, LOBBY, bareRoom } from "./view.js";
+import { Conversation, LOBBY } from "./view.js";
 import { Wire, socketUrl } from "./wire.js";
 
 const OLDER_COUNT = 50;
@@ -33,6 +38,10 @@ const state = {
   restoring: new Set(), // room keys being joined again: no switching to them
   queue: [], // frames typed while disconnected, sent once back
   asked: new Set(), // "who:ROOM", "rooms": answers to show in the log (typed /who, /rooms)
+  status: null, // what the status line says (a text, or a function wording it)
+  loginText: null, // what the login form's message says (the same)
+  leftText: null, // why we left (the same)
+  ready: null, // a promise: the first language is in use (or English it stays)
 };
 
 const wire = new Wire(socketUrl(window.location), {
@@ -46,17 +55,18 @@ const wire = new Wire(socketUrl(window.location), {
 
 function sendHello() {
   state.welcomed = false;
-  const hello = { type: "hello", name: state.login.name };
+  const hello = { type: "hello", name: state.login.name, lang: i18n.language() };
   if (state.login.password) hello.password = state.login.password;
   if (state.login.server_password) hello.server_password = state.login.server_password;
   wire.send(hello);
 }
 
-function submitLogin(event) {
+async function submitLogin(event) {
   event.preventDefault();
+  await state.ready; // the hello says the language the page is worded in
   const name = $("name").value.trim();
   if (name === "") {
-    loginError("Type a name first.");
+    loginError(() => _("Type a name first."));
     $("name").focus();
     return;
   }
@@ -67,13 +77,14 @@ function submitLogin(event) {
   };
   state.leaving = false;
   state.asking = false;
-  loginError("Joining…");
+  loginError(() => _("Joining…"));
   if (wire.open && !state.welcomed) sendHello();
   else wire.connect();
 }
 
 function loginError(text) {
-  $("login-error").textContent = text;
+  state.loginText = text;
+  $("login-error").textContent = i18n.worded(text);
 }
 
 function showLogin(text, focus = "name") {
@@ -91,9 +102,10 @@ function need(event) {
   const text = String(event.text ?? "");
   if (event.what === "server_password") {
     $("server-password-row").hidden = false;
-    showLogin(text || "This server needs a password.", "server-password");
+    showLogin(text || (() => _("This server needs a password.")), "server-password");
   } else {
-    showLogin(text || `${state.login.name} is registered: type its password.`, "password");
+    const name = state.login.name;
+    showLogin(text || (() => _("{name} is registered: type its password.", { name })), "password");
   }
 }
 
@@ -101,7 +113,7 @@ function refused(event) {
   const text = String(event.text ?? event.reason ?? "refused");
   if (state.everWelcomed && PASSING.has(event.reason)) {
     // Our old connection may still hold the name until the server notices it is gone.
-    setStatus(`${text} Trying again…`);
+    setStatus(() => _("{text} Trying again…", { text }));
     wire.socket?.close();
     return;
   }
@@ -125,7 +137,9 @@ function welcome(event) {
   $("left").hidden = true;
   $("chat").hidden = false;
   document.body.classList.remove("offline");
-  setStatus(again ? `Reconnected as ${state.me}.` : `Connected as ${state.me}.`, !again);
+  const name = state.me;
+  const hello = again ? () => _("Reconnected as {name}.", { name }) : () => _("Connected as {name}.", { name });
+  setStatus(hello, !again);
   state.restoring = new Set(state.rejoin.map((name) => Conversation.key("room", name)));
   for (const name of state.rejoin) {
     if (nameKey(name) !== LOBBY) wire.send({ type: "join", room: name });
@@ -146,7 +160,7 @@ const PASSING = new Set(["name-taken", "server-closing", "server-full", "too-man
 const KEPT = new Set(["name-taken", "invalid-name", "wrong-password"]);
 
 function bye(event) {
-  const text = String(event.text ?? "Bye!");
+  const text = event.text !== undefined ? String(event.text) : () => _("Bye!");
   if (state.leaving || FINAL.has(event.reason)) {
     left(text);
   } else {
@@ -161,7 +175,8 @@ function left(text) {
   $("chat").hidden = true;
   $("login").hidden = true;
   $("left").hidden = false;
-  $("left-text").textContent = text;
+  state.leftText = text;
+  $("left-text").textContent = i18n.worded(text);
   $("again-button").focus();
 }
 
@@ -173,28 +188,32 @@ function disconnected() {
     return;
   }
   if (state.leaving) {
-    left("You left the chat.");
+    left(() => _("You left the chat."));
     return;
   }
   document.body.classList.add("offline");
   if (state.welcomed) {
     state.rejoin = joinedRooms();
     for (const conv of state.conversations.values()) conv.joined = false;
-    state.current?.addLine("Disconnected from the server.", "error");
+    state.current?.addLine(() => _("Disconnected from the server."), "error");
   }
   state.welcomed = false;
 }
 
 function retrying(seconds, attempt) {
-  const text = `Disconnected: reconnecting in ${seconds} s (attempt ${attempt})…`;
-  if (state.everWelcomed) setStatus(text);
-  else loginError(`Cannot reach the server: trying again in ${seconds} s (attempt ${attempt})…`);
+  const fields = () => ({ seconds: i18n.number(seconds), attempt });
+  if (state.everWelcomed) {
+    setStatus(() => _("Disconnected: reconnecting in {seconds} s (attempt {attempt})…", fields()));
+  } else {
+    loginError(() => _("Cannot reach the server: trying again in {seconds} s (attempt {attempt})…", fields()));
+  }
 }
 
 function setStatus(text, fade = false) {
   const status = $("status");
   status.hidden = false;
-  status.textContent = text;
+  state.status = text;
+  status.textContent = i18n.worded(text);
   status.classList.toggle("fading", fade);
 }
 
@@ -204,22 +223,19 @@ const HANDLERS = {
   need,
   refused,
   welcome,
-  message: live,
-  action: live,
-  private: privateMessage,
-  joined,
-  parted,
-  quit: quitEvent,
-  renamed,
-  topic,
-  members,
-  rooms,
-  history,
-  notice: (event) => say(event, "notice"),
-  error: (event) => say(event, "error"),
   bye,
-  crowd,
-  moderated: (event) => say(event, "notice"),
+  ...roomHandlers({
+    state,
+    room: (name) => room(name),
+    conversation: (kind, name) => conversation(kind, name),
+    isMe: (name) => isMe(name),
+    show: (conv) => show(conv),
+    send: (frame) => wire.send(frame),
+    status: (text, fade) => setStatus(text, fade),
+    lists: () => renderLists(state, ACTIONS),
+    header: () => renderHeader(),
+    joinedRooms: () => joinedRooms(),
+  }),
 };
 
 function handle(event) {
@@ -248,150 +264,6 @@ function room(name) {
 
 function isMe(name) {
   return state.me !== null && nameKey(name) === nameKey(state.me);
-}
-
-function arrived(conv) {
-  if (conv === state.current && !document.hidden) return;
-  conv.unread += 1;
-  renderLists(state, ACTIONS);
-}
-
-function live(event) {
-  const conv = room(event.room);
-  if (conv.addLive(event, state.me) && !isMe(event.from)) arrived(conv);
-}
-
-function privateMessage(event) {
-  const partner = isMe(event.from) ? event.to : event.from;
-  const conv = conversation("private", partner);
-  const fresh = conv.addLive(event, state.me);
-  if (fresh && !isMe(event.from)) {
-    arrived(conv);
-    // Said aloud by screen readers (the status is a live region), seen on a phone.
-    if (conv !== state.current) setStatus(`Private message from ${event.from}`, true);
-  }
-  renderLists(state, ACTIONS);
-}
-
-function say(event, kind) {
-  const conv = event.room !== undefined ? room(event.room) : state.current;
-  (conv ?? room(LOBBY)).addLine(String(event.text ?? ""), kind);
-}
-
-function joined(event) {
-  const conv = room(event.room);
-  if (isMe(event.name)) {
-    conv.joined = true;
-    conv.entering = true;
-    // Rooms joined again after a reconnect do not take the view from the one shown.
-    if (!state.restoring.delete(conv.key) || state.current === null) show(conv);
-    wire.send({ type: "rooms" });
-  } else {
-    addMember(conv, event.name);
-    conv.addLine(`${event.name} joined`, "join");
-  }
-  renderLists(state, ACTIONS);
-}
-
-function parted(event) {
-  const conv = room(event.room);
-  const text = String(event.text || `${event.name} left`);
-  if (isMe(event.name)) {
-    conv.joined = false;
-    conv.members = [];
-    conv.addLine(text, "join");
-    if (conv === state.current) {
-      const other = joinedRooms()[0];
-      if (other !== undefined) show(room(other));
-    }
-  } else {
-    conv.members = conv.members.filter((name) => nameKey(name) !== nameKey(event.name));
-    conv.addLine(text, "join");
-  }
-  renderLists(state, ACTIONS);
-}
-
-function quitEvent(event) {
-  const text = String(event.text || `${event.name} left (${event.reason ?? "quit"})`);
-  for (const conv of state.conversations.values()) {
-    const before = conv.members.length;
-    conv.members = conv.members.filter((name) => nameKey(name) !== nameKey(event.name));
-    if (conv.members.length !== before) conv.addLine(text, "join");
-  }
-  renderLists(state, ACTIONS);
-}
-
-function renamed(event) {
-  if (isMe(event.old)) {
-    state.me = String(event.new);
-    if (state.login) state.login.name = state.me;
-  }
-  for (const conv of state.conversations.values()) {
-    const index = conv.members.findIndex((name) => nameKey(name) === nameKey(event.old));
-    if (index >= 0) {
-      conv.members[index] = String(event.new);
-      conv.addLine(`${event.old} is now known as ${event.new}`, "join");
-    }
-  }
-  renderLists(state, ACTIONS);
-}
-
-function topic(event) {
-  const conv = room(event.room);
-  conv.topic = String(event.text ?? "");
-  if (event.by !== undefined) {
-    const text = conv.topic ? `${event.by} set the topic: ${conv.topic}` : `${event.by} cleared the topic`;
-    conv.addLine(text, "notice");
-  }
-  renderHeader();
-}
-
-function members(event) {
-  const conv = room(event.room);
-  conv.members = (event.names ?? []).map(String);
-  if (state.asked.delete(`who:${nameKey(conv.name)}`)) {
-    (state.current ?? conv).addLine(`In #${conv.name} (${conv.members.length}): ${conv.members.join(", ")}`);
-  }
-  renderLists(state, ACTIONS);
-}
-
-function rooms(event) {
-  if (state.asked.delete("rooms")) {
-    const listed = (event.rooms ?? []).map((entry) => `#${bareRoom(entry.name)} (${entry.count})`);
-    state.current?.addLine(`Rooms: ${listed.join(", ")}`);
-  }
-  state.directory.clear();
-  for (const entry of event.rooms ?? []) {
-    state.directory.set(nameKey(bareRoom(entry.name)), entry);
-    const conv = state.conversations.get(Conversation.key("room", entry.name));
-    if (conv !== undefined && entry.topic !== undefined) conv.topic = String(entry.topic);
-  }
-  renderLists(state, ACTIONS);
-  renderHeader();
-}
-
-function history(event) {
-  const conv = room(event.room);
-  if (conv.loadingOlder) conv.addOlder(event.entries, event.more);
-  else conv.addHistory(event.entries, event.more, state.me);
-}
-
-function crowd(event) {
-  const conv = room(event.room);
-  for (const name of event.joined ?? []) addMember(conv, name);
-  const gone = new Set((event.left ?? []).map(nameKey));
-  conv.members = conv.members.filter((name) => !gone.has(nameKey(name)));
-  const parts = [];
-  if (event.joined?.length) parts.push(`joined: ${event.joined.join(", ")}`);
-  if (event.left?.length) parts.push(`left: ${event.left.join(", ")}`);
-  if (parts.length > 0) conv.addLine(parts.join("; "), "join");
-  renderLists(state, ACTIONS);
-}
-
-function addMember(conv, name) {
-  if (!conv.members.some((other) => nameKey(other) === nameKey(name))) {
-    conv.members.push(String(name));
-  }
 }
 
 function joinedRooms() {
@@ -426,7 +298,7 @@ function renderHeader() {
   const conv = state.current;
   if (conv === null) return;
   $("title").textContent = conv.title;
-  $("topic").textContent = conv.kind === "room" ? conv.topic : "Private conversation";
+  $("topic").textContent = conv.kind === "room" ? conv.topic : _("Private conversation");
   const inRoom = conv.kind === "room" && conv.joined;
   $("leave-button").hidden = !(inRoom && nameKey(conv.name) !== LOBBY);
   $("topic-button").hidden = !inRoom;
@@ -442,6 +314,18 @@ const ACTIONS = {
   },
 };
 
+// --- the language ----------------------------------------------------------------------
+
+/** Word the page's own texts again, in the language now in use. */
+function relabel() {
+  if (state.status !== null) $("status").textContent = i18n.worded(state.status);
+  if (state.loginText !== null) $("login-error").textContent = i18n.worded(state.loginText);
+  if (state.leftText !== null) $("left-text").textContent = i18n.worded(state.leftText);
+  for (const conv of state.conversations.values()) conv.relabel();
+  renderHeader();
+  renderLists(state, ACTIONS);
+}
+
 // --- what the user does ----------------------------------------------------------------
 
 /** What to send for a typed line, or null (nothing to send). */
@@ -452,6 +336,9 @@ function frameFor(text) {
   if (/^\/quit\b/iu.test(text)) state.leaving = true;
   if (/^\/who\s*$/iu.test(text)) state.asked.add(`who:${nameKey(currentRoom())}`);
   if (/^\/rooms\s*$/iu.test(text)) state.asked.add("rooms");
+  // The server answers in the language typed; the page follows if it has it.
+  const lang = text.match(/^\/lang\s+(\S+)\s*$/iu);
+  if (lang) i18n.follow(lang[1]);
   // Kept (in memory only) to log in again after a reconnect, as the terminal client does.
   const secret = text.match(/^\/(?:register|password)\s+(.+)$/iu);
   if (secret && state.login) state.login.password = secret[1].trim();
@@ -475,7 +362,7 @@ function submitMessage(event) {
   const frame = frameFor(text);
   if (!wire.send(frame)) {
     state.queue.push(frame);
-    const text = "Not connected: this will be sent once the page is back online.";
+    const text = () => _("Not connected: this will be sent once the page is back online.");
     setStatus(text);
     state.current?.addLine(text, "error");
   }
@@ -499,38 +386,23 @@ function cycle(step) {
   show(all[(index + step + all.length) % all.length]);
 }
 
-function toggleDrawer(id, button) {
-  const drawer = $(id);
-  const open = !drawer.classList.contains("open");
-  closeDrawers();
-  drawer.classList.toggle("open", open);
-  button.setAttribute("aria-expanded", String(open));
-  if (open) drawer.querySelector("button, input")?.focus();
-}
-
-function closeDrawers() {
-  for (const [id, button] of [
-    ["sidebar", "rooms-toggle"],
-    ["people", "people-toggle"],
-  ]) {
-    $(id).classList.remove("open");
-    $(button).setAttribute("aria-expanded", "false");
-  }
-}
-
 function keys(event) {
   if (event.altKey && (event.key === "ArrowUp" || event.key === "ArrowDown")) {
     event.preventDefault();
     cycle(event.key === "ArrowUp" ? -1 : 1);
     $("message").focus();
   } else if (event.key === "Escape") {
-    const drawer = document.activeElement?.closest("#sidebar, #people");
-    closeDrawers();
-    if (drawer) $(drawer.id === "sidebar" ? "rooms-toggle" : "people-toggle").focus();
+    escapeDrawer();
   }
 }
 
 function start() {
+  i18n.onLanguage(relabel);
+  state.ready = i18n.start({
+    // The server words its own texts in it from now on (a hello that follows says it too).
+    switched: (lang) => state.welcomed && wire.send({ type: "lang", lang }),
+    failed: () => setStatus(() => _("The page could not load that language: try again later."), true),
+  });
   $("login-form").addEventListener("submit", submitLogin);
   $("send-form").addEventListener("submit", submitMessage);
   $("join-form").addEventListener("submit", joinRoom);
@@ -547,7 +419,7 @@ function start() {
   });
   $("quit-button").addEventListener("click", () => {
     state.leaving = true;
-    if (!wire.send({ type: "quit" })) left("You left the chat.");
+    if (!wire.send({ type: "quit" })) left(() => _("You left the chat."));
   });
   $("again-button").addEventListener("click", () => showLogin(""));
   document.addEventListener("keydown", keys);

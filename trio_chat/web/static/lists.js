@@ -1,7 +1,10 @@
 // The lists beside the messages: rooms (with member counts and unread markers),
-// private conversations, and the people in the room shown. Rebuilt from the
-// page's state whenever it changes; names are set with textContent only.
+// private conversations, and the people in the room shown (on a phone, drawers
+// behind the Rooms and People buttons). Rebuilt from the
+// page's state whenever it changes (and when the language does); names are
+// set with textContent only.
 
+import { _, ngettext } from "./i18n.js";
 import { nameColour, nameKey } from "./text.js";
 import { LOBBY, bareRoom } from "./view.js";
 
@@ -20,8 +23,8 @@ export function renderLists(state, actions) {
   document.title = unread > 0 ? `(${unread}) trio_chat` : "trio_chat";
   // On a phone the lists are behind the Rooms button: it shows the unread count too.
   const toggle = $("rooms-toggle");
-  toggle.textContent = unread > 0 ? `Rooms (${unread})` : "Rooms";
-  toggle.setAttribute("aria-label", unread > 0 ? `Rooms, ${unread} unread` : "Rooms");
+  toggle.textContent = unread > 0 ? _("Rooms ({n})", { n: unread }) : _("Rooms");
+  toggle.setAttribute("aria-label", unread > 0 ? _("Rooms, {n} unread", { n: unread }) : _("Rooms"));
 }
 
 function entryButton(state, label, conv, count) {
@@ -37,14 +40,14 @@ function entryButton(state, label, conv, count) {
     const people = document.createElement("span");
     people.className = "count";
     people.textContent = String(count);
-    people.setAttribute("aria-label", `${count} ${count === 1 ? "person" : "people"}`);
+    people.setAttribute("aria-label", ngettext("{n} person", "{n} people", count));
     button.append(people);
   }
   if (conv?.unread > 0) {
     const badge = document.createElement("span");
     badge.className = "unread";
     badge.textContent = String(conv.unread);
-    badge.setAttribute("aria-label", `${conv.unread} unread`);
+    badge.setAttribute("aria-label", _("{n} unread", { n: conv.unread }));
     button.append(badge);
   }
   if (conv !== undefined && conv === state.current) button.setAttribute("aria-current", "true");
@@ -103,15 +106,17 @@ function renderMembers(state, actions) {
   if (conv === null) return;
   const names = conv.kind === "room" ? conv.members : [state.me, conv.name];
   $("people-heading").textContent =
-    conv.kind === "room" ? `People in #${conv.name} (${names.length})` : "In this conversation";
+    conv.kind === "room"
+      ? _("People in {room} ({n})", { room: `#${conv.name}`, n: names.length })
+      : _("In this conversation");
   for (const name of [...names].filter(Boolean).sort(byKey)) {
     const item = document.createElement("li");
     const button = document.createElement("button");
     button.type = "button";
     button.className = `entry person ${nameColour(name)}`;
-    button.textContent = isMe(state, name) ? `${name} (you)` : name;
+    button.textContent = isMe(state, name) ? _("{name} (you)", { name }) : name;
     if (isMe(state, name)) button.disabled = true;
-    else button.setAttribute("aria-label", `Write privately to ${name}`);
+    else button.setAttribute("aria-label", _("Write privately to {name}", { name }));
     button.addEventListener("click", () => actions.write(name));
     item.append(button);
     list.append(item);
@@ -120,4 +125,33 @@ function renderMembers(state, actions) {
 
 function byKey(a, b) {
   return nameKey(a) < nameKey(b) ? -1 : nameKey(a) > nameKey(b) ? 1 : 0;
+}
+
+const DRAWERS = [
+  ["sidebar", "rooms-toggle"],
+  ["people", "people-toggle"],
+];
+
+/** Open the drawer `id` (a phone's lists) with its `button`, or close it if open. */
+export function toggleDrawer(id, button) {
+  const drawer = $(id);
+  const open = !drawer.classList.contains("open");
+  closeDrawers();
+  drawer.classList.toggle("open", open);
+  button.setAttribute("aria-expanded", String(open));
+  if (open) drawer.querySelector("button, input")?.focus();
+}
+
+export function closeDrawers() {
+  for (const [id, button] of DRAWERS) {
+    $(id).classList.remove("open");
+    $(button).setAttribute("aria-expanded", "false");
+  }
+}
+
+/** Escape: close the drawers; from inside one, the focus goes back to its button. */
+export function escapeDrawer() {
+  const drawer = document.activeElement?.closest("#sidebar, #people");
+  closeDrawers();
+  if (drawer) $(drawer.id === "sidebar" ? "rooms-toggle" : "people-toggle").focus();
 }

@@ -80,16 +80,38 @@ function sameDay(a, b) {
   );
 }
 
-/** A <time> element: the server's UTC time shown in the browser's local time. */
-export function timeElement(doc, iso, now = new Date()) {
+/** A <time> element: the server's UTC time in the browser's local time, as `lang` writes it. */
+export function timeElement(doc, iso, now = new Date(), lang = undefined) {
   const element = doc.createElement("time");
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return element;
   element.dateTime = date.toISOString();
-  const clock = date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  element.textContent = sameDay(date, now)
-    ? clock
-    : `${date.toLocaleDateString([], { month: "short", day: "numeric" })} ${clock}`;
-  element.title = date.toLocaleString();
+  showTime(element, lang, now);
   return element;
+}
+
+/** Word a <time> element's moment (again) in `lang`: the clock, and the date if not today. */
+export function showTime(element, lang, now = new Date()) {
+  const date = new Date(element.dateTime);
+  if (element.dateTime === "" || Number.isNaN(date.getTime())) return;
+  const clock = formatter(lang, "clock").format(date);
+  element.textContent = sameDay(date, now) ? clock : `${formatter(lang, "day").format(date)} ${clock}`;
+  element.title = formatter(lang, "full").format(date);
+}
+
+const FORMATS = {
+  clock: { hour: "2-digit", minute: "2-digit" },
+  day: { month: "short", day: "numeric" },
+  full: { dateStyle: "full", timeStyle: "medium" },
+};
+const formatters = new Map();
+
+function formatter(lang, kind) {
+  const key = `${lang}:${kind}`;
+  let found = formatters.get(key);
+  if (found === undefined) {
+    found = new Intl.DateTimeFormat(lang, FORMATS[kind]);
+    formatters.set(key, found);
+  }
+  return found;
 }

@@ -3,9 +3,11 @@
 // A log holds messages ordered by the server's ids (history merges in by
 // id, so nothing shows twice after a reconnect) and lines without ids
 // (joins, notices, errors) where they happened. All user text goes in
-// through text.js (text nodes, never HTML).
+// through text.js (text nodes, never HTML). The page's own texts are worded
+// in the language in use, and again when it changes (relabel).
 
-import { appendText, compareIds, nameColour, nameKey, timeElement } from "./text.js";
+import { _, language, worded } from "./i18n.js";
+import { appendText, compareIds, nameColour, nameKey, showTime, timeElement } from "./text.js";
 
 // Everyone starts in #lobby (the server's name for it, without the "#").
 export const LOBBY = "lobby";
@@ -28,32 +30,47 @@ export class Conversation {
     this.loadingOlder = false;
     this.entering = false; // joined: the history that follows gets the divider
     this.ids = new Map(); // id -> <li>
+    this.phrases = new Map(); // <li> -> the function wording the page's own line
     this.wrap = doc.createElement("div");
     this.wrap.className = "log-wrap";
     this.wrap.hidden = true;
     this.olderButton = doc.createElement("button");
     this.olderButton.type = "button";
     this.olderButton.className = "older";
-    this.olderButton.textContent = "Load older messages";
     this.olderButton.hidden = true;
     this.list = doc.createElement("ol");
     this.list.className = "log";
     this.list.setAttribute("role", "log");
     this.list.setAttribute("aria-live", "polite");
-    this.list.setAttribute("aria-label", `Messages ${this.label}`);
     this.wrap.append(this.olderButton, this.list);
+    this.relabel();
+  }
+
+  /** Word the page's own texts again (the language changed): labels, lines, times. */
+  relabel() {
+    this.olderButton.textContent = _("Load older messages");
+    this.list.setAttribute("aria-label", this.label);
+    for (const divider of this.list.querySelectorAll(".divider")) divider.textContent = dividerText();
+    for (const [item, text] of this.phrases) {
+      item.replaceChildren();
+      appendText(item, worded(text));
+    }
+    const lang = language();
+    for (const time of this.list.querySelectorAll("time")) showTime(time, lang);
   }
 
   static key(kind, name) {
     return `${kind}:${nameKey(kind === "room" ? bareRoom(name) : name)}`;
   }
 
+  /** The log's name for screen readers. */
   get label() {
-    return this.kind === "room" ? `#${this.name}` : `with ${this.name}`;
+    if (this.kind === "room") return _("Messages {room}", { room: `#${this.name}` });
+    return _("Messages with {name}", { name: this.name });
   }
 
   get title() {
-    return this.kind === "room" ? `#${this.name}` : `Private: ${this.name}`;
+    return this.kind === "room" ? `#${this.name}` : _("Private: {name}", { name: this.name });
   }
 
   get oldestId() {
@@ -83,12 +100,16 @@ export class Conversation {
     return true;
   }
 
-  /** A line of the server's (a join, a notice, an error) at the end. */
+  /**
+   * A line without an id (a join, a notice, an error) at the end. `text`: the
+   * server's words, or a function wording the page's own (worded again by relabel).
+   */
   addLine(text, kind = "notice") {
     const follow = this.atEnd();
     const item = this.doc.createElement("li");
     item.className = `line ${kind}`;
-    appendText(item, text);
+    appendText(item, worded(text));
+    if (typeof text === "function") this.phrases.set(item, text);
     this.list.append(item);
     if (follow) this.scrollToEnd();
     return item;
@@ -139,7 +160,7 @@ export class Conversation {
     const item = this.doc.createElement("li");
     item.className = "divider";
     item.setAttribute("role", "separator");
-    item.textContent = "Earlier messages above · new messages below";
+    item.textContent = dividerText();
     const after = this.ids.get(lastEntry.id);
     after.after(item);
   }
@@ -153,7 +174,7 @@ export class Conversation {
       this.ids.set(event.id, item);
     }
     if (sameName(event.from, me)) item.classList.add("own");
-    item.append(timeElement(doc, event.time), " ");
+    item.append(timeElement(doc, event.time, undefined, language()), " ");
     const from = doc.createElement("span");
     from.className = `from ${nameColour(event.from)}`;
     from.textContent = String(event.from);
@@ -173,6 +194,10 @@ export class Conversation {
     item.append(text);
     return item;
   }
+}
+
+function dividerText() {
+  return _("Earlier messages above · new messages below");
 }
 
 /** A room's name without its "#" (the server shows "#dev"; "dev" is the same room). */

@@ -1,0 +1,175 @@
+"""The flusher: when the members' outboxes are written to their sockets, and at what cost.
+
+Theory of operation
+-------------------
+Waking a writer task per message per recipient is what once limited the
+server: 200,000 wake-ups a second for 1000 members hearing 200 messages a
+second. Instead, an outbox that gets its first message since its writer
+last looked asks the :class:`Flusher` (:meth:`Flusher.schedule`); the
+flusher's task passes over every such outbox and writes all that is queued
+for each with one non-blocking write (:meth:`~.outbox.Outbox.flush`), which
+starts a writer task only for what the kernel did not take.
+
+When a pass happens is the trade between latency and CPU:
+
+* **Idle, a message leaves at once.** A pass waits for nothing but the
+  others' share of the time since the previous pass: a message that finds
+  the flusher idle (its last pass long over, or one that took no time) is
+  written in the very next scheduling round. (A minimum gap between passes
+  once held every such message for up to the flusher's interval.)
+* **Under load, passes batch.** After a pass that took ``spent`` seconds,
+  the next waits until :data:`FLUSH_GAP_FACTOR` times ``spent`` has passed
+  (at most :data:`FLUSH_INTERVAL`), so that writing never takes more than
+  about half of the server's time, and everything said meanwhile goes out in
+  the same write per member. A pass costs one system call per member with
+  something queued, whatever the number of messages: the busier the server,
+  the more each write carries.
+
+The flusher also keeps the server-wide budget of bytes queued for one member
+alone (:data:`QUEUE_BUDGET`): past it, the biggest holders are condemned
+and evicted at the next pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import trio
+
+if TYPE_CHECKING:
+    from trio_chat.core.outbox import Outbox
+
+LOGGER = logging.getLogger("trio_chat.core.outbox")
+
+# Bytes queued for one member alone (replays, listings, private messages)
+# that all outboxes together may hold; past it, the biggest holders are
+# dropped first. Broadcasts are not counted: their bytes are shared.
+QUEUE_BUDGET = 256 * 1024 * 1024
+# Under load, a pass follows the last one after FLUSH_GAP_FACTOR times as long
+# as that one took (the flusher's share of the time is at most 1 / (1 + factor)),
+# and never more than FLUSH_INTERVAL seconds after it. A pass of 1000 members
+# takes about 7 ms of CPU (a write each), so the bound matters only on a server
+# short of CPU (other processes on its core), where it bounds the writes per
+# second (20 passes a second, each carrying all that was said meanwhile).
+FLUSH_INTERVAL = 0.05
+FLUSH_GAP_FACTOR = 1.0
+# A writer stops adding queued messages to one write once it has this many bytes.
+WRITE_BATCH_BYTES = 64 * 1024
+
+
+class Flusher:
+    """Writes the outboxes that have something queued, in passes (see the module's docstring).
+
+    Without a running flusher task (:meth:`run`), outboxes wake their writers
+    at once.
+
+    Args:
+        interval: the longest gap between two passes under load.
+        budget: the server-wide budget of bytes queued for one member alone.
+    """
+
+    def __init__(self, interval: float = FLUSH_INTERVAL, budget: int = QUEUE_BUDGET) -> None:
+        self.interval = interval
+        # The server-wide budget of bytes queued for one member alone.
+        self.budget = budget
+        self.own_total = 0
+        self._holders: set[Outbox] = set()
+        self._condemned: list[Outbox] = []
+        # Drops the member of an outbox over the budget (the hub sets it).
+        self.evict: Callable[[Outbox], None] | None = None
+        self._due: list[Outbox] = []
+        self._work = trio.Event()
+        self._running = False
+        # When the last pass ended, and how long after it the next may start.
+        self._last = -math.inf
+        self._gap = 0.0
+
+    def schedule(self, outbox: Outbox) -> None:
+        """``outbox`` has something queued: write it at the next pass."""
+        if not self._running:
+            outbox.wake()
+            return
+        self._due.append(outbox)
+        self._work.set()
+
+    def own(self, outbox: Outbox, size: int) -> None:
+        """``outbox`` took ``size`` bytes of its own: past the budget, condemn the biggest."""
+        self.own_total += size
+        self._holders.add(outbox)
+        if self.own_total > self.budget:
+            self._over_budget()
+
+    def release(self, size: int) -> None:
+        self.own_total -= size
+
+    def _over_budget(self) -> None:
+        """Condemn the biggest holders until the rest fits in nine tenths of the budget."""
+        holders = sorted(self._holders, key=lambda o: o.own_bytes, reverse=True)
+        self._holders = {o for o in holders if o.own_bytes > 0}
+        # Those condemned already are as good as gone (at the next pass).
+        freed = sum(o.own_bytes for o in self._condemned)
+        before = len(self._condemned)
+        for outbox in holders:
+            if self.own_total - freed <= self.budget * 0.9:
+                break
+            if not outbox.condemned and outbox.own_bytes > 0:
+                outbox.condemn()
+                freed += outbox.own_bytes
+                self._condemned.append(outbox)
+        if len(self._condemned) > before:
+            LOGGER.warning(
+                "queued bytes over the budget (%d > %d): dropping the %d biggest reader(s)",
+                self.own_total,
+                self.budget,
+                len(self._condemned) - before,
+            )
+            self._work.set()
+
+    def _evict_condemned(self) -> None:
+        condemned, self._condemned = self._condemned, []
+        for outbox in condemned:
+            self._holders.discard(outbox)
+            if self.evict is not None:
+                self.evict(outbox)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Flush until cancelled; then every outbox wakes its writer itself."""
+        self._running = True
+        try:
+            task_status.started()
+            while True:
+                await self._work.wait()
+                self._work = trio.Event()
+                if self._gap > 0:
+                    # Under load: leave the others their share since the last pass.
+                    wait = self._last + self._gap - trio.current_time()
+                    if wait > 0:
+                        await trio.sleep(wait)
+                self._pass()
+        finally:
+            self._running = False
+            due, self._due = self._due, []
+            for outbox in due:
+                outbox.wake()
+
+    def _pass(self) -> None:
+        """Write every outbox that asked; time it, to pace the next pass."""
+        start = trio.current_time()
+        self._evict_condemned()
+        due, self._due = self._due, []
+        for outbox in due:
+            try:
+                outbox.flush()
+            except Exception:
+                # One outbox's trouble must not stop the others' writers.
+                LOGGER.exception("flushing an outbox failed; its writer takes over")
+                outbox.wake()
+        # The longer a pass takes (the bigger the crowd and the busier the
+        # server), the longer until the next one, so that more is sent per
+        # write; a pass that took no time holds nothing back. The gap counts
+        # from the end of the pass, so others run in between.
+        self._last = trio.current_time()
+        self._gap = min(self.interval, FLUSH_GAP_FACTOR * (self._last - start))
