@@ -559,6 +559,8 @@ async def running_server(
         "0",
         "--irc-port",
         "0",
+        "--irc-tls-port",  # with --tls-cert; never 6697, which another server may hold
+        "0",
         *db,
         *extra,
         read="stderr",
