@@ -103,9 +103,10 @@ irctest: $(STAMP)
 irctest-v3:
 	@$(MAKE) --no-print-directory irctest IRCTEST_MARKERS='$(IRCTEST_PLAIN)'
 
-# Load scenarios against trio_chat and the threaded original (a few minutes).
+# Load scenarios against trio_chat and the threaded original in one interleaved run, with
+# the ratio table (a few minutes); BENCH_ARGS='--scenario fanout-1000 --target ngircd=HOST:PORT'.
 bench: $(STAMP)
-	$(BIN)/trio-chat bench $(BENCH_ARGS)
+	$(BIN)/trio-chat bench --compare $(BENCH_ARGS)
 
 # Clients join, chat, leave and reconnect for 2 minutes; fails on any loss, leak or error.
 soak: $(STAMP)

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
 
 from trio_chat.tools.bench import SUSTAINED_P99_MS, Run, summary, sustained
+from trio_chat.tools.bench_report import methods, ratios, table
+from trio_chat.tools.bench_scenarios import ALL, SCENARIOS, chosen
+from trio_chat.tools.bench_servers import listening_pid, parse_target
 
 PHASE_FIELDS = {
     "rate",
@@ -23,6 +29,9 @@ PHASE_FIELDS = {
     "p99_ms",
     "p999_ms",
     "max_ms",
+    "read_p99_ms",
+    "measured",
+    "warmup_s",
     "server_cpu_s",
     "server_peak_rss_kb",
     "loadgen_cpu_s",
@@ -57,9 +66,9 @@ async def test_tiny_bench_against_both_servers(tmp_path: Path, generator: str) -
         assert run["server_rss_kb"] > 0
         [phase] = run["phases"]
         assert set(phase) >= PHASE_FIELDS
-        # 5 clients, 2 senders: every message reaches the 4 others, none lost.
+        # 6 clients, 2 senders: every message reaches the 5 others, none lost.
         assert phase["sent"] > 0
-        assert phase["deliveries"] == phase["expected_deliveries"] == phase["sent"] * 4
+        assert phase["deliveries"] == phase["expected_deliveries"] == phase["sent"] * 5
         assert phase["lost"] == 0
 
 
@@ -97,9 +106,9 @@ async def test_tiny_bench_with_web_pages(tmp_path: Path) -> None:
     [run] = json.loads(report.read_text())
     assert (run["target"], run["scenario"], run["error"]) == ("trio_chat", "tiny-web", None)
     [phase] = run["phases"]
-    # Every message reaches the 4 other pages (a page's own echo is not counted), none lost.
+    # Every message reaches the 5 other pages (a page's own echo is not counted), none lost.
     assert phase["sent"] > 0
-    assert phase["deliveries"] == phase["expected_deliveries"] == phase["sent"] * 4
+    assert phase["deliveries"] == phase["expected_deliveries"] == phase["sent"] * 5
     assert phase["p99_ms"] is not None
 
 
@@ -132,9 +141,9 @@ async def test_tiny_bench_with_irc_users_beside_text(tmp_path: Path, generator: 
     irc = runs["trio_chat", "tiny-irc"]
     assert irc["error"] is None
     [phase] = irc["phases"]
-    # IRC users joined #lobby: every PRIVMSG reaches the 4 others (no echo-message), none lost.
+    # IRC users joined #lobby: every PRIVMSG reaches the 5 others (no echo-message), none lost.
     assert phase["sent"] > 0
-    assert phase["deliveries"] == phase["expected_deliveries"] == phase["sent"] * 4
+    assert phase["deliveries"] == phase["expected_deliveries"] == phase["sent"] * 5
     assert phase["p99_ms"] is not None
     assert "tiny-irc at 20 msg/s: trio_chat's CPU per delivery IRC" in done.stdout.decode()
 
@@ -155,3 +164,118 @@ def test_summary_compares_irc_with_text_at_the_same_rate() -> None:
         "fanout-1000-irc at 200 msg/s: trio_chat's CPU per delivery IRC 11.00 us, text 10.00 us "
         "(+10 %); p99 IRC 44.0 ms, text 40.0 ms" in text
     )
+
+
+async def _bench(tmp_path: Path, *args: str) -> tuple[str, dict[tuple[str, str], dict[str, Any]]]:
+    report = tmp_path / "bench.json"
+    command = [sys.executable, "-m", "trio_chat", "bench", *args, "--json", str(report)]
+    with trio.fail_after(100):
+        done = await trio.run_process(
+            command, capture_stdout=True, capture_stderr=True, check=False
+        )
+    assert done.returncode == 0, done.stderr.decode()
+    runs = json.loads(report.read_text())
+    return done.stdout.decode(), {(run["target"], run["scenario"]): run for run in runs}
+
+
+async def test_a_mixed_room_of_text_irc_and_web_members_loses_nothing(tmp_path: Path) -> None:
+    # The C generator: a third of the 6 clients on each door, all in #lobby.
+    out, runs = await _bench(tmp_path, "--scenario", "tiny-mixed", "--generator", "c")
+    assert "load generator: C" in out
+    [phase] = runs["trio_chat", "tiny-mixed"]["phases"]
+    # Every message reaches the 5 others whatever their door (a page's own echo not counted).
+    assert phase["sent"] > 0
+    assert phase["deliveries"] == phase["expected_deliveries"] == phase["sent"] * 5
+    # Messages after the warm-up have latencies; those in it only count for loss.
+    assert 0 < phase["measured"] <= phase["deliveries"]
+
+
+async def test_tls_members_and_idle_capacity_end_to_end(tmp_path: Path) -> None:
+    out, runs = await _bench(tmp_path, "--scenario", "tiny-tls", "--scenario", "tiny-capacity")
+    [phase] = runs["trio_chat", "tiny-tls"]["phases"]
+    assert phase["deliveries"] == phase["expected_deliveries"] == phase["sent"] * 5 > 0
+    assert phase["p50_ms"] is not None
+    # A newcomer arrived in the middle of the load and got in (its TLS handshake
+    # included); it is no reader: the deliveries above are the 5 others'.
+    assert phase["newcomer_s"] > 0
+    assert "a newcomer" in out
+    capacity = runs["trio_chat", "tiny-capacity"]
+    assert capacity["clients"] == 50
+    assert capacity["phases"] == []
+    assert capacity["kb_per_client"] > 0
+    assert "KiB per connection" in out
+
+
+def test_every_scenario_is_selectable_by_its_name_with_its_twins() -> None:
+    assert all(name == scenario.name for name, scenario in ALL.items())
+    assert [s.name for s in chosen(["mixed"])] == ["mixed", "mixed-text"]
+    assert [s.name for s in chosen(["tls-fanout", "tls-fanout-plain"])] == [
+        "tls-fanout",
+        "tls-fanout-plain",
+    ]
+    assert SCENARIOS["fanout-1000"].rates == (50, 200, 450, 600)
+    assert SCENARIOS["capacity"].clients == 15_000
+    assert {s.name for s in chosen(None)} >= {"fanout-1000", "capacity", "mixed", "tls-fanout"}
+
+
+def _phase(rate: float, p50: float, p99: float, lost: int = 0) -> dict[str, Any]:
+    fields = {"deliveries_per_s": 1000, "p999_ms": p99, "max_ms": p99, "read_p99_ms": p99}
+    fields |= {"elapsed_s": 5, "loadgen_cpu_s": 1, "server_cpu_s": 2, "server_peak_rss_kb": 1024}
+    return {"rate": rate, "p50_ms": p50, "p99_ms": p99, "lost": lost, **fields}
+
+
+def test_the_ratio_table_sets_each_target_beside_the_first_and_each_twin_beside_its_own() -> None:
+    trio_chat = Run("trio_chat", "fanout-1000", 1000, phases=[_phase(450, 10.0, 40.0)])
+    ngircd = Run("ngircd", "fanout-1000", 1000, phases=[_phase(450, 5.0, 20.0)])
+    mixed = Run("trio_chat", "mixed", 1000, phases=[_phase(300, 12.0, 36.0)])
+    text = Run("trio_chat", "mixed-text", 1000, phases=[_phase(300, 10.0, 30.0, lost=2)])
+    report = ratios([trio_chat, ngircd, mixed, text], {"mixed": "mixed-text"})
+    assert "ngircd vs trio_chat: p50 5.0 vs 10.0 ms (0.50x), p99 20.0 vs 40.0 ms (0.50x)" in report
+    assert "mixed / mixed-text" in report
+    assert "p99 36.0 vs 30.0 ms (1.20x), lost 0 vs 2" in report
+    rows = table([trio_chat, ngircd]).splitlines()
+    assert rows[0].split()[:3] == ["target", "scenario", "clients"]
+    assert rows[2].split()[:4] == ["ngircd", "fanout-1000", "1000", "450"]
+
+
+def test_a_target_is_a_command_or_a_running_server() -> None:
+    running = parse_target("ngircd=127.0.0.1:6670")
+    assert (running.name, running.address, running.command) == ("ngircd", ("127.0.0.1", 6670), [])
+    assert parse_target("localhost:7000").name == "localhost:7000"
+    started = parse_target("python -m trio_chat serve --port {port}")
+    assert started.address is None
+    assert started.command[-1] == "{port}"
+    named = parse_target("before=/base/.venv/bin/python -m trio_chat serve --port {port}")
+    assert (named.name, named.command[0]) == ("before", "/base/.venv/bin/python")
+
+
+def test_a_running_servers_process_is_found_by_its_listening_port() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        assert listening_pid(listener.getsockname()[1]) == os.getpid()
+
+
+def test_each_phase_says_how_its_p99_reads_when_measured_the_other_ways() -> None:
+    phase = _phase(200, 10.0, 40.0) | {"read_p99_ms": 44.5, "scheduled_p99_ms": 41.0}
+    phase |= {"with_warmup_p99_ms": 80.0, "send_lag_p99_ms": 1.5}
+    report = methods([Run("trio_chat", "fanout-1000", 1000, phases=[phase], load_average=3.5)])
+    assert (
+        "trio_chat fanout-1000 200/s: send stamp to kernel arrival 40.0, to the loop's read "
+        "44.5, from the scheduled send time 41.0, warm-up included 80.0; lag 1.5" in report
+    )
+    assert "load average (1 min) at the end of each run: 3.5 to 3.5" in report
+
+
+def test_ratios_of_several_rounds_compare_runs_of_the_same_round_with_the_first_target() -> None:
+    def run(target: str, round_: int, p99: float) -> Run:
+        return Run(target, "fanout-100", 100, phases=[_phase(500, 1.0, p99)], round=round_)
+
+    # Round 2 ran in reverse order: trio_chat is still the reference.
+    runs = [run("trio_chat", 0, 10.0), run("before", 0, 20.0)]
+    runs += [run("before", 1, 30.0), run("trio_chat", 1, 15.0)]
+    report = ratios(runs)
+    assert "fanout-100 (round 2)" in report
+    assert "before vs trio_chat: p50 1.0 vs 1.0 ms (1.00x), p99 20.0 vs 10.0 ms (2.00x)" in report
+    assert "before vs trio_chat: p50 1.0 vs 1.0 ms (1.00x), p99 30.0 vs 15.0 ms (2.00x)" in report
+    assert "trio_chat vs before" not in report

@@ -8,26 +8,37 @@ socket, so that the generator costs as little CPU per delivery as Python
 allows and its own CPU use can be reported (a saturated generator is flagged,
 not mistaken for a slow server).
 
-Each measured message carries its send time: ``m <seq> <monotonic ns>``;
-``CLOCK_MONOTONIC`` is shared by every process on the machine, so a receiver's
-latency is ``now - sent``. Output: one JSON object on stdout.
+Each measured message carries its send time: ``m <phase> <seq> <realtime ns>``,
+stamped just before its write. A receiver's latency is the kernel's arrival
+stamp of the bytes (``SO_TIMESTAMPNS``, CLOCK_REALTIME) minus that, so a socket
+read after many others is not charged for the generator's own queue; the time
+the loop read it is reported beside (``read_p99_ms``). Messages of the first
+``--warmup`` seconds of each rate count for loss, not latency. Unlike the C
+generator, this one sends from its reading loop; in the middle of each rate it
+opens a newcomer and reports how long it waited to be welcomed (``newcomer_s``).
+Output: one JSON object on stdout.
 """
 
 from __future__ import annotations
 
-import argparse
 import errno
 import json
 import os
 import resource
 import select
 import socket
+import struct
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from trio_chat.tools.loadgen_options import options
+from trio_chat.tools.procstat import process_cpu_s, process_peak_rss_kb, process_rss_kb
+
 MARK = b": m "
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux; SCM_TIMESTAMPNS the same
+ANCILLARY = socket.CMSG_SPACE(16)  # one struct timespec
 
 
 @dataclass(eq=False)
@@ -41,10 +52,17 @@ class Client:
     stalled: bool = False  # never reads after registering (the slow-consumer scenario)
     received: int = 0
     latencies: list[int] = field(default_factory=list)
+    # When the loop read each measured line (the kernel's arrival stamp is ``latencies``).
+    read_latencies: list[int] = field(default_factory=list)
     # With several servers: latencies of messages sent by a client of another server.
     crossed: list[int] = field(default_factory=list)
     outgoing: bytes = b""
     closed: bool = False
+    # Opened in the middle of a measured phase, closed once welcomed: how long a
+    # newcomer waits while the load runs (not a reader: its deliveries do not count).
+    newcomer: bool = False
+    opened_at: float = 0.0
+    welcomed_at: float = 0.0
 
 
 class LoadGenerator:
@@ -59,6 +77,11 @@ class LoadGenerator:
         self.stalled = stalled
         self.started = time.monotonic()
         self.phase = 0
+        # Messages sent before this (realtime ns) are the warm-up: counted for loss only.
+        self.counted_from = 0
+        self.phase_start_ns = 0
+        # Lines that came without their sender's name (the threaded original's chunks).
+        self.unattributed = 0
 
     # --- connections ------------------------------------------------------------
 
@@ -80,9 +103,10 @@ class LoadGenerator:
     def welcomed(self) -> int:
         return sum(1 for c in self.clients.values() if c.welcomed)
 
-    def _open(self, index: int) -> None:
+    def _open(self, index: int) -> Client:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         if index < self.stalled:
             # A reader that stops: a small window, so the server's side fills soon.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -92,7 +116,18 @@ class LoadGenerator:
         client.stalled = index < self.stalled
         self.clients[sock.fileno()] = client
         self.epoll.register(sock.fileno(), select.EPOLLIN)
+        client.opened_at = time.monotonic()
         self.greet(client)
+        return client
+
+    def welcome(self, client: Client) -> None:
+        """``client`` is in: a stalled one stops reading, a newcomer is done."""
+        client.welcomed = True
+        client.welcomed_at = time.monotonic()
+        if client.newcomer:
+            self._close(client)
+        elif client.stalled:
+            self.epoll.modify(client.sock.fileno(), 0)  # stop reading
 
     def greet(self, client: Client) -> None:
         """What a new connection sends first: its name."""
@@ -114,21 +149,51 @@ class LoadGenerator:
             if events & (select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR):
                 self._read(client)
 
-    def _read(self, client: Client) -> None:
+    def receive(self, client: Client) -> tuple[bytes, int] | None:
+        """What the socket holds and when it arrived (realtime ns); ``None``: nothing yet.
+
+        Closes the client at the end of its stream (and returns ``b""``).
+        """
         try:
-            data = client.sock.recv(262144)
+            data, ancillary, _flags, _addr = client.sock.recvmsg(262144, ANCILLARY)
         except BlockingIOError:
-            return
+            return None
         except OSError:
-            data = b""
+            data, ancillary = b"", []
         if not data:
             self._close(client)
+            return b"", 0
+        self.read_ns = time.time_ns()
+        arrival = self.read_ns
+        for level, kind, stamp in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(stamp) >= 16:
+                seconds, nanoseconds = struct.unpack("qq", stamp[:16])
+                arrival = seconds * 1_000_000_000 + nanoseconds
+        return data, arrival
+
+    read_ns = 0  # when the loop read the last bytes received (realtime ns)
+
+    def _read(self, client: Client) -> None:
+        received = self.receive(client)
+        if not received or not received[0]:
             return
-        now = time.monotonic_ns()
+        data, now = received
         lines = (client.buffer + data).split(b"\n")
         client.buffer = lines.pop()
         for line in lines:
             self.line(client, line, now)
+
+    def measured(self, client: Client, phase: bytes, sent: bytes, now: int) -> bool:
+        """Count one measured message (``now``: its arrival); ``False`` if of another phase."""
+        if int(phase) != self.phase or client.newcomer:
+            return False  # a newcomer's replay of the room's history is no delivery
+        if not self.phase_start_ns - 1_000_000_000 < int(sent) < now + 1_000_000_000:
+            return False  # cut or glued by the server: a stamp from outside this rate
+        client.received += 1
+        if int(sent) >= self.counted_from:
+            client.latencies.append(now - int(sent))
+            client.read_latencies.append(self.read_ns - int(sent))
+        return True
 
     # What marks a measured line, a welcome, and a sync line's end (the IRC generator's differ).
     mark, sync_end = MARK, b": sync"
@@ -137,19 +202,23 @@ class LoadGenerator:
         return line.startswith(b"*** Welcome")
 
     def line(self, client: Client, line: bytes, now: int) -> None:
-        """One line received (without its newline) at ``now`` (monotonic ns)."""
+        """One line received (without its newline), arrived at ``now`` (realtime ns)."""
         at = line.find(self.mark)
-        if at > 0:
+        unnamed = at < 0 and self.mark == MARK and line.startswith(b"m ")
+        if unnamed:
+            # The threaded original relays what one recv() got: a second line in it
+            # comes without its "name: ". Delivered all the same.
+            at, line = 0, b": " + line
+        if at >= 0:
             _, phase, _, sent = line.rsplit(b" ", 3)
-            if int(phase) == self.phase:
-                client.received += 1
-                client.latencies.append(now - int(sent))
-                if len(self.ports) > 1 and self._crossed(line[:at], client):
-                    client.crossed.append(now - int(sent))
+            if not (phase.isdigit() and sent.isdigit()):
+                return  # a line cut by the server
+            counted = self.measured(client, phase, sent, now)
+            self.unattributed += counted and unnamed
+            if counted and len(self.ports) > 1 and self._crossed(line[:at], client):
+                client.crossed.append(now - int(sent))
         elif not client.welcomed and self.is_welcome(line):
-            client.welcomed = True
-            if client.stalled:
-                self.epoll.modify(client.sock.fileno(), 0)  # stop reading
+            self.welcome(client)
         elif line.endswith(self.sync_end):
             client.synced = True
 
@@ -215,7 +284,13 @@ class LoadGenerator:
     # --- the measured phase ---------------------------------------------------------
 
     def chat(
-        self, senders: int, rate: float, duration: float, drain: float, padding: int = 0
+        self,
+        senders: int,
+        rate: float,
+        duration: float,
+        drain: float,
+        padding: int = 0,
+        warmup: float = 0.0,
     ) -> dict[str, object]:
         """``senders`` clients send ``rate`` messages/s in all for ``duration`` s."""
         talkers = [c for c in self.clients.values() if not c.stalled][:senders]
@@ -226,15 +301,22 @@ class LoadGenerator:
         pad = b"x" * padding + b" " if padding else b""
         sent = 0
         start = time.monotonic()
+        self.phase_start_ns = time.time_ns()
+        self.counted_from = self.phase_start_ns + int(warmup * 1e9)
+        self.unattributed = 0
         next_send = [start + i * interval / senders for i in range(senders)]
         cpu_start = resource.getrusage(resource.RUSAGE_SELF)
+        newcomer = None
         while True:
             now = time.monotonic()
             if now - start >= duration:
                 break
+            if newcomer is None and now - start >= duration / 2:
+                newcomer = self._open(self.count + self.phase)
+                newcomer.newcomer = True
             for i, talker in enumerate(talkers):
                 while next_send[i] <= now:
-                    message = b"m %s%d %d %d\n" % (pad, self.phase, sent, time.monotonic_ns())
+                    message = b"m %s%d %d %d\n" % (pad, self.phase, sent, time.time_ns())
                     self.say(talker, message)
                     sent += 1
                     next_send[i] += interval
@@ -247,9 +329,12 @@ class LoadGenerator:
         cpu_end = resource.getrusage(resource.RUSAGE_SELF)
         elapsed = time.monotonic() - start
         latencies = sorted(x for c in self.clients.values() for x in c.latencies)
+        read = sorted(x for c in self.clients.values() for x in c.read_latencies)
         crossed = sorted(x for c in self.clients.values() for x in c.crossed)
         delivered = self._delivered()
+        waited = newcomer.welcomed_at - newcomer.opened_at if newcomer else 0.0
         return {
+            "newcomer_s": waited if waited > 0 else None,
             "cross_deliveries_per_s": len(crossed) / duration,
             "cross_p99_ms": _percentile(crossed, 0.99),
             "sent": sent,
@@ -262,11 +347,20 @@ class LoadGenerator:
             "p99_ms": _percentile(latencies, 0.99),
             "p999_ms": _percentile(latencies, 0.999),
             "max_ms": latencies[-1] / 1e6 if latencies else None,
+            "read_p50_ms": _percentile(read, 0.50),
+            "read_p99_ms": _percentile(read, 0.99),
+            "read_max_ms": read[-1] / 1e6 if read else None,
+            "measured": len(latencies),
+            "unattributed": self.unattributed,
+            "warmup_s": warmup,
+            "stalled": self.stalled,
             "loadgen_cpu_s": (cpu_end.ru_utime + cpu_end.ru_stime)
             - (cpu_start.ru_utime + cpu_start.ru_stime),
             "elapsed_s": elapsed,
             "stalled_dropped": self._stalled_dropped(),
-            "disconnected": sum(1 for c in self.clients.values() if c.closed and not c.stalled),
+            "disconnected": sum(
+                1 for c in self.clients.values() if c.closed and not c.stalled and not c.newcomer
+            ),
         }
 
     def _stalled_dropped(self) -> int:
@@ -295,10 +389,11 @@ class LoadGenerator:
         for client in self.clients.values():
             client.received = 0
             client.latencies = []
+            client.read_latencies = []
             client.crossed = []
 
     def _delivered(self) -> int:
-        return sum(c.received for c in self.clients.values() if not c.stalled)
+        return sum(c.received for c in self.clients.values() if not c.stalled and not c.newcomer)
 
 
 def _percentile(values: list[int], q: float) -> float | None:
@@ -308,36 +403,7 @@ def _percentile(values: list[int], q: float) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument(
-        "--also-port",
-        type=int,
-        action="append",
-        default=[],
-        help="another server's port: "
-        "clients are spread over every port given (servers sharing a Redis)",
-    )
-    parser.add_argument("--clients", type=int, default=100)
-    parser.add_argument("--senders", type=int, default=10)
-    parser.add_argument(
-        "--rates", default="100", help="messages/s from all senders; a comma-separated list"
-    )
-    parser.add_argument("--server-pid", type=int, help="report this process's CPU and memory")
-    parser.add_argument("--duration", type=float, default=5.0)
-    parser.add_argument("--stalled", type=int, default=0, help="clients that never read")
-    parser.add_argument("--padding", type=int, default=0, help="extra bytes in each message")
-    parser.add_argument(
-        "--capacity", action="store_true", help="only register everyone; report memory per client"
-    )
-    parser.add_argument(
-        "--web", action="store_true", help="the clients are web pages: --port is the web port"
-    )
-    parser.add_argument(
-        "--irc", action="store_true", help="the clients speak IRC: --port is the IRC port"
-    )
-    args = parser.parse_args(argv)
+    args = options(__doc__.splitlines()[0]).parse_args(argv)
 
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -345,6 +411,10 @@ def main(argv: list[str] | None = None) -> int:
         from trio_chat.tools.loadgen_web import WebLoadGenerator
 
         gen: LoadGenerator = WebLoadGenerator(args.host, args.port, args.clients, args.stalled)
+    elif args.tls:
+        from trio_chat.tools.loadgen_tls import TlsLoadGenerator
+
+        gen = TlsLoadGenerator(args.host, args.port, args.clients, args.stalled, ca=args.tls_ca)
     elif args.irc:
         from trio_chat.tools.loadgen_irc import IrcLoadGenerator
 
@@ -355,6 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     cpu_before = process_cpu_s(args.server_pid)
     registration = gen.connect_all(timeout=120)
     result: dict[str, object] = {"clients": args.clients, "registration_s": registration}
+    result["generator"] = "python"
     result["sync_s"] = gen.sync(timeout=120)
     result["server_rss_kb"] = rss = process_rss_kb(args.server_pid)
     result["registration_server_cpu_s"] = process_cpu_s(args.server_pid) - cpu_before
@@ -368,7 +439,9 @@ def main(argv: list[str] | None = None) -> int:
     for rate in [float(r) for r in args.rates.split(",")]:
         gen.reset()
         before = process_cpu_s(args.server_pid)
-        phase = gen.chat(args.senders, rate, args.duration, drain=3.0, padding=args.padding)
+        phase = gen.chat(
+            args.senders, rate, args.duration, 3.0, padding=args.padding, warmup=args.warmup
+        )
         phase["rate"] = rate
         phase["server_cpu_s"] = process_cpu_s(args.server_pid) - before
         phase["server_peak_rss_kb"] = process_peak_rss_kb(args.server_pid)
@@ -378,33 +451,6 @@ def main(argv: list[str] | None = None) -> int:
     result["phases"] = phases
     print(json.dumps(result), flush=True)
     os._exit(0)  # thousands of sockets: let the kernel close them
-
-
-def process_cpu_s(pid: int | None) -> float:
-    """User + system CPU seconds of process ``pid`` (0 if unknown)."""
-    if pid is None:
-        return 0.0
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _status_kb(pid: int | None, key: str) -> int | None:
-    if pid is None:
-        return None
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return None
-
-
-def process_rss_kb(pid: int | None) -> int | None:
-    return _status_kb(pid, "VmRSS")
-
-
-def process_peak_rss_kb(pid: int | None) -> int | None:
-    return _status_kb(pid, "VmHWM")
 
 
 if __name__ == "__main__":

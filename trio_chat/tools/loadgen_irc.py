@@ -2,7 +2,7 @@
 
 ``python -m trio_chat.tools.loadgen --irc --port IRC_PORT`` drives the IRC door
 with the epoll loop of :mod:`.loadgen`. Each client registers with ``NICK`` and
-``USER`` and joins ``#lobby`` (IRC users start in no channel); it counts as
+``USER`` and, at the ``001``, joins ``#lobby`` (IRC users start in no channel); it counts as
 registered once the ``366`` (end of NAMES) of its JOIN arrives. Its lines go out
 as ``PRIVMSG #lobby :m ...`` and come back to the others as
 ``:nick!user@host PRIVMSG #lobby :m ...``; the server's ``PING`` is answered.
@@ -24,8 +24,7 @@ class IrcLoadGenerator(LoadGenerator):
 
     def greet(self, client: Client) -> None:
         name = client.name
-        registration = b"NICK %s\r\nUSER %s 0 * :%s\r\nJOIN %s\r\n"
-        self.send(client, registration % (name, name, name, CHANNEL))
+        self.send(client, b"NICK %s\r\nUSER %s 0 * :%s\r\n" % (name, name, name))
 
     def say(self, client: Client, line: bytes) -> None:
         self.send(client, b"PRIVMSG %s :%s\r\n" % (CHANNEL, line.rstrip(b"\n")))
@@ -39,4 +38,7 @@ class IrcLoadGenerator(LoadGenerator):
         if line.startswith(b"PING "):
             self.send(client, b"PONG " + line[5:] + b"\r\n")
             return
+        if not client.welcomed and line.startswith(b":") and b" 001 " in line:
+            # Joined once registered: InspIRCd refuses a JOIN before its 001.
+            self.send(client, b"JOIN %s\r\n" % CHANNEL)
         super().line(client, line, now)

@@ -16,7 +16,6 @@ same as for the text protocol.
 from __future__ import annotations
 
 import json
-import time
 
 from trio_chat.tools.loadgen import Client, LoadGenerator
 
@@ -76,16 +75,10 @@ class WebLoadGenerator(LoadGenerator):
         self.send(client, masked(json.dumps(frame).encode()))
 
     def _read(self, client: Client) -> None:
-        try:
-            data = client.sock.recv(262144)
-        except BlockingIOError:
+        got = self.receive(client)
+        if not got or not got[0]:
             return
-        except OSError:
-            data = b""
-        if not data:
-            self._close(client)
-            return
-        now = time.monotonic_ns()
+        data, now = got
         buffer = client.buffer + data
         if client.index not in self._upgraded:
             end = buffer.find(b"\r\n\r\n")
@@ -117,10 +110,8 @@ class WebLoadGenerator(LoadGenerator):
                 return  # our own message, back: not a delivery to count
             end = payload.find(b'"', at + len(MARK))
             _, phase, _, sent = payload[at + len(MARK) - 2 : end].rsplit(b" ", 3)
-            if int(phase) == self.phase:
-                client.received += 1
-                client.latencies.append(now - int(sent))
+            self.measured(client, phase, sent, now)
         elif not client.welcomed and payload.startswith(WELCOME):
-            client.welcomed = True
+            self.welcome(client)
         elif SYNC in payload:
             client.synced = True

@@ -39,7 +39,7 @@ from typing import Any
 import trio
 
 from trio_chat.net.listeners import raise_open_file_limit
-from trio_chat.tools.loadgen import process_cpu_s, process_peak_rss_kb, process_rss_kb
+from trio_chat.tools.procstat import process_cpu_s, process_peak_rss_kb, process_rss_kb
 from trio_chat.tools.soak_clients import (
     SAMPLES,
     Ledger,

@@ -5,7 +5,7 @@ read first, joins and leaves announced, every received chunk relayed to all
 other clients as ``name: text`` with a blocking ``sendall`` made while holding
 the lock. Kept as the benchmark's baseline: do not "fix" it.
 
-    python benchmarks/threaded_original.py [PORT]
+    python -m trio_chat.benchmarks.threaded_original [PORT]
 """
 
 import socket
