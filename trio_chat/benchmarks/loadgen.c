@@ -119,6 +119,21 @@ static double server_cpu(void) {
     return (double)(ut + st) / sysconf(_SC_CLK_TCK);
 }
 
+/* Seconds the server's main thread (its event loop) waited for a CPU while runnable
+ * (/proc/PID/schedstat, field 2): large beside server_cpu_s, the server was starved
+ * by other processes on its core, not waiting for anything of its own. */
+static double server_wait(void) {
+    if (server_pid < 0) return 0;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/schedstat", server_pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    unsigned long long run = 0, wait = 0;
+    int got = fscanf(f, "%llu %llu", &run, &wait);
+    fclose(f);
+    return got == 2 ? (double)wait / 1e9 : 0;
+}
+
 static long server_status_kb(const char *key) {
     if (server_pid < 0) return -1;
     char path[64], line[256];
