@@ -70,6 +70,9 @@ async def test_tiny_bench_against_both_servers(tmp_path: Path, generator: str) -
         assert phase["sent"] > 0
         assert phase["deliveries"] == phase["expected_deliveries"] == phase["sent"] * 5
         assert phase["lost"] == 0
+        if generator == "c":
+            # The server's runqueue wait (a starved server), from /proc.
+            assert phase["server_wait_s"] >= 0
 
 
 def test_sustained_is_the_highest_rate_without_loss_under_the_latency_limit() -> None:
@@ -236,6 +239,16 @@ def test_the_ratio_table_sets_each_target_beside_the_first_and_each_twin_beside_
     rows = table([trio_chat, ngircd]).splitlines()
     assert rows[0].split()[:3] == ["target", "scenario", "clients"]
     assert rows[2].split()[:4] == ["ngircd", "fanout-1000", "1000", "450"]
+
+
+def test_a_rate_whose_server_waited_for_a_cpu_is_flagged_starved() -> None:
+    starved = _phase(300, 100.0, 700.0) | {"server_wait_s": 3.0}
+    fed = _phase(300, 10.0, 30.0) | {"server_wait_s": 0.2}
+    rows = table([Run("trio_chat", "fanout-1000-web", 1000, phases=[starved, fed])])
+    [first, second] = rows.splitlines()[1:]
+    assert first.endswith("(server starved: waited 60% for a CPU)")
+    assert "starved" not in second
+    assert SCENARIOS["fanout-1000-web"].web
 
 
 def test_a_target_is_a_command_or_a_running_server() -> None:

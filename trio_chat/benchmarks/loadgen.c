@@ -23,6 +23,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -117,6 +118,29 @@ static double server_cpu(void) {
         if (field == 15) { st = strtoul(tok, NULL, 10); break; }
     }
     return (double)(ut + st) / sysconf(_SC_CLK_TCK);
+}
+
+/* Seconds the server's threads waited for a CPU while runnable (/proc/PID/task/ * /schedstat,
+ * field 2, summed): large beside server_cpu_s, the server was starved by other processes
+ * on its core, not waiting for anything of its own. */
+static double server_wait(void) {
+    if (server_pid < 0) return 0;
+    char path[96];
+    snprintf(path, sizeof path, "/proc/%d/task", server_pid);
+    DIR *tasks = opendir(path);
+    if (!tasks) return 0;
+    unsigned long long total = 0;
+    for (struct dirent *t; (t = readdir(tasks));) {
+        if (t->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "/proc/%d/task/%.16s/schedstat", server_pid, t->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        unsigned long long run = 0, wait = 0;
+        if (fscanf(f, "%llu %llu", &run, &wait) == 2) total += wait;
+        fclose(f);
+    }
+    closedir(tasks);
+    return (double)total / 1e9;
 }
 
 static long server_status_kb(const char *key) {

@@ -161,7 +161,7 @@ static long chat(int senders, double rate, double duration, double warmup, int p
     s.talkers = malloc((size_t)senders * sizeof *s.talkers);
     for (int i = 0, t = 0; i < nclients && t < senders; i++)
         if (!clients[i].stalled) s.talkers[t++] = &clients[i];
-    double cpu0 = self_cpu(), scpu0 = server_cpu(), start = now_s();
+    double cpu0 = self_cpu(), scpu0 = server_cpu(), swait0 = server_wait(), start = now_s();
     s.start_mono = clock_ns(CLOCK_MONOTONIC);
     schedule_origin = real_ns() - (clock_ns(CLOCK_MONOTONIC) - s.start_mono);
     counted_from = real_ns() + (int64_t)(warmup * 1e9);
@@ -178,6 +178,7 @@ static long chat(int senders, double rate, double duration, double warmup, int p
     double drain_end = now_s() + 3;
     while (delivered() < expected && now_s() < drain_end) poll_once(20);
     if (threads) stop_readers(threads);
+    double swait = server_wait() - swait0;
     double cpu = self_cpu() - cpu0, scpu = server_cpu() - scpu0, elapsed = now_s() - start;
     qsort(arrived.v, arrived.n, sizeof *arrived.v, cmp64);
     qsort(seen.v, seen.n, sizeof *seen.v, cmp64);
@@ -195,7 +196,8 @@ static long chat(int senders, double rate, double duration, double warmup, int p
            "\"with_warmup_p50_ms\": %s, \"with_warmup_p99_ms\": %s, "
            "\"measured\": %zu, \"unattributed\": %ld, \"warmup_s\": %g, "
            "\"loadgen_cpu_s\": %g, \"elapsed_s\": %g, \"stalled\": %d, \"stalled_dropped\": %d, "
-           "\"disconnected\": %d, \"server_cpu_s\": %g, \"server_peak_rss_kb\": %ld}",
+           "\"disconnected\": %d, \"server_cpu_s\": %g, \"server_wait_s\": %g, "
+           "\"server_peak_rss_kb\": %ld}",
            first_phase ? "" : ", ", rate, s.sent, expected, got, expected - got, got / duration,
            s.sent / duration, NUM(pct(&arrived, .5)), NUM(pct(&arrived, .99)),
            NUM(pct(&arrived, .999)), NUM(pct(&arrived, 1)), NUM(pct(&seen, .5)),
@@ -203,7 +205,7 @@ static long chat(int senders, double rate, double duration, double warmup, int p
            NUM(pct(&scheduled, .5)), NUM(pct(&scheduled, .99)), NUM(pct(&with_warmup, .5)),
            NUM(pct(&with_warmup, .99)),
            arrived.n, unattributed, warmup, cpu, elapsed, nstalled, stalled_dropped(), disconnected,
-           scpu,
+           scpu, swait,
            server_status_kb("VmHWM"));
     free(s.talkers);
     return expected - got;

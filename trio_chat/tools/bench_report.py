@@ -9,6 +9,9 @@ from typing import Any
 
 SUSTAINED_P99_MS = 100.0
 # A generator busier than this fraction of its core is the bottleneck.
+# A server that waited longer than this share of the phase for a CPU was starved
+# by other processes on its core: its latency is the machine's, not its own.
+STARVED = 0.2
 SATURATED = 0.9
 
 
@@ -58,6 +61,10 @@ def table(runs: Sequence[Run]) -> str:
             secs = p["elapsed_s"] or 1
             gen = p["loadgen_cpu_s"] / secs
             flag = " (generator saturated)" if gen > SATURATED else ""
+            # The C generator reads the server's runqueue wait (/proc/PID/schedstat).
+            starved = (p.get("server_wait_s") or 0) / secs
+            if starved > STARVED:
+                flag += f" (server starved: waited {100 * starved:.0f}% for a CPU)"
             rows.append(
                 f"{head} {p['rate']:>7g} {p['deliveries_per_s']:>8.0f} {p['lost']:>6} "
                 f"{_ms(p['p50_ms'])} {_ms(p['p99_ms'])} {_ms(p['p999_ms'])} "

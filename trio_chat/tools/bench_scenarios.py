@@ -54,6 +54,10 @@ SCENARIOS = {
     "fanout-1000-irc": Scenario(
         "fanout-1000-irc", 1000, FANOUT_1000_RATES, irc=True, targets=TRIO_ONLY
     ),
+    # 1000 web pages (WebSockets, the C generator) at the mixed room's rate and above.
+    "fanout-1000-web": Scenario(
+        "fanout-1000-web", 1000, (300.0, 450.0), web=True, targets=TRIO_ONLY
+    ),
     "fanout-100": Scenario("fanout-100", 100, FANOUT_100_RATES),
     "fanout-100-irc": Scenario(
         "fanout-100-irc", 100, FANOUT_100_RATES, irc=True, targets=TRIO_ONLY
