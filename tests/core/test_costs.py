@@ -132,6 +132,28 @@ async def test_renames_and_joins_from_one_address_log_a_burst_then_a_count(
     )
 
 
+async def test_departures_from_one_address_log_a_burst_then_a_count(
+    mock_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="trio_chat")
+    service = ChatService(Hub(name_key), limits=Limits(exempt=()))
+    clients = [limited(service, port) for port in range(31)]
+    for port, client in enumerate(clients):
+        await service.take_name(client, f"user{port}", encode, ScopeLink())
+    mock_clock.jump(LOG_WINDOW)
+    for client in clients[:30]:
+        service.leave(client, Reason.LOST)  # a storm of lost connections
+    left = [r for r in caplog.records if " left: " in r.getMessage()]
+    assert len(left) == LOG_BURST
+    assert service.online() == 1  # every one of them left all the same
+    mock_clock.jump(LOG_WINDOW)
+    service.leave(clients[30], Reason.QUIT)
+    assert caplog.records[-1].getMessage() == (
+        f"user30 ({ADDRESS}:30) left: quit"
+        f" ({30 - LOG_BURST} similar line(s) from this address not logged)"
+    )
+
+
 async def test_a_member_that_does_not_read_holds_one_replay_at_a_time(
     autojump_clock: trio.testing.MockClock,
 ) -> None:

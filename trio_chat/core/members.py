@@ -147,13 +147,15 @@ def log_departure(
     by: str = "",
     *,
     quiet: bool = False,
+    more: str = "",
 ) -> None:
-    """One log line for a member leaving (``quiet``: at DEBUG, as everyone does at shutdown)."""
+    """One log line for a member leaving (``quiet``: at DEBUG, as everyone does at shutdown;
+    ``more``: what the line adds, such as how many like it were left out)."""
     why = departure(reason, detail, by)
     level = logging.DEBUG if quiet else logging.INFO if reason in ORDINARY else logging.WARNING
-    verb = "dropping %s (%s): %s" if event == "dropped" else "%s (%s) left: %s"
+    verb = "dropping %s (%s): %s%s" if event == "dropped" else "%s (%s) left: %s%s"
     fields = {"event": event, "address": member.address, "name": member.name, "reason": why}
-    LOGGER.log(level, verb, member.name, member.address, why, extra={"fields": fields})
+    LOGGER.log(level, verb, member.name, member.address, why, more, extra={"fields": fields})
 
 
 def queue_one(member: Member, data: bytes, own: bool = False) -> Reason | None:

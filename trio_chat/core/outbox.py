@@ -293,6 +293,11 @@ class Outbox:
             self._state = DETACHED
         self._limit = -1
 
+    @property
+    def idle(self) -> bool:
+        """Nothing queued, nothing left over from a write, and no writer running."""
+        return not self._queue and not self._leftover and not self._writing
+
     def wake(self) -> None:
         """Start a writer, if one can be (attached) and none runs."""
         if self._start is not None and not self._writing:

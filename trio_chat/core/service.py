@@ -47,9 +47,10 @@ from trio_chat.core.limits import (
     DEFAULT_LIMITS,
     Limits,
     LogThrottle,
+    left_out,
     line_cost,
 )
-from trio_chat.core.members import Encoder, log_departure
+from trio_chat.core.members import ORDINARY, Encoder, log_departure
 from trio_chat.core.moderation import Moderation
 from trio_chat.core.names import (
     MAX_HISTORY,
@@ -238,7 +239,12 @@ class ChatService(NameRequests):
             reason, detail = Reason.SHUTDOWN, ""
         detail = clean_text(detail).strip()[:MAX_TOPIC_CHARS]  # parting words, shown to all
         self.hub.leave(member, reason, detail)
-        log_departure(member, reason, "left", detail, quiet=self.hub.closing)
+        # Ordinary departures are routine, throttled per address as joins are:
+        # a storm of thousands leaving at once writes a burst and a count.
+        skipped = self._routine(client, "left") if reason in ORDINARY else 0
+        if skipped is not None:
+            more = left_out(skipped)
+            log_departure(member, reason, "left", detail, quiet=self.hub.closing, more=more)
 
     def tell(self, client: Client, event: ServerEvent) -> None:
         """A reply or notice for this connection's member only (no rule applies)."""

@@ -248,6 +248,11 @@ class Connection:
                 try:
                     why = await reader()
                     reason = None
+                    if outbox.idle and not (io is not None and io.owed):
+                        # Nothing left to send: closing the outbox starts no
+                        # writer just to end the phase (a storm of thousands
+                        # leaving at once would pay a task and a Cancelled each).
+                        self._nursery = None
                     leave(why)
                     # A dismissal or a shutdown may have set an earlier one.
                     scope.deadline = min(scope.deadline, trio.current_time() + DRAIN_TIMEOUT)

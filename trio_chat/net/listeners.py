@@ -170,6 +170,20 @@ async def close_gently(stream: trio.abc.Stream) -> None:
         await linger(stream)
 
 
+async def close_now(stream: trio.abc.Stream) -> None:
+    """Close ``stream`` at once, as :func:`trio.aclose_forcefully` does.
+
+    A plain socket closes synchronously; closing it so, rather than in a
+    cancelled scope, spares each connection's end a Cancelled exception
+    (thousands leaving at once paid a third of their time for those).
+    """
+    if type(stream) is trio.SocketStream:
+        stream.socket.close()
+        await trio.lowlevel.cancel_shielded_checkpoint()
+    else:
+        await trio.aclose_forcefully(stream)
+
+
 async def linger(stream: trio.abc.HalfCloseableStream) -> None:
     """Send EOF, then read and drop what the peer sends until it closes."""
     try:

@@ -55,6 +55,7 @@ from trio_chat.net.connection import CONNECTION_ERRORS, Connection
 from trio_chat.net.direct import DirectIO, PlainSocket
 from trio_chat.net.listeners import (
     close_gently,
+    close_now,
     enable_keepalive,
     listen,
     peer_ip,
@@ -223,7 +224,7 @@ class TextFrontend:
                 "error serving %s", peer, extra={"fields": {"event": "error", "address": peer}}
             )
         finally:
-            await trio.aclose_forcefully(stream)
+            await close_now(stream)
 
     async def _refuse(self, stream: trio.abc.Stream, peer: str, refusal: Refusal) -> None:
         """Tell a refused connection why, unless refusals are a storm (then close it at once)."""

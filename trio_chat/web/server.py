@@ -53,6 +53,7 @@ from trio_chat.net.connection import CONNECTION_ERRORS, Connection
 from trio_chat.net.direct import DirectIO, PlainSocket
 from trio_chat.net.listeners import (
     close_gently,
+    close_now,
     enable_keepalive,
     lan_addresses,
     listen,
@@ -237,7 +238,7 @@ class WebFrontend:
                 "error serving %s", peer, extra={"fields": {"event": "error", "address": peer}}
             )
         finally:
-            await trio.aclose_forcefully(stream)
+            await close_now(stream)
 
     async def _serve(self, connection: Connection, address: str | None) -> None:
         with trio.CancelScope() as scope:
