@@ -22,8 +22,6 @@ Output: one JSON object on stdout.
 from __future__ import annotations
 
 import errno
-import json
-import os
 import resource
 import select
 import socket
@@ -32,9 +30,6 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-
-from trio_chat.tools.loadgen_options import options
-from trio_chat.tools.procstat import process_cpu_s, process_peak_rss_kb, process_rss_kb
 
 MARK = b": m "
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux; SCM_TIMESTAMPNS the same
@@ -402,56 +397,7 @@ def _percentile(values: list[int], q: float) -> float | None:
     return values[min(len(values) - 1, int(q * len(values)))] / 1e6
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = options(__doc__.splitlines()[0]).parse_args(argv)
-
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    if args.web:
-        from trio_chat.tools.loadgen_web import WebLoadGenerator
-
-        gen: LoadGenerator = WebLoadGenerator(args.host, args.port, args.clients, args.stalled)
-    elif args.tls:
-        from trio_chat.tools.loadgen_tls import TlsLoadGenerator
-
-        gen = TlsLoadGenerator(args.host, args.port, args.clients, args.stalled, ca=args.tls_ca)
-    elif args.irc:
-        from trio_chat.tools.loadgen_irc import IrcLoadGenerator
-
-        gen = IrcLoadGenerator(args.host, args.port, args.clients, args.stalled)
-    else:
-        gen = LoadGenerator(args.host, args.port, args.clients, args.stalled, also=args.also_port)
-    idle_rss = process_rss_kb(args.server_pid)
-    cpu_before = process_cpu_s(args.server_pid)
-    registration = gen.connect_all(timeout=120)
-    result: dict[str, object] = {"clients": args.clients, "registration_s": registration}
-    result["generator"] = "python"
-    result["sync_s"] = gen.sync(timeout=120)
-    result["server_rss_kb"] = rss = process_rss_kb(args.server_pid)
-    result["registration_server_cpu_s"] = process_cpu_s(args.server_pid) - cpu_before
-    if idle_rss is not None and rss is not None:
-        result["kb_per_client"] = (rss - idle_rss) / args.clients
-    if args.capacity:
-        result["phases"] = []
-        print(json.dumps(result), flush=True)
-        os._exit(0)
-    phases = []
-    for rate in [float(r) for r in args.rates.split(",")]:
-        gen.reset()
-        before = process_cpu_s(args.server_pid)
-        phase = gen.chat(
-            args.senders, rate, args.duration, 3.0, padding=args.padding, warmup=args.warmup
-        )
-        phase["rate"] = rate
-        phase["server_cpu_s"] = process_cpu_s(args.server_pid) - before
-        phase["server_peak_rss_kb"] = process_peak_rss_kb(args.server_pid)
-        phases.append(phase)
-        if phase["lost"]:
-            break  # past what the server sustains: higher rates only lose more
-    result["phases"] = phases
-    print(json.dumps(result), flush=True)
-    os._exit(0)  # thousands of sockets: let the kernel close them
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    from trio_chat.tools.loadgen_options import main
+
+    sys.exit(main(__doc__.splitlines()[0]))
