@@ -1,4 +1,4 @@
-"""The Python load generator's command line (the C generator's options are the same), and its run."""
+"""The Python load generator's command line (the C generator takes the same) and its run."""
 
 from __future__ import annotations
 
