@@ -279,10 +279,13 @@ async def build_app(
         clock=clock,
     )
     await guard.open()
+    _ = operator_words()  # start-up lines: in the operator's language
+    names = _.ngettext("{n} registered name", "{n} registered names", len(guard.accounts()))
+    LOGGER.info("%s, %s", names, _.ngettext("{n} ban", "{n} bans", len(guard.bans())))
     if guard.needs_password:
-        LOGGER.info("a password is needed to connect (--password-file)")
+        LOGGER.info("%s", _("a password is needed to connect (--password-file)"))
     if guard.has_operators:
-        LOGGER.info("operators: /oper with the password of --oper-password-file")
+        LOGGER.info("%s", _("operators: /oper with the password of --oper-password-file"))
     backplane = await open_backplane(config)
     hub = Hub(
         name_key,

@@ -118,7 +118,6 @@ class Guard:
                 await self._store.execute("DELETE FROM bans WHERE target = ?", (entry.target,))
             else:
                 self._bans[entry.target] = entry
-        LOGGER.info("%d registered name(s), %d ban(s)", len(self._accounts), len(self._bans))
 
     # --- passwords of the server --------------------------------------------------
 
