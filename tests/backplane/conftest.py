@@ -8,12 +8,18 @@ import signal
 import socket
 import subprocess
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
 
+from ..conftest import Running, running_app
+
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+# The servers' heartbeat in these tests: a lost server is noticed within a second.
+HEARTBEAT = 0.1
 # Starting or stopping redis-server takes milliseconds; this bounds it.
 REDIS_TIMEOUT = 10.0
 
@@ -131,3 +137,15 @@ async def _pump(source: trio.SocketStream, sink: trio.SocketStream) -> None:
     async for data in source:
         await sink.send_all(data)
     await sink.send_eof()
+
+
+@asynccontextmanager
+async def servers(redis: RedisServer, count: int, **config: Any) -> AsyncIterator[list[Running]]:
+    """``count`` servers sharing ``redis`` (short heartbeats), in this process."""
+    async with AsyncExitStack() as stack:
+        yield [
+            await stack.enter_async_context(
+                running_app(redis=redis.url, redis_heartbeat=HEARTBEAT, **config)
+            )
+            for _ in range(count)
+        ]

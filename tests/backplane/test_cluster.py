@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import trio
 import trio.testing
@@ -15,24 +13,10 @@ from trio_chat.backplane.redis import RedisBackplane
 from trio_chat.core.stamps import NODES, Stamps
 
 from ..conftest import Peer, Running, run_trio_chat, running_app
-from .conftest import RedisServer
+from .conftest import HEARTBEAT, RedisServer, servers
 
 # Every test here ends within this (real time: a real Redis).
 TEST_TIMEOUT = 20
-HEARTBEAT = 0.1
-
-
-@asynccontextmanager
-async def servers(redis: RedisServer, count: int, **config: Any) -> AsyncIterator[list[Running]]:
-    """``count`` servers sharing ``redis`` (short heartbeats), in this process."""
-    async with AsyncExitStack() as stack:
-        found = [
-            await stack.enter_async_context(
-                running_app(redis=redis.url, redis_heartbeat=HEARTBEAT, **config)
-            )
-            for _ in range(count)
-        ]
-        yield found
 
 
 async def test_users_on_two_servers_chat_in_one_room(redis: RedisServer) -> None:

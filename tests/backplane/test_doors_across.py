@@ -8,11 +8,10 @@ from pathlib import Path
 import trio
 
 from ..conftest import running_app
-from .conftest import RedisServer
+from .conftest import HEARTBEAT, RedisServer
 
 # Every test here ends within this (real time: a real Redis).
 TEST_TIMEOUT = 20
-HEARTBEAT = 0.1
 
 
 async def test_a_kick_out_of_a_channel_holds_on_the_kicked_users_server(

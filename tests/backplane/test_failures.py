@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
-
 import trio
 from prometheus_client.parser import text_string_to_metric_families
 
 from trio_chat.backplane.redis import REACHABLE, UNREACHABLE, RedisBackplane
 
 from ..conftest import Peer, Running, running_app, running_server
-from .conftest import Proxy, RedisServer
+from .conftest import HEARTBEAT, Proxy, RedisServer, servers
 
 TEST_TIMEOUT = 20
-HEARTBEAT = 0.1
-
-
-@asynccontextmanager
-async def servers(redis: RedisServer, count: int, **config: Any) -> AsyncIterator[list[Running]]:
-    """``count`` servers sharing ``redis`` (short heartbeats), in this process."""
-    async with AsyncExitStack() as stack:
-        yield [
-            await stack.enter_async_context(
-                running_app(redis=redis.url, redis_heartbeat=HEARTBEAT, **config)
-            )
-            for _ in range(count)
-        ]
 
 
 def backplane_of(server: Running) -> RedisBackplane:
