@@ -66,6 +66,21 @@ async def test_a_frame_over_the_limit_closes_with_1009(web_connector: WebConnect
     assert ana.close_code == 1009
 
 
+async def test_any_line_the_chat_takes_fits_in_a_frame_however_json_writes_it(
+    web_connector: WebConnector,
+) -> None:
+    ana, bob = await web_connector.join("ana"), await web_connector.join("bob")
+    quotes = '"\\' * 2048  # 4096 bytes of text; JSON writes each byte as two
+    await ana.send(type="line", room="#lobby", text=quotes)
+    assert (await bob.until("message", **{"from": "ana"}))[-1]["text"] == quotes
+    # 4000 characters typed or pasted in the page (its field's maxlength): 12,000 bytes.
+    await ana.send(type="line", room="#lobby", text="漢" * 4000)
+    refused = (await ana.until("error"))[-1]
+    assert refused["reason"] == "too-long"
+    await ana.send(type="line", room="#lobby", text="still here")
+    assert (await bob.until("message"))[-1]["text"] == "still here"
+
+
 async def test_a_line_over_4096_bytes_is_an_error_and_the_connection_stays(
     web_connector: WebConnector,
 ) -> None:

@@ -1,0 +1,122 @@
+"""What a web member may see of rooms they are not in: the core's rule, as for every door.
+
+A room's history is read from inside it only (as IRC's CHATHISTORY and the
+text door's /history); a secret room (IRC's ``+s``, whatever its key or
+invitations) is not listed, and neither its members nor its topic are shown,
+to anyone outside it but the server's operators (as IRC's LIST and NAMES).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import trio
+
+from trio_chat.core import roomrules
+from trio_chat.core.history import History
+from trio_chat.core.hub import Hub
+from trio_chat.core.names import name_key
+from trio_chat.core.service import ChatService
+from trio_chat.core.store import MEMORY, HistoryStore
+
+from .conftest import WebConnector, WsPeer, web_server
+
+HIDDEN = [("secret", True, ""), ("invite-only", True, ""), ("key", True, "sekrit")]
+
+
+@pytest.fixture
+async def door() -> AsyncIterator[tuple[WebConnector, Hub]]:
+    """A web door whose service keeps history."""
+    history = History(HistoryStore(MEMORY), name_key)
+    await history.open()
+    hub = Hub(name_key, recorder=history)
+    service = ChatService(hub, history=history)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(history.run)
+        yield WebConnector(web_server(service=service), nursery), hub
+        nursery.cancel_scope.cancel()
+
+
+async def opens(ana: WsPeer, room: str, said: str, topic: str) -> None:
+    """``ana`` opens ``room``, sets its topic and says ``said`` there."""
+    await ana.send(type="join", room=room)
+    await ana.until("history", room=room)
+    await ana.send(type="topic", room=room, text=topic)
+    await ana.until("topic", room=room, text=topic)
+    await ana.send(type="line", room=room, text=said)
+    await ana.until("message", text=said)
+
+
+async def answer(peer: WsPeer, kind: str, **request: Any) -> dict[str, Any]:
+    """The answer to one request: its frame of ``kind``, or the error it got."""
+    await peer.send(type=kind, **request)
+    while True:
+        frame = await peer.receive()
+        if frame["type"] in (kind, "error"):
+            return frame
+
+
+async def test_a_secret_room_is_hidden_and_its_history_unread_from_outside(
+    door: tuple[WebConnector, Hub],
+) -> None:
+    connector, hub = door
+    ana = await connector.join("ana")
+    await opens(ana, "#hidden", "the password is hunter2", "plans for the surprise")
+    room, carol = hub.room("#hidden"), hub.find("ana")
+    assert room is not None and carol is not None
+    roomrules.apply(room, carol, HIDDEN)  # what an IRC operator's MODE +sik does
+    mallory = await connector.join("mallory")
+
+    history = await answer(mallory, "history", room="#hidden")
+    assert history["type"] == "error" and history["reason"] == "not-in-room"
+    assert "hunter2" not in str(history)
+    members = await answer(mallory, "members", room="#hidden")
+    assert members["type"] == "error" and members["reason"] == "no-such-room"
+    topic = await answer(mallory, "topic", room="#hidden")
+    assert topic["type"] == "error" and "surprise" not in str(topic)
+    rooms = await answer(mallory, "rooms")
+    assert [r["name"] for r in rooms["rooms"]] == ["#lobby"]
+    await mallory.send(type="line", room="#lobby", text="/who")
+    assert "ana" in (await mallory.until("members"))[-1]["names"]  # the lobby is no secret
+
+    # Inside, ana sees it all.
+    assert "#hidden" in [r["name"] for r in (await answer(ana, "rooms"))["rooms"]]
+    inside = await answer(ana, "history", room="#hidden")
+    assert [e["text"] for e in inside["entries"]] == ["the password is hunter2"]
+
+
+async def test_an_open_room_shows_who_is_in_it_but_not_its_history_from_outside(
+    door: tuple[WebConnector, Hub],
+) -> None:
+    connector, _ = door
+    ana = await connector.join("ana")
+    await opens(ana, "#dev", "said in dev", "the dev room")
+    bob = await connector.join("bob")
+    assert (await answer(bob, "members", room="#dev"))["names"] == ["ana"]
+    assert (await answer(bob, "topic", room="#dev"))["text"] == "the dev room"
+    history = await answer(bob, "history", room="#dev")
+    assert history["type"] == "error" and history["reason"] == "not-in-room"
+    await bob.send(type="join", room="#dev")
+    entered = (await bob.until("history", room="#dev"))[-1]
+    assert [e["text"] for e in entered["entries"]] == ["said in dev"]
+
+
+async def test_the_rule_is_the_services_for_every_door(door: tuple[WebConnector, Hub]) -> None:
+    """The text door's /rooms and IRC's LIST ask the same service: a secret room is
+    listed to its members and the server's operators only."""
+    connector, hub = door
+    ana = await connector.join("ana")
+    await opens(ana, "#hidden", "hi", "t")
+    room, member = hub.room("#hidden"), hub.find("ana")
+    assert room is not None and member is not None
+    roomrules.apply(room, member, HIDDEN)
+    await connector.join("bob")
+    bob = hub.find("bob")
+    assert bob is not None
+    assert roomrules.visible(room, member) and not roomrules.visible(room, bob)
+    assert not roomrules.visible(room, None)
+    bob.operator = True
+    assert roomrules.visible(room, bob)
+    assert not roomrules.reads_history(room, bob)  # history: from inside only, even so
