@@ -17,9 +17,12 @@ import trio
 from trio_chat.core import roomrules
 from trio_chat.core.history import History
 from trio_chat.core.hub import Hub
+from trio_chat.core.members import ScopeLink
 from trio_chat.core.names import name_key
+from trio_chat.core.refusals import NoSuchRoom, NotInRoom
 from trio_chat.core.service import ChatService
 from trio_chat.core.store import MEMORY, HistoryStore
+from trio_chat.text.codec import encode
 
 from .conftest import WebConnector, WsPeer, web_server
 
@@ -65,17 +68,21 @@ async def test_a_secret_room_is_hidden_and_its_history_unread_from_outside(
     ana = await connector.join("ana")
     await opens(ana, "#hidden", "the password is hunter2", "plans for the surprise")
     room, carol = hub.room("#hidden"), hub.find("ana")
-    assert room is not None and carol is not None
+    assert room is not None
+    assert carol is not None
     roomrules.apply(room, carol, HIDDEN)  # what an IRC operator's MODE +sik does
     mallory = await connector.join("mallory")
 
     history = await answer(mallory, "history", room="#hidden")
-    assert history["type"] == "error" and history["reason"] == "not-in-room"
+    assert history["type"] == "error"
+    assert history["reason"] == "not-in-room"
     assert "hunter2" not in str(history)
     members = await answer(mallory, "members", room="#hidden")
-    assert members["type"] == "error" and members["reason"] == "no-such-room"
+    assert members["type"] == "error"
+    assert members["reason"] == "no-such-room"
     topic = await answer(mallory, "topic", room="#hidden")
-    assert topic["type"] == "error" and "surprise" not in str(topic)
+    assert topic["type"] == "error"
+    assert "surprise" not in str(topic)
     rooms = await answer(mallory, "rooms")
     assert [r["name"] for r in rooms["rooms"]] == ["#lobby"]
     await mallory.send(type="line", room="#lobby", text="/who")
@@ -97,26 +104,36 @@ async def test_an_open_room_shows_who_is_in_it_but_not_its_history_from_outside(
     assert (await answer(bob, "members", room="#dev"))["names"] == ["ana"]
     assert (await answer(bob, "topic", room="#dev"))["text"] == "the dev room"
     history = await answer(bob, "history", room="#dev")
-    assert history["type"] == "error" and history["reason"] == "not-in-room"
+    assert history["type"] == "error"
+    assert history["reason"] == "not-in-room"
     await bob.send(type="join", room="#dev")
     entered = (await bob.until("history", room="#dev"))[-1]
     assert [e["text"] for e in entered["entries"]] == ["said in dev"]
 
 
 async def test_the_rule_is_the_services_for_every_door(door: tuple[WebConnector, Hub]) -> None:
-    """The text door's /rooms and IRC's LIST ask the same service: a secret room is
-    listed to its members and the server's operators only."""
+    """The text door's /rooms and /who, IRC's LIST and NAMES ask the same service: a
+    secret room is shown to its members and the server's operators only."""
     connector, hub = door
+    service = connector.server.service
     ana = await connector.join("ana")
     await opens(ana, "#hidden", "hi", "t")
     room, member = hub.room("#hidden"), hub.find("ana")
-    assert room is not None and member is not None
+    assert room is not None
+    assert member is not None
     roomrules.apply(room, member, HIDDEN)
-    await connector.join("bob")
-    bob = hub.find("bob")
-    assert bob is not None
-    assert roomrules.visible(room, member) and not roomrules.visible(room, bob)
-    assert not roomrules.visible(room, None)
-    bob.operator = True
-    assert roomrules.visible(room, bob)
-    assert not roomrules.reads_history(room, bob)  # history: from inside only, even so
+    text = service.connect("nc")  # as the text door does for a connection
+    await service.take_name(text, "bob", encode, ScopeLink())
+    assert [r.name for r in service.rooms(client=text)] == ["#lobby"]
+    with pytest.raises(NoSuchRoom):
+        service.members("#hidden", client=text)
+    with pytest.raises(NoSuchRoom):
+        service.topic("#hidden", client=text)
+    with pytest.raises(NotInRoom):
+        await service.read_history("#hidden", 10, client=text)
+    text.named().operator = True  # the server's operators see it, but read it from inside
+    assert "#hidden" in [r.name for r in service.rooms(client=text)]
+    assert service.members("#hidden", client=text) == ["ana"]
+    with pytest.raises(NotInRoom):
+        await service.read_history("#hidden", 10, client=text)
+    assert not roomrules.visible(room, None)  # nobody without a name yet

@@ -64,9 +64,9 @@ def visible(room: Room, member: Member | None) -> bool:
     return member is not None and (room.name in member.rooms or member.operator)
 
 
-def reads_history(room: Room | None, member: Member) -> bool:
+def reads_history(room: Room | None, member: Member | None) -> bool:
     """Whether ``member`` may read ``room``'s history: only from inside it (every door)."""
-    return room is not None and room.name in member.rooms
+    return room is not None and member is not None and room.name in member.rooms
 
 
 def host_of(address: str) -> str:

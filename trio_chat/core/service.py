@@ -215,7 +215,7 @@ class ChatService(NameRequests):
         and only a room it is in may be read (:func:`roomrules.reads_history`):
         else :class:`NotInRoom`.
         """
-        if client is not None and not reads_history(self.hub.room(room), client.acting()):
+        if client is not None and not reads_history(self.hub.room(room), client.member):
             raise NotInRoom(room)
         if self.history is None or count <= 0:
             await trio.lowlevel.checkpoint()
