@@ -9,6 +9,7 @@ to anyone outside it but the server's operators (as IRC's LIST and NAMES).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from trio_chat.core.service import ChatService
 from trio_chat.core.store import MEMORY, HistoryStore
 from trio_chat.text.codec import encode
 
+from ..conftest import running_app
 from .conftest import WebConnector, WsPeer, web_server
 
 HIDDEN = [("secret", True, ""), ("invite-only", True, ""), ("key", True, "sekrit")]
@@ -137,3 +139,39 @@ async def test_the_rule_is_the_services_for_every_door(door: tuple[WebConnector,
     with pytest.raises(NotInRoom):
         await service.read_history("#hidden", 10, client=text)
     assert not roomrules.visible(room, None)  # nobody without a name yet
+
+
+async def test_a_secret_room_set_on_irc_is_hidden_from_every_door_over_tcp() -> None:
+    """An IRC operator's ``MODE +s``: outsiders on IRC, the page and ``nc`` alike see
+    neither the room, nor who is in it, nor its topic, nor its history."""
+    async with running_app(irc_port=0, web_port=0) as running, AsyncExitStack() as streams:
+        carol = await running.connect_irc()
+        streams.push_async_callback(carol.stream.aclose)
+        await carol.register("carol")
+        await carol.send("JOIN #hid", "MODE #hid +s", "TOPIC #hid :plans for the surprise")
+        await carol.send("PRIVMSG #hid :the password is hunter2", "PING :set")
+        await carol.until(":trio-chat PONG")
+        outsider = await running.connect_irc()
+        streams.push_async_callback(outsider.stream.aclose)
+        await outsider.register("mal")
+        await outsider.send("TOPIC #hid", "NAMES #hid", "LIST", "PING :done")
+        seen = await outsider.until(":trio-chat PONG")
+        assert not any("surprise" in line or "carol" in line for line in seen), seen
+        assert any(" 403 mal #hid " in line for line in seen), seen  # as if there were none
+
+        port = running.listener_of("web").socket.getsockname()[1]
+        where = f"127.0.0.1:{port}"
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        streams.push_async_callback(stream.aclose)
+        page = await WsPeer.open(stream, host=where, origin=f"http://{where}")
+        await page.hello("mallory")
+        for kind in ("history", "members", "topic"):
+            assert (await answer(page, kind, room="#hid"))["type"] == "error"
+        assert [r["name"] for r in (await answer(page, "rooms"))["rooms"]] == ["#lobby"]
+
+        text = await running.connect()
+        streams.push_async_callback(text.stream.aclose)
+        await text.register("tex")
+        await text.send("/rooms", "/history")
+        listed = await text.until(("*** End of history", "*** No older"))
+        assert not any("#hid" in line for line in listed), listed

@@ -201,7 +201,9 @@ async def topic(session: IrcSession, message: IrcMessage) -> None:
         session.reply(n.ERR_NOSUCHCHANNEL, channel, "No such channel")
         return
     if len(message.params) == 1:
-        if room.topic:
+        if not visible(session, room):  # a secret room, from outside: as if there were none
+            session.reply(n.ERR_NOSUCHCHANNEL, channel, "No such channel")
+        elif room.topic:
             topic_replies(session, room)
         else:
             session.reply(n.RPL_NOTOPIC, room.name, "No topic is set")
