@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import trio
 import trio.testing
@@ -9,6 +11,7 @@ from wsproto.events import BytesMessage, CloseConnection, Ping, Pong
 
 from trio_chat.core.accounts import Guard
 from trio_chat.core.hub import Hub
+from trio_chat.core.limits import LOG_BURST
 from trio_chat.core.names import name_key
 from trio_chat.core.service import ChatService
 from trio_chat.web.frames import MAX_MESSAGE_BYTES
@@ -56,6 +59,24 @@ async def test_an_origin_from_another_site_is_refused_before_the_upgrade(hub: Hu
             peer = await door.websocket(origin=origin)
             await peer.hello(f"u{len(hub)}")
         assert len(hub) == 3
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_refused_origin_is_logged_naming_the_option_a_few_times_a_minute(
+    hub: Hub, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Behind a proxy the page only sees its WebSocket fail: the log says why."""
+    async with trio.open_nursery() as nursery:
+        door = WebConnector(web_server(hub), nursery)
+        with caplog.at_level(logging.INFO, logger="trio_chat.web"):
+            for _ in range(LOG_BURST + 5):
+                with pytest.raises(Rejected):
+                    await door.websocket(origin="https://chat.example.org")
+        lines = [r.getMessage() for r in caplog.records if "WebSocket refused" in r.getMessage()]
+        assert len(lines) == LOG_BURST  # a page retrying in a loop does not fill the log
+        assert "https://chat.example.org" in lines[0]
+        assert "Host chat.lan:8080" in lines[0]
+        assert "--web-origin" in lines[0]
         nursery.cancel_scope.cancel()
 
 
