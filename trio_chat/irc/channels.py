@@ -11,6 +11,7 @@ from collections.abc import Callable
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
+from trio_chat.core import roomrules
 from trio_chat.core.events import Joined, Parted, Past
 from trio_chat.core.members import Member, Room
 from trio_chat.core.names import name_key
@@ -107,9 +108,8 @@ def prefix(room: Room, member: Member, *, every: bool = False) -> str:
 
 
 def visible(session: IrcSession, room: Room) -> bool:
-    """Whether the asker may see who is in ``room`` (a secret room: its members only)."""
-    member = session.client.named()
-    return not room.settings.secret or room.name in member.rooms or member.operator
+    """Whether the asker may see who is in ``room`` (the core's rule, for every door)."""
+    return roomrules.visible(room, session.client.named())
 
 
 # What follows a join instead of :func:`replay` (set by IRCv3's module: the history as a
@@ -201,7 +201,9 @@ async def topic(session: IrcSession, message: IrcMessage) -> None:
         session.reply(n.ERR_NOSUCHCHANNEL, channel, "No such channel")
         return
     if len(message.params) == 1:
-        if room.topic:
+        if not visible(session, room):  # a secret room, from outside: as if there were none
+            session.reply(n.ERR_NOSUCHCHANNEL, channel, "No such channel")
+        elif room.topic:
             topic_replies(session, room)
         else:
             session.reply(n.RPL_NOTOPIC, room.name, "No topic is set")

@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 import h11
 from wsproto.utilities import generate_accept_token
 
+from trio_chat.core.limits import LogThrottle
 from trio_chat.web.words import catalog_json, index_json
 
 Headers = list[tuple[bytes, bytes]]
@@ -94,6 +95,13 @@ class Response:
         if self.close:
             headers.append((b"connection", b"close"))
         return headers
+
+
+@dataclass(frozen=True, slots=True)
+class OriginRefused(Response):
+    """The 403 of a WebSocket from a page of another origin (the server logs it)."""
+
+    origin: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +215,8 @@ class Site:
         allowed = [origin_of(origin) for origin in origins]
         self.origins = frozenset(origin for origin in allowed if origin is not None)
         self._words: dict[str, StaticFile] = {}  # the page's catalogs, by path, once built
+        # Log lines of refused origins, per address (a hostile page may retry in a loop).
+        self.origin_log = LogThrottle()
 
     def answer(self, request: h11.Request) -> Response | Upgrade:
         path = request.target.decode("ascii", "replace").partition("?")[0]
@@ -256,8 +266,11 @@ class Site:
         key = header(request, b"sec-websocket-key")
         if not key:
             return text_response(400, "no Sec-WebSocket-Key")
-        if not self.origin_allowed(header(request, b"origin"), header(request, b"host")):
-            return text_response(403, "this page's origin may not use the chat", close=True)
+        origin = header(request, b"origin")
+        if not self.origin_allowed(origin, header(request, b"host")):
+            return OriginRefused(
+                403, b"this page's origin may not use the chat\n", TEXT, close=True, origin=origin
+            )
         if not self.accepting():
             return text_response(503, "the server is shutting down", close=True)
         accept = generate_accept_token(key.strip().encode("ascii", "replace"))

@@ -36,6 +36,7 @@ port closes and they end.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import ssl
 from collections.abc import Awaitable, Iterable, Sequence
@@ -330,20 +331,43 @@ def refused_frames(refusal: Refusal, lang: str = DEFAULT) -> bytes:
 async def announce_web(
     listeners: Sequence[trio.SocketListener], host: str | None, *, tls: bool
 ) -> None:
-    """Log the web page's address, for this PC and, if served to them, for the others."""
+    """Log the web page's address for this PC and, if it is served to them, for the others.
+
+    Listening on every interface: ``localhost`` here, each LAN address for the
+    others. On one address: that address for everyone (``localhost`` would not
+    answer), but for a loopback one, which only this PC reaches.
+    """
     from trio_chat.cli_words import operator_words
 
     _ = operator_words()  # the operator's language
     scheme = "https" if tls else "http"
     port = listeners[0].socket.getsockname()[1]
-    here = f"{scheme}://localhost:{port}/"
+    everywhere = host in (None, "", "0.0.0.0", "::")
+    here = f"{scheme}://{'localhost' if everywhere else url_host(host or '')}:{port}/"
     LOGGER.info(
         "%s",
         _("web page on this PC:      {url}", url=here),
         extra={"fields": {"event": "web_page", "address": f"{host}:{port}"}},
     )
-    if host in (None, "", "0.0.0.0", "::"):
+    if everywhere:
         # Looking up the host name may block on DNS: not in the event loop.
-        for address in await trio.to_thread.run_sync(lan_addresses):
-            url = f"{scheme}://{address}:{port}/"
-            LOGGER.info("%s", _("web page from another PC: {url}", url=url))
+        others = [f"{scheme}://{a}:{port}/" for a in await trio.to_thread.run_sync(lan_addresses)]
+    else:
+        others = [] if is_loopback(host or "") else [here]
+    for url in others:
+        LOGGER.info("%s", _("web page from another PC: {url}", url=url))
+
+
+def url_host(host: str) -> str:
+    """``host`` as a URL writes it: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this PC's own loopback (``127.0.0.1``, ``::1``, ``localhost``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
