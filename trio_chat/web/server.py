@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import socket
 import ssl
 from collections.abc import Awaitable, Iterable, Sequence
 
@@ -90,6 +91,16 @@ NOT_HTTPS_REPLY = (
 )
 
 
+def machine_names() -> list[str]:
+    """This machine's own names: its host name, its first label, and that with ``.local``
+    (the name mDNS gives it on a LAN)."""
+    name = socket.gethostname().lower().rstrip(".")
+    if not name:
+        return []
+    label = name.partition(".")[0]
+    return [name, label, f"{label}.local"]
+
+
 class WebFrontend:
     """Serves the page and its WebSocket on one port.
 
@@ -97,6 +108,8 @@ class WebFrontend:
         service, admission, host, port, name_timeout, ssl_context: as for
             :class:`~trio_chat.text.server.TextFrontend`.
         origins: page origins allowed besides the server's own (``--web-origin``).
+        hosts: names the page answers to besides IP addresses, ``localhost``,
+            the origins' hosts and this machine's names (``--web-host``).
         metrics: what ``/metrics`` serves (body, content type); 404 without.
         files: the static files (default: the package's ``static/``).
         encoder: how events are framed for web members: one for all of them
@@ -115,6 +128,7 @@ class WebFrontend:
         name_timeout: float = NAME_TIMEOUT,
         ssl_context: ssl.SSLContext | None = None,
         origins: Iterable[str] = (),
+        hosts: Iterable[str] = (),
         metrics: MetricsSource | None = None,
         files: dict[str, StaticFile] | None = None,
         encoder: Encoder | None = None,
@@ -133,6 +147,7 @@ class WebFrontend:
             metrics=metrics,
             origins=origins,
             secure=ssl_context is not None,
+            names=[*machine_names(), *hosts],
         )
         self._accept_scope = trio.CancelScope()
         self._stopping = trio.Event()
