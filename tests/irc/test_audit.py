@@ -1,0 +1,23 @@
+"""What issue #11's line-by-line audit found, each as a user sees it."""
+
+from __future__ import annotations
+
+from tests.conftest import IrcConnector, MemoryConnector
+
+
+async def test_a_renamed_irc_user_who_quits_leaves_no_trace_on_their_new_nick(
+    connector: MemoryConnector, irc: IrcConnector
+) -> None:
+    ana = await irc.join("ana")
+    await ana.send("NICK zoe")
+    assert await ana.line() == ":ana!ana@localhost NICK zoe"
+    await ana.send("QUIT :bye")
+    await ana.expect_eof()
+    await connector.join("zoe")  # a text user takes the nick
+    bob = await irc.join("bob")
+    await bob.send("WHOIS zoe", "WHOWAS zoe")
+    # zoe is the text user now, not ana's ident, host and real name
+    assert await bob.line() == ":trio-chat 311 bob zoe zoe trio-chat * :zoe"
+    await bob.until(":trio-chat 318 ")
+    # and WHOWAS remembers the IRC user who was zoe
+    assert await bob.line() == ":trio-chat 314 bob zoe ana localhost * :Real ana"
