@@ -21,3 +21,21 @@ async def test_a_renamed_irc_user_who_quits_leaves_no_trace_on_their_new_nick(
     await bob.until(":trio-chat 318 ")
     # and WHOWAS remembers the IRC user who was zoe
     assert await bob.line() == ":trio-chat 314 bob zoe ana localhost * :Real ana"
+
+
+async def test_irc_formatting_is_taken_out_whole_colour_digits_and_all(
+    connector: MemoryConnector, irc: IrcConnector
+) -> None:
+    bob = await connector.join("bob")
+    ana = await irc.join("ana")
+    await ana.send("JOIN #lobby")
+    await ana.until(":trio-chat 366 ")
+    await bob.until("*** ana joined")
+    await ana.send(
+        "PRIVMSG #lobby :\x0304,12red\x03 and \x02bold\x02, \x1ditalic\x1d \x04FF8800hex\x0f 1,5",
+        "PRIVMSG #lobby :\x01ACTION \x0309waves\x03\x01",
+        "TOPIC #lobby :\x1fnews\x1f \x0312today",
+    )
+    assert await bob.line() == "ana: red and bold, italic hex 1,5"
+    assert await bob.line() == "* ana waves"
+    assert await bob.line() == "*** ana set the topic of #lobby: news today"

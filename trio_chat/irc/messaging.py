@@ -19,6 +19,7 @@ from trio_chat.core.refusals import CannotSpeak, Muted, NoSuchMember, NotInRoom,
 from trio_chat.irc import numerics as n
 from trio_chat.irc.codec import MAX_LINE_BYTES, IrcMessage
 from trio_chat.irc.dispatch import command
+from trio_chat.irc.formatting import strip_formatting
 
 if TYPE_CHECKING:
     from trio_chat.irc.session import IrcSession
@@ -76,6 +77,7 @@ def say_one(
         return
     if action:
         text = text[len(ACTION) :].removesuffix("\x01") if len(text) > len(ACTION) else ""
+    text = strip_formatting(text)
     try:
         session.flush()
         if target.startswith("@#"):

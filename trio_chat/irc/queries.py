@@ -20,6 +20,7 @@ from trio_chat.irc.channels import prefix, visible
 from trio_chat.irc.chanops import channel_mode
 from trio_chat.irc.codec import IrcMessage
 from trio_chat.irc.dispatch import command
+from trio_chat.irc.formatting import strip_formatting
 
 if TYPE_CHECKING:
     from trio_chat.irc.session import IrcSession
@@ -162,7 +163,7 @@ async def userhost(session: IrcSession, message: IrcMessage) -> None:
 
 @command("AWAY")
 async def away(session: IrcSession, message: IrcMessage) -> None:
-    why = message.params[0] if message.params else ""
+    why = strip_formatting(message.params[0]) if message.params else ""
     session.service.set_away(session.client, why)
     if session.client.named().away:
         session.reply(n.RPL_NOWAWAY, "You have been marked as being away")

@@ -15,6 +15,7 @@ from trio_chat.core.names import CASEMAPPING, CHANNELLEN, CHANTYPES, MAX_TOPIC_C
 from trio_chat.irc import numerics as n
 from trio_chat.irc.codec import IrcMessage
 from trio_chat.irc.dispatch import COMMANDS, command
+from trio_chat.irc.formatting import strip_formatting
 from trio_chat.irc.modes import CHANMODES, PREFIX
 from trio_chat.irc.operators import KICK_TARGETS
 
@@ -142,7 +143,7 @@ async def pong(session: IrcSession, message: IrcMessage) -> None:
 
 @command("QUIT", early=True)
 async def quit(session: IrcSession, message: IrcMessage) -> None:
-    reason = message.params[0] if message.params else ""
+    reason = strip_formatting(message.params[0]) if message.params else ""
     session.send(IrcMessage("ERROR", (f"Closing Link: {session.host} (Quit: {reason})",)))
     session.quitting = reason
 
