@@ -39,3 +39,34 @@ async def test_irc_formatting_is_taken_out_whole_colour_digits_and_all(
     assert await bob.line() == "ana: red and bold, italic hex 1,5"
     assert await bob.line() == "* ana waves"
     assert await bob.line() == "*** ana set the topic of #lobby: news today"
+
+
+async def test_ctcp_other_than_action_is_not_relayed_and_the_sender_hears_which(
+    connector: MemoryConnector, irc: IrcConnector
+) -> None:
+    bob = await connector.join("bob")
+    ana = await irc.join("ana")
+    cid = await irc.join("cid")
+    for peer in (ana, cid):
+        await peer.send("JOIN #lobby")
+        await peer.until(":trio-chat 366 ")
+    await ana.send(
+        "PRIVMSG #lobby :\x01VERSION\x01",
+        "PRIVMSG cid :\x01PING 1234\x01",
+        "NOTICE cid :\x01VERSION irssi\x01",  # a NOTICE is never answered, not even so
+        "PRIVMSG #lobby :\x01ACTION\x01",  # an empty /me is still a /me
+        "PRIVMSG #lobby :after",
+        "PING :sync",
+    )
+    heard = [line for line in await ana.until(":trio-chat PONG ") if " NOTICE " in line]
+    assert heard == [
+        ":trio-chat NOTICE ana :CTCP VERSION is not relayed here: only ACTION (/me) is",
+        ":trio-chat NOTICE ana :CTCP PING is not relayed here: only ACTION (/me) is",
+    ]
+    said = [line for line in await bob.until("ana: after") if not line.startswith("***")]
+    assert said == ["* ana ", "ana: after"]
+    lines = await cid.until(":ana!ana@localhost PRIVMSG #lobby :after")
+    assert lines == [
+        ":ana!ana@localhost PRIVMSG #lobby :\x01ACTION \x01",
+        ":ana!ana@localhost PRIVMSG #lobby :after",
+    ]

@@ -24,7 +24,10 @@ from trio_chat.irc.formatting import strip_formatting
 if TYPE_CHECKING:
     from trio_chat.irc.session import IrcSession
 
-ACTION = "\x01ACTION "
+# CTCP messages are framed by this (the closing one may be missing); only ACTION is relayed.
+CTCP = "\x01"
+# The most of an unrelayed CTCP command's name the notice shows.
+MAX_CTCP_SHOWN = 32
 
 
 @command("PRIVMSG")
@@ -70,13 +73,15 @@ def say_one(
     session: IrcSession, target: str, text: str, *, quiet: bool, tags: ClientTags = ()
 ) -> None:
     service, client = session.service, session.client
-    action = text.startswith(ACTION) or text == ACTION.rstrip()
-    if text.startswith("\x01") and not action:
-        if not quiet:
-            session.notice("CTCP requests are not relayed here")
-        return
-    if action:
-        text = text[len(ACTION) :].removesuffix("\x01") if len(text) > len(ACTION) else ""
+    action = False
+    if text.startswith(CTCP):
+        verb, _, rest = text[1:].removesuffix(CTCP).partition(" ")
+        if verb.upper() != "ACTION":
+            if not quiet:
+                shown = strip_formatting(verb)[:MAX_CTCP_SHOWN] or "(empty)"
+                session.notice(f"CTCP {shown} is not relayed here: only ACTION (/me) is")
+            return
+        action, text = True, rest
     text = strip_formatting(text)
     try:
         session.flush()
