@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from tests.conftest import IrcConnector, MemoryConnector
+import re
+
+from tests.conftest import IrcConnector, MemoryConnector, running_app
+
+from .conftest import irc_user
 
 
 async def test_a_renamed_irc_user_who_quits_leaves_no_trace_on_their_new_nick(
@@ -70,3 +74,22 @@ async def test_ctcp_other_than_action_is_not_relayed_and_the_sender_hears_which(
         ":ana!ana@localhost PRIVMSG #lobby :\x01ACTION \x01",
         ":ana!ana@localhost PRIVMSG #lobby :after",
     ]
+
+
+async def test_the_servers_tags_come_before_the_clients_tags() -> None:
+    """message-tags: "server-initiated tags MUST be included before client-only tags"."""
+    async with (
+        running_app(irc_port=0) as running,
+        irc_user(running, "botty", "message-tags") as botty,
+        irc_user(running, "ana", "message-tags", "server-time") as ana,
+    ):
+        await botty.send("MODE botty +B")
+        await botty.line()
+        await botty.send("@+draft/reply=7 PRIVMSG ana :beep", "@+typing=active TAGMSG ana")
+        for command in ("PRIVMSG", "TAGMSG"):
+            line = await ana.line()
+            assert f":botty!botty@127.0.0.1 {command} ana" in line, line
+            keys = [tag.split("=")[0] for tag in line[1:].split(" ")[0].split(";")]
+            assert any(key.startswith("+") for key in keys), keys
+            assert keys == sorted(keys, key=lambda key: key.startswith("+")), keys
+            assert re.search(r"\btime=", line), line

@@ -51,10 +51,11 @@ def deliver(
 @command("TAGMSG", params=1)
 async def tagmsg(session: IrcSession, message: IrcMessage) -> None:
     target = message.params[0]
+    # The server's tags before the client's (message-tags: so that a cut keeps them).
     tags = {
-        **dict(client_tags(message)),
         "msgid": secrets.token_hex(12),
         "time": iso_time(time.time()),
+        **dict(client_tags(message)),
     }
     me = session.client.named()
     try:

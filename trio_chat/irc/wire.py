@@ -239,13 +239,13 @@ class IrcEncoder:
         source = self.people.mask(event.sender)
         target = event.target if isinstance(event, Private) else event.room
         tags = self.said_tags(event.time, event.id)
-        if self.tags:  # message-tags: the sender's client tags too
-            tags.update(event.tags)
         sender = self.people.of(event.sender)
         if ACCOUNT_TAG in self.caps and sender.account:
             tags["account"] = sender.account
         if self.tags and sender.bot:
             tags["bot"] = ""
+        if self.tags:  # message-tags: the sender's client tags too, after the server's
+            tags.update(event.tags)
         text = event.text
         if past and not self.times:
             text = f"[{time.strftime('%Y-%m-%d %H:%M', time.localtime(event.time))}] {text}"
