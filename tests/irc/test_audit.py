@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from tests.conftest import IrcConnector, MemoryConnector, running_app
+from trio_chat.irc.codec import IrcMessage, format_message
 
 from .conftest import irc_user
 
@@ -93,3 +94,24 @@ async def test_the_servers_tags_come_before_the_clients_tags() -> None:
             assert any(key.startswith("+") for key in keys), keys
             assert keys == sorted(keys, key=lambda key: key.startswith("+")), keys
             assert re.search(r"\btime=", line), line
+
+
+async def test_lusers_counts_the_invisible_apart(
+    connector: MemoryConnector, irc: IrcConnector
+) -> None:
+    await connector.join("bob")
+    ana = await irc.join("ana")
+    await ana.send("MODE ana +i", "LUSERS")
+    assert await ana.line() == ":ana!ana@localhost MODE ana :+i"
+    assert await ana.line() == ":trio-chat 251 ana :There are 1 users and 1 invisible on 1 servers"
+    assert await ana.line() == ":trio-chat 252 ana 0 :operator(s) online"
+    await ana.until(":trio-chat 255 ana :I have 2 clients and 0 servers")
+
+
+def test_a_part_without_reason_names_its_channel_as_a_middle_parameter() -> None:
+    # ":ana!a@h PART :#dev" is valid but trips bots that split on spaces
+    assert format_message(IrcMessage("PART", ("#dev",), "ana!a@h")) == ":ana!a@h PART #dev"
+    assert (
+        format_message(IrcMessage("PART", ("#dev", "bye"), "ana!a@h")) == ":ana!a@h PART #dev :bye"
+    )
+    assert format_message(IrcMessage("QUIT", ("bye",), "ana!a@h")) == ":ana!a@h QUIT :bye"

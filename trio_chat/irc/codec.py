@@ -52,8 +52,9 @@ NO_COMMAND = "no command"
 _ESCAPES = {";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n"}
 _UNESCAPES = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
 _ESCAPE_TABLE = str.maketrans(_ESCAPES)
-# Commands whose one parameter is text: written after ":" always.
-_TEXT_COMMANDS = frozenset({"QUIT", "ERROR", "AWAY", "NOTICE", "PRIVMSG", "PART", "TOPIC"})
+# Commands whose one parameter is text: written after ":" always (a PART's or TOPIC's
+# first is a channel: ``PART #dev``, and their text is the second, trailing anyway).
+_TEXT_COMMANDS = frozenset({"QUIT", "ERROR", "AWAY", "NOTICE", "PRIVMSG"})
 # What never goes on the wire inside a parameter: it would end or cut the line.
 _LINE_BREAKERS = str.maketrans({"\r": " ", "\n": " ", "\0": " "})
 

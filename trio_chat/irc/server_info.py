@@ -86,7 +86,9 @@ def lusers(session: IrcSession) -> None:
     users = service.online()
     operators = sum(1 for name in service.members() if service.member(name).operator)
     rooms = len(service.rooms())
-    session.reply(n.RPL_LUSERCLIENT, f"There are {users} users and 0 invisible on 1 servers")
+    hidden = session.wire.people.invisible()
+    shown = f"There are {users - hidden} users and {hidden} invisible on 1 servers"
+    session.reply(n.RPL_LUSERCLIENT, shown)
     session.reply(n.RPL_LUSEROP, str(operators), "operator(s) online")
     session.reply(n.RPL_LUSERUNKNOWN, str(session.settings.unregistered()), "unknown connection(s)")
     session.reply(n.RPL_LUSERCHANNELS, str(rooms), "channels formed")

@@ -115,6 +115,10 @@ class People:
             return Person(name, OTHER_HOST, name, irc=False)
         return person
 
+    def invisible(self) -> int:
+        """How many of the IRC users online are invisible (user mode +i: LUSERS counts them)."""
+        return sum(1 for person in self._online.values() if person.invisible)
+
     def mask(self, name: str) -> str:
         person = self.of(name)
         return f"{name}!{person.ident}@{person.host}"
