@@ -115,3 +115,19 @@ def test_a_part_without_reason_names_its_channel_as_a_middle_parameter() -> None
         format_message(IrcMessage("PART", ("#dev", "bye"), "ana!a@h")) == ":ana!a@h PART #dev :bye"
     )
     assert format_message(IrcMessage("QUIT", ("bye",), "ana!a@h")) == ":ana!a@h QUIT :bye"
+
+
+async def test_a_message_to_more_targets_than_targmax_says_is_407_for_the_rest(
+    irc: IrcConnector,
+) -> None:
+    ana = await irc.join("ana")
+    others = [await irc.join(nick) for nick in ("b1", "b2", "b3", "b4", "b5")]
+    await ana.send("PRIVMSG b1,b2,b3,b4,b5 :hi all", "NOTICE b1,b2,b3,b4,b5 :psst")
+    assert await ana.line() == ":trio-chat 407 ana b5 :Too many targets (at most 4)"
+    for peer in others[:4]:
+        assert await peer.line() == ":ana!ana@localhost PRIVMSG " + peer.nick + " :hi all"
+        assert await peer.line() == ":ana!ana@localhost NOTICE " + peer.nick + " :psst"
+    await others[4].send("PING :sync")
+    assert await others[4].line() == ":trio-chat PONG trio-chat :sync"  # b5 got neither
+    await ana.send("PING :sync")
+    assert await ana.line() == ":trio-chat PONG trio-chat :sync"  # a NOTICE is never answered

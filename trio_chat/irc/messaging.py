@@ -24,6 +24,9 @@ from trio_chat.irc.formatting import strip_formatting
 if TYPE_CHECKING:
     from trio_chat.irc.session import IrcSession
 
+# The most targets one PRIVMSG or NOTICE reaches (ISUPPORT MAXTARGETS, TARGMAX); the others
+# get 407 ERR_TOOMANYTARGETS (RFC 2812 3.3.1).
+MAX_TARGETS = 4
 # CTCP messages are framed by this (the closing one may be missing); only ACTION is relayed.
 CTCP = "\x01"
 # The most of an unrelayed CTCP command's name the notice shows.
@@ -50,7 +53,11 @@ def speak(session: IrcSession, message: IrcMessage, *, quiet: bool) -> None:
             session.reply(n.ERR_NOTEXTTOSEND, "No text to send")
         return
     text = message.params[1]
-    for target in dict.fromkeys(t for t in message.params[0].split(",") if t):
+    wanted = list(dict.fromkeys(t for t in message.params[0].split(",") if t))
+    for target in wanted[MAX_TARGETS:]:
+        if not quiet:
+            session.reply(n.ERR_TOOMANYTARGETS, target, f"Too many targets (at most {MAX_TARGETS})")
+    for target in wanted[:MAX_TARGETS]:
         if not fits(session, message.command, target, text):
             if not quiet:
                 session.reply(n.ERR_INPUTTOOLONG, "Input line was too long")

@@ -16,6 +16,7 @@ from trio_chat.irc import numerics as n
 from trio_chat.irc.codec import IrcMessage
 from trio_chat.irc.dispatch import COMMANDS, command
 from trio_chat.irc.formatting import strip_formatting
+from trio_chat.irc.messaging import MAX_TARGETS
 from trio_chat.irc.modes import CHANMODES, PREFIX
 from trio_chat.irc.operators import KICK_TARGETS
 
@@ -46,14 +47,15 @@ def _own(session: IrcSession) -> list[str]:
         f"CHANTYPES={CHANTYPES}",
         "ELIST=MNU",
         f"KICKLEN={MAX_TOPIC_CHARS}",
-        "MAXTARGETS=4",
+        f"MAXTARGETS={MAX_TARGETS}",
         "MODES=4",
         f"NETWORK={settings.network}",
         f"NICKLEN={NICKLEN}",
         f"PREFIX={PREFIX}",
         "SAFELIST",
         "STATUSMSG=@",
-        f"TARGMAX=JOIN:,KICK:{KICK_TARGETS},NAMES:,NOTICE:4,PART:,PRIVMSG:4,WHOIS:1",
+        f"TARGMAX=JOIN:,KICK:{KICK_TARGETS},NAMES:,NOTICE:{MAX_TARGETS},PART:,"
+        f"PRIVMSG:{MAX_TARGETS},WHOIS:1",
         f"TOPICLEN={MAX_TOPIC_CHARS}",
         "USERLEN=16",
         "UTF8ONLY",
