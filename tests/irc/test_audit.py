@@ -131,3 +131,18 @@ async def test_a_message_to_more_targets_than_targmax_says_is_407_for_the_rest(
     assert await others[4].line() == ":trio-chat PONG trio-chat :sync"  # b5 got neither
     await ana.send("PING :sync")
     assert await ana.line() == ":trio-chat PONG trio-chat :sync"  # a NOTICE is never answered
+
+
+async def test_a_private_action_reaches_irc_users_as_an_action_and_text_users_as_a_line(
+    connector: MemoryConnector, irc: IrcConnector
+) -> None:
+    bob = await connector.join("bob")
+    ana = await irc.join("ana")
+    cid = await irc.join("cid")
+    await ana.send("PRIVMSG cid :\x01ACTION pokes you\x01", "PRIVMSG bob :\x01ACTION pokes\x01")
+    assert await cid.line() == ":ana!ana@localhost PRIVMSG cid :\x01ACTION pokes you\x01"
+    assert await bob.until("[private]") == ["[private] ana: * ana pokes"]
+    await bob.send("/msg cid * bob waves")  # a text user's way of saying it is the same
+    assert await cid.line() == ":bob!bob@trio-chat PRIVMSG cid :\x01ACTION waves\x01"
+    await bob.send("/msg cid * ana is not me")  # someone else's name: a plain line
+    assert await cid.line() == ":bob!bob@trio-chat PRIVMSG cid :* ana is not me"

@@ -20,6 +20,7 @@ from trio_chat.irc import numerics as n
 from trio_chat.irc.codec import MAX_LINE_BYTES, IrcMessage
 from trio_chat.irc.dispatch import command
 from trio_chat.irc.formatting import strip_formatting
+from trio_chat.irc.wire import private_action
 
 if TYPE_CHECKING:
     from trio_chat.irc.session import IrcSession
@@ -100,7 +101,7 @@ def say_one(
             else:
                 service.say(client, target, text, notice=quiet, tags=tags)
         elif action:
-            service.private(client, target, f"* {session.nick} {text}", tags=tags)
+            service.private(client, target, private_action(session.nick, text), tags=tags)
         else:
             recipient = service.private(client, target, text, notice=quiet, tags=tags).target
             away = service.member(recipient).away

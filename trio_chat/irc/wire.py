@@ -254,6 +254,9 @@ class IrcEncoder:
         if past and not self.times:
             text = f"[{time.strftime('%Y-%m-%d %H:%M', time.localtime(event.time))}] {text}"
         action = isinstance(event, Action)
+        if isinstance(event, Private) and not event.notice:
+            acted = private_action_text(event.sender, text)
+            action, text = (True, acted) if acted is not None else (False, text)
         # ":" source " PRIVMSG " target " :" (the CR LF is fit_text's to count)
         prefix = len(source.encode()) + len(target.encode()) + 12 + (9 if action else 0)
         pieces = fit_text(prefix, text)
@@ -261,6 +264,17 @@ class IrcEncoder:
             pieces = [f"\x01ACTION {piece}\x01" for piece in pieces]
         verb = "NOTICE" if not isinstance(event, Action) and event.notice else "PRIVMSG"
         return [IrcMessage(verb, (target, piece), source, tags) for piece in pieces]
+
+
+def private_action(name: str, text: str) -> str:
+    """A private ``/me`` as the chat carries it (text users read ``* ana waves``)."""
+    return f"* {name} {text}"
+
+
+def private_action_text(name: str, text: str) -> str | None:
+    """What ``name`` did, if ``text`` is a private ``/me`` of theirs (IRC users get an ACTION)."""
+    start = f"* {name} "
+    return text[len(start) :] if text.startswith(start) else None
 
 
 def moderated_text(event: Moderated) -> str:
