@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 
-from tests.conftest import IrcConnector, MemoryConnector, running_app
+import trio
+import trio.testing
+
+from tests.conftest import (
+    IrcConnector,
+    IrcPeer,
+    MemoryConnector,
+    irc_door,
+    running_app,
+    text_server,
+)
+from trio_chat.core.limits import FLOOD_PATIENCE, Limits
 from trio_chat.irc.codec import IrcMessage, format_message
 
 from .conftest import irc_user
@@ -146,3 +158,24 @@ async def test_a_private_action_reaches_irc_users_as_an_action_and_text_users_as
     assert await cid.line() == ":bob!bob@trio-chat PRIVMSG cid :\x01ACTION waves\x01"
     await bob.send("/msg cid * ana is not me")  # someone else's name: a plain line
     assert await cid.line() == ":bob!bob@trio-chat PRIVMSG cid :* ana is not me"
+
+
+async def test_an_irc_flood_is_paced_then_closed_as_excess_flood(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    server = text_server(limits=Limits(exempt=()))
+    door = irc_door(server)
+    async with trio.open_nursery() as nursery:
+        client, end = trio.testing.memory_stream_pair()
+        nursery.start_soon(door.handle, end, "10.0.0.9:1", None, "10.0.0.9")
+        ana = IrcPeer(client)
+        await ana.register("ana")
+        await ana.send(*(f"PING :{i}" for i in range(30)))
+        lines = await ana.until(":trio-chat PONG trio-chat :29")
+        assert lines.count(":trio-chat NOTICE ana :Slow down: your messages are being delayed") == 1
+        assert len([line for line in lines if " PONG " in line]) == 30  # delayed, none lost
+        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            for i in range(int(FLOOD_PATIENCE * 20)):
+                await ana.send(f"PING :{i}")
+        assert (await ana.until("ERROR"))[-1] == "ERROR :Closing Link: Excess Flood"
+        nursery.cancel_scope.cancel()
