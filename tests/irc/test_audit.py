@@ -17,7 +17,7 @@ from tests.conftest import (
     text_server,
 )
 from trio_chat.core.limits import FLOOD_PATIENCE, Limits
-from trio_chat.irc.codec import IrcMessage, format_message
+from trio_chat.irc.codec import MAX_CLIENT_TAG_BYTES, MAX_TAGS_BYTES, IrcMessage, format_message
 
 from .conftest import irc_user
 
@@ -179,3 +179,23 @@ async def test_an_irc_flood_is_paced_then_closed_as_excess_flood(
                 await ana.send(f"PING :{i}")
         assert (await ana.until("ERROR"))[-1] == "ERROR :Closing Link: Excess Flood"
         nursery.cancel_scope.cancel()
+
+
+async def test_the_longest_client_tags_are_relayed_whole_within_the_specs_total() -> None:
+    async with (
+        running_app(irc_port=0) as running,
+        irc_user(running, "ana", "message-tags") as ana,
+        irc_user(running, "bob", "message-tags", "server-time") as bob,
+    ):
+        value = "v" * (MAX_CLIENT_TAG_BYTES - len("+example.com/x="))
+        await ana.send(
+            f"@+example.com/x={value} PRIVMSG bob :hi",
+            "@+y=" + "v" * (MAX_CLIENT_TAG_BYTES - 2) + " PING :x",
+        )
+        line = await bob.line()
+        tags, _, rest = line.partition(" ")
+        assert f";+example.com/x={value}" in tags
+        assert len(tags.encode()) + 1 <= MAX_TAGS_BYTES
+        assert rest == ":ana!ana@127.0.0.1 PRIVMSG bob :hi"
+        # one byte over the client's 4094 is refused whole
+        assert await ana.line() == ":trio-chat 417 ana :Input line was too long"
