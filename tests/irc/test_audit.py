@@ -19,7 +19,7 @@ from tests.conftest import (
 from trio_chat.core.limits import FLOOD_PATIENCE, Limits
 from trio_chat.irc.codec import MAX_CLIENT_TAG_BYTES, MAX_TAGS_BYTES, IrcMessage, format_message
 
-from .conftest import irc_user
+from .conftest import irc_user, quiet
 
 
 async def test_a_renamed_irc_user_who_quits_leaves_no_trace_on_their_new_nick(
@@ -199,3 +199,16 @@ async def test_the_longest_client_tags_are_relayed_whole_within_the_specs_total(
         assert rest == ":ana!ana@127.0.0.1 PRIVMSG bob :hi"
         # one byte over the client's 4094 is refused whole
         assert await ana.line() == ":trio-chat 417 ana :Input line was too long"
+
+
+async def test_setname_is_advertised_with_namelen_and_cleaned_as_user_is() -> None:
+    async with (
+        running_app(irc_port=0) as running,
+        irc_user(running, "ana", "setname") as ana,
+    ):
+        await ana.send("VERSION")
+        isupport = " ".join(line for line in await quiet(ana) if " 005 " in line)
+        assert " NAMELEN=100 " in isupport  # setname: "servers MUST provide a NAMELEN token"
+        await ana.send("SETNAME :Ana \x1b[31mLima\x07", "WHOIS ana")
+        assert await ana.line() == ":ana!ana@127.0.0.1 SETNAME :Ana Lima"
+        assert await ana.line() == ":trio-chat 311 ana ana ana 127.0.0.1 * :Ana Lima"
