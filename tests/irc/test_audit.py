@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from pathlib import Path
 
 import trio
 import trio.testing
@@ -212,3 +213,37 @@ async def test_setname_is_advertised_with_namelen_and_cleaned_as_user_is() -> No
         await ana.send("SETNAME :Ana \x1b[31mLima\x07", "WHOIS ana")
         assert await ana.line() == ":ana!ana@127.0.0.1 SETNAME :Ana Lima"
         assert await ana.line() == ":trio-chat 311 ana ana ana 127.0.0.1 * :Ana Lima"
+
+
+async def test_a_muted_user_or_one_without_voice_in_a_moderated_room_sends_no_tagmsg(
+    tmp_path: Path,
+) -> None:
+    secret = tmp_path / "oper.txt"
+    secret.write_text("operpass123\n")
+    async with (
+        running_app(irc_port=0, oper_password_file=str(secret)) as running,
+        irc_user(running, "ana", "message-tags") as ana,
+        irc_user(running, "bob", "message-tags") as bob,
+    ):
+        for peer in (ana, bob):
+            await peer.send("JOIN #dev")
+            await quiet(peer)
+        await ana.send("OPER ana operpass123", "MODE #dev +m")
+        await quiet(ana)
+        await bob.send("@+typing=active TAGMSG #dev")
+        assert (await quiet(bob))[-1] == ":trio-chat 404 bob #dev :Cannot send to channel (+m)"
+        await ana.send("MODE #dev -m")
+        await quiet(ana)
+        opa = await running.connect()  # a text operator mutes bob
+        async with opa.stream:
+            await opa.register("opa")
+            await opa.send("/oper operpass123", "/mute bob")
+            await opa.until("*** opa muted bob")
+        await quiet(ana)
+        await bob.send("@+draft/react=x TAGMSG #dev", "@+typing=active TAGMSG ana")
+        lines = [line for line in await quiet(bob) if " 404 " in line]
+        assert lines == [
+            ":trio-chat 404 bob #dev :You are muted",
+            ":trio-chat 404 bob ana :You are muted",
+        ]
+        assert [line for line in await quiet(ana) if "TAGMSG" in line] == []
