@@ -2,9 +2,9 @@
 
 Users of the other doors answer too: a text user ``bob`` is
 ``bob!bob@trio-chat`` with the real name ``bob``. Server operators are
-``@`` in every channel and ``*`` in WHO; the only user modes are ``i``
-(kept, no effect: nobody is listed but by name or channel anyway) and
-``o`` (given by OPER).
+``@`` in every channel and ``*`` in WHO; the user modes are ``i`` (not
+listed by a WHO mask to those who share no channel; LUSERS counts them
+apart), ``w`` (kept), ``o`` (given by OPER) and ``B`` (a bot: :mod:`.bot`).
 """
 
 from __future__ import annotations

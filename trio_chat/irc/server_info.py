@@ -2,8 +2,8 @@
 
 The ISUPPORT tokens say what holds here: names and channels follow the
 core's one rule (:mod:`trio_chat.core.names`), channels are ``#`` rooms,
-server operators show as ``@`` in every channel, and the only channel mode
-is ``n`` (no messages from outside: the service's rule anyway).
+server operators show as ``@`` in every channel, and the channel modes are
+the rooms' settings (:mod:`.modes`, :mod:`.chanops`).
 """
 
 from __future__ import annotations
