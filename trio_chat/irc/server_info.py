@@ -23,7 +23,8 @@ from trio_chat.irc.operators import KICK_TARGETS
 if TYPE_CHECKING:
     from trio_chat.irc.session import IrcSession
 
-USER_MODES = "iow"
+# The user modes (004): B is IRCv3 bot mode (:mod:`.bot`, ISUPPORT BOT=B).
+USER_MODES = "Biow"
 CHANNEL_MODES = "Ibeiklmnostv"
 TOKENS_PER_LINE = 13
 # ISUPPORT tokens other modules add (token -> value, "" for none), e.g. IRCv3's MONITOR.
