@@ -253,3 +253,18 @@ async def test_004_lists_every_user_mode_there_is(irc: IrcConnector) -> None:
     ana = irc.open()
     myinfo = [line for line in await ana.register("ana") if " 004 " in line]
     assert myinfo[0].split()[5] == "Biow"  # B: bot mode (ISUPPORT BOT=B), i, o, w
+
+
+async def test_whowas_remembers_text_users_too(
+    connector: MemoryConnector, irc: IrcConnector
+) -> None:
+    bob = await connector.join("bob")
+    await bob.send("/nick bobby")
+    await bob.until("*** bob is now known as bobby")
+    await bob.send("/quit")
+    await bob.expect_eof()
+    ana = await irc.join("ana")
+    await ana.send("WHOWAS bob", "WHOWAS bobby")
+    assert await ana.line() == ":trio-chat 314 ana bob bob trio-chat * :bob"
+    await ana.until(":trio-chat 369 ana bob ")
+    assert await ana.line() == ":trio-chat 314 ana bobby bobby trio-chat * :bobby"

@@ -108,6 +108,15 @@ class People:
             self._was.append(Was(old, person, time.time()))
             self._online[name_key(new)] = person
 
+    def presence(self, old: str | None, new: str | None) -> None:
+        """The hub's presence seam: remember the users of other doors who leave or change
+        name, for WHOWAS (an IRC user's own session tells :meth:`remove`, :meth:`rename`)."""
+        if old is None or name_key(old) in self._online:
+            return
+        if new is not None and name_key(new) == name_key(old):
+            return  # a change of case only
+        self._was.append(Was(old, Person(old, OTHER_HOST, old, irc=False), time.time()))
+
     def of(self, name: str) -> Person:
         """``name``'s ident, host and real name (the defaults for a non-IRC user)."""
         person = self._online.get(name_key(name))
