@@ -17,8 +17,10 @@ from tests.conftest import (
     running_app,
     text_server,
 )
+from trio_chat.core.events import Reason
 from trio_chat.core.limits import FLOOD_PATIENCE, Limits
 from trio_chat.irc.codec import MAX_CLIENT_TAG_BYTES, MAX_TAGS_BYTES, IrcMessage, format_message
+from trio_chat.irc.wire import quit_reason
 
 from .conftest import irc_user, quiet
 
@@ -268,3 +270,24 @@ async def test_whowas_remembers_text_users_too(
     assert await ana.line() == ":trio-chat 314 ana bob bob trio-chat * :bob"
     await ana.until(":trio-chat 369 ana bob ")
     assert await ana.line() == ":trio-chat 314 ana bobby bobby trio-chat * :bobby"
+
+
+async def test_kills_ping_timeouts_and_floods_are_worded_as_irc_servers_word_them(
+    tmp_path: Path,
+) -> None:
+    secret = tmp_path / "oper.txt"
+    secret.write_text("operpass123\n")
+    async with (
+        running_app(irc_port=0, oper_password_file=str(secret)) as running,
+        irc_user(running, "op") as op,
+        irc_user(running, "cid") as cid,
+        irc_user(running, "dan") as dan,
+    ):
+        for peer in (op, cid, dan):
+            await peer.send("JOIN #dev")
+            await quiet(peer)
+        await op.send("OPER op operpass123", "KILL cid :spam")
+        assert (await cid.expect_eof())[-1] == "ERROR :Closing Link: Killed (op (spam))"
+        assert (await dan.until(":cid!"))[-1] == ":cid!cid@127.0.0.1 QUIT :Killed (op (spam))"
+    assert quit_reason(Reason.TIMEOUT) == "Ping timeout"
+    assert quit_reason(Reason.FLOODING) == "Excess Flood"

@@ -145,12 +145,18 @@ def iso_time(timestamp: float) -> str:
 
 
 def quit_reason(reason: Reason, detail: str = "", by: str = "") -> str:
-    """A QUIT's reason as IRC users read it."""
+    """A QUIT's (or a last ERROR's) reason as IRC servers word it."""
     match reason:
         case Reason.QUIT:
             return f"Quit: {detail}" if detail else "Quit"
         case Reason.TOO_SLOW:
             return "SendQ exceeded"
+        case Reason.TIMEOUT:
+            return "Ping timeout"
+        case Reason.FLOODING:
+            return "Excess Flood"
+        case Reason.KICKED if by:  # an operator's KILL (the text door's /kick)
+            return f"Killed ({by} ({detail}))" if detail else f"Killed ({by})"
         case Reason.LOST | Reason.CLOSED:
             return "Connection closed" if reason is Reason.CLOSED else "Connection lost"
         case _:
@@ -227,7 +233,7 @@ class IrcEncoder:
                 why = quit_reason(reason, detail, by)
                 return [IrcMessage("QUIT", (why,), self.people.mask(name))]
             case Dismissed(reason, detail, by):
-                return [IrcMessage("ERROR", (f"Closing Link: {departure(reason, detail, by)}",))]
+                return [IrcMessage("ERROR", (f"Closing Link: {quit_reason(reason, detail, by)}",))]
             case Renamed(old, new):
                 return [IrcMessage("NICK", (new,), self.people.mask(old))]
             case TopicChanged(name, room, topic, when):
