@@ -126,6 +126,14 @@ class RoomRequests:
         )
         return event
 
+    def may_speak(self, client: Client, room: str | None = None) -> None:
+        """Check that ``client`` may say something (in ``room``) without saying it: for what
+        carries no text (IRC's TAGMSG: typing, reactions). Raises Muted, CannotSpeak."""
+        if room is None:
+            self._speaker(client)
+        else:
+            self._in_room(client, room)
+
     def part(self, client: Client, room: str, detail: str = "") -> None:
         """Leave one room (staying online). Raises :class:`NotInRoom`."""
         self.hub.part(client.acting(), room, detail)

@@ -30,6 +30,7 @@ from trio_chat.core.roomrules import runs
 from trio_chat.irc import numerics as n
 from trio_chat.irc.codec import IrcMessage
 from trio_chat.irc.dispatch import command
+from trio_chat.irc.formatting import strip_formatting
 
 if TYPE_CHECKING:
     from trio_chat.core.store import Entry
@@ -174,7 +175,7 @@ async def names_command(session: IrcSession, message: IrcMessage) -> None:
 
 @command("PART", params=1)
 async def part(session: IrcSession, message: IrcMessage) -> None:
-    reason = message.params[1] if len(message.params) > 1 else ""
+    reason = strip_formatting(message.params[1]) if len(message.params) > 1 else ""
     for channel in targets(message.params[0]):
         part_one(session, channel, reason)
 
@@ -210,7 +211,7 @@ async def topic(session: IrcSession, message: IrcMessage) -> None:
         return
     try:
         session.flush()
-        session.service.set_topic(session.client, room.name, message.params[1])
+        session.service.set_topic(session.client, room.name, strip_formatting(message.params[1]))
     except NotInRoom:
         session.reply(n.ERR_NOTONCHANNEL, room.name, "You're not on that channel")
     except NotRoomOperator:
