@@ -42,6 +42,7 @@ import coredis.exceptions
 import trio
 from coredis.retry import NoRetryPolicy
 
+from trio_chat.backplane.catchup import CatchUp
 from trio_chat.backplane.faults import CONNECTION_ERRORS, first_error, is_connection_error
 from trio_chat.backplane.mirror import Mirror, home_of
 from trio_chat.backplane.registry import BackplaneError, Keys, Registry
@@ -64,8 +65,9 @@ from trio_chat.core.events import (
     Renamed,
     ServerEvent,
 )
+from trio_chat.core.history import History
 from trio_chat.core.hub import Hub
-from trio_chat.core.members import Member, Recorder
+from trio_chat.core.members import Member
 from trio_chat.core.moderation import DISMISS_TIMEOUT
 from trio_chat.core.phrases import Phrase
 from trio_chat.core.stamps import NODES
@@ -142,6 +144,7 @@ class RedisBackplane:
         self._hub: Hub | None = None
         self._mirror: Mirror | None = None
         self._shared: SharedState | None = None
+        self._catchup: CatchUp | None = None
         self._key: Callable[[str], str] = str.casefold
 
     # --- assembly ------------------------------------------------------------------
@@ -166,15 +169,18 @@ class RedisBackplane:
     def attach(
         self,
         hub: Hub,
-        recorder: Recorder | None,
+        history: History | None,
         name_key: Callable[[str], str],
         guard: Guard,
     ) -> None:
-        """The hub this backplane serves, the history other servers' messages go to,
-        and the guard whose bans, mutes and accounts are shared."""
+        """The hub this backplane serves, the history other servers' messages go to
+        (also those said while this server was down, see :mod:`.catchup`), and the
+        guard whose bans, mutes and accounts are shared."""
         self._hub = hub
         self._key = name_key
-        self._mirror = Mirror(hub, recorder, name_key)
+        self._mirror = Mirror(hub, history, name_key)
+        if history is not None:
+            self._catchup = CatchUp(history, self.registry, self._closed)
         self._shared = SharedState(guard, hub, name_key)
 
     @property
@@ -186,6 +192,11 @@ class RedisBackplane:
     def shared(self) -> SharedState:
         assert self._shared is not None, "attach() first"
         return self._shared
+
+    @property
+    def catchup(self) -> CatchUp | None:
+        """The catching up on what was said while this server was down (None: no history)."""
+        return self._catchup
 
     @property
     def mirror(self) -> Mirror:
@@ -312,6 +323,9 @@ class RedisBackplane:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._reader)
                 nursery.start_soon(self._heartbeat)
+                if self._catchup is not None:
+                    nursery.start_soon(self._catchup.run)
+                    nursery.start_soon(self._catchup.keep, lambda: self._last, self.heartbeat)
                 await self._publisher()  # until closed: then the others end too
 
     def _up(self) -> None:
@@ -351,7 +365,10 @@ class RedisBackplane:
         """This server's presence, members and names again; then the others' members."""
         registry = self.registry
         if self._last is None:
-            self._last = await registry.latest()
+            latest = await registry.latest()
+            if self._catchup is not None:  # what was said while this server was down
+                await self._catchup.begin(latest)
+            self._last = latest
         members = self._locals()
         self._dirty.clear()
         snapshots = {self._key(m.name): _snapshot(m) for m in members}

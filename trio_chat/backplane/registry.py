@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import coredis
+from coredis.response.types import StreamEntry
 from coredis.tokens import PureToken
 
 from trio_chat.backplane.wire import Envelope, Relayed, WireError, decode, decode_member, encode
@@ -212,14 +213,20 @@ class Registry:
         found = await self.client.xread(
             {self.keys.events: after}, count=count, block=int(block * 1000)
         )
-        entries = []
-        for entry in (found or {}).get(self.keys.events, ()):
-            try:
-                envelope: Envelope | None = decode(entry.field_values)
-            except WireError:
-                envelope = None
-            entries.append((str(entry.identifier), envelope))
-        return entries
+        return [_entry(entry) for entry in (found or {}).get(self.keys.events, ())]
+
+    async def entries(self, after: str, upto: str, count: int) -> list[tuple[str, Envelope | None]]:
+        """Up to ``count`` stream entries after id ``after``, up to ``upto`` (included)."""
+        found = await self.client.xrange(self.keys.events, f"({after}", upto, count=count)
+        return [_entry(entry) for entry in found]
+
+    async def trimmed(self, after: str) -> str | None:
+        """If entry ``after`` was trimmed off the stream (and maybe some after it): the
+        stream's first id now (None: the stream still holds it, or is empty)."""
+        first = await self.client.xrange(self.keys.events, count=1)
+        if not first or stream_id(str(first[0].identifier)) <= stream_id(after):
+            return None
+        return str(first[0].identifier)
 
     async def goodbye(self) -> None:
         """This server stops: its key, snapshot and names go (the others hear it at once)."""
@@ -229,3 +236,18 @@ class Registry:
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.delete([keys.alive(), keys.members(), keys.names()])
             pipe.srem(keys.servers, [self.me])
+
+
+def stream_id(entry_id: str) -> tuple[int, int]:
+    """A stream entry id (``MS-SEQ``) as numbers, to compare."""
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _entry(entry: StreamEntry) -> tuple[str, Envelope | None]:
+    """(id, envelope) of a stream entry; None for one that is not ours (skipped, read past)."""
+    try:
+        envelope: Envelope | None = decode(entry.field_values)
+    except WireError:
+        envelope = None
+    return str(entry.identifier), envelope

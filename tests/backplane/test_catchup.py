@@ -1,0 +1,115 @@
+"""A server that was down writes what was said meanwhile into its history, once."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import coredis
+import pytest
+import trio
+from coredis.tokens import PureToken
+
+from trio_chat.backplane.redis import RedisBackplane
+from trio_chat.backplane.registry import Keys
+
+from ..conftest import Peer, Running, running_app, running_server
+from .conftest import HEARTBEAT, RedisServer
+
+TEST_TIMEOUT = 30
+
+
+async def caught_up(server: Running) -> None:
+    backplane = server.hub.backplane
+    assert isinstance(backplane, RedisBackplane)
+    assert backplane.catchup is not None
+    await backplane.catchup.done.wait()
+
+
+async def replay_of(peer: Peer) -> list[str]:
+    """What a newcomer was shown of the lobby's history (its lines from ana)."""
+    await peer.send("/who")
+    lines = await peer.until("*** In #lobby")
+    return [line.partition("] ")[2] for line in lines if line.startswith("[")]
+
+
+async def test_a_server_stopped_and_restarted_shows_what_was_said_meanwhile_once(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    db = str(tmp_path / "b.sqlite3")
+    said = ["ana: before"]
+    with trio.fail_after(TEST_TIMEOUT):
+        async with running_app(redis=redis.url, redis_heartbeat=HEARTBEAT) as a:
+            ana = await a.join("ana")
+            async with running_app(redis=redis.url, redis_heartbeat=HEARTBEAT, db=db) as b:
+                bob = await b.join("bob")
+                await ana.until("*** bob joined")
+                await ana.send("before")
+                await bob.until("ana: before")  # recorded by B live
+            for round in range(3):  # B is down: ana goes on
+                lines = [f"while B was down {round}.{n}" for n in range(3)]
+                await ana.send(*lines)
+                await ana.send("/history 1")
+                await ana.until("*** End of history")
+                said += [f"ana: {line}" for line in lines]
+                async with running_app(redis=redis.url, redis_heartbeat=HEARTBEAT, db=db) as b:
+                    await caught_up(b)
+                    newcomer = await b.join(f"cid{round}")
+                    assert await replay_of(newcomer) == said
+
+
+async def test_a_killed_server_restarted_shows_what_was_said_meanwhile_once(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    backplane = ("--redis", redis.url, "--redis-heartbeat", str(HEARTBEAT))
+    db = ("--db", str(tmp_path / "b.sqlite3"))
+    with trio.fail_after(TEST_TIMEOUT):
+        async with running_app(redis=redis.url, redis_heartbeat=HEARTBEAT) as a:
+            ana = await a.join("ana")
+            said = []
+            for round in range(2):
+                async with running_server(*backplane, *db) as (b, port):
+                    log = b.startup
+                    while round and not [line for line in log if "history: caught up" in line]:
+                        log = [await b.io.line()]
+                    newcomer = Peer(await trio.open_tcp_stream("127.0.0.1", port))
+                    await newcomer.register(f"bob{round}")
+                    assert await replay_of(newcomer) == said
+                    await ana.until(f"*** bob{round} joined")
+                    await ana.send("heard by B live")  # B may not note it before it dies
+                    await newcomer.until("ana: heard by B live")
+                    said.append("ana: heard by B live")
+                    b.process.kill()  # SIGKILL: no goodbye, nothing flushed on purpose
+                    await newcomer.stream.aclose()
+                await ana.until(f"*** bob{round} left (server lost)")
+                lines = [f"while B was dead {round}.{n}" for n in range(3)]
+                await ana.send(*lines)
+                said += [f"ana: {line}" for line in lines]
+
+
+async def test_a_stream_trimmed_past_a_servers_place_is_logged_with_what_is_missing(
+    redis: RedisServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = str(tmp_path / "b.sqlite3")
+    with trio.fail_after(TEST_TIMEOUT):
+        async with running_app(redis=redis.url, redis_heartbeat=HEARTBEAT) as a:
+            ana = await a.join("ana")
+            async with running_app(redis=redis.url, redis_heartbeat=HEARTBEAT, db=db) as b:
+                await caught_up(b)
+                await ana.send("before")
+                await b.join("bob")
+                await ana.until("*** bob joined")
+            await ana.send("lost 1", "lost 2", "kept")
+            await ana.send("/history 1")
+            await ana.until("*** End of history")
+            client: coredis.Redis[str] = coredis.Redis.from_url(redis.url, decode_responses=True)
+            async with client:  # as the cap would, had much more been said
+                await client.xtrim(Keys("").events, PureToken.MAXLEN, 1)
+            with caplog.at_level(logging.WARNING, "trio_chat.backplane.catchup"):
+                async with running_app(redis=redis.url, redis_heartbeat=HEARTBEAT, db=db) as b:
+                    await caught_up(b)
+                    newcomer = await b.join("cid")
+                    assert await replay_of(newcomer) == ["ana: before", "ana: kept"]
+    [warning] = [r.getMessage() for r in caplog.records if "trimmed" in r.getMessage()]
+    assert "may be missing here" in warning
+    assert " UTC and " in warning
