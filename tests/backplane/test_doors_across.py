@@ -109,3 +109,38 @@ async def test_words_for_operators_reach_those_of_every_server(
             await op.send("WALLOPS :servers, listen", "NOTICE @#dev :ops of #dev, listen")
             await bob.until("*** [to operators] op: servers, listen")
             await bob.until("[to the operators of #dev] op: ops of #dev, listen")
+
+
+async def test_a_server_started_later_learns_the_topics_and_modes_already_set(
+    redis: RedisServer,
+) -> None:
+    config = {"redis": redis.url, "redis_heartbeat": HEARTBEAT, "irc_port": 0}
+    with trio.fail_after(TEST_TIMEOUT):
+        async with AsyncExitStack() as stack:
+            a = await stack.enter_async_context(running_app(**config))
+            op = await a.connect_irc()
+            stack.push_async_callback(op.stream.aclose)
+            await op.register("op")
+            await op.send("JOIN #dev", "MODE #dev +mk door", "MODE #dev +b eve!*@*")
+            await op.until(":op!op@127.0.0.1 MODE #dev +mk")
+            await op.until(":op!op@127.0.0.1 MODE #dev +b")
+            await op.send("TOPIC #dev :release plans")
+            await op.until(":op!op@127.0.0.1 TOPIC #dev :release plans")
+            b = await stack.enter_async_context(running_app(**config))  # started later
+            carl = await b.connect_irc()
+            stack.push_async_callback(carl.stream.aclose)
+            await carl.register("carl")
+            await carl.send("JOIN #dev")
+            assert (await carl.until(":trio-chat 475 "))[-1].startswith(
+                ":trio-chat 475 carl #dev :"
+            )
+            await carl.send("JOIN #dev door")
+            joined = await carl.until(":trio-chat 366 ")
+            assert ":trio-chat 332 carl #dev :release plans" in joined
+            await carl.send("MODE #dev", "MODE #dev b")
+            modes = (await carl.until(":trio-chat 324 "))[-1]
+            assert modes == ":trio-chat 324 carl #dev +nmk :door"
+            banned = await carl.until(":trio-chat 368 ")
+            assert banned[-2].startswith(":trio-chat 367 carl #dev eve!*@* op ")
+            await carl.send("PRIVMSG #dev :may I?")
+            assert (await carl.until(":trio-chat 404 "))[-1].startswith(":trio-chat 404 carl #dev ")

@@ -55,15 +55,19 @@ from trio_chat.backplane.wire import (
     Online,
     Relayed,
     encode_member,
+    encode_room,
 )
 from trio_chat.core.accounts import Guard
 from trio_chat.core.events import (
+    Joined,
     KickedOut,
     Notice,
     Private,
     Quit,
     Renamed,
+    RoomChanged,
     ServerEvent,
+    TopicChanged,
 )
 from trio_chat.core.history import History
 from trio_chat.core.hub import Hub
@@ -133,6 +137,7 @@ class RedisBackplane:
         self._queue: collections.deque[Relayed] = collections.deque()
         self.queue_size = queue_size
         self._dirty: dict[str, str] = {}  # name key -> name, of members whose snapshot changed
+        self._rooms: dict[str, str] = {}  # room key -> name, of rooms whose state changed
         self._wake = trio.Event()
         self._synced = trio.Event()
         self._last: str | None = None  # the id of the last stream entry read
@@ -226,6 +231,10 @@ class RedisBackplane:
             self._touch(event.new)
         else:
             self._touch(member.name)
+        if isinstance(event, RoomChanged | TopicChanged) or (
+            isinstance(event, Joined) and self._opened(event.room)
+        ):
+            self._rooms[self._key(event.room)] = event.room  # for servers started later
         if isinstance(event, RELAYED):
             self._send(event)
 
@@ -259,6 +268,11 @@ class RedisBackplane:
 
     def _touch(self, name: str) -> None:
         self._dirty[self._key(name)] = name
+
+    def _opened(self, name: str) -> bool:
+        """Whether room ``name`` was just opened here (its state starts afresh)."""
+        room = self.hub.room(name)
+        return room is not None and len(room.members) == 1
 
     def _send(self, event: Relayed) -> None:
         if not self.connected or len(self._queue) >= self.queue_size:
@@ -364,11 +378,11 @@ class RedisBackplane:
     async def _resync(self) -> None:
         """This server's presence, members and names again; then the others' members."""
         registry = self.registry
-        if self._last is None:
+        first = self._last is None
+        if first:
             latest = await registry.latest()
             if self._catchup is not None:  # what was said while this server was down
                 await self._catchup.begin(latest)
-            self._last = latest
         members = self._locals()
         self._dirty.clear()
         snapshots = {self._key(m.name): _snapshot(m) for m in members}
@@ -377,6 +391,10 @@ class RedisBackplane:
             LOGGER.warning("%s is online on another server too (since Redis was down)", key)
         for server in await registry.others():
             self.mirror.sync(server, await registry.snapshot(server))
+        if first:  # the rooms open elsewhere: their topics and settings
+            for state in await registry.room_states():
+                self.mirror.restore(state)
+            self._last = latest
         await registry.send({}, [Hello()])
         self.shared.reset()
         await self.shared.sync(self._client, self.keys.shared)
@@ -388,7 +406,7 @@ class RedisBackplane:
 
     async def _publisher(self) -> None:
         while True:
-            if not self._queue and not self._dirty:
+            if not self._queue and not self._dirty and not self._rooms:
                 if self._closing:
                     await self.registry.goodbye()
                     return
@@ -399,7 +417,13 @@ class RedisBackplane:
             self._queue.clear()
             dirty, self._dirty = self._dirty, {}
             members = {key: self._snapshot_of(name) for key, name in dirty.items()}
-            await self.registry.send(members, batch)
+            rooms, self._rooms = self._rooms, {}
+            states = {key: self._state_of(name) for key, name in rooms.items()}
+            await self.registry.send(members, batch, states)
+
+    def _state_of(self, name: str) -> str | None:
+        room = self.hub.room(name)
+        return encode_room(self.mirror.state_of(room)) if room is not None else None
 
     def _snapshot_of(self, name: str) -> str | None:
         member = self.hub.find(name)

@@ -16,6 +16,10 @@ chat and other things.
     this server already, or held by a server whose key has expired), given back
     with :data:`RELEASE` (only by its holder). ``names:ID`` (a set) lists the
     name keys server ID holds, so that it can give back those it no longer needs.
+``rooms`` (a hash: room key -> topic and settings)
+    what a server starting later applies to the rooms it finds open (see
+    :class:`~.wire.RoomState`); written by the server whose member opened the
+    room or changed its topic or settings, last.
 ``shared`` (a hash) and ``shared:version`` (a counter)
     bans, mutes and registered accounts (see :mod:`.shared`).
 ``node`` (a counter)
@@ -31,7 +35,16 @@ import coredis
 from coredis.response.types import StreamEntry
 from coredis.tokens import PureToken
 
-from trio_chat.backplane.wire import Envelope, Relayed, WireError, decode, decode_member, encode
+from trio_chat.backplane.wire import (
+    Envelope,
+    Relayed,
+    RoomState,
+    WireError,
+    decode,
+    decode_member,
+    decode_room,
+    encode,
+)
 
 PREFIX = "trio_chat:"
 # The events stream keeps about this many entries (what a server that was cut off
@@ -78,6 +91,10 @@ class Keys:
     @property
     def servers(self) -> str:
         return self.prefix + "servers"
+
+    @property
+    def rooms(self) -> str:
+        return self.prefix + "rooms"
 
     @property
     def shared(self) -> str:
@@ -169,6 +186,16 @@ class Registry:
             pipe.srem(keys.servers, [server])
             pipe.delete([keys.members(server), keys.names(server)])
 
+    async def room_states(self) -> list[RoomState]:
+        """Every room's topic and settings as last written."""
+        states = []
+        for value in (await self.client.hgetall(self.keys.rooms)).values():
+            try:
+                states.append(decode_room(value))
+            except WireError:
+                continue
+        return states
+
     async def snapshot(self, server: str) -> dict[str, list[str]]:
         """``server``'s members: name -> rooms."""
         raw = await self.client.hgetall(self.keys.members(server))
@@ -181,8 +208,14 @@ class Registry:
             snapshot[name] = rooms
         return snapshot
 
-    async def send(self, members: dict[str, str | None], events: Sequence[Relayed]) -> None:
-        """Refresh these members (name key -> snapshot, None: gone), then append ``events``.
+    async def send(
+        self,
+        members: dict[str, str | None],
+        events: Sequence[Relayed],
+        rooms: dict[str, str | None] | None = None,
+    ) -> None:
+        """Refresh these members (name key -> snapshot, None: gone) and ``rooms`` (room
+        key -> state, None: closed), then append ``events``.
 
         One pipeline. Names first: a name is free before its holder's quit is heard.
         """
@@ -196,6 +229,11 @@ class Registry:
                 else:
                     pipe.hdel(keys.members(), [key])
                     pipe.eval(RELEASE, names, [self.me])
+            for key, state in (rooms or {}).items():
+                if state is not None:
+                    pipe.hset(keys.rooms, {key: state})
+                else:
+                    pipe.hdel(keys.rooms, [key])
             for event in events:
                 pipe.xadd(
                     keys.events,

@@ -139,6 +139,13 @@ class Speech:
         self.backplane.publish(member, event)
         return event
 
+    def adopt_topic(self, room: Room, topic: str, by: str, when: float) -> None:
+        """A topic set on another server before this one knew the room: kept, told to nobody."""
+        room.topic, room.topic_by, room.topic_time = topic, by, when
+        self._topics.set(self._name_key(room.name), topic)
+        if self._recorder is not None:
+            self._recorder.record_topic(room.name, topic)
+
     def to_operators(
         self, member: Member, operators: Collection[Member], event: ToOperators | ToRoomOperators
     ) -> None:
