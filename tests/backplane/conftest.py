@@ -103,6 +103,10 @@ class Proxy:
         self.port = 0
         self.url = ""
         self.cut_off = False
+        # Connections refused while cut off (each a reconnection attempt), and an
+        # event set at each.
+        self.refused = 0
+        self._refusing = trio.Event()
         self._scopes: list[trio.CancelScope] = []
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -115,6 +119,9 @@ class Proxy:
     async def _relay(self, client: trio.SocketStream) -> None:
         async with client:
             if self.cut_off:
+                self.refused += 1
+                self._refusing.set()
+                self._refusing = trio.Event()
                 return
             async with await trio.open_tcp_stream("127.0.0.1", self.redis.port) as server:
                 with trio.CancelScope() as scope:
@@ -125,12 +132,18 @@ class Proxy:
 
     def cut(self) -> None:
         self.cut_off = True
+        self.refused = 0
         for scope in self._scopes:
             scope.cancel()
         self._scopes.clear()
 
     def heal(self) -> None:
         self.cut_off = False
+
+    async def refusing(self, count: int) -> None:
+        """Wait until ``count`` connections were refused since the last cut."""
+        while self.refused < count:
+            await self._refusing.wait()
 
 
 async def _pump(source: trio.SocketStream, sink: trio.SocketStream) -> None:
