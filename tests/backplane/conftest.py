@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -14,6 +15,8 @@ from typing import Any
 
 import pytest
 import trio
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import AcceptConnection, Request, TextMessage
 
 from ..conftest import Running, running_app
 
@@ -162,3 +165,48 @@ async def servers(redis: RedisServer, count: int, **config: Any) -> AsyncIterato
             )
             for _ in range(count)
         ]
+
+
+class WebPage:
+    """A web page's WebSocket to a server's web door, over TCP: JSON frames."""
+
+    def __init__(self, stream: trio.SocketStream, ws: WSConnection) -> None:
+        self.stream = stream
+        self.ws = ws
+        self._pending: list[object] = []
+
+    @classmethod
+    async def open(cls, server: Running) -> WebPage:
+        port = server.listener_of("web").socket.getsockname()[1]
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        where = f"127.0.0.1:{port}"
+        page = cls(stream, WSConnection(ConnectionType.CLIENT))
+        origin = [("Origin", f"http://{where}")]
+        await stream.send_all(page.ws.send(Request(host=where, target="/ws", extra_headers=origin)))
+        while not isinstance(await page._event(), AcceptConnection):
+            pass
+        return page
+
+    async def _event(self) -> object:
+        with trio.fail_after(REDIS_TIMEOUT):
+            while not self._pending:
+                self.ws.receive_data(await self.stream.receive_some(65536) or None)
+                self._pending += list(self.ws.events())
+        return self._pending.pop(0)
+
+    async def send(self, **frame: Any) -> None:
+        await self.stream.send_all(self.ws.send(TextMessage(data=json.dumps(frame))))
+
+    async def until(self, kind: str, **fields: Any) -> dict[str, Any]:
+        """The first frame of ``kind`` with ``fields`` (those before it are skipped)."""
+        text = ""
+        while True:
+            event = await self._event()
+            if not isinstance(event, TextMessage):
+                continue
+            text += event.data
+            if event.message_finished:
+                frame: dict[str, Any] = json.loads(text)
+                text = ""
+                if frame["type"] == kind and all(frame.get(k) == v for k, v in fields.items()):
+                    return frame

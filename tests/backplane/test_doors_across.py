@@ -8,7 +8,7 @@ from pathlib import Path
 import trio
 
 from ..conftest import running_app
-from .conftest import HEARTBEAT, RedisServer
+from .conftest import HEARTBEAT, RedisServer, WebPage
 
 # Every test here ends within this (real time: a real Redis).
 TEST_TIMEOUT = 20
@@ -144,3 +144,34 @@ async def test_a_server_started_later_learns_the_topics_and_modes_already_set(
             assert banned[-2].startswith(":trio-chat 367 carl #dev eve!*@* op ")
             await carl.send("PRIVMSG #dev :may I?")
             assert (await carl.until(":trio-chat 404 "))[-1].startswith(":trio-chat 404 carl #dev ")
+
+
+async def test_a_page_irc_and_text_on_three_servers_share_a_room(redis: RedisServer) -> None:
+    config = {"redis": redis.url, "redis_heartbeat": HEARTBEAT, "irc_port": 0, "web_port": 0}
+    with trio.fail_after(TEST_TIMEOUT):
+        async with AsyncExitStack() as stack:
+            a, b, c = [await stack.enter_async_context(running_app(**config)) for _ in range(3)]
+            ana = await WebPage.open(a)
+            stack.push_async_callback(ana.stream.aclose)
+            await ana.send(type="hello", name="ana")
+            await ana.until("history", room="#lobby")
+            bob = await b.connect_irc()
+            stack.push_async_callback(bob.stream.aclose)
+            await bob.register("bob")
+            await bob.send("JOIN #lobby")
+            await bob.until(":trio-chat 366 ")
+            cid = await c.join("cid")
+            await ana.until("joined", room="#lobby", name="cid")
+            await bob.until(":cid!")
+            await ana.send(type="line", room="#lobby", text="from the page")
+            assert (await cid.until("ana:"))[-1] == "ana: from the page"
+            assert (await bob.until(":ana!"))[-1].endswith(" PRIVMSG #lobby :from the page")
+            await bob.send("PRIVMSG #lobby :from irc")
+            assert (await cid.until("bob:"))[-1] == "bob: from irc"
+            said = await ana.until("message", **{"from": "bob"})
+            assert said["text"] == "from irc"
+            await cid.send("/msg ana psst", "/who *")
+            assert (await ana.until("private", **{"from": "cid"}))["text"] == "psst"
+            await cid.until("*** Online (3): ana, bob, cid")
+            await bob.send("NAMES #lobby")
+            assert (await bob.until(":trio-chat 353 "))[-1].endswith(":ana bob cid")
