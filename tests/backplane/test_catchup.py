@@ -27,7 +27,7 @@ async def caught_up(server: Running) -> None:
 
 
 async def replay_of(peer: Peer) -> list[str]:
-    """What a newcomer was shown of the lobby's history (its lines from ana)."""
+    """The lines of the lobby's history a newcomer was shown."""
     await peer.send("/who")
     lines = await peer.until("*** In #lobby")
     return [line.partition("] ")[2] for line in lines if line.startswith("[")]
@@ -113,3 +113,32 @@ async def test_a_stream_trimmed_past_a_servers_place_is_logged_with_what_is_miss
     [warning] = [r.getMessage() for r in caplog.records if "trimmed" in r.getMessage()]
     assert "may be missing here" in warning
     assert " UTC and " in warning
+
+
+async def test_history_survives_every_server_and_redis_restarting(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    files = [str(tmp_path / f"{name}.sqlite3") for name in "ab"]
+    config = {"redis": redis.url, "redis_heartbeat": HEARTBEAT}
+    with trio.fail_after(TEST_TIMEOUT):
+        async with (
+            running_app(**config, db=files[0]) as a,
+            running_app(**config, db=files[1]) as b,
+        ):
+            ana = await a.join("ana")
+            bob = await b.join("bob")
+            await ana.until("*** bob joined")
+            await ana.send("said on A")
+            await bob.send("said on B")
+            await ana.until("bob: said on B")
+            await bob.until("ana: said on A")
+        await redis.stop()
+        await redis.start()  # empty: it kept nothing
+        async with (
+            running_app(**config, db=files[0]) as a,
+            running_app(**config, db=files[1]) as b,
+        ):
+            for server, name in ((a, "cid"), (b, "dan")):
+                await caught_up(server)
+                newcomer = await server.join(name)
+                assert await replay_of(newcomer) == ["ana: said on A", "bob: said on B"]

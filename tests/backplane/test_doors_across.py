@@ -7,6 +7,8 @@ from pathlib import Path
 
 import trio
 
+from trio_chat.backplane.redis import REACHABLE, UNREACHABLE
+
 from ..conftest import running_app
 from .conftest import HEARTBEAT, RedisServer, WebPage
 
@@ -175,3 +177,37 @@ async def test_a_page_irc_and_text_on_three_servers_share_a_room(redis: RedisSer
             await cid.until("*** Online (3): ana, bob, cid")
             await bob.send("NAMES #lobby")
             assert (await bob.until(":trio-chat 353 "))[-1].endswith(":ana bob cid")
+
+
+async def test_a_server_started_after_redis_restarted_empty_learns_the_modes_too(
+    redis: RedisServer,
+) -> None:
+    config = {"redis": redis.url, "redis_heartbeat": HEARTBEAT, "irc_port": 0}
+    with trio.fail_after(TEST_TIMEOUT):
+        async with AsyncExitStack() as stack:
+            a = await stack.enter_async_context(running_app(**config))
+            op = await a.connect_irc()
+            stack.push_async_callback(op.stream.aclose)
+            await op.register("op")
+            await op.send("JOIN #dev")
+            await op.until(":trio-chat 366 ")
+            witness = await stack.enter_async_context(running_app(**config))
+            wit = await witness.join("wit")
+            await wit.send("/join dev")
+            await op.until(":wit!")
+            await op.send("MODE #dev +m", "TOPIC #dev :plans")
+            await wit.until("*** op set the topic of #dev: plans")  # in Redis, then
+            await redis.stop()
+            while not (await op.line()).endswith(UNREACHABLE):
+                pass
+            await redis.start()  # empty: A writes its rooms again
+            while not (await op.line()).endswith(REACHABLE):
+                pass
+            b = await stack.enter_async_context(running_app(**config))
+            carl = await b.connect_irc()
+            stack.push_async_callback(carl.stream.aclose)
+            await carl.register("carl")
+            await carl.send("JOIN #dev")
+            assert ":trio-chat 332 carl #dev :plans" in await carl.until(":trio-chat 366 ")
+            await carl.send("MODE #dev")
+            assert (await carl.until(":trio-chat 324 "))[-1] == ":trio-chat 324 carl #dev :+nm"

@@ -52,11 +52,7 @@ from trio_chat.backplane.mirror import Mirror, home_of
 from trio_chat.backplane.outgoing import COMMAND_TIMEOUT, Outgoing, snapshot
 from trio_chat.backplane.registry import BackplaneError, Keys, Registry
 from trio_chat.backplane.shared import SharedState
-from trio_chat.backplane.wire import (
-    Dismiss,
-    Envelope,
-    Hello,
-)
+from trio_chat.backplane.wire import Dismiss, Envelope, Hello, encode_room
 from trio_chat.core.accounts import Guard
 from trio_chat.core.events import (
     KickedOut,
@@ -286,9 +282,19 @@ class RedisBackplane(Outgoing):
             for state in await registry.room_states():
                 self.mirror.restore(state)
             self._last = latest
+        else:  # Redis may have restarted empty: this server's rooms' states, if none are
+            await registry.add_rooms(self._room_states())
         await registry.send({}, [Hello()])
         self.shared.reset()
         await self.shared.sync(self._client, self.keys.shared)
+
+    def _room_states(self) -> dict[str, str]:
+        """The states of the rooms this server's members are in (room key -> state)."""
+        rooms = {name for member in self._locals() for name in member.rooms}
+        found = (self.hub.room(name) for name in sorted(rooms))
+        return {
+            self._key(r.name): encode_room(self.mirror.state_of(r)) for r in found if r is not None
+        }
 
     def _presence(self) -> str:
         return json.dumps({"node": self.node})

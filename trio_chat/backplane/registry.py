@@ -186,6 +186,14 @@ class Registry:
             pipe.srem(keys.servers, [server])
             pipe.delete([keys.members(server), keys.names(server)])
 
+    async def add_rooms(self, states: dict[str, str]) -> None:
+        """These rooms' states (room key -> state), for those Redis has none of."""
+        if not states:
+            return
+        async with self.client.pipeline(transaction=False) as pipe:
+            for key, state in states.items():
+                pipe.hsetnx(self.keys.rooms, key, state)
+
     async def room_states(self) -> list[RoomState]:
         """Every room's topic and settings as last written."""
         states = []
