@@ -65,16 +65,25 @@ class CatchUp:
         self.place: str | None = None  # the last entry whose messages are written (noted)
         self.until = "0-0"  # the stream's last entry at start: live from there
         self.done = trio.Event()
+        self.failed = False  # the history file failed: no catching up, no place noted
         self.written = 0  # messages written so far by catching up
 
     async def begin(self, until: str) -> None:
-        """Read the noted place; catch up from there to ``until`` (the live reader's start)."""
-        await self.history.execute(
-            f"CREATE TABLE IF NOT EXISTS {TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
-        )
-        rows = await self.history.query(f"SELECT value FROM {TABLE} WHERE key = ?", (PLACE,))
-        self.place = str(rows[0][0]) if rows else None
+        """Read the noted place; catch up from there to ``until`` (the live reader's start).
+
+        A history file that cannot be read or written is logged: no catching up.
+        """
         self.until = until
+        try:
+            await self.history.execute(
+                f"CREATE TABLE IF NOT EXISTS {TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+            )
+            rows = await self.history.query(f"SELECT value FROM {TABLE} WHERE key = ?", (PLACE,))
+        except sqlite3.Error as exc:
+            LOGGER.error("history: cannot catch up with the other servers: %s", exc)
+            self.failed = True
+            return
+        self.place = str(rows[0][0]) if rows else None
         if stream_id(self.place or "0-0") >= stream_id(until):
             self.done.set()
             return
@@ -97,7 +106,7 @@ class CatchUp:
         Raises:
             Redis's connection errors: run again once reconnected (it goes on).
         """
-        while not self.done.is_set() and not self.closed.is_set():
+        while not self.done.is_set() and not self.closed.is_set() and not self.failed:
             batch = await self.registry.entries(self.place or "0-0", self.until, BATCH)
             if self.closed.is_set():
                 return
@@ -106,7 +115,12 @@ class CatchUp:
                 for _, envelope in batch
                 if envelope is not None and isinstance(envelope.event, Message | Action)
             ]
-            await self._write(events)
+            try:
+                await self._write(events)
+            except sqlite3.Error as exc:  # the next start tries again from the noted place
+                LOGGER.error("history: cannot catch up with the other servers: %s", exc)
+                self.failed = True
+                return
             last = batch[-1][0] if batch else self.until
             if stream_id(last) >= stream_id(self.until):
                 last = self.until
