@@ -211,3 +211,33 @@ async def test_a_server_started_after_redis_restarted_empty_learns_the_modes_too
             assert ":trio-chat 332 carl #dev :plans" in await carl.until(":trio-chat 366 ")
             await carl.send("MODE #dev")
             assert (await carl.until(":trio-chat 324 "))[-1] == ":trio-chat 324 carl #dev :+nm"
+
+
+async def test_a_room_opened_again_afresh_has_none_of_its_old_modes_for_a_later_server(
+    redis: RedisServer,
+) -> None:
+    config = {"redis": redis.url, "redis_heartbeat": HEARTBEAT, "irc_port": 0}
+    with trio.fail_after(TEST_TIMEOUT):
+        async with AsyncExitStack() as stack:
+            a, w = [await stack.enter_async_context(running_app(**config)) for _ in range(2)]
+            op = await a.connect_irc()
+            stack.push_async_callback(op.stream.aclose)
+            await op.register("op")
+            await op.send("JOIN #dev", "MODE #dev +m", "QUIT :bye")  # #dev closes with op
+            await op.until("ERROR ")
+            bob = await a.join("bob")
+            await bob.send("/join dev")
+            await bob.until("*** Now in #dev (1): bob")  # opened afresh: no modes
+            wit = await w.join("wit")
+            await wit.send("/join dev")
+            await bob.until("*** wit joined")
+            await bob.send("new room")
+            await wit.until("bob: new room")
+            c = await stack.enter_async_context(running_app(**config))
+            carl = await c.connect_irc()
+            stack.push_async_callback(carl.stream.aclose)
+            await carl.register("carl")
+            await carl.send("JOIN #dev")
+            await carl.until(":trio-chat 366 ")
+            await carl.send("MODE #dev")
+            assert (await carl.until(":trio-chat 324 "))[-1] == ":trio-chat 324 carl #dev :+n"

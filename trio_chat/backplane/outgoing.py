@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import logging
 from collections.abc import Callable
+from typing import TypeGuard
 
 import trio
 
@@ -33,6 +34,7 @@ from trio_chat.backplane.wire import (
 from trio_chat.core.events import (
     Joined,
     KickedOut,
+    Parted,
     Private,
     Quit,
     Renamed,
@@ -102,9 +104,7 @@ class Outgoing:
             self._touch(event.new)
         else:
             self._touch(member.name)
-        if isinstance(event, RoomChanged | TopicChanged) or (
-            isinstance(event, Joined) and self._opened(event.room)
-        ):
+        if isinstance(event, RoomChanged | TopicChanged) or self._opened_or_closed(event):
             self._rooms[self._key(event.room)] = event.room  # for servers started later
         if isinstance(event, RELAYED):
             self._send(event)
@@ -140,10 +140,13 @@ class Outgoing:
     def _touch(self, name: str) -> None:
         self._dirty[self._key(name)] = name
 
-    def _opened(self, name: str) -> bool:
-        """Whether room ``name`` was just opened here (its state starts afresh)."""
-        room = self.hub.room(name)
-        return room is not None and len(room.members) == 1
+    def _opened_or_closed(self, event: ServerEvent) -> TypeGuard[Joined | Parted]:
+        """Whether ``event`` opened a room afresh (its state starts anew) or closed it
+        (no member left here, so none anywhere: its state goes)."""
+        if isinstance(event, Joined):
+            room = self.hub.room(event.room)
+            return room is not None and len(room.members) == 1
+        return isinstance(event, Parted) and self.hub.room(event.room) is None
 
     def _send(self, event: Relayed) -> None:
         if not self.connected or len(self._queue) >= self.queue_size:
@@ -170,8 +173,12 @@ class Outgoing:
         return members, batch, {key: self._state_of(name) for key, name in rooms.items()}
 
     def _state_of(self, name: str) -> str | None:
+        """The state of room ``name`` (None: closed, or as a new room's: none kept)."""
         room = self.hub.room(name)
-        return encode_room(self.mirror.state_of(room)) if room is not None else None
+        if room is None:
+            return None
+        state = self.mirror.state_of(room)
+        return None if state.plain else encode_room(state)
 
     def _snapshot_of(self, name: str) -> str | None:
         member = self.hub.find(name)

@@ -180,6 +180,12 @@ class RoomState:
         default_factory=dict
     )
 
+    @property
+    def plain(self) -> bool:
+        """Whether this is a new room's state (no topic set, no settings): none kept."""
+        changed = self.topic[1] or self.flags or self.key or self.limit
+        return not changed and not any(self.masks.values()) and not self.topic[0]
+
 
 def encode_room(state: RoomState) -> str:
     return json.dumps(dataclasses.asdict(state), ensure_ascii=False)
