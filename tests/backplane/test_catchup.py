@@ -33,6 +33,19 @@ async def replay_of(peer: Peer) -> list[str]:
     return [line.partition("] ")[2] for line in lines if line.startswith("[")]
 
 
+async def published(redis: RedisServer, text: str) -> None:
+    """Wait until an entry holding ``text`` is in the events stream (A sends it soon)."""
+    client: coredis.Redis[str] = coredis.Redis.from_url(redis.url, decode_responses=True)
+    events, last = Keys("").events, "0-0"
+    async with client:
+        while True:
+            found = await client.xread({events: last}, count=100, block=1000)
+            for entry in (found or {}).get(events, ()):
+                last = str(entry.identifier)
+                if text in entry.field_values["e"]:
+                    return
+
+
 async def test_a_server_stopped_and_restarted_shows_what_was_said_meanwhile_once(
     redis: RedisServer, tmp_path: Path
 ) -> None:
@@ -49,8 +62,7 @@ async def test_a_server_stopped_and_restarted_shows_what_was_said_meanwhile_once
             for round in range(3):  # B is down: ana goes on
                 lines = [f"while B was down {round}.{n}" for n in range(3)]
                 await ana.send(*lines)
-                await ana.send("/history 1")
-                await ana.until("*** End of history")
+                await published(redis, lines[-1])  # before B starts: not live for B
                 said += [f"ana: {line}" for line in lines]
                 async with running_app(redis=redis.url, redis_heartbeat=HEARTBEAT, db=db) as b:
                     await caught_up(b)
@@ -84,6 +96,7 @@ async def test_a_killed_server_restarted_shows_what_was_said_meanwhile_once(
                 await ana.until(f"*** bob{round} left (server lost)")
                 lines = [f"while B was dead {round}.{n}" for n in range(3)]
                 await ana.send(*lines)
+                await published(redis, lines[-1])
                 said += [f"ana: {line}" for line in lines]
 
 
@@ -100,8 +113,7 @@ async def test_a_stream_trimmed_past_a_servers_place_is_logged_with_what_is_miss
                 await b.join("bob")
                 await ana.until("*** bob joined")
             await ana.send("lost 1", "lost 2", "kept")
-            await ana.send("/history 1")
-            await ana.until("*** End of history")
+            await published(redis, '"kept"')
             client: coredis.Redis[str] = coredis.Redis.from_url(redis.url, decode_responses=True)
             async with client:  # as the cap would, had much more been said
                 await client.xtrim(Keys("").events, PureToken.MAXLEN, 1)
