@@ -154,3 +154,25 @@ async def test_history_survives_every_server_and_redis_restarting(
                 await caught_up(server)
                 newcomer = await server.join(name)
                 assert await replay_of(newcomer) == ["ana: said on A", "bob: said on B"]
+
+
+async def test_a_topic_set_while_a_server_was_down_is_its_topic_after(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    db = str(tmp_path / "b.sqlite3")
+    config = {"redis": redis.url, "redis_heartbeat": HEARTBEAT}
+    with trio.fail_after(TEST_TIMEOUT):
+        async with running_app(**config) as a:
+            ana = await a.join("ana")
+            async with running_app(**config, db=db) as b:
+                await caught_up(b)
+            await ana.send("/join dev", "/topic plans for friday", "/join lobby")
+            await ana.until("*** Now in #lobby")  # #dev is closed everywhere now
+            await published(redis, '"plans for friday"')
+            async with running_app(**config, db=db) as b:
+                await caught_up(b)
+                bob = await b.join("bob")
+                await bob.send("/join dev")
+                seen = await bob.until("*** Now in #dev")
+                seen += await bob.until("*** Topic of #dev")
+                assert seen[-1] == "*** Topic of #dev: plans for friday"

@@ -14,7 +14,8 @@ Redis failure half-way goes on from the last batch on reconnecting).
 A batch's room messages and actions that the file does not hold yet (by
 id: ids are unique across servers) are recorded with their own ids and
 times, as the history records any message, and delivered to nobody: they
-were said while this server was away. Once they are written the noted place
+were said while this server was away. The last topic set in each room is
+kept (once caught up) unless that room's topic here is newer. Once they are written the noted place
 moves to the batch's end, so that a server killed half-way goes on from
 there (anything written twice is skipped by id). Once caught up, the place
 follows the live reader's, noted at most once a heartbeat and only after
@@ -37,7 +38,7 @@ from collections.abc import Callable
 import trio
 
 from trio_chat.backplane.registry import Registry, stream_id
-from trio_chat.core.events import Action, Message
+from trio_chat.core.events import Action, Message, TopicChanged
 from trio_chat.core.history import History
 
 LOGGER = logging.getLogger(__name__)
@@ -58,10 +59,18 @@ class CatchUp:
         closed: set when the server stops (the catch-up ends between batches).
     """
 
-    def __init__(self, history: History, registry: Registry, closed: trio.Event) -> None:
+    def __init__(
+        self,
+        history: History,
+        registry: Registry,
+        closed: trio.Event,
+        topic: Callable[[TopicChanged], None],
+    ) -> None:
         self.history = history
         self.registry = registry
         self.closed = closed
+        self._topic = topic  # keeps a topic set meanwhile (the hub's adopt_topic)
+        self._topics: dict[str, TopicChanged] = {}  # the last one of each room, by name
         self.place: str | None = None  # the last entry whose messages are written (noted)
         self.until = "0-0"  # the stream's last entry at start: live from there
         self.done = trio.Event()
@@ -110,11 +119,13 @@ class CatchUp:
             batch = await self.registry.entries(self.place or "0-0", self.until, BATCH)
             if self.closed.is_set():
                 return
-            events = [
-                envelope.event
-                for _, envelope in batch
-                if envelope is not None and isinstance(envelope.event, Message | Action)
-            ]
+            events = []
+            for _, envelope in batch:
+                if envelope is not None and isinstance(envelope.event, Message | Action):
+                    events.append(envelope.event)
+                elif envelope is not None and isinstance(envelope.event, TopicChanged):
+                    self._topics.pop(envelope.event.room, None)  # the last one last
+                    self._topics[envelope.event.room] = envelope.event
             try:
                 await self._write(events)
             except sqlite3.Error as exc:  # the next start tries again from the noted place
@@ -126,6 +137,8 @@ class CatchUp:
                 last = self.until
             await self.note(last)
             if last == self.until:
+                for event in self._topics.values():
+                    self._topic(event)
                 self.done.set()
                 LOGGER.info(
                     "history: caught up with the other servers (%d message(s) said meanwhile)",

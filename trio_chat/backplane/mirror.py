@@ -300,7 +300,7 @@ class Mirror:
             roomrules.masks_of(room, kind)[:] = [RoomBan(*m) for m in state.masks.get(kind, ())]
         topic, by, when = state.topic
         if when >= room.topic_time and (topic, by) != (room.topic, room.topic_by):
-            self.hub.adopt_topic(room, topic, by, when)
+            self.hub.adopt_topic(room.name, topic, by, when)
         return True
 
     def lose(self, server: str) -> int:

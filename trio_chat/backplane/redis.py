@@ -54,10 +54,7 @@ from trio_chat.backplane.registry import BackplaneError, Keys, Registry
 from trio_chat.backplane.shared import SharedState
 from trio_chat.backplane.wire import Dismiss, Envelope, Hello, encode_room
 from trio_chat.core.accounts import Guard
-from trio_chat.core.events import (
-    KickedOut,
-    Notice,
-)
+from trio_chat.core.events import KickedOut, Notice, TopicChanged
 from trio_chat.core.history import History
 from trio_chat.core.hub import Hub
 from trio_chat.core.members import Member
@@ -161,13 +158,16 @@ class RedisBackplane(Outgoing):
         self._key = name_key
         self._mirror = Mirror(hub, history, name_key)
         if history is not None:
-            self._catchup = CatchUp(history, self.registry, self._closed)
+            self._catchup = CatchUp(history, self.registry, self._closed, self._adopt_topic)
         self._shared = SharedState(guard, hub, name_key)
 
     @property
     def shared(self) -> SharedState:
         assert self._shared is not None, "attach() first"
         return self._shared
+
+    def _adopt_topic(self, event: TopicChanged) -> None:
+        self.hub.adopt_topic(event.room, event.topic, event.name, event.time)
 
     @property
     def catchup(self) -> CatchUp | None:
