@@ -10,11 +10,16 @@ import pytest
 import trio
 from coredis.tokens import PureToken
 
+from trio_chat.backplane.catchup import BATCH, CatchUp
 from trio_chat.backplane.redis import RedisBackplane
 from trio_chat.backplane.registry import Keys
+from trio_chat.backplane.wire import encode
+from trio_chat.core.events import Message
+from trio_chat.core.history import Retention
+from trio_chat.core.stamps import NODES
 
 from ..conftest import Peer, Running, running_app, running_server
-from .conftest import HEARTBEAT, RedisServer
+from .conftest import HEARTBEAT, Proxy, RedisServer
 
 TEST_TIMEOUT = 30
 
@@ -176,3 +181,44 @@ async def test_a_topic_set_while_a_server_was_down_is_its_topic_after(
                 seen = await bob.until("*** Now in #dev")
                 seen += await bob.until("*** Topic of #dev")
                 assert seen[-1] == "*** Topic of #dev: plans for friday"
+
+
+async def test_a_catch_up_cut_off_half_way_goes_on_from_its_place_once_reconnected(
+    redis: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    count = 3 * BATCH + 10
+    client: coredis.Redis[str] = coredis.Redis.from_url(redis.url, decode_responses=True)
+    # Said on a server that is gone now.
+    async with client, client.pipeline(transaction=False) as pipe:
+        for n in range(count):
+            said = Message("ana", "#lobby", f"line {n}", 1e9 + n, NODES * (n + 1))
+            pipe.xadd(Keys("").events, encode("gone", said))
+    proxy = Proxy(redis)
+    cut = trio.Event()
+    note = CatchUp.note
+
+    async def note_then_cut(self: CatchUp, place: str) -> None:
+        await note(self, place)
+        if not cut.is_set():  # after the first batch: Redis out of reach
+            proxy.cut()
+            cut.set()
+
+    monkeypatch.setattr(CatchUp, "note", note_then_cut)
+    retention = Retention(keep_days=None, max_mb=None)
+    with trio.fail_after(TEST_TIMEOUT):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(proxy.serve)
+            async with running_app(
+                redis=proxy.url, redis_heartbeat=HEARTBEAT, db=str(tmp_path / "b.sqlite3"),
+                retention=retention,
+            ) as b:  # fmt: skip
+                await cut.wait()
+                await proxy.refusing(2)
+                proxy.heal()
+                await caught_up(b)
+                assert b.app.history is not None
+                assert await b.app.history.count() == count
+                newcomer = await b.join("bob")
+                replay = await replay_of(newcomer)
+                assert replay == [f"ana: line {n}" for n in range(count - 50, count)]
+            nursery.cancel_scope.cancel()
