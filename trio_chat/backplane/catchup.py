@@ -73,6 +73,7 @@ class CatchUp:
         self._topics: dict[str, TopicChanged] = {}  # the last one of each room, by name
         self.place: str | None = None  # the last entry whose messages are written (noted)
         self.until = "0-0"  # the stream's last entry at start: live from there
+        self._read: str | None = None  # the last entry read and written (this run)
         self.done = trio.Event()
         self.failed = False  # the history file failed: no catching up, no place noted
         self.written = 0  # messages written so far by catching up
@@ -116,7 +117,8 @@ class CatchUp:
             Redis's connection errors: run again once reconnected (it goes on).
         """
         while not self.done.is_set() and not self.closed.is_set() and not self.failed:
-            batch = await self.registry.entries(self.place or "0-0", self.until, BATCH)
+            after = self._read or self.place or "0-0"
+            batch = await self.registry.entries(after, self.until, BATCH)
             if self.closed.is_set():
                 return
             events = []
@@ -132,10 +134,13 @@ class CatchUp:
                 LOGGER.error("history: cannot catch up with the other servers: %s", exc)
                 self.failed = True
                 return
+            if self.closed.is_set():
+                return
             last = batch[-1][0] if batch else self.until
             if stream_id(last) >= stream_id(self.until):
                 last = self.until
             await self.note(last)
+            self._read = last  # read on from there, even if it could not be noted
             if last == self.until:
                 for event in self._topics.values():
                     self._topic(event)
