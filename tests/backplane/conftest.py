@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -14,6 +15,8 @@ from typing import Any
 
 import pytest
 import trio
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import AcceptConnection, Request, TextMessage
 
 from ..conftest import Running, running_app
 
@@ -103,6 +106,10 @@ class Proxy:
         self.port = 0
         self.url = ""
         self.cut_off = False
+        # Connections refused while cut off (each a reconnection attempt), and an
+        # event set at each.
+        self.refused = 0
+        self._refusing = trio.Event()
         self._scopes: list[trio.CancelScope] = []
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -115,6 +122,9 @@ class Proxy:
     async def _relay(self, client: trio.SocketStream) -> None:
         async with client:
             if self.cut_off:
+                self.refused += 1
+                self._refusing.set()
+                self._refusing = trio.Event()
                 return
             async with await trio.open_tcp_stream("127.0.0.1", self.redis.port) as server:
                 with trio.CancelScope() as scope:
@@ -125,12 +135,18 @@ class Proxy:
 
     def cut(self) -> None:
         self.cut_off = True
+        self.refused = 0
         for scope in self._scopes:
             scope.cancel()
         self._scopes.clear()
 
     def heal(self) -> None:
         self.cut_off = False
+
+    async def refusing(self, count: int) -> None:
+        """Wait until ``count`` connections were refused since the last cut."""
+        while self.refused < count:
+            await self._refusing.wait()
 
 
 async def _pump(source: trio.SocketStream, sink: trio.SocketStream) -> None:
@@ -149,3 +165,48 @@ async def servers(redis: RedisServer, count: int, **config: Any) -> AsyncIterato
             )
             for _ in range(count)
         ]
+
+
+class WebPage:
+    """A web page's WebSocket to a server's web door, over TCP: JSON frames."""
+
+    def __init__(self, stream: trio.SocketStream, ws: WSConnection) -> None:
+        self.stream = stream
+        self.ws = ws
+        self._pending: list[object] = []
+
+    @classmethod
+    async def open(cls, server: Running) -> WebPage:
+        port = server.listener_of("web").socket.getsockname()[1]
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        where = f"127.0.0.1:{port}"
+        page = cls(stream, WSConnection(ConnectionType.CLIENT))
+        origin = [("Origin", f"http://{where}")]
+        await stream.send_all(page.ws.send(Request(host=where, target="/ws", extra_headers=origin)))
+        while not isinstance(await page._event(), AcceptConnection):
+            pass
+        return page
+
+    async def _event(self) -> object:
+        with trio.fail_after(REDIS_TIMEOUT):
+            while not self._pending:
+                self.ws.receive_data(await self.stream.receive_some(65536) or None)
+                self._pending += list(self.ws.events())
+        return self._pending.pop(0)
+
+    async def send(self, **frame: Any) -> None:
+        await self.stream.send_all(self.ws.send(TextMessage(data=json.dumps(frame))))
+
+    async def until(self, kind: str, **fields: Any) -> dict[str, Any]:
+        """The first frame of ``kind`` with ``fields`` (those before it are skipped)."""
+        text = ""
+        while True:
+            event = await self._event()
+            if not isinstance(event, TextMessage):
+                continue
+            text += event.data
+            if event.message_finished:
+                frame: dict[str, Any] = json.loads(text)
+                text = ""
+                if frame["type"] == kind and all(frame.get(k) == v for k, v in fields.items()):
+                    return frame

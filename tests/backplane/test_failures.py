@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
 import trio
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -161,3 +164,46 @@ async def test_a_server_cut_off_from_redis_is_lost_for_the_others_then_back(
                 await bob.send("back")
                 await ana.until("bob: back")
             nursery.cancel_scope.cancel()
+
+
+async def test_while_redis_is_out_of_reach_users_are_told_once_and_then_only_what_changed(
+    redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    with trio.fail_after(TEST_TIMEOUT):
+        async with trio.open_nursery() as nursery:
+            proxies = [Proxy(redis), Proxy(redis)]
+            for proxy in proxies:
+                await nursery.start(proxy.serve)
+            async with (
+                running_app(redis=proxies[0].url, redis_heartbeat=HEARTBEAT) as a,
+                running_app(redis=proxies[1].url, redis_heartbeat=HEARTBEAT) as b,
+            ):
+                ana, carl = await a.members("ana", "carl")
+                bob = await b.join("bob")
+                await ana.until("*** bob joined")
+                await bob.send("/who *")
+                await bob.until("*** Online (3): ana, bob, carl")
+                with caplog.at_level(logging.WARNING, "trio_chat.backplane"):
+                    for proxy in proxies:
+                        proxy.cut()
+                    seen = await bob.until(f"*** {UNREACHABLE}")
+                    for proxy in proxies:  # each server retried three times meanwhile
+                        await proxy.refusing(3)
+                    await carl.send("/quit")
+                    await ana.until("*** carl left")
+                    dan = await a.join("dan")
+                    for proxy in proxies:
+                        proxy.heal()
+                    seen += await bob.until(f"*** {REACHABLE}")
+                    await dan.send("/who *")
+                    await dan.until("*** Online (3): ana, bob, dan")
+                    await bob.send("/who *")
+                    seen += await bob.until("*** Online (3): ana, bob, dan")
+            nursery.cancel_scope.cancel()
+    told = [line for line in seen if line.startswith("*** ") and "Online" not in line]
+    assert told.count(f"*** {UNREACHABLE}") == 1
+    assert told.count(f"*** {REACHABLE}") == 1
+    changes = sorted(line for line in told if " left" in line or " joined" in line)
+    assert changes == ["*** carl left", "*** dan joined"], told
+    logged = [r.getMessage() for r in caplog.records if " is unreachable " in r.getMessage()]
+    assert len(logged) == 2  # once for each server

@@ -121,13 +121,13 @@ async def test_renames_and_joins_from_one_address_log_a_burst_then_a_count(
     client = limited(service, 99)
     await service.take_name(client, "nick0", encode, ScopeLink())
     for i in range(1, 100):
-        service.rename(client, f"nick{i}")
+        await service.rename(client, f"nick{i}")
     joins = [r for r in caplog.records if " joined from " in r.getMessage()]
     renames = [r for r in caplog.records if " is now known as " in r.getMessage()]
     assert len(joins) == LOG_BURST
     assert len(renames) == LOG_BURST
     mock_clock.jump(LOG_WINDOW)
-    service.rename(client, "last")
+    await service.rename(client, "last")
     assert caplog.records[-1].getMessage() == (
         f"nick99 ({ADDRESS}:99) is now known as last"
         f" ({99 - LOG_BURST} similar line(s) from this address not logged)"

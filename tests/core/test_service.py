@@ -199,7 +199,7 @@ async def test_rules_are_the_services_for_every_frontend() -> None:
     with pytest.raises(Muted):
         service.say(client, LOBBY, "hi")
     with pytest.raises(Muted):
-        service.rename(client, "anna")
+        await service.rename(client, "anna")
 
 
 async def test_a_member_the_server_removed_can_do_nothing_more() -> None:

@@ -22,7 +22,7 @@ import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 
-from trio_chat.backplane.wire import Envelope, Online, Relayed
+from trio_chat.backplane.wire import Envelope, Online, Relayed, RoomState
 from trio_chat.core import roomrules
 from trio_chat.core.events import (
     Action,
@@ -42,11 +42,14 @@ from trio_chat.core.events import (
     ToRoomOperators,
 )
 from trio_chat.core.hub import Hub
-from trio_chat.core.members import Member, Recorder
+from trio_chat.core.members import Member, Recorder, Room, RoomBan
 from trio_chat.core.outbox import Outbox
 from trio_chat.core.refusals import NameTaken, NoSuchRoom, NotInRoom, ServerClosing
 
 LOGGER = logging.getLogger(__name__)
+
+# A room's lists of masks, as a RoomState names them.
+MASKS = ("ban", "exception", "invite-exception")
 
 
 class RemoteLink:
@@ -263,6 +266,42 @@ class Mirror:
                         self.hub.part(remote, room)
                 for room in rooms:
                     self.hub.enter(remote, room)
+
+    # --- rooms' settings -------------------------------------------------------------
+
+    @staticmethod
+    def state_of(room: Room) -> RoomState:
+        """``room``'s topic and settings, for servers that start later."""
+        settings = room.settings
+        return RoomState(
+            room.name,
+            (room.topic, room.topic_by, room.topic_time),
+            tuple(f for f in roomrules.FLAGS if getattr(settings, f.replace("-", "_"))),
+            settings.key,
+            settings.limit,
+            {
+                kind: tuple((m.mask, m.by, m.time) for m in roomrules.masks_of(room, kind))
+                for kind in MASKS
+            },
+        )
+
+    def restore(self, state: RoomState) -> bool:
+        """A room's settings and topic as the server that changed them last wrote them,
+        for the room here if it is open (at start, before this server's members come);
+        told to nobody. Whether the room is open here."""
+        room = self.hub.room(state.name)
+        if room is None:
+            return False
+        settings = room.settings
+        for flag in roomrules.FLAGS:
+            setattr(settings, flag.replace("-", "_"), flag in state.flags)
+        settings.key, settings.limit = state.key, state.limit
+        for kind in MASKS:
+            roomrules.masks_of(room, kind)[:] = [RoomBan(*m) for m in state.masks.get(kind, ())]
+        topic, by, when = state.topic
+        if when >= room.topic_time and (topic, by) != (room.topic, room.topic_by):
+            self.hub.adopt_topic(room.name, topic, by, when)
+        return True
 
     def lose(self, server: str) -> int:
         """``server`` stopped answering: its members leave ("server lost"). How many."""

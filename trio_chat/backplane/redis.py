@@ -6,17 +6,20 @@ Theory of operation
 The hub tells it (without awaiting) what this server's members did, after
 delivering it to its own members; it queues that (bounded: when full, or
 while Redis is unreachable, an event is dropped and counted in
-:attr:`RedisBackplane.dropped`) and its tasks, under :meth:`run`, do the rest:
+:attr:`RedisBackplane.dropped`; see :mod:`.outgoing`) and its tasks, under
+:meth:`run`, do the rest:
 
 * the **publisher** appends what is queued to the ``events`` stream in one
   pipeline per batch, in order, and keeps this server's snapshot
-  (``members:ID``) and names (``name:KEY``) up to date for the members that
-  changed;
+  (``members:ID``), names (``name:KEY``) and rooms' states (``rooms``) up to
+  date for the members and rooms that changed;
 * the **reader** reads the stream from where it left off (``XREAD BLOCK``)
   and applies other servers' events to the hub through the :class:`~.mirror.Mirror`;
 * the **heartbeat** renews this server's key (``server:ID``, TTL three
   beats) and looks for servers whose key expired: their members leave
-  ("server lost") and their names are free again (see :mod:`.registry`).
+  ("server lost") and their names are free again (see :mod:`.registry`);
+* the **catch-up** (:mod:`.catchup`), once, writes into this server's history
+  what was said while it was down, and then notes how far the reader got.
 
 When Redis is unreachable, the three end together, every member here hears
 once that the other servers are unreachable (and it is logged), this server
@@ -25,13 +28,14 @@ Once connected, it *resynchronises*: writes its presence and snapshot in
 one transaction, claims its members' names again, reads the other live
 servers' snapshots (only the differences are announced), reads the stream on
 from where it stopped, and says ``hello`` so that the others read its
-snapshot. A server seen without a key just after a reconnect gets a grace
-period (it may be reconnecting too) before it is declared lost.
+snapshot; the first time, it also applies the rooms' topics and settings
+(``rooms``) to the rooms open elsewhere. A server seen without a key just
+after a reconnect gets a grace period (it may be reconnecting too) before it
+is declared lost.
 """
 
 from __future__ import annotations
 
-import collections
 import json
 import logging
 import uuid
@@ -42,30 +46,18 @@ import coredis.exceptions
 import trio
 from coredis.retry import NoRetryPolicy
 
+from trio_chat.backplane.catchup import CatchUp
 from trio_chat.backplane.faults import CONNECTION_ERRORS, first_error, is_connection_error
 from trio_chat.backplane.mirror import Mirror, home_of
+from trio_chat.backplane.outgoing import COMMAND_TIMEOUT, Outgoing, snapshot
 from trio_chat.backplane.registry import BackplaneError, Keys, Registry
 from trio_chat.backplane.shared import SharedState
-from trio_chat.backplane.wire import (
-    RELAYED,
-    Dismiss,
-    Envelope,
-    Hello,
-    Online,
-    Relayed,
-    encode_member,
-)
+from trio_chat.backplane.wire import Dismiss, Envelope, Hello, encode_room
 from trio_chat.core.accounts import Guard
-from trio_chat.core.events import (
-    KickedOut,
-    Notice,
-    Private,
-    Quit,
-    Renamed,
-    ServerEvent,
-)
+from trio_chat.core.events import KickedOut, Notice, TopicChanged
+from trio_chat.core.history import History
 from trio_chat.core.hub import Hub
-from trio_chat.core.members import Member, Recorder
+from trio_chat.core.members import Member
 from trio_chat.core.moderation import DISMISS_TIMEOUT
 from trio_chat.core.phrases import Phrase
 from trio_chat.core.stamps import NODES
@@ -78,8 +70,6 @@ LOGGER = logging.getLogger(__name__)
 HEARTBEAT = 2.0
 # Events waiting to be sent to Redis; past this they are dropped (and counted).
 QUEUE_SIZE = 10_000
-# A command that takes longer than this means Redis is unreachable.
-COMMAND_TIMEOUT = 10.0
 # At shutdown, how long the publisher has to send what is queued and say goodbye.
 CLOSE_TIMEOUT = 2.0
 # Entries read from the stream at once, and the longest wait for them (seconds).
@@ -96,7 +86,7 @@ UNREACHABLE = Phrase(
 REACHABLE = Phrase(N_("the other servers are reachable again"))
 
 
-class RedisBackplane:
+class RedisBackplane(Outgoing):
     """This server's link to the others through one Redis.
 
     Args:
@@ -117,9 +107,6 @@ class RedisBackplane:
         self.server_id = uuid.uuid4().hex[:12]
         self.keys = Keys(self.server_id)
         self.node: int | None = None
-        # Events for other servers that were dropped (queue full, Redis unreachable).
-        self.dropped = 0
-        self.connected = False
         self._client: coredis.Redis[str] = coredis.Redis.from_url(
             url,
             decode_responses=True,
@@ -127,11 +114,7 @@ class RedisBackplane:
             stream_timeout=COMMAND_TIMEOUT,
             connect_timeout=COMMAND_TIMEOUT,
         )
-        self.registry = Registry(self._client, self.keys)
-        self._queue: collections.deque[Relayed] = collections.deque()
-        self.queue_size = queue_size
-        self._dirty: dict[str, str] = {}  # name key -> name, of members whose snapshot changed
-        self._wake = trio.Event()
+        super().__init__(Registry(self._client, self.keys), queue_size)
         self._synced = trio.Event()
         self._last: str | None = None  # the id of the last stream entry read
         self._since = 0.0  # when the current connection was made
@@ -139,10 +122,8 @@ class RedisBackplane:
         self._closing = False
         self._closed = trio.Event()
         self._scope = trio.CancelScope()
-        self._hub: Hub | None = None
-        self._mirror: Mirror | None = None
         self._shared: SharedState | None = None
-        self._key: Callable[[str], str] = str.casefold
+        self._catchup: CatchUp | None = None
 
     # --- assembly ------------------------------------------------------------------
 
@@ -166,101 +147,32 @@ class RedisBackplane:
     def attach(
         self,
         hub: Hub,
-        recorder: Recorder | None,
+        history: History | None,
         name_key: Callable[[str], str],
         guard: Guard,
     ) -> None:
-        """The hub this backplane serves, the history other servers' messages go to,
-        and the guard whose bans, mutes and accounts are shared."""
+        """The hub this backplane serves, the history other servers' messages go to
+        (also those said while this server was down, see :mod:`.catchup`), and the
+        guard whose bans, mutes and accounts are shared."""
         self._hub = hub
         self._key = name_key
-        self._mirror = Mirror(hub, recorder, name_key)
+        self._mirror = Mirror(hub, history, name_key)
+        if history is not None:
+            self._catchup = CatchUp(history, self.registry, self._closed, self._adopt_topic)
         self._shared = SharedState(guard, hub, name_key)
-
-    @property
-    def hub(self) -> Hub:
-        assert self._hub is not None, "attach() first"
-        return self._hub
 
     @property
     def shared(self) -> SharedState:
         assert self._shared is not None, "attach() first"
         return self._shared
 
+    def _adopt_topic(self, event: TopicChanged) -> None:
+        self.hub.adopt_topic(event.room, event.topic, event.name, event.time)
+
     @property
-    def mirror(self) -> Mirror:
-        assert self._mirror is not None, "attach() first"
-        return self._mirror
-
-    # --- the hub's side: never blocks ------------------------------------------------
-
-    def publish(self, member: Member, event: ServerEvent) -> None:
-        if self.mirror.applying:
-            return
-        home = home_of(member)
-        if isinstance(event, KickedOut):  # out of a room here: out of it on every server
-            self._touch(member.name)
-            self._send(event)
-            return
-        if home is not None:
-            if isinstance(event, Quit):  # removed here (kicked, logged in here): tell its server
-                self._send(Dismiss(home, member.name, event.reason, event.detail, event.by))
-            return
-        if isinstance(event, Private):
-            target = self.hub.find(event.target)
-            if target is None or home_of(target) is None:
-                return
-        elif isinstance(event, Renamed):
-            self._touch(event.old)
-            self._touch(event.new)
-        else:
-            self._touch(member.name)
-        if isinstance(event, RELAYED):
-            self._send(event)
-
-    def arrived(self, member: Member) -> None:
-        if not self.mirror.applying and home_of(member) is None:
-            self._touch(member.name)
-            self._send(Online(member.name))
-
-    def reaches(self, member: Member) -> bool:
-        if home_of(member) is None:
-            return True
-        return self.connected and len(self._queue) < self.queue_size
-
-    async def claim(self, name: str, *, take: bool = False) -> bool:
-        if not self.connected:
-            await trio.lowlevel.checkpoint()
-            return True  # claimed again on reconnecting
-        with trio.move_on_after(COMMAND_TIMEOUT):
-            try:
-                held = await self.registry.claim(self._key(name), take=take)
-            except Exception as exc:
-                if not is_connection_error(exc):
-                    raise
-                return True  # the connection's tasks notice it too
-            return bool(held)
-        return True
-
-    def unclaim(self, name: str) -> None:
-        self._touch(name)
-        self._wake.set()
-
-    def _touch(self, name: str) -> None:
-        self._dirty[self._key(name)] = name
-
-    def _send(self, event: Relayed) -> None:
-        if not self.connected or len(self._queue) >= self.queue_size:
-            self._drop(1)
-            return
-        self._queue.append(event)
-        self._wake.set()
-
-    def _drop(self, count: int) -> None:
-        before = self.dropped
-        self.dropped += count
-        if before == 0 or before // 1000 != self.dropped // 1000:
-            LOGGER.warning("%d event(s) for other servers dropped so far", self.dropped)
+    def catchup(self) -> CatchUp | None:
+        """The catching up on what was said while this server was down (None: no history)."""
+        return self._catchup
 
     # --- running -------------------------------------------------------------------
 
@@ -312,6 +224,9 @@ class RedisBackplane:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._reader)
                 nursery.start_soon(self._heartbeat)
+                if self._catchup is not None:
+                    nursery.start_soon(self._catchup.run)
+                    nursery.start_soon(self._catchup.keep, lambda: self._last, self.heartbeat)
                 await self._publisher()  # until closed: then the others end too
 
     def _up(self) -> None:
@@ -350,19 +265,36 @@ class RedisBackplane:
     async def _resync(self) -> None:
         """This server's presence, members and names again; then the others' members."""
         registry = self.registry
-        if self._last is None:
-            self._last = await registry.latest()
+        first = self._last is None
+        if first:
+            latest = await registry.latest()
+            if self._catchup is not None:  # what was said while this server was down
+                await self._catchup.begin(latest)
         members = self._locals()
         self._dirty.clear()
-        snapshots = {self._key(m.name): _snapshot(m) for m in members}
+        snapshots = {self._key(m.name): snapshot(m) for m in members}
         await registry.present(self._presence(), self.ttl, snapshots)
         for key in await registry.keep_only(set(snapshots)):
             LOGGER.warning("%s is online on another server too (since Redis was down)", key)
         for server in await registry.others():
             self.mirror.sync(server, await registry.snapshot(server))
+        if first:  # the rooms open elsewhere: their topics and settings
+            for state in await registry.room_states():
+                self.mirror.restore(state)
+            self._last = latest
+        else:  # Redis may have restarted empty: this server's rooms' states, if none are
+            await registry.add_rooms(self._room_states())
         await registry.send({}, [Hello()])
         self.shared.reset()
         await self.shared.sync(self._client, self.keys.shared)
+
+    def _room_states(self) -> dict[str, str]:
+        """The states of the rooms this server's members are in (room key -> state)."""
+        rooms = {name for member in self._locals() for name in member.rooms}
+        found = (self.hub.room(name) for name in sorted(rooms))
+        return {
+            self._key(r.name): encode_room(self.mirror.state_of(r)) for r in found if r is not None
+        }
 
     def _presence(self) -> str:
         return json.dumps({"node": self.node})
@@ -371,22 +303,14 @@ class RedisBackplane:
 
     async def _publisher(self) -> None:
         while True:
-            if not self._queue and not self._dirty:
+            if not self._queue and not self._dirty and not self._rooms:
                 if self._closing:
                     await self.registry.goodbye()
                     return
                 await self._wake.wait()
                 self._wake = trio.Event()
                 continue
-            batch = list(self._queue)
-            self._queue.clear()
-            dirty, self._dirty = self._dirty, {}
-            members = {key: self._snapshot_of(name) for key, name in dirty.items()}
-            await self.registry.send(members, batch)
-
-    def _snapshot_of(self, name: str) -> str | None:
-        member = self.hub.find(name)
-        return _snapshot(member) if member is not None and home_of(member) is None else None
+            await self.registry.send(*self._outgoing())
 
     async def _reader(self) -> None:
         block = min(self.heartbeat, READ_BLOCK)
@@ -432,7 +356,3 @@ class RedisBackplane:
             if count:
                 LOGGER.warning("server %s lost: its %d member(s) left", server, count)
             await registry.forget(server)
-
-
-def _snapshot(member: Member) -> str:
-    return encode_member(member.name, member.rooms)

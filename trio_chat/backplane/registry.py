@@ -16,6 +16,10 @@ chat and other things.
     this server already, or held by a server whose key has expired), given back
     with :data:`RELEASE` (only by its holder). ``names:ID`` (a set) lists the
     name keys server ID holds, so that it can give back those it no longer needs.
+``rooms`` (a hash: room key -> topic and settings)
+    what a server starting later applies to the rooms it finds open (see
+    :class:`~.wire.RoomState`); written by the server whose member opened the
+    room or changed its topic or settings, last.
 ``shared`` (a hash) and ``shared:version`` (a counter)
     bans, mutes and registered accounts (see :mod:`.shared`).
 ``node`` (a counter)
@@ -28,9 +32,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import coredis
+from coredis.response.types import StreamEntry
 from coredis.tokens import PureToken
 
-from trio_chat.backplane.wire import Envelope, Relayed, WireError, decode, decode_member, encode
+from trio_chat.backplane.wire import (
+    Envelope,
+    Relayed,
+    RoomState,
+    WireError,
+    decode,
+    decode_member,
+    decode_room,
+    encode,
+)
 
 PREFIX = "trio_chat:"
 # The events stream keeps about this many entries (what a server that was cut off
@@ -77,6 +91,10 @@ class Keys:
     @property
     def servers(self) -> str:
         return self.prefix + "servers"
+
+    @property
+    def rooms(self) -> str:
+        return self.prefix + "rooms"
 
     @property
     def shared(self) -> str:
@@ -168,6 +186,24 @@ class Registry:
             pipe.srem(keys.servers, [server])
             pipe.delete([keys.members(server), keys.names(server)])
 
+    async def add_rooms(self, states: dict[str, str]) -> None:
+        """These rooms' states (room key -> state), for those Redis has none of."""
+        if not states:
+            return
+        async with self.client.pipeline(transaction=False) as pipe:
+            for key, state in states.items():
+                pipe.hsetnx(self.keys.rooms, key, state)
+
+    async def room_states(self) -> list[RoomState]:
+        """Every room's topic and settings as last written."""
+        states = []
+        for value in (await self.client.hgetall(self.keys.rooms)).values():
+            try:
+                states.append(decode_room(value))
+            except WireError:
+                continue
+        return states
+
     async def snapshot(self, server: str) -> dict[str, list[str]]:
         """``server``'s members: name -> rooms."""
         raw = await self.client.hgetall(self.keys.members(server))
@@ -180,8 +216,14 @@ class Registry:
             snapshot[name] = rooms
         return snapshot
 
-    async def send(self, members: dict[str, str | None], events: Sequence[Relayed]) -> None:
-        """Refresh these members (name key -> snapshot, None: gone), then append ``events``.
+    async def send(
+        self,
+        members: dict[str, str | None],
+        events: Sequence[Relayed],
+        rooms: dict[str, str | None] | None = None,
+    ) -> None:
+        """Refresh these members (name key -> snapshot, None: gone) and ``rooms`` (room
+        key -> state, None: closed), then append ``events``.
 
         One pipeline. Names first: a name is free before its holder's quit is heard.
         """
@@ -195,6 +237,11 @@ class Registry:
                 else:
                     pipe.hdel(keys.members(), [key])
                     pipe.eval(RELEASE, names, [self.me])
+            for key, state in (rooms or {}).items():
+                if state is not None:
+                    pipe.hset(keys.rooms, {key: state})
+                else:
+                    pipe.hdel(keys.rooms, [key])
             for event in events:
                 pipe.xadd(
                     keys.events,
@@ -212,14 +259,20 @@ class Registry:
         found = await self.client.xread(
             {self.keys.events: after}, count=count, block=int(block * 1000)
         )
-        entries = []
-        for entry in (found or {}).get(self.keys.events, ()):
-            try:
-                envelope: Envelope | None = decode(entry.field_values)
-            except WireError:
-                envelope = None
-            entries.append((str(entry.identifier), envelope))
-        return entries
+        return [_entry(entry) for entry in (found or {}).get(self.keys.events, ())]
+
+    async def entries(self, after: str, upto: str, count: int) -> list[tuple[str, Envelope | None]]:
+        """Up to ``count`` stream entries after id ``after``, up to ``upto`` (included)."""
+        found = await self.client.xrange(self.keys.events, f"({after}", upto, count=count)
+        return [_entry(entry) for entry in found]
+
+    async def trimmed(self, after: str) -> str | None:
+        """If entry ``after`` was trimmed off the stream (and maybe some after it): the
+        stream's first id now (None: the stream still holds it, or is empty)."""
+        first = await self.client.xrange(self.keys.events, count=1)
+        if not first or stream_id(str(first[0].identifier)) <= stream_id(after):
+            return None
+        return str(first[0].identifier)
 
     async def goodbye(self) -> None:
         """This server stops: its key, snapshot and names go (the others hear it at once)."""
@@ -229,3 +282,18 @@ class Registry:
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.delete([keys.alive(), keys.members(), keys.names()])
             pipe.srem(keys.servers, [self.me])
+
+
+def stream_id(entry_id: str) -> tuple[int, int]:
+    """A stream entry id (``MS-SEQ``) as numbers, to compare."""
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _entry(entry: StreamEntry) -> tuple[str, Envelope | None]:
+    """(id, envelope) of a stream entry; None for one that is not ours (skipped, read past)."""
+    try:
+        envelope: Envelope | None = decode(entry.field_values)
+    except WireError:
+        envelope = None
+    return str(entry.identifier), envelope

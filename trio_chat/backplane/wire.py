@@ -11,7 +11,10 @@ yet), ``hello`` (a server has just written its members' snapshot: read it) and
 elsewhere removed here).
 
 A member in a server's snapshot (a Redis hash, name key -> value) is
-``{"name": ..., "rooms": [...]}``.
+``{"name": ..., "rooms": [...]}``. A room's settings (the ``rooms`` hash,
+room key -> value) are a :class:`RoomState` as JSON: ``{"name": ...,
+"topic": [topic, by, time], "flags": [...], "key": ..., "limit": N,
+"masks": {"ban": [[mask, by, time], ...], ...}}``.
 """
 
 from __future__ import annotations
@@ -158,6 +161,55 @@ def decode(fields: Mapping[Any, Any]) -> Envelope:
         return Envelope(str(fields["s"]), cls(**body))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise WireError(f"not a trio_chat entry: {exc!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class RoomState:
+    """A room's topic and settings, as the server that last changed them wrote them.
+
+    ``flags``: the settings that are on (``moderated``...); ``masks``: each
+    list's masks (``ban``, ``exception``, ``invite-exception``) as (mask, by, time).
+    """
+
+    name: str
+    topic: tuple[str, str, float] = ("", "", 0.0)
+    flags: tuple[str, ...] = ()
+    key: str = ""
+    limit: int = 0
+    masks: Mapping[str, tuple[tuple[str, str, float], ...]] = dataclasses.field(
+        default_factory=dict
+    )
+
+    @property
+    def plain(self) -> bool:
+        """Whether this is a new room's state (no topic set, no settings): none kept."""
+        changed = self.topic[1] or self.flags or self.key or self.limit
+        return not changed and not any(self.masks.values()) and not self.topic[0]
+
+
+def encode_room(state: RoomState) -> str:
+    return json.dumps(dataclasses.asdict(state), ensure_ascii=False)
+
+
+def decode_room(value: str) -> RoomState:
+    """The :class:`RoomState` in a ``rooms`` hash value. Raises WireError."""
+    try:
+        body = json.loads(value)
+        topic, by, when = body["topic"]
+        masks = {
+            str(kind): tuple((str(m), str(b), float(t)) for m, b, t in entries)
+            for kind, entries in body["masks"].items()
+        }
+        return RoomState(
+            str(body["name"]),
+            (str(topic), str(by), float(when)),
+            tuple(str(flag) for flag in body["flags"]),
+            str(body["key"]),
+            int(body["limit"]),
+            masks,
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise WireError(f"not a room: {exc!r}") from None
 
 
 def encode_member(name: str, rooms: Iterable[str]) -> str:

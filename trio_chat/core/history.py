@@ -146,6 +146,9 @@ class History:
         # many readers wait for a commit (the writer does not gather for them).
         self._gathering: trio.CancelScope | None = None
         self._readers = 0
+        # Items ever queued, and an event set after each write (see flushed).
+        self._queued = 0
+        self._wrote: trio.Event | None = None
 
     async def open(self) -> None:
         """Read where the file left off (call once, before recording)."""
@@ -179,6 +182,14 @@ class History:
         return await trio.to_thread.run_sync(
             self.store.query, statement, parameters, limiter=self._read_limiter
         )
+
+    async def known(self, ids: Sequence[int]) -> set[int]:
+        """Which of these message ids the file holds (committed ones)."""
+        if not ids:
+            return set()
+        marks = ", ".join("?" * len(ids))
+        rows = await self.query(f"SELECT seq FROM messages WHERE seq IN ({marks})", ids)
+        return {int(row[0]) for row in rows}
 
     # --- the hub's side: synchronous, never waits ---------------------------------
 
@@ -221,11 +232,27 @@ class History:
         if self._caught_up is not None and little:
             self._caught_up.set()
             self._caught_up = None
+        if self._wrote is not None:
+            self._wrote.set()
+            self._wrote = None
+
+    async def flushed(self) -> None:
+        """Wait until everything queued so far is written (committed, or failed and logged).
+
+        For whoever records what comes from elsewhere and notes how far it got
+        (the backplane's place in its stream, see trio_chat.backplane.catchup).
+        """
+        target = self._queued
+        while self._queued - self._waiting < target:
+            if self._wrote is None:
+                self._wrote = trio.Event()
+            await self._wrote.wait()
 
     def _queue(self, item: Entry | tuple[str, str, str]) -> bool:
         try:
             self._send.send_nowait(item)
             self._waiting += 1
+            self._queued += 1
             self._waiting_bytes += _size(item)
         except trio.WouldBlock:
             self.dropped += 1

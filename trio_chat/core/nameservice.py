@@ -128,7 +128,12 @@ class NameRequests(RoomRequests):
         if not login and self.hub.find(name) is not None:
             raise NameTaken(name)
         # Unique across servers too (a backplane's registry); given back if the join fails.
-        if not await self.hub.backplane.claim(name, take=login):
+        try:
+            held = await self.hub.backplane.claim(name, take=login)
+        except BaseException:  # cancelled while Redis answered, say
+            self.hub.backplane.unclaim(name)
+            raise
+        if not held:
             raise NameTaken(name)
         return name, login
 
@@ -250,22 +255,31 @@ class NameRequests(RoomRequests):
         """Whether ``client`` may use ``name`` (free of an account, or its own)."""
         return self.guard.registered_name(name) is None or name_key(name) in client.identified
 
-    def rename(self, client: Client, raw: str) -> str:
+    async def rename(self, client: Client, raw: str) -> str:
         """Give the client's member a new name; returns it as shown.
+
+        With other servers (a backplane), the new name is claimed in their
+        shared registry first, as a first name is: only this session waits.
 
         Raises:
             Muted, InvalidName, NameRegistered, NameBanned, NameTaken.
         """
         member = self._speaker(client)
         old = member.name
-        name = valid_name(raw)
+        name = self._new_name(client, member, raw)
         if name == old:
             return old  # nothing changes: nobody hears of it
-        if not self.may_take(client, name):
-            raise NameRegistered(name)
-        if self.guard.ban_of_name(name) is not None:
-            raise NameBanned(name)
-        self.hub.rename(member, name)
+        try:
+            if not await self.hub.backplane.claim(name):
+                raise NameTaken(name)
+            # Meanwhile the member may have gone, been muted, or the name taken here.
+            member = self._speaker(client)
+            old = member.name
+            self._new_name(client, member, name)
+            self.hub.rename(member, name)
+        except BaseException:
+            self.hub.backplane.unclaim(name)  # the registry's claim goes back
+            raise
         fields = {**client.fields("renamed"), "old_name": old}
         if (skipped := self._routine(client, "renamed")) is not None:
             LOGGER.info(
@@ -277,3 +291,19 @@ class NameRequests(RoomRequests):
                 extra={"fields": fields},
             )
         return member.name
+
+    def _new_name(self, client: Client, member: Member, raw: str) -> str:
+        """``raw`` as a name ``member`` may rename to (its own name included).
+
+        Raises:
+            InvalidName, NameRegistered, NameBanned, NameTaken.
+        """
+        name = valid_name(raw)
+        if name_key(name) != name_key(member.name):
+            if not self.may_take(client, name):
+                raise NameRegistered(name)
+            if self.guard.ban_of_name(name) is not None:
+                raise NameBanned(name)
+            if self.hub.find(name) is not None:
+                raise NameTaken(name)
+        return name

@@ -139,6 +139,19 @@ class Speech:
         self.backplane.publish(member, event)
         return event
 
+    def adopt_topic(self, room: str, topic: str, by: str, when: float) -> None:
+        """A topic set on another server (at ``when``) while this one was away or did not
+        know the room: kept unless the room's topic here is newer, told to nobody."""
+        key = self._name_key(room)
+        target = self._rooms.get(key)
+        if target is not None:
+            if target.topic_time > when:
+                return
+            target.topic, target.topic_by, target.topic_time = topic, by, when
+        self._topics.set(key, topic)
+        if self._recorder is not None:
+            self._recorder.record_topic(room if target is None else target.name, topic)
+
     def to_operators(
         self, member: Member, operators: Collection[Member], event: ToOperators | ToRoomOperators
     ) -> None:

@@ -68,7 +68,7 @@ async def nick(session: IrcSession, message: IrcMessage) -> None:
         return
     wanted = message.params[0]
     if session.registered:
-        rename(session, wanted)
+        await rename(session, wanted)
         return
     try:
         session.wanted = session.service.check_nick(session.client, wanted)
@@ -78,10 +78,10 @@ async def nick(session: IrcSession, message: IrcMessage) -> None:
         nick_refused(session, wanted, exc)
 
 
-def rename(session: IrcSession, wanted: str) -> None:
+async def rename(session: IrcSession, wanted: str) -> None:
     old = session.nick
     try:
-        new = session.service.rename(session.client, wanted)
+        new = await session.service.rename(session.client, wanted)
     except Refused as exc:
         nick_refused(session, wanted, exc)
         return

@@ -27,7 +27,6 @@ from trio_chat.text.grammar import (
     Me,
     Mute,
     NewPassword,
-    Nick,
     Oper,
     PrivateMessage,
     Register,
@@ -98,6 +97,10 @@ class Commands:
         self.words = words
         self._tell(Notice(said))
         return words
+
+    async def nick(self, new: str) -> None:
+        """``/nick NAME``: waits while other servers are asked (this session only)."""
+        await self.service.rename(self.client, new)
 
     # --- rooms and history --------------------------------------------------
 
@@ -183,8 +186,6 @@ class Commands:
                 service.act(client, self.room, text)
             case PrivateMessage(target, text):
                 service.private(client, target, text)
-            case Nick(new):
-                service.rename(client, new)
             case Who(everyone=True):
                 self._list_names(_("Online"), service.members(client=client))
             case Who():
@@ -208,7 +209,7 @@ class Commands:
                     self._tell(Notice(line))
             case Invalid(reason):
                 self._tell(Error(reason))
-            case _:  # Quit, Join, HistoryRequest and account commands: the session
+            case _:  # Quit, Join, Nick, HistoryRequest and account commands: the session
                 raise AssertionError(command)
 
     def _list_rooms(self) -> None:

@@ -56,6 +56,7 @@ from trio_chat.text.grammar import (
     Lang,
     Login,
     Name,
+    Nick,
     Pass,
     Quit,
     parse_command,
@@ -308,6 +309,8 @@ class Session:
                     await self.commands.join(room)
                 case HistoryRequest(count):
                     await self.commands.older(count)
+                case Nick(new):
+                    await self.commands.nick(new)
                 case _:
                     self.commands.handle(command)
         except Refused as exc:

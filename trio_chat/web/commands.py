@@ -167,6 +167,8 @@ class WebCommands:
                 self.answer({"type": "notice", "text": text})
             case grammar.Lang(tag):
                 self.lang(tag)
+            case grammar.Nick(new):
+                await self.text.nick(new)
             case _ if isinstance(command, grammar.ACCOUNT_COMMANDS):
                 self.text.room = room
                 await self.text.moderate(command)
