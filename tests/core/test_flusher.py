@@ -89,7 +89,9 @@ async def test_what_is_said_while_busy_reaches_each_reader_in_one_write(
         readers = [hub.join(f"r{i}", encode, ScopeLink()) for i in range(20)]
         for member in speakers + readers:
             hub.enter(member, LOBBY)
-        # Each write takes a millisecond: the first broadcast takes 20.
+        # Each write takes a millisecond: the first broadcast takes 20. (The
+        # flusher counts its CPU time; here, the clock's.)
+        hub.flusher.cpu_clock = trio.current_time
         peers = [attach(reader, Peer(autojump_clock, 0.001)) for reader in readers]
         for speaker in speakers:  # one scheduling round: five messages
             hub.say(speaker, LOBBY, "hi")
@@ -150,4 +152,34 @@ async def test_what_the_kernel_did_not_take_of_a_broadcast_goes_to_a_writer(
         hub.say(ana, LOBBY, "hello there")
         assert taken == [b"ana:"]
         assert writers == [b" hello there\n"]
+        nursery.cancel_scope.cancel()
+
+
+async def test_time_other_processes_took_does_not_hold_back_what_follows(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A broadcast preempted for 20 ms that did 2 ms of work is followed 2 ms later."""
+    hub = Hub(name_key)
+    work = [0.0]
+    hub.flusher.cpu_clock = lambda: work[0]
+
+    class Preempted(Peer):
+        def write(self, data: bytes) -> int:
+            work[0] += 0.0001  # its own CPU time...
+            autojump_clock.jump(0.001)  # ...and ten times as long without the CPU
+            return super().write(data)
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hub.run)
+        ana = hub.join("ana", encode, ScopeLink())
+        readers = [hub.join(f"r{i}", encode, ScopeLink()) for i in range(20)]
+        for member in [ana, *readers]:
+            hub.enter(member, LOBBY)
+        await trio.testing.wait_all_tasks_blocked()
+        peers = [attach(reader, Preempted()) for reader in readers]
+        hub.say(ana, LOBBY, "one")
+        assert all(peer.take() == b"ana: one\n" for peer in peers)
+        await trio.sleep(0.003)  # past its 2 ms of work, long before 20 ms
+        hub.say(ana, LOBBY, "two")
+        assert all(peer.take() == b"ana: two\n" for peer in peers)  # written through
         nursery.cancel_scope.cancel()
