@@ -10,17 +10,7 @@ from trio_chat.irc.sasl import in_clear_from_afar
 from trio_chat.irc.sasl_plain import plain_response
 
 from ..conftest import IrcPeer, Running, running_app
-from .conftest import irc_user
-
-
-async def register_account(running: Running, name: str, password: str) -> None:
-    text = await running.connect(running.listener_of("text"))
-    async with text.stream:
-        await text.register(name)
-        await text.send(f"/register {password}")
-        await text.until(f"*** {name} is registered to you now")
-        await text.send("/quit")
-        await text.expect_eof()
+from .conftest import irc_user, register_account
 
 
 async def start_sasl(running: Running) -> IrcPeer:
