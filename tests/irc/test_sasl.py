@@ -166,3 +166,26 @@ async def test_the_longest_password_is_the_same_rule_on_every_door() -> None:
             assert refused == f"! a password may have at most {MAX_PASSWORD_CHARS} characters"
             await text.send(f"/register {'x' * MAX_PASSWORD_CHARS}")
             assert (await text.line()).startswith("*** ana is registered to you now")
+
+
+async def test_account_tag_is_on_everything_a_logged_in_user_does() -> None:
+    async with running_app(irc_port=0) as running:
+        await register_account(running, "ana", "sesame")
+        ana = await start_sasl(running)
+        async with ana.stream, irc_user(running, "bob", "account-tag") as bob:
+            await ana.send(*(f"AUTHENTICATE {c}" for c in plain_response("ana", "sesame")))
+            await ana.send("NICK ana", "USER ana 0 * :Ana", "CAP END", "JOIN #dev")
+            await ana.until(":trio-chat 366 ana #dev")
+            await ana.send("INVITE bob :#dev")
+            assert await bob.line() == "@account=ana :ana!ana@127.0.0.1 INVITE bob :#dev"
+            await bob.send("JOIN #dev")
+            await bob.until(":trio-chat 366 bob #dev")
+            await ana.send("TOPIC #dev :plans", "PART #dev :later")
+            assert await bob.line() == "@account=ana :ana!ana@127.0.0.1 TOPIC #dev :plans"
+            assert await bob.line() == "@account=ana :ana!ana@127.0.0.1 PART #dev :later"
+            # Not logged in: no tag.
+            guest = await running.connect_irc()
+            async with guest.stream:
+                await guest.register("guest")
+                await guest.send("JOIN #dev")
+                assert await bob.line() == ":guest!guest@127.0.0.1 JOIN #dev"
