@@ -115,3 +115,22 @@ async def test_giving_an_account_up_deletes_its_conversations_and_only_its_own()
         async with sasl_user(running, "ana", "sesame3", *CAPS) as ana:
             await ana.send("CHATHISTORY LATEST bob * 10")
             assert said(await quiet(ana)) == ["again"]
+
+
+async def test_a_server_told_to_keep_no_private_messages_keeps_and_shows_none() -> None:
+    async with running_app(irc_port=0, keep_privates=False) as running:
+        await register_account(running, "ana", "sesame1")
+        await register_account(running, "bob", "sesame2")
+        async with (
+            sasl_user(running, "ana", "sesame1", *CAPS) as ana,
+            sasl_user(running, "bob", "sesame2", *CAPS) as bob,
+        ):
+            await ana.send("PRIVMSG bob :off the record")
+            assert said(await quiet(bob)) == ["off the record"]
+            await ana.send("CHATHISTORY LATEST bob * 10")
+            lines = await quiet(ana)
+            assert said(lines) == []
+            assert " BATCH +" in lines[0]
+        history = running.app.history
+        assert history is not None
+        assert await history.query("SELECT count(*) FROM privates") == [(0,)]
