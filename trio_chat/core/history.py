@@ -52,7 +52,7 @@ from trio_chat.core.counters import Histogram
 from trio_chat.core.events import Action, Message
 from trio_chat.core.privatehistory import Conversations
 from trio_chat.core.privatestore import PrivateEntry, PrivateItem
-from trio_chat.core.store import MEMORY, Entry, HistoryStore
+from trio_chat.core.store import MEMORY, Entry, HistoryStore, Item
 
 LOGGER = logging.getLogger(__name__)
 
@@ -101,9 +101,6 @@ class Retention:
 
 # The retention a server applies unless told otherwise.
 DEFAULT_RETENTION = Retention()
-
-# What waits to be written: a room message, a topic (key, room, topic), a private one.
-Item = Entry | tuple[str, str, str] | PrivateItem
 
 
 class History(Conversations):
@@ -299,8 +296,7 @@ class History(Conversations):
                 self.store.append(entries)
             for topic in topics:
                 self.store.set_topic(*topic)
-            if privates:
-                self.store.write_privates(privates)
+            self.store.write_privates(privates)
 
         start = time.perf_counter()
         try:

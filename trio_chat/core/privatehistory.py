@@ -19,8 +19,7 @@ import trio
 from trio_chat.core.privatestore import Forget, PrivateEntry
 
 if TYPE_CHECKING:
-    from trio_chat.core.history import Item
-    from trio_chat.core.store import HistoryStore
+    from trio_chat.core.store import HistoryStore, Item
 
 T = TypeVar("T")
 

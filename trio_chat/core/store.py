@@ -89,6 +89,10 @@ class Entry:
     event: Message | Action
 
 
+# What waits to be written: a room message, a topic (key, room, topic), a private one.
+Item = Entry | tuple[str, str, str] | PrivateItem
+
+
 class HistoryStore:
     """The SQLite file. Blocking: call its methods from worker threads only.
 
@@ -241,6 +245,8 @@ class HistoryStore:
     # --- private conversations (trio_chat/core/privatestore.py) ----------------------
 
     def write_privates(self, items: Sequence[PrivateItem]) -> None:
+        if not items:
+            return
         with _transaction(self._writer):
             privatestore.write(self._writer, items)
 
