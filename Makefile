@@ -15,6 +15,7 @@ VIA_MAKE := TRIO_CHAT_VIA_MAKE=1
 #                NO_PRIVATE_HISTORY=1 PASSWORD_FILE OPER_PASSWORD_FILE
 #                FLOOD_RATE FLOOD_BURST MAX_PER_ADDRESS CONNECT_RATE EXEMPT
 #                TLS_CERT TLS_KEY LOG_LEVEL LOG_FORMAT WEB_PORT NO_WEB=1 WEB_ORIGIN="URL URL"
+#                WEB_HOST="NAME NAME"
 #                IRC_PORT IRC_TLS_PORT IRC_SERVER_NAME IRC_SERVER_INFO NO_IRC=1
 #                IRC_SASL_PLAINTEXT=1
 #                REDIS REDIS_HEARTBEAT SERVER_LANG (not LANG: the environment's locale)
@@ -46,6 +47,7 @@ SERVE_ARGS := $(call opt,HOST,--host) $(call opt,PORT,--port) \
 	$(call opt,LOG_LEVEL,--log-level) $(call opt,LOG_FORMAT,--log-format) \
 	$(call opt,WEB_PORT,--web-port) $(call flag,NO_WEB,--no-web) \
 	$(foreach origin,$(WEB_ORIGIN),--web-origin $(call quote,$(origin))) \
+	$(foreach name,$(WEB_HOST),--web-host $(call quote,$(name))) \
 	$(call opt,IRC_PORT,--irc-port) $(call opt,IRC_TLS_PORT,--irc-tls-port) \
 	$(call opt,IRC_SERVER_NAME,--irc-server-name) $(call opt,IRC_SERVER_INFO,--irc-server-info) \
 	$(call flag,NO_IRC,--no-irc) $(call flag,IRC_SASL_PLAINTEXT,--irc-sasl-plaintext) \

@@ -461,6 +461,8 @@ async def running_app(
     after a second Ctrl+C.
     """
     fields: dict[str, Any] = {"host": "127.0.0.1", "port": 0, "db": ":memory:", **config}
+    # The name the web tests' requests give (tests/web/conftest.py's HOST).
+    fields.setdefault("web_hosts", ("chat.lan",))
     options: dict[str, Any] = {"scrypt_cost": scrypt_cost}
     if clock is not None:
         options["clock"] = clock

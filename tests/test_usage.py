@@ -273,6 +273,7 @@ SAMPLES = {
     "--days": "30",
     "--web-port": "8081",
     "--web-origin": "http://chat.lan:8080",
+    "--web-host": "chat.lan",
     "--redis": "redis://127.0.0.1:6390/0",
     "--redis-heartbeat": "0.5",
     "--lang": "es",

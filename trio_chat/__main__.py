@@ -56,6 +56,7 @@ def serve(args: argparse.Namespace) -> int:
         tls_key=args.tls_key,
         web_port=None if args.no_web else args.web_port,
         web_origins=tuple(args.web_origin),
+        web_hosts=tuple(args.web_host),
         irc_port=None if args.no_irc else args.irc_port,
         irc_tls_port=None if args.no_irc or args.tls_cert is None else args.irc_tls_port,
         irc_server_name=args.irc_server_name,

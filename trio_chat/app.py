@@ -101,6 +101,9 @@ class ServerConfig:
     # page origins allowed besides its own (--web-origin).
     web_port: int | None = None
     web_origins: tuple[str, ...] = ()
+    # Names the page answers to besides IP addresses, localhost and this
+    # machine's names (--web-host).
+    web_hosts: tuple[str, ...] = ()
     # IRC: plain and TLS ports (None: that door is closed; the CLI opens 6667),
     # and the name the server gives itself on IRC.
     irc_port: int | None = None
@@ -332,6 +335,7 @@ async def build_app(
             name_timeout=config.name_timeout,
             ssl_context=context,
             origins=config.web_origins,
+            hosts=config.web_hosts,
             metrics=metrics.render,
         )
         frontends.append(web)

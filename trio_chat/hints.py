@@ -44,6 +44,7 @@ MAKE_VARIABLES: dict[str, dict[str, tuple[str, bool]]] = {
         "--web-port": ("WEB_PORT", True),
         "--no-web": ("NO_WEB", False),
         "--web-origin": ("WEB_ORIGIN", True),
+        "--web-host": ("WEB_HOST", True),
         "--irc-port": ("IRC_PORT", True),
         "--no-irc": ("NO_IRC", False),
         "--irc-tls-port": ("IRC_TLS_PORT", True),

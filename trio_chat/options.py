@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from typing import TYPE_CHECKING
 
 from trio_chat import DEFAULT_PORT, DEFAULT_WEB_PORT, hints
@@ -19,6 +20,9 @@ from . import __version__
 
 if TYPE_CHECKING:
     from trio_chat.core.limits import Network
+
+# A DNS name as --web-host takes it (labels of letters, digits and inner hyphens).
+HOST_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -286,6 +290,29 @@ def _web_options(serve: argparse.ArgumentParser) -> None:
         metavar="URL",
         help=_("also let pages from this origin (http://host:port) use the chat; repeatable"),
     )
+    web.add_argument(
+        "--web-host",
+        type=_host_name,
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=_(
+            "also answer to this name (chat.example.lan) besides IP addresses, localhost "
+            "and this machine's name; repeatable"
+        ),
+    )
+
+
+def _host_name(text: str) -> str:
+    _ = operator_words()
+    from trio_chat.web.routes import host_name
+
+    name = host_name(text)
+    if name is None or not HOST_NAME.fullmatch(name) or name != text.strip().lower().rstrip("."):
+        raise argparse.ArgumentTypeError(
+            _("{name!r} is not a host name: give the name alone, as chat.example.lan", name=text)
+        )
+    return name
 
 
 def _origin(text: str) -> str:

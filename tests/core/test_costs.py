@@ -79,10 +79,12 @@ async def test_a_long_history_replay_costs_by_its_bytes(
         for i in range(500):
             history.record(Message("bob", LOBBY, f"{i:04} " + "h" * 4000))
         client = limited(service)
+        await service.take_name(client, "ana", encode, ScopeLink())  # history: members'
         entries = await service.read_history(LOBBY, 500, client=client)
         assert entries  # up to the replay budget (256 KiB): about 32 lines' worth
         assert delayed(client)
         cheap = limited(service, 2)
+        await service.take_name(cheap, "bob", encode, ScopeLink())
         await service.read_history(LOBBY, 2, client=cheap)
         assert not delayed(cheap)
         history.close()

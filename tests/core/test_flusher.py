@@ -1,10 +1,16 @@
-"""The flusher writes at once when idle and batches under load (issue #14)."""
+"""The flusher writes at once when idle and batches under load (issue #14).
+
+Idle, a broadcast writes through: each reader's socket gets the bytes in the
+broadcast's own loop. Under load (the last broadcast or pass took time),
+what follows waits for one pass that writes it all in one write per reader.
+"""
 
 from __future__ import annotations
 
 import trio
 import trio.testing
 
+from trio_chat.core.events import Notice
 from trio_chat.core.hub import LOBBY, Hub
 from trio_chat.core.members import Member, ScopeLink
 from trio_chat.core.names import name_key
@@ -12,15 +18,25 @@ from trio_chat.text.codec import encode
 
 
 class Peer:
-    """A member's socket as the flusher sees it: a direct write the kernel always takes."""
+    """A member's socket as the flusher sees it: a direct write the kernel always takes.
 
-    def __init__(self) -> None:
+    With ``clock`` and ``cost``, each write takes ``cost`` seconds of it (a busy server).
+    """
+
+    def __init__(self, clock: trio.testing.MockClock | None = None, cost: float = 0.0) -> None:
         self.written = b""
         self.writes = 0
+        # When each write began.
+        self.times: list[float] = []
+        self._clock = clock
+        self._cost = cost
 
     def write(self, data: bytes) -> int:
         self.written += data
         self.writes += 1
+        self.times.append(trio.current_time())
+        if self._clock is not None:
+            self._clock.jump(self._cost)
         return len(data)
 
     def take(self) -> bytes:
@@ -28,9 +44,9 @@ class Peer:
         return data
 
 
-def attach(member: Member) -> Peer:
+def attach(member: Member, peer: Peer | None = None) -> Peer:
     """Give ``member`` a socket that takes everything; no writer task should be needed."""
-    peer = Peer()
+    peer = peer or Peer()
     while member.outbox.next_batch():  # what it heard before (arrivals)
         pass
 
@@ -53,15 +69,17 @@ async def test_a_message_reaches_an_idle_reader_without_the_clock_advancing(
         peer = attach(bob)
         start = trio.current_time()
         for text in ("one", "two", "three"):
-            # Each message right after the last one's pass: nothing holds it back.
+            # Written through: on the socket when the broadcast returns, before
+            # any other task ran, and nothing holds the next one back.
             hub.say(ana, LOBBY, text)
-            await trio.testing.wait_all_tasks_blocked()
             assert peer.take() == f"ana: {text}\n".encode()
+            await trio.testing.wait_all_tasks_blocked()
+            assert peer.take() == b""
             assert trio.current_time() == start
         nursery.cancel_scope.cancel()
 
 
-async def test_what_is_said_at_once_reaches_each_reader_in_one_write(
+async def test_what_is_said_while_busy_reaches_each_reader_in_one_write(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     hub = Hub(name_key)
@@ -71,11 +89,65 @@ async def test_what_is_said_at_once_reaches_each_reader_in_one_write(
         readers = [hub.join(f"r{i}", encode, ScopeLink()) for i in range(20)]
         for member in speakers + readers:
             hub.enter(member, LOBBY)
-        peers = [attach(reader) for reader in readers]
+        # Each write takes a millisecond: the first broadcast takes 20.
+        peers = [attach(reader, Peer(autojump_clock, 0.001)) for reader in readers]
         for speaker in speakers:  # one scheduling round: five messages
             hub.say(speaker, LOBBY, "hi")
-        await trio.testing.wait_all_tasks_blocked()
-        expected = b"".join(b"s%d: hi\n" % i for i in range(5))
+        # The first went out at once; the other four wait for the gap its
+        # writing took, and then go in one write per reader.
+        assert all(peer.take() == b"s0: hi\n" for peer in peers)
+        await trio.sleep(1)
+        assert all(peer.times[1] - peer.times[0] >= 0.02 for peer in peers)
+        expected = b"".join(b"s%d: hi\n" % i for i in range(1, 5))
         assert all(peer.written == expected for peer in peers)
-        assert all(peer.writes == 1 for peer in peers)
+        assert all(peer.writes == 2 for peer in peers)
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_broadcast_waits_behind_what_a_reader_has_queued(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    hub = Hub(name_key)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hub.run)
+        ana, bob, cid = (hub.join(name, encode, ScopeLink()) for name in ("ana", "bob", "cid"))
+        for member in (ana, bob, cid):
+            hub.enter(member, LOBBY)
+        bob_peer, cid_peer = attach(bob), attach(cid)
+        hub.deliver(bob, Notice("for bob alone"))  # queued for the next pass
+        hub.say(ana, LOBBY, "hi")
+        # cid had nothing queued: written through. bob's comes after his notice.
+        assert cid_peer.take() == b"ana: hi\n"
+        assert bob_peer.take() == b""
+        await trio.testing.wait_all_tasks_blocked()
+        assert bob_peer.take() == b"*** for bob alone\nana: hi\n"
+        assert bob_peer.writes == 1
+        nursery.cancel_scope.cancel()
+
+
+async def test_what_the_kernel_did_not_take_of_a_broadcast_goes_to_a_writer(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    hub = Hub(name_key)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hub.run)
+        ana, bob = (hub.join(name, encode, ScopeLink()) for name in ("ana", "bob"))
+        for member in (ana, bob):
+            hub.enter(member, LOBBY)
+        while bob.outbox.next_batch():
+            pass
+        taken: list[bytes] = []
+        writers: list[bytes] = []
+
+        def half(data: bytes) -> int:
+            taken.append(data[:4])
+            return 4
+
+        def writer() -> None:
+            writers.append(bob.outbox.next_batch())
+
+        bob.outbox.attach(writer, half)
+        hub.say(ana, LOBBY, "hello there")
+        assert taken == [b"ana:"]
+        assert writers == [b" hello there\n"]
         nursery.cancel_scope.cancel()

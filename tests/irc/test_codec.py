@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -22,6 +25,7 @@ from trio_chat.irc.codec import (
     parse,
     unescape_tag,
 )
+from trio_chat.irc.formatting import strip_formatting
 
 
 @pytest.mark.parametrize("case", msg_split["tests"], ids=lambda case: case["input"][:40])
@@ -147,3 +151,34 @@ def test_what_is_formatted_parses_back(
 ) -> None:
     message = IrcMessage(middle[0].upper(), (*middle[1:], trailing), "src", tags)
     assert parse(format_message(message)) == message
+
+
+# --- formatting codes, and staying sans-IO ------------------------------------------------
+
+FORMATTING_CODES = "\x02\x03\x04\x0f\x11\x16\x1d\x1e\x1f"
+
+
+def test_formatting_codes_go_with_their_colour_digits() -> None:
+    assert strip_formatting("\x0304red\x03 \x0304,12on blue\x03 \x033x") == "red on blue x"
+    assert strip_formatting("\x04FF8800hex\x04 \x04ff8800,000000both\x0f") == "hex both"
+    assert strip_formatting("\x02b\x02\x1di\x1d\x1fu\x1f\x1es\x1e\x11m\x11\x16r\x16") == "biusmr"
+    # A comma with no digit after it, and a third digit, are text (modern.ircdocs.horse).
+    assert strip_formatting("\x0312,x \x03123") == ",x 3"
+    assert strip_formatting("plain, 12 and 3,4") == "plain, 12 and 3,4"
+
+
+@given(st.text(st.sampled_from([*FORMATTING_CODES, "a", "1", ",", "F", " "])))
+def test_no_formatting_code_is_left_and_plain_text_stays(text: str) -> None:
+    stripped = strip_formatting(text)
+    assert not set(stripped) & set(FORMATTING_CODES)
+    if not set(text) & set(FORMATTING_CODES):
+        assert stripped == text
+
+
+def test_the_codec_and_formatting_do_not_import_trio() -> None:
+    code = (
+        "import sys, trio_chat.irc.codec, trio_chat.irc.formatting;"
+        " assert 'trio' not in sys.modules, sorted(sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

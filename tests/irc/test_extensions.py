@@ -109,7 +109,8 @@ async def test_tagmsg_and_client_tags_reach_message_tags_clients_only() -> None:
         echo = await ana.line()
         delivered = await bob.line()
         assert echo == delivered
-        assert delivered.startswith("@+draft/react=yes;+draft/reply=1;msgid=")
+        assert delivered.startswith("@msgid=")  # the server's tags first (message-tags)
+        assert ";+draft/react=yes;+draft/reply=1 :" in delivered
         assert delivered.endswith(" :ana!ana@127.0.0.1 TAGMSG #dev")
         assert await quiet(cy) == []
         await ana.send("@+draft/reply=7 PRIVMSG #dev :hi", "NOTICE #dev :psst")

@@ -51,10 +51,14 @@ async def test_a_client_that_never_registers_is_closed(
 async def test_a_client_that_reads_nothing_is_dropped_for_sendq() -> None:
     server = text_server(Hub(outbox_messages=16, outbox_bytes=4096))
     async with trio.open_nursery() as nursery:
-        stuck = IrcConnector(irc_door(server), nursery).open(lockstep=True)
+        door = IrcConnector(irc_door(server), nursery)
+        stuck = door.open(lockstep=True)
         await stuck.register("stuck")
         await stuck.send("JOIN #lobby")
         await stuck.until(":trio-chat 366 ")
+        watcher = await door.join("watcher")
+        await watcher.send("JOIN #lobby")
+        await watcher.until(":trio-chat 366 ")
         ana, bob = await MemoryConnector(server, nursery).members("ana", "bob")
         # stuck reads nothing from now on; its writer blocks in send_all.
         for i in range(100):
@@ -62,6 +66,8 @@ async def test_a_client_that_reads_nothing_is_dropped_for_sendq() -> None:
         said = [line for line in await bob.until("ana: message 99") if line.startswith("ana: ")]
         assert said == [f"ana: message {i}" for i in range(100)]
         assert "*** stuck left (too slow)" in await ana.until("*** stuck left")
+        # IRC users hear it as IRC servers say it
+        assert (await watcher.until(":stuck!"))[-1] == ":stuck!stuck@localhost QUIT :SendQ exceeded"
         nursery.cancel_scope.cancel()
 
 

@@ -36,7 +36,8 @@ from trio_chat.core.service import ChatService
 from trio_chat.web.server import WebFrontend
 
 STEP = 10
-HOST = "chat.lan:8080"
+HOST_NAME = "chat.lan"
+HOST = f"{HOST_NAME}:8080"
 ORIGIN = "http://chat.lan:8080"
 
 
@@ -53,6 +54,7 @@ def web_server(
         service = ChatService(hub if hub is not None else Hub(name_key), limits=limits)
     admission = Admission(max_clients=max_clients, limits=limits, guard=service.guard)
     options.setdefault("host", "127.0.0.1")
+    options.setdefault("hosts", (HOST_NAME,))  # the name the tests' requests use
     return WebFrontend(service, admission, **options)
 
 
@@ -79,7 +81,8 @@ class HttpClient:
     ) -> HttpAnswer:
         if self.h.our_state is h11.DONE:
             self.h.start_next_cycle()
-        fields = [("Host", HOST), *(headers or {}).items()]
+        given = headers or {}
+        fields = [*([] if "Host" in given else [("Host", HOST)]), *given.items()]
         await self.stream.send_all(
             self.h.send(h11.Request(method=method, target=path, headers=fields))
         )

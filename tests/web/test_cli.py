@@ -19,7 +19,7 @@ async def test_trio_chat_serve_logs_the_page_s_address_and_serves_it() -> None:
         line = await server.io.line()
         while "web page on this PC" not in line:  # after the text door's lines
             line = await server.io.line()
-        match = re.search(r"web page on this PC: +http://localhost:(\d+)/", line)
+        match = re.search(r"web page on this PC: +http://127\.0\.0\.1:(\d+)/", line)  # --host
         assert match, line
         async with await trio.open_tcp_stream("127.0.0.1", int(match.group(1))) as stream:
             answer = await HttpClient(stream).request("/healthz")

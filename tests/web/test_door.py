@@ -15,6 +15,7 @@ from trio_chat.app import ServerConfig
 from trio_chat.net import tls
 from trio_chat.net.listeners import ListenError
 from trio_chat.startup import announce, describe_bind_error
+from trio_chat.web.server import announce_web
 
 from ..conftest import Peer, Running, running_app
 from .conftest import HttpClient, Rejected, WsPeer
@@ -172,6 +173,28 @@ async def test_announce_gives_the_page_s_address(caplog: pytest.LogCaptureFixtur
         assert messages[0].startswith("listening on")  # the text door's line stays first
         assert f"web page on this PC:      http://localhost:{port}/" in messages
         assert any(m.startswith("web page from another PC: http://") for m in messages)
+
+
+@pytest.mark.parametrize(
+    ("host", "here", "others"),
+    [
+        ("192.0.2.7", "http://192.0.2.7:{port}/", ["http://192.0.2.7:{port}/"]),
+        ("2001:db8::7", "http://[2001:db8::7]:{port}/", ["http://[2001:db8::7]:{port}/"]),
+        ("127.0.0.1", "http://127.0.0.1:{port}/", []),
+        ("::1", "http://[::1]:{port}/", []),
+    ],
+)
+async def test_on_one_address_the_log_gives_that_address_not_localhost(
+    caplog: pytest.LogCaptureFixture, host: str, here: str, others: list[str]
+) -> None:
+    """``--host 192.168.1.23``: localhost does not answer, the other PCs do."""
+    async with running_app(web_port=0) as running:
+        port = port_of(running, "web")
+        with caplog.at_level(logging.INFO, logger="trio_chat"):
+            await announce_web(running.app.listening["web"], host, tls=False)
+        messages = [r.getMessage() for r in caplog.records]
+        assert messages[0] == f"web page on this PC:      {here.format(port=port)}"
+        assert messages[1:] == [f"web page from another PC: {u.format(port=port)}" for u in others]
 
 
 async def test_a_busy_web_port_names_the_option() -> None:

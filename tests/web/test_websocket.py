@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import trio
 import trio.testing
@@ -9,6 +11,7 @@ from wsproto.events import BytesMessage, CloseConnection, Ping, Pong
 
 from trio_chat.core.accounts import Guard
 from trio_chat.core.hub import Hub
+from trio_chat.core.limits import LOG_BURST
 from trio_chat.core.names import name_key
 from trio_chat.core.service import ChatService
 from trio_chat.web.frames import MAX_MESSAGE_BYTES
@@ -59,11 +62,44 @@ async def test_an_origin_from_another_site_is_refused_before_the_upgrade(hub: Hu
         nursery.cancel_scope.cancel()
 
 
+async def test_a_refused_origin_is_logged_naming_the_option_a_few_times_a_minute(
+    hub: Hub, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Behind a proxy the page only sees its WebSocket fail: the log says why."""
+    async with trio.open_nursery() as nursery:
+        door = WebConnector(web_server(hub), nursery)
+        with caplog.at_level(logging.INFO, logger="trio_chat.web"):
+            for _ in range(LOG_BURST + 5):
+                with pytest.raises(Rejected):
+                    await door.websocket(origin="https://chat.example.org")
+        lines = [r.getMessage() for r in caplog.records if "WebSocket refused" in r.getMessage()]
+        assert len(lines) == LOG_BURST  # a page retrying in a loop does not fill the log
+        assert "https://chat.example.org" in lines[0]
+        assert "Host chat.lan:8080" in lines[0]
+        assert "--web-origin" in lines[0]
+        nursery.cancel_scope.cancel()
+
+
 async def test_a_frame_over_the_limit_closes_with_1009(web_connector: WebConnector) -> None:
     ana = await web_connector.join("ana")
     await ana.send_text('{"type":"line","text":"' + "x" * MAX_MESSAGE_BYTES + '"}')
     await ana.closing()
     assert ana.close_code == 1009
+
+
+async def test_any_line_the_chat_takes_fits_in_a_frame_however_json_writes_it(
+    web_connector: WebConnector,
+) -> None:
+    ana, bob = await web_connector.join("ana"), await web_connector.join("bob")
+    quotes = '"\\' * 2048  # 4096 bytes of text; JSON writes each byte as two
+    await ana.send(type="line", room="#lobby", text=quotes)
+    assert (await bob.until("message", **{"from": "ana"}))[-1]["text"] == quotes
+    # 4000 characters typed or pasted in the page (its field's maxlength): 12,000 bytes.
+    await ana.send(type="line", room="#lobby", text="漢" * 4000)
+    refused = (await ana.until("error"))[-1]
+    assert refused["reason"] == "too-long"
+    await ana.send(type="line", room="#lobby", text="still here")
+    assert (await bob.until("message"))[-1]["text"] == "still here"
 
 
 async def test_a_line_over_4096_bytes_is_an_error_and_the_connection_stays(

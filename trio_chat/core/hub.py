@@ -421,7 +421,14 @@ class Hub(Speech):
         Members that cannot take it are evicted after the loop, so that the
         rooms being iterated do not change under it.
         """
-        for member, reason in queue_each(members, event, self.counters, exclude=exclude):
+        # An idle server writes a broadcast through to those with nothing queued.
+        through = self.flusher.open_through()
+        try:
+            dropped = queue_each(members, event, self.counters, exclude=exclude)
+        finally:
+            if through:
+                self.flusher.close_through()
+        for member, reason in dropped:
             self.evict(member, reason)
 
     def shutdown(self, notice: str, deadline: float = math.inf) -> None:

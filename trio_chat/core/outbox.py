@@ -174,6 +174,10 @@ class Outbox:
         queue = self._queue
         if len(queue) >= self.max_messages:
             raise OutboxFull
+        if not self._scheduled and not own:
+            flusher = self._flusher
+            if flusher is not None and flusher.through and self._write_through(data):
+                return
         queue.append(data)
         self.queued_bytes = size
         if own:
@@ -186,6 +190,31 @@ class Outbox:
                 self.wake()
             else:
                 self._flusher.schedule(self)
+
+    def _write_through(self, data: bytes) -> bool:
+        """Write ``data`` at once, nothing being queued (a broadcast writes through).
+
+        Returns False if it cannot be written so (no direct write, a writer
+        busy): the caller queues it. What the kernel did not take is left
+        to a writer, as after a pass's write.
+        """
+        direct = self.direct
+        if direct is None or self._start is None or self._writing or self._leftover:
+            return False
+        if self._error is not None:
+            return False
+        try:
+            sent = direct(data)
+        except OSError as exc:  # the peer is gone: the writer raises it
+            self._error, sent = exc, len(data)
+        self._stalled_since = None
+        if sent == len(data) and self._error is None:
+            return True
+        self._leftover = data[sent:]
+        self.queued_bytes += len(self._leftover)
+        self._scheduled = True
+        self.wake()
+        return True
 
     def _refuse(self, size: int) -> bool:
         """Past the quick limit: whether a queue of ``size`` bytes is too much.

@@ -53,6 +53,22 @@ def runs(room: Room, member: Member) -> bool:
     return member.operator or member in room.ops
 
 
+def visible(room: Room, member: Member | None) -> bool:
+    """Whether ``member`` may see ``room``: in the room list, who is in it, its topic.
+
+    A secret room only to its members and the server's operators; every door
+    asks this (``None``: someone without a name yet, an outsider).
+    """
+    if not room.settings.secret:
+        return True
+    return member is not None and (room.name in member.rooms or member.operator)
+
+
+def reads_history(room: Room | None, member: Member | None) -> bool:
+    """Whether ``member`` may read ``room``'s history: only from inside it (every door)."""
+    return room is not None and member is not None and room.name in member.rooms
+
+
 def host_of(address: str) -> str:
     """The IP address of a member's ``host:port`` (or ``[v6]:port``)."""
     host = address.rsplit(":", 1)[0] if address.count(":") == 1 else address

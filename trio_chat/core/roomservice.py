@@ -126,16 +126,22 @@ class RoomRequests:
         )
         return event
 
+    def may_speak(self, client: Client, room: str | None = None) -> None:
+        """Check that ``client`` may say something (in ``room``) without saying it: for what
+        carries no text (IRC's TAGMSG: typing, reactions). Raises Muted, CannotSpeak."""
+        if room is None:
+            self._speaker(client)
+        else:
+            self._in_room(client, room)
+
     def part(self, client: Client, room: str, detail: str = "") -> None:
         """Leave one room (staying online). Raises :class:`NotInRoom`."""
         self.hub.part(client.acting(), room, detail)
 
-    def topic(self, room: str) -> str:
-        """The topic of an open room ("" if none). Raises :class:`NoSuchRoom`."""
-        found = self.hub.room(room)
-        if found is None:
-            raise NoSuchRoom(room)
-        return found.topic
+    def topic(self, room: str, *, client: Client | None = None) -> str:
+        """The topic of an open room ("" if none). Raises :class:`NoSuchRoom`
+        (also for a room ``client`` may not see: see :func:`roomrules.visible`)."""
+        return self._seen(room, client).topic
 
     def set_topic(self, client: Client, room: str, topic: str) -> TopicChanged:
         """Set (or with "" clear) a room's topic. Raises Muted, NotInRoom."""
@@ -171,19 +177,32 @@ class RoomRequests:
         """Names online (in ``room``, if given), sorted.
 
         Asked by ``client`` (a user's ``/who``), it costs that client's flood
-        budget according to the length of the list.
+        budget according to the length of the list, and raises
+        :class:`NoSuchRoom` for a room it may not see (:func:`roomrules.visible`).
         """
+        found = None if room is None else self.hub.room(room)
+        if found is not None and client is not None and not roomrules.visible(found, client.member):
+            raise NoSuchRoom(found.name)
         names = self.hub.names(room)
         if client is not None:
             client.charge(len(names) * COST_PER_NAME_LISTED)
         return names
 
     def rooms(self, *, client: Client | None = None) -> list[Room]:
-        """The open rooms, sorted by name (costing ``client`` according to their number)."""
+        """The open rooms, sorted by name: those ``client`` may see, if asked by one
+        (costing it according to their number)."""
         rooms = self.hub.room_list()
         if client is not None:
+            rooms = [room for room in rooms if roomrules.visible(room, client.member)]
             client.charge(len(rooms) * COST_PER_ROOM_LISTED)
         return rooms
+
+    def _seen(self, room: str, client: Client | None) -> Room:
+        """An open room that ``client`` (if any) may see; else :class:`NoSuchRoom`."""
+        found = self.hub.room(room)
+        if found is None or (client is not None and not roomrules.visible(found, client.member)):
+            raise NoSuchRoom(room)
+        return found
 
     def _in_room(self, client: Client, room: str) -> Member:
         """The member, who may speak in ``room`` (not muted, not silenced by moderation)."""

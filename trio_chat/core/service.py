@@ -60,8 +60,10 @@ from trio_chat.core.names import (
 )
 from trio_chat.core.nameservice import NameRequests
 from trio_chat.core.refusals import (
+    NotInRoom,
     WrongServerPassword,
 )
+from trio_chat.core.roomrules import reads_history
 from trio_chat.core.roomservice import charged, room_for_replay
 from trio_chat.core.rules import said, within_budget
 from trio_chat.core.store import Entry
@@ -216,8 +218,12 @@ class ChatService(NameRequests, PrivateRequests):
         """Up to ``count`` messages of ``room``: the latest, or before, after or around an id.
 
         Asked by ``client``, it costs its flood budget according to the bytes
-        replayed (a loop of ``/history 500`` is a flood, not an amplifier).
+        replayed (a loop of ``/history 500`` is a flood, not an amplifier),
+        and only a room it is in may be read (:func:`roomrules.reads_history`):
+        else :class:`NotInRoom`.
         """
+        if client is not None and not reads_history(self.hub.room(room), client.member):
+            raise NotInRoom(room)
         if self.history is None or count <= 0:
             await trio.lowlevel.checkpoint()
             return []

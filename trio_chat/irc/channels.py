@@ -11,6 +11,7 @@ from collections.abc import Callable
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
+from trio_chat.core import roomrules
 from trio_chat.core.events import Joined, Parted, Past
 from trio_chat.core.members import Member, Room
 from trio_chat.core.names import name_key
@@ -29,6 +30,7 @@ from trio_chat.core.roomrules import runs
 from trio_chat.irc import numerics as n
 from trio_chat.irc.codec import IrcMessage
 from trio_chat.irc.dispatch import command
+from trio_chat.irc.formatting import strip_formatting
 
 if TYPE_CHECKING:
     from trio_chat.core.store import Entry
@@ -107,9 +109,8 @@ def prefix(room: Room, member: Member, *, every: bool = False) -> str:
 
 
 def visible(session: IrcSession, room: Room) -> bool:
-    """Whether the asker may see who is in ``room`` (a secret room: its members only)."""
-    member = session.client.named()
-    return not room.settings.secret or room.name in member.rooms or member.operator
+    """Whether the asker may see who is in ``room`` (the core's rule, for every door)."""
+    return roomrules.visible(room, session.client.named())
 
 
 # What follows a join instead of :func:`replay` (set by IRCv3's module: the history as a
@@ -174,7 +175,7 @@ async def names_command(session: IrcSession, message: IrcMessage) -> None:
 
 @command("PART", params=1)
 async def part(session: IrcSession, message: IrcMessage) -> None:
-    reason = message.params[1] if len(message.params) > 1 else ""
+    reason = strip_formatting(message.params[1]) if len(message.params) > 1 else ""
     for channel in targets(message.params[0]):
         part_one(session, channel, reason)
 
@@ -201,14 +202,16 @@ async def topic(session: IrcSession, message: IrcMessage) -> None:
         session.reply(n.ERR_NOSUCHCHANNEL, channel, "No such channel")
         return
     if len(message.params) == 1:
-        if room.topic:
+        if not visible(session, room):  # a secret room, from outside: as if there were none
+            session.reply(n.ERR_NOSUCHCHANNEL, channel, "No such channel")
+        elif room.topic:
             topic_replies(session, room)
         else:
             session.reply(n.RPL_NOTOPIC, room.name, "No topic is set")
         return
     try:
         session.flush()
-        session.service.set_topic(session.client, room.name, message.params[1])
+        session.service.set_topic(session.client, room.name, strip_formatting(message.params[1]))
     except NotInRoom:
         session.reply(n.ERR_NOTONCHANNEL, room.name, "You're not on that channel")
     except NotRoomOperator:

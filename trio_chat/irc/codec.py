@@ -18,11 +18,13 @@ Rules:
   is the norm, a bare ``\\n`` is accepted). Empty lines are ignored.
 * The message without its tags is at most 512 bytes with its ``\\r\\n``
   (:data:`MAX_LINE_BYTES`); a client's tag data (between ``@`` and the space)
-  is at most 4094 bytes (:data:`MAX_CLIENT_TAG_BYTES`, the message-tags
-  spec); a server's, 8191 with the ``@`` and the space
-  (:data:`MAX_SERVER_TAG_BYTES`). Longer is :data:`TOO_LONG` (the session
-  answers ``417 ERR_INPUTTOOLONG``), dropped up to its newline; the buffer
-  never grows past the limit.
+  is at most 4094 bytes (:data:`MAX_CLIENT_TAG_BYTES`), as IRCv3 message-tags
+  says: the server adds at most as much of its own (a few dozen bytes here),
+  so a relayed line's tags, ``@`` + the server's + ``;`` + the client's +
+  space, stay within the spec's total of 8191 (:data:`MAX_TAGS_BYTES`).
+  Longer is :data:`TOO_LONG` (the session answers ``417 ERR_INPUTTOOLONG``;
+  tags are never cut, the spec forbids it), dropped up to its newline; the
+  buffer never grows past the limit.
 * UTF-8 only (ISUPPORT ``UTF8ONLY``): a line that is not is :data:`NOT_UTF8`
   (``FAIL <command> INVALID_UTF8``), dropped.
 * Tag values are escaped (``\\:`` ``\\s`` ``\\\\`` ``\\r`` ``\\n``) on the
@@ -39,8 +41,9 @@ from dataclasses import dataclass, field
 MAX_LINE_BYTES = 512
 # The longest tag data a client may send (without the "@" and the space).
 MAX_CLIENT_TAG_BYTES = 4094
-# The longest tags part a server may send, with its "@" and its space.
-MAX_SERVER_TAG_BYTES = 8191
+# The longest tags part of any line (message-tags: "@", 4094 of the server's, ";", 4094 of
+# the client's, and the space).
+MAX_TAGS_BYTES = 8191
 # A command has at most this many parameters (RFC 2812): the 15th takes the rest.
 MAX_PARAMS = 15
 
@@ -52,8 +55,9 @@ NO_COMMAND = "no command"
 _ESCAPES = {";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n"}
 _UNESCAPES = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
 _ESCAPE_TABLE = str.maketrans(_ESCAPES)
-# Commands whose one parameter is text: written after ":" always.
-_TEXT_COMMANDS = frozenset({"QUIT", "ERROR", "AWAY", "NOTICE", "PRIVMSG", "PART", "TOPIC"})
+# Commands whose one parameter is text: written after ":" always (a PART's or TOPIC's
+# first is a channel: ``PART #dev``, and their text is the second, trailing anyway).
+_TEXT_COMMANDS = frozenset({"QUIT", "ERROR", "AWAY", "NOTICE", "PRIVMSG"})
 # What never goes on the wire inside a parameter: it would end or cut the line.
 _LINE_BREAKERS = str.maketrans({"\r": " ", "\n": " ", "\0": " "})
 

@@ -23,12 +23,13 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from trio_chat.core.events import Joined, Past, Reply, ServerEvent
-from trio_chat.core.names import name_key
+from trio_chat.core.names import clean_text, name_key
 from trio_chat.irc import caps, channels, queries, server_info
 from trio_chat.irc.codec import IrcMessage, format_message
 from trio_chat.irc.dispatch import command
 from trio_chat.irc.labels import BATCH, new_batch_ref, with_tags
 from trio_chat.irc.monitor import monitors_of
+from trio_chat.irc.registration import REALNAMELEN
 from trio_chat.irc.wire import ACCOUNT_TAG, EVENT_HOOKS, IrcEncoder
 
 if TYPE_CHECKING:
@@ -45,8 +46,9 @@ CAP_NOTIFY = caps.register("cap-notify").name
 EXTENDED_MONITOR = caps.register("extended-monitor").name
 ACCOUNT_NOTIFY = caps.register("account-notify", wire=True).name
 caps.register(ACCOUNT_TAG, wire=True)
-# The longest real name SETNAME takes (ISUPPORT NAMELEN).
-NAMELEN = 100
+# The longest real name SETNAME takes, as USER's (ISUPPORT NAMELEN: the spec requires it).
+NAMELEN = REALNAMELEN
+server_info.ISUPPORT_EXTRA["NAMELEN"] = str(NAMELEN)
 
 
 def caps_of(member: Member) -> frozenset[str]:
@@ -107,8 +109,8 @@ async def away(session: IrcSession, message: IrcMessage) -> None:
 
 @command("SETNAME", params=1)
 async def setname(session: IrcSession, message: IrcMessage) -> None:
-    realname = message.params[0]
-    if not realname.strip() or len(realname) > NAMELEN:
+    realname = clean_text(message.params[0]).strip()  # as USER's
+    if not realname or len(realname) > NAMELEN:
         session.fail("SETNAME", "INVALID_REALNAME", "Real name is not valid")
         return
     person = session.person if not session.registered else session.wire.people.of(session.nick)

@@ -19,11 +19,19 @@ from trio_chat.core.refusals import CannotSpeak, Muted, NoSuchMember, NotInRoom,
 from trio_chat.irc import numerics as n
 from trio_chat.irc.codec import MAX_LINE_BYTES, IrcMessage
 from trio_chat.irc.dispatch import command
+from trio_chat.irc.formatting import strip_formatting
+from trio_chat.irc.wire import private_action
 
 if TYPE_CHECKING:
     from trio_chat.irc.session import IrcSession
 
-ACTION = "\x01ACTION "
+# The most targets one PRIVMSG or NOTICE reaches (ISUPPORT MAXTARGETS, TARGMAX); the others
+# get 407 ERR_TOOMANYTARGETS (RFC 2812 3.3.1).
+MAX_TARGETS = 4
+# CTCP messages are framed by this (the closing one may be missing); only ACTION is relayed.
+CTCP = "\x01"
+# The most of an unrelayed CTCP command's name the notice shows.
+MAX_CTCP_SHOWN = 32
 
 
 @command("PRIVMSG")
@@ -46,7 +54,11 @@ def speak(session: IrcSession, message: IrcMessage, *, quiet: bool) -> None:
             session.reply(n.ERR_NOTEXTTOSEND, "No text to send")
         return
     text = message.params[1]
-    for target in dict.fromkeys(t for t in message.params[0].split(",") if t):
+    wanted = list(dict.fromkeys(t for t in message.params[0].split(",") if t))
+    for target in wanted[MAX_TARGETS:]:
+        if not quiet:
+            session.reply(n.ERR_TOOMANYTARGETS, target, f"Too many targets (at most {MAX_TARGETS})")
+    for target in wanted[:MAX_TARGETS]:
         if not fits(session, message.command, target, text):
             if not quiet:
                 session.reply(n.ERR_INPUTTOOLONG, "Input line was too long")
@@ -69,13 +81,16 @@ def say_one(
     session: IrcSession, target: str, text: str, *, quiet: bool, tags: ClientTags = ()
 ) -> None:
     service, client = session.service, session.client
-    action = text.startswith(ACTION) or text == ACTION.rstrip()
-    if text.startswith("\x01") and not action:
-        if not quiet:
-            session.notice("CTCP requests are not relayed here")
-        return
-    if action:
-        text = text[len(ACTION) :].removesuffix("\x01") if len(text) > len(ACTION) else ""
+    action = False
+    if text.startswith(CTCP):
+        verb, _, rest = text[1:].removesuffix(CTCP).partition(" ")
+        if verb.upper() != "ACTION":
+            if not quiet:
+                shown = strip_formatting(verb)[:MAX_CTCP_SHOWN] or "(empty)"
+                session.notice(f"CTCP {shown} is not relayed here: only ACTION (/me) is")
+            return
+        action, text = True, rest
+    text = strip_formatting(text)
     try:
         session.flush()
         if target.startswith("@#"):
@@ -86,7 +101,7 @@ def say_one(
             else:
                 service.say(client, target, text, notice=quiet, tags=tags)
         elif action:
-            service.private(client, target, f"* {session.nick} {text}", tags=tags)
+            service.private(client, target, private_action(session.nick, text), tags=tags)
         else:
             recipient = service.private(client, target, text, notice=quiet, tags=tags).target
             away = service.member(recipient).away

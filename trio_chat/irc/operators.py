@@ -20,6 +20,7 @@ from trio_chat.core.refusals import (
 from trio_chat.irc import numerics as n
 from trio_chat.irc.codec import IrcMessage
 from trio_chat.irc.dispatch import command
+from trio_chat.irc.formatting import strip_formatting
 
 if TYPE_CHECKING:
     from trio_chat.irc.session import IrcSession
@@ -45,7 +46,7 @@ async def oper(session: IrcSession, message: IrcMessage) -> None:
 
 @command("KILL", params=2)
 async def kill(session: IrcSession, message: IrcMessage) -> None:
-    nick, reason = message.params[0], message.params[1]
+    nick, reason = message.params[0], strip_formatting(message.params[1])
     try:
         session.flush()
         session.service.moderation.kick(session.client, nick, reason)
@@ -70,7 +71,7 @@ async def kick(session: IrcSession, message: IrcMessage) -> None:
     """``KICK #c a,b`` or ``KICK #c,#d a,b`` (pairs, RFC 2812 3.2.8); one KICK line each."""
     channels = [word for word in message.params[0].split(",") if word]
     nicks = [word for word in message.params[1].split(",") if word][:KICK_TARGETS]
-    reason = message.params[2] if len(message.params) > 2 else ""
+    reason = strip_formatting(message.params[2]) if len(message.params) > 2 else ""
     if len(channels) == 1:
         channels *= len(nicks)
     if not nicks or len(channels) != len(nicks):

@@ -2,9 +2,9 @@
 
 Users of the other doors answer too: a text user ``bob`` is
 ``bob!bob@trio-chat`` with the real name ``bob``. Server operators are
-``@`` in every channel and ``*`` in WHO; the only user modes are ``i``
-(kept, no effect: nobody is listed but by name or channel anyway) and
-``o`` (given by OPER).
+``@`` in every channel and ``*`` in WHO; the user modes are ``i`` (not
+listed by a WHO mask to those who share no channel; LUSERS counts them
+apart), ``w`` (kept), ``o`` (given by OPER) and ``B`` (a bot: :mod:`.bot`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from trio_chat.irc.channels import prefix, visible
 from trio_chat.irc.chanops import channel_mode
 from trio_chat.irc.codec import IrcMessage
 from trio_chat.irc.dispatch import command
+from trio_chat.irc.formatting import strip_formatting
 
 if TYPE_CHECKING:
     from trio_chat.irc.session import IrcSession
@@ -162,7 +163,7 @@ async def userhost(session: IrcSession, message: IrcMessage) -> None:
 
 @command("AWAY")
 async def away(session: IrcSession, message: IrcMessage) -> None:
-    why = message.params[0] if message.params else ""
+    why = strip_formatting(message.params[0]) if message.params else ""
     session.service.set_away(session.client, why)
     if session.client.named().away:
         session.reply(n.RPL_NOWAWAY, "You have been marked as being away")

@@ -76,6 +76,9 @@ class IrcFrontend(TextFrontend):
             self.settings.created = time.strftime("%Y-%m-%d %H:%M:%S %Z")
         self.wire = wire or Wire(self.settings.server)
         self.settings.unregistered = self._unregistered
+        presence = service.hub.presence  # WHOWAS of text and web users too (once per wire)
+        if self.wire.people.presence not in presence:
+            presence.append(self.wire.people.presence)
 
     def port_option(self) -> str:
         return "--irc-port" if self.ssl_context is None else "--irc-tls-port"

@@ -2,8 +2,8 @@
 
 The ISUPPORT tokens say what holds here: names and channels follow the
 core's one rule (:mod:`trio_chat.core.names`), channels are ``#`` rooms,
-server operators show as ``@`` in every channel, and the only channel mode
-is ``n`` (no messages from outside: the service's rule anyway).
+server operators show as ``@`` in every channel, and the channel modes are
+the rooms' settings (:mod:`.modes`, :mod:`.chanops`).
 """
 
 from __future__ import annotations
@@ -15,13 +15,16 @@ from trio_chat.core.names import CASEMAPPING, CHANNELLEN, CHANTYPES, MAX_TOPIC_C
 from trio_chat.irc import numerics as n
 from trio_chat.irc.codec import IrcMessage
 from trio_chat.irc.dispatch import COMMANDS, command
+from trio_chat.irc.formatting import strip_formatting
+from trio_chat.irc.messaging import MAX_TARGETS
 from trio_chat.irc.modes import CHANMODES, PREFIX
 from trio_chat.irc.operators import KICK_TARGETS
 
 if TYPE_CHECKING:
     from trio_chat.irc.session import IrcSession
 
-USER_MODES = "iow"
+# The user modes (004): B is IRCv3 bot mode (:mod:`.bot`, ISUPPORT BOT=B).
+USER_MODES = "Biow"
 CHANNEL_MODES = "Ibeiklmnostv"
 TOKENS_PER_LINE = 13
 # ISUPPORT tokens other modules add (token -> value, "" for none), e.g. IRCv3's MONITOR.
@@ -45,14 +48,15 @@ def _own(session: IrcSession) -> list[str]:
         f"CHANTYPES={CHANTYPES}",
         "ELIST=MNU",
         f"KICKLEN={MAX_TOPIC_CHARS}",
-        "MAXTARGETS=4",
+        f"MAXTARGETS={MAX_TARGETS}",
         "MODES=4",
         f"NETWORK={settings.network}",
         f"NICKLEN={NICKLEN}",
         f"PREFIX={PREFIX}",
         "SAFELIST",
         "STATUSMSG=@",
-        f"TARGMAX=JOIN:,KICK:{KICK_TARGETS},NAMES:,NOTICE:4,PART:,PRIVMSG:4,WHOIS:1",
+        f"TARGMAX=JOIN:,KICK:{KICK_TARGETS},NAMES:,NOTICE:{MAX_TARGETS},PART:,"
+        f"PRIVMSG:{MAX_TARGETS},WHOIS:1",
         f"TOPICLEN={MAX_TOPIC_CHARS}",
         "USERLEN=16",
         "UTF8ONLY",
@@ -85,7 +89,9 @@ def lusers(session: IrcSession) -> None:
     users = service.online()
     operators = sum(1 for name in service.members() if service.member(name).operator)
     rooms = len(service.rooms())
-    session.reply(n.RPL_LUSERCLIENT, f"There are {users} users and 0 invisible on 1 servers")
+    hidden = session.wire.people.invisible()
+    shown = f"There are {users - hidden} users and {hidden} invisible on 1 servers"
+    session.reply(n.RPL_LUSERCLIENT, shown)
     session.reply(n.RPL_LUSEROP, str(operators), "operator(s) online")
     session.reply(n.RPL_LUSERUNKNOWN, str(session.settings.unregistered()), "unknown connection(s)")
     session.reply(n.RPL_LUSERCHANNELS, str(rooms), "channels formed")
@@ -142,7 +148,7 @@ async def pong(session: IrcSession, message: IrcMessage) -> None:
 
 @command("QUIT", early=True)
 async def quit(session: IrcSession, message: IrcMessage) -> None:
-    reason = message.params[0] if message.params else ""
+    reason = strip_formatting(message.params[0]) if message.params else ""
     session.send(IrcMessage("ERROR", (f"Closing Link: {session.host} (Quit: {reason})",)))
     session.quitting = reason
 

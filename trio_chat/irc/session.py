@@ -282,8 +282,9 @@ class IrcSession:
         return self.connection.serve_member(member, self._reader, self._leave, (Reason.LOST, ""))
 
     def _leave(self, why: tuple[Reason, str]) -> None:
+        name = self.nick  # the member's name now (after leaving: the nick first asked for)
         self.service.leave(self.client, *why)
-        self.wire.people.remove(self.nick)
+        self.wire.people.remove(name)
 
     async def _reader(self) -> tuple[Reason, str]:
         while True:

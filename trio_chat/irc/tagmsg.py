@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from trio_chat.core.refusals import NoSuchMember, NoSuchRoom
+from trio_chat.core.refusals import CannotSpeak, Muted, NoSuchMember, NoSuchRoom
 from trio_chat.irc import numerics as n
 from trio_chat.irc.caps import ECHO_MESSAGE, MESSAGE_TAGS, SERVER_TIME
 from trio_chat.irc.codec import IrcMessage, format_message
@@ -51,10 +51,11 @@ def deliver(
 @command("TAGMSG", params=1)
 async def tagmsg(session: IrcSession, message: IrcMessage) -> None:
     target = message.params[0]
+    # The server's tags before the client's (message-tags: so that a cut keeps them).
     tags = {
-        **dict(client_tags(message)),
         "msgid": secrets.token_hex(12),
         "time": iso_time(time.time()),
+        **dict(client_tags(message)),
     }
     me = session.client.named()
     try:
@@ -62,14 +63,22 @@ async def tagmsg(session: IrcSession, message: IrcMessage) -> None:
             room = session.service.room(target)
             if room.name not in me.rooms:
                 raise NoSuchRoom(target)
+            session.service.may_speak(session.client, room.name)
             deliver(session, [m for m in room.members.values() if m is not me], room.name, tags)
         else:
+            session.service.may_speak(session.client)
             deliver(session, [session.service.member(target)], target, tags)
     except NoSuchRoom:
         session.reply(n.ERR_CANNOTSENDTOCHAN, target, "Cannot send to channel")
         return
     except NoSuchMember:
         session.reply(n.ERR_NOSUCHNICK, target, "No such nick/channel")
+        return
+    except CannotSpeak:
+        session.reply(n.ERR_CANNOTSENDTOCHAN, target, "Cannot send to channel (+m)")
+        return
+    except Muted:
+        session.reply(n.ERR_CANNOTSENDTOCHAN, target, "You are muted")
         return
     if ECHO_MESSAGE in session.caps:
         session.send_line(tagged(session, target, tags, session.caps))

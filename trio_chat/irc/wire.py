@@ -108,12 +108,25 @@ class People:
             self._was.append(Was(old, person, time.time()))
             self._online[name_key(new)] = person
 
+    def presence(self, old: str | None, new: str | None) -> None:
+        """The hub's presence seam: remember the users of other doors who leave or change
+        name, for WHOWAS (an IRC user's own session tells :meth:`remove`, :meth:`rename`)."""
+        if old is None or name_key(old) in self._online:
+            return
+        if new is not None and name_key(new) == name_key(old):
+            return  # a change of case only
+        self._was.append(Was(old, Person(old, OTHER_HOST, old, irc=False), time.time()))
+
     def of(self, name: str) -> Person:
         """``name``'s ident, host and real name (the defaults for a non-IRC user)."""
         person = self._online.get(name_key(name))
         if person is None:
             return Person(name, OTHER_HOST, name, irc=False)
         return person
+
+    def invisible(self) -> int:
+        """How many of the IRC users online are invisible (user mode +i: LUSERS counts them)."""
+        return sum(1 for person in self._online.values() if person.invisible)
 
     def mask(self, name: str) -> str:
         person = self.of(name)
@@ -132,12 +145,18 @@ def iso_time(timestamp: float) -> str:
 
 
 def quit_reason(reason: Reason, detail: str = "", by: str = "") -> str:
-    """A QUIT's reason as IRC users read it."""
+    """A QUIT's (or a last ERROR's) reason as IRC servers word it."""
     match reason:
         case Reason.QUIT:
             return f"Quit: {detail}" if detail else "Quit"
         case Reason.TOO_SLOW:
             return "SendQ exceeded"
+        case Reason.TIMEOUT:
+            return "Ping timeout"
+        case Reason.FLOODING:
+            return "Excess Flood"
+        case Reason.KICKED if by:  # an operator's KILL (the text door's /kick)
+            return f"Killed ({by} ({detail}))" if detail else f"Killed ({by})"
         case Reason.LOST | Reason.CLOSED:
             return "Connection closed" if reason is Reason.CLOSED else "Connection lost"
         case _:
@@ -225,7 +244,7 @@ class IrcEncoder:
                 why = quit_reason(reason, detail, by)
                 return [IrcMessage("QUIT", (why,), self.people.mask(name))]
             case Dismissed(reason, detail, by):
-                return [IrcMessage("ERROR", (f"Closing Link: {departure(reason, detail, by)}",))]
+                return [IrcMessage("ERROR", (f"Closing Link: {quit_reason(reason, detail, by)}",))]
             case Renamed(old, new):
                 return [IrcMessage("NICK", (new,), self.people.mask(old))]
             case TopicChanged(name, room, topic, when):
@@ -250,15 +269,18 @@ class IrcEncoder:
         source = self.people.mask(event.sender)
         target = event.target if isinstance(event, Private) else event.room
         tags = self.said_tags(event.time, event.id)
-        if self.tags:  # message-tags: the sender's client tags too
-            tags.update(event.tags)
         sender = self.people.of(event.sender)
         if self.tags and sender.bot:
             tags["bot"] = ""
+        if self.tags:  # message-tags: the sender's client tags too, after the server's
+            tags.update(event.tags)
         text = event.text
         if past and not self.times:
             text = f"[{time.strftime('%Y-%m-%d %H:%M', time.localtime(event.time))}] {text}"
         action = isinstance(event, Action)
+        if isinstance(event, Private) and not event.notice:
+            acted = private_action_text(event.sender, text)
+            action, text = (True, acted) if acted is not None else (False, text)
         # ":" source " PRIVMSG " target " :" (the CR LF is fit_text's to count)
         prefix = len(source.encode()) + len(target.encode()) + 12 + (9 if action else 0)
         pieces = fit_text(prefix, text)
@@ -266,6 +288,17 @@ class IrcEncoder:
             pieces = [f"\x01ACTION {piece}\x01" for piece in pieces]
         verb = "NOTICE" if not isinstance(event, Action) and event.notice else "PRIVMSG"
         return [IrcMessage(verb, (target, piece), source, tags) for piece in pieces]
+
+
+def private_action(name: str, text: str) -> str:
+    """A private ``/me`` as the chat carries it (text users read ``* ana waves``)."""
+    return f"* {name} {text}"
+
+
+def private_action_text(name: str, text: str) -> str | None:
+    """What ``name`` did, if ``text`` is a private ``/me`` of theirs (IRC users get an ACTION)."""
+    start = f"* {name} "
+    return text[len(start) :] if text.startswith(start) else None
 
 
 def moderated_text(event: Moderated) -> str:

@@ -218,7 +218,8 @@ class WebCommands:
 
     def topic(self, raw: str) -> None:
         room = valid_room(raw)
-        self.answer({"type": "topic", "room": room, "text": self.service.topic(room)})
+        text = self.service.topic(room, client=self.client)
+        self.answer({"type": "topic", "room": room, "text": text})
 
 
 def kind_of(request: Request | BadRequest) -> str | None:

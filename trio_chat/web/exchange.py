@@ -27,8 +27,16 @@ from collections.abc import Callable
 import h11
 import trio
 
+from trio_chat.core.limits import LogThrottle, left_out
 from trio_chat.net.connection import Connection
-from trio_chat.web.routes import Response, Site, Upgrade, text_response
+from trio_chat.web.routes import (
+    HostRefused,
+    OriginRefused,
+    Response,
+    Site,
+    Upgrade,
+    text_response,
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -70,6 +78,10 @@ async def exchange(connection: Connection, site: Site, closing: Callable[[], boo
             if not await send_within(connection, switch(h, answer)):
                 return None
             return h.trailing_data[0]
+        if isinstance(answer, OriginRefused):
+            refused_origin(site.origin_log, connection.peer, answer.origin, request)
+        elif isinstance(answer, HostRefused):
+            refused_name(site.origin_log, connection.peer, answer.name)
         if closing() or served == MAX_REQUESTS:  # the last answer says it is (RFC 9112 9.6)
             answer = dataclasses.replace(answer, close=True)
         LOGGER.debug("%s %s %s: %d", connection.peer, request.method, request.target, answer.status)
@@ -79,6 +91,45 @@ async def exchange(connection: Connection, site: Site, closing: Callable[[], boo
             return None
         h.start_next_cycle()
     return None
+
+
+def refused_origin(
+    throttle: LogThrottle, peer: str, origin: str | None, request: h11.Request
+) -> None:
+    """Log a WebSocket refused for its page's origin (a proxy wanting ``--web-origin``,
+    or another site's page), a few lines a minute per address at most."""
+    address = peer.rpartition(":")[0] or peer
+    skipped = throttle.allow(address, trio.current_time())
+    if skipped is None:
+        return
+    host = next((v.decode("latin-1") for k, v in request.headers if k == b"host"), "?")
+    LOGGER.info(
+        "web %s: WebSocket refused: a page of %s is not of this server (Host %s); "
+        "if it is yours, allow it with --web-origin%s",
+        peer,
+        origin,
+        host,
+        left_out(skipped),
+        extra={"fields": {"event": "origin_refused", "address": peer, "origin": origin}},
+    )
+
+
+def refused_name(throttle: LogThrottle, peer: str, name: str) -> None:
+    """Log a request refused for the name it used (DNS rebinding, or a name to
+    allow with ``--web-host``), a few lines a minute per address at most."""
+    address = peer.rpartition(":")[0] or peer
+    skipped = throttle.allow(address, trio.current_time())
+    if skipped is None:
+        return
+    LOGGER.info(
+        "web %s: refused a request for the name %s, which is not this server's; "
+        "if it is, allow it with --web-host %s%s",
+        peer,
+        name,
+        name,
+        left_out(skipped),
+        extra={"fields": {"event": "host_refused", "address": peer, "host": name}},
+    )
 
 
 def switch(h: h11.Connection, upgrade: Upgrade) -> bytes:

@@ -31,9 +31,14 @@ from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
 from wsproto.frame_protocol import CloseReason, FrameProtocol
 
-# The biggest message a client may send, in bytes: the chat's 4096-byte text
-# with its JSON around it, with room to spare.
-MAX_MESSAGE_BYTES = 8192
+from trio_chat.core.names import MAX_TEXT_BYTES
+
+# The biggest message a client may send, in bytes: the chat's longest text
+# (4096 bytes) as JSON may write it, every byte as six ("\u0001"), with its
+# fields around it. So any text the chat takes fits in a frame, and a longer one
+# (4000 characters pasted into the page are up to 12,000 bytes) gets the chat's
+# "too long" error rather than a closed connection.
+MAX_MESSAGE_BYTES = 6 * MAX_TEXT_BYTES + 1024
 
 NORMAL = int(CloseReason.NORMAL_CLOSURE)  # 1000
 GOING_AWAY = int(CloseReason.GOING_AWAY)  # 1001: server shutting down

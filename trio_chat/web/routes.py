@@ -13,6 +13,11 @@ requests with h11 and writes what :meth:`Site.answer` decides.
   one allowed with ``--web-origin``, else 403 before any upgrade.
   No extension is accepted (no permessage-deflate: every member's frames are
   the same bytes), no subprotocol.
+* The page, its files and ``/ws`` answer only to this server's names: an IP
+  address, ``localhost``, this machine's host name, or one given with
+  ``--web-host`` (or in ``--web-origin``); any other ``Host`` gets 421. A page
+  of another site whose name was made to point at this server (DNS rebinding)
+  would otherwise pass the ``Origin`` check, its origin and ``Host`` agreeing.
 * ``/healthz``: 200 while the chat accepts people, 503 while shutting down.
 * ``/metrics``: the callable's body and content type; 404 without one.
 * ``/i18n/``: the page's languages, ``/i18n/LANG.json``: its catalog in LANG
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
+import ipaddress
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
@@ -37,6 +43,7 @@ from urllib.parse import urlsplit
 import h11
 from wsproto.utilities import generate_accept_token
 
+from trio_chat.core.limits import LogThrottle
 from trio_chat.web.words import catalog_json, index_json
 
 Headers = list[tuple[bytes, bytes]]
@@ -74,6 +81,8 @@ WEBSOCKET_PATH = "/ws"
 WORDS_PATH = "/i18n/"
 JSON = "application/json"
 METHODS = (b"GET", b"HEAD")
+# Answered whatever name the request used (monitoring uses its own names).
+UNNAMED_PATHS = ("/healthz", "/metrics")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +103,20 @@ class Response:
         if self.close:
             headers.append((b"connection", b"close"))
         return headers
+
+
+@dataclass(frozen=True, slots=True)
+class OriginRefused(Response):
+    """The 403 of a WebSocket from a page of another origin (the server logs it)."""
+
+    origin: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HostRefused(Response):
+    """The 421 of a request for a name that is not this server's (the server logs it)."""
+
+    name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +191,24 @@ def tokens(value: str | None) -> set[str]:
     return {token.strip().lower() for token in (value or "").split(",") if token.strip()}
 
 
+def host_name(host: str) -> str | None:
+    """The name in a ``Host`` header (no port, no brackets, lower case); None if none."""
+    try:
+        name = urlsplit(f"//{host.strip()}").hostname
+    except ValueError:
+        return None
+    return name.rstrip(".") if name else None
+
+
+def is_address(name: str) -> bool:
+    """Whether ``name`` is an IP address (which no DNS rebinding can use)."""
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
 def origin_of(url: str) -> tuple[str, str, int] | None:
     """``(scheme, host, port)`` of an origin, default port filled in; None if not one."""
     try:
@@ -189,6 +230,9 @@ class Site:
         metrics: what ``/metrics`` serves, if anything.
         origins: the origins allowed besides the page's own (``--web-origin``).
         secure: this port speaks TLS (the page's origin is ``https:``).
+        names: the names the page and the chat answer to besides IP addresses,
+            ``localhost`` and the hosts of ``origins`` (this machine's names,
+            ``--web-host``); None: any name.
     """
 
     def __init__(
@@ -199,6 +243,7 @@ class Site:
         metrics: MetricsSource | None = None,
         origins: Iterable[str] = (),
         secure: bool = False,
+        names: Iterable[str] | None = None,
     ) -> None:
         self.files = files
         self.accepting = accepting
@@ -206,12 +251,23 @@ class Site:
         self.secure = secure
         allowed = [origin_of(origin) for origin in origins]
         self.origins = frozenset(origin for origin in allowed if origin is not None)
+        self.names: frozenset[str] | None = None
+        if names is not None:
+            own = {name.lower().rstrip(".") for name in names}
+            self.names = frozenset(own | {host for _, host, _ in self.origins})
         self._words: dict[str, StaticFile] = {}  # the page's catalogs, by path, once built
+        # Log lines of refused origins, per address (a hostile page may retry in a loop).
+        self.origin_log = LogThrottle()
 
     def answer(self, request: h11.Request) -> Response | Upgrade:
         path = request.target.decode("ascii", "replace").partition("?")[0]
         if request.method not in METHODS:
             return text_response(405, "method not allowed", allow="GET, HEAD")
+        if path not in UNNAMED_PATHS:
+            # The page and the chat: only for this server's names.
+            refused = self.refuse_name(header(request, b"host"))
+            if refused is not None:
+                return refused
         if path == WEBSOCKET_PATH:
             return self.upgrade(request)
         if path == "/healthz":
@@ -256,8 +312,11 @@ class Site:
         key = header(request, b"sec-websocket-key")
         if not key:
             return text_response(400, "no Sec-WebSocket-Key")
-        if not self.origin_allowed(header(request, b"origin"), header(request, b"host")):
-            return text_response(403, "this page's origin may not use the chat", close=True)
+        origin = header(request, b"origin")
+        if not self.origin_allowed(origin, header(request, b"host")):
+            return OriginRefused(
+                403, b"this page's origin may not use the chat\n", TEXT, close=True, origin=origin
+            )
         if not self.accepting():
             return text_response(503, "the server is shutting down", close=True)
         accept = generate_accept_token(key.strip().encode("ascii", "replace"))
@@ -268,6 +327,28 @@ class Site:
                 (b"sec-websocket-accept", accept),
             )
         )
+
+    def refuse_name(self, host: str | None) -> HostRefused | None:
+        """The 421 for a ``Host`` that is not one of this server's names; None if it is.
+
+        No ``Host`` (HTTP/1.0: not a browser) is let in, as no ``Origin`` is.
+        """
+        if self.names is None or host is None:
+            return None
+        name = host_name(host)
+        if name is not None and (
+            name in self.names
+            or is_address(name)
+            or name == "localhost"
+            or name.endswith(".localhost")
+        ):
+            return None
+        shown = name or "?"
+        body = (
+            f"this server does not answer to the name {shown}: if it is this server's name, "
+            f"start the server with --web-host {shown}\n"
+        )
+        return HostRefused(421, body.encode(), TEXT, close=True, name=shown)
 
     def origin_allowed(self, origin: str | None, host: str | None) -> bool:
         """Same origin as ``host`` (this port's scheme), or allowed; no Origin: not a browser."""

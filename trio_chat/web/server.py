@@ -36,7 +36,9 @@ port closes and they end.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import socket
 import ssl
 from collections.abc import Awaitable, Iterable, Sequence
 
@@ -89,6 +91,16 @@ NOT_HTTPS_REPLY = (
 )
 
 
+def machine_names() -> list[str]:
+    """This machine's own names: its host name, its first label, and that with ``.local``
+    (the name mDNS gives it on a LAN)."""
+    name = socket.gethostname().lower().rstrip(".")
+    if not name:
+        return []
+    label = name.partition(".")[0]
+    return [name, label, f"{label}.local"]
+
+
 class WebFrontend:
     """Serves the page and its WebSocket on one port.
 
@@ -96,6 +108,8 @@ class WebFrontend:
         service, admission, host, port, name_timeout, ssl_context: as for
             :class:`~trio_chat.text.server.TextFrontend`.
         origins: page origins allowed besides the server's own (``--web-origin``).
+        hosts: names the page answers to besides IP addresses, ``localhost``,
+            the origins' hosts and this machine's names (``--web-host``).
         metrics: what ``/metrics`` serves (body, content type); 404 without.
         files: the static files (default: the package's ``static/``).
         encoder: how events are framed for web members: one for all of them
@@ -114,6 +128,7 @@ class WebFrontend:
         name_timeout: float = NAME_TIMEOUT,
         ssl_context: ssl.SSLContext | None = None,
         origins: Iterable[str] = (),
+        hosts: Iterable[str] = (),
         metrics: MetricsSource | None = None,
         files: dict[str, StaticFile] | None = None,
         encoder: Encoder | None = None,
@@ -132,6 +147,7 @@ class WebFrontend:
             metrics=metrics,
             origins=origins,
             secure=ssl_context is not None,
+            names=[*machine_names(), *hosts],
         )
         self._accept_scope = trio.CancelScope()
         self._stopping = trio.Event()
@@ -330,20 +346,43 @@ def refused_frames(refusal: Refusal, lang: str = DEFAULT) -> bytes:
 async def announce_web(
     listeners: Sequence[trio.SocketListener], host: str | None, *, tls: bool
 ) -> None:
-    """Log the web page's address, for this PC and, if served to them, for the others."""
+    """Log the web page's address for this PC and, if it is served to them, for the others.
+
+    Listening on every interface: ``localhost`` here, each LAN address for the
+    others. On one address: that address for everyone (``localhost`` would not
+    answer), but for a loopback one, which only this PC reaches.
+    """
     from trio_chat.cli_words import operator_words
 
     _ = operator_words()  # the operator's language
     scheme = "https" if tls else "http"
     port = listeners[0].socket.getsockname()[1]
-    here = f"{scheme}://localhost:{port}/"
+    everywhere = host in (None, "", "0.0.0.0", "::")
+    here = f"{scheme}://{'localhost' if everywhere else url_host(host or '')}:{port}/"
     LOGGER.info(
         "%s",
         _("web page on this PC:      {url}", url=here),
         extra={"fields": {"event": "web_page", "address": f"{host}:{port}"}},
     )
-    if host in (None, "", "0.0.0.0", "::"):
+    if everywhere:
         # Looking up the host name may block on DNS: not in the event loop.
-        for address in await trio.to_thread.run_sync(lan_addresses):
-            url = f"{scheme}://{address}:{port}/"
-            LOGGER.info("%s", _("web page from another PC: {url}", url=url))
+        others = [f"{scheme}://{a}:{port}/" for a in await trio.to_thread.run_sync(lan_addresses)]
+    else:
+        others = [] if is_loopback(host or "") else [here]
+    for url in others:
+        LOGGER.info("%s", _("web page from another PC: {url}", url=url))
+
+
+def url_host(host: str) -> str:
+    """``host`` as a URL writes it: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this PC's own loopback (``127.0.0.1``, ``::1``, ``localhost``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -31,6 +31,23 @@ def test_me_who_and_history_typed_in_the_page(
     expect(log).to_contain_text("/msg NAME TEXT")
 
 
+def test_me_in_a_private_conversation_stays_private(
+    server: ChatServer, text_user: TextUser, browsing: Browsing
+) -> None:
+    page = browsing.page()
+    log_in(page, server.url, "ana")
+    say(page, "/join dev")
+    expect(page.locator("#title")).to_have_text("#dev")
+    text_user.send("/msg ana psst")
+    page.locator("#private-list .entry", has_text="bob").click()
+    say(page, "/me winks")
+    # bob reads it privately, as IRC words a private action; #dev hears nothing.
+    assert text_user.expect("winks") == "[private] ana: * ana winks"
+    expect(page.locator(".log-wrap:visible .msg", has_text="winks")).to_have_count(1)
+    page.locator("#room-list .entry", has_text="#dev").click()
+    expect(page.locator(".log-wrap:visible")).not_to_contain_text("winks")
+
+
 def test_light_and_dark_follow_the_systems_setting(server: ChatServer, browsing: Browsing) -> None:
     background = "getComputedStyle(document.body).backgroundColor"
     light = browsing.page(scheme="light")

@@ -273,7 +273,7 @@ function joinedRooms() {
 }
 
 function askOlder(conv) {
-  if (conv.kind !== "room" || !conv.more || conv.loadingOlder || !state.welcomed) return;
+  if (conv.kind !== "room" || !conv.joined || !conv.more || conv.loadingOlder || !state.welcomed) return;
   const before = conv.oldestId;
   if (before === null) return;
   conv.loadingOlder = true;
@@ -342,9 +342,14 @@ function frameFor(text) {
   // Kept (in memory only) to log in again after a reconnect, as the terminal client does.
   const secret = text.match(/^\/(?:register|password)\s+(.+)$/iu);
   if (secret && state.login) state.login.password = secret[1].trim();
-  if (conv !== null && conv.kind === "private" && !(text.startsWith("/") && !text.startsWith("//"))) {
-    const said = text.startsWith("//") ? text.slice(1) : text;
-    return { type: "private", to: conv.name, text: said };
+  if (conv !== null && conv.kind === "private") {
+    // An action in a private conversation stays in it, as IRC words one: "* ana waves".
+    const action = text.match(/^\/me\s+(.+)$/iu);
+    if (action) return { type: "private", to: conv.name, text: `* ${state.me} ${action[1]}` };
+    if (!(text.startsWith("/") && !text.startsWith("//"))) {
+      const said = text.startsWith("//") ? text.slice(1) : text;
+      return { type: "private", to: conv.name, text: said };
+    }
   }
   return { type: "line", room: currentRoom(), text };
 }
