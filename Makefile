@@ -12,7 +12,7 @@ VIA_MAKE := TRIO_CHAT_VIA_MAKE=1
 
 # Every option has a make variable (the README's Options table lists them all):
 #   make serve   HOST PORT MAX_CLIENTS DB HISTORY HISTORY_KEEP_DAYS HISTORY_MAX_MB
-#                PASSWORD_FILE OPER_PASSWORD_FILE
+#                NO_PRIVATE_HISTORY=1 PASSWORD_FILE OPER_PASSWORD_FILE
 #                FLOOD_RATE FLOOD_BURST MAX_PER_ADDRESS CONNECT_RATE EXEMPT
 #                TLS_CERT TLS_KEY LOG_LEVEL LOG_FORMAT WEB_PORT NO_WEB=1 WEB_ORIGIN="URL URL"
 #                WEB_HOST="NAME NAME"
@@ -38,6 +38,7 @@ flag = $(if $(filter-out 0,$($(1))),$(2))
 SERVE_ARGS := $(call opt,HOST,--host) $(call opt,PORT,--port) \
 	$(call opt,MAX_CLIENTS,--max-clients) $(call opt,DB,--db) $(call opt,HISTORY,--history) \
 	$(call opt,HISTORY_KEEP_DAYS,--history-keep-days) $(call opt,HISTORY_MAX_MB,--history-max-mb) \
+	$(call flag,NO_PRIVATE_HISTORY,--no-private-history) \
 	$(call opt,PASSWORD_FILE,--password-file) \
 	$(call opt,OPER_PASSWORD_FILE,--oper-password-file) \
 	$(call opt,FLOOD_RATE,--flood-rate) $(call opt,FLOOD_BURST,--flood-burst) \

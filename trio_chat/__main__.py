@@ -42,6 +42,7 @@ def serve(args: argparse.Namespace) -> int:
         args.db,
         args.history,
         retention=Retention(args.history_keep_days or None, args.history_max_mb or None),
+        keep_privates=not args.no_private_history,
         password_file=args.password_file,
         oper_password_file=args.oper_password_file,
         limits=Limits(

@@ -85,6 +85,8 @@ class ServerConfig:
     replay: int = DEFAULT_REPLAY
     # How old and how big the history may get (oldest messages deleted first).
     retention: Retention = DEFAULT_RETENTION
+    # Whether private messages are kept for their registered users (core/conversations.py).
+    keep_privates: bool = True
     # Flood and per-address limits, and who is exempt from them.
     limits: Limits = DEFAULT_LIMITS
     # Files whose first line is the server's password and the operators' password.
@@ -306,6 +308,7 @@ async def build_app(
         limits=config.limits,
         replay=config.replay,
         lang=config.lang,
+        keep_privates=config.keep_privates,
     )
     # One admission for every listener: --max-clients and the per-address
     # limits count the connections of all of them together.

@@ -29,6 +29,7 @@ MAKE_VARIABLES: dict[str, dict[str, tuple[str, bool]]] = {
         "--history": ("HISTORY", True),
         "--history-keep-days": ("HISTORY_KEEP_DAYS", True),
         "--history-max-mb": ("HISTORY_MAX_MB", True),
+        "--no-private-history": ("NO_PRIVATE_HISTORY", False),
         "--password-file": ("PASSWORD_FILE", True),
         "--oper-password-file": ("OPER_PASSWORD_FILE", True),
         "--flood-rate": ("FLOOD_RATE", True),

@@ -146,6 +146,11 @@ def _serve_options(serve: argparse.ArgumentParser) -> None:
         ),
     )
     serve.add_argument(
+        "--no-private-history",
+        action="store_true",
+        help=_("keep no private messages (by default each registered user keeps their own)"),
+    )
+    serve.add_argument(
         "--password-file",
         metavar="FILE",
         help=_("a password to connect: the first line of FILE (clients send /pass PASSWORD)"),

@@ -111,7 +111,7 @@ async def test_accounts_and_bans_survive_a_restart_and_a_timed_ban_expires(
 
     assert not files_holding(tmp_path, PASSWORD.encode())
     with sqlite3.connect(db) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
         [(stored,)] = connection.execute("SELECT password_hash FROM accounts").fetchall()
     assert stored.startswith("scrypt$1024$8$1$")
 

@@ -89,7 +89,7 @@ def test_a_schema_3_file_is_migrated_with_a_log_line_for_each_name_changed(
     assert renamed == [("J.Doe", "J_Doe"), ("1ana", "_1ana"), ("ana\u034f", "ana2")]
     assert [entry.event.text for entry in entries] == ["hallo"]
     assert topics == [("straße", "Verkehr")]
-    assert SCHEMA_VERSION == 4
+    assert SCHEMA_VERSION == 5
     warnings = [r.getMessage() for r in caplog.records if r.name == "trio_chat.core.accounts"]
     assert warnings == [
         "the registered name 'ana\u034f' no longer fits the name rule (see README, Names): "

@@ -28,6 +28,8 @@ import pytest
 import trio
 import trio.testing
 
+from trio_chat.irc.sasl_plain import plain_response
+
 from ..conftest import STEP_TIMEOUT, IrcPeer, Peer, Running
 
 SCREEN_POLL = 0.05
@@ -277,6 +279,35 @@ async def irc_user(running: Running, nick: str, *caps: str) -> AsyncIterator[Irc
             await peer.send(f"CAP REQ :{' '.join(caps)}")
             ack = await peer.line()
             assert ack == f":trio-chat CAP * ACK :{' '.join(caps)}", ack
+        await peer.send(f"NICK {nick}", f"USER {nick} 0 * :Real {nick}", "CAP END")
+        await peer.until(":trio-chat 422 ")
+        yield peer
+
+
+async def register_account(running: Running, name: str, password: str) -> None:
+    """Register ``name`` with ``password`` through the text door, as a text user would."""
+    text = await running.connect(running.listener_of("text"))
+    async with text.stream:
+        await text.register(name)
+        await text.send(f"/register {password}")
+        await text.until(f"*** {name} is registered to you now")
+        await text.send("/quit")
+        await text.expect_eof()
+
+
+@asynccontextmanager
+async def sasl_user(
+    running: Running, nick: str, password: str, *caps: str
+) -> AsyncIterator[IrcPeer]:
+    """``nick`` logged in to its account with SASL PLAIN and registered, with ``caps`` too."""
+    peer = await running.connect_irc()
+    async with peer.stream:
+        wanted = " ".join(("sasl", *caps))
+        await peer.send("CAP LS 302", f"CAP REQ :{wanted}", "AUTHENTICATE PLAIN")
+        await peer.until(f":trio-chat CAP * ACK :{wanted}")
+        assert await peer.line() == "AUTHENTICATE +"
+        await peer.send(*(f"AUTHENTICATE {chunk}" for chunk in plain_response(nick, password)))
+        await peer.until(":trio-chat 903 ")
         await peer.send(f"NICK {nick}", f"USER {nick} 0 * :Real {nick}", "CAP END")
         await peer.until(":trio-chat 422 ")
         yield peer

@@ -6,21 +6,12 @@ import types
 
 import trio
 
+from trio_chat.core.passwords import MAX_PASSWORD_CHARS
 from trio_chat.irc.sasl import in_clear_from_afar
 from trio_chat.irc.sasl_plain import plain_response
 
 from ..conftest import IrcPeer, Running, running_app
-from .conftest import irc_user
-
-
-async def register_account(running: Running, name: str, password: str) -> None:
-    text = await running.connect(running.listener_of("text"))
-    async with text.stream:
-        await text.register(name)
-        await text.send(f"/register {password}")
-        await text.until(f"*** {name} is registered to you now")
-        await text.send("/quit")
-        await text.expect_eof()
+from .conftest import irc_user, register_account
 
 
 async def start_sasl(running: Running) -> IrcPeer:
@@ -46,8 +37,6 @@ async def test_a_registered_account_logs_in_and_takes_its_name() -> None:
             welcome = await ana.until(":trio-chat 001 ")
             assert welcome[-1].startswith(":trio-chat 001 ana :")
             await ana.until(":trio-chat 422 ")
-            await ana.send("AUTHENTICATE PLAIN")
-            assert await ana.line() == ":trio-chat 907 ana :You have already authenticated"
 
 
 async def test_a_wrong_password_or_unknown_account_fails_and_the_name_stays_taken() -> None:
@@ -124,3 +113,79 @@ async def test_whois_says_which_account_one_is_logged_in_as() -> None:
             assert ":trio-chat 330 bob ana ana :is logged in as" in ana_lines
             bob_lines = await bob.until(":trio-chat 318 bob bob ")
             assert not [line for line in bob_lines if " 330 " in line]
+
+
+async def test_authenticating_again_after_registering_switches_accounts() -> None:
+    async with running_app(irc_port=0) as running:
+        await register_account(running, "ana", "sesame")
+        await register_account(running, "jilles", "sesame2")
+        ana = await start_sasl(running)
+        async with ana.stream, irc_user(running, "bob", "account-tag") as bob:
+            await ana.send(*(f"AUTHENTICATE {c}" for c in plain_response("ana", "sesame")))
+            await ana.send("NICK ana", "USER ana 0 * :Ana", "CAP END")
+            await ana.until(":trio-chat 422 ")
+            # sasl-3.2: again at any time; a failure leaves the login as it was.
+            await ana.send("AUTHENTICATE PLAIN")
+            assert await ana.line() == "AUTHENTICATE +"
+            await ana.send(*(f"AUTHENTICATE {c}" for c in plain_response("jilles", "wrong")))
+            assert await ana.line() == ":trio-chat 904 ana :SASL authentication failed"
+            await ana.send("PRIVMSG bob :still ana")
+            assert await bob.line() == "@account=ana :ana!ana@127.0.0.1 PRIVMSG bob :still ana"
+            await ana.send("AUTHENTICATE PLAIN")
+            assert await ana.line() == "AUTHENTICATE +"
+            await ana.send(*(f"AUTHENTICATE {c}" for c in plain_response("jilles", "sesame2")))
+            assert await ana.line() == (
+                ":trio-chat 900 ana ana!ana@127.0.0.1 jilles :You are now logged in as jilles"
+            )
+            assert await ana.line() == ":trio-chat 903 ana :SASL authentication successful"
+            await ana.send("PRIVMSG bob :now jilles")
+            assert await bob.line() == (
+                "@account=jilles :ana!ana@127.0.0.1 PRIVMSG bob :now jilles"
+            )
+
+
+async def test_a_passphrase_of_a_thousand_characters_logs_in_in_chunks() -> None:
+    passphrase = " ".join(["correct horse battery staple"] * 35)  # 1014 characters
+    async with running_app(irc_port=0) as running:
+        await register_account(running, "ana", passphrase)
+        ana = await start_sasl(running)
+        async with ana.stream:
+            chunks = plain_response("ana", passphrase)
+            assert len(chunks) == 4  # three of 400 bytes, and the rest
+            await ana.send(*(f"AUTHENTICATE {chunk}" for chunk in chunks))
+            assert await ana.line() == ":trio-chat 900 * *!*@* ana :You are now logged in as ana"
+
+
+async def test_the_longest_password_is_the_same_rule_on_every_door() -> None:
+    async with running_app(irc_port=0) as running:
+        text = await running.connect(running.listener_of("text"))
+        async with text.stream:
+            await text.register("ana")
+            await text.send(f"/register {'x' * (MAX_PASSWORD_CHARS + 1)}")
+            refused = await text.line()
+            assert refused == f"! a password may have at most {MAX_PASSWORD_CHARS} characters"
+            await text.send(f"/register {'x' * MAX_PASSWORD_CHARS}")
+            assert (await text.line()).startswith("*** ana is registered to you now")
+
+
+async def test_account_tag_is_on_everything_a_logged_in_user_does() -> None:
+    async with running_app(irc_port=0) as running:
+        await register_account(running, "ana", "sesame")
+        ana = await start_sasl(running)
+        async with ana.stream, irc_user(running, "bob", "account-tag") as bob:
+            await ana.send(*(f"AUTHENTICATE {c}" for c in plain_response("ana", "sesame")))
+            await ana.send("NICK ana", "USER ana 0 * :Ana", "CAP END", "JOIN #dev")
+            await ana.until(":trio-chat 366 ana #dev")
+            await ana.send("INVITE bob :#dev")
+            assert await bob.line() == "@account=ana :ana!ana@127.0.0.1 INVITE bob :#dev"
+            await bob.send("JOIN #dev")
+            await bob.until(":trio-chat 366 bob #dev")
+            await ana.send("TOPIC #dev :plans", "PART #dev :later")
+            assert await bob.line() == "@account=ana :ana!ana@127.0.0.1 TOPIC #dev :plans"
+            assert await bob.line() == "@account=ana :ana!ana@127.0.0.1 PART #dev :later"
+            # Not logged in: no tag.
+            guest = await running.connect_irc()
+            async with guest.stream:
+                await guest.register("guest")
+                await guest.send("JOIN #dev")
+                assert await bob.line() == ":guest!guest@127.0.0.1 JOIN #dev"

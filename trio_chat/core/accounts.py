@@ -215,6 +215,12 @@ class Guard:
         key = name_key(name)
         await self._write("DELETE FROM accounts WHERE name_key = ?", (key,))
         self._accounts.pop(key, None)
+        self._forget_privates(key)
+
+    def _forget_privates(self, key: str) -> None:
+        """A given-up account's private conversations go with it (core/conversations.py)."""
+        if self._store is not None:
+            self._store.forget_private(key)
 
     # --- bans -----------------------------------------------------------------------
 
@@ -296,6 +302,7 @@ class Guard:
         if account is None:
             await self._write("DELETE FROM accounts WHERE name_key = ?", (key,))
             self._accounts.pop(key, None)
+            self._forget_privates(key)
             return
         name, hashed = account
         await self._write(

@@ -50,7 +50,9 @@ import trio
 
 from trio_chat.core.counters import Histogram
 from trio_chat.core.events import Action, Message
-from trio_chat.core.store import MEMORY, Entry, HistoryStore
+from trio_chat.core.privatehistory import Conversations
+from trio_chat.core.privatestore import PrivateEntry, PrivateItem
+from trio_chat.core.store import MEMORY, Entry, HistoryStore, Item
 
 LOGGER = logging.getLogger(__name__)
 
@@ -101,7 +103,7 @@ class Retention:
 DEFAULT_RETENTION = Retention()
 
 
-class History:
+class History(Conversations):
     """The hub's recorder: batched writes in one task, gap-free reads.
 
     Args:
@@ -123,9 +125,7 @@ class History:
         self._clock = clock
         self._pruned_at = -math.inf
         self._room_key = room_key
-        self._send, self._receive = trio.open_memory_channel[Entry | tuple[str, str, str]](
-            QUEUE_SIZE
-        )
+        self._send, self._receive = trio.open_memory_channel[Item](QUEUE_SIZE)
         self._tail: collections.deque[Entry] = collections.deque(maxlen=TAIL_SIZE)
         self._last_seq = 0
         self._committed = 0
@@ -225,7 +225,7 @@ class History:
                 self._caught_up = trio.Event()
             await self._caught_up.wait()
 
-    def _written(self, batch: list[Entry | tuple[str, str, str]]) -> None:
+    def _written(self, batch: list[Item]) -> None:
         self._waiting -= len(batch)
         self._waiting_bytes -= sum(_size(item) for item in batch)
         little = self._waiting <= BEHIND_MESSAGES // 2 and self._waiting_bytes <= BEHIND_BYTES // 2
@@ -248,7 +248,7 @@ class History:
                 self._wrote = trio.Event()
             await self._wrote.wait()
 
-    def _queue(self, item: Entry | tuple[str, str, str]) -> bool:
+    def _queue(self, item: Item) -> bool:
         try:
             self._send.send_nowait(item)
             self._waiting += 1
@@ -277,7 +277,7 @@ class History:
         while not ended:
             if trio.current_time() - self._pruned_at >= PRUNE_INTERVAL:
                 await self.prune()
-            batch: list[Entry | tuple[str, str, str]] = []
+            batch: list[Item] = []
             try:
                 ended = await self._take(batch, gather_until=started + GATHER)
             finally:
@@ -288,7 +288,7 @@ class History:
                     self._written(batch)
         await trio.to_thread.run_sync(self.store.close, limiter=self._write_limiter)
 
-    async def _take(self, batch: list[Entry | tuple[str, str, str]], gather_until: float) -> bool:
+    async def _take(self, batch: list[Item], gather_until: float) -> bool:
         """Move what waits into ``batch``: what comes until ``gather_until`` (unless
         :data:`GATHER_MAX` or a reader waits), at least one item, then all there is.
 
@@ -313,15 +313,17 @@ class History:
         finally:
             self._gathering = None
 
-    async def _write(self, batch: list[Entry | tuple[str, str, str]]) -> None:
+    async def _write(self, batch: list[Item]) -> None:
         entries = [item for item in batch if isinstance(item, Entry)]
-        topics = [item for item in batch if not isinstance(item, Entry)]
+        topics = [item for item in batch if isinstance(item, tuple)]
+        privates = [item for item in batch if isinstance(item, PrivateItem)]
 
         def write() -> None:
             if entries:
                 self.store.append(entries)
             for topic in topics:
                 self.store.set_topic(*topic)
+            self.store.write_privates(privates)
 
         start = time.perf_counter()
         try:
@@ -336,8 +338,9 @@ class History:
                 exc,
             )
         self.write_seconds.observe(time.perf_counter() - start)
-        if entries:
-            self._committed = max(self._committed, *(e.seq for e in entries))
+        seqs = [e.seq for e in entries] + [p.seq for p in privates]
+        if seqs:
+            self._committed = max(self._committed, *seqs)
             self._progress.set()
             self._progress = trio.Event()
 
@@ -418,8 +421,8 @@ class History:
             return entries[-limit:] if limit else []
 
 
-def _size(item: Entry | tuple[str, str, str]) -> int:
+def _size(item: Item) -> int:
     """About the memory an item waiting to be written takes."""
-    if isinstance(item, Entry):
+    if isinstance(item, Entry | PrivateEntry):
         return len(item.event.text) + len(item.event.sender) + 100
-    return len(item[2]) + 100
+    return len(item[2]) + 100 if isinstance(item, tuple) else 100

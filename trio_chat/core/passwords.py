@@ -13,6 +13,10 @@ of logins costs bounded memory and leaves a core for the chat; each address
 and each account has a budget of hashes (:class:`HashBudget`), so nobody
 waits behind someone else's storm of logins. The cost is
 stored with each hash, so raising it later keeps old accounts working.
+A password may be long, as a passphrase manager makes them (up to
+:data:`MAX_PASSWORD_CHARS`, 4 KiB of UTF-8 at most): its length only adds two
+SHA-256 passes over it to scrypt's fixed work, so a long password costs no more
+to check than a short one.
 Hashes are compared with :func:`hmac.compare_digest`; the server and
 operator passwords are compared as SHA-256 digests the same way, so neither
 their content nor their length leaks through timing.
@@ -39,9 +43,9 @@ SCRYPT_R = 8
 SCRYPT_P = 1
 SALT_BYTES = 16
 KEY_BYTES = 32
-# Password lengths, in characters.
+# Password lengths, in characters (the one rule of every door: /register, SASL...).
 MIN_PASSWORD_CHARS = 6
-MAX_PASSWORD_CHARS = 256
+MAX_PASSWORD_CHARS = 1024
 
 
 class SecretFileError(Exception):

@@ -34,7 +34,7 @@ from trio_chat.core.refusals import (
     NotRoomOperator,
     TooLong,
 )
-from trio_chat.core.rules import REPLAY_BYTES, said, valid_room, within_budget
+from trio_chat.core.rules import REPLAY_BYTES, K, said, valid_room, within_budget
 from trio_chat.core.store import Entry
 
 
@@ -234,7 +234,7 @@ class RoomRequests:
         return within_budget(entries)
 
 
-def charged(client: Client | None, entries: list[Entry]) -> list[Entry]:
+def charged(client: Client | None, entries: list[K]) -> list[K]:
     """``entries``, replayed to ``client``: charged to its flood budget by their bytes."""
     if client is not None and entries:
         size = sum(len(e.event.text) + len(e.event.sender) for e in entries)

@@ -8,13 +8,31 @@ and a history replay stays far below the asker's outbox bound.
 
 from __future__ import annotations
 
+from typing import Protocol, TypeVar
+
 from trio_chat.core.names import MAX_TEXT_BYTES, BadName, check_name, check_room, clean_text
 from trio_chat.core.outbox import OUTBOX_BYTES
 from trio_chat.core.refusals import InvalidName, TooLong
-from trio_chat.core.store import Entry
 
 # A history replay queues at most this many bytes at once, far below an outbox's bound.
 REPLAY_BYTES = OUTBOX_BYTES // 4
+
+
+class _Said(Protocol):
+    @property
+    def sender(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+
+
+class Kept(Protocol):
+    """What the history returns: a room's Entry, an account's copy of a private message."""
+
+    @property
+    def event(self) -> _Said: ...
+
+
+K = TypeVar("K", bound=Kept)
 
 
 def valid_name(raw: str) -> str:
@@ -46,7 +64,7 @@ def said(text: str) -> str:
     return text
 
 
-def within_budget(entries: list[Entry]) -> list[Entry]:
+def within_budget(entries: list[K]) -> list[K]:
     """The newest of ``entries`` that fit in REPLAY_BYTES (all of them, usually).
 
     A replay is queued in one step, so it must stay far below the outbox's

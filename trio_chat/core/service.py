@@ -32,6 +32,7 @@ import trio
 
 from trio_chat.core.accounts import Guard
 from trio_chat.core.clients import Client, Password
+from trio_chat.core.conversations import PrivateRequests
 from trio_chat.core.counters import counts_refusals
 from trio_chat.core.events import (
     Action,
@@ -71,7 +72,7 @@ LOGGER = logging.getLogger(__name__)
 
 
 @counts_refusals
-class ChatService(NameRequests):
+class ChatService(NameRequests, PrivateRequests):
     """The chat's rules, for every frontend.
 
     Args:
@@ -80,6 +81,8 @@ class ChatService(NameRequests):
         history: where room history is kept, if anywhere.
         limits: flood limits, and who is exempt from them.
         replay: messages of a room's history shown on entering it.
+        keep_privates: whether private messages are kept for their parties' accounts
+            (:mod:`.conversations`).
     """
 
     def __init__(
@@ -91,6 +94,7 @@ class ChatService(NameRequests):
         limits: Limits = DEFAULT_LIMITS,
         replay: int = DEFAULT_REPLAY,
         lang: str = "en",
+        keep_privates: bool = True,
     ) -> None:
         self.hub = hub
         # The language of those who chose none (a tag the frontends word with).
@@ -99,6 +103,7 @@ class ChatService(NameRequests):
         self.history = history
         self.limits = limits
         self.replay = replay
+        self.keep_privates = keep_privates
         # Account and operator commands.
         self.moderation = Moderation(hub, self.guard)
         # Routine log lines per address (joins, renames; a frontend's handshakes).
@@ -181,7 +186,9 @@ class ChatService(NameRequests):
     ) -> Private:
         """A private message to one member. Raises Muted, NoSuchMember."""
         speaker = self._speaker(client)
-        return self.hub.private(speaker, target, said(text), notice=notice, tags=tags)
+        event = self.hub.private(speaker, target, said(text), notice=notice, tags=tags)
+        self._keep_private(client, event)
+        return event
 
     def set_echo(self, client: Client, on: bool) -> None:
         """Whether the member hears their own messages back, as the others see them.

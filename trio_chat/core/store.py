@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trio_chat.core import privatestore
 from trio_chat.core.datafile import HistoryError, prepare
 from trio_chat.core.events import Action, Message
+from trio_chat.core.privatestore import PrivateEntry, PrivateItem
 from trio_chat.core.rekey import rekey
 
 LOGGER = logging.getLogger("trio_chat.core.history")
@@ -71,6 +73,9 @@ MIGRATIONS: list[Sequence[str | Callable[[sqlite3.Connection], None]]] = [
     # 3 -> 4: names and room keys under the one name rule of every door
     # (trio_chat/core/rekey.py); table "renamed" tells users their new name.
     [rekey],
+    # 4 -> 5: private conversations, one copy per account that keeps it
+    # (trio_chat/core/privatestore.py).
+    privatestore.MIGRATION,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -82,6 +87,10 @@ class Entry:
     seq: int
     room_key: str
     event: Message | Action
+
+
+# What waits to be written: a room message, a topic (key, room, topic), a private one.
+Item = Entry | tuple[str, str, str] | PrivateItem
 
 
 class HistoryStore:
@@ -149,7 +158,7 @@ class HistoryStore:
 
     def last_seq(self) -> int:
         row = self._reader.execute("SELECT max(seq) FROM messages").fetchone()
-        return int(row[0] or 0)
+        return max(int(row[0] or 0), privatestore.last_seq(self._reader))
 
     def count(self) -> int:
         row = self._reader.execute("SELECT count(*) FROM messages").fetchone()
@@ -216,18 +225,47 @@ class HistoryStore:
         if before is not None:
             with _transaction(db):
                 deleted += db.execute("DELETE FROM messages WHERE time < ?", (before,)).rowcount
+                deleted += privatestore.prune_before(db, before)
         while max_bytes is not None and self.used_bytes() > max_bytes:
             count = self.count()
-            if not count:
-                break
             # The oldest tenth at a time: a few passes, each a short transaction.
             with _transaction(db):
-                deleted += db.execute(
-                    "DELETE FROM messages WHERE seq IN"
-                    " (SELECT seq FROM messages ORDER BY seq LIMIT ?)",
-                    (max(1, count // 10),),
-                ).rowcount
+                went = privatestore.prune_oldest(db)
+                if count:
+                    went += db.execute(
+                        "DELETE FROM messages WHERE seq IN"
+                        " (SELECT seq FROM messages ORDER BY seq LIMIT ?)",
+                        (max(1, count // 10),),
+                    ).rowcount
+            if not went:
+                break
+            deleted += went
         return deleted
+
+    # --- private conversations (trio_chat/core/privatestore.py) ----------------------
+
+    def write_privates(self, items: Sequence[PrivateItem]) -> None:
+        if not items:
+            return
+        with _transaction(self._writer):
+            privatestore.write(self._writer, items)
+
+    def private_recent(
+        self, owner: str, peer_key: str, limit: int, *, before: int, upto: int
+    ) -> list[PrivateEntry]:
+        return privatestore.recent(self._reader, owner, peer_key, limit, before=before, upto=upto)
+
+    def private_following(
+        self, owner: str, peer_key: str, limit: int, *, after: int, upto: int
+    ) -> list[PrivateEntry]:
+        return privatestore.following(self._reader, owner, peer_key, limit, after=after, upto=upto)
+
+    def correspondents(
+        self, owner: str, *, above: int, below: int, upto: int, limit: int
+    ) -> list[tuple[int, float, str]]:
+        return privatestore.correspondents(
+            self._reader, owner, above=above, below=below, upto=upto, limit=limit
+        )
 
     def used_bytes(self) -> int:
         """Bytes of the file in use (its pages but the free ones)."""

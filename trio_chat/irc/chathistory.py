@@ -5,10 +5,12 @@ service (:meth:`~trio_chat.core.service.ChatService.read_history`); the
 request is parsed and planned by :mod:`.chathistory_query`. The answer is one
 ``chathistory`` batch of the messages, oldest first, each with its ``msgid``
 and ``time`` as the client's capabilities show them. Only channels one is in
-have a history to read (``FAIL CHATHISTORY INVALID_TARGET`` otherwise);
-private messages are not kept, so a nick's history is an empty batch.
-``TARGETS`` lists the channels one is in whose latest message falls between
-the two times.
+have a history to read (``FAIL CHATHISTORY INVALID_TARGET`` otherwise). A
+nick's history is one's conversation with them, which the service keeps for
+logged-in accounts only (:mod:`trio_chat.core.conversations`): an empty batch
+for a client logged in to none. ``TARGETS`` lists the channels one is in and
+the nicks one's account wrote with whose latest message falls between the two
+references (both excluded), oldest first.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ from trio_chat.irc.labels import BATCH, new_batch_ref, with_tags
 from trio_chat.irc.server_info import ISUPPORT_EXTRA
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from trio_chat.core.privatestore import PrivateEntry
     from trio_chat.core.store import Entry
     from trio_chat.irc.session import IrcSession
 
@@ -72,8 +77,18 @@ async def chathistory(session: IrcSession, message: IrcMessage) -> None:
 
 async def history(session: IrcSession, query: Query) -> None:
     target = query.target
+    read = plan(query)
     if not target.startswith("#"):
-        send_batch(session, ("chathistory", target), [])
+        found = await session.service.read_private_history(
+            session.client,
+            target,
+            read.count,
+            before=read.before,
+            after=read.after,
+            around=read.around,
+        )
+        ours = [entry for entry in found if read.keeps(entry.event.id)]
+        send_batch(session, ("chathistory", target), lines_of(session, ours))
         return
     member = session.client.named()
     room = next((r for r in member.rooms if name_key(r) == name_key(target)), None)
@@ -81,7 +96,6 @@ async def history(session: IrcSession, query: Query) -> None:
         raise QueryError(
             "INVALID_TARGET", (query.subcommand, target), "You are not in that channel"
         )
-    read = plan(query)
     entries = await session.service.read_history(
         room, read.count, before=read.before, after=read.after, around=read.around
     )
@@ -89,7 +103,7 @@ async def history(session: IrcSession, query: Query) -> None:
     send_batch(session, ("chathistory", room), lines_of(session, kept))
 
 
-def lines_of(session: IrcSession, entries: list[Entry]) -> list[str]:
+def lines_of(session: IrcSession, entries: Sequence[Entry | PrivateEntry]) -> list[str]:
     encoder = session.wire.encoder(session.caps)
     lines: list[str] = []
     for entry in entries:
@@ -101,15 +115,19 @@ def lines_of(session: IrcSession, entries: list[Entry]) -> list[str]:
 async def targets(session: IrcSession, query: Query) -> None:
     assert query.first is not None
     assert query.second is not None
-    low, high = sorted((query.first.at_id(), query.second.at_id()))
-    latest: list[tuple[float, str]] = []
+    early, late = sorted((query.first, query.second), key=lambda ref: ref.at_id())
+    low, high = early.after_id(), late.before_id()
+    latest: list[tuple[int, float, str]] = []
     for room in sorted(session.client.named().rooms):
         entries = await session.service.read_history(room, 1)
         if entries and low < entries[-1].event.id < high:
-            latest.append((entries[-1].event.time, room))
+            latest.append((entries[-1].event.id, entries[-1].event.time, room))
+    latest += await session.service.private_targets(
+        session.client, above=low, below=high, limit=query.limit
+    )
     server = session.settings.server
     lines = [
-        format_message(IrcMessage("CHATHISTORY", ("TARGETS", room, format_time(when)), server))
-        for when, room in sorted(latest)[: query.limit]
+        format_message(IrcMessage("CHATHISTORY", ("TARGETS", name, format_time(when)), server))
+        for _, when, name in sorted(latest)[: query.limit]
     ]
     send_batch(session, ("draft/chathistory-targets",), lines)

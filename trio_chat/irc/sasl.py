@@ -7,6 +7,11 @@ accounts, their passwords and the count of wrong tries. Logged in, the
 client may then take its account's name as its nick without a password
 (the service knows it proved it owns it), before or after registering.
 
+As sasl-3.2 asks, a client may authenticate again at any time, before or
+after registering, logged in or not: a success logs it in to the new account
+(``900``, ``903``, ``ACCOUNT`` to account-notify clients), a failure leaves it
+logged in as it was. A connection keeps the right to every name it proved.
+
 A password must not cross the network in clear text: on a connection that
 is neither TLS nor from a loopback address, SASL fails (904) unless the
 server was started with ``--irc-sasl-plaintext``.
@@ -33,7 +38,7 @@ if TYPE_CHECKING:
 
 SASL = caps.register("sasl", ",".join(MECHANISMS)).name
 RPL_LOGGEDIN, RPL_SASLSUCCESS = "900", "903"
-ERR_SASLFAIL, ERR_SASLTOOLONG, ERR_SASLABORTED, ERR_SASLALREADY = "904", "905", "906", "907"
+ERR_SASLFAIL, ERR_SASLTOOLONG, ERR_SASLABORTED = "904", "905", "906"
 RPL_SASLMECHS = "908"
 
 _exchanges: weakref.WeakKeyDictionary[IrcSession, PlainExchange] = weakref.WeakKeyDictionary()
@@ -81,9 +86,6 @@ def fail(session: IrcSession, reason: str) -> None:
 async def authenticate(session: IrcSession, message: IrcMessage) -> None:
     if SASL not in session.caps:
         session.reply(ERR_SASLFAIL, "Request the sasl capability first")
-        return
-    if account_of(session):
-        session.reply(ERR_SASLALREADY, "You have already authenticated")
         return
     exchange = _exchanges.setdefault(session, PlainExchange())
     step = exchange.feed(message.params[0])

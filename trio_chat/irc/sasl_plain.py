@@ -16,10 +16,14 @@ import base64
 import binascii
 from dataclasses import dataclass
 
+from trio_chat.core.names import MAX_NAME_CHARS
+from trio_chat.core.passwords import MAX_PASSWORD_CHARS
+
 MECHANISMS = ("PLAIN",)
 CHUNK = 400
-# A PLAIN response longer than this (decoded) is no honest login: 904 at once.
-MAX_RESPONSE = 2048
+# A PLAIN response longer than this (decoded) is no honest login: 904 at once. It
+# holds two names and the longest password, 4 bytes a character at most.
+MAX_RESPONSE = 4 * (2 * MAX_NAME_CHARS + MAX_PASSWORD_CHARS) + 2
 
 
 @dataclass(frozen=True, slots=True)

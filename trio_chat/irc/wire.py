@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from trio_chat.core.events import (
     Action,
@@ -189,7 +189,18 @@ class IrcEncoder:
     def __call__(self, event: ServerEvent) -> bytes:
         if isinstance(event, Reply):  # lines formatted by the session already
             return "".join(line + "\r\n" for line in event.lines).encode("utf-8", "replace")
-        return b"".join(encode(message) for message in self.messages(event))
+        messages = self.messages(event)
+        if ACCOUNT_TAG in self.caps:
+            messages = [self.with_account(message) for message in messages]
+        return b"".join(encode(message) for message in messages)
+
+    def with_account(self, message: IrcMessage) -> IrcMessage:
+        """IRCv3 account-tag: what a logged-in user does carries their account."""
+        nick, user, _ = (message.source or "").partition("!")
+        account = self.people.of(nick).account if user else ""
+        if not account:
+            return message
+        return replace(message, tags={**message.tags, "account": account})
 
     def said_tags(self, when: float, id: int) -> dict[str, str]:
         tags: dict[str, str] = {}
@@ -259,8 +270,6 @@ class IrcEncoder:
         target = event.target if isinstance(event, Private) else event.room
         tags = self.said_tags(event.time, event.id)
         sender = self.people.of(event.sender)
-        if ACCOUNT_TAG in self.caps and sender.account:
-            tags["account"] = sender.account
         if self.tags and sender.bot:
             tags["bot"] = ""
         if self.tags:  # message-tags: the sender's client tags too, after the server's
