@@ -5,8 +5,9 @@ in the hub, before it is delivered or recorded. An id is the server's clock in
 microseconds, or one more than the last id if the clock is not past it: ids
 only grow, also across a restart (topics, and private messages of people
 without an account, take ids the history never stores, so its last stored id
-alone could not tell where to go on), and they order events by time. Servers sharing a backplane each get a
-``node`` (see trio_chat.backplane): every id such a server gives is ``node``
+alone could not tell where to go on), and they order events by time.
+Servers sharing a backplane each get a ``node`` (see trio_chat.backplane):
+every id such a server gives is ``node``
 modulo :data:`NODES`, so two servers never give the same id; ids stay below
 2**53 (exact in JavaScript) for centuries.
 """
