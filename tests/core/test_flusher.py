@@ -7,10 +7,11 @@ what follows waits for one pass that writes it all in one write per reader.
 
 from __future__ import annotations
 
+import pytest
 import trio
 import trio.testing
 
-from trio_chat.core.events import Notice
+from trio_chat.core.events import Notice, Reason
 from trio_chat.core.flusher import FLUSH_GAP_FACTOR
 from trio_chat.core.hub import LOBBY, Hub
 from trio_chat.core.members import Member, ScopeLink
@@ -184,4 +185,85 @@ async def test_time_other_processes_took_does_not_hold_back_what_follows(
         await trio.sleep(0.003)  # past its 2 ms of work, long before 20 ms
         hub.say(ana, LOBBY, "two")
         assert all(peer.take() == b"ana: two\n" for peer in peers)  # written through
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_write_through_that_fails_oddly_queues_for_the_writer_and_the_others_hear(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    hub = Hub(name_key)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hub.run)
+        ana, bob, cid = (hub.join(name, encode, ScopeLink()) for name in ("ana", "bob", "cid"))
+        for member in (ana, bob, cid):
+            hub.enter(member, LOBBY)
+        await trio.testing.wait_all_tasks_blocked()
+        cid_peer = attach(cid)
+        while bob.outbox.next_batch():
+            pass
+        woken: list[bytes] = []
+
+        def broken(data: bytes) -> int:
+            raise RuntimeError("a bug in a stream")
+
+        bob.outbox.attach(lambda: woken.append(bob.outbox.next_batch()), broken)
+        hub.say(ana, LOBBY, "hi")
+        assert cid_peer.take() == b"ana: hi\n"  # the broadcast went on
+        assert "writing a broadcast through failed" in caplog.text
+        await trio.testing.wait_all_tasks_blocked()
+        # bob's bytes were queued: the flusher's pass fails the same way and
+        # wakes his writer, which gets them.
+        assert woken == [b"ana: hi\n"]
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_reader_whose_writer_runs_gets_the_broadcast_queued_behind_it(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    hub = Hub(name_key)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hub.run)
+        ana, bob = (hub.join(name, encode, ScopeLink()) for name in ("ana", "bob"))
+        for member in (ana, bob):
+            hub.enter(member, LOBBY)
+        await trio.testing.wait_all_tasks_blocked()
+        while bob.outbox.next_batch():
+            pass
+        room = [4]  # the kernel takes four bytes, then nothing
+        starts: list[None] = []
+
+        def socket(data: bytes) -> int:
+            taken, room[0] = min(room[0], len(data)), room[0] - min(room[0], len(data))
+            return taken
+
+        bob.outbox.attach(lambda: starts.append(None), socket)
+        hub.say(ana, LOBBY, "one")
+        assert len(starts) == 1  # a writer for the rest of "ana: one"
+        hub.say(ana, LOBBY, "two")  # the writer is busy: queued behind it
+        assert len(starts) == 1
+        assert bob.outbox.next_batch() == b" one\n"
+        assert bob.outbox.next_batch() == b"ana: two\n"
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_dropped_readers_last_word_follows_the_rest_of_a_half_written_line(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    hub = Hub(name_key)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hub.run)
+        ana, bob = (hub.join(name, encode, ScopeLink()) for name in ("ana", "bob"))
+        for member in (ana, bob):
+            hub.enter(member, LOBBY)
+        await trio.testing.wait_all_tasks_blocked()
+        while bob.outbox.next_batch():
+            pass
+        bob.outbox.attach(lambda: None, lambda data: 4)  # the kernel takes four bytes
+        hub.say(ana, LOBBY, "one")  # "ana:" went out
+        hub.evict(bob, Reason.TOO_SLOW)
+        # The rest of the line first, then the reason: never "ana:! you were...".
+        assert bob.outbox.next_batch() == b" one\n"
+        assert (
+            bob.outbox.next_batch() == b"! you were disconnected: you are not reading fast enough\n"
+        )
         nursery.cancel_scope.cancel()

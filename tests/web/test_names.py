@@ -94,3 +94,14 @@ async def test_refused_names_are_logged_a_few_times_a_minute(
         assert "rebound.example" in lines[0]
         assert "--web-host rebound.example" in lines[0]
         nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize(
+    "host", ["evil.example@127.0.0.1", "[::1]evil.example", "127.0.0.1.evil.example", "a/b", ""]
+)
+async def test_hosts_that_only_look_like_addresses_are_refused(hub: Hub, host: str) -> None:
+    async with trio.open_nursery() as nursery:
+        door = WebConnector(web_server(hub), nursery)
+        answer = await door.http().request("/", headers={"Host": host})
+        assert answer.status == 421
+        nursery.cancel_scope.cancel()

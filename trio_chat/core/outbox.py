@@ -22,12 +22,15 @@ load), and starts a writer task only for what the kernel did not take.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import trio
 
 # The flusher lives in its own module; it is imported from here too.
 from trio_chat.core.flusher import FLUSH_INTERVAL, QUEUE_BUDGET, WRITE_BATCH_BYTES, Flusher
+
+LOGGER = logging.getLogger(__name__)
 
 __all__ = [
     "FLUSH_INTERVAL",
@@ -207,6 +210,11 @@ class Outbox:
             sent = direct(data)
         except OSError as exc:  # the peer is gone: the writer raises it
             self._error, sent = exc, len(data)
+        except Exception:
+            # One member's trouble must not stop the broadcast: its writer
+            # takes all of it over.
+            LOGGER.exception("writing a broadcast through failed; its writer takes over")
+            sent = 0
         self._stalled_since = None
         if sent == len(data) and self._error is None:
             return True
@@ -277,11 +285,15 @@ class Outbox:
         self._stalled_since = None
 
     def discard(self) -> int:
-        """Forget what is queued (the member is being dropped); how many bytes that was."""
-        dropped = self.queued_bytes
-        self._leftover = b""
+        """Forget what is queued (the member is being dropped); how many bytes that was.
+
+        What is left of a message the kernel took the start of stays: a last
+        word after it must not follow half a line (or half a frame).
+        """
+        kept = len(self._leftover)
+        dropped = self.queued_bytes - kept
         self._queue.clear()
-        self.queued_bytes = 0
+        self.queued_bytes = kept
         self._taken()
         return dropped
 
@@ -347,6 +359,10 @@ class Outbox:
                     sent = self.direct(data)
                 except OSError as exc:  # the peer is gone: the writer raises it
                     self._error, sent = exc, len(data)
+                except Exception:
+                    # Not the peer: a bug. The writer takes all of it over.
+                    LOGGER.exception("flushing an outbox failed; its writer takes over")
+                    sent = 0
                 # Bytes still queued (there was no leftover): more than one batch.
                 more = self.queued_bytes > 0
                 if sent == len(data) and self._error is None and not more:

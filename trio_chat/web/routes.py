@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import importlib.resources
 import ipaddress
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
@@ -191,8 +192,15 @@ def tokens(value: str | None) -> set[str]:
     return {token.strip().lower() for token in (value or "").split(",") if token.strip()}
 
 
+# What a Host header holds: a name or an IPv4 address, or an IPv6 one in
+# brackets, and a port (RFC 9110 7.2); nothing else of a URL's authority.
+HOST_HEADER = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[^\s@/\\?#\[\]:]+)(:[0-9]{0,5})?")
+
+
 def host_name(host: str) -> str | None:
     """The name in a ``Host`` header (no port, no brackets, lower case); None if none."""
+    if not HOST_HEADER.fullmatch(host.strip()):
+        return None
     try:
         name = urlsplit(f"//{host.strip()}").hostname
     except ValueError:
