@@ -9,20 +9,26 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 from typing import TYPE_CHECKING
 
 from trio_chat import DEFAULT_PORT, DEFAULT_WEB_PORT, hints
 from trio_chat.cli_words import language, language_option, operator_words
-from trio_chat.i18n import N_
+from trio_chat.option_values import (
+    host_name_arg,
+    listen_port,
+    networks,
+    non_negative,
+    origin_arg,
+    positive,
+    positive_float,
+    replay_count,
+    server_port,
+)
 
 from . import __version__
 
 if TYPE_CHECKING:
-    from trio_chat.core.limits import Network
-
-# A DNS name as --web-host takes it (labels of letters, digits and inner hyphens).
-HOST_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
+    pass
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -96,7 +102,7 @@ def _serve_options(serve: argparse.ArgumentParser) -> None:
     )
     serve.add_argument(
         "--port",
-        type=_listen_port,
+        type=listen_port,
         default=DEFAULT_PORT,
         help=_("port (default %(default)s; 0: any free port, logged at start)"),
     )
@@ -109,7 +115,7 @@ def _serve_options(serve: argparse.ArgumentParser) -> None:
     )
     serve.add_argument(
         "--max-clients",
-        type=_positive,
+        type=positive,
         default=DEFAULT_MAX_CLIENTS,
         help=_("connections served at once (default %(default)s)"),
     )
@@ -123,21 +129,21 @@ def _serve_options(serve: argparse.ArgumentParser) -> None:
     )
     serve.add_argument(
         "--history",
-        type=_replay_count,
+        type=replay_count,
         default=DEFAULT_REPLAY,
         metavar="N",
         help=_("messages of a room's history shown on entering it (default %(default)s)"),
     )
     serve.add_argument(
         "--history-keep-days",
-        type=_non_negative,
+        type=non_negative,
         default=DEFAULT_KEEP_DAYS,
         metavar="DAYS",
         help=_("delete messages older than DAYS (default %(default)g; 0 keeps them forever)"),
     )
     serve.add_argument(
         "--history-max-mb",
-        type=_non_negative,
+        type=non_negative,
         default=DEFAULT_MAX_MB,
         metavar="MB",
         help=_(
@@ -165,35 +171,35 @@ def _serve_options(serve: argparse.ArgumentParser) -> None:
     )
     limits.add_argument(
         "--flood-rate",
-        type=_positive_float,
+        type=positive_float,
         default=DEFAULT_FLOOD_RATE,
         metavar="N",
         help=_("lines a second a connection may send; more are delayed (default %(default)g)"),
     )
     limits.add_argument(
         "--flood-burst",
-        type=_positive,
+        type=positive,
         default=DEFAULT_FLOOD_BURST,
         metavar="N",
         help=_("lines a connection may send at once above the rate (default %(default)s)"),
     )
     limits.add_argument(
         "--max-per-address",
-        type=_positive,
+        type=positive,
         default=DEFAULT_MAX_PER_ADDRESS,
         metavar="N",
         help=_("connections open at once from one address (default %(default)s)"),
     )
     limits.add_argument(
         "--connect-rate",
-        type=_positive,
+        type=positive,
         default=DEFAULT_CONNECT_RATE,
         metavar="N",
         help=_("new connections a minute from one address (default %(default)s)"),
     )
     limits.add_argument(
         "--exempt",
-        type=_networks,
+        type=networks,
         default=LOOPBACK,
         metavar="CIDR[,CIDR...]",
         help=_(
@@ -212,14 +218,14 @@ def _serve_options(serve: argparse.ArgumentParser) -> None:
     )
     irc.add_argument(
         "--irc-port",
-        type=_listen_port,
+        type=listen_port,
         default=DEFAULT_IRC_PORT,
         help=_("IRC port (default %(default)s; 0: any free port)"),
     )
     irc.add_argument("--no-irc", action="store_true", help=_("no IRC door"))
     irc.add_argument(
         "--irc-tls-port",
-        type=_listen_port,
+        type=listen_port,
         default=DEFAULT_IRC_TLS_PORT,
         help=_("IRC over TLS, with --tls-cert (default %(default)s; 0: any free port)"),
     )
@@ -251,7 +257,7 @@ def _serve_options(serve: argparse.ArgumentParser) -> None:
     )
     serve.add_argument(
         "--redis-heartbeat",
-        type=_positive_float,
+        type=positive_float,
         default=2.0,
         metavar="SECONDS",
         help=_("seconds between heartbeats; a server silent for three is lost (default 2)"),
@@ -276,7 +282,7 @@ def _web_options(serve: argparse.ArgumentParser) -> None:
     web = serve.add_argument_group(_("the web page (see README, Web page)"))
     web.add_argument(
         "--web-port",
-        type=_listen_port,
+        type=listen_port,
         default=DEFAULT_WEB_PORT,
         metavar="PORT",
         help=_("port of the web page and its WebSocket (default %(default)s; 0: any free port)"),
@@ -284,7 +290,7 @@ def _web_options(serve: argparse.ArgumentParser) -> None:
     web.add_argument("--no-web", action="store_true", help=_("serve no web page"))
     web.add_argument(
         "--web-origin",
-        type=_origin,
+        type=origin_arg,
         action="append",
         default=[],
         metavar="URL",
@@ -292,7 +298,7 @@ def _web_options(serve: argparse.ArgumentParser) -> None:
     )
     web.add_argument(
         "--web-host",
-        type=_host_name,
+        type=host_name_arg,
         action="append",
         default=[],
         metavar="NAME",
@@ -303,38 +309,12 @@ def _web_options(serve: argparse.ArgumentParser) -> None:
     )
 
 
-def _host_name(text: str) -> str:
-    _ = operator_words()
-    from trio_chat.web.routes import host_name
-
-    name = host_name(text)
-    if name is None or not HOST_NAME.fullmatch(name) or name != text.strip().lower().rstrip("."):
-        raise argparse.ArgumentTypeError(
-            _("{name!r} is not a host name: give the name alone, as chat.example.lan", name=text)
-        )
-    return name
-
-
-def _origin(text: str) -> str:
-    _ = operator_words()
-    from trio_chat.web.routes import origin_of
-
-    if origin_of(text) is None or text.rstrip("/").count("/") > 2:
-        raise argparse.ArgumentTypeError(
-            _(
-                "{text} is not an origin: use http://HOST[:PORT] or https://HOST[:PORT]",
-                text=repr(text),
-            )
-        )
-    return text.rstrip("/")
-
-
 def _client_options(client: argparse.ArgumentParser) -> None:
     _ = operator_words()
     client.add_argument("--name", help=_("your name (asked for if not given)"))
     client.add_argument("--host", default="localhost", help=_("server address (default localhost)"))
     client.add_argument(
-        "--port", type=_server_port, default=DEFAULT_PORT, help=_("port (default %(default)s)")
+        "--port", type=server_port, default=DEFAULT_PORT, help=_("port (default %(default)s)")
     )
     client.add_argument(
         "--server-password-file",
@@ -385,76 +365,9 @@ def _cert_options(cert: argparse.ArgumentParser) -> None:
     )
     cert.add_argument(
         "--days",
-        type=_positive,
+        type=positive,
         default=DEFAULT_DAYS,
         help=_("how long the certificate is valid (default %(default)s)"),
     )
     cert.add_argument("--force", action="store_true", help=_("replace existing files"))
     language_option(cert)
-
-
-def _positive(text: str) -> int:
-    _ = operator_words()
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(_("must be at least 1"))
-    return value
-
-
-def _listen_port(text: str) -> int:
-    return _port(text, 0, N_("from 0 to 65535 (0: any free port)"))
-
-
-def _server_port(text: str) -> int:
-    return _port(text, 1, N_("from 1 to 65535"))
-
-
-def _port(text: str, lowest: int, which: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not lowest <= value <= 65535:
-        _ = operator_words()
-        raise argparse.ArgumentTypeError(
-            _("{text} is not a port: use a number {which}", text=repr(text), which=_(which))
-        )
-    return value
-
-
-def _positive_float(text: str) -> float:
-    _ = operator_words()
-    value = float(text)
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(_("must be a number above 0"))
-    return value
-
-
-def _networks(text: str) -> tuple[Network, ...]:
-    from trio_chat.core.limits import parse_networks
-
-    try:
-        return parse_networks(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _non_negative(text: str) -> float:
-    _ = operator_words()
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(_("not a number: {text}", text=repr(text))) from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(_("must be 0 or more: {text}", text=repr(text)))
-    return value
-
-
-def _replay_count(text: str) -> int:
-    _ = operator_words()
-    from trio_chat.text.grammar import HISTORY_MAX
-
-    value = int(text)
-    if not 0 <= value <= HISTORY_MAX:
-        raise argparse.ArgumentTypeError(_("must be from 0 to {most}", most=HISTORY_MAX))
-    return value
