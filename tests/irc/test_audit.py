@@ -291,3 +291,35 @@ async def test_kills_ping_timeouts_and_floods_are_worded_as_irc_servers_word_the
         assert (await dan.until(":cid!"))[-1] == ":cid!cid@127.0.0.1 QUIT :Killed (op (spam))"
     assert quit_reason(Reason.TIMEOUT) == "Ping timeout"
     assert quit_reason(Reason.FLOODING) == "Excess Flood"
+
+
+async def test_a_muted_user_leaves_without_parting_words(tmp_path: Path) -> None:
+    """PART and QUIT reasons are speech: someone muted, or voiceless under +m, has none."""
+    secret = tmp_path / "oper.txt"
+    secret.write_text("operpass123\n")
+    async with (
+        running_app(irc_port=0, oper_password_file=str(secret)) as running,
+        irc_user(running, "ana") as ana,
+        irc_user(running, "bob") as bob,
+    ):
+        for peer in (ana, bob):
+            await peer.send("JOIN #dev", "JOIN #ads")
+            await quiet(peer)
+        await ana.send("OPER ana operpass123", "MODE #ads +m")
+        await quiet(ana)
+        await bob.send("PART #ads :buy now at spam.example")  # voiceless in a +m room
+        assert ":bob!bob@127.0.0.1 PART #ads" in await quiet(ana)
+        await bob.send("PART #dev :fine words")  # may speak there
+        assert ":bob!bob@127.0.0.1 PART #dev :fine words" in await quiet(ana)
+        await ana.send("JOIN #dev")
+        await bob.send("JOIN #dev")
+        await quiet(ana)
+        opa = await running.connect()  # a text operator mutes bob
+        async with opa.stream:
+            await opa.register("opa")
+            await opa.send("/oper operpass123", "/mute bob")
+            await opa.until("*** opa muted bob")
+            await quiet(ana)
+            await bob.send("QUIT :visit spam.example")
+            lines = [line for line in await quiet(ana) if " QUIT " in line]
+            assert lines == [":bob!bob@127.0.0.1 QUIT :Quit"]

@@ -27,6 +27,7 @@ from trio_chat.core.members import Member, Room
 from trio_chat.core.names import MAX_TOPIC_CHARS, clean_text, name_key
 from trio_chat.core.refusals import (
     AlreadyInRoom,
+    CannotSpeak,
     Muted,
     NoSuchMember,
     NoSuchRoom,
@@ -135,8 +136,21 @@ class RoomRequests:
             self._in_room(client, room)
 
     def part(self, client: Client, room: str, detail: str = "") -> None:
-        """Leave one room (staying online). Raises :class:`NotInRoom`."""
+        """Leave one room (staying online). Raises :class:`NotInRoom`.
+
+        Someone who may not speak there (muted, or without voice in a
+        moderated room) leaves without parting words: they would be speech.
+        """
+        if detail and not self._may_say(client, room):
+            detail = ""
         self.hub.part(client.acting(), room, detail)
+
+    def _may_say(self, client: Client, room: str) -> bool:
+        try:
+            self.may_speak(client, room)
+        except (Muted, CannotSpeak, NotInRoom):
+            return False
+        return True
 
     def topic(self, room: str, *, client: Client | None = None) -> str:
         """The topic of an open room ("" if none). Raises :class:`NoSuchRoom`

@@ -250,7 +250,8 @@ class ChatService(NameRequests, PrivateRequests):
             return
         if self.hub.closing:
             reason, detail = Reason.SHUTDOWN, ""
-        detail = clean_text(detail).strip()[:MAX_TOPIC_CHARS]  # parting words, shown to all
+        # Parting words, shown to all: not from someone muted (they would be speech).
+        detail = "" if member.muted else clean_text(detail).strip()[:MAX_TOPIC_CHARS]
         self.hub.leave(member, reason, detail)
         # Ordinary departures are routine, throttled per address as joins are:
         # a storm of thousands leaving at once writes a burst and a count.
