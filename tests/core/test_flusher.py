@@ -59,15 +59,25 @@ def attach(member: Member, peer: Peer | None = None) -> Peer:
     return peer
 
 
+async def in_lobby(hub: Hub, *names: str) -> list[Member]:
+    """``names`` join and enter the lobby; what they heard of each other is taken."""
+    members = [hub.join(name, encode, ScopeLink()) for name in names]
+    for member in members:
+        hub.enter(member, LOBBY)
+    await trio.testing.wait_all_tasks_blocked()
+    for member in members:
+        while member.outbox.next_batch():
+            pass
+    return members
+
+
 async def test_a_message_reaches_an_idle_reader_without_the_clock_advancing(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     hub = Hub(name_key)
     async with trio.open_nursery() as nursery:
         await nursery.start(hub.run)
-        ana, bob = (hub.join(name, encode, ScopeLink()) for name in ("ana", "bob"))
-        for member in (ana, bob):
-            hub.enter(member, LOBBY)
+        ana, bob = await in_lobby(hub, "ana", "bob")
         peer = attach(bob)
         start = trio.current_time()
         for text in ("one", "two", "three"):
@@ -87,10 +97,8 @@ async def test_what_is_said_while_busy_reaches_each_reader_in_one_write(
     hub = Hub(name_key)
     async with trio.open_nursery() as nursery:
         await nursery.start(hub.run)
-        speakers = [hub.join(f"s{i}", encode, ScopeLink()) for i in range(5)]
-        readers = [hub.join(f"r{i}", encode, ScopeLink()) for i in range(20)]
-        for member in speakers + readers:
-            hub.enter(member, LOBBY)
+        speakers = await in_lobby(hub, *(f"s{i}" for i in range(5)))
+        readers = await in_lobby(hub, *(f"r{i}" for i in range(20)))
         # Each write takes a millisecond: the first broadcast takes 20. (The
         # flusher counts its CPU time; here, the clock's.)
         hub.flusher.cpu_clock = trio.current_time
@@ -115,9 +123,7 @@ async def test_a_broadcast_waits_behind_what_a_reader_has_queued(
     hub = Hub(name_key)
     async with trio.open_nursery() as nursery:
         await nursery.start(hub.run)
-        ana, bob, cid = (hub.join(name, encode, ScopeLink()) for name in ("ana", "bob", "cid"))
-        for member in (ana, bob, cid):
-            hub.enter(member, LOBBY)
+        ana, bob, cid = await in_lobby(hub, "ana", "bob", "cid")
         bob_peer, cid_peer = attach(bob), attach(cid)
         hub.deliver(bob, Notice("for bob alone"))  # queued for the next pass
         hub.say(ana, LOBBY, "hi")
@@ -136,11 +142,7 @@ async def test_what_the_kernel_did_not_take_of_a_broadcast_goes_to_a_writer(
     hub = Hub(name_key)
     async with trio.open_nursery() as nursery:
         await nursery.start(hub.run)
-        ana, bob = (hub.join(name, encode, ScopeLink()) for name in ("ana", "bob"))
-        for member in (ana, bob):
-            hub.enter(member, LOBBY)
-        while bob.outbox.next_batch():
-            pass
+        ana, bob = await in_lobby(hub, "ana", "bob")
         taken: list[bytes] = []
         writers: list[bytes] = []
 
@@ -174,11 +176,7 @@ async def test_time_other_processes_took_does_not_hold_back_what_follows(
 
     async with trio.open_nursery() as nursery:
         await nursery.start(hub.run)
-        ana = hub.join("ana", encode, ScopeLink())
-        readers = [hub.join(f"r{i}", encode, ScopeLink()) for i in range(20)]
-        for member in [ana, *readers]:
-            hub.enter(member, LOBBY)
-        await trio.testing.wait_all_tasks_blocked()
+        ana, *readers = await in_lobby(hub, "ana", *(f"r{i}" for i in range(20)))
         peers = [attach(reader, Preempted()) for reader in readers]
         hub.say(ana, LOBBY, "one")
         assert all(peer.take() == b"ana: one\n" for peer in peers)
@@ -194,13 +192,8 @@ async def test_a_write_through_that_fails_oddly_queues_for_the_writer_and_the_ot
     hub = Hub(name_key)
     async with trio.open_nursery() as nursery:
         await nursery.start(hub.run)
-        ana, bob, cid = (hub.join(name, encode, ScopeLink()) for name in ("ana", "bob", "cid"))
-        for member in (ana, bob, cid):
-            hub.enter(member, LOBBY)
-        await trio.testing.wait_all_tasks_blocked()
+        ana, bob, cid = await in_lobby(hub, "ana", "bob", "cid")
         cid_peer = attach(cid)
-        while bob.outbox.next_batch():
-            pass
         woken: list[bytes] = []
 
         def broken(data: bytes) -> int:
@@ -223,12 +216,7 @@ async def test_a_reader_whose_writer_runs_gets_the_broadcast_queued_behind_it(
     hub = Hub(name_key)
     async with trio.open_nursery() as nursery:
         await nursery.start(hub.run)
-        ana, bob = (hub.join(name, encode, ScopeLink()) for name in ("ana", "bob"))
-        for member in (ana, bob):
-            hub.enter(member, LOBBY)
-        await trio.testing.wait_all_tasks_blocked()
-        while bob.outbox.next_batch():
-            pass
+        ana, bob = await in_lobby(hub, "ana", "bob")
         room = [4]  # the kernel takes four bytes, then nothing
         starts: list[None] = []
 
@@ -252,12 +240,7 @@ async def test_a_dropped_readers_last_word_follows_the_rest_of_a_half_written_li
     hub = Hub(name_key)
     async with trio.open_nursery() as nursery:
         await nursery.start(hub.run)
-        ana, bob = (hub.join(name, encode, ScopeLink()) for name in ("ana", "bob"))
-        for member in (ana, bob):
-            hub.enter(member, LOBBY)
-        await trio.testing.wait_all_tasks_blocked()
-        while bob.outbox.next_batch():
-            pass
+        ana, bob = await in_lobby(hub, "ana", "bob")
         bob.outbox.attach(lambda: None, lambda data: 4)  # the kernel takes four bytes
         hub.say(ana, LOBBY, "one")  # "ana:" went out
         hub.evict(bob, Reason.TOO_SLOW)
