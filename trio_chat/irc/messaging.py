@@ -114,15 +114,21 @@ def say_one(
             session.reply(n.ERR_CANNOTSENDTOCHAN, target, "Cannot send to channel")
         else:
             session.reply(n.ERR_NOSUCHCHANNEL, target, "No such channel")
-    except NoSuchMember:
+    except (NoSuchMember, CannotSpeak, Muted) as refusal:
         if not quiet:
-            session.reply(n.ERR_NOSUCHNICK, target, "No such nick/channel")
-    except CannotSpeak:
-        if not quiet:
-            session.reply(n.ERR_CANNOTSENDTOCHAN, target, "Cannot send to channel (+m)")
-    except Muted:
-        if not quiet:
-            session.reply(n.ERR_CANNOTSENDTOCHAN, target, "You are muted")
+            cannot_send(session, target, refusal)
     except TooLong as exc:
         if not quiet:
             session.reply(n.ERR_INPUTTOOLONG, f"Too long (max {exc.limit} {exc.unit})")
+
+
+def cannot_send(
+    session: IrcSession, target: str, refusal: NoSuchMember | CannotSpeak | Muted
+) -> None:
+    """Answer what the service refused of a message (or a TAGMSG) to ``target``."""
+    if isinstance(refusal, NoSuchMember):
+        session.reply(n.ERR_NOSUCHNICK, target, "No such nick/channel")
+    elif isinstance(refusal, CannotSpeak):
+        session.reply(n.ERR_CANNOTSENDTOCHAN, target, "Cannot send to channel (+m)")
+    else:
+        session.reply(n.ERR_CANNOTSENDTOCHAN, target, "You are muted")

@@ -22,7 +22,7 @@ from trio_chat.irc.codec import IrcMessage, format_message
 from trio_chat.irc.dispatch import command
 from trio_chat.irc.extensions import caps_of
 from trio_chat.irc.labels import Delivery
-from trio_chat.irc.messaging import client_tags
+from trio_chat.irc.messaging import cannot_send, client_tags
 from trio_chat.irc.wire import iso_time
 
 if TYPE_CHECKING:
@@ -71,14 +71,8 @@ async def tagmsg(session: IrcSession, message: IrcMessage) -> None:
     except NoSuchRoom:
         session.reply(n.ERR_CANNOTSENDTOCHAN, target, "Cannot send to channel")
         return
-    except NoSuchMember:
-        session.reply(n.ERR_NOSUCHNICK, target, "No such nick/channel")
-        return
-    except CannotSpeak:
-        session.reply(n.ERR_CANNOTSENDTOCHAN, target, "Cannot send to channel (+m)")
-        return
-    except Muted:
-        session.reply(n.ERR_CANNOTSENDTOCHAN, target, "You are muted")
+    except (NoSuchMember, CannotSpeak, Muted) as refusal:
+        cannot_send(session, target, refusal)
         return
     if ECHO_MESSAGE in session.caps:
         session.send_line(tagged(session, target, tags, session.caps))
