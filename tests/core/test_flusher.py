@@ -250,3 +250,50 @@ async def test_a_dropped_readers_last_word_follows_the_rest_of_a_half_written_li
             bob.outbox.next_batch() == b"! you were disconnected: you are not reading fast enough\n"
         )
         nursery.cancel_scope.cancel()
+
+
+async def test_a_full_socket_during_a_write_through_leaves_the_whole_line_to_the_writer(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # A plain socket's direct write is os.write itself: a full kernel buffer
+    # raises BlockingIOError, which means "took nothing", not "gone".
+    hub = Hub(name_key)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hub.run)
+        ana, bob, cid = await in_lobby(hub, "ana", "bob", "cid")
+        cid_peer = attach(cid)
+        starts: list[None] = []
+
+        def full(data: bytes) -> int:
+            raise BlockingIOError
+
+        bob.outbox.attach(lambda: starts.append(None), full)
+        hub.say(ana, LOBBY, "one")
+        hub.say(ana, LOBBY, "two")
+        assert cid_peer.take() == b"ana: one\nana: two\n"
+        assert len(starts) == 1  # one writer, for all of it, in order
+        assert bob.outbox.next_batch() == b"ana: one\n"
+        assert bob.outbox.next_batch() == b"ana: two\n"
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_full_socket_during_a_pass_leaves_the_batch_to_the_writer(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    hub = Hub(name_key)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hub.run)
+        (ana, bob) = await in_lobby(hub, "ana", "bob")
+        starts: list[None] = []
+
+        def full(data: bytes) -> int:
+            raise BlockingIOError
+
+        bob.outbox.attach(lambda: starts.append(None), full)
+        # Bytes for bob alone (a replay, a listing) never write through: a pass sends them.
+        bob.outbox.put_nowait(b"*** queued\n", own=True)
+        assert starts == []
+        await trio.testing.wait_all_tasks_blocked()  # the pass: the kernel takes nothing
+        assert len(starts) == 1
+        assert bob.outbox.next_batch() == b"*** queued\n"
+        nursery.cancel_scope.cancel()

@@ -156,14 +156,19 @@ class Outbox:
         # True from the start of an attached writer until it finds the queue empty.
         self._writing = False
         # A synchronous, non-blocking write to the peer, returning how much the
-        # kernel took. With it, the flusher sends for an idle writer without
-        # waking (or starting) it, and does so only for what is left.
+        # kernel took (or raising BlockingIOError when it took nothing). With
+        # it, the flusher sends for an idle writer without waking (or
+        # starting) it, and does so only for what is left.
         self.direct: Callable[[bytes], int] | None = None
         self._leftover = b""
         self._error: OSError | None = None
 
     def put_nowait(self, data: bytes, own: bool = False) -> None:
         """Queue ``data`` (``own``: for this member alone, counted in the server's budget).
+
+        While a broadcast writes through (:attr:`.flusher.Flusher.through`)
+        and nothing is queued, ``data`` is written at once instead: a big
+        room's hottest loop, so that path is all in this one call.
 
         Raises:
             OutboxFull: the queue is at a hard bound, or over the soft one
@@ -174,13 +179,47 @@ class Outbox:
         size = self.queued_bytes + len(data)
         if size > self._limit and self._refuse(size):
             raise OutboxFull
+        if not self._scheduled:
+            flusher = self._flusher
+            if flusher is None:
+                self._queue.append(data)
+                self.queued_bytes = size
+                self._scheduled = True
+                if own:
+                    self.own_bytes += len(data)
+                self.wake()
+                return
+            if not own and flusher.through:
+                # Nothing queued: write through, unless a writer is busy.
+                direct = self.direct
+                if (
+                    direct is not None
+                    and not self._writing
+                    and not self._leftover
+                    and self._error is None
+                    and self._start is not None
+                ):
+                    try:
+                        sent = direct(data)
+                    except BlockingIOError:
+                        sent = 0
+                    except OSError as exc:  # the peer is gone: the writer raises it
+                        self._error, sent = exc, len(data)
+                    except Exception:
+                        # One member's trouble must not stop the broadcast:
+                        # its writer takes all of it over.
+                        LOGGER.exception(
+                            "writing a broadcast through failed; its writer takes over"
+                        )
+                        sent = 0
+                    if sent != len(data) or self._error is not None:
+                        self._through_rest(data[sent:])
+                    elif self._stalled_since is not None:
+                        self._stalled_since = None
+                    return
         queue = self._queue
         if len(queue) >= self.max_messages:
             raise OutboxFull
-        if not self._scheduled and not own:
-            flusher = self._flusher
-            if flusher is not None and flusher.through and self._write_through(data):
-                return
         queue.append(data)
         self.queued_bytes = size
         if own:
@@ -194,35 +233,13 @@ class Outbox:
             else:
                 self._flusher.schedule(self)
 
-    def _write_through(self, data: bytes) -> bool:
-        """Write ``data`` at once, nothing being queued (a broadcast writes through).
-
-        Returns False if it cannot be written so (no direct write, a writer
-        busy): the caller queues it. What the kernel did not take is left
-        to a writer, as after a pass's write.
-        """
-        direct = self.direct
-        if direct is None or self._start is None or self._writing or self._leftover:
-            return False
-        if self._error is not None:
-            return False
-        try:
-            sent = direct(data)
-        except OSError as exc:  # the peer is gone: the writer raises it
-            self._error, sent = exc, len(data)
-        except Exception:
-            # One member's trouble must not stop the broadcast: its writer
-            # takes all of it over.
-            LOGGER.exception("writing a broadcast through failed; its writer takes over")
-            sent = 0
+    def _through_rest(self, rest: bytes) -> None:
+        """What a write through left (the kernel's buffer full, or the peer gone): the writer's."""
         self._stalled_since = None
-        if sent == len(data) and self._error is None:
-            return True
-        self._leftover = data[sent:]
-        self.queued_bytes += len(self._leftover)
+        self._leftover = rest
+        self.queued_bytes += len(rest)
         self._scheduled = True
         self.wake()
-        return True
 
     def _refuse(self, size: int) -> bool:
         """Past the quick limit: whether a queue of ``size`` bytes is too much.
@@ -357,6 +374,8 @@ class Outbox:
             if data:
                 try:
                     sent = self.direct(data)
+                except BlockingIOError:
+                    sent = 0
                 except OSError as exc:  # the peer is gone: the writer raises it
                     self._error, sent = exc, len(data)
                 except Exception:

@@ -243,7 +243,7 @@ class Connection:
                 direct = None
                 if io is not None and io.ready:
                     # A plain socket never owes: the flusher may call it itself.
-                    direct = io.write_now if type(io) is PlainSocket else self._write_now
+                    direct = io.raw_write if type(io) is PlainSocket else self._write_now
                 outbox.attach(self._start_writer, direct)
                 try:
                     why = await reader()

@@ -20,7 +20,9 @@ nothing is owed, before it sends anything else.
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from typing import Protocol
 
 # How much to ask the socket for at a time.
@@ -101,3 +103,12 @@ class PlainSocket:
 
     def flush_now(self) -> int:
         return 0
+
+    @property
+    def raw_write(self) -> Callable[[bytes], int]:
+        """``os.write`` on the socket, raising BlockingIOError when the kernel takes nothing.
+
+        For the hub's broadcasts (:attr:`~trio_chat.core.outbox.Outbox.direct`):
+        a C call with no Python frame around it, in a loop of a write per member.
+        """
+        return functools.partial(os.write, self.fileno)
