@@ -188,8 +188,13 @@ class Connection:
                 ready = self._read_now()
                 if ready is None:
                     await trio.lowlevel.wait_readable(io.fileno)
-                    continue
-                await trio.lowlevel.cancel_shielded_checkpoint()
+                    # The wait was the checkpoint: what it woke for is handled
+                    # in this turn (as Trio's own sockets do), not one later.
+                    ready = self._read_now()
+                    if ready is None:
+                        continue
+                else:
+                    await trio.lowlevel.cancel_shielded_checkpoint()
                 data = ready
             if not data:
                 self._eof = True
