@@ -168,3 +168,33 @@ def test_a_writer_takes_a_long_queue_in_batches_in_order() -> None:
     assert b"".join(batches) == b"".join(lines)
     assert len(batches) == 5
     assert outbox.queued_bytes == 0
+
+
+async def test_a_burst_relieved_at_the_soft_bound_counts_only_what_is_still_queued(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # A burst lands between two passes; crossing the soft bound writes what
+    # the kernel takes at once. What was written then is not counted again:
+    # the count drains to nothing and the writer takes exactly the rest.
+    hub = Hub(name_key)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hub.run)
+        member = join(hub, "ana")
+        drain(member)
+        outbox = Outbox(flusher=hub.flusher, soft_bytes=10 * LINE)
+        written: list[bytes] = []
+
+        def kernel(data: bytes) -> int:
+            written.append(data)
+            return len(data)
+
+        outbox.attach(lambda: None, kernel)
+        lines = [bytes([65 + i % 26]) * LINE for i in range(40)]
+        for line in lines:  # no pass in between: nothing awaits
+            outbox.put_nowait(line, own=True)
+        assert written  # the soft bound was crossed: some went at once
+        rest = outbox.next_batch(len(lines) * LINE)
+        assert b"".join(written) + rest == b"".join(lines)  # each line once, in order
+        assert outbox.queued_bytes == 0
+        assert outbox.next_batch() == b""
+        nursery.cancel_scope.cancel()

@@ -183,7 +183,7 @@ class Outbox:
             flusher = self._flusher
             if flusher is None:
                 self._queue.append(data)
-                self.queued_bytes = size
+                self.queued_bytes += len(data)
                 self._scheduled = True
                 if own:
                     self.own_bytes += len(data)
@@ -221,7 +221,8 @@ class Outbox:
         if len(queue) >= self.max_messages:
             raise OutboxFull
         queue.append(data)
-        self.queued_bytes = size
+        # Not ``size``: crossing the soft bound may have written some already.
+        self.queued_bytes += len(data)
         if own:
             self.own_bytes += len(data)
             if self._flusher is not None:
