@@ -166,9 +166,8 @@ class Outbox:
     def put_nowait(self, data: bytes, own: bool = False) -> None:
         """Queue ``data`` (``own``: for this member alone, counted in the server's budget).
 
-        While a broadcast writes through (:attr:`.flusher.Flusher.through`)
-        and nothing is queued, ``data`` is written at once instead: a big
-        room's hottest loop, so that path is all in this one call.
+        Written at once instead while a broadcast writes through and nothing
+        is queued (:attr:`.flusher.Flusher.through`): all in this one call.
 
         Raises:
             OutboxFull: the queue is at a hard bound, or over the soft one
