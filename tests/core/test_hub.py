@@ -598,7 +598,9 @@ async def test_under_load_writers_are_flushed_at_most_once_per_gap(
         # 20 ms at most, each writing all that was said meanwhile.
         gaps = [b[0] - a[1] for a, b in itertools.pairwise(writes)]
         assert all(gap >= 0.01 * flusher_module.FLUSH_GAP_FACTOR - 1e-9 for gap in gaps)
-        assert len(writes) <= 100 / 5  # ten messages or so per write, not one
+        # Some five messages a write (a 10 ms pass, then 5 ms for the others),
+        # give or take the last one and Trio's shuffled turns; never one each.
+        assert len(writes) <= 100 / 4
         nursery.cancel_scope.cancel()
 
 
