@@ -59,6 +59,20 @@ def attach(member: Member, peer: Peer | None = None) -> Peer:
     return peer
 
 
+def attach_full(member: Member) -> list[None]:
+    """Give ``member`` a socket whose kernel buffer is full; returns a log of writers started.
+
+    Like ``os.write`` on a full non-blocking socket, its write raises BlockingIOError.
+    """
+    starts: list[None] = []
+
+    def full(data: bytes) -> int:
+        raise BlockingIOError
+
+    member.outbox.attach(lambda: starts.append(None), full)
+    return starts
+
+
 async def in_lobby(hub: Hub, *names: str) -> list[Member]:
     """``names`` join and enter the lobby; what they heard of each other is taken."""
     members = [hub.join(name, encode, ScopeLink()) for name in names]
@@ -262,12 +276,7 @@ async def test_a_full_socket_during_a_write_through_leaves_the_whole_line_to_the
         await nursery.start(hub.run)
         ana, bob, cid = await in_lobby(hub, "ana", "bob", "cid")
         cid_peer = attach(cid)
-        starts: list[None] = []
-
-        def full(data: bytes) -> int:
-            raise BlockingIOError
-
-        bob.outbox.attach(lambda: starts.append(None), full)
+        starts = attach_full(bob)
         hub.say(ana, LOBBY, "one")
         hub.say(ana, LOBBY, "two")
         assert cid_peer.take() == b"ana: one\nana: two\n"
@@ -284,12 +293,7 @@ async def test_a_full_socket_during_a_pass_leaves_the_batch_to_the_writer(
     async with trio.open_nursery() as nursery:
         await nursery.start(hub.run)
         [bob] = await in_lobby(hub, "bob")
-        starts: list[None] = []
-
-        def full(data: bytes) -> int:
-            raise BlockingIOError
-
-        bob.outbox.attach(lambda: starts.append(None), full)
+        starts = attach_full(bob)
         # Bytes for bob alone (a replay, a listing) never write through: a pass sends them.
         bob.outbox.put_nowait(b"*** queued\n", own=True)
         assert starts == []

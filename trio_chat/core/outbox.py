@@ -178,44 +178,33 @@ class Outbox:
         size = self.queued_bytes + len(data)
         if size > self._limit and self._refuse(size):
             raise OutboxFull
-        if not self._scheduled:
-            flusher = self._flusher
-            if flusher is None:
-                self._queue.append(data)
-                self.queued_bytes += len(data)
-                self._scheduled = True
-                if own:
-                    self.own_bytes += len(data)
-                self.wake()
+        flusher = self._flusher
+        if not self._scheduled and not own and flusher is not None and flusher.through:
+            # Nothing queued: write through, unless a writer is busy.
+            direct = self.direct
+            if (
+                direct is not None
+                and not self._writing
+                and not self._leftover
+                and self._error is None
+                and self._start is not None
+            ):
+                try:
+                    sent = direct(data)
+                except BlockingIOError:
+                    sent = 0
+                except OSError as exc:  # the peer is gone: the writer raises it
+                    self._error, sent = exc, len(data)
+                except Exception:
+                    # One member's trouble must not stop the broadcast: its
+                    # writer takes all of it over.
+                    LOGGER.exception("writing a broadcast through failed; its writer takes over")
+                    sent = 0
+                if sent != len(data) or self._error is not None:
+                    self._through_rest(data[sent:])
+                elif self._stalled_since is not None:
+                    self._stalled_since = None
                 return
-            if not own and flusher.through:
-                # Nothing queued: write through, unless a writer is busy.
-                direct = self.direct
-                if (
-                    direct is not None
-                    and not self._writing
-                    and not self._leftover
-                    and self._error is None
-                    and self._start is not None
-                ):
-                    try:
-                        sent = direct(data)
-                    except BlockingIOError:
-                        sent = 0
-                    except OSError as exc:  # the peer is gone: the writer raises it
-                        self._error, sent = exc, len(data)
-                    except Exception:
-                        # One member's trouble must not stop the broadcast:
-                        # its writer takes all of it over.
-                        LOGGER.exception(
-                            "writing a broadcast through failed; its writer takes over"
-                        )
-                        sent = 0
-                    if sent != len(data) or self._error is not None:
-                        self._through_rest(data[sent:])
-                    elif self._stalled_since is not None:
-                        self._stalled_since = None
-                    return
         queue = self._queue
         if len(queue) >= self.max_messages:
             raise OutboxFull
@@ -224,14 +213,14 @@ class Outbox:
         self.queued_bytes += len(data)
         if own:
             self.own_bytes += len(data)
-            if self._flusher is not None:
-                self._flusher.own(self, len(data))
+            if flusher is not None:
+                flusher.own(self, len(data))
         if not self._scheduled:
             self._scheduled = True
-            if self._flusher is None:
+            if flusher is None:
                 self.wake()
             else:
-                self._flusher.schedule(self)
+                flusher.schedule(self)
 
     def _through_rest(self, rest: bytes) -> None:
         """What a write through left (the kernel's buffer full, or the peer gone): the writer's."""
